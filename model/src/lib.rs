@@ -1,0 +1,23 @@
+//! The shared vocabulary of skolsync.
+//!
+//! - [`ss12000`]: SS 12000 v2 entities as sources deliver them, read
+//!   tolerantly (unknown fields ignored, common real-world variations accepted).
+//! - [`provtjanst`]: the payloads of Skolverket's Provisioning API, exactly as
+//!   its OpenAPI spec defines them.
+//! - [`codes`]: the code lists both share, with the spec's exact values.
+//! - [`ids`]: Skolverket's UUIDv5 identifiers for school units, test
+//!   activities, programmes and organisations.
+//! - [`civic_no`]: Swedish personal identity numbers, validated and masked.
+//!
+//! Every other crate depends on this one; this one depends on no other stage.
+
+pub mod civic_no;
+pub mod codes;
+pub mod ids;
+pub mod open_data;
+pub mod provtjanst;
+pub mod ss12000;
+
+pub use codes::*;
+pub use civic_no::{CivicNo, CivicNoError, CivicNoKind};
+pub use ids::*;

@@ -1,0 +1,3 @@
+//! Sinks: Skolverket's Provisioning API and files.
+//!
+//! Filled by the sink issue; empty until then.

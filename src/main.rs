@@ -1,0 +1,29 @@
+//! `skolsync`: provision SS 12000 school data into Skolverket's provtjänst.
+//!
+//! The binary parses the command line, sets up logging once, and hands the
+//! chosen command to the engine. Errors reach the user as one readable
+//! message with its causes, never as a panic or a stack trace.
+
+mod cli;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if let Err(err) = logging::init(&cli.logging) {
+        eprintln!("skolsync: {err:#}");
+        return ExitCode::from(2);
+    }
+    match cli.command {
+        None => {
+            // No command yet: show what the tool is and how to use it, and
+            // say so in the exit code so scripts do not mistake it for work.
+            let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+            let _ = cmd.print_help();
+            ExitCode::from(2)
+        }
+    }
+}
