@@ -338,8 +338,10 @@ pub struct Group {
     /// type `Undervisning` only gets there through an activity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_status: Option<bool>,
-    /// The persons who are members of the group.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The persons who are members of the group. Always sent, even empty:
+    /// an update must be able to say "no members left", and an absent list
+    /// does not say that.
+    #[serde(default)]
     pub group_memberships: Vec<GroupMembership>,
 }
 
@@ -369,8 +371,9 @@ pub struct Activity {
     pub groups: Vec<ObjectReference>,
     /// The teachers (duties) of the activity. The service takes every
     /// teacher to teach every group of the activity, and grants access to
-    /// those pupils' results accordingly.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// those pupils' results accordingly. Always sent, even empty, so an
+    /// update can remove the last teacher.
+    #[serde(default)]
     pub teachers: Vec<DutyAssignment>,
     /// The school unit the activity belongs to.
     pub organisation: ObjectReference,
