@@ -740,9 +740,12 @@ pub struct DeletedEntityIds {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub groups: Vec<SourceId>,
-    /// Deleted activities.
+    /// Deleted activities. Both SS 12000 specs spell the key `activitites`;
+    /// implementations that fixed the typo send `activities`. Accept both, or
+    /// activity deletions would be missed without a word.
     #[serde(
         default,
+        alias = "activitites",
         deserialize_with = "null_as_empty",
         skip_serializing_if = "Vec::is_empty"
     )]

@@ -236,6 +236,13 @@ fn pages_and_deleted_entities() {
     assert_eq!(deleted.data.persons.len(), 2);
     assert_eq!(deleted.data.groups[0].as_str(), "g-1");
     assert!(!deleted.data.is_empty());
+
+    // The specs spell the key `activitites`; both spellings must be read.
+    for key in ["activitites", "activities"] {
+        let json = format!(r#"{{"data": {{"{key}": ["a-1"]}}}}"#);
+        let deleted: DeletedEntities = serde_json::from_str(&json).unwrap();
+        assert_eq!(deleted.data.activities.len(), 1, "{key}");
+    }
 }
 
 #[test]
