@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::sandbox::SandboxArgs;
+
 /// What `skolsync --help` says about the tool as a whole.
 const ABOUT: &str = "Provision school data into Skolverket's provtjänst.";
 
@@ -29,7 +31,12 @@ pub struct Cli {
 
 /// The subcommands. Each arrives with the capability it drives.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Serve local emulators of Skolverket's provtjänst (authorisation server
+    /// with mutual TLS, Provisioning API, Open-data API) and IST EduCloud,
+    /// filled with a generated municipality, until Ctrl-C.
+    Sandbox(SandboxArgs),
+}
 
 /// How log lines are written (to stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@
 //! message with its causes, never as a panic or a stack trace.
 
 mod cli;
+mod commands;
 mod logging;
 
 use std::process::ExitCode;
@@ -24,6 +25,19 @@ fn main() -> ExitCode {
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let _ = cmd.print_help();
             ExitCode::from(2)
+        }
+        Some(cli::Command::Sandbox(args)) => report(commands::sandbox::run(&args)),
+    }
+}
+
+/// Turns a command's outcome into the exit code, printing an error with its
+/// causes (never a stack trace).
+fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("skolsync: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -18,6 +18,6 @@ pub mod open_data;
 pub mod provtjanst;
 pub mod ss12000;
 
-pub use codes::*;
 pub use civic_no::{CivicNo, CivicNoError, CivicNoKind};
+pub use codes::*;
 pub use ids::*;

@@ -1,4 +1,32 @@
-//! Local emulators of Skolverket's provtjänst and IST EduCloud, and a
-//! synthetic municipality generator.
+//! Faithful local emulators of every remote system skolsync talks to, and a
+//! synthetic municipality to fill them.
 //!
-//! Filled by the sandbox issue; empty until then.
+//! - [`auth`]: Skolverket's authorisation server — mutual TLS, JSON access
+//!   requests at `/transaction`, ES256 JWTs and a JWKS.
+//! - [`provisioning`]: the Provisioning API — bulk jobs, profile rules with
+//!   Skolverket's error ids, rate limits, the 200 KB body limit, read endpoints.
+//! - [`opendata`]: the Open-data API — organisation, school units, programmes,
+//!   test activities.
+//! - [`educloud`]: IST EduCloud — OAuth2 client credentials and the SS 12000 v2
+//!   read API; the same handlers serve a generic SS 12000 API.
+//! - [`generate`]: a deterministic municipality of any size, with optional dirt,
+//!   exportable as the CSV layouts skolsync reads.
+//!
+//! Everything binds to loopback only. [`Sandbox::start`] runs all services
+//! in-process (tests, the demo pipeline); `skolsync sandbox` serves them for
+//! people. Fidelity to the specs is the point: what passes here must pass
+//! against the real services.
+
+pub mod auth;
+pub mod config;
+pub mod educloud;
+pub mod generate;
+pub mod opendata;
+pub mod provisioning;
+mod server;
+pub mod tls;
+pub mod world;
+
+pub use config::{FaultSwitch, Faults, Limits, SandboxConfig};
+pub use server::{Endpoints, Sandbox, SandboxError};
+pub use world::{Catalogue, SourceData, World};

@@ -1,0 +1,884 @@
+//! Skolverket's authorisation server, emulated: the client presents its
+//! certificate over mutual TLS (enforced by the listener, see
+//! [`crate::tls`]), POSTs a JSON access request to `/transaction` and gets an
+//! ES256-signed JWT to use as a bearer token at the Provisioning API. The
+//! signing key is published at `/.well-known/jwks.json`.
+//!
+//! The request is the GNAP-style grant request of `authentication-api_README.md`;
+//! the token's claims follow the README's example (`iss`, `aud`, `exp`, `iat`,
+//! `nbf`, `organization_id`, `requested_access`, `auth_source`, …). Errors
+//! answer with the RFC 9635 error object the real server (SUNET's auth
+//! server) uses: `{"error": {"code": "invalid_request", "description": "…"}}`.
+//!
+//! [`TokenIssuer::verify`] is what the Provisioning API emulator uses to check
+//! bearer tokens, honouring the early-expiry fault.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::FaultSwitch;
+use crate::provisioning::TokenCheck;
+use crate::tls::{cert_fingerprint, fingerprint_matches};
+
+/// The access type a token for the Provisioning API must request.
+pub const PROVISIONING_ACCESS_TYPE: &str = "provisioning-api";
+/// The only token flag the sandbox issues (and requires).
+pub const BEARER_FLAG: &str = "bearer";
+/// `aud` of every token, as in the README's example.
+pub const AUDIENCE: &str = "nutid";
+/// Largest access request the server reads.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// The TLS client certificate of the connection a request came over; the
+/// listener puts it into every request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// `cert#S256` of the end-entity certificate.
+    pub fingerprint: String,
+}
+
+impl PeerCertificate {
+    /// From the DER of the certificate the client presented.
+    pub fn from_der(der: &[u8]) -> Self {
+        PeerCertificate {
+            fingerprint: cert_fingerprint(der),
+        }
+    }
+}
+
+/// Why the token issuer could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// ring could not generate or load the signing key.
+    #[error("could not create the token signing key: {0}")]
+    Key(String),
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not three base64url parts, or not JSON where JSON belongs.
+    #[error("the access token is malformed: {0}")]
+    Malformed(String),
+    /// Not ES256 or a `kid` this server does not publish.
+    #[error("the access token is not signed with this server's key ({0})")]
+    UnknownKey(String),
+    /// The signature does not verify.
+    #[error("the access token's signature is invalid")]
+    BadSignature,
+    /// Issued by another server.
+    #[error("the access token was issued by `{0}`, not this authorisation server")]
+    WrongIssuer(String),
+    /// Its `nbf` lies in the future.
+    #[error("the access token is not valid yet")]
+    NotYetValid,
+    /// Past its `exp` (or past the early-expiry fault's cut-off).
+    #[error("the access token has expired")]
+    Expired,
+    /// It does not grant `provisioning-api` for this location.
+    #[error("the access token does not grant `provisioning-api` access to {0}")]
+    NoAccess(String),
+}
+
+/// One entry of `requested_access` (and of the answer's `access`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedAccess {
+    /// Access type, e.g. `provisioning-api`.
+    #[serde(rename = "type")]
+    pub access_type: String,
+    /// Base URLs the token is good for.
+    pub locations: Vec<String>,
+}
+
+/// The claims of a sandbox access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenClaims {
+    /// Audience, `nutid`.
+    pub aud: String,
+    /// How the client was authenticated: `tlsfed` (entity id) or `ca`
+    /// (certificate fingerprint).
+    pub auth_source: String,
+    /// The client's entity id, when it sent one as `client.key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<String>,
+    /// The certificate's common name (certificate flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// Issued at, seconds since the epoch.
+    pub iat: u64,
+    /// The authorisation server's URL.
+    pub iss: String,
+    /// Not before, seconds since the epoch.
+    pub nbf: u64,
+    /// The huvudman's organisation number with country prefix (`SE2120000000`).
+    pub organization_id: String,
+    /// What the token grants.
+    pub requested_access: Vec<RequestedAccess>,
+    /// Where the client's registration came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The client identity (entity id, or `cert#S256` fingerprint).
+    pub sub: String,
+    /// Claim-set version, 1.
+    pub version: u32,
+}
+
+/// How the client named itself in `client.key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKey {
+    /// An entity id (TLS federation).
+    EntityId(String),
+    /// `{proof: "mtls", "cert#S256": …}`: the certificate itself.
+    Certificate {
+        /// Its fingerprint.
+        fingerprint: String,
+    },
+}
+
+impl ClientKey {
+    /// The identity rate limits and stores are keyed by.
+    pub fn identity(&self) -> &str {
+        match self {
+            ClientKey::EntityId(id) => id,
+            ClientKey::Certificate { fingerprint } => fingerprint,
+        }
+    }
+}
+
+/// Issues and verifies the sandbox's access tokens.
+pub struct TokenIssuer {
+    key: EcdsaKeyPair,
+    public_key: Vec<u8>,
+    rng: SystemRandom,
+    kid: String,
+    issuer: String,
+    location: String,
+    organization_id: String,
+    common_name: String,
+    lifetime: Duration,
+    faults: Arc<FaultSwitch>,
+    issued: AtomicU64,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("kid", &self.kid)
+            .field("issuer", &self.issuer)
+            .field("location", &self.location)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the issuer needs to know about the sandbox it serves.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// The authorisation server's base URL (`iss`).
+    pub issuer: String,
+    /// The Provisioning API base URL: the only location tokens are for.
+    pub provisioning_url: String,
+    /// The huvudman's organisation number (ten digits, dash allowed).
+    pub organisation_number: String,
+    /// The client certificate's common name.
+    pub common_name: String,
+    /// `expires_in` of every token.
+    pub lifetime: Duration,
+}
+
+impl TokenIssuer {
+    /// A new issuer with a freshly generated P-256 signing key.
+    pub fn new(settings: IssuerSettings, faults: Arc<FaultSwitch>) -> Result<Self, AuthError> {
+        let rng = SystemRandom::new();
+        let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(alg, &rng).map_err(|e| AuthError::Key(e.to_string()))?;
+        let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng)
+            .map_err(|e| AuthError::Key(e.to_string()))?;
+        let public_key = key.public_key().as_ref().to_vec();
+        // A kid in the style of the real one (`nutid_auth_202201`), unique per key.
+        let digest = Sha256::digest(&public_key);
+        let kid = format!(
+            "sandbox_auth_{}",
+            digest[..4]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let digits: String = settings
+            .organisation_number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        Ok(TokenIssuer {
+            key,
+            public_key,
+            rng,
+            kid,
+            issuer: settings.issuer.trim_end_matches('/').to_string(),
+            location: normalise_location(&settings.provisioning_url),
+            organization_id: format!("SE{digits}"),
+            common_name: settings.common_name,
+            lifetime: settings.lifetime,
+            faults,
+            issued: AtomicU64::new(0),
+        })
+    }
+
+    /// The key id in every token header and in the JWKS.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The `iss` of every token.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The Provisioning API URL tokens are issued for.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// `expires_in` of every token.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// `organization_id` of every token.
+    pub fn organization_id(&self) -> &str {
+        &self.organization_id
+    }
+
+    /// How many tokens were issued so far (tests check token reuse).
+    pub fn tokens_issued(&self) -> u64 {
+        self.issued.load(Ordering::Relaxed)
+    }
+
+    /// The JSON Web Key Set with the signing key.
+    pub fn jwks(&self) -> Value {
+        // ring's public key is the uncompressed point 0x04 ‖ x ‖ y.
+        let (x, y) = self.public_key[1..].split_at(32);
+        serde_json::json!({
+            "keys": [{
+                "kty": "EC",
+                "kid": self.kid,
+                "crv": "P-256",
+                "x": URL_SAFE_NO_PAD.encode(x),
+                "y": URL_SAFE_NO_PAD.encode(y),
+                "alg": "ES256",
+                "use": "sig",
+            }]
+        })
+    }
+
+    /// Signs a token for `client`, granting `access`.
+    pub fn issue(
+        &self,
+        client: &ClientKey,
+        access: Vec<RequestedAccess>,
+    ) -> Result<String, AuthError> {
+        let now = unix_now().as_secs();
+        let (auth_source, entity_id, common_name, source) = match client {
+            ClientKey::EntityId(id) => (
+                "tlsfed",
+                Some(id.clone()),
+                None,
+                Some(format!("{}/metadata", self.issuer)),
+            ),
+            ClientKey::Certificate { .. } => (
+                "ca",
+                None,
+                Some(self.common_name.clone()),
+                Some("skolsync sandbox CA".to_string()),
+            ),
+        };
+        let claims = TokenClaims {
+            aud: AUDIENCE.to_string(),
+            auth_source: auth_source.to_string(),
+            entity_id,
+            common_name,
+            exp: now + self.lifetime.as_secs(),
+            iat: now,
+            iss: self.issuer.clone(),
+            nbf: now,
+            organization_id: self.organization_id.clone(),
+            requested_access: access,
+            source,
+            sub: client.identity().to_string(),
+            version: 1,
+        };
+        let header = serde_json::json!({ "alg": "ES256", "kid": self.kid, "typ": "JWT" });
+        let signing_input = format!("{}.{}", b64_json(&header), b64_json(&claims));
+        let sig = self
+            .key
+            .sign(&self.rng, signing_input.as_bytes())
+            .map_err(|e| AuthError::Key(e.to_string()))?;
+        self.issued.fetch_add(1, Ordering::Relaxed);
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(sig.as_ref())
+        ))
+    }
+
+    /// Checks a bearer token (with or without the `Bearer ` prefix): our
+    /// signature, our issuer, inside `nbf`..`exp` (less the early-expiry
+    /// fault), and granting `provisioning-api` for this sandbox's location.
+    pub fn verify(&self, bearer: &str) -> Result<TokenClaims, TokenError> {
+        let token = strip_bearer(bearer);
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed(
+                "expected three dot-separated parts".to_string(),
+            ));
+        };
+        let header: Value = decode_json(header, "header")?;
+        if header.get("alg").and_then(Value::as_str) != Some("ES256") {
+            return Err(TokenError::UnknownKey("alg is not ES256".to_string()));
+        }
+        match header.get("kid").and_then(Value::as_str) {
+            Some(kid) if kid == self.kid => {}
+            Some(kid) => return Err(TokenError::UnknownKey(format!("unknown kid `{kid}`"))),
+            None => return Err(TokenError::UnknownKey("no kid".to_string())),
+        }
+        let sig = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| TokenError::Malformed("signature is not base64url".to_string()))?;
+        let signing_input_len = token.len() - token.rsplit('.').next().map_or(0, str::len) - 1;
+        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.public_key)
+            .verify(&token.as_bytes()[..signing_input_len], &sig)
+            .map_err(|_| TokenError::BadSignature)?;
+        let claims: TokenClaims = decode_json(payload, "claims")?;
+        if claims.iss != self.issuer {
+            return Err(TokenError::WrongIssuer(claims.iss));
+        }
+        let now = unix_now();
+        if claims.nbf > now.as_secs() + 1 {
+            return Err(TokenError::NotYetValid);
+        }
+        let early = self.faults.get().token_early_expiry;
+        if now + early >= Duration::from_secs(claims.exp) {
+            return Err(TokenError::Expired);
+        }
+        let grants = claims.requested_access.iter().any(|a| {
+            a.access_type == PROVISIONING_ACCESS_TYPE
+                && a.locations
+                    .iter()
+                    .any(|l| normalise_location(l) == self.location)
+        });
+        if !grants {
+            return Err(TokenError::NoAccess(self.location.clone()));
+        }
+        Ok(claims)
+    }
+
+    /// A closure for the Provisioning API emulator: verifies a bearer token
+    /// and returns the client identity (`sub`: entity id or certificate
+    /// fingerprint), or the reason it was refused.
+    pub fn bearer_verifier(self: &Arc<Self>) -> TokenCheck {
+        let issuer = Arc::clone(self);
+        Arc::new(move |bearer: &str| {
+            issuer
+                .verify(bearer)
+                .map(|claims| claims.sub)
+                .map_err(|err| err.to_string())
+        })
+    }
+
+    /// Validates an access request sent over a connection whose client
+    /// presented `peer`, and answers it (`Ok`) or says why not (`Err`).
+    pub fn grant(
+        &self,
+        request: &Value,
+        peer: Option<&PeerCertificate>,
+    ) -> Result<GrantResponse, GnapError> {
+        let grant = parse_grant(request)?;
+        for item in &grant.access {
+            if item.access_type != PROVISIONING_ACCESS_TYPE {
+                return Err(GnapError::request(format!(
+                    "access type `{}` is not served by this authorisation server; request `{PROVISIONING_ACCESS_TYPE}`",
+                    item.access_type
+                )));
+            }
+            if item.locations.is_empty() {
+                return Err(GnapError::request(format!(
+                    "`locations` must name the Provisioning API base URL `{}`",
+                    self.location
+                )));
+            }
+            if let Some(other) = item
+                .locations
+                .iter()
+                .find(|l| normalise_location(l) != self.location)
+            {
+                return Err(GnapError::request(format!(
+                    "location `{other}` is not this sandbox's Provisioning API; use `{}`",
+                    self.location
+                )));
+            }
+        }
+        if let Some(flag) = grant.flags.iter().find(|f| f.as_str() != BEARER_FLAG) {
+            return Err(GnapError::flag(format!(
+                "flag `{flag}` is not supported; request [\"{BEARER_FLAG}\"]"
+            )));
+        }
+        if !grant.flags.iter().any(|f| f == BEARER_FLAG) {
+            return Err(GnapError::flag(format!(
+                "the `{BEARER_FLAG}` flag is required: the Provisioning API takes bearer tokens"
+            )));
+        }
+        let Some(peer) = peer else {
+            return Err(GnapError::client(
+                "no client certificate was presented over TLS".to_string(),
+            ));
+        };
+        let client = match grant.client_key {
+            RequestedKey::EntityId(id) => ClientKey::EntityId(id),
+            RequestedKey::Fingerprint(sent) => {
+                if !fingerprint_matches(&sent, &peer.fingerprint) {
+                    return Err(GnapError::client(format!(
+                        "`client.key.cert#S256` ({sent}) does not match the client certificate presented over TLS"
+                    )));
+                }
+                ClientKey::Certificate {
+                    fingerprint: peer.fingerprint.clone(),
+                }
+            }
+        };
+        let access: Vec<RequestedAccess> = grant
+            .access
+            .into_iter()
+            .map(|a| RequestedAccess {
+                access_type: a.access_type,
+                locations: a.locations,
+            })
+            .collect();
+        let value = self
+            .issue(&client, access.clone())
+            .map_err(|e| GnapError::server(e.to_string()))?;
+        Ok(GrantResponse {
+            access_token: GrantedToken {
+                value,
+                access,
+                expires_in: self.lifetime.as_secs(),
+                flags: vec![BEARER_FLAG.to_string()],
+            },
+        })
+    }
+}
+
+/// The answer to a successful access request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantResponse {
+    /// The token.
+    pub access_token: GrantedToken,
+}
+
+/// `access_token` of the answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantedToken {
+    /// The JWT.
+    pub value: String,
+    /// What it grants.
+    pub access: Vec<RequestedAccess>,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// `["bearer"]`.
+    pub flags: Vec<String>,
+}
+
+/// An RFC 9635 error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GnapError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Error code (`invalid_request`, `invalid_flag`, `invalid_client`, …).
+    pub code: &'static str,
+    /// What was wrong, for people.
+    pub description: String,
+}
+
+impl GnapError {
+    fn request(description: String) -> Self {
+        GnapError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            description,
+        }
+    }
+
+    fn flag(description: String) -> Self {
+        GnapError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_flag",
+            description,
+        }
+    }
+
+    fn client(description: String) -> Self {
+        GnapError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_client",
+            description,
+        }
+    }
+
+    fn server(description: String) -> Self {
+        GnapError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "request_denied",
+            description,
+        }
+    }
+}
+
+impl IntoResponse for GnapError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "code": self.code, "description": self.description }
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// The authorisation server's routes: `POST /transaction` and
+/// `GET /.well-known/jwks.json`. Mutual TLS is the listener's job; it puts a
+/// [`PeerCertificate`] into each request.
+pub fn router(issuer: Arc<TokenIssuer>) -> Router {
+    Router::new()
+        .route("/transaction", post(transaction))
+        .route("/.well-known/jwks.json", get(jwks))
+        .with_state(issuer)
+}
+
+async fn jwks(State(issuer): State<Arc<TokenIssuer>>) -> Response {
+    axum::Json(issuer.jwks()).into_response()
+}
+
+async fn transaction(State(issuer): State<Arc<TokenIssuer>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if let Err(err) = check_content_type(&parts.headers) {
+        return err.into_response();
+    }
+    let peer = parts.extensions.get::<PeerCertificate>().cloned();
+    let bytes = match axum::body::to_bytes(Body::new(body), MAX_REQUEST_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return GnapError::request(format!(
+                "the request body could not be read (at most {MAX_REQUEST_BYTES} bytes)"
+            ))
+            .into_response();
+        }
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        Err(err) => {
+            return GnapError::request(format!("the request body is not valid JSON: {err}"))
+                .into_response();
+        }
+    };
+    match issuer.grant(&value, peer.as_ref()) {
+        Ok(answer) => {
+            tracing::debug!(kid = issuer.kid(), "issued an access token");
+            axum::Json(answer).into_response()
+        }
+        Err(err) => {
+            tracing::info!(code = err.code, description = %err.description, "refused an access request");
+            err.into_response()
+        }
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), GnapError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let value = value.to_str().unwrap_or("").to_ascii_lowercase();
+    let essence = value.split(';').next().unwrap_or("").trim();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(GnapError::request(format!(
+            "Content-Type must be application/json, not `{essence}`"
+        )))
+    }
+}
+
+struct AccessItem {
+    access_type: String,
+    locations: Vec<String>,
+}
+
+enum RequestedKey {
+    EntityId(String),
+    Fingerprint(String),
+}
+
+struct Grant {
+    access: Vec<AccessItem>,
+    flags: Vec<String>,
+    client_key: RequestedKey,
+}
+
+/// Reads the grant request field by field, so each mistake gets a message
+/// that names the field.
+fn parse_grant(request: &Value) -> Result<Grant, GnapError> {
+    let bad = |msg: &str| GnapError::request(msg.to_string());
+    let Some(object) = request.as_object() else {
+        return Err(bad("the access request must be a JSON object"));
+    };
+    let token = match object.get("access_token") {
+        None => return Err(bad("`access_token` is required")),
+        Some(Value::Array(items)) => match items.as_slice() {
+            [] => return Err(bad("`access_token` must hold one access token request")),
+            [one] => one,
+            _ => {
+                return Err(bad(
+                    "`access_token` holds several requests; the Provisioning API needs one",
+                ));
+            }
+        },
+        Some(one @ Value::Object(_)) => one,
+        Some(_) => return Err(bad("`access_token` must be an object or a list of one")),
+    };
+    let access = match token.get("access") {
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        _ => {
+            return Err(bad(
+                "`access_token.access` must list the requested access (type `provisioning-api`)",
+            ));
+        }
+    };
+    let mut items = Vec::with_capacity(access.len());
+    for item in access {
+        let Some(access_type) = item.get("type").and_then(Value::as_str) else {
+            return Err(bad("every `access` entry needs a string `type`"));
+        };
+        let locations = match item.get("locations") {
+            None => Vec::new(),
+            Some(Value::Array(locations)) => {
+                let mut out = Vec::with_capacity(locations.len());
+                for l in locations {
+                    let Some(l) = l.as_str() else {
+                        return Err(bad("`locations` must be a list of URLs"));
+                    };
+                    out.push(l.to_string());
+                }
+                out
+            }
+            Some(_) => return Err(bad("`locations` must be a list of URLs")),
+        };
+        items.push(AccessItem {
+            access_type: access_type.to_string(),
+            locations,
+        });
+    }
+    let flags = match token.get("flags") {
+        None => Vec::new(),
+        Some(Value::Array(flags)) => {
+            let mut out = Vec::with_capacity(flags.len());
+            for f in flags {
+                let Some(f) = f.as_str() else {
+                    return Err(GnapError::flag(
+                        "`flags` must be a list of strings".to_string(),
+                    ));
+                };
+                out.push(f.to_string());
+            }
+            out
+        }
+        Some(_) => {
+            return Err(GnapError::flag(
+                "`flags` must be a list of strings".to_string(),
+            ));
+        }
+    };
+    let client_key = match object.get("client") {
+        None => return Err(bad("`client` is required")),
+        Some(Value::String(_)) => {
+            return Err(GnapError::client(
+                "client instance references are not known here; send `client.key`".to_string(),
+            ));
+        }
+        Some(client) => match client.get("key") {
+            Some(Value::String(id)) if !id.trim().is_empty() => {
+                RequestedKey::EntityId(id.trim().to_string())
+            }
+            Some(Value::Object(key)) => {
+                match key.get("proof").and_then(Value::as_str) {
+                    Some("mtls") => {}
+                    Some(other) => {
+                        return Err(bad(&format!(
+                            "proof method `{other}` is not supported; use `mtls`"
+                        )));
+                    }
+                    None => return Err(bad("`client.key.proof` is required (`mtls`)")),
+                }
+                if let Some(fp) = key.get("cert#S256").and_then(Value::as_str) {
+                    RequestedKey::Fingerprint(fp.to_string())
+                } else if let Some(cert) = key.get("cert").and_then(Value::as_str) {
+                    // GNAP also allows the certificate itself (base64 DER).
+                    let der = STANDARD
+                        .decode(cert.trim())
+                        .map_err(|_| bad("`client.key.cert` must be base64 DER"))?;
+                    RequestedKey::Fingerprint(cert_fingerprint(&der))
+                } else {
+                    return Err(bad(
+                        "`client.key` needs `cert#S256` (the certificate's SHA-256 fingerprint)",
+                    ));
+                }
+            }
+            _ => {
+                return Err(bad(
+                    "`client.key` must be an entity id or {\"proof\": \"mtls\", \"cert#S256\": …}",
+                ));
+            }
+        },
+    };
+    Ok(Grant {
+        access: items,
+        flags,
+        client_key,
+    })
+}
+
+/// Locations compare without a trailing slash.
+fn normalise_location(url: &str) -> String {
+    url.trim().trim_end_matches('/').to_string()
+}
+
+fn strip_bearer(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => value,
+    }
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result<T, TokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| TokenError::Malformed(format!("{what} is not base64url")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| TokenError::Malformed(format!("{what} is not the expected JSON: {e}")))
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// Base64url of the JSON of `value` (a JWT part).
+fn b64_json<T: Serialize>(value: &T) -> String {
+    // Serialising plain structs and `Value`s to a Vec cannot fail.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Faults;
+
+    fn issuer(lifetime: Duration) -> TokenIssuer {
+        TokenIssuer::new(
+            IssuerSettings {
+                issuer: "https://127.0.0.1:1".to_string(),
+                provisioning_url: "http://127.0.0.1:2/provtjanst/provisioning/v1".to_string(),
+                organisation_number: "212000-0000".to_string(),
+                common_name: "Sandbox huvudman".to_string(),
+                lifetime,
+            },
+            Arc::new(FaultSwitch::new(Faults::default(), 1)),
+        )
+        .unwrap()
+    }
+
+    fn grant_access() -> Vec<RequestedAccess> {
+        vec![RequestedAccess {
+            access_type: PROVISIONING_ACCESS_TYPE.to_string(),
+            locations: vec!["http://127.0.0.1:2/provtjanst/provisioning/v1".to_string()],
+        }]
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_tampered_ones_do_not() {
+        let issuer = issuer(Duration::from_secs(60));
+        let client = ClientKey::EntityId("https://testhuvudman.se".to_string());
+        let token = issuer.issue(&client, grant_access()).unwrap();
+        let claims = issuer.verify(&format!("Bearer {token}")).unwrap();
+        assert_eq!(claims.organization_id, "SE2120000000");
+        assert_eq!(claims.sub, "https://testhuvudman.se");
+        assert_eq!(claims.exp - claims.iat, 60);
+
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        let mut forged = claims.clone();
+        forged.sub = "someone else".to_string();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        assert_eq!(
+            issuer.verify(&parts.join(".")),
+            Err(TokenError::BadSignature)
+        );
+        assert!(matches!(
+            issuer.verify("abc"),
+            Err(TokenError::Malformed(_))
+        ));
+
+        let other = self::issuer(Duration::from_secs(60));
+        let foreign = other.issue(&client, grant_access()).unwrap();
+        assert!(matches!(
+            issuer.verify(&foreign),
+            Err(TokenError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn tokens_for_another_location_grant_nothing_here() {
+        let issuer = issuer(Duration::from_secs(60));
+        let client = ClientKey::EntityId("x".to_string());
+        let token = issuer
+            .issue(
+                &client,
+                vec![RequestedAccess {
+                    access_type: PROVISIONING_ACCESS_TYPE.to_string(),
+                    locations: vec!["https://api.skolverket.se/provtjanst/provisioning/v1".into()],
+                }],
+            )
+            .unwrap();
+        assert!(matches!(
+            issuer.verify(&token),
+            Err(TokenError::NoAccess(_))
+        ));
+    }
+
+    #[test]
+    fn verifier_closure_returns_the_client_identity() {
+        let issuer = Arc::new(issuer(Duration::from_secs(60)));
+        let client = ClientKey::Certificate {
+            fingerprint: "abc=".to_string(),
+        };
+        let token = issuer.issue(&client, grant_access()).unwrap();
+        let verify = issuer.bearer_verifier();
+        assert_eq!(verify(&token), Ok("abc=".to_string()));
+        assert!(verify("Bearer nonsense").is_err());
+    }
+}

@@ -1,0 +1,1008 @@
+//! The generated municipality as CSV files, the way schools export them.
+//!
+//! Two layouts ([`CsvLayout`]):
+//!
+//! **Skolverket** — the sheets of Skolverket's file-upload template, each
+//! exported to its own file named after the sheet:
+//!
+//! | file | columns |
+//! |---|---|
+//! | `Klasser.csv` | Klass-ID, Klass, Skolform, Skolenhetskod, Ta bort |
+//! | `Ämnesgrupp & provaktiviteter.csv` | Grupp-ID, Ämnesgrupp, Skolform, Provaktivitetsnamn, Skolenhetskod, Ta bort |
+//! | `Elevinskrivningar.csv` | Person-ID, Federationsanvändarnamn, Personnummer, Sekretessmarkering, Förnamn, Mellannamn, Efternamn, E-postadress, Skolform, Skolenhetskod, Årskurs, Studievägskod, Klass, Ämnesgrupper, Ta bort |
+//! | `Personalstjänstgöringar.csv` | Tjänstgörings-ID, Person-ID, Federationsanvändarnamn, EduID-Federationsanvändarnamn, Personnummer, Sekretessmarkering, Förnamn, Mellannamn, Efternamn, E-postadress, Skolenhetskod, Personalkategori, Ämnesgrupper, Ta bort |
+//!
+//! As a school fills in the template, it holds only what the provtjänst
+//! takes: classes and enrolments of the profile's school types (GR, SP,
+//! SAM, GY, VUXGY; förskoleklass is left out), teaching groups that lead to
+//! a test activity (`Provaktivitetsnamn`, from `parentActivity` or else the
+//! syllabus: `GRGRMAT01` years 4–6 → `GRGRMAT01_6`, course `MATMAT01c` →
+//! `MATMAT01c`), duties, and only what is current on the reference date.
+//! `Klass` holds the Klass-ID of the pupil's class at that unit;
+//! `Ämnesgrupper` holds Grupp-IDs separated by `,` (the field is quoted when
+//! `,` is also the delimiter); `Sekretessmarkering` holds the
+//! `Code_SecurityMarking` value (`Ingen`, `Sekretessmarkering`,
+//! `Skyddad folkbokföring`); `Ta bort` is empty (`Ja` would delete). Dirt
+//! the template cannot express (unknown enum values, dangling references)
+//! does not show in this layout.
+//!
+//! **Flat** — one file per entity type with English column names, lists
+//! separated by `,`, dates as `YYYY-MM-DD`, references by source id:
+//!
+//! | file | columns |
+//! |---|---|
+//! | `organisations.csv` | id, organisation_type, display_name, organisation_code, organisation_number, school_unit_code, school_types, municipality_code, parent_id, start_date, end_date |
+//! | `persons.csv` | id, given_name, middle_name, family_name, civic_no, security_marking, eppn, email, email_type, eduid_eppn, person_status |
+//! | `enrolments.csv` | person_id, school_unit_id, school_type, school_year, education_code, programme_id, start_date, end_date, cancelled |
+//! | `duties.csv` | id, person_id, school_unit_id, duty_role, signature, start_date, end_date |
+//! | `groups.csv` | id, display_name, group_type, school_type, school_unit_id, start_date, end_date |
+//! | `memberships.csv` | group_id, person_id, start_date, end_date |
+//! | `activities.csv` | id, display_name, activity_type, school_unit_id, syllabus_id, parent_activity_id, start_date, end_date |
+//! | `activity_groups.csv` | activity_id, group_id |
+//! | `activity_teachers.csv` | activity_id, duty_id, start_date, end_date |
+//! | `syllabuses.csv` | id, school_type, subject_code, subject_name, subject_designation, course_code, course_name, start_school_year, end_school_year |
+//! | `programmes.csv` | id, name, code, school_type |
+//!
+//! It holds everything, including ended records, out-of-scope ones and all
+//! dirt: `group_type`/`activity_type` come from a raw override when there is
+//! one. `email` is the person's first address, `eppn` the EPPNs joined.
+//!
+//! Options: delimiter (`;` or `,`), UTF-8 with or without BOM or
+//! Windows-1252, LF or CRLF, and the personnummer form.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use skolsync_model::codes::{GroupType, SchoolType, Ss12000SchoolType};
+use skolsync_model::ss12000::{EntityKind, Person, SourceId};
+
+use super::Municipality;
+
+/// Which set of files to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvLayout {
+    /// Skolverket's file-upload template, sheet by sheet.
+    #[default]
+    Skolverket,
+    /// One file per entity type.
+    Flat,
+}
+
+/// Character encoding of the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvEncoding {
+    /// UTF-8 without byte-order mark.
+    #[default]
+    Utf8,
+    /// UTF-8 with a byte-order mark (what Excel writes).
+    Utf8Bom,
+    /// Windows-1252 (older Swedish Windows exports).
+    Windows1252,
+}
+
+/// How personnummer are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CivicNoFormat {
+    /// `YYYYMMDDNNNN`, what the provtjänst takes.
+    #[default]
+    Compact,
+    /// `YYYYMMDD-NNNN`.
+    Dashed,
+    /// `YYMMDD-NNNN` (`+` for people of 100 or more); temporary numbers,
+    /// which need the full year, stay `YYYYMMDD-TFNN`.
+    Short,
+}
+
+/// How to write the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Which files.
+    pub layout: CsvLayout,
+    /// Field delimiter, usually `b';'` or `b','`.
+    pub delimiter: u8,
+    /// Character encoding.
+    pub encoding: CsvEncoding,
+    /// End lines with CRLF instead of LF.
+    pub crlf: bool,
+    /// Personnummer form.
+    pub civic_no_format: CivicNoFormat,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            layout: CsvLayout::Skolverket,
+            delimiter: b';',
+            encoding: CsvEncoding::Utf8,
+            crlf: false,
+            civic_no_format: CivicNoFormat::Compact,
+        }
+    }
+}
+
+/// Why the files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvExportError {
+    /// Creating the directory or a file, or writing it, failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The CSV writer failed (including text the encoding cannot hold).
+    #[error("cannot write {path}: {source}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: csv::Error,
+    },
+}
+
+/// The *Klasser* sheet of the Skolverket layout.
+pub const SKOLVERKET_CLASSES_FILE: &str = "Klasser.csv";
+/// The *Ämnesgrupp & provaktiviteter* sheet of the Skolverket layout.
+pub const SKOLVERKET_GROUPS_FILE: &str = "Ämnesgrupp & provaktiviteter.csv";
+/// The *Elevinskrivningar* sheet of the Skolverket layout.
+pub const SKOLVERKET_ENROLMENTS_FILE: &str = "Elevinskrivningar.csv";
+/// The *Personalstjänstgöringar* sheet of the Skolverket layout.
+pub const SKOLVERKET_DUTIES_FILE: &str = "Personalstjänstgöringar.csv";
+
+const CLASSES_HEADER: [&str; 5] = ["Klass-ID", "Klass", "Skolform", "Skolenhetskod", "Ta bort"];
+const GROUPS_HEADER: [&str; 6] = [
+    "Grupp-ID",
+    "Ämnesgrupp",
+    "Skolform",
+    "Provaktivitetsnamn",
+    "Skolenhetskod",
+    "Ta bort",
+];
+const ENROLMENTS_HEADER: [&str; 15] = [
+    "Person-ID",
+    "Federationsanvändarnamn",
+    "Personnummer",
+    "Sekretessmarkering",
+    "Förnamn",
+    "Mellannamn",
+    "Efternamn",
+    "E-postadress",
+    "Skolform",
+    "Skolenhetskod",
+    "Årskurs",
+    "Studievägskod",
+    "Klass",
+    "Ämnesgrupper",
+    "Ta bort",
+];
+const DUTIES_HEADER: [&str; 14] = [
+    "Tjänstgörings-ID",
+    "Person-ID",
+    "Federationsanvändarnamn",
+    "EduID-Federationsanvändarnamn",
+    "Personnummer",
+    "Sekretessmarkering",
+    "Förnamn",
+    "Mellannamn",
+    "Efternamn",
+    "E-postadress",
+    "Skolenhetskod",
+    "Personalkategori",
+    "Ämnesgrupper",
+    "Ta bort",
+];
+
+/// Writes `m` into `dir` (created if missing) in the layout and form of
+/// `options`; returns the files written.
+pub fn export_csv(
+    m: &Municipality,
+    dir: &Path,
+    options: &CsvOptions,
+) -> Result<Vec<PathBuf>, CsvExportError> {
+    std::fs::create_dir_all(dir).map_err(|source| CsvExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    match options.layout {
+        CsvLayout::Skolverket => skolverket(m, dir, options),
+        CsvLayout::Flat => flat(m, dir, options),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Files and encodings
+
+/// One CSV file being written.
+struct Sheet {
+    path: PathBuf,
+    writer: csv::Writer<Encoder<BufWriter<File>>>,
+}
+
+impl Sheet {
+    fn create(
+        dir: &Path,
+        name: &str,
+        header: &[&str],
+        options: &CsvOptions,
+    ) -> Result<Self, CsvExportError> {
+        let path = dir.join(name);
+        let file = File::create(&path).map_err(|source| CsvExportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        if options.encoding == CsvEncoding::Utf8Bom {
+            out.write_all(b"\xEF\xBB\xBF")
+                .map_err(|source| CsvExportError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        let writer = csv::WriterBuilder::new()
+            .delimiter(options.delimiter)
+            .terminator(if options.crlf {
+                csv::Terminator::CRLF
+            } else {
+                csv::Terminator::Any(b'\n')
+            })
+            .from_writer(Encoder::new(
+                out,
+                options.encoding == CsvEncoding::Windows1252,
+            ));
+        let mut sheet = Sheet { path, writer };
+        sheet.row(header)?;
+        Ok(sheet)
+    }
+
+    fn row<T: AsRef<[u8]>>(&mut self, fields: &[T]) -> Result<(), CsvExportError> {
+        self.writer
+            .write_record(fields)
+            .map_err(|source| CsvExportError::Csv {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    fn finish(self) -> Result<PathBuf, CsvExportError> {
+        let Sheet { path, writer } = self;
+        let encoder = writer.into_inner().map_err(|e| CsvExportError::Io {
+            path: path.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        let mut out = encoder.finish().map_err(|source| CsvExportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        out.flush().map_err(|source| CsvExportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+}
+
+/// Passes UTF-8 through, or re-encodes it as Windows-1252 on the fly
+/// (keeping a split multi-byte character until its end arrives).
+struct Encoder<W: Write> {
+    inner: W,
+    windows_1252: bool,
+    pending: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> Encoder<W> {
+    fn new(inner: W, windows_1252: bool) -> Self {
+        Encoder {
+            inner,
+            windows_1252,
+            pending: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn finish(self) -> io::Result<W> {
+        if !self.pending.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "text ends inside a UTF-8 character",
+            ));
+        }
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.windows_1252 {
+            return self.inner.write(buf);
+        }
+        self.pending.extend_from_slice(buf);
+        let valid_up_to = match std::str::from_utf8(&self.pending) {
+            Ok(s) => s.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the text is not UTF-8",
+                ));
+            }
+        };
+        self.scratch.clear();
+        let text = std::str::from_utf8(&self.pending[..valid_up_to]).unwrap_or_default();
+        for c in text.chars() {
+            let byte = windows_1252_byte(c).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the character {c:?} (U+{:04X}) cannot be written in Windows-1252",
+                        u32::from(c)
+                    ),
+                )
+            })?;
+            self.scratch.push(byte);
+        }
+        self.inner.write_all(&self.scratch)?;
+        self.pending.drain(..valid_up_to);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The Windows-1252 byte of `c`, if it has one: ASCII and Latin-1 map to
+/// themselves, 0x80–0x9F hold typographic characters.
+fn windows_1252_byte(c: char) -> Option<u8> {
+    const HIGH: [(char, u8); 27] = [
+        ('€', 0x80),
+        ('‚', 0x82),
+        ('ƒ', 0x83),
+        ('„', 0x84),
+        ('…', 0x85),
+        ('†', 0x86),
+        ('‡', 0x87),
+        ('ˆ', 0x88),
+        ('‰', 0x89),
+        ('Š', 0x8A),
+        ('‹', 0x8B),
+        ('Œ', 0x8C),
+        ('Ž', 0x8E),
+        ('\u{2018}', 0x91),
+        ('\u{2019}', 0x92),
+        ('\u{201C}', 0x93),
+        ('\u{201D}', 0x94),
+        ('•', 0x95),
+        ('–', 0x96),
+        ('—', 0x97),
+        ('˜', 0x98),
+        ('™', 0x99),
+        ('š', 0x9A),
+        ('›', 0x9B),
+        ('œ', 0x9C),
+        ('ž', 0x9E),
+        ('Ÿ', 0x9F),
+    ];
+    let code = u32::from(c);
+    if code < 0x80 || (0xA0..=0xFF).contains(&code) {
+        return u8::try_from(code).ok();
+    }
+    HIGH.iter().find(|(h, _)| *h == c).map(|(_, b)| *b)
+}
+
+// ---------------------------------------------------------------------------
+// Field formatting
+
+fn civic_no(value: &str, format: CivicNoFormat) -> String {
+    let value = value.trim();
+    if value.len() != 12 || !value.is_ascii() {
+        return value.to_string();
+    }
+    let (date, serial) = value.split_at(8);
+    match format {
+        CivicNoFormat::Compact => value.to_string(),
+        CivicNoFormat::Dashed => format!("{date}-{serial}"),
+        CivicNoFormat::Short => {
+            if !serial.bytes().all(|b| b.is_ascii_digit()) {
+                // A temporary number needs its four-digit year.
+                return format!("{date}-{serial}");
+            }
+            // Nobody generated is 100 or older on the reference date; a
+            // birth year more than a century back would take '+'.
+            let old = date[..4].parse::<i32>().is_ok_and(|y| y <= 1926);
+            format!("{}{}{serial}", &date[2..], if old { '+' } else { '-' })
+        }
+    }
+}
+
+fn date(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn first_email(p: &Person) -> &str {
+    p.emails.first().map(|e| e.value.as_str()).unwrap_or("")
+}
+
+fn eduid(p: &Person) -> &str {
+    p.external_identifiers
+        .iter()
+        .find(|e| e.context.trim_end_matches('/') == "https://eduid.se")
+        .map(|e| e.value.as_str())
+        .unwrap_or("")
+}
+
+fn in_profile(school_type: Ss12000SchoolType) -> bool {
+    SchoolType::try_from(school_type).is_ok()
+}
+
+/// A string field of a raw override, if the entity has one.
+fn override_field<'a>(
+    m: &'a Municipality,
+    kind: EntityKind,
+    id: &SourceId,
+    field: &str,
+) -> Option<&'a str> {
+    m.source
+        .raw_overrides
+        .get(&(kind, id.clone()))?
+        .get(field)?
+        .as_str()
+}
+
+// ---------------------------------------------------------------------------
+// Skolverket's template
+
+fn skolverket(
+    m: &Municipality,
+    dir: &Path,
+    options: &CsvOptions,
+) -> Result<Vec<PathBuf>, CsvExportError> {
+    let day = m.reference_date;
+    let unit_code: HashMap<&str, &str> = m
+        .source
+        .organisations
+        .iter()
+        .filter_map(|o| Some((o.id.as_str(), o.school_unit_code.as_deref()?)))
+        .collect();
+    let code_of = |org: &SourceId| unit_code.get(org.as_str()).copied().unwrap_or("");
+
+    // Which test activity each teaching group leads to.
+    let test_by_id: HashMap<uuid::Uuid, &str> = m
+        .catalogue
+        .test_activities
+        .iter()
+        .map(|a| (a.id, a.display_name.as_str()))
+        .collect();
+    let test_names: HashSet<&str> = test_by_id.values().copied().collect();
+    let syllabuses: HashMap<&str, &skolsync_model::ss12000::Syllabus> = m
+        .source
+        .syllabuses
+        .iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let mut group_test: HashMap<&str, String> = HashMap::new();
+    let mut duty_groups: HashMap<&str, Vec<&str>> = HashMap::new();
+    for a in &m.source.activities {
+        let from_parent = a
+            .parent_activity
+            .iter()
+            .find_map(|p| {
+                uuid::Uuid::parse_str(p.id.as_str())
+                    .ok()
+                    .and_then(|id| test_by_id.get(&id))
+            })
+            .map(|name| (*name).to_string());
+        let from_syllabus = || {
+            let s = syllabuses.get(a.syllabus.as_ref()?.id.as_str())?;
+            let name = match (&s.course_code, &s.subject_code, s.end_school_year) {
+                (Some(course), _, _) => course.clone(),
+                (None, Some(subject), Some(year)) => format!("{subject}_{year}"),
+                _ => return None,
+            };
+            test_names.contains(name.as_str()).then_some(name)
+        };
+        let Some(test) = from_parent.or_else(from_syllabus) else {
+            continue;
+        };
+        for g in &a.groups {
+            group_test
+                .entry(g.id.as_str())
+                .or_insert_with(|| test.clone());
+        }
+        for t in &a.teachers {
+            if let Some(d) = &t.duty {
+                let list = duty_groups.entry(d.id.as_str()).or_default();
+                list.extend(a.groups.iter().map(|g| g.id.as_str()));
+            }
+        }
+    }
+
+    let mut classes = Sheet::create(dir, SKOLVERKET_CLASSES_FILE, &CLASSES_HEADER, options)?;
+    let mut groups = Sheet::create(dir, SKOLVERKET_GROUPS_FILE, &GROUPS_HEADER, options)?;
+    // Per person: active memberships of exported classes (with the unit)
+    // and exported teaching groups.
+    let mut class_of: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+    let mut groups_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for g in &m.source.groups {
+        let Some(school_type) = g.school_type.filter(|t| in_profile(*t)) else {
+            continue;
+        };
+        let active = g.start_date.is_none_or(|s| s <= day) && g.end_date.is_none_or(|e| day <= e);
+        if !active {
+            continue;
+        }
+        let members = g.group_memberships.iter().filter(|ms| ms.is_active_on(day));
+        match g.group_type {
+            GroupType::Klass => {
+                classes.row(&[
+                    g.id.as_str(),
+                    &g.display_name,
+                    school_type.as_str(),
+                    code_of(&g.organisation.id),
+                    "",
+                ])?;
+                for ms in members {
+                    class_of
+                        .entry(ms.person.id.as_str())
+                        .or_default()
+                        .push((g.id.as_str(), g.organisation.id.as_str()));
+                }
+            }
+            GroupType::Undervisning => {
+                let Some(test) = group_test.get(g.id.as_str()) else {
+                    continue;
+                };
+                groups.row(&[
+                    g.id.as_str(),
+                    &g.display_name,
+                    school_type.as_str(),
+                    test,
+                    code_of(&g.organisation.id),
+                    "",
+                ])?;
+                for ms in members {
+                    groups_of
+                        .entry(ms.person.id.as_str())
+                        .or_default()
+                        .push(g.id.as_str());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut files = vec![classes.finish()?, groups.finish()?];
+
+    let mut enrolments =
+        Sheet::create(dir, SKOLVERKET_ENROLMENTS_FILE, &ENROLMENTS_HEADER, options)?;
+    let persons: HashMap<&str, &Person> = m
+        .source
+        .persons
+        .iter()
+        .map(|p| (p.id.as_str(), p))
+        .collect();
+    for p in &m.source.persons {
+        for e in p
+            .enrolments
+            .iter()
+            .filter(|e| e.is_active_on(day) && in_profile(e.school_type))
+        {
+            let unit = e.enroled_at.id.as_str();
+            let classes = class_of.get(p.id.as_str());
+            let class = classes
+                .and_then(|c| c.iter().find(|(_, u)| *u == unit).or_else(|| c.first()))
+                .map(|(g, _)| *g)
+                .unwrap_or("");
+            let subject_groups = groups_of
+                .get(p.id.as_str())
+                .map(|g| g.join(","))
+                .unwrap_or_default();
+            enrolments.row(&[
+                p.id.as_str(),
+                &p.edu_person_principal_names.join(","),
+                &p.civic_no
+                    .as_ref()
+                    .map(|c| civic_no(&c.value, options.civic_no_format))
+                    .unwrap_or_default(),
+                &opt(p.security_marking),
+                &p.given_name,
+                p.middle_name.as_deref().unwrap_or(""),
+                &p.family_name,
+                first_email(p),
+                e.school_type.as_str(),
+                code_of(&e.enroled_at.id),
+                &opt(e
+                    .school_year
+                    .filter(|_| e.school_type != Ss12000SchoolType::Gy)),
+                e.education_code.as_deref().unwrap_or(""),
+                class,
+                &subject_groups,
+                "",
+            ])?;
+        }
+    }
+    files.push(enrolments.finish()?);
+
+    let mut duties = Sheet::create(dir, SKOLVERKET_DUTIES_FILE, &DUTIES_HEADER, options)?;
+    for d in m.source.duties.iter().filter(|d| d.is_active_on(day)) {
+        let person = d
+            .person
+            .as_ref()
+            .and_then(|r| persons.get(r.id.as_str()).copied());
+        let person_id = d.person.as_ref().map(|r| r.id.as_str()).unwrap_or("");
+        let mut taught: Vec<&str> = duty_groups.get(d.id.as_str()).cloned().unwrap_or_default();
+        taught.dedup();
+        let field = |f: fn(&Person) -> String| person.map(f).unwrap_or_default();
+        duties.row(&[
+            d.id.as_str(),
+            person_id,
+            &field(|p| p.edu_person_principal_names.join(",")),
+            &field(|p| eduid(p).to_string()),
+            &person
+                .and_then(|p| p.civic_no.as_ref())
+                .map(|c| civic_no(&c.value, options.civic_no_format))
+                .unwrap_or_default(),
+            &field(|p| opt(p.security_marking)),
+            &field(|p| p.given_name.clone()),
+            &field(|p| p.middle_name.clone().unwrap_or_default()),
+            &field(|p| p.family_name.clone()),
+            &field(|p| first_email(p).to_string()),
+            code_of(&d.duty_at.id),
+            &d.duty_role,
+            &taught.join(","),
+            "",
+        ])?;
+    }
+    files.push(duties.finish()?);
+    Ok(files)
+}
+
+// ---------------------------------------------------------------------------
+// The flat layout
+
+fn flat(
+    m: &Municipality,
+    dir: &Path,
+    options: &CsvOptions,
+) -> Result<Vec<PathBuf>, CsvExportError> {
+    let s = &m.source;
+    let mut files = Vec::with_capacity(11);
+
+    let mut f = Sheet::create(
+        dir,
+        "organisations.csv",
+        &[
+            "id",
+            "organisation_type",
+            "display_name",
+            "organisation_code",
+            "organisation_number",
+            "school_unit_code",
+            "school_types",
+            "municipality_code",
+            "parent_id",
+            "start_date",
+            "end_date",
+        ],
+        options,
+    )?;
+    for o in &s.organisations {
+        let types: Vec<&str> = o.school_types.iter().map(|t| t.as_str()).collect();
+        f.row(&[
+            o.id.as_str(),
+            o.organisation_type.as_str(),
+            &o.display_name,
+            o.organisation_code.as_deref().unwrap_or(""),
+            o.organisation_number.as_deref().unwrap_or(""),
+            o.school_unit_code.as_deref().unwrap_or(""),
+            &types.join(","),
+            o.municipality_code.as_deref().unwrap_or(""),
+            o.parent_organisation
+                .as_ref()
+                .map(|r| r.id.as_str())
+                .unwrap_or(""),
+            &date(o.start_date),
+            &date(o.end_date),
+        ])?;
+    }
+    files.push(f.finish()?);
+
+    let mut persons = Sheet::create(
+        dir,
+        "persons.csv",
+        &[
+            "id",
+            "given_name",
+            "middle_name",
+            "family_name",
+            "civic_no",
+            "security_marking",
+            "eppn",
+            "email",
+            "email_type",
+            "eduid_eppn",
+            "person_status",
+        ],
+        options,
+    )?;
+    let mut enrolments = Sheet::create(
+        dir,
+        "enrolments.csv",
+        &[
+            "person_id",
+            "school_unit_id",
+            "school_type",
+            "school_year",
+            "education_code",
+            "programme_id",
+            "start_date",
+            "end_date",
+            "cancelled",
+        ],
+        options,
+    )?;
+    for p in &s.persons {
+        let email = p.emails.first();
+        persons.row(&[
+            p.id.as_str(),
+            &p.given_name,
+            p.middle_name.as_deref().unwrap_or(""),
+            &p.family_name,
+            &p.civic_no
+                .as_ref()
+                .map(|c| civic_no(&c.value, options.civic_no_format))
+                .unwrap_or_default(),
+            &opt(p.security_marking),
+            &p.edu_person_principal_names.join(","),
+            email.map(|e| e.value.as_str()).unwrap_or(""),
+            email
+                .and_then(|e| e.email_type)
+                .map(|t| t.as_str())
+                .unwrap_or(""),
+            eduid(p),
+            &opt(p.person_status),
+        ])?;
+        for e in &p.enrolments {
+            enrolments.row(&[
+                p.id.as_str(),
+                e.enroled_at.id.as_str(),
+                e.school_type.as_str(),
+                &opt(e.school_year),
+                e.education_code.as_deref().unwrap_or(""),
+                e.programme.as_ref().map(|r| r.id.as_str()).unwrap_or(""),
+                &date(e.start_date),
+                &date(e.end_date),
+                &opt(e.cancelled),
+            ])?;
+        }
+    }
+    files.push(persons.finish()?);
+    files.push(enrolments.finish()?);
+
+    let mut f = Sheet::create(
+        dir,
+        "duties.csv",
+        &[
+            "id",
+            "person_id",
+            "school_unit_id",
+            "duty_role",
+            "signature",
+            "start_date",
+            "end_date",
+        ],
+        options,
+    )?;
+    for d in &s.duties {
+        f.row(&[
+            d.id.as_str(),
+            d.person.as_ref().map(|r| r.id.as_str()).unwrap_or(""),
+            d.duty_at.id.as_str(),
+            &d.duty_role,
+            d.signature.as_deref().unwrap_or(""),
+            &date(d.start_date),
+            &date(d.end_date),
+        ])?;
+    }
+    files.push(f.finish()?);
+
+    let mut groups = Sheet::create(
+        dir,
+        "groups.csv",
+        &[
+            "id",
+            "display_name",
+            "group_type",
+            "school_type",
+            "school_unit_id",
+            "start_date",
+            "end_date",
+        ],
+        options,
+    )?;
+    let mut memberships = Sheet::create(
+        dir,
+        "memberships.csv",
+        &["group_id", "person_id", "start_date", "end_date"],
+        options,
+    )?;
+    for g in &s.groups {
+        let group_type = override_field(m, EntityKind::Group, &g.id, "groupType")
+            .unwrap_or(g.group_type.as_str());
+        groups.row(&[
+            g.id.as_str(),
+            &g.display_name,
+            group_type,
+            g.school_type.map(|t| t.as_str()).unwrap_or(""),
+            g.organisation.id.as_str(),
+            &date(g.start_date),
+            &date(g.end_date),
+        ])?;
+        for ms in &g.group_memberships {
+            memberships.row(&[
+                g.id.as_str(),
+                ms.person.id.as_str(),
+                &date(ms.start_date),
+                &date(ms.end_date),
+            ])?;
+        }
+    }
+    files.push(groups.finish()?);
+    files.push(memberships.finish()?);
+
+    let mut activities = Sheet::create(
+        dir,
+        "activities.csv",
+        &[
+            "id",
+            "display_name",
+            "activity_type",
+            "school_unit_id",
+            "syllabus_id",
+            "parent_activity_id",
+            "start_date",
+            "end_date",
+        ],
+        options,
+    )?;
+    let mut activity_groups = Sheet::create(
+        dir,
+        "activity_groups.csv",
+        &["activity_id", "group_id"],
+        options,
+    )?;
+    let mut activity_teachers = Sheet::create(
+        dir,
+        "activity_teachers.csv",
+        &["activity_id", "duty_id", "start_date", "end_date"],
+        options,
+    )?;
+    for a in &s.activities {
+        let activity_type = override_field(m, EntityKind::Activity, &a.id, "activityType")
+            .or(a.activity_type.map(|t| t.as_str()))
+            .unwrap_or("");
+        let parents: Vec<&str> = a.parent_activity.iter().map(|r| r.id.as_str()).collect();
+        activities.row(&[
+            a.id.as_str(),
+            &a.display_name,
+            activity_type,
+            a.organisation.id.as_str(),
+            a.syllabus.as_ref().map(|r| r.id.as_str()).unwrap_or(""),
+            &parents.join(","),
+            &date(a.start_date),
+            &date(a.end_date),
+        ])?;
+        for g in &a.groups {
+            activity_groups.row(&[a.id.as_str(), g.id.as_str()])?;
+        }
+        for t in &a.teachers {
+            let Some(duty) = &t.duty else { continue };
+            activity_teachers.row(&[
+                a.id.as_str(),
+                duty.id.as_str(),
+                &date(t.start_date),
+                &date(t.end_date),
+            ])?;
+        }
+    }
+    files.push(activities.finish()?);
+    files.push(activity_groups.finish()?);
+    files.push(activity_teachers.finish()?);
+
+    let mut f = Sheet::create(
+        dir,
+        "syllabuses.csv",
+        &[
+            "id",
+            "school_type",
+            "subject_code",
+            "subject_name",
+            "subject_designation",
+            "course_code",
+            "course_name",
+            "start_school_year",
+            "end_school_year",
+        ],
+        options,
+    )?;
+    for sy in &s.syllabuses {
+        f.row(&[
+            sy.id.as_str(),
+            sy.school_type.map(|t| t.as_str()).unwrap_or(""),
+            sy.subject_code.as_deref().unwrap_or(""),
+            sy.subject_name.as_deref().unwrap_or(""),
+            sy.subject_designation.as_deref().unwrap_or(""),
+            sy.course_code.as_deref().unwrap_or(""),
+            sy.course_name.as_deref().unwrap_or(""),
+            &opt(sy.start_school_year),
+            &opt(sy.end_school_year),
+        ])?;
+    }
+    files.push(f.finish()?);
+
+    let mut f = Sheet::create(
+        dir,
+        "programmes.csv",
+        &["id", "name", "code", "school_type"],
+        options,
+    )?;
+    for p in &s.programmes {
+        f.row(&[
+            p.id.as_str(),
+            &p.name,
+            p.code.as_deref().unwrap_or(""),
+            p.school_type.map(|t| t.as_str()).unwrap_or(""),
+        ])?;
+    }
+    files.push(f.finish()?);
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civic_numbers_take_each_form() {
+        assert_eq!(
+            civic_no("200901272385", CivicNoFormat::Compact),
+            "200901272385"
+        );
+        assert_eq!(
+            civic_no("200901272385", CivicNoFormat::Dashed),
+            "20090127-2385"
+        );
+        assert_eq!(
+            civic_no("200901272385", CivicNoFormat::Short),
+            "090127-2385"
+        );
+        assert_eq!(
+            civic_no("20090127TF20", CivicNoFormat::Short),
+            "20090127-TF20"
+        );
+        assert_eq!(
+            civic_no("192001272385", CivicNoFormat::Short),
+            "200127+2385"
+        );
+    }
+
+    #[test]
+    fn windows_1252_holds_swedish_letters_and_refuses_the_rest() {
+        let mut out = Encoder::new(Vec::new(), true);
+        // Write "Åsa Öberg €" split inside the two-byte "Å".
+        let text = "Åsa Öberg €".as_bytes();
+        out.write_all(&text[..1]).unwrap();
+        out.write_all(&text[1..]).unwrap();
+        let bytes = out.finish().unwrap();
+        assert_eq!(bytes, b"\xC5sa \xD6berg \x80");
+        let mut out = Encoder::new(Vec::new(), true);
+        assert!(out.write_all("Jovanović".as_bytes()).is_err());
+    }
+}

@@ -1,0 +1,336 @@
+//! Emulator of Skolverket's provtjänst Open-data API (`provisioning-data-api`, v1.0.0).
+//!
+//! Serves the [`Catalogue`]: organisers (with `expandSchoolUnits`), school
+//! units, programmes and the national test activities, by Skolverket id and by
+//! code, exactly at the spec's paths (`/alive`, `/organisations/{id}`,
+//! `/organisations/code/{code}`, `/schoolUnits/{id}`, `/schoolUnits/code/{code}`,
+//! `/programmes`, `/programmes/{id}`, `/programmes/code/{code}`, `/activities`,
+//! `/activities/{id}`). The routes sit at the root; mount the router under
+//! `/provtjanst/open-data/v1` to mirror the production URL.
+//!
+//! Open data needs no authentication. Errors carry the spec's `Error` body
+//! (`code`, `message`, `timeStamp`) with its messages: `400` "Invalid parameter:
+//! id" for an id that is not a UUID, `404` "School unit not found" and kin.
+//! The `slow` and `server_error_share` faults apply to every call.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{Local, SecondsFormat};
+use serde::Serialize;
+use skolsync_model::open_data::{self, Organisation, SchoolUnit};
+use uuid::Uuid;
+
+use crate::config::FaultSwitch;
+use crate::world::Catalogue;
+
+/// Shared state of the open-data routes.
+#[derive(Debug, Clone)]
+struct OpenData {
+    catalogue: Arc<Catalogue>,
+}
+
+/// The Open-data API over `catalogue`, with `faults` applied to every call.
+pub fn router(catalogue: Arc<Catalogue>, faults: Arc<FaultSwitch>) -> Router {
+    Router::new()
+        .route("/alive", get(alive))
+        .route("/organisations/{id}", get(organisation_by_id))
+        .route("/organisations/code/{code}", get(organisation_by_code))
+        .route("/schoolUnits/{id}", get(school_unit_by_id))
+        .route("/schoolUnits/code/{code}", get(school_unit_by_code))
+        .route("/programmes", get(programmes))
+        .route("/programmes/{id}", get(programme_by_id))
+        .route("/programmes/code/{code}", get(programme_by_code))
+        .route("/activities", get(activities))
+        .route("/activities/{id}", get(activity_by_id))
+        .fallback(not_found)
+        .with_state(OpenData { catalogue })
+        .layer(middleware::from_fn_with_state(faults, apply_faults))
+}
+
+/// What can go wrong, each with the status and message the spec shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum OpenDataError {
+    #[error("Invalid parameter: {0}")]
+    InvalidParameter(&'static str),
+    #[error("Organisation not found")]
+    OrganisationNotFound,
+    #[error("School unit not found")]
+    SchoolUnitNotFound,
+    #[error("Programme not found")]
+    ProgrammeNotFound,
+    #[error("Activity not found")]
+    ActivityNotFound,
+    #[error("Not found")]
+    UnknownPath,
+    #[error("Internal server error")]
+    Internal,
+    #[error("Service unavailable")]
+    Unavailable,
+}
+
+impl OpenDataError {
+    fn status(&self) -> StatusCode {
+        match self {
+            OpenDataError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            OpenDataError::OrganisationNotFound
+            | OpenDataError::SchoolUnitNotFound
+            | OpenDataError::ProgrammeNotFound
+            | OpenDataError::ActivityNotFound
+            | OpenDataError::UnknownPath => StatusCode::NOT_FOUND,
+            OpenDataError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            OpenDataError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for OpenDataError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = open_data::Error {
+            code: status.as_u16(),
+            message: self.to_string(),
+            // The spec's examples carry local time with its offset.
+            time_stamp: Local::now().to_rfc3339_opts(SecondsFormat::Secs, false),
+        };
+        (status, json(&body)).into_response()
+    }
+}
+
+/// A JSON body; serialising our own types cannot fail, but if it ever did the
+/// caller gets a 500 rather than a panic.
+fn json<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Slow answers and injected 5xx, as configured at the moment of the call.
+async fn apply_faults(
+    State(faults): State<Arc<FaultSwitch>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let current = faults.get();
+    if !current.slow.is_zero() {
+        tokio::time::sleep(current.slow).await;
+    }
+    if faults.chance(current.server_error_share) {
+        return if faults.chance(0.5) {
+            OpenDataError::Internal.into_response()
+        } else {
+            OpenDataError::Unavailable.into_response()
+        };
+    }
+    next.run(request).await
+}
+
+async fn alive() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn not_found() -> OpenDataError {
+    OpenDataError::UnknownPath
+}
+
+/// Parses a path id; the spec answers `400 Invalid parameter: id` for non-UUIDs.
+fn parse_id(raw: &str) -> Result<Uuid, OpenDataError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| OpenDataError::InvalidParameter("id"))
+}
+
+/// Reads `expandSchoolUnits` (default false) from the raw query string.
+fn expand_school_units(query: Option<&str>) -> Result<bool, OpenDataError> {
+    let mut expand = false;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key == "expandSchoolUnits" {
+            expand = match value.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(OpenDataError::InvalidParameter("expandSchoolUnits")),
+            };
+        }
+    }
+    Ok(expand)
+}
+
+/// The organisation as served: school units only when asked for, taken from
+/// the catalogue's units whose `parentOrganisation` is this organisation.
+fn present_organisation(catalogue: &Catalogue, org: &Organisation, expand: bool) -> Organisation {
+    let mut served = org.clone();
+    served.school_units = if expand {
+        let units: Vec<SchoolUnit> = catalogue
+            .school_units
+            .iter()
+            .filter(|u| {
+                u.parent_organisation
+                    .as_ref()
+                    .is_some_and(|p| p.id == org.id)
+            })
+            .cloned()
+            .collect();
+        if units.is_empty() {
+            Some(org.school_units.clone().unwrap_or_default())
+        } else {
+            Some(units)
+        }
+    } else {
+        None
+    };
+    served
+}
+
+async fn organisation_by_id(
+    State(state): State<OpenData>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, OpenDataError> {
+    let id = parse_id(&id)?;
+    let expand = expand_school_units(query.as_deref())?;
+    let catalogue = &state.catalogue;
+    let org = catalogue
+        .organisations
+        .iter()
+        .find(|o| o.id == id)
+        .ok_or(OpenDataError::OrganisationNotFound)?;
+    Ok(json(&present_organisation(catalogue, org, expand)))
+}
+
+async fn organisation_by_code(
+    State(state): State<OpenData>,
+    Path(code): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, OpenDataError> {
+    let expand = expand_school_units(query.as_deref())?;
+    let catalogue = &state.catalogue;
+    let org = catalogue
+        .organisations
+        .iter()
+        .find(|o| o.organisation_number == code)
+        .ok_or(OpenDataError::OrganisationNotFound)?;
+    Ok(json(&present_organisation(catalogue, org, expand)))
+}
+
+async fn school_unit_by_id(
+    State(state): State<OpenData>,
+    Path(id): Path<String>,
+) -> Result<Response, OpenDataError> {
+    let id = parse_id(&id)?;
+    let unit = state
+        .catalogue
+        .school_unit(&id)
+        .ok_or(OpenDataError::SchoolUnitNotFound)?;
+    Ok(json(unit))
+}
+
+async fn school_unit_by_code(
+    State(state): State<OpenData>,
+    Path(code): Path<String>,
+) -> Result<Response, OpenDataError> {
+    let unit = state
+        .catalogue
+        .school_units
+        .iter()
+        .find(|u| u.school_unit_code == code)
+        .ok_or(OpenDataError::SchoolUnitNotFound)?;
+    Ok(json(unit))
+}
+
+async fn programmes(State(state): State<OpenData>) -> Response {
+    json(&state.catalogue.programmes)
+}
+
+async fn programme_by_id(
+    State(state): State<OpenData>,
+    Path(id): Path<String>,
+) -> Result<Response, OpenDataError> {
+    let id = parse_id(&id)?;
+    let programme = state
+        .catalogue
+        .programmes
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or(OpenDataError::ProgrammeNotFound)?;
+    Ok(json(programme))
+}
+
+async fn programme_by_code(
+    State(state): State<OpenData>,
+    Path(code): Path<String>,
+) -> Result<Response, OpenDataError> {
+    let programme = state
+        .catalogue
+        .programmes
+        .iter()
+        .find(|p| p.education_code == code)
+        .ok_or(OpenDataError::ProgrammeNotFound)?;
+    Ok(json(programme))
+}
+
+async fn activities(State(state): State<OpenData>) -> Response {
+    json(&state.catalogue.test_activities)
+}
+
+async fn activity_by_id(
+    State(state): State<OpenData>,
+    Path(id): Path<String>,
+) -> Result<Response, OpenDataError> {
+    let id = parse_id(&id)?;
+    let activity = state
+        .catalogue
+        .test_activity(&id)
+        .ok_or(OpenDataError::ActivityNotFound)?;
+    Ok(json(activity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expand_school_units_is_a_strict_boolean() {
+        assert_eq!(expand_school_units(None), Ok(false));
+        assert_eq!(
+            expand_school_units(Some("expandSchoolUnits=true")),
+            Ok(true)
+        );
+        assert_eq!(
+            expand_school_units(Some("x=1&expandSchoolUnits=FALSE")),
+            Ok(false)
+        );
+        assert_eq!(
+            expand_school_units(Some("expandSchoolUnits=yes")),
+            Err(OpenDataError::InvalidParameter("expandSchoolUnits"))
+        );
+    }
+
+    #[test]
+    fn error_messages_are_the_specs() {
+        assert_eq!(
+            OpenDataError::InvalidParameter("id").to_string(),
+            "Invalid parameter: id"
+        );
+        assert_eq!(
+            OpenDataError::SchoolUnitNotFound.to_string(),
+            "School unit not found"
+        );
+        assert_eq!(
+            OpenDataError::OrganisationNotFound.to_string(),
+            "Organisation not found"
+        );
+        assert_eq!(
+            OpenDataError::ProgrammeNotFound.to_string(),
+            "Programme not found"
+        );
+        assert_eq!(
+            OpenDataError::ActivityNotFound.to_string(),
+            "Activity not found"
+        );
+    }
+}

@@ -1,0 +1,874 @@
+//! What the emulated service holds: the four resource tables with their
+//! indexes, the bulk jobs, a history of changes and a log of every request.
+//!
+//! Jobs settle lazily: every access first settles the jobs whose time has
+//! come, oldest first, so the outcome is the same as if a background worker
+//! had processed them at their settle time, and a Duty job submitted after a
+//! Person job sees that Person. One mutex guards everything; it is never
+//! held across an `await`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::Local;
+use skolsync_model::provtjanst::{
+    Activity, AsynchronousResponse, Duty, EntityOutcome, EntityResponse, Group, LogEntry, Meta,
+    Person, path_segment,
+};
+use skolsync_model::{JobEntityStatus, ObjectType};
+use uuid::Uuid;
+
+use super::limiter::RateClass;
+use super::messages::{self as msg, Entry, timestamp};
+use super::rules::{Resource, Rules};
+
+/// How a bulk create/update treats ids that exist or do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `POST /x/bulk`: an existing id is an Error.
+    Create,
+    /// `POST /x/bulk?updateIfExists=true`: create or update.
+    Upsert,
+    /// `PUT /x/bulk`: an unknown id is an Error.
+    Update,
+}
+
+/// The entities of a job waiting to be processed.
+#[derive(Debug)]
+pub enum Work {
+    /// Persons to create/update.
+    Persons(Vec<Person>, Mode),
+    /// Duties to create/update.
+    Duties(Vec<Duty>, Mode),
+    /// Groups to create/update.
+    Groups(Vec<Group>, Mode),
+    /// Activities to create/update.
+    Activities(Vec<Activity>, Mode),
+    /// Ids to delete (of the job's kind).
+    Delete(Vec<Uuid>),
+    /// Processed.
+    Done,
+}
+
+/// One stored resource with its service-side metadata.
+#[derive(Debug, Clone)]
+pub struct Row<T> {
+    /// Creation order; list paging follows it.
+    pub seq: u64,
+    /// The resource as accepted (read-only fields cleared).
+    pub entity: T,
+    /// `meta.created`.
+    pub created: String,
+    /// `meta.modified`: changes only when the content changes.
+    pub modified: String,
+}
+
+/// The resources of one kind.
+#[derive(Debug)]
+pub struct Table<T> {
+    /// By id.
+    pub rows: HashMap<Uuid, Row<T>>,
+    /// Ids by creation order.
+    pub order: BTreeMap<u64, Uuid>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            rows: HashMap::new(),
+            order: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> Table<T> {
+    fn insert(&mut self, id: Uuid, row: Row<T>) {
+        self.order.insert(row.seq, id);
+        self.rows.insert(id, row);
+    }
+
+    fn remove(&mut self, id: &Uuid) -> Option<Row<T>> {
+        let row = self.rows.remove(id)?;
+        self.order.remove(&row.seq);
+        Some(row)
+    }
+}
+
+/// All four tables and the indexes the rules need.
+#[derive(Debug, Default)]
+pub struct Tables {
+    /// Persons.
+    pub persons: Table<Person>,
+    /// Duties.
+    pub duties: Table<Duty>,
+    /// Groups.
+    pub groups: Table<Group>,
+    /// Activities.
+    pub activities: Table<Activity>,
+    /// civicNo value → person id.
+    pub person_by_civic_no: HashMap<String, Uuid>,
+    /// Lowercased EPPN → person id.
+    pub person_by_eppn: HashMap<String, Uuid>,
+    /// Person id → its duties.
+    pub duties_by_person: HashMap<Uuid, BTreeSet<Uuid>>,
+    /// Group id → activities referencing it.
+    pub activities_by_group: HashMap<Uuid, BTreeSet<Uuid>>,
+    /// Duty id → activities referencing it as teacher.
+    pub activities_by_duty: HashMap<Uuid, BTreeSet<Uuid>>,
+    next_seq: u64,
+}
+
+impl Tables {
+    fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    fn render<T: Resource>(&self, row: &Row<T>) -> T {
+        let mut entity = row.entity.clone();
+        let provisioned = T::provisioned(self, &entity);
+        entity.set_read_only(
+            Meta {
+                created: Some(row.created.clone()),
+                modified: Some(row.modified.clone()),
+            },
+            provisioned,
+        );
+        entity
+    }
+}
+
+/// What happened to a stored resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// It was created.
+    Created,
+    /// An accepted update (also when nothing changed; `meta.modified` then
+    /// stays as it was).
+    Updated,
+    /// It was deleted.
+    Deleted,
+}
+
+/// One entry of the change history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Kind of resource.
+    pub kind: ObjectType,
+    /// Its id.
+    pub id: Uuid,
+    /// What happened.
+    pub change: ChangeKind,
+    /// The job that did it (`None` for [`Store::insert_person`] and friends).
+    pub job_id: Option<Uuid>,
+    /// When (RFC 3339, the service's clock).
+    pub at: String,
+}
+
+/// One request the service received, whatever its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Path, e.g. `/persons/bulk`.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// Client identity from the bearer token; `None` when it was missing or
+    /// invalid.
+    pub client: Option<String>,
+    /// Which rate limit the call counts against.
+    pub class: RateClass,
+    /// Body size in bytes (all of it, also when it was too large).
+    pub body_bytes: usize,
+    /// When the request arrived (monotonic; compare calls with this).
+    pub at: Instant,
+    /// When the request arrived (wall clock).
+    pub received_at: SystemTime,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Time spent answering (including injected slowness).
+    pub elapsed: Duration,
+}
+
+#[derive(Debug)]
+struct Job {
+    kind: ObjectType,
+    base_url: String,
+    submitted: String,
+    settle_at: Instant,
+    responses: Vec<EntityResponse>,
+    work: Work,
+}
+
+#[derive(Debug, Default)]
+struct StoreInner {
+    tables: Tables,
+    jobs: HashMap<Uuid, Job>,
+    /// Unsettled jobs by (settle time, submission number).
+    due: BTreeMap<(Instant, u64), Uuid>,
+    job_seq: u64,
+    changes: Vec<Change>,
+    requests: Vec<RequestRecord>,
+    /// Entities whose last outcome was an injected TemporaryError; their
+    /// next attempt is processed normally, so retries always converge.
+    temporary_last: HashSet<(ObjectType, Uuid)>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    inner: Mutex<StoreInner>,
+    rules: Rules,
+}
+
+/// A handle on the emulator's state; cheap to clone, shared with the router.
+///
+/// Every query first settles the jobs that are due, so what tests see here
+/// is what the API would answer at the same moment.
+#[derive(Debug, Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl Store {
+    pub(crate) fn new(rules: Rules) -> Self {
+        Store {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(StoreInner::default()),
+                rules,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StoreInner> {
+        // A poisoned lock means a request panicked mid-way; the data is still
+        // the best we have, so keep serving it.
+        self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn settled(&self) -> MutexGuard<'_, StoreInner> {
+        let mut inner = self.lock();
+        inner.settle_due(&self.shared.rules, Instant::now());
+        inner
+    }
+
+    // ---- queries for tests and the server -------------------------------
+
+    /// Current persons, in creation order, with `meta` and `provisioningStatus`.
+    pub fn persons(&self) -> Vec<Person> {
+        self.all::<Person>()
+    }
+
+    /// Current duties, in creation order.
+    pub fn duties(&self) -> Vec<Duty> {
+        self.all::<Duty>()
+    }
+
+    /// Current groups, in creation order.
+    pub fn groups(&self) -> Vec<Group> {
+        self.all::<Group>()
+    }
+
+    /// Current activities, in creation order.
+    pub fn activities(&self) -> Vec<Activity> {
+        self.all::<Activity>()
+    }
+
+    /// A person by id.
+    pub fn person(&self, id: Uuid) -> Option<Person> {
+        self.get::<Person>(id)
+    }
+
+    /// A duty by id.
+    pub fn duty(&self, id: Uuid) -> Option<Duty> {
+        self.get::<Duty>(id)
+    }
+
+    /// A group by id.
+    pub fn group(&self, id: Uuid) -> Option<Group> {
+        self.get::<Group>(id)
+    }
+
+    /// An activity by id.
+    pub fn activity(&self, id: Uuid) -> Option<Activity> {
+        self.get::<Activity>(id)
+    }
+
+    /// Number of stored resources of a kind.
+    pub fn count(&self, kind: ObjectType) -> usize {
+        let inner = self.settled();
+        match kind {
+            ObjectType::Person => inner.tables.persons.rows.len(),
+            ObjectType::Duty => inner.tables.duties.rows.len(),
+            ObjectType::Group => inner.tables.groups.rows.len(),
+            ObjectType::Activity => inner.tables.activities.rows.len(),
+        }
+    }
+
+    /// Every create, update and delete so far, oldest first.
+    pub fn changes(&self) -> Vec<Change> {
+        self.settled().changes.clone()
+    }
+
+    /// Ids of `kind` that had a change of `change`, oldest first (an id
+    /// appears once per change).
+    pub fn changed(&self, kind: ObjectType, change: ChangeKind) -> Vec<Uuid> {
+        self.settled()
+            .changes
+            .iter()
+            .filter(|c| c.kind == kind && c.change == change)
+            .map(|c| c.id)
+            .collect()
+    }
+
+    /// Ids of `kind` created so far.
+    pub fn created(&self, kind: ObjectType) -> Vec<Uuid> {
+        self.changed(kind, ChangeKind::Created)
+    }
+
+    /// Ids of `kind` updated so far.
+    pub fn updated(&self, kind: ObjectType) -> Vec<Uuid> {
+        self.changed(kind, ChangeKind::Updated)
+    }
+
+    /// Ids of `kind` deleted so far.
+    pub fn deleted(&self, kind: ObjectType) -> Vec<Uuid> {
+        self.changed(kind, ChangeKind::Deleted)
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.lock().requests.clone()
+    }
+
+    /// Forgets the request log (e.g. between phases of a test).
+    pub fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    /// A job's status as `GET /x/bulk/jobs/{id}` would show it.
+    pub fn job(&self, id: Uuid) -> Option<AsynchronousResponse> {
+        self.job_status(None, id, false)
+    }
+
+    /// Number of jobs whose entities are still `Pending`.
+    pub fn pending_jobs(&self) -> usize {
+        self.settled().due.len()
+    }
+
+    // ---- preloading (a service that already holds data) -----------------
+
+    /// Stores a person as if an earlier run had provisioned it, bypassing
+    /// the rules (but keeping the indexes right).
+    pub fn insert_person(&self, person: Person) {
+        self.insert(person);
+    }
+
+    /// Stores a duty, bypassing the rules.
+    pub fn insert_duty(&self, duty: Duty) {
+        self.insert(duty);
+    }
+
+    /// Stores a group, bypassing the rules.
+    pub fn insert_group(&self, group: Group) {
+        self.insert(group);
+    }
+
+    /// Stores an activity, bypassing the rules.
+    pub fn insert_activity(&self, activity: Activity) {
+        self.insert(activity);
+    }
+
+    fn insert<T: Resource>(&self, mut entity: T) {
+        entity.clear_read_only();
+        let mut inner = self.settled();
+        let now = timestamp();
+        let id = entity.id();
+        let tables = &mut inner.tables;
+        let (seq, created) = match T::table_mut(tables).remove(&id) {
+            Some(old) => {
+                T::unlink(tables, &old.entity);
+                (old.seq, old.created)
+            }
+            None => (tables.next_seq(), now.clone()),
+        };
+        T::link(tables, &entity);
+        T::table_mut(tables).insert(
+            id,
+            Row {
+                seq,
+                entity,
+                created,
+                modified: now,
+            },
+        );
+    }
+
+    // ---- what the handlers use -------------------------------------------
+
+    fn all<T: Resource>(&self) -> Vec<T> {
+        let inner = self.settled();
+        let table = T::table(&inner.tables);
+        table
+            .order
+            .values()
+            .filter_map(|id| table.rows.get(id))
+            .map(|row| inner.tables.render(row))
+            .collect()
+    }
+
+    pub(crate) fn get<T: Resource>(&self, id: Uuid) -> Option<T> {
+        let inner = self.settled();
+        T::table(&inner.tables)
+            .rows
+            .get(&id)
+            .map(|row| inner.tables.render(row))
+    }
+
+    /// Up to `limit` resources created after position `after`, and the
+    /// position of the last one if more follow it.
+    pub(crate) fn page<T: Resource>(&self, after: u64, limit: usize) -> (Vec<T>, Option<u64>) {
+        let inner = self.settled();
+        let table = T::table(&inner.tables);
+        let mut range = table.order.range(after.saturating_add(1)..);
+        let mut data = Vec::with_capacity(limit);
+        let mut last = after;
+        for (seq, id) in range.by_ref().take(limit) {
+            if let Some(row) = table.rows.get(id) {
+                data.push(inner.tables.render(row).list_form());
+                last = *seq;
+            }
+        }
+        let more = range.next().is_some();
+        (data, more.then_some(last))
+    }
+
+    /// The resources among `ids` that exist, in creation order.
+    pub(crate) fn lookup<T: Resource>(&self, ids: &[Uuid]) -> Vec<T> {
+        let inner = self.settled();
+        let table = T::table(&inner.tables);
+        let wanted: BTreeSet<u64> = ids
+            .iter()
+            .filter_map(|id| table.rows.get(id).map(|r| r.seq))
+            .collect();
+        wanted
+            .iter()
+            .filter_map(|seq| table.order.get(seq))
+            .filter_map(|id| table.rows.get(id))
+            .map(|row| inner.tables.render(row))
+            .collect()
+    }
+
+    /// Persons matching any of the ids, civic numbers or EPPNs.
+    pub(crate) fn lookup_persons(
+        &self,
+        ids: &[Uuid],
+        civic_nos: &[String],
+        eppns: &[String],
+    ) -> Vec<Person> {
+        let mut wanted: Vec<Uuid> = ids.to_vec();
+        {
+            let inner = self.settled();
+            let t = &inner.tables;
+            wanted.extend(
+                civic_nos
+                    .iter()
+                    .filter_map(|c| t.person_by_civic_no.get(c.trim()).copied()),
+            );
+            wanted.extend(
+                eppns
+                    .iter()
+                    .filter_map(|e| t.person_by_eppn.get(&e.trim().to_lowercase()).copied()),
+            );
+        }
+        self.lookup::<Person>(&wanted)
+    }
+
+    /// Registers a job; its entities are `Pending` until `settle_in` passed.
+    pub(crate) fn submit(
+        &self,
+        kind: ObjectType,
+        base_url: &str,
+        work: Work,
+        ids: Vec<Uuid>,
+        settle_in: Duration,
+    ) -> Uuid {
+        let id = Uuid::new_v4();
+        let submitted = timestamp();
+        let responses = ids
+            .into_iter()
+            .map(|entity| EntityResponse {
+                id: entity,
+                response: EntityOutcome {
+                    status: JobEntityStatus::Pending,
+                    status_code: None,
+                    location: None,
+                    errors: Vec::new(),
+                    warnings: Vec::new(),
+                },
+                meta: Some(Meta {
+                    created: Some(submitted.clone()),
+                    modified: Some(submitted.clone()),
+                }),
+            })
+            .collect();
+        let mut inner = self.lock();
+        inner.job_seq += 1;
+        let settle_at = Instant::now() + settle_in;
+        let seq = inner.job_seq;
+        inner.due.insert((settle_at, seq), id);
+        inner.jobs.insert(
+            id,
+            Job {
+                kind,
+                base_url: base_url.to_string(),
+                submitted,
+                settle_at,
+                responses,
+                work,
+            },
+        );
+        id
+    }
+
+    /// A job's status; `kind` restricts it to one resource's jobs.
+    pub(crate) fn job_status(
+        &self,
+        kind: Option<ObjectType>,
+        id: Uuid,
+        only_errors: bool,
+    ) -> Option<AsynchronousResponse> {
+        let inner = self.settled();
+        let job = inner.jobs.get(&id)?;
+        if kind.is_some_and(|k| k != job.kind) {
+            return None;
+        }
+        let responses = job
+            .responses
+            .iter()
+            .filter(|r| !only_errors || r.response.status == JobEntityStatus::Error)
+            .cloned()
+            .collect();
+        Some(AsynchronousResponse {
+            job_id: id,
+            responses,
+        })
+    }
+
+    /// Whether a job has settled; `None` for an unknown job.
+    pub(crate) fn job_completed(&self, kind: ObjectType, id: Uuid) -> Option<bool> {
+        let inner = self.settled();
+        let job = inner.jobs.get(&id)?;
+        (job.kind == kind).then_some(matches!(job.work, Work::Done))
+    }
+
+    pub(crate) fn record(&self, request: RequestRecord) {
+        self.lock().requests.push(request);
+    }
+}
+
+impl StoreInner {
+    fn settle_due(&mut self, rules: &Rules, now: Instant) {
+        while let Some(entry) = self.due.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let job_id = entry.remove();
+            self.settle(rules, job_id, now);
+        }
+    }
+
+    fn settle(&mut self, rules: &Rules, job_id: Uuid, now: Instant) {
+        let StoreInner {
+            tables,
+            jobs,
+            changes,
+            temporary_last,
+            ..
+        } = self;
+        let Some(job) = jobs.get_mut(&job_id) else {
+            return;
+        };
+        // Timestamps as of the settle time, not of this (lazy) moment.
+        let late = now.saturating_duration_since(job.settle_at);
+        let at = chrono::Duration::from_std(late)
+            .ok()
+            .and_then(|late| Local::now().checked_sub_signed(late))
+            .unwrap_or_else(Local::now)
+            .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+            .to_string();
+        let mut cx = Settle {
+            tables,
+            changes,
+            temporary_last,
+            rules,
+            temporary_share: rules.faults.get().temporary_error_share,
+            job_id,
+            kind: job.kind,
+            base_url: &job.base_url,
+            submitted: &job.submitted,
+            at,
+        };
+        let outcomes: Vec<EntityResponse> = match std::mem::replace(&mut job.work, Work::Done) {
+            Work::Persons(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
+            Work::Duties(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
+            Work::Groups(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
+            Work::Activities(items, mode) => {
+                items.into_iter().map(|e| cx.upsert(e, mode)).collect()
+            }
+            Work::Delete(ids) => ids
+                .into_iter()
+                .map(|id| match cx.kind {
+                    ObjectType::Person => cx.delete::<Person>(id),
+                    ObjectType::Duty => cx.delete::<Duty>(id),
+                    ObjectType::Group => cx.delete::<Group>(id),
+                    ObjectType::Activity => cx.delete::<Activity>(id),
+                })
+                .collect(),
+            Work::Done => return,
+        };
+        job.responses = outcomes;
+    }
+}
+
+/// One entity's outcome in a job status.
+fn entity_response(
+    id: Uuid,
+    status: JobEntityStatus,
+    code: u16,
+    location: Option<String>,
+    errors: Vec<LogEntry>,
+    warnings: Vec<LogEntry>,
+    meta: Meta,
+) -> EntityResponse {
+    EntityResponse {
+        id,
+        response: EntityOutcome {
+            status,
+            status_code: Some(code),
+            location,
+            errors,
+            warnings,
+        },
+        meta: Some(meta),
+    }
+}
+
+/// Everything one job's settling needs.
+struct Settle<'a> {
+    tables: &'a mut Tables,
+    changes: &'a mut Vec<Change>,
+    temporary_last: &'a mut HashSet<(ObjectType, Uuid)>,
+    rules: &'a Rules,
+    temporary_share: f64,
+    job_id: Uuid,
+    kind: ObjectType,
+    base_url: &'a str,
+    submitted: &'a str,
+    at: String,
+}
+
+impl Settle<'_> {
+    fn refused(&self, id: Uuid, errors: Vec<LogEntry>) -> EntityResponse {
+        let code = errors.first().map_or(400, |e| e.status_code);
+        let meta = Meta {
+            created: Some(self.submitted.to_string()),
+            modified: Some(self.at.clone()),
+        };
+        entity_response(
+            id,
+            JobEntityStatus::Error,
+            code,
+            None,
+            errors,
+            Vec::new(),
+            meta,
+        )
+    }
+
+    /// An injected TemporaryError, never twice in a row for one entity.
+    fn temporary(&mut self, id: Uuid) -> Option<EntityResponse> {
+        let key = (self.kind, id);
+        if self.temporary_last.remove(&key) {
+            return None;
+        }
+        if !self.rules.faults.chance(self.temporary_share) {
+            return None;
+        }
+        self.temporary_last.insert(key);
+        let entry = Entry::new(
+            msg::TEMPORARY_ERROR,
+            503,
+            "Tillfälligt fel",
+            "Ett tillfälligt fel inträffade vid behandling av uppgiften. Försök igen senare.",
+        )
+        .resource(self.kind, id)
+        .build();
+        let meta = Meta {
+            created: Some(self.submitted.to_string()),
+            modified: Some(self.at.clone()),
+        };
+        Some(entity_response(
+            id,
+            JobEntityStatus::TemporaryError,
+            503,
+            None,
+            vec![entry],
+            Vec::new(),
+            meta,
+        ))
+    }
+
+    fn change(&mut self, id: Uuid, change: ChangeKind) {
+        self.changes.push(Change {
+            kind: self.kind,
+            id,
+            change,
+            job_id: Some(self.job_id),
+            at: self.at.clone(),
+        });
+    }
+
+    fn upsert<T: Resource>(&mut self, mut entity: T, mode: Mode) -> EntityResponse {
+        let id = entity.id();
+        if let Some(temporary) = self.temporary(id) {
+            return temporary;
+        }
+        let exists = T::table(self.tables).rows.contains_key(&id);
+        match (mode, exists) {
+            (Mode::Create, true) => {
+                let entry = Entry::new(
+                    msg::ALREADY_EXISTS,
+                    409,
+                    "Ogiltigt värde",
+                    format!(
+                        "{} med angivet id finns redan. Skicka updateIfExists=true eller använd PUT för att uppdatera.",
+                        self.kind
+                    ),
+                )
+                .resource(self.kind, id)
+                .attribute("id", id.to_string());
+                return self.refused(id, vec![entry.build()]);
+            }
+            (Mode::Update, false) => {
+                return self.refused(id, vec![self.missing(id)]);
+            }
+            _ => {}
+        }
+        entity.clear_read_only();
+        let verdict = T::check(entity, self.tables, self.rules);
+        if !verdict.errors.is_empty() {
+            return self.refused(id, verdict.errors);
+        }
+        let status = if verdict.warnings.is_empty() {
+            JobEntityStatus::Success
+        } else {
+            JobEntityStatus::Warning
+        };
+        let entity = verdict.entity;
+        let (seq, created, modified, code, location, change) =
+            match T::table_mut(self.tables).remove(&id) {
+                Some(old) => {
+                    T::unlink(self.tables, &old.entity);
+                    let modified = if old.entity == entity {
+                        old.modified
+                    } else {
+                        self.at.clone()
+                    };
+                    (
+                        old.seq,
+                        old.created,
+                        modified,
+                        200,
+                        None,
+                        ChangeKind::Updated,
+                    )
+                }
+                None => {
+                    let location = format!(
+                        "{}/{}/{}",
+                        self.base_url.trim_end_matches('/'),
+                        path_segment(self.kind),
+                        id
+                    );
+                    let seq = self.tables.next_seq();
+                    (
+                        seq,
+                        self.at.clone(),
+                        self.at.clone(),
+                        201,
+                        Some(location),
+                        ChangeKind::Created,
+                    )
+                }
+            };
+        T::link(self.tables, &entity);
+        let meta = Meta {
+            created: Some(created.clone()),
+            modified: Some(modified.clone()),
+        };
+        T::table_mut(self.tables).insert(
+            id,
+            Row {
+                seq,
+                entity,
+                created,
+                modified,
+            },
+        );
+        self.change(id, change);
+        entity_response(
+            id,
+            status,
+            code,
+            location,
+            Vec::new(),
+            verdict.warnings,
+            meta,
+        )
+    }
+
+    fn missing(&self, id: Uuid) -> LogEntry {
+        Entry::new(
+            msg::DOES_NOT_EXIST,
+            404,
+            "Ogiltigt värde",
+            format!("{} med angivet id finns inte i provtjänsten.", self.kind),
+        )
+        .resource(self.kind, id)
+        .attribute("id", id.to_string())
+        .build()
+    }
+
+    fn delete<T: Resource>(&mut self, id: Uuid) -> EntityResponse {
+        if let Some(temporary) = self.temporary(id) {
+            return temporary;
+        }
+        if !T::table(self.tables).rows.contains_key(&id) {
+            return self.refused(id, vec![self.missing(id)]);
+        }
+        let blockers = T::blockers(self.tables, id);
+        if !blockers.is_empty() {
+            return self.refused(id, blockers);
+        }
+        let Some(row) = T::table_mut(self.tables).remove(&id) else {
+            return self.refused(id, vec![self.missing(id)]);
+        };
+        T::unlink(self.tables, &row.entity);
+        self.change(id, ChangeKind::Deleted);
+        let meta = Meta {
+            created: Some(row.created),
+            modified: Some(self.at.clone()),
+        };
+        entity_response(
+            id,
+            JobEntityStatus::Success,
+            200,
+            None,
+            Vec::new(),
+            Vec::new(),
+            meta,
+        )
+    }
+}

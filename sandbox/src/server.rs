@@ -1,0 +1,564 @@
+//! Starting and stopping a whole sandbox: generate the municipality, build
+//! the PKI, bind the four listeners on 127.0.0.1 and serve the emulators.
+//!
+//! - the authorisation server speaks HTTPS and requires a client
+//!   certificate of the sandbox CA, like the real one;
+//! - the Provisioning API, the Open-data API and EduCloud (with the generic
+//!   SS 12000 API) speak plain HTTP on loopback. The real services use TLS
+//!   with public certificates; here TLS would only make every client trust
+//!   the sandbox CA for no gain in fidelity of what is being tested (bearer
+//!   tokens, payloads, limits), and loopback traffic never leaves the host.
+//!
+//! The Provisioning API and Open-data API sit under the same paths as in
+//! production (`/provtjanst/provisioning/v1`, `/provtjanst/open-data/v1`), so
+//! clients are exercised with base URLs that carry a path.
+//!
+//! Connections are served by hyper directly (not `axum::serve`) so that the
+//! listener can hand the TLS peer certificate to the handlers and can drop a
+//! connection without an answer when the `drop_share` fault says so.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::auth::{self, IssuerSettings, PeerCertificate, TokenIssuer};
+use crate::config::{FaultSwitch, SandboxConfig};
+use crate::educloud::{self, EduCloudSettings, TokenStore};
+use crate::generate::{self, DirtyRecord, GenerateConfig};
+use crate::provisioning::{self, ProvisioningState, Store};
+use crate::tls::{ClientSubject, Pki};
+use crate::world::World;
+
+/// Path of the Provisioning API under its listener, as in production.
+pub const PROVISIONING_PATH: &str = "/provtjanst/provisioning/v1";
+/// Path of the Open-data API under its listener, as in production.
+pub const OPEN_DATA_PATH: &str = "/provtjanst/open-data/v1";
+
+/// How long a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for open connections to finish their answers.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The certificates could not be made or written.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The token issuer could not be set up.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    /// A port was taken (or not allowed).
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port (0 = any).
+        port: u16,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `port_base` leaves no room for the four consecutive ports.
+    #[error("port base {0} is too high: the sandbox needs four consecutive ports")]
+    PortBase(u16),
+    /// The municipality could not be generated.
+    #[error("could not generate the municipality: {0}")]
+    Generate(String),
+}
+
+/// Where everything is: the URLs, credentials and certificate paths a
+/// client needs. Serialised as the first line of `skolsync sandbox --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// The authorisation server's base URL (POST `{auth_url}/transaction`).
+    pub auth_url: String,
+    /// The Provisioning API base URL.
+    pub provisioning_url: String,
+    /// The Open-data API base URL.
+    pub open_data_url: String,
+    /// EduCloud's SS 12000 base URL (`…/ss12000v2-api/source/{customerId}/v2.0`).
+    pub educloud_url: String,
+    /// EduCloud's OAuth2 token endpoint.
+    pub educloud_token_url: String,
+    /// EduCloud OAuth2 client id.
+    pub client_id: String,
+    /// EduCloud OAuth2 client secret.
+    pub client_secret: String,
+    /// The generic SS 12000 API base URL.
+    pub ss12000_url: String,
+    /// Its static bearer token.
+    pub ss12000_token: String,
+    /// Path of the client certificate (PEM).
+    pub client_cert: String,
+    /// Path of the client private key (PEM).
+    pub client_key: String,
+    /// Path of the CA certificate that signed the server and client certificates.
+    pub ca_cert: String,
+}
+
+/// A running sandbox. Dropping it stops the listeners; [`Sandbox::shutdown`]
+/// also waits for open connections to finish.
+pub struct Sandbox {
+    endpoints: Endpoints,
+    world: World,
+    dirty: Vec<DirtyRecord>,
+    faults: Arc<FaultSwitch>,
+    issuer: Arc<TokenIssuer>,
+    services: Services,
+    pki: Pki,
+    config: SandboxConfig,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("endpoints", &self.endpoints)
+            .field("pki", &self.pki)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The four bound listeners, before anything serves on them.
+struct Listeners {
+    auth: TcpListener,
+    provisioning: TcpListener,
+    open_data: TcpListener,
+    educloud: TcpListener,
+}
+
+impl Listeners {
+    async fn bind(port_base: Option<u16>) -> Result<Listeners, SandboxError> {
+        let ports: [u16; 4] = match port_base {
+            Some(base) => {
+                if base > u16::MAX - 3 || base == 0 {
+                    return Err(SandboxError::PortBase(base));
+                }
+                [base, base + 1, base + 2, base + 3]
+            }
+            None => [0; 4],
+        };
+        Ok(Listeners {
+            auth: bind(ports[0]).await?,
+            provisioning: bind(ports[1]).await?,
+            open_data: bind(ports[2]).await?,
+            educloud: bind(ports[3]).await?,
+        })
+    }
+}
+
+async fn bind(port: u16) -> Result<TcpListener, SandboxError> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .map_err(|source| SandboxError::Bind { port, source })
+}
+
+fn local_port(listener: &TcpListener) -> Result<u16, SandboxError> {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|source| SandboxError::Bind { port: 0, source })
+}
+
+impl Sandbox {
+    /// Generates the world and the certificates and starts all services.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        // Ports first: a taken port should fail fast, before a large
+        // municipality is generated.
+        let listeners = Listeners::bind(config.port_base).await?;
+        let faults = Arc::new(FaultSwitch::new(config.faults.clone(), config.seed));
+        let (world, subject, dirty) = generate_world(&config).await?;
+        let pki = Pki::generate(config.cert_dir.as_deref(), &subject)?;
+
+        let auth_port = local_port(&listeners.auth)?;
+        let provisioning_port = local_port(&listeners.provisioning)?;
+        let open_data_port = local_port(&listeners.open_data)?;
+        let educloud_port = local_port(&listeners.educloud)?;
+
+        let auth_url = format!("https://127.0.0.1:{auth_port}");
+        let provisioning_url = format!("http://127.0.0.1:{provisioning_port}{PROVISIONING_PATH}");
+        let open_data_url = format!("http://127.0.0.1:{open_data_port}{OPEN_DATA_PATH}");
+        let educloud_base = format!("http://127.0.0.1:{educloud_port}");
+
+        let issuer = Arc::new(TokenIssuer::new(
+            IssuerSettings {
+                issuer: auth_url.clone(),
+                provisioning_url: provisioning_url.clone(),
+                organisation_number: subject.organisation_number.clone(),
+                common_name: subject.common_name.clone(),
+                lifetime: config.token_lifetime,
+            },
+            Arc::clone(&faults),
+        )?);
+
+        let services = build_services(&config, &world, &faults, &issuer, &provisioning_url);
+
+        let endpoints = Endpoints {
+            auth_url,
+            provisioning_url,
+            open_data_url,
+            educloud_url: format!(
+                "{educloud_base}{}",
+                educloud::educloud_base(&config.educloud_customer_id)
+            ),
+            educloud_token_url: format!("{educloud_base}{}", educloud::TOKEN_PATH),
+            client_id: config.educloud_client_id.clone(),
+            client_secret: config.educloud_client_secret.clone(),
+            ss12000_url: format!("{educloud_base}{}", educloud::GENERIC_BASE),
+            ss12000_token: config.ss12000_token.clone(),
+            client_cert: path_string(pki.client_cert_path()),
+            client_key: path_string(pki.client_key_path()),
+            ca_cert: path_string(pki.ca_cert_path()),
+        };
+
+        let (shutdown, _) = watch::channel(false);
+        let tls = TlsAcceptor::from(pki.server_config());
+        let tasks = vec![
+            tokio::spawn(serve(
+                listeners.auth,
+                auth::router(Arc::clone(&issuer)),
+                Some(tls),
+                None,
+                shutdown.subscribe(),
+            )),
+            tokio::spawn(serve(
+                listeners.provisioning,
+                Router::new().nest(
+                    PROVISIONING_PATH,
+                    provisioning::router(services.provisioning.clone()),
+                ),
+                None,
+                Some(Arc::clone(&faults)),
+                shutdown.subscribe(),
+            )),
+            tokio::spawn(serve(
+                listeners.open_data,
+                Router::new().nest(OPEN_DATA_PATH, services.open_data.clone()),
+                None,
+                None,
+                shutdown.subscribe(),
+            )),
+            tokio::spawn(serve(
+                listeners.educloud,
+                services.educloud.clone(),
+                None,
+                None,
+                shutdown.subscribe(),
+            )),
+        ];
+        tracing::info!(
+            auth = %endpoints.auth_url,
+            provisioning = %endpoints.provisioning_url,
+            open_data = %endpoints.open_data_url,
+            educloud = %endpoints.educloud_url,
+            "sandbox started"
+        );
+        Ok(Sandbox {
+            endpoints,
+            world,
+            dirty,
+            faults,
+            issuer,
+            services,
+            pki,
+            config,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The URLs, credentials and certificate paths.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The generated data the services serve (tests change the source side).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The records the generator broke on purpose (`dirt`), with their faults.
+    pub fn dirty(&self) -> &[DirtyRecord] {
+        &self.dirty
+    }
+
+    /// The live fault switch of every service.
+    pub fn faults(&self) -> &Arc<FaultSwitch> {
+        &self.faults
+    }
+
+    /// The authorisation server's token issuer (verify tokens, count them).
+    pub fn token_issuer(&self) -> &Arc<TokenIssuer> {
+        &self.issuer
+    }
+
+    /// What the Provisioning API emulator holds and every request it received.
+    pub fn provisioning_store(&self) -> Store {
+        self.services.provisioning.store()
+    }
+
+    /// The tokens EduCloud's token endpoint issued (expire them from tests).
+    pub fn educloud_tokens(&self) -> &TokenStore {
+        &self.services.educloud_tokens
+    }
+
+    /// The client certificate's `cert#S256` fingerprint.
+    pub fn client_fingerprint(&self) -> &str {
+        self.pki.client_fingerprint()
+    }
+
+    /// The authorisation server's public-key pin (`sha256//…`).
+    pub fn server_pin(&self) -> &str {
+        self.pki.server_pin()
+    }
+
+    /// The generated certificates and their files.
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    /// The configuration the sandbox was started with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// Directory of the PEM files.
+    pub fn cert_dir(&self) -> PathBuf {
+        self.pki.dir().to_path_buf()
+    }
+
+    /// Stops accepting connections, lets open ones finish their current
+    /// answer (a few seconds at most) and returns when all listeners are down.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // The listener tasks see the signal and wind down on their own.
+        let _ = self.shutdown.send(true);
+    }
+}
+
+fn path_string(path: PathBuf) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Everything the four listeners serve, plus the handles tests use.
+struct Services {
+    provisioning: ProvisioningState,
+    open_data: Router,
+    educloud: Router,
+    educloud_tokens: TokenStore,
+}
+
+/// Generates the municipality (off the async threads: a national-scale
+/// one takes a while) and names its huvudman for the client certificate.
+async fn generate_world(
+    config: &SandboxConfig,
+) -> Result<(World, ClientSubject, Vec<DirtyRecord>), SandboxError> {
+    let generate_config = GenerateConfig {
+        students: config.students,
+        seed: config.seed,
+        dirt: config.dirt,
+        ..GenerateConfig::default()
+    };
+    let municipality = tokio::task::spawn_blocking(move || generate::generate(&generate_config))
+        .await
+        .map_err(|err| SandboxError::Generate(err.to_string()))?;
+    let subject = ClientSubject {
+        common_name: format!("{} (sandbox)", municipality.name),
+        organisation_name: municipality.name.clone(),
+        organisation_number: municipality.organisation_number.clone(),
+    };
+    let dirty = municipality.dirty.clone();
+    Ok((municipality.into_world(), subject, dirty))
+}
+
+fn build_services(
+    config: &SandboxConfig,
+    world: &World,
+    faults: &Arc<FaultSwitch>,
+    issuer: &Arc<TokenIssuer>,
+    provisioning_url: &str,
+) -> Services {
+    let provisioning = ProvisioningState::new(
+        Arc::clone(&world.catalogue),
+        Arc::clone(faults),
+        config.limits,
+        config.job_settle_delay,
+        issuer.bearer_verifier(),
+    )
+    .with_base_url(provisioning_url);
+    let educloud_settings = EduCloudSettings::from_config(config);
+    let educloud_tokens = educloud_settings.tokens.clone();
+    Services {
+        provisioning,
+        open_data: crate::opendata::router(Arc::clone(&world.catalogue), Arc::clone(faults)),
+        educloud: crate::educloud::router(world.clone(), educloud_settings, Arc::clone(faults)),
+        educloud_tokens,
+    }
+}
+
+/// The request was chosen by the `drop_share` fault: hyper closes the
+/// connection without an answer when a service fails.
+#[derive(Debug)]
+struct DroppedByFault;
+
+impl std::fmt::Display for DroppedByFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the drop_share fault")
+    }
+}
+
+impl std::error::Error for DroppedByFault {}
+
+/// Resolves once the shutdown signal is (or was already) given.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The returned guard must not live across an await of the caller.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Accepts connections on `listener` until shutdown, serving `app` on each
+/// (after a TLS handshake when `tls` is set). With `drop_faults`, each
+/// request may be answered by closing the connection instead.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    drop_faults: Option<Arc<FaultSwitch>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // Every connection task holds a sender; when all are gone the receiver
+    // yields None, which is how shutdown knows the connections are done.
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                // Out of file descriptors and the like: back off briefly.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        let faults = drop_faults.clone();
+        let shutdown = shutdown.clone();
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            handle_connection(stream, app, tls, faults, shutdown).await;
+            drop(alive);
+        });
+    }
+    let addr = listener.local_addr().ok();
+    drop(listener);
+    drop(alive);
+    if tokio::time::timeout(DRAIN_TIMEOUT, all_done.recv())
+        .await
+        .is_err()
+    {
+        tracing::debug!(?addr, "connections still open after the drain timeout");
+    }
+    tracing::debug!(?addr, "listener stopped");
+}
+
+async fn handle_connection(
+    stream: TcpStream,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    faults: Option<Arc<FaultSwitch>>,
+    shutdown: watch::Receiver<bool>,
+) {
+    match tls {
+        None => serve_http(stream, app, None, faults, shutdown).await,
+        Some(acceptor) => {
+            let tls_stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(err)) => {
+                        // A client without a certificate of the CA ends here.
+                        tracing::info!(error = %err, "TLS handshake refused");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let peer = tls_stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|cert| PeerCertificate::from_der(cert.as_ref()));
+            serve_http(tls_stream, app, peer, faults, shutdown).await;
+        }
+    }
+}
+
+async fn serve_http<I>(
+    io: I,
+    app: Router,
+    peer: Option<PeerCertificate>,
+    faults: Option<Arc<FaultSwitch>>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let app = app.clone();
+        let peer = peer.clone();
+        let faults = faults.clone();
+        async move {
+            if let Some(faults) = &faults {
+                if faults.chance(faults.get().drop_share) {
+                    return Err(DroppedByFault);
+                }
+            }
+            let mut request = request.map(axum::body::Body::new);
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(peer);
+            }
+            let response = app
+                .oneshot(request)
+                .await
+                .unwrap_or_else(|never: Infallible| match never {});
+            Ok(response)
+        }
+    });
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        }
+        _ = stopped(&mut shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
