@@ -8,6 +8,9 @@
 //! - [`ids`]: Skolverket's UUIDv5 identifiers for school units, test
 //!   activities, programmes and organisations.
 //! - [`civic_no`]: Swedish personal identity numbers, validated and masked.
+//! - [`open_data`]: Skolverket's Open-data API (school units, test activities).
+//! - [`reject`]: records left out, with where, what and why.
+//! - [`plan`]: desired state, plan, per-entity outcomes, content hash.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
@@ -15,7 +18,9 @@ pub mod civic_no;
 pub mod codes;
 pub mod ids;
 pub mod open_data;
+pub mod plan;
 pub mod provtjanst;
+pub mod reject;
 pub mod ss12000;
 
 pub use civic_no::{CivicNo, CivicNoError, CivicNoKind};

@@ -1,0 +1,228 @@
+//! The desired provtjänst state, the plan that brings the service there, and
+//! what became of each entity.
+//!
+//! The transform produces [`DesiredState`] and, diffed against what was sent
+//! before, a [`Plan`]; the sink carries out the plan and reports one
+//! [`Outcome`] per entity as it happens; the engine stores outcomes and
+//! builds reports. These types are the contract between those stages.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::codes::ObjectType;
+use crate::provtjanst::{Activity, Duty, Group, LogEntry, Person};
+
+/// The provtjänst resource types in the order they must be sent
+/// (Person → Duty → Group → Activity); deletes go in reverse.
+pub const SEND_ORDER: [ObjectType; 4] = [
+    ObjectType::Person,
+    ObjectType::Duty,
+    ObjectType::Group,
+    ObjectType::Activity,
+];
+
+/// One entity of the desired state: the payload plus what the engine needs
+/// to track it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Desired<T> {
+    /// The provtjänst id (the payload's `id`).
+    pub id: Uuid,
+    /// The id of the record in the source it came from.
+    pub source_id: String,
+    /// [`content_hash`] of the payload, for change detection.
+    pub hash: String,
+    /// The school unit code it belongs to, for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school_unit: Option<String>,
+    /// The payload exactly as it will be sent.
+    pub payload: T,
+}
+
+/// Everything the provtjänst should hold for this pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DesiredState {
+    /// Persons (students and staff).
+    pub persons: Vec<Desired<Person>>,
+    /// Staff duties.
+    pub duties: Vec<Desired<Duty>>,
+    /// Classes and teaching groups.
+    pub groups: Vec<Desired<Group>>,
+    /// Teaching activities tied to test activities.
+    pub activities: Vec<Desired<Activity>>,
+}
+
+/// What was sent before, per entity: the previous run's view of the service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousState {
+    /// Per type: provtjänst id → content hash last confirmed.
+    pub hashes: BTreeMap<ObjectType, BTreeMap<Uuid, String>>,
+}
+
+/// The changes for one resource type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypePlan<T> {
+    /// New entities (sent with `POST …/bulk?updateIfExists=true`).
+    pub create: Vec<Desired<T>>,
+    /// Changed entities (sent with `PUT …/bulk`).
+    pub update: Vec<Desired<T>>,
+    /// Entities to remove (ids for `POST …/bulk/delete`).
+    pub delete: Vec<Uuid>,
+    /// Entities that need nothing.
+    pub unchanged: Vec<Uuid>,
+}
+
+impl<T> Default for TypePlan<T> {
+    fn default() -> Self {
+        TypePlan {
+            create: Vec::new(),
+            update: Vec::new(),
+            delete: Vec::new(),
+            unchanged: Vec::new(),
+        }
+    }
+}
+
+impl<T> TypePlan<T> {
+    /// Whether nothing is to be sent for this type.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.update.is_empty() && self.delete.is_empty()
+    }
+}
+
+/// The changes that bring the service to the desired state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Person changes.
+    pub persons: TypePlan<Person>,
+    /// Duty changes.
+    pub duties: TypePlan<Duty>,
+    /// Group changes.
+    pub groups: TypePlan<Group>,
+    /// Activity changes.
+    pub activities: TypePlan<Activity>,
+}
+
+impl Plan {
+    /// Whether the plan sends nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.persons.is_empty()
+            && self.duties.is_empty()
+            && self.groups.is_empty()
+            && self.activities.is_empty()
+    }
+}
+
+/// What the sink did with an entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Created (or upserted).
+    Create,
+    /// Updated.
+    Update,
+    /// Deleted.
+    Delete,
+}
+
+/// How an entity ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeStatus {
+    /// Accepted.
+    Success,
+    /// Accepted with warnings (kept, with the messages).
+    Warning,
+    /// Refused by the service (with its LogEntry), or failed for good after retries.
+    Error,
+    /// Not sent because an entity it depends on did not succeed.
+    HeldBack,
+}
+
+impl OutcomeStatus {
+    /// Whether the service holds the entity now.
+    pub const fn is_accepted(self) -> bool {
+        matches!(self, OutcomeStatus::Success | OutcomeStatus::Warning)
+    }
+}
+
+/// The dependency that held an entity back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Blocker {
+    /// Its type.
+    pub kind: ObjectType,
+    /// Its provtjänst id.
+    pub id: Uuid,
+}
+
+/// The final outcome of one entity of a plan, delivered as it happens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Resource type.
+    pub kind: ObjectType,
+    /// Provtjänst id.
+    pub id: Uuid,
+    /// What was attempted.
+    pub action: Action,
+    /// How it ended.
+    pub status: OutcomeStatus,
+    /// The content hash that was sent (for creates and updates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// The service's errors and warnings, or the sink's own message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<LogEntry>,
+    /// A message of the sink itself (network failure, too large, deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// What held it back, for `HeldBack`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<Blocker>,
+    /// The bulk job that carried it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<Uuid>,
+    /// How many times it was sent.
+    pub attempts: u32,
+}
+
+/// A stable hash of a payload's content, for change detection.
+///
+/// The payload is serialised to JSON with object keys sorted (serde_json's
+/// default map is ordered), so field order never matters. List order does:
+/// producers sort lists whose order carries no meaning (group members,
+/// activity groups and teachers) before hashing and sending.
+pub fn content_hash<T: Serialize>(payload: &T) -> String {
+    let canonical = serde_json::to_value(payload)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let digest = Sha256::digest(canonical.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hash_ignores_key_order_but_not_values() {
+        let a = json!({"id": 1, "name": "x"});
+        let b: serde_json::Value = serde_json::from_str(r#"{"name": "x", "id": 1}"#).unwrap();
+        assert_eq!(content_hash(&a), content_hash(&b));
+        assert_ne!(
+            content_hash(&a),
+            content_hash(&json!({"id": 1, "name": "y"}))
+        );
+        assert_eq!(content_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn send_order_is_person_duty_group_activity() {
+        assert_eq!(
+            SEND_ORDER.map(|k| k.as_str()),
+            ["Person", "Duty", "Group", "Activity"]
+        );
+    }
+}
