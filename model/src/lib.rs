@@ -21,8 +21,10 @@ pub mod open_data;
 pub mod plan;
 pub mod provtjanst;
 pub mod reject;
+pub mod secret;
 pub mod ss12000;
 
 pub use civic_no::{CivicNo, CivicNoError, CivicNoKind};
 pub use codes::*;
 pub use ids::*;
+pub use secret::Secret;
