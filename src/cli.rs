@@ -2,7 +2,15 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::extract::ExtractArgs;
+use crate::commands::history::HistoryArgs;
+use crate::commands::open_data::OpenDataArgs;
+use crate::commands::plan::PlanArgs;
+use crate::commands::reconcile::ReconcileArgs;
+use crate::commands::run::RunArgs;
 use crate::commands::sandbox::SandboxArgs;
+use crate::commands::status::StatusArgs;
+use crate::commands::validate::ValidateArgs;
 
 /// What `skolsync --help` says about the tool as a whole.
 const ABOUT: &str = "Provision school data into Skolverket's provtjänst.";
@@ -14,7 +22,21 @@ digital national tests) and provisions it through the Provisioning API or into f
 A declarative pipeline file names the source, the scope and the sink; skolsync sends only \
 what changed since the last run, in the order the service requires, within its limits, and \
 reports every record that was rejected or held back and why. Personnummer are masked in \
-every log and report.";
+every log and report.
+
+Start with the demo, which needs nothing else installed:
+
+  skolsync run pipelines/demo.toml
+
+Exit codes of run (and of the other commands where they apply):
+  0  everything landed, or nothing needed to change
+  1  an unexpected error
+  2  the pipeline file or the command line is wrong
+  3  the run completed, but some records were rejected, refused, failed or held back
+     (see the report)
+  4  the run was aborted: stopped by a guard, another run holds the lock, the source or
+     the sink failed, or it was interrupted; what was confirmed is recorded, run again
+     to finish";
 
 /// The parsed command line.
 #[derive(Debug, Parser)]
@@ -32,6 +54,36 @@ pub struct Cli {
 /// The subcommands. Each arrives with the capability it drives.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a pipeline file (keys, values, files it names); with --online
+    /// also get tokens and reach every service it names.
+    Validate(ValidateArgs),
+    /// Read the source, map it and compare with what was sent before: how
+    /// many creates, updates, deletes, unchanged and rejected per type.
+    /// Changes nothing.
+    Plan(PlanArgs),
+    /// Plan, then send the changes: Person → Duty → Group → Activity, every
+    /// outcome recorded as it arrives (an interrupted run resumes where it
+    /// stopped); writes reports/<pipeline>/<run-id>.json and .html. Exit
+    /// codes: 0 all landed, 3 some records rejected/failed/held back, 4
+    /// aborted (guard, lock, source or sink failure).
+    Run(RunArgs),
+    /// The pipeline's past runs, newest first.
+    History(HistoryArgs),
+    /// The last known outcome of one entity: what was sent, what Skolverket
+    /// answered.
+    Status(StatusArgs),
+    /// Rebuild the state from what the provtjänst holds (its read
+    /// endpoints), e.g. after losing the state file.
+    Reconcile(ReconcileArgs),
+    /// Print the JSON Schema of pipeline files.
+    Schema,
+    /// Skolverket's open-data (school units, programmes, test activities):
+    /// `pull` saves a snapshot file for offline runs (`open_data_file`).
+    OpenData(OpenDataArgs),
+    /// Read the pipeline's source and write what it yields as JSON Lines
+    /// (organisations.jsonl, persons.jsonl, …, deleted.jsonl, rejects.jsonl)
+    /// into a folder, with the counts, to inspect a source before provisioning.
+    Extract(ExtractArgs),
     /// Serve local emulators of Skolverket's provtjänst (authorisation server
     /// with mutual TLS, Provisioning API, Open-data API) and IST EduCloud,
     /// filled with a generated municipality, until Ctrl-C.

@@ -27,6 +27,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Some(cli::Command::Sandbox(args)) => report(commands::sandbox::run(&args)),
+        Some(cli::Command::Extract(args)) => report(commands::extract::run(&args)),
+        Some(cli::Command::Validate(args)) => report(commands::validate::run(&args)),
+        Some(cli::Command::Plan(args)) => report(commands::plan::run(&args)),
+        Some(cli::Command::Run(args)) => report(commands::run::run(&args)),
+        Some(cli::Command::History(args)) => report(commands::history::run(&args)),
+        Some(cli::Command::Status(args)) => report(commands::status::run(&args)),
+        Some(cli::Command::Reconcile(args)) => report(commands::reconcile::run(&args)),
+        Some(cli::Command::Schema) => report(commands::schema::run()),
+        Some(cli::Command::OpenData(args)) => report(commands::open_data::run(&args)),
     }
 }
 

@@ -1,3 +1,13 @@
 //! The subcommands, one module each.
 
+pub mod common;
+pub mod extract;
+pub mod history;
+pub mod open_data;
+pub mod plan;
+pub mod reconcile;
+pub mod run;
 pub mod sandbox;
+pub mod schema;
+pub mod status;
+pub mod validate;

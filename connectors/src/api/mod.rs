@@ -1,0 +1,676 @@
+//! Reading an SS 12000 v2 API, shared by the `educloud` and `ss12000`
+//! components.
+//!
+//! Each list endpoint is read page by page (`limit`, then `pageToken` with
+//! `limit` only, as the spec requires), with `meta.modified.after` on
+//! incremental reads and the configured `expand`. A page is parsed entity
+//! by entity with [`parse_entity`], so one bad entity becomes a [`Reject`]
+//! located by endpoint path and page number and the rest of the page is
+//! kept. Only one page per resource is held at a time.
+//!
+//! Order: organisations, programmes and syllabuses first (what others
+//! refer to), then persons, duties, groups and activities; up to
+//! `concurrency` resources at once. With a school unit filter the
+//! organisations are read in full first (the filter is computed from
+//! them), then duties (a staff member belongs to a unit through a duty),
+//! then the rest. `/deletedEntities` comes last, on incremental reads only:
+//! a full read has no use for it, since whatever is absent is found by the
+//! diff.
+
+pub(crate) mod http;
+mod scope;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use futures::StreamExt;
+use reqwest::Url;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use skolsync_model::reject::{Reject, Stage};
+use skolsync_model::ss12000::{
+    Activity, DeletedEntities, DeletedEntityIds, Duty, Entity, EntityKind, Group, Organisation,
+    Person, Programme, Syllabus, parse_entity,
+};
+
+use self::http::{HttpClient, HttpSettings, redact};
+use self::scope::Scope;
+use crate::error::{ConfigError, SourceError};
+use crate::source::{Batch, BatchStream, Emitter, ReadOptions, WATERMARK_OVERLAP, spawn_reader};
+use crate::ss12000::Resource;
+
+/// Largest `limit` accepted in a config.
+const MAX_PAGE_SIZE: u32 = 10_000;
+
+/// The reading part of a connector's config.
+pub(crate) struct ReadSettings<'a> {
+    pub page_size: u32,
+    pub resources: &'a [Resource],
+    pub deleted_entities: bool,
+    pub expand: &'a BTreeMap<String, Vec<String>>,
+    pub school_units: &'a [String],
+    pub concurrency: usize,
+}
+
+/// A validated API connector config.
+pub(crate) struct ApiSettings {
+    name: &'static str,
+    /// Ends with `/`, so endpoints join onto it.
+    base_url: Url,
+    http: HttpSettings,
+    page_size: u32,
+    /// In reading order, without repeats.
+    resources: Vec<EntityKind>,
+    deleted_entities: bool,
+    /// `expand` value per resource, comma separated.
+    expand: HashMap<EntityKind, String>,
+    school_units: Vec<String>,
+    concurrency: usize,
+}
+
+impl ApiSettings {
+    pub(crate) fn new(
+        name: &'static str,
+        base_url: &str,
+        http: HttpSettings,
+        read: ReadSettings<'_>,
+    ) -> Result<ApiSettings, ConfigError> {
+        let mut url = Url::parse(base_url.trim()).map_err(|err| {
+            ConfigError::invalid("base_url", format!("`{base_url}` is not a URL: {err}"))
+        })?;
+        if !matches!(url.scheme(), "https" | "http") || url.cannot_be_a_base() {
+            return Err(ConfigError::invalid(
+                "base_url",
+                format!("`{}` is not an http(s) URL", redact(&url)),
+            ));
+        }
+        if url.query().is_some() {
+            return Err(ConfigError::invalid(
+                "base_url",
+                "must not carry a query string; give credentials in `auth`",
+            ));
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&read.page_size) {
+            return Err(ConfigError::invalid(
+                "page_size",
+                format!("{} is not between 1 and {MAX_PAGE_SIZE}", read.page_size),
+            ));
+        }
+        if read.resources.is_empty() {
+            return Err(ConfigError::invalid(
+                "resources",
+                "names no resource to read",
+            ));
+        }
+        let wanted: HashSet<EntityKind> = read.resources.iter().map(|r| r.kind()).collect();
+        let resources: Vec<EntityKind> = EntityKind::ALL
+            .into_iter()
+            .filter(|k| wanted.contains(k))
+            .collect();
+        let mut expand = HashMap::new();
+        for (key, values) in read.expand {
+            let kind = EntityKind::ALL
+                .into_iter()
+                .find(|k| k.endpoint() == key.trim())
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        format!("expand.{key}"),
+                        "is not a resource (organisations, persons, duties, groups, activities, syllabuses, programmes)",
+                    )
+                })?;
+            let joined = values
+                .iter()
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>()
+                .join(",");
+            if !joined.is_empty() {
+                expand.insert(kind, joined);
+            }
+        }
+        if wanted.contains(&EntityKind::Activity)
+            && !wanted.contains(&EntityKind::Syllabus)
+            && !read.expand.contains_key("activities")
+        {
+            // The transform finds an activity's test through its syllabus;
+            // without the syllabus list, have it embedded.
+            expand.insert(EntityKind::Activity, "syllabus".to_string());
+        }
+        let school_units: Vec<String> = read
+            .school_units
+            .iter()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !school_units.is_empty() && !wanted.contains(&EntityKind::Organisation) {
+            return Err(ConfigError::invalid(
+                "resources",
+                "must include `organisations` when `school_units` is set (the filter is found through them)",
+            ));
+        }
+        if read.concurrency == 0 {
+            return Err(ConfigError::invalid("concurrency", "must be at least 1"));
+        }
+        Ok(ApiSettings {
+            name,
+            base_url: url,
+            http,
+            page_size: read.page_size,
+            resources,
+            deleted_entities: read.deleted_entities,
+            expand,
+            school_units,
+            concurrency: read.concurrency,
+        })
+    }
+}
+
+/// A built API source.
+pub(crate) struct ApiSource {
+    reader: Arc<Reader>,
+}
+
+struct Reader {
+    settings: ApiSettings,
+    client: HttpClient,
+}
+
+impl ApiSource {
+    pub(crate) fn new(settings: ApiSettings) -> Result<ApiSource, ConfigError> {
+        let client = HttpClient::new(&settings.http)?;
+        Ok(ApiSource {
+            reader: Arc::new(Reader { settings, client }),
+        })
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let url = redact(&self.reader.settings.base_url);
+        format!(
+            "{} {}",
+            self.reader.settings.name,
+            url.strip_suffix('/').unwrap_or(&url)
+        )
+    }
+
+    pub(crate) fn read(&self, options: ReadOptions) -> BatchStream {
+        let reader = Arc::clone(&self.reader);
+        spawn_reader(options.progress.clone(), move |out| async move {
+            let run = Run {
+                reader,
+                out,
+                after: options.modified_after,
+                server_start: Arc::new(OnceLock::new()),
+            };
+            run.run().await
+        })
+    }
+}
+
+/// The SS 12000 entity types, with the batch that carries them and how a
+/// school unit filter applies to them.
+trait ApiEntity: Entity + Send + 'static {
+    fn batch(entities: Vec<Self>) -> Batch;
+    fn in_scope(&self, scope: &Scope) -> bool;
+}
+
+impl ApiEntity for Organisation {
+    fn batch(entities: Vec<Self>) -> Batch {
+        Batch::Organisations(entities)
+    }
+    fn in_scope(&self, scope: &Scope) -> bool {
+        scope.keeps_organisation(self)
+    }
+}
+
+impl ApiEntity for Person {
+    fn batch(entities: Vec<Self>) -> Batch {
+        Batch::Persons(entities)
+    }
+    fn in_scope(&self, scope: &Scope) -> bool {
+        scope.keeps_person(self)
+    }
+}
+
+impl ApiEntity for Duty {
+    fn batch(entities: Vec<Self>) -> Batch {
+        Batch::Duties(entities)
+    }
+    fn in_scope(&self, scope: &Scope) -> bool {
+        scope.keeps_duty(self)
+    }
+}
+
+impl ApiEntity for Group {
+    fn batch(entities: Vec<Self>) -> Batch {
+        Batch::Groups(entities)
+    }
+    fn in_scope(&self, scope: &Scope) -> bool {
+        scope.is_within(&self.organisation.id)
+    }
+}
+
+impl ApiEntity for Activity {
+    fn batch(entities: Vec<Self>) -> Batch {
+        Batch::Activities(entities)
+    }
+    fn in_scope(&self, scope: &Scope) -> bool {
+        scope.is_within(&self.organisation.id)
+    }
+}
+
+impl ApiEntity for Syllabus {
+    fn batch(entities: Vec<Self>) -> Batch {
+        Batch::Syllabuses(entities)
+    }
+    fn in_scope(&self, _scope: &Scope) -> bool {
+        true
+    }
+}
+
+impl ApiEntity for Programme {
+    fn batch(entities: Vec<Self>) -> Batch {
+        Batch::Programmes(entities)
+    }
+    fn in_scope(&self, _scope: &Scope) -> bool {
+        true
+    }
+}
+
+/// Where the entities of a listing go.
+enum Dest<'a, T> {
+    /// To the stream, those in scope.
+    Emit(Option<Arc<Scope>>),
+    /// Into a list, all of them (the caller filters).
+    Collect(&'a mut Vec<T>),
+}
+
+/// The read of one resource, boxed so it can be proven `Send`.
+type ResourceRead = Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send>>;
+
+/// One read in progress; clones share it (one per resource read at once).
+#[derive(Clone)]
+struct Run {
+    reader: Arc<Reader>,
+    out: Emitter,
+    after: Option<DateTime<FixedOffset>>,
+    /// The server's clock at its first answer.
+    server_start: Arc<OnceLock<DateTime<FixedOffset>>>,
+}
+
+/// A page as it arrives: the entities stay raw JSON until parsed one by one.
+#[derive(Deserialize)]
+struct RawPage<'a> {
+    /// `None` when the key is missing; `null` reads as an empty list.
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<Vec<&'a RawValue>>,
+    #[serde(default, rename = "pageToken")]
+    page_token: Option<String>,
+}
+
+impl Run {
+    async fn run(&self) -> Result<(), SourceError> {
+        let started = Utc::now().fixed_offset();
+        if self.reader.settings.school_units.is_empty() {
+            self.read_kinds(&self.reader.settings.resources, None)
+                .await?;
+        } else {
+            self.read_scoped().await?;
+        }
+        if let Some(after) = self.after
+            && self.reader.settings.deleted_entities
+        {
+            self.read_deleted(after).await?;
+        }
+        let start = self.server_start.get().copied().unwrap_or(started);
+        let overlap = chrono::Duration::from_std(WATERMARK_OVERLAP).unwrap_or_default();
+        self.out
+            .emit(Batch::Complete {
+                watermark: Some(start - overlap),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Reads `kinds` (up to `concurrency` at once) to the stream; the first
+    /// error stops the others.
+    async fn read_kinds(
+        &self,
+        kinds: &[EntityKind],
+        scope: Option<Arc<Scope>>,
+    ) -> Result<(), SourceError> {
+        // The futures are made up front: a closure inside the combinator
+        // would make the whole read's future fail the `Send` check.
+        let mut reads: Vec<ResourceRead> = Vec::with_capacity(kinds.len());
+        for kind in kinds.iter().copied() {
+            let run = self.clone();
+            let scope = scope.clone();
+            reads.push(Box::pin(async move { run.read_kind(kind, scope).await }));
+        }
+        let mut running =
+            futures::stream::iter(reads).buffer_unordered(self.reader.settings.concurrency);
+        while let Some(result) = running.next().await {
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn read_kind(
+        &self,
+        kind: EntityKind,
+        scope: Option<Arc<Scope>>,
+    ) -> Result<(), SourceError> {
+        match kind {
+            EntityKind::Organisation => self.list::<Organisation>(true, Dest::Emit(scope)).await,
+            EntityKind::Person => self.list::<Person>(true, Dest::Emit(scope)).await,
+            EntityKind::Duty => self.list::<Duty>(true, Dest::Emit(scope)).await,
+            EntityKind::Group => self.list::<Group>(true, Dest::Emit(scope)).await,
+            EntityKind::Activity => self.list::<Activity>(true, Dest::Emit(scope)).await,
+            EntityKind::Syllabus => self.list::<Syllabus>(true, Dest::Emit(scope)).await,
+            EntityKind::Programme => self.list::<Programme>(true, Dest::Emit(scope)).await,
+        }
+    }
+
+    /// The read with a school unit filter: organisations (in full), then
+    /// duties (in full when persons are read: a staff member is in scope
+    /// through a duty, even one that did not change), then the rest.
+    async fn read_scoped(&self) -> Result<(), SourceError> {
+        let settings = &self.reader.settings;
+        let has = |k: EntityKind| settings.resources.contains(&k);
+        let mut organisations = Vec::new();
+        let independent: Vec<EntityKind> = [EntityKind::Programme, EntityKind::Syllabus]
+            .into_iter()
+            .filter(|k| has(*k))
+            .collect();
+        let (orgs, others) = futures::join!(
+            self.list::<Organisation>(false, Dest::Collect(&mut organisations)),
+            self.read_kinds(&independent, None)
+        );
+        orgs?;
+        others?;
+        let mut scope =
+            Scope::new(&organisations, &settings.school_units).map_err(SourceError::Scope)?;
+        // Organisations are few; all in scope go out, changed or not.
+        retain_in_scope(&mut organisations, &scope);
+        self.emit_chunked(organisations).await?;
+
+        if has(EntityKind::Person) {
+            let mut duties = Vec::new();
+            self.list::<Duty>(false, Dest::Collect(&mut duties)).await?;
+            retain_in_scope(&mut duties, &scope);
+            scope.add_duty_holders(&duties);
+            if has(EntityKind::Duty) {
+                duties.retain(|d| self.modified_since_watermark(d));
+                self.emit_chunked(duties).await?;
+            }
+        } else if has(EntityKind::Duty) {
+            self.list::<Duty>(true, Dest::Emit(Some(Arc::new(scope.clone()))))
+                .await?;
+        }
+
+        let rest: Vec<EntityKind> = [EntityKind::Person, EntityKind::Group, EntityKind::Activity]
+            .into_iter()
+            .filter(|k| has(*k))
+            .collect();
+        self.read_kinds(&rest, Some(Arc::new(scope))).await
+    }
+
+    /// Whether an entity read in full belongs in an incremental read.
+    fn modified_since_watermark<T: Entity>(&self, entity: &T) -> bool {
+        let meta = entity.meta();
+        match (self.after, meta.modified.or(meta.created)) {
+            (Some(after), Some(modified)) => modified > after,
+            // Without a watermark, or a timestamp to compare, it goes out.
+            _ => true,
+        }
+    }
+
+    async fn emit_chunked<T: ApiEntity>(&self, mut entities: Vec<T>) -> Result<(), SourceError> {
+        let size = self.reader.settings.page_size as usize;
+        while !entities.is_empty() {
+            let rest = entities.split_off(size.min(entities.len()));
+            self.out.emit(T::batch(entities)).await?;
+            entities = rest;
+        }
+        Ok(())
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url, SourceError> {
+        self.reader
+            .settings
+            .base_url
+            .join(path)
+            .map_err(|err| SourceError::Protocol {
+                url: redact(&self.reader.settings.base_url),
+                message: format!("cannot build the URL of `{path}`: {err}"),
+            })
+    }
+
+    /// Reads one list endpoint to its end.
+    async fn list<T: ApiEntity>(
+        &self,
+        incremental: bool,
+        mut dest: Dest<'_, T>,
+    ) -> Result<(), SourceError> {
+        let settings = &self.reader.settings;
+        let kind = T::KIND;
+        let endpoint = self.endpoint(kind.endpoint())?;
+        let limit = settings.page_size.to_string();
+        let mut url = endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit);
+            if incremental && let Some(after) = self.after {
+                query.append_pair(
+                    "meta.modified.after",
+                    &after.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                );
+            }
+            if let Some(expand) = settings.expand.get(&kind) {
+                query.append_pair("expand", expand);
+            }
+        }
+        let path = endpoint.path().to_string();
+        let mut page_no: u64 = 0;
+        let mut last_token: Option<String> = None;
+        loop {
+            page_no += 1;
+            let answer = self.reader.client.get(&url, self.out.progress()).await?;
+            if let Some(date) = answer.date {
+                let _ = self.server_start.set(date);
+            }
+            let location = format!("GET {path} (page {page_no})");
+            let (entities, rejects, next) =
+                parse_page::<T>(&answer.body, &location).map_err(|message| {
+                    SourceError::Protocol {
+                        url: redact(&url),
+                        message,
+                    }
+                })?;
+            drop(answer);
+            self.out.emit(Batch::Rejects(rejects)).await?;
+            match &mut dest {
+                Dest::Emit(scope) => {
+                    let mut entities = entities;
+                    if let Some(scope) = scope {
+                        retain_in_scope(&mut entities, scope);
+                    }
+                    self.out.emit(T::batch(entities)).await?;
+                }
+                Dest::Collect(into) => into.extend(entities),
+            }
+            let Some(token) = next else { break };
+            if last_token.as_deref() == Some(token.as_str()) {
+                return Err(SourceError::Protocol {
+                    url: redact(&url),
+                    message: "the server sent the same pageToken twice; stopping to avoid an endless loop"
+                        .to_string(),
+                });
+            }
+            url = endpoint.clone();
+            url.query_pairs_mut()
+                .append_pair("limit", &limit)
+                .append_pair("pageToken", &token);
+            last_token = Some(token);
+        }
+        Ok(())
+    }
+
+    /// Reads `/deletedEntities` since `after` for the configured types.
+    async fn read_deleted(&self, after: DateTime<FixedOffset>) -> Result<(), SourceError> {
+        let settings = &self.reader.settings;
+        let endpoint = self.endpoint("deletedEntities")?;
+        let limit = settings.page_size.to_string();
+        let mut url = endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("after", &after.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+            for kind in &settings.resources {
+                query.append_pair("entities", kind.type_name());
+            }
+            query.append_pair("limit", &limit);
+        }
+        let mut last_token: Option<String> = None;
+        loop {
+            let answer = self.reader.client.get(&url, self.out.progress()).await?;
+            let page: DeletedEntities =
+                serde_json::from_slice(&answer.body).map_err(|err| SourceError::Protocol {
+                    url: redact(&url),
+                    message: format!("the answer is not an SS 12000 deletedEntities page: {err}"),
+                })?;
+            let mut ids = page.data;
+            keep_kinds(&mut ids, &settings.resources);
+            self.out.emit(Batch::Deleted(ids)).await?;
+            let Some(token) = page.page_token.filter(|t| !t.trim().is_empty()) else {
+                break;
+            };
+            if last_token.as_deref() == Some(token.as_str()) {
+                return Err(SourceError::Protocol {
+                    url: redact(&url),
+                    message: "the server sent the same pageToken twice".to_string(),
+                });
+            }
+            url = endpoint.clone();
+            url.query_pairs_mut()
+                .append_pair("limit", &limit)
+                .append_pair("pageToken", &token);
+            last_token = Some(token);
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the entities within `scope`. A plain function: the closure inside
+/// must not become part of an async state (it would fail the `Send` check).
+fn retain_in_scope<T: ApiEntity>(entities: &mut Vec<T>, scope: &Scope) {
+    entities.retain(|e| e.in_scope(scope));
+}
+
+/// Drops deletions of types that are not read (a server that ignores
+/// `entities` may send them all).
+fn keep_kinds(ids: &mut DeletedEntityIds, kinds: &[EntityKind]) {
+    let has = |k| kinds.contains(&k);
+    if !has(EntityKind::Organisation) {
+        ids.organisations.clear();
+    }
+    if !has(EntityKind::Person) {
+        ids.persons.clear();
+    }
+    if !has(EntityKind::Duty) {
+        ids.duties.clear();
+    }
+    if !has(EntityKind::Group) {
+        ids.groups.clear();
+    }
+    if !has(EntityKind::Activity) {
+        ids.activities.clear();
+    }
+    if !has(EntityKind::Syllabus) {
+        ids.syllabuses.clear();
+    }
+    if !has(EntityKind::Programme) {
+        ids.programmes.clear();
+    }
+}
+
+/// A key that is present: `null` counts as an empty list.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(
+        Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default(),
+    ))
+}
+
+/// The entities of a page, a reject per entity that could not be read, and
+/// the next page's token. `Err` when the body is not a page at all.
+type ParsedPage<T> = (Vec<T>, Vec<Reject>, Option<String>);
+
+fn parse_page<T: ApiEntity>(body: &[u8], location: &str) -> Result<ParsedPage<T>, String> {
+    let page: RawPage<'_> = serde_json::from_slice(body).map_err(|err| {
+        format!("the answer is not an SS 12000 page (`data` + `pageToken`): {err}")
+    })?;
+    let Some(data) = page.data else {
+        return Err("the answer has no `data` list; is base_url the API's base?".to_string());
+    };
+    let mut entities = Vec::with_capacity(data.len());
+    let mut rejects = Vec::new();
+    for raw in data {
+        match parse_entity::<T>(raw.get().as_bytes()) {
+            Ok(entity) => entities.push(entity),
+            Err(err) => {
+                let mut reject = Reject::new(Stage::Extract, T::KIND, err.message)
+                    .at(location)
+                    .field(err.path, None);
+                if let Some(id) = err.id {
+                    reject = reject.id(id);
+                }
+                rejects.push(reject);
+            }
+        }
+    }
+    let next = page.page_token.filter(|t| !t.trim().is_empty());
+    Ok((entities, rejects, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_entity_becomes_a_reject_and_the_rest_of_the_page_is_kept() {
+        let body = br#"{"data": [
+            {"id": "g1", "groupType": "Klass", "organisation": {"id": "o"}},
+            {"id": "g2", "groupType": "Studiegrupp", "organisation": {"id": "o"}},
+            {"id": "g3", "groupType": "Undervisning", "organisation": {"id": "o"}}
+        ], "pageToken": "next"}"#;
+        let (groups, rejects, next) =
+            parse_page::<Group>(body, "GET /v2.0/groups (page 2)").unwrap();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(next.as_deref(), Some("next"));
+        assert_eq!(rejects.len(), 1);
+        let r = &rejects[0];
+        assert_eq!(r.source_id.as_deref(), Some("g2"));
+        assert_eq!(r.field.as_deref(), Some("groupType"));
+        assert_eq!(r.location.as_deref(), Some("GET /v2.0/groups (page 2)"));
+        assert!(r.reason.contains("Studiegrupp"), "{}", r.reason);
+    }
+
+    #[test]
+    fn the_last_page_has_no_token_and_a_non_page_is_an_error() {
+        let (v, _, next) = parse_page::<Group>(br#"{"data": [], "pageToken": ""}"#, "x").unwrap();
+        assert!(v.is_empty() && next.is_none());
+        let (v, _, next) = parse_page::<Group>(br#"{"data": null}"#, "x").unwrap();
+        assert!(v.is_empty() && next.is_none());
+        assert!(parse_page::<Group>(b"<html>", "x").is_err());
+        assert!(parse_page::<Group>(br#"{"items": []}"#, "x").is_err());
+    }
+}

@@ -1,0 +1,871 @@
+//! The flat layout: one file per entity type, columns named in the
+//! pipeline file (defaults: the names the sandbox's flat export writes).
+//!
+//! Persons, groups and activities are completed from their link files
+//! (enrolments, memberships, activity groups and teachers), which are read
+//! first and kept as small records until their entity's row comes. Links to
+//! an entity that never comes are rejected with their own file and line.
+//! Files at their default name may be absent; the types they hold are then
+//! not read.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use skolsync_model::codes::{EmailType, GroupType, OrganisationType};
+use skolsync_model::ss12000::{
+    Activity, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Group, GroupMembership, Meta,
+    Organisation, Person, Programme, Reference, SourceId, Syllabus, TeacherAssignment,
+};
+
+use super::config::FlatConfig;
+use super::reader::{CsvFile, Line, Row};
+use super::{At, Out, civic_no, date, list, school_type, small_number, yes_no};
+use crate::error::SourceError;
+use crate::resolve;
+use crate::source::{Batch, Emitter};
+
+/// An open file of the layout with its columns resolved.
+struct Table {
+    file: CsvFile,
+    /// Field name → column index (absent optional columns map to `None`).
+    columns: HashMap<&'static str, Option<usize>>,
+    /// Field name → configured column name, for messages.
+    names: HashMap<&'static str, String>,
+    entity: EntityKind,
+}
+
+impl Table {
+    /// Opens the table if its file is there. `mapping` pairs each field
+    /// with its configured column name; `required` fields must exist.
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        config: &FlatConfig,
+        base_dir: &Path,
+        configured: &Option<PathBuf>,
+        default: &str,
+        entity: EntityKind,
+        mapping: &[(&'static str, &String)],
+        required: &[&'static str],
+    ) -> Result<Option<Table>, SourceError> {
+        let dir = resolve(base_dir, &config.dir);
+        let path = match configured {
+            Some(p) => resolve(&dir, p),
+            None => {
+                let path = dir.join(default);
+                if !path.exists() {
+                    tracing::info!(file = %path.display(), "no such file; nothing of it is read");
+                    return Ok(None);
+                }
+                path
+            }
+        };
+        let file = CsvFile::open(&path, config.encoding, config.delimiter)?;
+        let required_names: Vec<&str> = mapping
+            .iter()
+            .filter(|(f, _)| required.contains(f))
+            .map(|(_, c)| c.as_str())
+            .collect();
+        file.require(&required_names)?;
+        let columns = mapping.iter().map(|(f, c)| (*f, file.column(c))).collect();
+        let names = mapping.iter().map(|(f, c)| (*f, (*c).clone())).collect();
+        Ok(Some(Table {
+            file,
+            columns,
+            names,
+            entity,
+        }))
+    }
+
+    /// The next readable row; bad lines are rejected on the way.
+    fn next(&mut self, out: &mut Out<'_>) -> Result<Option<Row>, SourceError> {
+        loop {
+            match self.file.next_line()? {
+                None => return Ok(None),
+                Some(Line::Row(row)) => return Ok(Some(row)),
+                Some(Line::Bad {
+                    line,
+                    column,
+                    reason,
+                }) => {
+                    let at = At {
+                        file: self.file.name(),
+                        line,
+                    };
+                    out.reject(at.reject(
+                        self.entity,
+                        "",
+                        column.as_deref().unwrap_or(""),
+                        None,
+                        reason,
+                    ))?;
+                }
+            }
+        }
+    }
+
+    fn cells<'a>(&'a self, row: &'a Row) -> Cells<'a> {
+        Cells {
+            table: self,
+            row,
+            error: None,
+        }
+    }
+}
+
+/// The values of one row, by field; the first bad value is remembered.
+struct Cells<'a> {
+    table: &'a Table,
+    row: &'a Row,
+    error: Option<(String, Option<String>, String)>,
+}
+
+impl<'a> Cells<'a> {
+    fn s(&self, field: &str) -> &'a str {
+        self.row
+            .get(self.table.columns.get(field).copied().flatten())
+    }
+
+    fn opt(&self, field: &str) -> Option<String> {
+        Some(self.s(field))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    fn fail(&mut self, field: &str, value: Option<String>, reason: String) {
+        if self.error.is_none() {
+            let column = self.table.names.get(field).cloned().unwrap_or_default();
+            self.error = Some((column, value, reason));
+        }
+    }
+
+    fn required(&mut self, field: &str) -> &'a str {
+        let v = self.s(field);
+        if v.is_empty() {
+            let column = self.table.names.get(field).cloned().unwrap_or_default();
+            self.fail(field, None, format!("`{column}` is empty"));
+        }
+        v
+    }
+
+    fn with<T>(&mut self, field: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let raw = self.s(field);
+        match f(raw) {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.fail(field, Some(raw.to_string()), reason);
+                None
+            }
+        }
+    }
+
+    fn code<T: FromStr>(&mut self, field: &str) -> Option<T>
+    where
+        T::Err: Display,
+    {
+        self.with(field, |raw| {
+            if raw.is_empty() {
+                Ok(None)
+            } else {
+                raw.parse::<T>().map(Some).map_err(|e| e.to_string())
+            }
+        })
+        .flatten()
+    }
+
+    fn date(&mut self, field: &str) -> Option<NaiveDate> {
+        self.with(field, date).flatten()
+    }
+
+    fn number(&mut self, field: &str) -> Option<u8> {
+        self.with(field, small_number).flatten()
+    }
+
+    fn reference(&self, field: &str) -> Option<Reference> {
+        self.opt(field).map(Reference::to)
+    }
+
+    /// Rejects the row if a value was bad; `true` if it may be used.
+    fn ok(self, out: &mut Out<'_>, id: &str) -> Result<bool, SourceError> {
+        match self.error {
+            None => Ok(true),
+            Some((column, value, reason)) => {
+                let at = At {
+                    file: self.table.file.name(),
+                    line: self.row.line,
+                };
+                out.reject(at.reject(self.table.entity, id, &column, value, reason))?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// A link row waiting for its entity, with where it came from.
+struct Link<T> {
+    item: T,
+    file: String,
+    line: u64,
+}
+
+pub(crate) fn read(
+    config: &FlatConfig,
+    base_dir: &Path,
+    emitter: &Emitter,
+) -> Result<(), SourceError> {
+    let mut out = Out::new(emitter);
+    let files = &config.files;
+    let c = &config.columns;
+    let mut any = false;
+
+    // Organisations.
+    let k = &c.organisations;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.organisations,
+        "organisations.csv",
+        EntityKind::Organisation,
+        &[
+            ("id", &k.id),
+            ("organisation_type", &k.organisation_type),
+            ("display_name", &k.display_name),
+            ("organisation_code", &k.organisation_code),
+            ("organisation_number", &k.organisation_number),
+            ("school_unit_code", &k.school_unit_code),
+            ("school_types", &k.school_types),
+            ("municipality_code", &k.municipality_code),
+            ("parent_id", &k.parent_id),
+            ("start_date", &k.start_date),
+            ("end_date", &k.end_date),
+        ],
+        &["id", "organisation_type"],
+    )? {
+        any = true;
+        let mut batch = Vec::new();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let id = r.required("id");
+            let organisation_type = r.code::<OrganisationType>("organisation_type");
+            if organisation_type.is_none() && r.error.is_none() {
+                r.required("organisation_type");
+            }
+            let school_types = r.with("school_types", |raw| {
+                list(raw).map(school_type).collect::<Result<Vec<_>, _>>()
+            });
+            let start_date = r.date("start_date");
+            let end_date = r.date("end_date");
+            let entity = (|| {
+                Some(Organisation {
+                    id: id.into(),
+                    meta: Meta::default(),
+                    display_name: r.s("display_name").to_string(),
+                    organisation_code: r.opt("organisation_code"),
+                    organisation_type: organisation_type?,
+                    organisation_number: r.opt("organisation_number"),
+                    parent_organisation: r.reference("parent_id"),
+                    school_unit_code: r.opt("school_unit_code"),
+                    school_types: school_types.clone()?,
+                    municipality_code: r.opt("municipality_code"),
+                    start_date,
+                    end_date,
+                })
+            })();
+            if r.ok(&mut out, id)?
+                && let Some(entity) = entity
+            {
+                out.push(&mut batch, entity, Batch::Organisations)?;
+            }
+        }
+        out.flush(&mut batch, Batch::Organisations)?;
+    }
+
+    // Programmes and syllabuses.
+    let k = &c.programmes;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.programmes,
+        "programmes.csv",
+        EntityKind::Programme,
+        &[
+            ("id", &k.id),
+            ("name", &k.name),
+            ("code", &k.code),
+            ("school_type", &k.school_type),
+        ],
+        &["id"],
+    )? {
+        any = true;
+        let mut batch = Vec::new();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let id = r.required("id");
+            let school_type = r.with("school_type", optional_school_type).flatten();
+            let entity = Programme {
+                id: id.into(),
+                meta: Meta::default(),
+                name: r.s("name").to_string(),
+                code: r.opt("code"),
+                school_type,
+            };
+            if r.ok(&mut out, id)? {
+                out.push(&mut batch, entity, Batch::Programmes)?;
+            }
+        }
+        out.flush(&mut batch, Batch::Programmes)?;
+    }
+    let k = &c.syllabuses;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.syllabuses,
+        "syllabuses.csv",
+        EntityKind::Syllabus,
+        &[
+            ("id", &k.id),
+            ("school_type", &k.school_type),
+            ("subject_code", &k.subject_code),
+            ("subject_name", &k.subject_name),
+            ("subject_designation", &k.subject_designation),
+            ("course_code", &k.course_code),
+            ("course_name", &k.course_name),
+            ("start_school_year", &k.start_school_year),
+            ("end_school_year", &k.end_school_year),
+        ],
+        &["id"],
+    )? {
+        any = true;
+        let mut batch = Vec::new();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let id = r.required("id");
+            let school_type = r.with("school_type", optional_school_type).flatten();
+            let start_school_year = r.number("start_school_year");
+            let end_school_year = r.number("end_school_year");
+            let entity = Syllabus {
+                id: id.into(),
+                meta: Meta::default(),
+                school_type,
+                subject_code: r.opt("subject_code"),
+                subject_name: r.opt("subject_name"),
+                subject_designation: r.opt("subject_designation"),
+                course_code: r.opt("course_code"),
+                course_name: r.opt("course_name"),
+                start_school_year,
+                end_school_year,
+                official: None,
+            };
+            if r.ok(&mut out, id)? {
+                out.push(&mut batch, entity, Batch::Syllabuses)?;
+            }
+        }
+        out.flush(&mut batch, Batch::Syllabuses)?;
+    }
+
+    // Enrolments, then persons.
+    let mut enrolments: HashMap<String, Vec<Link<Enrolment>>> = HashMap::new();
+    let k = &c.enrolments;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.enrolments,
+        "enrolments.csv",
+        EntityKind::Person,
+        &[
+            ("person_id", &k.person_id),
+            ("school_unit_id", &k.school_unit_id),
+            ("school_type", &k.school_type),
+            ("school_year", &k.school_year),
+            ("education_code", &k.education_code),
+            ("programme_id", &k.programme_id),
+            ("start_date", &k.start_date),
+            ("end_date", &k.end_date),
+            ("cancelled", &k.cancelled),
+        ],
+        &["person_id", "school_unit_id", "school_type"],
+    )? {
+        let name = t.file.name().to_string();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let person = r.required("person_id");
+            let unit = r.required("school_unit_id");
+            let st = r
+                .with("school_type", |raw| {
+                    if raw.is_empty() {
+                        Ok(None)
+                    } else {
+                        school_type(raw).map(Some)
+                    }
+                })
+                .flatten();
+            if st.is_none() && r.error.is_none() {
+                r.required("school_type");
+            }
+            let school_year = r.number("school_year");
+            let start_date = r.date("start_date");
+            let end_date = r.date("end_date");
+            let cancelled = r
+                .with("cancelled", |raw| {
+                    if raw.is_empty() {
+                        Ok(None)
+                    } else {
+                        yes_no(raw).map(Some)
+                    }
+                })
+                .flatten();
+            let entity = st.map(|school_type| Enrolment {
+                enroled_at: Reference::to(unit),
+                school_year,
+                school_type,
+                start_date,
+                end_date,
+                cancelled,
+                education_code: r.opt("education_code"),
+                programme: r.reference("programme_id"),
+            });
+            if r.ok(&mut out, person)?
+                && let Some(entity) = entity
+            {
+                enrolments
+                    .entry(person.to_string())
+                    .or_default()
+                    .push(Link {
+                        item: entity,
+                        file: name.clone(),
+                        line: row.line,
+                    });
+            }
+        }
+    }
+    let k = &c.persons;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.persons,
+        "persons.csv",
+        EntityKind::Person,
+        &[
+            ("id", &k.id),
+            ("given_name", &k.given_name),
+            ("middle_name", &k.middle_name),
+            ("family_name", &k.family_name),
+            ("civic_no", &k.civic_no),
+            ("security_marking", &k.security_marking),
+            ("eppn", &k.eppn),
+            ("email", &k.email),
+            ("email_type", &k.email_type),
+            ("eduid_eppn", &k.eduid_eppn),
+            ("person_status", &k.person_status),
+        ],
+        &["id"],
+    )? {
+        any = true;
+        let mut batch = Vec::new();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let id = r.required("id");
+            let civic = match r.s("civic_no") {
+                "" => None,
+                raw => match civic_no(raw) {
+                    Ok(c) => Some(c),
+                    Err((masked, reason)) => {
+                        r.fail("civic_no", Some(masked), reason);
+                        None
+                    }
+                },
+            };
+            let security_marking = r.code("security_marking");
+            let email_type = r.code::<EmailType>("email_type");
+            let person_status = r.code("person_status");
+            let entity = Person {
+                id: id.into(),
+                meta: Meta::default(),
+                given_name: r.s("given_name").to_string(),
+                middle_name: r.opt("middle_name"),
+                family_name: r.s("family_name").to_string(),
+                edu_person_principal_names: list(r.s("eppn")).map(str::to_string).collect(),
+                external_identifiers: r
+                    .opt("eduid_eppn")
+                    .map(|value| ExternalIdentifier {
+                        value,
+                        context: "https://eduid.se".to_string(),
+                        globally_unique: Some(true),
+                    })
+                    .into_iter()
+                    .collect(),
+                civic_no: civic,
+                security_marking,
+                person_status,
+                emails: r
+                    .opt("email")
+                    .map(|value| Email { value, email_type })
+                    .into_iter()
+                    .collect(),
+                enrolments: Vec::new(),
+            };
+            if r.ok(&mut out, id)? {
+                let mut entity = entity;
+                entity.enrolments = enrolments
+                    .remove(id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|l| l.item)
+                    .collect();
+                out.push(&mut batch, entity, Batch::Persons)?;
+            } else {
+                // The person is rejected; so are its enrolments, silently
+                // (the person's reject says why).
+                enrolments.remove(id);
+            }
+        }
+        out.flush(&mut batch, Batch::Persons)?;
+    }
+    orphans(
+        &mut out,
+        enrolments,
+        EntityKind::Person,
+        "person_id",
+        &c.enrolments.person_id,
+        "the person is not in the persons file",
+    )?;
+
+    // Duties.
+    let k = &c.duties;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.duties,
+        "duties.csv",
+        EntityKind::Duty,
+        &[
+            ("id", &k.id),
+            ("person_id", &k.person_id),
+            ("school_unit_id", &k.school_unit_id),
+            ("duty_role", &k.duty_role),
+            ("signature", &k.signature),
+            ("start_date", &k.start_date),
+            ("end_date", &k.end_date),
+        ],
+        &["id", "school_unit_id", "duty_role"],
+    )? {
+        any = true;
+        let mut batch = Vec::new();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let id = r.required("id");
+            let unit = r.required("school_unit_id");
+            let role = r.required("duty_role");
+            let start_date = r.date("start_date");
+            let end_date = r.date("end_date");
+            let entity = Duty {
+                id: id.into(),
+                meta: Meta::default(),
+                person: r.reference("person_id"),
+                duty_at: Reference::to(unit),
+                duty_role: role.to_string(),
+                signature: r.opt("signature"),
+                start_date,
+                end_date,
+            };
+            if r.ok(&mut out, id)? {
+                out.push(&mut batch, entity, Batch::Duties)?;
+            }
+        }
+        out.flush(&mut batch, Batch::Duties)?;
+    }
+
+    // Memberships, then groups.
+    let mut members: HashMap<String, Vec<Link<GroupMembership>>> = HashMap::new();
+    let k = &c.memberships;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.memberships,
+        "memberships.csv",
+        EntityKind::Group,
+        &[
+            ("group_id", &k.group_id),
+            ("person_id", &k.person_id),
+            ("start_date", &k.start_date),
+            ("end_date", &k.end_date),
+        ],
+        &["group_id", "person_id"],
+    )? {
+        let name = t.file.name().to_string();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let group = r.required("group_id");
+            let person = r.required("person_id");
+            let start_date = r.date("start_date");
+            let end_date = r.date("end_date");
+            if r.ok(&mut out, group)? {
+                members.entry(group.to_string()).or_default().push(Link {
+                    item: GroupMembership {
+                        person: Reference::to(person),
+                        start_date,
+                        end_date,
+                    },
+                    file: name.clone(),
+                    line: row.line,
+                });
+            }
+        }
+    }
+    let k = &c.groups;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.groups,
+        "groups.csv",
+        EntityKind::Group,
+        &[
+            ("id", &k.id),
+            ("display_name", &k.display_name),
+            ("group_type", &k.group_type),
+            ("school_type", &k.school_type),
+            ("school_unit_id", &k.school_unit_id),
+            ("start_date", &k.start_date),
+            ("end_date", &k.end_date),
+        ],
+        &["id", "group_type", "school_unit_id"],
+    )? {
+        any = true;
+        let mut batch = Vec::new();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let id = r.required("id");
+            let group_type = r.code::<GroupType>("group_type");
+            if group_type.is_none() && r.error.is_none() {
+                r.required("group_type");
+            }
+            let st = r.with("school_type", optional_school_type).flatten();
+            let unit = r.required("school_unit_id");
+            let start_date = r.date("start_date");
+            let end_date = r.date("end_date");
+            let entity = group_type.map(|group_type| Group {
+                id: id.into(),
+                meta: Meta::default(),
+                display_name: r.s("display_name").to_string(),
+                start_date,
+                end_date,
+                group_type,
+                school_type: st,
+                organisation: Reference::to(unit),
+                group_memberships: Vec::new(),
+            });
+            let ok = r.ok(&mut out, id)?;
+            let group_members: Vec<GroupMembership> = members
+                .remove(id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| l.item)
+                .collect();
+            if ok && let Some(mut entity) = entity {
+                entity.group_memberships = group_members;
+                out.push(&mut batch, entity, Batch::Groups)?;
+            }
+        }
+        out.flush(&mut batch, Batch::Groups)?;
+    }
+    orphans(
+        &mut out,
+        members,
+        EntityKind::Group,
+        "group_id",
+        &c.memberships.group_id,
+        "the group is not in the groups file",
+    )?;
+
+    // Activity links, then activities.
+    let mut activity_groups: HashMap<String, Vec<Link<Reference>>> = HashMap::new();
+    let k = &c.activity_groups;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.activity_groups,
+        "activity_groups.csv",
+        EntityKind::Activity,
+        &[("activity_id", &k.activity_id), ("group_id", &k.group_id)],
+        &["activity_id", "group_id"],
+    )? {
+        let name = t.file.name().to_string();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let activity = r.required("activity_id");
+            let group = r.required("group_id");
+            if r.ok(&mut out, activity)? {
+                activity_groups
+                    .entry(activity.to_string())
+                    .or_default()
+                    .push(Link {
+                        item: Reference::to(group),
+                        file: name.clone(),
+                        line: row.line,
+                    });
+            }
+        }
+    }
+    let mut activity_teachers: HashMap<String, Vec<Link<TeacherAssignment>>> = HashMap::new();
+    let k = &c.activity_teachers;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.activity_teachers,
+        "activity_teachers.csv",
+        EntityKind::Activity,
+        &[
+            ("activity_id", &k.activity_id),
+            ("duty_id", &k.duty_id),
+            ("start_date", &k.start_date),
+            ("end_date", &k.end_date),
+        ],
+        &["activity_id", "duty_id"],
+    )? {
+        let name = t.file.name().to_string();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let activity = r.required("activity_id");
+            let duty = r.required("duty_id");
+            let start_date = r.date("start_date");
+            let end_date = r.date("end_date");
+            if r.ok(&mut out, activity)? {
+                activity_teachers
+                    .entry(activity.to_string())
+                    .or_default()
+                    .push(Link {
+                        item: TeacherAssignment {
+                            duty: Some(Reference::to(duty)),
+                            person: None,
+                            start_date,
+                            end_date,
+                        },
+                        file: name.clone(),
+                        line: row.line,
+                    });
+            }
+        }
+    }
+    let k = &c.activities;
+    if let Some(mut t) = Table::open(
+        config,
+        base_dir,
+        &files.activities,
+        "activities.csv",
+        EntityKind::Activity,
+        &[
+            ("id", &k.id),
+            ("display_name", &k.display_name),
+            ("activity_type", &k.activity_type),
+            ("school_unit_id", &k.school_unit_id),
+            ("syllabus_id", &k.syllabus_id),
+            ("parent_activity_id", &k.parent_activity_id),
+            ("start_date", &k.start_date),
+            ("end_date", &k.end_date),
+        ],
+        &["id", "school_unit_id"],
+    )? {
+        any = true;
+        let mut batch = Vec::new();
+        while let Some(row) = t.next(&mut out)? {
+            let mut r = t.cells(&row);
+            let id = r.required("id");
+            let activity_type = r.code("activity_type");
+            let unit = r.required("school_unit_id");
+            let start_date = r.date("start_date");
+            let end_date = r.date("end_date");
+            let entity = Activity {
+                id: id.into(),
+                meta: Meta::default(),
+                display_name: r.s("display_name").to_string(),
+                activity_type,
+                start_date,
+                end_date,
+                groups: Vec::new(),
+                teachers: Vec::new(),
+                syllabus: r.reference("syllabus_id"),
+                subject: None,
+                organisation: Reference::to(unit),
+                parent_activity: list(r.s("parent_activity_id")).map(Reference::to).collect(),
+                embedded: None,
+            };
+            let ok = r.ok(&mut out, id)?;
+            let groups = activity_groups.remove(id).unwrap_or_default();
+            let teachers = activity_teachers.remove(id).unwrap_or_default();
+            if ok {
+                let mut entity = entity;
+                entity.groups = groups.into_iter().map(|l| l.item).collect();
+                entity.teachers = teachers.into_iter().map(|l| l.item).collect();
+                out.push(&mut batch, entity, Batch::Activities)?;
+            }
+        }
+        out.flush(&mut batch, Batch::Activities)?;
+    }
+    orphans(
+        &mut out,
+        activity_groups,
+        EntityKind::Activity,
+        "activity_id",
+        &c.activity_groups.activity_id,
+        "the activity is not in the activities file",
+    )?;
+    orphans(
+        &mut out,
+        activity_teachers,
+        EntityKind::Activity,
+        "activity_id",
+        &c.activity_teachers.activity_id,
+        "the activity is not in the activities file",
+    )?;
+
+    if !any {
+        return Err(SourceError::File {
+            path: resolve(base_dir, &config.dir),
+            message: "none of the flat layout's files (persons.csv, groups.csv, …) is there"
+                .to_string(),
+        });
+    }
+    out.finish()?;
+    Ok(())
+}
+
+fn optional_school_type(
+    raw: &str,
+) -> Result<Option<skolsync_model::codes::Ss12000SchoolType>, String> {
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        school_type(raw).map(Some)
+    }
+}
+
+/// Rejects link rows whose entity never came.
+fn orphans<T>(
+    out: &mut Out<'_>,
+    left: HashMap<String, Vec<Link<T>>>,
+    entity: EntityKind,
+    _field: &str,
+    column: &str,
+    reason: &str,
+) -> Result<(), SourceError> {
+    let mut left: Vec<(String, Vec<Link<T>>)> = left.into_iter().collect();
+    left.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, links) in left {
+        for link in links {
+            let at = At {
+                file: &link.file,
+                line: link.line,
+            };
+            out.reject(at.reject(
+                entity,
+                SourceId::new(&id).as_str(),
+                column,
+                Some(id.clone()),
+                format!("{reason}; this row is left out"),
+            ))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! `kind = "csv"`: file exports, in Skolverket's template layout
+//! ([`template`]) or a flat file-per-entity layout ([`flat`]).
+//!
+//! Files are read row by row on a blocking thread and entities go out in
+//! batches of [`CHUNK`]; what must be joined across files (a pupil's class
+//! from the pupils file onto the class, enrolments onto persons) is kept as
+//! ids until the entity it belongs to is built. Every row that cannot be
+//! used becomes a [`Reject`] naming the file, the line, the column, the
+//! value (personnummer masked) and the reason; the rest is read. CSV files
+//! carry no modification times, so a CSV read is always a full read
+//! (watermark `None`).
+
+pub mod config;
+mod flat;
+mod reader;
+mod template;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use skolsync_model::CivicNo;
+use skolsync_model::codes::Ss12000SchoolType;
+use skolsync_model::ids::SchoolUnitCode;
+use skolsync_model::reject::{Reject, Stage};
+use skolsync_model::ss12000::{EntityKind, RawCivicNo};
+use uuid::Uuid;
+
+pub use config::{
+    CsvConfig, CsvDelimiter, CsvEncoding, FlatColumns, FlatConfig, FlatFiles, TemplateConfig,
+};
+
+use crate::error::{ConfigError, SourceError};
+use crate::resolve;
+use crate::source::{Batch, BatchStream, Emitter, ReadOptions, Source, Stopped, spawn_reader};
+
+/// Entities per batch.
+pub(crate) const CHUNK: usize = 1000;
+
+/// A built CSV source.
+pub struct CsvSource {
+    config: CsvConfig,
+    base_dir: PathBuf,
+}
+
+impl CsvSource {
+    /// Validates `config`; paths resolve against `base_dir`. Files are
+    /// opened when read.
+    pub fn new(config: &CsvConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+        if let CsvConfig::SkolverketTemplate(t) = config
+            && t.classes.is_none()
+            && t.subject_groups.is_none()
+            && t.students.is_none()
+            && t.staff.is_none()
+        {
+            return Err(ConfigError::invalid(
+                "students",
+                "the skolverket-template layout needs at least one of students, staff, classes, subject_groups",
+            ));
+        }
+        if let CsvConfig::Flat(f) = config
+            && f.dir.as_os_str().is_empty()
+        {
+            return Err(ConfigError::invalid("dir", "is empty"));
+        }
+        Ok(CsvSource {
+            config: config.clone(),
+            base_dir: base_dir.to_path_buf(),
+        })
+    }
+}
+
+impl Source for CsvSource {
+    fn describe(&self) -> String {
+        match &self.config {
+            CsvConfig::SkolverketTemplate(_) => {
+                format!("csv skolverket-template in {}", self.base_dir.display())
+            }
+            CsvConfig::Flat(f) => {
+                format!("csv flat {}", resolve(&self.base_dir, &f.dir).display())
+            }
+        }
+    }
+
+    fn read(&self, options: ReadOptions) -> BatchStream {
+        let config = self.config.clone();
+        let base_dir = self.base_dir.clone();
+        spawn_reader(options.progress, move |out| async move {
+            let done = tokio::task::spawn_blocking(move || {
+                match &config {
+                    CsvConfig::SkolverketTemplate(t) => template::read(t, &base_dir, &out)?,
+                    CsvConfig::Flat(f) => flat::read(f, &base_dir, &out)?,
+                }
+                out.emit_blocking(Batch::Complete { watermark: None })?;
+                Ok::<(), SourceError>(())
+            })
+            .await;
+            match done {
+                Ok(result) => result,
+                Err(err) => Err(SourceError::Incomplete(format!(
+                    "the CSV reader stopped unexpectedly: {err}"
+                ))),
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the layouts.
+
+/// Where a row is, for rejects.
+#[derive(Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub file: &'a str,
+    pub line: u64,
+}
+
+impl At<'_> {
+    /// A reject of this row: entity, id, column, value (already masked
+    /// where needed) and reason.
+    pub(crate) fn reject(
+        &self,
+        entity: EntityKind,
+        id: &str,
+        column: &str,
+        value: Option<String>,
+        reason: impl Into<String>,
+    ) -> Reject {
+        let mut r = Reject::new(Stage::Extract, entity, reason)
+            .at(format!("{}:{}", self.file, self.line))
+            .field(column, value.filter(|v| !v.is_empty()));
+        if !id.is_empty() {
+            r = r.id(id);
+        }
+        r
+    }
+}
+
+/// Batches going out: entities gather into chunks, rejects too.
+pub(crate) struct Out<'a> {
+    emitter: &'a Emitter,
+    rejects: Vec<Reject>,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(emitter: &'a Emitter) -> Self {
+        Out {
+            emitter,
+            rejects: Vec::new(),
+        }
+    }
+
+    pub(crate) fn reject(&mut self, reject: Reject) -> Result<(), Stopped> {
+        self.rejects.push(reject);
+        if self.rejects.len() >= CHUNK {
+            self.emitter
+                .emit_blocking(Batch::Rejects(std::mem::take(&mut self.rejects)))?;
+        }
+        Ok(())
+    }
+
+    /// Adds `entity` to `buffer`, sending the buffer when it is full.
+    pub(crate) fn push<T>(
+        &self,
+        buffer: &mut Vec<T>,
+        entity: T,
+        wrap: fn(Vec<T>) -> Batch,
+    ) -> Result<(), Stopped> {
+        buffer.push(entity);
+        if buffer.len() >= CHUNK {
+            self.emitter.emit_blocking(wrap(std::mem::take(buffer)))?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is left in `buffer`.
+    pub(crate) fn flush<T>(
+        &self,
+        buffer: &mut Vec<T>,
+        wrap: fn(Vec<T>) -> Batch,
+    ) -> Result<(), Stopped> {
+        self.emitter.emit_blocking(wrap(std::mem::take(buffer)))
+    }
+
+    /// Sends all of `entities` in chunks.
+    pub(crate) fn send_all<T>(
+        &self,
+        mut entities: Vec<T>,
+        wrap: fn(Vec<T>) -> Batch,
+    ) -> Result<(), Stopped> {
+        while !entities.is_empty() {
+            let rest = entities.split_off(CHUNK.min(entities.len()));
+            self.emitter.emit_blocking(wrap(entities))?;
+            entities = rest;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn emit(&self, batch: Batch) -> Result<(), Stopped> {
+        self.emitter.emit_blocking(batch)
+    }
+
+    /// Sends the remaining rejects.
+    pub(crate) fn finish(mut self) -> Result<(), Stopped> {
+        self.emitter
+            .emit_blocking(Batch::Rejects(std::mem::take(&mut self.rejects)))
+    }
+}
+
+/// The namespace of ids the CSV layouts derive (activities of template
+/// subject groups, duties without an id).
+fn csv_namespace() -> Uuid {
+    Uuid::new_v5(&Uuid::nil(), b"skolsync:csv")
+}
+
+/// A stable id derived from `parts`.
+pub(crate) fn derived_id(parts: &[&str]) -> String {
+    Uuid::new_v5(&csv_namespace(), parts.join("\u{1f}").as_bytes()).to_string()
+}
+
+/// The source id of the organisation element of a school unit code: the
+/// unit's Skolverket id (UUIDv5 of the code), stable across reads.
+pub(crate) fn school_unit_id(code: &str) -> String {
+    SchoolUnitCode::new(code).skolverket_id().to_string()
+}
+
+/// A school type as exports write it: SS 12000's codes, or the
+/// provtjänst's `VUXGY` (SS 12000 `KOMVUX`).
+pub(crate) fn school_type(raw: &str) -> Result<Ss12000SchoolType, String> {
+    if raw.trim().eq_ignore_ascii_case("VUXGY") {
+        return Ok(Ss12000SchoolType::Komvux);
+    }
+    raw.parse()
+        .map_err(|e: skolsync_model::codes::UnknownCode| e.to_string())
+}
+
+/// A date `YYYY-MM-DD`; empty is none.
+pub(crate) fn date(raw: &str) -> Result<Option<NaiveDate>, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let day = raw.get(..10).unwrap_or(raw);
+    NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| format!("`{raw}` is not a date (expected YYYY-MM-DD)"))
+}
+
+/// A small whole number; empty is none.
+pub(crate) fn small_number(raw: &str) -> Result<Option<u8>, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse::<u8>()
+        .map(Some)
+        .map_err(|_| format!("`{raw}` is not a whole number 0–255"))
+}
+
+/// Yes/no as exports write it; empty is no.
+pub(crate) fn yes_no(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_lowercase().as_str() {
+        "" | "nej" | "no" | "n" | "false" | "0" => Ok(false),
+        "ja" | "j" | "yes" | "y" | "x" | "true" | "1" => Ok(true),
+        _ => Err(format!("`{raw}` is neither Ja nor empty")),
+    }
+}
+
+/// A list in one field, separated by `,` or `;`.
+pub(crate) fn list(raw: &str) -> impl Iterator<Item = &str> {
+    raw.split([',', ';'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// A personnummer in any accepted form, normalised to its 12 characters.
+/// The error carries the masked value and the reason.
+pub(crate) fn civic_no(raw: &str) -> Result<RawCivicNo, (String, String)> {
+    CivicNo::parse(raw)
+        .map(|c| RawCivicNo {
+            value: c.as_str().to_string(),
+            nationality: None,
+        })
+        .map_err(|e| (e.masked_input().to_string(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personnummer_in_every_form_normalise_and_bad_ones_are_masked() {
+        for form in ["200901272385", "20090127-2385", "090127-2385", "0901272385"] {
+            assert_eq!(civic_no(form).unwrap().value, "200901272385", "{form}");
+        }
+        let (masked, reason) = civic_no("20090127-2386").unwrap_err();
+        assert_eq!(masked, "20090127-****");
+        assert!(!reason.contains("2386"), "{reason}");
+    }
+
+    #[test]
+    fn small_parsers() {
+        assert_eq!(school_type("vuxgy").unwrap(), Ss12000SchoolType::Komvux);
+        assert!(school_type("XX").unwrap_err().contains("XX"));
+        assert!(yes_no("Ja").unwrap() && !yes_no("").unwrap());
+        assert!(yes_no("kanske").is_err());
+        assert_eq!(list("a, b;c,,").collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(
+            school_unit_id("31279295"),
+            "fb22448b-b724-5e53-8a2c-d8b339206901"
+        );
+        assert_eq!(derived_id(&["a", "b"]), derived_id(&["a", "b"]));
+        assert_ne!(derived_id(&["a", "b"]), derived_id(&["ab"]));
+    }
+}

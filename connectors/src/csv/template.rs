@@ -1,0 +1,936 @@
+//! Skolverket's file-upload template, sheet by sheet, as SS 12000 entities.
+//!
+//! - *Elevinskrivningar* (one row per enrolment) → a [`Person`] per
+//!   Person-ID with an [`Enrolment`] per row; `Klass` and `Ämnesgrupper`
+//!   become the person's memberships of those groups.
+//! - *Personalstjänstgöringar* (one row per duty) → the [`Person`] (merged
+//!   with a pupil of the same Person-ID) and a [`Duty`] (`Personalkategori`
+//!   is the role); `Ämnesgrupper` makes the duty a teacher of the groups'
+//!   activities.
+//! - *Klasser* → a [`Group`] of type `Klass`.
+//! - *Ämnesgrupp & provaktiviteter* → a [`Group`] of type `Undervisning`
+//!   and, with a `Provaktivitetsnamn`, an [`Activity`] of that group whose
+//!   `parentActivity` is the test activity's Skolverket id (UUIDv5 of the
+//!   name). The activity's id is derived from the Grupp-ID.
+//! - Every school unit code → an [`Organisation`] of type `Skolenhet` whose
+//!   id is the unit's Skolverket id, with the school types seen there.
+//! - `Ta bort = Ja` → the row's ids go out as deleted (a person only when
+//!   no other row keeps them).
+//!
+//! Personnummer are required and normalised; an invalid one rejects the row.
+//! A membership of a group that is not in the groups' sheet is left out
+//! with a warning.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use skolsync_model::codes::{
+    ActivityType, EmailType, GroupType, OrganisationType, SecurityMarking, Ss12000SchoolType,
+};
+use skolsync_model::ids::TestActivityName;
+use skolsync_model::ss12000::{
+    Activity, DeletedEntityIds, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Group,
+    GroupMembership, Meta, Organisation, Person, Reference, TeacherAssignment,
+};
+
+use super::config::TemplateConfig;
+use super::reader::{CsvFile, Line, Row};
+use super::{
+    At, Out, civic_no, derived_id, list, school_type, school_unit_id, small_number, yes_no,
+};
+use crate::error::SourceError;
+use crate::resolve;
+use crate::source::{Batch, Emitter};
+
+/// The eduID context of `EduID-Federationsanvändarnamn`.
+const EDUID_CONTEXT: &str = "https://eduid.se";
+
+/// A membership (or teaching assignment) waiting for its group.
+struct Pending {
+    /// Person-ID (members) or duty id (teachers).
+    id: String,
+    line: u64,
+}
+
+#[derive(Default)]
+struct State {
+    persons: Vec<Person>,
+    person_index: HashMap<String, usize>,
+    /// Person-IDs of removal rows.
+    removed_persons: HashSet<String>,
+    class_members: HashMap<String, Vec<Pending>>,
+    group_members: HashMap<String, Vec<Pending>>,
+    teachers: HashMap<String, Vec<Pending>>,
+    units: BTreeMap<String, BTreeSet<Ss12000SchoolType>>,
+    deleted: DeletedEntityIds,
+}
+
+pub(crate) fn read(
+    config: &TemplateConfig,
+    base_dir: &Path,
+    emitter: &Emitter,
+) -> Result<(), SourceError> {
+    let mut out = Out::new(emitter);
+    let mut state = State::default();
+    let open =
+        |path: &Path| CsvFile::open(&resolve(base_dir, path), config.encoding, config.delimiter);
+
+    let students = match &config.students {
+        Some(path) => Some(read_students(&mut open(path)?, &mut state, &mut out)?),
+        None => None,
+    };
+    let staff = match &config.staff {
+        Some(path) => Some(read_staff(&mut open(path)?, &mut state, &mut out)?),
+        None => None,
+    };
+    // Everyone is known now: persons go out, and removals without a kept row.
+    let persons = std::mem::take(&mut state.persons);
+    for id in std::mem::take(&mut state.removed_persons) {
+        if !state.person_index.contains_key(&id) {
+            state.deleted.persons.push(id.as_str().into());
+        }
+    }
+    out.send_all(persons, Batch::Persons)?;
+
+    if let Some(path) = &config.classes {
+        read_classes(&mut open(path)?, &mut state, &mut out)?;
+        if let Some(file) = &students {
+            warn_dangling(
+                &mut out,
+                &mut state.class_members,
+                EntityKind::Person,
+                file,
+                "Klass",
+                "the classes file (Klasser)",
+            )?;
+        }
+    }
+    if let Some(path) = &config.subject_groups {
+        read_subject_groups(&mut open(path)?, &mut state, &mut out)?;
+        if let Some(file) = &students {
+            warn_dangling(
+                &mut out,
+                &mut state.group_members,
+                EntityKind::Person,
+                file,
+                "Ämnesgrupper",
+                "the subject groups file (Ämnesgrupp & provaktiviteter)",
+            )?;
+        }
+        if let Some(file) = &staff {
+            warn_dangling(
+                &mut out,
+                &mut state.teachers,
+                EntityKind::Duty,
+                file,
+                "Ämnesgrupper",
+                "the subject groups file (Ämnesgrupp & provaktiviteter), or has no Provaktivitetsnamn",
+            )?;
+        }
+    }
+
+    let organisations: Vec<Organisation> = std::mem::take(&mut state.units)
+        .into_iter()
+        .map(|(code, types)| Organisation {
+            id: school_unit_id(&code).as_str().into(),
+            meta: Meta::default(),
+            display_name: format!("Skolenhet {code}"),
+            organisation_code: None,
+            organisation_type: OrganisationType::Skolenhet,
+            organisation_number: None,
+            parent_organisation: None,
+            school_unit_code: Some(code),
+            school_types: types.into_iter().collect(),
+            municipality_code: None,
+            start_date: None,
+            end_date: None,
+        })
+        .collect();
+    out.send_all(organisations, Batch::Organisations)?;
+    out.emit(Batch::Deleted(std::mem::take(&mut state.deleted)))?;
+    out.finish()?;
+    Ok(())
+}
+
+/// Leaves out memberships of groups that never appeared, with a warning each.
+fn warn_dangling(
+    out: &mut Out<'_>,
+    pending: &mut HashMap<String, Vec<Pending>>,
+    entity: EntityKind,
+    file: &str,
+    column: &str,
+    missing_from: &str,
+) -> Result<(), SourceError> {
+    let mut left: Vec<(String, Vec<Pending>)> = pending.drain().collect();
+    left.sort_by(|a, b| a.0.cmp(&b.0));
+    for (group, members) in left {
+        for m in members {
+            let at = At { file, line: m.line };
+            out.reject(
+                at.reject(
+                    entity,
+                    &m.id,
+                    column,
+                    Some(group.clone()),
+                    format!(
+                        "group `{group}` is not in {missing_from}; this membership is left out"
+                    ),
+                )
+                .warning(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The columns of a sheet, found once.
+struct Cols(HashMap<&'static str, Option<usize>>);
+
+impl Cols {
+    fn new(
+        file: &CsvFile,
+        required: &[&'static str],
+        optional: &[&'static str],
+    ) -> Result<Cols, SourceError> {
+        file.require(required)?;
+        Ok(Cols(
+            required
+                .iter()
+                .chain(optional)
+                .map(|n| (*n, file.column(n)))
+                .collect(),
+        ))
+    }
+
+    fn get<'r>(&self, row: &'r Row, name: &str) -> &'r str {
+        row.get(self.0.get(name).copied().flatten())
+    }
+}
+
+/// Reports a bad line (one the reader could not split) and says whether to skip.
+fn bad_line(
+    out: &mut Out<'_>,
+    file: &str,
+    entity: EntityKind,
+    line: Line,
+) -> Result<Option<Row>, SourceError> {
+    match line {
+        Line::Row(row) => Ok(Some(row)),
+        Line::Bad {
+            line,
+            column,
+            reason,
+        } => {
+            let at = At { file, line };
+            out.reject(at.reject(entity, "", column.as_deref().unwrap_or(""), None, reason))?;
+            Ok(None)
+        }
+    }
+}
+
+/// A row's removal flag; `Err` has been reported.
+fn removal(
+    out: &mut Out<'_>,
+    at: At<'_>,
+    entity: EntityKind,
+    id: &str,
+    raw: &str,
+) -> Result<Option<bool>, SourceError> {
+    match yes_no(raw) {
+        Ok(flag) => Ok(Some(flag)),
+        Err(reason) => {
+            out.reject(at.reject(entity, id, "Ta bort", Some(raw.to_string()), reason))?;
+            Ok(None)
+        }
+    }
+}
+
+/// What persons in both sheets share.
+struct PersonFields<'r> {
+    id: &'r str,
+    civic: skolsync_model::ss12000::RawCivicNo,
+    given: &'r str,
+    middle: &'r str,
+    family: &'r str,
+    eppns: Vec<&'r str>,
+    email: &'r str,
+    email_type: EmailType,
+    eduid: &'r str,
+    marking: Option<SecurityMarking>,
+}
+
+/// Reads the columns persons share, rejecting the row on a bad one.
+fn person_fields<'r>(
+    out: &mut Out<'_>,
+    cols: &Cols,
+    row: &'r Row,
+    at: At<'_>,
+    email_type: EmailType,
+) -> Result<Option<PersonFields<'r>>, SourceError> {
+    let id = cols.get(row, "Person-ID");
+    let raw_civic = cols.get(row, "Personnummer");
+    if raw_civic.is_empty() {
+        out.reject(at.reject(
+            EntityKind::Person,
+            id,
+            "Personnummer",
+            None,
+            "personnummer is missing",
+        ))?;
+        return Ok(None);
+    }
+    let civic = match civic_no(raw_civic) {
+        Ok(c) => c,
+        Err((masked, reason)) => {
+            out.reject(at.reject(EntityKind::Person, id, "Personnummer", Some(masked), reason))?;
+            return Ok(None);
+        }
+    };
+    let raw_marking = cols.get(row, "Sekretessmarkering");
+    let marking = if raw_marking.is_empty() {
+        None
+    } else {
+        match raw_marking.parse::<SecurityMarking>() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                out.reject(at.reject(
+                    EntityKind::Person,
+                    id,
+                    "Sekretessmarkering",
+                    Some(raw_marking.to_string()),
+                    e.to_string(),
+                ))?;
+                return Ok(None);
+            }
+        }
+    };
+    Ok(Some(PersonFields {
+        id,
+        civic,
+        given: cols.get(row, "Förnamn"),
+        middle: cols.get(row, "Mellannamn"),
+        family: cols.get(row, "Efternamn"),
+        eppns: list(cols.get(row, "Federationsanvändarnamn")).collect(),
+        email: cols.get(row, "E-postadress"),
+        email_type,
+        eduid: cols.get(row, "EduID-Federationsanvändarnamn"),
+        marking,
+    }))
+}
+
+impl State {
+    /// Adds or merges a person; `Err` (reported) when the Person-ID is
+    /// already taken by another personnummer.
+    fn merge_person(
+        &mut self,
+        out: &mut Out<'_>,
+        at: At<'_>,
+        f: PersonFields<'_>,
+    ) -> Result<Option<usize>, SourceError> {
+        if let Some(&i) = self.person_index.get(f.id) {
+            let p = &mut self.persons[i];
+            if p.civic_no.as_ref().map(|c| c.value.as_str()) != Some(f.civic.value.as_str()) {
+                out.reject(at.reject(
+                    EntityKind::Person,
+                    f.id,
+                    "Personnummer",
+                    Some(skolsync_model::civic_no::mask(&f.civic.value)),
+                    "this Person-ID appears on an earlier row with a different personnummer",
+                ))?;
+                return Ok(None);
+            }
+            for e in f.eppns {
+                if !p.edu_person_principal_names.iter().any(|x| x == e) {
+                    p.edu_person_principal_names.push(e.to_string());
+                }
+            }
+            if !f.email.is_empty() && !p.emails.iter().any(|x| x.value == f.email) {
+                p.emails.push(Email {
+                    value: f.email.to_string(),
+                    email_type: Some(f.email_type),
+                });
+            }
+            if !f.eduid.is_empty() && !p.external_identifiers.iter().any(|x| x.value == f.eduid) {
+                p.external_identifiers.push(eduid(f.eduid));
+            }
+            return Ok(Some(i));
+        }
+        let person = Person {
+            id: f.id.into(),
+            meta: Meta::default(),
+            given_name: f.given.to_string(),
+            middle_name: (!f.middle.is_empty()).then(|| f.middle.to_string()),
+            family_name: f.family.to_string(),
+            edu_person_principal_names: f.eppns.iter().map(|e| e.to_string()).collect(),
+            external_identifiers: if f.eduid.is_empty() {
+                Vec::new()
+            } else {
+                vec![eduid(f.eduid)]
+            },
+            civic_no: Some(f.civic),
+            security_marking: f.marking,
+            person_status: None,
+            emails: if f.email.is_empty() {
+                Vec::new()
+            } else {
+                vec![Email {
+                    value: f.email.to_string(),
+                    email_type: Some(f.email_type),
+                }]
+            },
+            enrolments: Vec::new(),
+        };
+        let i = self.persons.len();
+        self.persons.push(person);
+        self.person_index.insert(f.id.to_string(), i);
+        Ok(Some(i))
+    }
+}
+
+fn eduid(value: &str) -> ExternalIdentifier {
+    ExternalIdentifier {
+        value: value.to_string(),
+        context: EDUID_CONTEXT.to_string(),
+        globally_unique: Some(true),
+    }
+}
+
+/// Required, non-empty; reports and returns `None` when empty.
+fn required<'r>(
+    out: &mut Out<'_>,
+    at: At<'_>,
+    entity: EntityKind,
+    id: &str,
+    column: &str,
+    value: &'r str,
+) -> Result<Option<&'r str>, SourceError> {
+    if value.is_empty() {
+        out.reject(at.reject(entity, id, column, None, format!("{column} is empty")))?;
+        return Ok(None);
+    }
+    Ok(Some(value))
+}
+
+fn read_students(
+    file: &mut CsvFile,
+    state: &mut State,
+    out: &mut Out<'_>,
+) -> Result<String, SourceError> {
+    let cols = Cols::new(
+        file,
+        &["Person-ID", "Personnummer", "Skolform", "Skolenhetskod"],
+        &[
+            "Federationsanvändarnamn",
+            "Sekretessmarkering",
+            "Förnamn",
+            "Mellannamn",
+            "Efternamn",
+            "E-postadress",
+            "Årskurs",
+            "Studievägskod",
+            "Klass",
+            "Ämnesgrupper",
+            "Ta bort",
+        ],
+    )?;
+    let name = file.name().to_string();
+    while let Some(line) = file.next_line()? {
+        let Some(row) = bad_line(out, &name, EntityKind::Person, line)? else {
+            continue;
+        };
+        let at = At {
+            file: &name,
+            line: row.line,
+        };
+        let Some(id) = required(
+            out,
+            at,
+            EntityKind::Person,
+            "",
+            "Person-ID",
+            cols.get(&row, "Person-ID"),
+        )?
+        else {
+            continue;
+        };
+        let Some(remove) = removal(out, at, EntityKind::Person, id, cols.get(&row, "Ta bort"))?
+        else {
+            continue;
+        };
+        if remove {
+            state.removed_persons.insert(id.to_string());
+            continue;
+        }
+        let Some(code) = required(
+            out,
+            at,
+            EntityKind::Person,
+            id,
+            "Skolenhetskod",
+            cols.get(&row, "Skolenhetskod"),
+        )?
+        else {
+            continue;
+        };
+        let raw_type = cols.get(&row, "Skolform");
+        let Some(raw_type) = required(out, at, EntityKind::Person, id, "Skolform", raw_type)?
+        else {
+            continue;
+        };
+        let school_type = match school_type(raw_type) {
+            Ok(t) => t,
+            Err(reason) => {
+                out.reject(at.reject(
+                    EntityKind::Person,
+                    id,
+                    "Skolform",
+                    Some(raw_type.to_string()),
+                    reason,
+                ))?;
+                continue;
+            }
+        };
+        let raw_year = cols.get(&row, "Årskurs");
+        let school_year = match small_number(raw_year) {
+            Ok(y) => y,
+            Err(reason) => {
+                out.reject(at.reject(
+                    EntityKind::Person,
+                    id,
+                    "Årskurs",
+                    Some(raw_year.to_string()),
+                    reason,
+                ))?;
+                continue;
+            }
+        };
+        let Some(fields) = person_fields(out, &cols, &row, at, EmailType::SkolaElev)? else {
+            continue;
+        };
+        let Some(i) = state.merge_person(out, at, fields)? else {
+            continue;
+        };
+        let education_code = cols.get(&row, "Studievägskod");
+        state.persons[i].enrolments.push(Enrolment {
+            enroled_at: Reference::to(school_unit_id(code)),
+            school_year,
+            school_type,
+            start_date: None,
+            end_date: None,
+            cancelled: None,
+            education_code: (!education_code.is_empty()).then(|| education_code.to_string()),
+            programme: None,
+        });
+        state
+            .units
+            .entry(code.to_string())
+            .or_default()
+            .insert(school_type);
+        let class = cols.get(&row, "Klass");
+        if !class.is_empty() {
+            state
+                .class_members
+                .entry(class.to_string())
+                .or_default()
+                .push(Pending {
+                    id: id.to_string(),
+                    line: row.line,
+                });
+        }
+        for group in list(cols.get(&row, "Ämnesgrupper")) {
+            let members = state.group_members.entry(group.to_string()).or_default();
+            // One membership per person and group, however many rows list it.
+            if !members.iter().any(|m| m.id == id) {
+                members.push(Pending {
+                    id: id.to_string(),
+                    line: row.line,
+                });
+            }
+        }
+    }
+    Ok(name)
+}
+
+fn read_staff(
+    file: &mut CsvFile,
+    state: &mut State,
+    out: &mut Out<'_>,
+) -> Result<String, SourceError> {
+    let cols = Cols::new(
+        file,
+        &[
+            "Person-ID",
+            "Personnummer",
+            "Skolenhetskod",
+            "Personalkategori",
+        ],
+        &[
+            "Tjänstgörings-ID",
+            "Federationsanvändarnamn",
+            "EduID-Federationsanvändarnamn",
+            "Sekretessmarkering",
+            "Förnamn",
+            "Mellannamn",
+            "Efternamn",
+            "E-postadress",
+            "Ämnesgrupper",
+            "Ta bort",
+        ],
+    )?;
+    let name = file.name().to_string();
+    let mut duties = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    while let Some(line) = file.next_line()? {
+        let Some(row) = bad_line(out, &name, EntityKind::Duty, line)? else {
+            continue;
+        };
+        let at = At {
+            file: &name,
+            line: row.line,
+        };
+        let Some(person_id) = required(
+            out,
+            at,
+            EntityKind::Duty,
+            cols.get(&row, "Tjänstgörings-ID"),
+            "Person-ID",
+            cols.get(&row, "Person-ID"),
+        )?
+        else {
+            continue;
+        };
+        let code = cols.get(&row, "Skolenhetskod");
+        let role = cols.get(&row, "Personalkategori");
+        let duty_id = match cols.get(&row, "Tjänstgörings-ID") {
+            "" => derived_id(&["duty", person_id, code, role]),
+            given => given.to_string(),
+        };
+        let Some(remove) = removal(
+            out,
+            at,
+            EntityKind::Duty,
+            &duty_id,
+            cols.get(&row, "Ta bort"),
+        )?
+        else {
+            continue;
+        };
+        if remove {
+            state.deleted.duties.push(duty_id.as_str().into());
+            state.removed_persons.insert(person_id.to_string());
+            continue;
+        }
+        if let Some(first) = seen.get(&duty_id) {
+            out.reject(at.reject(
+                EntityKind::Duty,
+                &duty_id,
+                "Tjänstgörings-ID",
+                Some(duty_id.clone()),
+                format!("the same duty id is on line {first} already"),
+            ))?;
+            continue;
+        }
+        let Some(code) = required(out, at, EntityKind::Duty, &duty_id, "Skolenhetskod", code)?
+        else {
+            continue;
+        };
+        let Some(role) = required(
+            out,
+            at,
+            EntityKind::Duty,
+            &duty_id,
+            "Personalkategori",
+            role,
+        )?
+        else {
+            continue;
+        };
+        let Some(fields) = person_fields(out, &cols, &row, at, EmailType::SkolaPersonal)? else {
+            continue;
+        };
+        if state.merge_person(out, at, fields)?.is_none() {
+            continue;
+        }
+        seen.insert(duty_id.clone(), row.line);
+        state.units.entry(code.to_string()).or_default();
+        for group in list(cols.get(&row, "Ämnesgrupper")) {
+            state
+                .teachers
+                .entry(group.to_string())
+                .or_default()
+                .push(Pending {
+                    id: duty_id.clone(),
+                    line: row.line,
+                });
+        }
+        let duty = Duty {
+            id: duty_id.as_str().into(),
+            meta: Meta::default(),
+            person: Some(Reference::to(person_id)),
+            duty_at: Reference::to(school_unit_id(code)),
+            duty_role: role.to_string(),
+            signature: None,
+            start_date: None,
+            end_date: None,
+        };
+        out.push(&mut duties, duty, Batch::Duties)?;
+    }
+    out.flush(&mut duties, Batch::Duties)?;
+    Ok(name)
+}
+
+/// What the two group sheets share.
+struct GroupRow<'r> {
+    id: &'r str,
+    name: &'r str,
+    school_type: Ss12000SchoolType,
+    code: &'r str,
+}
+
+fn group_row<'r>(
+    out: &mut Out<'_>,
+    cols: &Cols,
+    row: &'r Row,
+    at: At<'_>,
+    (id_col, name_col): (&str, &str),
+    deleted: &mut DeletedEntityIds,
+    seen: &mut HashMap<String, u64>,
+) -> Result<Option<GroupRow<'r>>, SourceError> {
+    let Some(id) = required(
+        out,
+        at,
+        EntityKind::Group,
+        "",
+        id_col,
+        cols.get(row, id_col),
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(remove) = removal(out, at, EntityKind::Group, id, cols.get(row, "Ta bort"))? else {
+        return Ok(None);
+    };
+    if remove {
+        deleted.groups.push(id.into());
+        return Ok(None);
+    }
+    if let Some(first) = seen.get(id) {
+        out.reject(at.reject(
+            EntityKind::Group,
+            id,
+            id_col,
+            Some(id.to_string()),
+            format!("the same group id is on line {first} already"),
+        ))?;
+        return Ok(None);
+    }
+    let Some(code) = required(
+        out,
+        at,
+        EntityKind::Group,
+        id,
+        "Skolenhetskod",
+        cols.get(row, "Skolenhetskod"),
+    )?
+    else {
+        return Ok(None);
+    };
+    let raw_type = cols.get(row, "Skolform");
+    let Some(raw_type) = required(out, at, EntityKind::Group, id, "Skolform", raw_type)? else {
+        return Ok(None);
+    };
+    let school_type = match school_type(raw_type) {
+        Ok(t) => t,
+        Err(reason) => {
+            out.reject(at.reject(
+                EntityKind::Group,
+                id,
+                "Skolform",
+                Some(raw_type.to_string()),
+                reason,
+            ))?;
+            return Ok(None);
+        }
+    };
+    seen.insert(id.to_string(), at.line);
+    Ok(Some(GroupRow {
+        id,
+        name: cols.get(row, name_col),
+        school_type,
+        code,
+    }))
+}
+
+fn memberships(pending: Option<Vec<Pending>>) -> Vec<GroupMembership> {
+    pending
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| GroupMembership {
+            person: Reference::to(&m.id),
+            start_date: None,
+            end_date: None,
+        })
+        .collect()
+}
+
+fn group(g: &GroupRow<'_>, group_type: GroupType, members: Vec<GroupMembership>) -> Group {
+    Group {
+        id: g.id.into(),
+        meta: Meta::default(),
+        display_name: g.name.to_string(),
+        start_date: None,
+        end_date: None,
+        group_type,
+        school_type: Some(g.school_type),
+        organisation: Reference::to(school_unit_id(g.code)),
+        group_memberships: members,
+    }
+}
+
+fn read_classes(
+    file: &mut CsvFile,
+    state: &mut State,
+    out: &mut Out<'_>,
+) -> Result<(), SourceError> {
+    let cols = Cols::new(
+        file,
+        &["Klass-ID", "Skolform", "Skolenhetskod"],
+        &["Klass", "Ta bort"],
+    )?;
+    let name = file.name().to_string();
+    let mut groups = Vec::new();
+    let mut seen = HashMap::new();
+    while let Some(line) = file.next_line()? {
+        let Some(row) = bad_line(out, &name, EntityKind::Group, line)? else {
+            continue;
+        };
+        let at = At {
+            file: &name,
+            line: row.line,
+        };
+        let Some(g) = group_row(
+            out,
+            &cols,
+            &row,
+            at,
+            ("Klass-ID", "Klass"),
+            &mut state.deleted,
+            &mut seen,
+        )?
+        else {
+            // A removed class takes its memberships with it.
+            let id = cols.get(&row, "Klass-ID");
+            if state.deleted.groups.iter().any(|d| d.as_str() == id) {
+                state.class_members.remove(id);
+            }
+            continue;
+        };
+        state
+            .units
+            .entry(g.code.to_string())
+            .or_default()
+            .insert(g.school_type);
+        let members = memberships(state.class_members.remove(g.id));
+        out.push(
+            &mut groups,
+            group(&g, GroupType::Klass, members),
+            Batch::Groups,
+        )?;
+    }
+    out.flush(&mut groups, Batch::Groups)?;
+    Ok(())
+}
+
+fn read_subject_groups(
+    file: &mut CsvFile,
+    state: &mut State,
+    out: &mut Out<'_>,
+) -> Result<(), SourceError> {
+    let cols = Cols::new(
+        file,
+        &["Grupp-ID", "Skolform", "Skolenhetskod"],
+        &["Ämnesgrupp", "Provaktivitetsnamn", "Ta bort"],
+    )?;
+    let name = file.name().to_string();
+    let mut groups = Vec::new();
+    let mut activities = Vec::new();
+    let mut seen = HashMap::new();
+    while let Some(line) = file.next_line()? {
+        let Some(row) = bad_line(out, &name, EntityKind::Group, line)? else {
+            continue;
+        };
+        let at = At {
+            file: &name,
+            line: row.line,
+        };
+        let Some(g) = group_row(
+            out,
+            &cols,
+            &row,
+            at,
+            ("Grupp-ID", "Ämnesgrupp"),
+            &mut state.deleted,
+            &mut seen,
+        )?
+        else {
+            let id = cols.get(&row, "Grupp-ID");
+            if state.deleted.groups.iter().any(|d| d.as_str() == id) {
+                state.group_members.remove(id);
+                state.teachers.remove(id);
+                state
+                    .deleted
+                    .activities
+                    .push(derived_id(&["activity", id]).as_str().into());
+            }
+            continue;
+        };
+        state
+            .units
+            .entry(g.code.to_string())
+            .or_default()
+            .insert(g.school_type);
+        let members = memberships(state.group_members.remove(g.id));
+        out.push(
+            &mut groups,
+            group(&g, GroupType::Undervisning, members),
+            Batch::Groups,
+        )?;
+        let test = cols.get(&row, "Provaktivitetsnamn");
+        if test.is_empty() {
+            continue;
+        }
+        let teachers = state
+            .teachers
+            .remove(g.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| TeacherAssignment {
+                duty: Some(Reference::to(&t.id)),
+                person: None,
+                start_date: None,
+                end_date: None,
+            })
+            .collect();
+        let activity = Activity {
+            id: derived_id(&["activity", g.id]).as_str().into(),
+            meta: Meta::default(),
+            display_name: g.name.to_string(),
+            activity_type: Some(ActivityType::Undervisning),
+            start_date: None,
+            end_date: None,
+            groups: vec![Reference::to(g.id)],
+            teachers,
+            syllabus: None,
+            subject: None,
+            organisation: Reference::to(school_unit_id(g.code)),
+            parent_activity: vec![Reference::to(
+                TestActivityName::new(test).skolverket_id().to_string(),
+            )],
+            embedded: None,
+        };
+        out.push(&mut activities, activity, Batch::Activities)?;
+    }
+    out.flush(&mut groups, Batch::Groups)?;
+    out.flush(&mut activities, Batch::Activities)?;
+    Ok(())
+}

@@ -1,0 +1,497 @@
+//! The contract every connector fulfils: [`Source::read`] streams
+//! [`Batch`]es through a bounded channel, so memory holds a few pages in
+//! flight plus what the caller keeps; [`collect`] gathers a read into a
+//! [`Snapshot`]; [`ReadProgress`] lets a progress bar watch.
+//!
+//! A read ends in one of two ways: [`Batch::Complete`] (everything was read;
+//! it carries the watermark for the next incremental read) or an `Err` item
+//! with a [`SourceError`]. A stream that ends with neither was cut short,
+//! and [`collect`] says so instead of returning a partial snapshot.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use skolsync_model::reject::{Reject, Severity};
+use skolsync_model::ss12000::{
+    Activity, DeletedEntityIds, Duty, EntityKind, Group, Organisation, Person, Programme, Snapshot,
+    Syllabus,
+};
+use tokio::sync::mpsc;
+
+use crate::error::SourceError;
+
+/// How far the watermark of an API read lies before the moment the read
+/// started (by the server's clock). Changes made while a read is under way,
+/// or stamped by a server node whose clock lags a little, are then read again
+/// next time instead of being missed; reading a change twice is harmless
+/// because the plan compares content.
+pub const WATERMARK_OVERLAP: Duration = Duration::from_secs(60);
+
+/// Batches in flight between a connector and its caller. Small: a batch is a
+/// page (up to a few thousand entities), and a slow caller should slow the
+/// reader down rather than let pages pile up.
+const CHANNEL_CAPACITY: usize = 4;
+
+/// A connector: something that can read SS 12000 entities.
+pub trait Source: Send + Sync {
+    /// What is read, for logs and reports (never with secrets), e.g.
+    /// `educloud https://api.ist.com/ss12000v2-api/source/SE00100/v2.0`.
+    fn describe(&self) -> String;
+
+    /// Starts reading. The returned stream yields batches until
+    /// [`Batch::Complete`] or an error; dropping it stops the read.
+    /// Must be called within a Tokio runtime (the reader runs as a task).
+    fn read(&self, options: ReadOptions) -> BatchStream;
+}
+
+/// How to read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Incremental read: only entities modified after this instant, plus the
+    /// deletions since then. `None` reads everything. Pass the
+    /// [`ReadSummary::watermark`] of the last successful run. Sources without
+    /// modification times (CSV files) always read everything.
+    pub modified_after: Option<DateTime<FixedOffset>>,
+    /// Counters to update while reading, for a progress bar.
+    pub progress: Option<Arc<ReadProgress>>,
+}
+
+/// One item of a read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Batch {
+    /// Organisation elements, including school units.
+    Organisations(Vec<Organisation>),
+    /// Persons with enrolments.
+    Persons(Vec<Person>),
+    /// Staff duties.
+    Duties(Vec<Duty>),
+    /// Groups with memberships.
+    Groups(Vec<Group>),
+    /// Activities.
+    Activities(Vec<Activity>),
+    /// Syllabuses.
+    Syllabuses(Vec<Syllabus>),
+    /// Programmes.
+    Programmes(Vec<Programme>),
+    /// Ids the source reports as deleted (`/deletedEntities`, `Ta bort = Ja`).
+    Deleted(DeletedEntityIds),
+    /// Records that could not be read, each with where and why.
+    Rejects(Vec<Reject>),
+    /// The last item of a successful read.
+    Complete {
+        /// What to store and pass as [`ReadOptions::modified_after`] next
+        /// time: the moment this read started by the source's clock (the
+        /// `Date` header of its first answer, else the local clock) minus
+        /// [`WATERMARK_OVERLAP`]. `None` for sources without modification
+        /// times (CSV), which must always be read in full.
+        watermark: Option<DateTime<FixedOffset>>,
+    },
+}
+
+impl Batch {
+    /// The entity type of an entity batch.
+    pub fn kind(&self) -> Option<EntityKind> {
+        Some(match self {
+            Batch::Organisations(_) => EntityKind::Organisation,
+            Batch::Persons(_) => EntityKind::Person,
+            Batch::Duties(_) => EntityKind::Duty,
+            Batch::Groups(_) => EntityKind::Group,
+            Batch::Activities(_) => EntityKind::Activity,
+            Batch::Syllabuses(_) => EntityKind::Syllabus,
+            Batch::Programmes(_) => EntityKind::Programme,
+            Batch::Deleted(_) | Batch::Rejects(_) | Batch::Complete { .. } => return None,
+        })
+    }
+
+    /// Number of entities, ids or rejects it carries.
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Organisations(v) => v.len(),
+            Batch::Persons(v) => v.len(),
+            Batch::Duties(v) => v.len(),
+            Batch::Groups(v) => v.len(),
+            Batch::Activities(v) => v.len(),
+            Batch::Syllabuses(v) => v.len(),
+            Batch::Programmes(v) => v.len(),
+            Batch::Deleted(d) => deleted_count(d),
+            Batch::Rejects(v) => v.len(),
+            Batch::Complete { .. } => 0,
+        }
+    }
+
+    /// Whether it carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn deleted_count(d: &DeletedEntityIds) -> usize {
+    d.organisations.len()
+        + d.persons.len()
+        + d.duties.len()
+        + d.groups.len()
+        + d.activities.len()
+        + d.syllabuses.len()
+        + d.programmes.len()
+}
+
+/// What [`Source::read`] returns.
+pub type BatchStream = Pin<Box<dyn Stream<Item = Result<Batch, SourceError>> + Send>>;
+
+/// Live counters of a read, cheap to poll from another thread.
+#[derive(Debug, Default)]
+pub struct ReadProgress {
+    entities: [AtomicU64; 7],
+    deleted: AtomicU64,
+    rejects: AtomicU64,
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+fn kind_index(kind: EntityKind) -> usize {
+    match kind {
+        EntityKind::Organisation => 0,
+        EntityKind::Person => 1,
+        EntityKind::Duty => 2,
+        EntityKind::Group => 3,
+        EntityKind::Activity => 4,
+        EntityKind::Syllabus => 5,
+        EntityKind::Programme => 6,
+    }
+}
+
+impl ReadProgress {
+    /// Fresh counters, shareable.
+    pub fn new() -> Arc<Self> {
+        Arc::new(ReadProgress::default())
+    }
+
+    /// Entities of `kind` read so far (delivered to the stream).
+    pub fn entities(&self, kind: EntityKind) -> u64 {
+        self.entities[kind_index(kind)].load(Ordering::Relaxed)
+    }
+
+    /// Entities of every kind read so far.
+    pub fn total_entities(&self) -> u64 {
+        self.entities
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Deleted ids reported so far.
+    pub fn deleted(&self) -> u64 {
+        self.deleted.load(Ordering::Relaxed)
+    }
+
+    /// Rejects (and warnings) so far.
+    pub fn rejects(&self) -> u64 {
+        self.rejects.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests sent so far (API sources), retries included.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests that were retried (429, 5xx, timeouts, renewed tokens).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_batch(&self, batch: &Batch) {
+        let n = batch.len() as u64;
+        match batch {
+            Batch::Deleted(_) => self.deleted.fetch_add(n, Ordering::Relaxed),
+            Batch::Rejects(_) => self.rejects.fetch_add(n, Ordering::Relaxed),
+            Batch::Complete { .. } => 0,
+            other => match other.kind() {
+                Some(kind) => self.entities[kind_index(kind)].fetch_add(n, Ordering::Relaxed),
+                None => 0,
+            },
+        };
+    }
+
+    pub(crate) fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Totals of a finished read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReadSummary {
+    /// Entities read per type.
+    pub counts: BTreeMap<EntityKind, usize>,
+    /// Ids reported as deleted.
+    pub deleted: usize,
+    /// Records rejected (left out).
+    pub rejected: usize,
+    /// Records read with a warning (they are in the snapshot).
+    pub warnings: usize,
+    /// Store this after a successful run and pass it as
+    /// [`ReadOptions::modified_after`] next time; see [`Batch::Complete`].
+    /// `None`: the source has no modification times; read in full next time.
+    pub watermark: Option<DateTime<FixedOffset>>,
+    /// How long the read took.
+    #[serde(with = "seconds")]
+    pub elapsed: Duration,
+}
+
+impl ReadSummary {
+    /// Entities of `kind` read.
+    pub fn count(&self, kind: EntityKind) -> usize {
+        self.counts.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// Entities of every kind read.
+    pub fn total(&self) -> usize {
+        self.counts.values().sum()
+    }
+}
+
+mod seconds {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+/// Reads a whole stream into a [`Snapshot`], the rejects and a summary.
+///
+/// Fails with the stream's error, or with [`SourceError::Incomplete`] if the
+/// stream ended without [`Batch::Complete`]: a partial snapshot must never
+/// pass for a whole one (the diff would delete what was not read).
+pub async fn collect(
+    mut stream: BatchStream,
+) -> Result<(Snapshot, Vec<Reject>, ReadSummary), SourceError> {
+    let started = Instant::now();
+    let mut snapshot = Snapshot::default();
+    let mut rejects = Vec::new();
+    let mut summary = ReadSummary::default();
+    let mut complete = false;
+    while let Some(item) = stream.next().await {
+        let batch = item?;
+        if complete {
+            return Err(SourceError::Incomplete(
+                "the source sent data after saying it was complete".to_string(),
+            ));
+        }
+        if let Some(kind) = batch.kind() {
+            *summary.counts.entry(kind).or_default() += batch.len();
+        }
+        match batch {
+            Batch::Organisations(v) => snapshot.organisations.extend(v),
+            Batch::Persons(v) => snapshot.persons.extend(v),
+            Batch::Duties(v) => snapshot.duties.extend(v),
+            Batch::Groups(v) => snapshot.groups.extend(v),
+            Batch::Activities(v) => snapshot.activities.extend(v),
+            Batch::Syllabuses(v) => snapshot.syllabuses.extend(v),
+            Batch::Programmes(v) => snapshot.programmes.extend(v),
+            Batch::Deleted(d) => {
+                summary.deleted += deleted_count(&d);
+                merge_deleted(&mut snapshot.deleted, d);
+            }
+            Batch::Rejects(v) => {
+                for r in &v {
+                    match r.severity {
+                        Severity::Rejected => summary.rejected += 1,
+                        Severity::Warning => summary.warnings += 1,
+                    }
+                }
+                rejects.extend(v);
+            }
+            Batch::Complete { watermark } => {
+                summary.watermark = watermark;
+                complete = true;
+            }
+        }
+    }
+    if !complete {
+        return Err(SourceError::Incomplete(
+            "the stream ended without its completion marker".to_string(),
+        ));
+    }
+    summary.elapsed = started.elapsed();
+    Ok((snapshot, rejects, summary))
+}
+
+/// Appends the ids of `more` to `into`.
+pub(crate) fn merge_deleted(into: &mut DeletedEntityIds, more: DeletedEntityIds) {
+    into.organisations.extend(more.organisations);
+    into.persons.extend(more.persons);
+    into.duties.extend(more.duties);
+    into.groups.extend(more.groups);
+    into.activities.extend(more.activities);
+    into.syllabuses.extend(more.syllabuses);
+    into.programmes.extend(more.programmes);
+}
+
+// ---------------------------------------------------------------------------
+// The channel between a reader task and the stream.
+
+/// The reader's end of the channel: sends batches and counts them.
+#[derive(Clone)]
+pub(crate) struct Emitter {
+    tx: mpsc::Sender<Result<Batch, SourceError>>,
+    progress: Option<Arc<ReadProgress>>,
+}
+
+/// The caller dropped the stream; the reader should stop.
+#[derive(Debug)]
+pub(crate) struct Stopped;
+
+impl From<Stopped> for SourceError {
+    fn from(_: Stopped) -> Self {
+        SourceError::Incomplete("the reader of the stream went away".to_string())
+    }
+}
+
+impl Emitter {
+    /// Sends a batch unless it is empty (a `Complete` is always sent).
+    pub(crate) async fn emit(&self, batch: Batch) -> Result<(), Stopped> {
+        if batch.is_empty() && !matches!(batch, Batch::Complete { .. }) {
+            return Ok(());
+        }
+        if let Some(p) = &self.progress {
+            p.count_batch(&batch);
+        }
+        self.tx.send(Ok(batch)).await.map_err(|_| Stopped)
+    }
+
+    /// [`Emitter::emit`] from a blocking thread (the CSV reader).
+    pub(crate) fn emit_blocking(&self, batch: Batch) -> Result<(), Stopped> {
+        if batch.is_empty() && !matches!(batch, Batch::Complete { .. }) {
+            return Ok(());
+        }
+        if let Some(p) = &self.progress {
+            p.count_batch(&batch);
+        }
+        self.tx.blocking_send(Ok(batch)).map_err(|_| Stopped)
+    }
+
+    pub(crate) fn progress(&self) -> Option<&Arc<ReadProgress>> {
+        self.progress.as_ref()
+    }
+}
+
+/// A stream fed by a spawned reader; dropping it aborts the reader.
+struct ChannelStream {
+    rx: mpsc::Receiver<Result<Batch, SourceError>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Stream for ChannelStream {
+    type Item = Result<Batch, SourceError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for ChannelStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs `reader` as a task feeding a bounded channel and returns the
+/// stream of its batches. The reader sends [`Batch::Complete`] itself when
+/// done; an error it returns becomes the stream's last item.
+pub(crate) fn spawn_reader<F, Fut>(progress: Option<Arc<ReadProgress>>, reader: F) -> BatchStream
+where
+    F: FnOnce(Emitter) -> Fut,
+    Fut: Future<Output = Result<(), SourceError>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let emitter = Emitter {
+        tx: tx.clone(),
+        progress,
+    };
+    let work = reader(emitter);
+    let task = tokio::spawn(async move {
+        if let Err(err) = work.await {
+            // If the caller is gone nobody needs to hear about it.
+            let _ = tx.send(Err(err)).await;
+        }
+    });
+    Box::pin(ChannelStream { rx, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skolsync_model::reject::Stage;
+
+    fn org(id: &str) -> Organisation {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "organisationType": "Skolenhet", "displayName": id
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn collect_gathers_batches_and_counts_them() {
+        let progress = ReadProgress::new();
+        let stream = spawn_reader(Some(progress.clone()), |out| async move {
+            out.emit(Batch::Organisations(vec![org("a"), org("b")]))
+                .await?;
+            out.emit(Batch::Rejects(vec![
+                Reject::new(Stage::Extract, EntityKind::Person, "bad"),
+                Reject::new(Stage::Extract, EntityKind::Group, "meh").warning(),
+            ]))
+            .await?;
+            out.emit(Batch::Deleted(DeletedEntityIds {
+                persons: vec!["p".into()],
+                ..Default::default()
+            }))
+            .await?;
+            out.emit(Batch::Complete { watermark: None }).await?;
+            Ok(())
+        });
+        let (snapshot, rejects, summary) = collect(stream).await.unwrap();
+        assert_eq!(snapshot.organisations.len(), 2);
+        assert_eq!(snapshot.deleted.persons, vec!["p".into()]);
+        assert_eq!(rejects.len(), 2);
+        assert_eq!(summary.count(EntityKind::Organisation), 2);
+        assert_eq!(
+            (summary.rejected, summary.warnings, summary.deleted),
+            (1, 1, 1)
+        );
+        assert_eq!(progress.entities(EntityKind::Organisation), 2);
+        assert_eq!(progress.rejects(), 2);
+        assert_eq!(progress.deleted(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stream_without_completion_is_an_error_not_a_partial_snapshot() {
+        let stream = spawn_reader(None, |out| async move {
+            out.emit(Batch::Organisations(vec![org("a")])).await?;
+            Ok(())
+        });
+        assert!(matches!(
+            collect(stream).await,
+            Err(SourceError::Incomplete(_))
+        ));
+        let stream = spawn_reader(None, |out| async move {
+            out.emit(Batch::Organisations(vec![org("a")])).await?;
+            Err(SourceError::Scope("boom".into()))
+        });
+        assert_eq!(
+            collect(stream).await.unwrap_err(),
+            SourceError::Scope("boom".into())
+        );
+    }
+}

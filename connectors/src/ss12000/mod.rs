@@ -1,0 +1,110 @@
+//! `kind = "ss12000"`: any SS 12000 v2 API (Tieto Edu, Vklass, Edlevo,
+//! Skolverket's reference API, …). The reading itself is shared with
+//! EduCloud and lives in `crate::api`; this component validates its config
+//! section and chooses the authorisation.
+
+pub mod config;
+
+use std::path::Path;
+use std::time::Duration;
+
+pub use config::{BearerAuth, OAuth2Auth, Resource, Ss12000Auth, Ss12000Config, TokenAuthStyle};
+
+use crate::api::http::{AuthSettings, HttpSettings, TlsSettings};
+use crate::api::{ApiSettings, ApiSource};
+use crate::error::ConfigError;
+use crate::resolve;
+use crate::source::{BatchStream, ReadOptions, Source};
+
+/// A built SS 12000 API source.
+pub struct Ss12000Source {
+    api: ApiSource,
+}
+
+impl Ss12000Source {
+    /// Validates `config` and sets up the HTTP client (reading certificate
+    /// files relative to `base_dir`).
+    pub fn new(config: &Ss12000Config, base_dir: &Path) -> Result<Self, ConfigError> {
+        let auth = match &config.auth {
+            Ss12000Auth::None => AuthSettings::None,
+            Ss12000Auth::Bearer(b) => {
+                if b.token.expose().trim().is_empty() {
+                    return Err(ConfigError::invalid("auth.token", "is empty"));
+                }
+                AuthSettings::Bearer(b.token.clone())
+            }
+            Ss12000Auth::Oauth2(o) => {
+                if o.client_id.trim().is_empty() {
+                    return Err(ConfigError::invalid("auth.client_id", "is empty"));
+                }
+                if o.client_secret.expose().is_empty() {
+                    return Err(ConfigError::invalid("auth.client_secret", "is empty"));
+                }
+                AuthSettings::OAuth2 {
+                    token_url: o.token_url.clone(),
+                    client_id: o.client_id.clone(),
+                    client_secret: o.client_secret.clone(),
+                    scope: o.scope.clone(),
+                    basic_auth: o.auth_style == TokenAuthStyle::Basic,
+                }
+            }
+        };
+        let client_cert = match (&config.client_cert, &config.client_key) {
+            (Some(cert), Some(key)) => Some((
+                ("client_cert".to_string(), resolve(base_dir, cert)),
+                ("client_key".to_string(), resolve(base_dir, key)),
+            )),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "client_key",
+                    "missing: mutual TLS needs both client_cert and client_key",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "client_cert",
+                    "missing: mutual TLS needs both client_cert and client_key",
+                ));
+            }
+        };
+        let settings = ApiSettings::new(
+            "ss12000",
+            &config.base_url,
+            HttpSettings {
+                auth,
+                tls: TlsSettings {
+                    ca_cert: config
+                        .ca_cert
+                        .as_ref()
+                        .map(|p| ("ca_cert".to_string(), resolve(base_dir, p))),
+                    client_cert,
+                },
+                requests_per_second: Some(config.requests_per_second),
+                max_retries: config.max_retries,
+                timeout: Duration::from_secs(config.timeout_secs.max(1)),
+            },
+            crate::api::ReadSettings {
+                page_size: config.page_size,
+                resources: &config.resources,
+                deleted_entities: config.deleted_entities,
+                expand: &config.expand,
+                school_units: &config.school_units,
+                concurrency: config.concurrency,
+            },
+        )?;
+        Ok(Ss12000Source {
+            api: ApiSource::new(settings)?,
+        })
+    }
+}
+
+impl Source for Ss12000Source {
+    fn describe(&self) -> String {
+        self.api.describe()
+    }
+
+    fn read(&self, options: ReadOptions) -> BatchStream {
+        self.api.read(options)
+    }
+}

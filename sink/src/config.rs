@@ -1,0 +1,100 @@
+//! The `[sink]` section of a pipeline file: which sink, and its settings.
+//!
+//! Each sink's own settings live in its component's `config.rs`
+//! ([`crate::skolverket::config`], [`crate::file::config`]); this enum picks
+//! one by `kind`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::file::config::FileConfig;
+use crate::skolverket::config::SkolverketConfig;
+
+/// Where the plan goes, chosen by `kind`.
+// Read once per run: the size difference between the variants is of no
+// consequence, and unboxed variants keep matching on them simple.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SinkConfig {
+    /// Skolverket's Provisioning API (provtjänst).
+    Skolverket(SkolverketConfig),
+    /// One JSON Lines file per entity type.
+    Jsonl(FileConfig),
+    /// One CSV file per entity type.
+    Csv(FileConfig),
+    /// One Parquet file per entity type.
+    Parquet(FileConfig),
+}
+
+impl SinkConfig {
+    /// The `kind` value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::Skolverket(_) => "skolverket",
+            SinkConfig::Jsonl(_) => "jsonl",
+            SinkConfig::Csv(_) => "csv",
+            SinkConfig::Parquet(_) => "parquet",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::config::Content;
+    use crate::skolverket::config::Environment;
+
+    #[test]
+    fn sections_parse_by_kind_and_refuse_unknown_keys() {
+        let skolverket: SinkConfig = toml::from_str(
+            r#"
+            kind = "skolverket"
+            environment = "verifieringstest"
+            client_cert = "/etc/skolsync/huvudman.crt"
+            client_key = "/etc/skolsync/huvudman.key"
+            client_key_id = "https://testhuvudman.se"
+            "#,
+        )
+        .unwrap();
+        let SinkConfig::Skolverket(c) = &skolverket else {
+            panic!("not skolverket: {skolverket:?}");
+        };
+        assert_eq!(c.environment, Some(Environment::Verifieringstest));
+        assert_eq!(c.client_key_id.as_deref(), Some("https://testhuvudman.se"));
+        assert_eq!(c.bulk_per_second, 5);
+        assert_eq!(c.read_per_second, 10);
+
+        let parquet: SinkConfig = toml::from_str(
+            r#"
+            kind = "parquet"
+            dir = "out"
+            content = "ss12000"
+            "#,
+        )
+        .unwrap();
+        assert!(matches!(&parquet, SinkConfig::Parquet(c) if c.content == Content::Ss12000));
+
+        let typo = toml::from_str::<SinkConfig>(
+            r#"
+            kind = "skolverket"
+            enviroment = "production"
+            "#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(typo.contains("enviroment"), "{typo}");
+        let unknown = toml::from_str::<SinkConfig>(r#"kind = "ftp""#)
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("ftp"), "{unknown}");
+    }
+
+    #[test]
+    fn schema_names_every_kind() {
+        let schema = serde_json::to_string(&schemars::schema_for!(SinkConfig)).unwrap();
+        for kind in ["skolverket", "jsonl", "csv", "parquet", "pinned_pubkey"] {
+            assert!(schema.contains(kind), "{kind} missing from the schema");
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! File sinks: JSON Lines, CSV and Parquet, one file per entity type in a
+//! directory — for audits (what would be sent), migrations (load it
+//! elsewhere) and dry runs.
+//!
+//! With `content = "provtjanst"` [`crate::Sink::apply`] writes the plan:
+//! `persons`, `duties`, `groups`, `activities` (the payloads of creates,
+//! then updates, exactly as the Provisioning API would receive them) and
+//! `deletes` (`kind`, `id`). Every entity is then reported `Success`. With
+//! `content = "ss12000"` [`crate::Sink::write_snapshot`] writes the source's
+//! entities: `organisations`, `persons`, `duties`, `groups`, `activities`,
+//! `syllabuses`, `programmes` and `deleted`.
+//!
+//! JSONL lines are the entities themselves. CSV and Parquet hold one row per
+//! entity and one column per top-level attribute (in order of first
+//! appearance); nested values (lists, references) are JSON text. Parquet
+//! columns are booleans, integers or floats when every value is one, text
+//! otherwise.
+//!
+//! Files are written to a temporary name and renamed into place, so a
+//! reader never sees half a file; on Unix they are readable by the owner
+//! only, since they carry personal data (personnummer).
+
+pub mod config;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use polars::prelude::{Column, DataFrame, ParquetWriter, PlSmallStr};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use skolsync_model::ObjectType;
+use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, TypePlan};
+use skolsync_model::provtjanst::path_segment;
+use skolsync_model::ss12000::Snapshot;
+
+use self::config::{Content, FileConfig};
+use crate::error::{ConfigError, SinkError};
+use crate::summary::{ApplySummary, CheckReport, SnapshotSummary};
+use crate::{OutcomeCallback, Sink};
+
+/// The file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON Lines.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The file extension and `kind`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+/// A sink writing files.
+#[derive(Debug, Clone)]
+pub struct FileSink {
+    format: Format,
+    dir: PathBuf,
+    content: Content,
+}
+
+/// Rows of one file, flattened to columns.
+struct Table {
+    columns: Vec<String>,
+    rows: Vec<Map<String, Value>>,
+}
+
+impl Table {
+    fn new(values: Vec<Value>) -> Table {
+        let mut columns: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let rows: Vec<Map<String, Value>> = values
+            .into_iter()
+            .map(|v| match v {
+                Value::Object(map) => map,
+                other => {
+                    let mut map = Map::new();
+                    map.insert("value".to_string(), other);
+                    map
+                }
+            })
+            .collect();
+        for row in &rows {
+            for key in row.keys() {
+                if seen.insert(key.clone()) {
+                    columns.push(key.clone());
+                }
+            }
+        }
+        if columns.is_empty() {
+            // An empty file still says what it would hold.
+            columns.push("id".to_string());
+        }
+        Table { columns, rows }
+    }
+}
+
+/// A cell as CSV text: strings as they are, nested values as JSON.
+fn text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn parquet_column(name: &str, rows: &[Map<String, Value>]) -> Column {
+    let values: Vec<Option<&Value>> = rows
+        .iter()
+        .map(|r| r.get(name).filter(|v| !v.is_null()))
+        .collect();
+    let present = || values.iter().flatten();
+    let name = PlSmallStr::from(name);
+    if present().next().is_some() && present().all(|v| v.is_boolean()) {
+        let data: Vec<Option<bool>> = values.iter().map(|v| v.and_then(Value::as_bool)).collect();
+        Column::new(name, data)
+    } else if present().next().is_some() && present().all(|v| v.is_i64()) {
+        let data: Vec<Option<i64>> = values.iter().map(|v| v.and_then(Value::as_i64)).collect();
+        Column::new(name, data)
+    } else if present().next().is_some() && present().all(|v| v.is_number()) {
+        let data: Vec<Option<f64>> = values.iter().map(|v| v.and_then(Value::as_f64)).collect();
+        Column::new(name, data)
+    } else {
+        let data: Vec<Option<String>> = values.iter().map(|v| v.map(|v| text(Some(v)))).collect();
+        Column::new(name, data)
+    }
+}
+
+fn to_values<T: Serialize>(items: impl IntoIterator<Item = T>) -> Result<Vec<Value>, String> {
+    items
+        .into_iter()
+        .map(|i| serde_json::to_value(i).map_err(|e| e.to_string()))
+        .collect()
+}
+
+impl FileSink {
+    /// Checks the settings. The directory is created when first written.
+    pub fn new(format: Format, config: &FileConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+        if config.dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "dir",
+                message: "is empty; name the directory to write into".to_string(),
+            });
+        }
+        let dir = if config.dir.is_absolute() {
+            config.dir.clone()
+        } else {
+            base_dir.join(&config.dir)
+        };
+        if dir.exists() && !dir.is_dir() {
+            return Err(ConfigError::Invalid {
+                field: "dir",
+                message: format!("{} exists and is not a directory", dir.display()),
+            });
+        }
+        Ok(FileSink {
+            format,
+            dir,
+            content: config.content,
+        })
+    }
+
+    /// The directory written into.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of the file called `name`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.{}", self.format.extension()))
+    }
+
+    fn write_error(&self, path: &Path, message: impl Into<String>) -> SinkError {
+        SinkError::Write {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// Writes `rows` to `<dir>/<name>.<ext>`, replacing the file whole.
+    pub fn write(&self, name: &str, rows: Vec<Value>) -> Result<usize, SinkError> {
+        let path = self.path(name);
+        fs::create_dir_all(&self.dir).map_err(|e| self.write_error(&self.dir, e.to_string()))?;
+        let tmp = self
+            .dir
+            .join(format!(".{name}.{}.tmp", self.format.extension()));
+        let count = rows.len();
+        let result = self.write_to(&tmp, rows);
+        if let Err(message) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(self.write_error(&path, message));
+        }
+        fs::rename(&tmp, &path).map_err(|e| self.write_error(&path, e.to_string()))?;
+        Ok(count)
+    }
+
+    fn write_to(&self, tmp: &Path, rows: Vec<Value>) -> Result<(), String> {
+        let file = create_private(tmp).map_err(|e| e.to_string())?;
+        match self.format {
+            Format::Jsonl => {
+                let mut out = BufWriter::new(file);
+                for row in &rows {
+                    serde_json::to_writer(&mut out, row).map_err(|e| e.to_string())?;
+                    out.write_all(b"\n").map_err(|e| e.to_string())?;
+                }
+                out.flush().map_err(|e| e.to_string())?;
+                out.get_ref().sync_all().map_err(|e| e.to_string())
+            }
+            Format::Csv => {
+                let table = Table::new(rows);
+                let mut out = csv::Writer::from_writer(BufWriter::new(file));
+                out.write_record(&table.columns)
+                    .map_err(|e| e.to_string())?;
+                for row in &table.rows {
+                    out.write_record(table.columns.iter().map(|c| text(row.get(c))))
+                        .map_err(|e| e.to_string())?;
+                }
+                out.flush().map_err(|e| e.to_string())
+            }
+            Format::Parquet => {
+                let table = Table::new(rows);
+                let columns: Vec<Column> = table
+                    .columns
+                    .iter()
+                    .map(|c| parquet_column(c, &table.rows))
+                    .collect();
+                let mut frame =
+                    DataFrame::new(table.rows.len(), columns).map_err(|e| e.to_string())?;
+                let mut out = BufWriter::new(file);
+                ParquetWriter::new(&mut out)
+                    .finish(&mut frame)
+                    .map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn payloads<T: Serialize>(plan: &TypePlan<T>) -> Result<Vec<Value>, String> {
+        to_values(plan.create.iter().chain(&plan.update).map(|d| &d.payload))
+    }
+}
+
+#[cfg(unix)]
+fn create_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+}
+
+/// Outcomes of one type's entities once its file is (or is not) written.
+fn report<T>(
+    kind: ObjectType,
+    plan: &TypePlan<T>,
+    written: &Result<(), String>,
+    deletes_written: &Result<(), String>,
+    emit: &mut impl FnMut(Outcome),
+) {
+    let outcome = |id, action, hash: Option<String>, result: &Result<(), String>| Outcome {
+        kind,
+        id,
+        action,
+        status: if result.is_ok() {
+            OutcomeStatus::Success
+        } else {
+            OutcomeStatus::Error
+        },
+        hash,
+        messages: Vec::new(),
+        detail: result.as_ref().err().cloned(),
+        blocked_by: None,
+        job_id: None,
+        attempts: 1,
+    };
+    let desired = |d: &Desired<T>, action| outcome(d.id, action, Some(d.hash.clone()), written);
+    for d in &plan.create {
+        emit(desired(d, Action::Create));
+    }
+    for d in &plan.update {
+        emit(desired(d, Action::Update));
+    }
+    for id in &plan.delete {
+        emit(outcome(*id, Action::Delete, None, deletes_written));
+    }
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn kind(&self) -> &'static str {
+        self.format.extension()
+    }
+
+    fn wants_snapshot(&self) -> bool {
+        self.content == Content::Ss12000
+    }
+
+    async fn apply(
+        &self,
+        plan: &Plan,
+        on_outcome: OutcomeCallback<'_>,
+    ) -> Result<ApplySummary, SinkError> {
+        if self.content == Content::Ss12000 {
+            return Err(SinkError::Unsupported {
+                sink: self.kind(),
+                what: "plans when `content = \"ss12000\"` (it writes source snapshots)",
+            });
+        }
+        let started = std::time::Instant::now();
+        let this = self.clone();
+        let plan_owned = plan.clone();
+        // File and Parquet writing block; keep them off the async threads.
+        let results = tokio::task::spawn_blocking(move || {
+            let mut results = BTreeMap::new();
+            let mut run = |name: &'static str, rows: Result<Vec<Value>, String>| {
+                let result = rows.and_then(|rows| {
+                    this.write(name, rows)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+                results.insert(name, result);
+            };
+            let p = &plan_owned;
+            run(
+                path_segment(ObjectType::Person),
+                FileSink::payloads(&p.persons),
+            );
+            run(
+                path_segment(ObjectType::Duty),
+                FileSink::payloads(&p.duties),
+            );
+            run(
+                path_segment(ObjectType::Group),
+                FileSink::payloads(&p.groups),
+            );
+            run(
+                path_segment(ObjectType::Activity),
+                FileSink::payloads(&p.activities),
+            );
+            let deletes: Vec<Value> = [
+                (ObjectType::Person, &p.persons.delete),
+                (ObjectType::Duty, &p.duties.delete),
+                (ObjectType::Group, &p.groups.delete),
+                (ObjectType::Activity, &p.activities.delete),
+            ]
+            .into_iter()
+            .flat_map(|(kind, ids)| {
+                ids.iter()
+                    .map(move |id| json!({"kind": kind.as_str(), "id": id}))
+            })
+            .collect();
+            run("deletes", Ok(deletes));
+            results
+        })
+        .await
+        .map_err(|e| SinkError::Write {
+            path: self.dir.clone(),
+            message: format!("the writer stopped: {e}"),
+        })?;
+
+        let mut summary = ApplySummary::default();
+        let mut emit = |o: Outcome| {
+            summary.count(&o);
+            on_outcome(o);
+        };
+        let get = |name: &str| {
+            results
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Err("not written".to_string()))
+        };
+        let deletes = get("deletes");
+        report(
+            ObjectType::Person,
+            &plan.persons,
+            &get("persons"),
+            &deletes,
+            &mut emit,
+        );
+        report(
+            ObjectType::Duty,
+            &plan.duties,
+            &get("duties"),
+            &deletes,
+            &mut emit,
+        );
+        report(
+            ObjectType::Group,
+            &plan.groups,
+            &get("groups"),
+            &deletes,
+            &mut emit,
+        );
+        report(
+            ObjectType::Activity,
+            &plan.activities,
+            &get("activities"),
+            &deletes,
+            &mut emit,
+        );
+        summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Some((name, Err(message))) = results.iter().find(|(_, r)| r.is_err()) {
+            return Err(SinkError::Write {
+                path: self.path(name),
+                message: message.clone(),
+            });
+        }
+        Ok(summary)
+    }
+
+    async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotSummary, SinkError> {
+        let this = self.clone();
+        let snapshot = snapshot.clone();
+        tokio::task::spawn_blocking(move || {
+            let s = &snapshot;
+            let deleted = &s.deleted;
+            let deleted_rows: Vec<Value> = [
+                ("Organisation", &deleted.organisations),
+                ("Person", &deleted.persons),
+                ("Duty", &deleted.duties),
+                ("Group", &deleted.groups),
+                ("Activity", &deleted.activities),
+                ("Syllabus", &deleted.syllabuses),
+                ("Programme", &deleted.programmes),
+            ]
+            .into_iter()
+            .flat_map(|(kind, ids)| ids.iter().map(move |id| json!({"kind": kind, "id": id})))
+            .collect();
+            let files: Vec<(&str, Result<Vec<Value>, String>)> = vec![
+                ("organisations", to_values(&s.organisations)),
+                ("persons", to_values(&s.persons)),
+                ("duties", to_values(&s.duties)),
+                ("groups", to_values(&s.groups)),
+                ("activities", to_values(&s.activities)),
+                ("syllabuses", to_values(&s.syllabuses)),
+                ("programmes", to_values(&s.programmes)),
+                ("deleted", Ok(deleted_rows)),
+            ];
+            let mut summary = SnapshotSummary::default();
+            for (name, rows) in files {
+                let rows = rows.map_err(|message| SinkError::Write {
+                    path: this.path(name),
+                    message,
+                })?;
+                let count = this.write(name, rows)?;
+                summary
+                    .files
+                    .insert(format!("{name}.{}", this.format.extension()), count);
+            }
+            Ok(summary)
+        })
+        .await
+        .map_err(|e| SinkError::Write {
+            path: self.dir.clone(),
+            message: format!("the writer stopped: {e}"),
+        })?
+    }
+
+    async fn check(&self) -> Result<CheckReport, SinkError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.write_error(&self.dir, e.to_string()))?;
+        let probe = self.dir.join(".skolsync-write-check");
+        create_private(&probe)
+            .and_then(|mut f| f.write_all(b"ok"))
+            .map_err(|e| self.write_error(&probe, e.to_string()))?;
+        let _ = fs::remove_file(&probe);
+        Ok(CheckReport {
+            kind: self.kind(),
+            target: self.dir.display().to_string(),
+            checks: vec![format!("{} is writable", self.dir.display())],
+        })
+    }
+}

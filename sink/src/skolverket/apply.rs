@@ -1,0 +1,1128 @@
+//! Carrying out a plan against the Provisioning API.
+//!
+//! **Order.** Creates and updates go Person → Duty → Group → Activity, then
+//! deletes Activity → Group → Duty → Person. Each type is a phase: its
+//! batches are sent back to back (the service queues jobs) and every job of
+//! the phase settles before the next phase starts, so the next type is
+//! gated on final statuses.
+//!
+//! **Gating.** An entity whose dependency was refused in this run is not
+//! sent:
+//! - a Duty whose Person did not end `Success`/`Warning` is `HeldBack`,
+//!   blocked by that Person;
+//! - an Activity with a Group or a teacher's Duty that did not end
+//!   `Success`/`Warning` (refused or itself held back) is `HeldBack`,
+//!   blocked by the first such dependency;
+//! - a Group is sent without the members whose Person was refused (the
+//!   service would drop them with a warning anyway, CHANGELOG v1.3.2) and
+//!   ends `Warning` with one LogEntry `skolsync-member-left-out` per member
+//!   left out. Its outcome carries the hash of what was sent, not of the
+//!   desired group, so the next run sends the group again, with the member
+//!   once the Person lands.
+//!
+//! Entities that are not in the plan (unchanged) count as present.
+//!
+//! **Confirmation.** A job's first check fetches its full status directly:
+//! it costs one call like `isCompleted` does, and when the job has settled
+//! (the usual case, see [`Estimator`]) nothing else is needed. Only a job
+//! found still pending is then polled with the cheap `isCompleted` until it
+//! says `true`, and its status fetched once more. `showOnlyError=true` is
+//! never used: it lists only `Error` entities, so the `Warning` messages and
+//! `TemporaryError` entities this sink must keep would be lost.
+//!
+//! **Outcomes** per entity status: `Success`/`Warning` are kept with their
+//! messages; `Error` keeps Skolverket's LogEntries; `TemporaryError` (and an
+//! entity the status does not list) is sent again after a backoff, up to
+//! `max_attempts` times. A delete the service answers "does not exist" (404)
+//! ends `Success`: the entity is gone, which is what was asked. An update of
+//! an entity the service does not know (404) is sent again as a create
+//! (upsert) once. A batch answered `413` goes back to the queue and is packed
+//! again under a lower limit (90 % of the refused body); a single entity
+//! over the limit ends `Error` alone. A batch the service refuses outright
+//! (another 4xx, or network/5xx failures past `max_attempts`) ends `Error`
+//! for its entities; three such batches in a row stop the run, and every
+//! entity not yet confirmed then ends `Error` ("not sent") so nothing is
+//! left without an outcome.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use reqwest::Method;
+use serde::Serialize;
+use skolsync_model::plan::{
+    Action, Blocker, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan, content_hash,
+};
+use skolsync_model::provtjanst::{
+    Accepted, Activity, AsynchronousResponse, Duty, EntityOutcome, Group, LogEntry, Person,
+    from_json, path_segment,
+};
+use skolsync_model::{JobEntityStatus, ObjectType, SeverityLevel};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::api::{Api, Call, CallError, CallKind, Reply, backoff};
+use super::batch::{self, Item};
+use crate::OutcomeCallback;
+use crate::error::SinkError;
+use crate::summary::ApplySummary;
+
+/// The sink's own LogEntry id for a group member left out because its
+/// Person was not accepted.
+pub const MEMBER_LEFT_OUT: &str = "skolsync-member-left-out";
+
+/// Whole-batch failures in a row that stop the run.
+const ABORT_AFTER: u32 = 3;
+
+/// How a run is tuned.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Calls under way at once.
+    pub max_in_flight: usize,
+    /// Attempts per call and per entity.
+    pub max_attempts: u32,
+    /// How long a job may stay incomplete.
+    pub job_deadline: Duration,
+    /// Largest body to send.
+    pub body_limit: usize,
+}
+
+/// Forwards outcomes to the engine, counting them and remembering which
+/// entities were not accepted (for gating).
+struct Emitter<'a> {
+    callback: OutcomeCallback<'a>,
+    state: Mutex<EmitState>,
+}
+
+#[derive(Default)]
+struct EmitState {
+    summary: ApplySummary,
+    failed: HashMap<ObjectType, HashSet<Uuid>>,
+}
+
+impl Emitter<'_> {
+    fn emit(&self, outcome: Outcome) {
+        if let Ok(mut state) = self.state.lock() {
+            state.summary.count(&outcome);
+            if !outcome.status.is_accepted() && outcome.action != Action::Delete {
+                state
+                    .failed
+                    .entry(outcome.kind)
+                    .or_default()
+                    .insert(outcome.id);
+            }
+        }
+        (self.callback)(outcome);
+    }
+
+    fn failed(&self, kind: ObjectType) -> HashSet<Uuid> {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|s| s.failed.get(&kind).cloned())
+            .unwrap_or_default()
+    }
+
+    fn summary(&self) -> ApplySummary {
+        self.state
+            .lock()
+            .map(|s| s.summary.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Learns from job statuses how long jobs take to settle, so the first
+/// check of a job comes when it has probably settled: neither a wasted call
+/// too early nor idle waiting too late.
+///
+/// `lo` is the oldest age at which a job was seen pending, `hi` the youngest
+/// at which one was seen complete. While they are far apart the next first
+/// check probes halfway (bisection); once close, it comes at `hi`. A job
+/// pending past `hi` means the service slowed down: `hi` is forgotten.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Estimator {
+    lo: Duration,
+    hi: Option<Duration>,
+}
+
+impl Estimator {
+    /// First guess, before any job was seen.
+    const INITIAL: Duration = Duration::from_millis(500);
+    /// Precision worth probing for.
+    const RESOLUTION: Duration = Duration::from_millis(40);
+
+    /// Age at which to check a new job first.
+    pub fn first_check(&self) -> Duration {
+        match self.hi {
+            None if self.lo.is_zero() => Self::INITIAL,
+            None => (self.lo * 3 / 2).max(self.lo + Self::RESOLUTION),
+            Some(hi) if hi > self.lo + Self::RESOLUTION.max(hi / 5) => (self.lo + hi) / 2,
+            Some(hi) => hi,
+        }
+    }
+
+    /// A job was still pending at `age`.
+    pub fn pending(&mut self, age: Duration) {
+        self.lo = self.lo.max(age);
+        if self.hi.is_some_and(|hi| hi <= self.lo) {
+            self.hi = None;
+        }
+    }
+
+    /// A job had settled at `age`.
+    pub fn complete(&mut self, age: Duration) {
+        if age > self.lo {
+            self.hi = Some(self.hi.map_or(age, |hi| hi.min(age)));
+        }
+    }
+
+    /// Time until a job found pending at `age` is asked again.
+    fn poll_gap(age: Duration) -> Duration {
+        (age / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))
+    }
+}
+
+/// What a batch does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Op {
+    fn action(self) -> Action {
+        match self {
+            Op::Create => Action::Create,
+            Op::Update => Action::Update,
+            Op::Delete => Action::Delete,
+        }
+    }
+
+    fn call(self, kind: ObjectType, body: Vec<u8>) -> Call {
+        let segment = path_segment(kind);
+        let (method, path, query) = match self {
+            // An upsert, so a run repeated after a crash is idempotent.
+            Op::Create => (
+                Method::POST,
+                format!("/{segment}/bulk"),
+                vec![("updateIfExists", "true".to_string())],
+            ),
+            Op::Update => (Method::PUT, format!("/{segment}/bulk"), Vec::new()),
+            Op::Delete => (Method::POST, format!("/{segment}/bulk/delete"), Vec::new()),
+        };
+        Call {
+            method,
+            path,
+            query,
+            body: Some(std::sync::Arc::new(body)),
+            kind: CallKind::Bulk,
+        }
+    }
+}
+
+/// Entities waiting to be sent in one phase.
+#[derive(Default)]
+struct Lanes {
+    create: VecDeque<Item>,
+    update: VecDeque<Item>,
+    delete: VecDeque<Item>,
+}
+
+impl Lanes {
+    fn lane(&mut self, op: Op) -> &mut VecDeque<Item> {
+        match op {
+            Op::Create => &mut self.create,
+            Op::Update => &mut self.update,
+            Op::Delete => &mut self.delete,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.update.is_empty() && self.delete.is_empty()
+    }
+
+    fn drain(&mut self) -> Vec<(Op, Item)> {
+        let mut out = Vec::new();
+        for op in [Op::Create, Op::Update, Op::Delete] {
+            out.extend(self.lane(op).drain(..).map(|i| (op, i)));
+        }
+        out
+    }
+}
+
+struct Batch {
+    op: Op,
+    items: Vec<Item>,
+    body_len: usize,
+}
+
+struct Job {
+    id: Uuid,
+    op: Op,
+    items: Vec<Item>,
+    accepted_at: Instant,
+    next_check: Instant,
+    checked: bool,
+    ready: bool,
+    polls: u32,
+    busy: bool,
+}
+
+enum Event {
+    Sent(Batch, Result<Reply, CallError>),
+    Checked {
+        job: Uuid,
+        full: bool,
+        result: Result<Reply, CallError>,
+    },
+}
+
+/// Carries out plans; one per [`Runner::run`].
+pub struct Runner<'a> {
+    api: &'a Api,
+    settings: RunSettings,
+    emitter: Emitter<'a>,
+    estimator: Estimator,
+    body_limit: usize,
+    failures_in_row: u32,
+    aborted: Option<String>,
+}
+
+fn now_rfc3339() -> String {
+    chrono::Local::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string()
+}
+
+fn member_left_out(group: Uuid, person: Uuid) -> LogEntry {
+    LogEntry {
+        id: MEMBER_LEFT_OUT.to_string(),
+        status_code: 424,
+        message_type: Some("Beroende saknas".to_string()),
+        message: format!(
+            "Member {person} was left out of group {group}: its Person was not accepted by the \
+             service in this run. The group is sent again with the member once the Person has landed."
+        ),
+        parameter_name: None,
+        parameter_value: None,
+        resource_type: Some(ObjectType::Person),
+        resource_id: Some(person.to_string()),
+        attribute_name: Some("groupMemberships.person.id".to_string()),
+        attribute_value: Some(person.to_string()),
+        severity_level: SeverityLevel::Warning,
+        time_of_occurance: now_rfc3339(),
+    }
+}
+
+fn not_found(outcome: &EntityOutcome) -> bool {
+    outcome.status_code == Some(404)
+        || (!outcome.errors.is_empty() && outcome.errors.iter().all(|e| e.status_code == 404))
+}
+
+impl<'a> Runner<'a> {
+    /// A runner over `api`.
+    pub fn new(api: &'a Api, settings: RunSettings, callback: OutcomeCallback<'a>) -> Self {
+        let body_limit = settings.body_limit;
+        Runner {
+            api,
+            settings,
+            emitter: Emitter {
+                callback,
+                state: Mutex::new(EmitState::default()),
+            },
+            estimator: Estimator::default(),
+            body_limit,
+            failures_in_row: 0,
+            aborted: None,
+        }
+    }
+
+    /// Carries out `plan`; see the module doc.
+    pub async fn run(mut self, plan: &Plan) -> Result<ApplySummary, SinkError> {
+        let started = Instant::now();
+        if plan.is_empty() {
+            return Ok(self.summary(started));
+        }
+        // Fail before anything is sent when no token can be had.
+        self.api.tokens().token().await?;
+
+        for kind in SEND_ORDER {
+            let (creates, updates) = match kind {
+                ObjectType::Person => self.persons(&plan.persons),
+                ObjectType::Duty => self.duties(&plan.duties),
+                ObjectType::Group => self.groups(&plan.groups),
+                ObjectType::Activity => self.activities(&plan.activities),
+            };
+            let mut lanes = Lanes::default();
+            lanes.create.extend(creates);
+            lanes.update.extend(updates);
+            self.phase(kind, lanes).await;
+        }
+        for kind in SEND_ORDER.iter().rev().copied() {
+            let ids = match kind {
+                ObjectType::Person => &plan.persons.delete,
+                ObjectType::Duty => &plan.duties.delete,
+                ObjectType::Group => &plan.groups.delete,
+                ObjectType::Activity => &plan.activities.delete,
+            };
+            let mut lanes = Lanes::default();
+            lanes.delete.extend(
+                ids.iter()
+                    .map(|id| Item::new(*id, format!("\"{id}\"").into_bytes(), None)),
+            );
+            self.phase(kind, lanes).await;
+        }
+        match self.aborted.take() {
+            Some(reason) => Err(SinkError::Aborted(reason)),
+            None => Ok(self.summary(started)),
+        }
+    }
+
+    fn summary(&self, started: Instant) -> ApplySummary {
+        let mut summary = self.emitter.summary();
+        summary.calls = self.api.stats();
+        summary.calls.body_limit = self.body_limit as u64;
+        summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        summary
+    }
+
+    // ---- items and gating ---------------------------------------------
+
+    fn item<T: Serialize>(
+        &self,
+        kind: ObjectType,
+        op: Op,
+        desired: &Desired<T>,
+        hash: &str,
+    ) -> Option<Item> {
+        match serde_json::to_vec(&desired.payload) {
+            Ok(json) => Some(Item::new(desired.id, json, Some(hash.to_string()))),
+            Err(e) => {
+                self.emitter.emit(Outcome {
+                    kind,
+                    id: desired.id,
+                    action: op.action(),
+                    status: OutcomeStatus::Error,
+                    hash: Some(hash.to_string()),
+                    messages: Vec::new(),
+                    detail: Some(format!("could not serialize the payload: {e}")),
+                    blocked_by: None,
+                    job_id: None,
+                    attempts: 0,
+                });
+                None
+            }
+        }
+    }
+
+    fn items<T: Serialize>(&self, kind: ObjectType, plan: &TypePlan<T>) -> (Vec<Item>, Vec<Item>) {
+        let creates = plan
+            .create
+            .iter()
+            .filter_map(|d| self.item(kind, Op::Create, d, &d.hash))
+            .collect();
+        let updates = plan
+            .update
+            .iter()
+            .filter_map(|d| self.item(kind, Op::Update, d, &d.hash))
+            .collect();
+        (creates, updates)
+    }
+
+    fn hold_back(&self, kind: ObjectType, op: Op, id: Uuid, hash: &str, blocker: Blocker) {
+        self.emitter.emit(Outcome {
+            kind,
+            id,
+            action: op.action(),
+            status: OutcomeStatus::HeldBack,
+            hash: Some(hash.to_string()),
+            messages: Vec::new(),
+            detail: Some(format!(
+                "not sent: {} {} it depends on was not accepted",
+                blocker.kind, blocker.id
+            )),
+            blocked_by: Some(blocker),
+            job_id: None,
+            attempts: 0,
+        });
+    }
+
+    fn persons(&self, plan: &TypePlan<Person>) -> (Vec<Item>, Vec<Item>) {
+        self.items(ObjectType::Person, plan)
+    }
+
+    fn duties(&self, plan: &TypePlan<Duty>) -> (Vec<Item>, Vec<Item>) {
+        let failed = self.emitter.failed(ObjectType::Person);
+        let mut out = (Vec::new(), Vec::new());
+        for (op, list) in [(Op::Create, &plan.create), (Op::Update, &plan.update)] {
+            for d in list {
+                let person = d.payload.person.id;
+                if failed.contains(&person) {
+                    let blocker = Blocker {
+                        kind: ObjectType::Person,
+                        id: person,
+                    };
+                    self.hold_back(ObjectType::Duty, op, d.id, &d.hash, blocker);
+                } else if let Some(item) = self.item(ObjectType::Duty, op, d, &d.hash) {
+                    push(&mut out, op, item);
+                }
+            }
+        }
+        out
+    }
+
+    fn groups(&self, plan: &TypePlan<Group>) -> (Vec<Item>, Vec<Item>) {
+        let failed = self.emitter.failed(ObjectType::Person);
+        let mut out = (Vec::new(), Vec::new());
+        for (op, list) in [(Op::Create, &plan.create), (Op::Update, &plan.update)] {
+            for d in list {
+                let left_out: Vec<Uuid> = d
+                    .payload
+                    .group_memberships
+                    .iter()
+                    .map(|m| m.person.id)
+                    .filter(|p| failed.contains(p))
+                    .collect();
+                let item = if left_out.is_empty() {
+                    self.item(ObjectType::Group, op, d, &d.hash)
+                } else {
+                    let mut reduced = d.clone();
+                    reduced
+                        .payload
+                        .group_memberships
+                        .retain(|m| !failed.contains(&m.person.id));
+                    // The hash of what is sent, so the next run sends the
+                    // full group again.
+                    let hash = content_hash(&reduced.payload);
+                    self.item(ObjectType::Group, op, &reduced, &hash)
+                        .map(|mut item| {
+                            item.warnings =
+                                left_out.iter().map(|p| member_left_out(d.id, *p)).collect();
+                            item.detail = Some(format!(
+                                "sent without {} member(s) whose Person was not accepted",
+                                left_out.len()
+                            ));
+                            item
+                        })
+                };
+                if let Some(item) = item {
+                    push(&mut out, op, item);
+                }
+            }
+        }
+        out
+    }
+
+    fn activities(&self, plan: &TypePlan<Activity>) -> (Vec<Item>, Vec<Item>) {
+        let failed_groups = self.emitter.failed(ObjectType::Group);
+        let failed_duties = self.emitter.failed(ObjectType::Duty);
+        let mut out = (Vec::new(), Vec::new());
+        for (op, list) in [(Op::Create, &plan.create), (Op::Update, &plan.update)] {
+            for d in list {
+                let group = d
+                    .payload
+                    .groups
+                    .iter()
+                    .find(|g| failed_groups.contains(&g.id))
+                    .map(|g| Blocker {
+                        kind: ObjectType::Group,
+                        id: g.id,
+                    });
+                let teacher = || {
+                    d.payload
+                        .teachers
+                        .iter()
+                        .find(|t| failed_duties.contains(&t.duty.id))
+                        .map(|t| Blocker {
+                            kind: ObjectType::Duty,
+                            id: t.duty.id,
+                        })
+                };
+                match group.or_else(teacher) {
+                    Some(blocker) => {
+                        self.hold_back(ObjectType::Activity, op, d.id, &d.hash, blocker)
+                    }
+                    None => {
+                        if let Some(item) = self.item(ObjectType::Activity, op, d, &d.hash) {
+                            push(&mut out, op, item);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    // ---- outcomes ---------------------------------------------------------
+
+    fn finish(
+        &self,
+        kind: ObjectType,
+        op: Op,
+        item: Item,
+        status: OutcomeStatus,
+        mut messages: Vec<LogEntry>,
+        detail: Option<String>,
+    ) {
+        let status = if status == OutcomeStatus::Success && !item.warnings.is_empty() {
+            OutcomeStatus::Warning
+        } else {
+            status
+        };
+        messages.extend(item.warnings);
+        let detail = match (item.detail, detail) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        self.emitter.emit(Outcome {
+            kind,
+            id: item.id,
+            action: op.action(),
+            status,
+            hash: if op == Op::Delete { None } else { item.hash },
+            messages,
+            detail,
+            blocked_by: None,
+            job_id: item.job,
+            attempts: item.sends,
+        });
+    }
+
+    fn fail_all(
+        &self,
+        kind: ObjectType,
+        op: Op,
+        items: Vec<Item>,
+        messages: &[LogEntry],
+        detail: &str,
+    ) {
+        for item in items {
+            self.finish(
+                kind,
+                op,
+                item,
+                OutcomeStatus::Error,
+                messages.to_vec(),
+                Some(detail.to_string()),
+            );
+        }
+    }
+
+    /// A `TemporaryError` (or an entity the status did not list): again
+    /// after a backoff, or `Error` when the attempts are used up.
+    fn again_later(
+        &self,
+        kind: ObjectType,
+        op: Op,
+        mut item: Item,
+        reason: &str,
+        messages: Vec<LogEntry>,
+        delayed: &mut Vec<(Instant, Op, Item)>,
+    ) {
+        item.temporary += 1;
+        if item.temporary >= self.settings.max_attempts {
+            let detail = format!("{reason} {} times; giving up", item.temporary);
+            self.finish(kind, op, item, OutcomeStatus::Error, messages, Some(detail));
+        } else {
+            delayed.push((Instant::now() + backoff(item.temporary), op, item));
+        }
+    }
+
+    fn resolve(
+        &self,
+        kind: ObjectType,
+        job: Job,
+        status: AsynchronousResponse,
+        lanes: &mut Lanes,
+        delayed: &mut Vec<(Instant, Op, Item)>,
+    ) {
+        let mut by_id: HashMap<Uuid, EntityOutcome> = status
+            .responses
+            .into_iter()
+            .map(|r| (r.id, r.response))
+            .collect();
+        let op = job.op;
+        for item in job.items {
+            let Some(outcome) = by_id.remove(&item.id) else {
+                self.again_later(
+                    kind,
+                    op,
+                    item,
+                    "not listed in its job's status",
+                    Vec::new(),
+                    delayed,
+                );
+                continue;
+            };
+            match outcome.status {
+                JobEntityStatus::Success => self.finish(
+                    kind,
+                    op,
+                    item,
+                    OutcomeStatus::Success,
+                    outcome.warnings,
+                    None,
+                ),
+                JobEntityStatus::Warning => self.finish(
+                    kind,
+                    op,
+                    item,
+                    OutcomeStatus::Warning,
+                    outcome.warnings,
+                    None,
+                ),
+                JobEntityStatus::Error if op == Op::Delete && not_found(&outcome) => self.finish(
+                    kind,
+                    op,
+                    item,
+                    OutcomeStatus::Success,
+                    Vec::new(),
+                    Some("already absent from the service".to_string()),
+                ),
+                JobEntityStatus::Error
+                    if op == Op::Update && not_found(&outcome) && !item.fell_back =>
+                {
+                    let mut item = item;
+                    item.fell_back = true;
+                    item.detail =
+                        Some("the service did not hold it; sent again as a create".to_string());
+                    lanes.create.push_back(item);
+                }
+                JobEntityStatus::Error => {
+                    let mut messages = outcome.errors;
+                    messages.extend(outcome.warnings);
+                    self.finish(kind, op, item, OutcomeStatus::Error, messages, None);
+                }
+                JobEntityStatus::TemporaryError | JobEntityStatus::Pending => {
+                    let reason = format!("{:?}", outcome.status);
+                    self.again_later(kind, op, item, &reason, outcome.errors, delayed);
+                }
+            }
+        }
+    }
+
+    // ---- one phase ----------------------------------------------------------
+
+    /// The next batch to send, packed under the current limit. Entities
+    /// too large to send alone end `Error` here.
+    fn next_batch(&self, kind: ObjectType, lanes: &mut Lanes) -> Option<Batch> {
+        for op in [Op::Create, Op::Update, Op::Delete] {
+            let limit = self.body_limit;
+            let lane = lanes.lane(op);
+            while let Some(front) = lane.front() {
+                if batch::single_len(front) <= limit {
+                    break;
+                }
+                if let Some(item) = lane.pop_front() {
+                    let detail = format!(
+                        "its payload alone makes a {}-byte request body, over the {limit}-byte limit",
+                        batch::single_len(&item)
+                    );
+                    self.finish(
+                        kind,
+                        op,
+                        item,
+                        OutcomeStatus::Error,
+                        Vec::new(),
+                        Some(detail),
+                    );
+                }
+            }
+            let items = batch::take_batch(lane, limit);
+            if !items.is_empty() {
+                let body_len = batch::body_len(&items);
+                return Some(Batch {
+                    op,
+                    items,
+                    body_len,
+                });
+            }
+        }
+        None
+    }
+
+    async fn phase(&mut self, kind: ObjectType, mut lanes: Lanes) {
+        if lanes.is_empty() {
+            return;
+        }
+        if let Some(reason) = self.aborted.clone() {
+            for (op, item) in lanes.drain() {
+                let detail = format!("not sent: {reason}");
+                self.finish(
+                    kind,
+                    op,
+                    item,
+                    OutcomeStatus::Error,
+                    Vec::new(),
+                    Some(detail),
+                );
+            }
+            return;
+        }
+        let api = self.api;
+        let max_in_flight = self.settings.max_in_flight.max(1);
+        let mut in_flight: FuturesUnordered<BoxFuture<'a, Event>> = FuturesUnordered::new();
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut delayed: Vec<(Instant, Op, Item)> = Vec::new();
+        loop {
+            let now = Instant::now();
+            // Entities whose backoff is over join their lane again.
+            let mut i = 0;
+            while i < delayed.len() {
+                if delayed[i].0 <= now {
+                    let (_, op, item) = delayed.swap_remove(i);
+                    lanes.lane(op).push_back(item);
+                } else {
+                    i += 1;
+                }
+            }
+            // Jobs past their deadline.
+            let deadline = self.settings.job_deadline;
+            let mut j = 0;
+            while j < jobs.len() {
+                if !jobs[j].busy && now >= jobs[j].accepted_at + deadline {
+                    let job = jobs.swap_remove(j);
+                    let detail = format!(
+                        "its job {} did not complete within {} s",
+                        job.id,
+                        deadline.as_secs()
+                    );
+                    self.fail_all(kind, job.op, job.items, &[], &detail);
+                } else {
+                    j += 1;
+                }
+            }
+            if let Some(reason) = &self.aborted {
+                let detail = format!("not sent: {reason}");
+                for (op, item) in lanes.drain() {
+                    self.finish(
+                        kind,
+                        op,
+                        item,
+                        OutcomeStatus::Error,
+                        Vec::new(),
+                        Some(detail.clone()),
+                    );
+                }
+                for (_, op, item) in delayed.drain(..) {
+                    self.finish(
+                        kind,
+                        op,
+                        item,
+                        OutcomeStatus::Error,
+                        Vec::new(),
+                        Some(detail.clone()),
+                    );
+                }
+            }
+
+            // Start calls: due job checks first, then batches.
+            while in_flight.len() < max_in_flight {
+                let due = jobs
+                    .iter_mut()
+                    .filter(|j| !j.busy && j.next_check <= now)
+                    .min_by_key(|j| j.next_check);
+                if let Some(job) = due {
+                    job.busy = true;
+                    let full = !job.checked || job.ready;
+                    let segment = path_segment(kind);
+                    let call = if full {
+                        Call::get(format!("/{segment}/bulk/jobs/{}", job.id), CallKind::Status)
+                    } else {
+                        Call::get(
+                            format!("/{segment}/bulk/jobs/{}/isCompleted", job.id),
+                            CallKind::IsCompleted,
+                        )
+                    };
+                    let id = job.id;
+                    in_flight.push(Box::pin(async move {
+                        let result = api.call(&call).await;
+                        Event::Checked {
+                            job: id,
+                            full,
+                            result,
+                        }
+                    }));
+                    continue;
+                }
+                if self.aborted.is_some() {
+                    break;
+                }
+                let Some(batch) = self.next_batch(kind, &mut lanes) else {
+                    break;
+                };
+                let call = batch.op.call(kind, batch::body(&batch.items));
+                in_flight.push(Box::pin(async move {
+                    let result = api.call(&call).await;
+                    Event::Sent(batch, result)
+                }));
+            }
+
+            if in_flight.is_empty() && jobs.is_empty() && delayed.is_empty() && lanes.is_empty() {
+                return;
+            }
+            let wake = jobs
+                .iter()
+                .filter(|j| !j.busy)
+                .map(|j| j.next_check.min(j.accepted_at + deadline))
+                .chain(delayed.iter().map(|d| d.0))
+                .min();
+            tokio::select! {
+                Some(event) = in_flight.next(), if !in_flight.is_empty() => {
+                    self.handle(kind, event, &mut lanes, &mut jobs, &mut delayed);
+                }
+                _ = sleep_until_opt(wake) => {}
+            }
+        }
+    }
+
+    fn handle(
+        &mut self,
+        kind: ObjectType,
+        event: Event,
+        lanes: &mut Lanes,
+        jobs: &mut Vec<Job>,
+        delayed: &mut Vec<(Instant, Op, Item)>,
+    ) {
+        match event {
+            Event::Sent(batch, result) => self.sent(kind, batch, result, lanes, jobs),
+            Event::Checked { job, full, result } => {
+                let Some(pos) = jobs.iter().position(|j| j.id == job) else {
+                    return;
+                };
+                jobs[pos].busy = false;
+                self.checked(kind, pos, full, result, lanes, jobs, delayed);
+            }
+        }
+    }
+
+    fn sent(
+        &mut self,
+        kind: ObjectType,
+        batch: Batch,
+        result: Result<Reply, CallError>,
+        lanes: &mut Lanes,
+        jobs: &mut Vec<Job>,
+    ) {
+        let Batch {
+            op,
+            mut items,
+            body_len,
+        } = batch;
+        match result {
+            Ok(reply) => {
+                self.failures_in_row = 0;
+                for item in &mut items {
+                    item.sends += reply.sends;
+                }
+                match from_json::<Accepted>(&String::from_utf8_lossy(&reply.body)) {
+                    Ok(accepted) => {
+                        for item in &mut items {
+                            item.job = Some(accepted.job_id);
+                        }
+                        let now = Instant::now();
+                        jobs.push(Job {
+                            id: accepted.job_id,
+                            op,
+                            items,
+                            accepted_at: now,
+                            next_check: now + self.estimator.first_check(),
+                            checked: false,
+                            ready: false,
+                            polls: 0,
+                            busy: false,
+                        });
+                    }
+                    Err(e) => {
+                        let detail = format!(
+                            "the service answered {} without a job id, so the outcome is unknown: {e}",
+                            reply.status
+                        );
+                        self.fail_all(kind, op, items, &[], &detail);
+                    }
+                }
+            }
+            Err(CallError::TooLarge { .. }) if items.len() > 1 => {
+                // The service's limit is lower than ours: pack again, tighter.
+                let lower = body_len - body_len / 10;
+                if lower < self.body_limit {
+                    tracing::warn!(
+                        refused = body_len,
+                        new_limit = lower,
+                        "the Provisioning API refused a {body_len}-byte body as too large; packing under {lower} bytes from now on"
+                    );
+                    self.body_limit = lower;
+                }
+                let lane = lanes.lane(op);
+                for item in items.into_iter().rev() {
+                    lane.push_front(item);
+                }
+            }
+            Err(CallError::TooLarge { .. }) => {
+                let detail = format!(
+                    "the service refused its {body_len}-byte request body as over its body limit (413)"
+                );
+                self.fail_all(kind, op, items, &[], &detail);
+            }
+            Err(error) => {
+                for item in &mut items {
+                    item.sends += error.sends();
+                }
+                let (messages, message) = match error {
+                    CallError::Refused {
+                        entries, message, ..
+                    } => (entries, message),
+                    other => (Vec::new(), other.message()),
+                };
+                tracing::warn!(%message, entities = items.len(), "a bulk call failed");
+                self.fail_all(kind, op, items, &messages, &message);
+                self.failures_in_row += 1;
+                if self.failures_in_row >= ABORT_AFTER && self.aborted.is_none() {
+                    tracing::error!(%message, "stopping: {ABORT_AFTER} bulk calls in a row failed");
+                    self.aborted = Some(format!(
+                        "{ABORT_AFTER} bulk calls in a row failed, the last with: {message}"
+                    ));
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn checked(
+        &mut self,
+        kind: ObjectType,
+        pos: usize,
+        full: bool,
+        result: Result<Reply, CallError>,
+        lanes: &mut Lanes,
+        jobs: &mut Vec<Job>,
+        delayed: &mut Vec<(Instant, Op, Item)>,
+    ) {
+        let now = Instant::now();
+        match result {
+            Ok(reply) => {
+                let age = reply
+                    .sent_at
+                    .saturating_duration_since(jobs[pos].accepted_at);
+                if full {
+                    match from_json::<AsynchronousResponse>(&String::from_utf8_lossy(&reply.body)) {
+                        Ok(status) if status.is_completed() => {
+                            if !jobs[pos].checked || jobs[pos].ready {
+                                self.estimator.complete(age);
+                            }
+                            let job = jobs.swap_remove(pos);
+                            self.resolve(kind, job, status, lanes, delayed);
+                        }
+                        Ok(_) => {
+                            self.estimator.pending(age);
+                            let job = &mut jobs[pos];
+                            job.checked = true;
+                            job.ready = false;
+                            job.polls += 1;
+                            job.next_check = now + Estimator::poll_gap(age);
+                        }
+                        Err(e) => {
+                            let job = &mut jobs[pos];
+                            job.polls += 1;
+                            job.next_check = now + backoff(job.polls);
+                            tracing::warn!(job = %job.id, error = %e, "unreadable job status; asking again");
+                        }
+                    }
+                } else {
+                    let done = String::from_utf8_lossy(&reply.body).trim() == "true";
+                    let job = &mut jobs[pos];
+                    job.checked = true;
+                    if done {
+                        self.estimator.complete(age);
+                        job.ready = true;
+                        job.next_check = now;
+                    } else {
+                        self.estimator.pending(age);
+                        job.polls += 1;
+                        job.next_check = now + Estimator::poll_gap(age);
+                    }
+                }
+            }
+            Err(CallError::Refused { status: 404, .. }) => {
+                // The service does not know the job (any more): nothing of
+                // it was confirmed, so its entities are sent again.
+                let job = jobs.swap_remove(pos);
+                for item in job.items {
+                    self.again_later(
+                        kind,
+                        job.op,
+                        item,
+                        "its job was unknown to the service",
+                        Vec::new(),
+                        delayed,
+                    );
+                }
+            }
+            Err(error) => {
+                let job = &mut jobs[pos];
+                job.polls += 1;
+                job.next_check = now + backoff(job.polls);
+                tracing::warn!(job = %job.id, error = %error.message(), "could not check a job; trying again");
+            }
+        }
+    }
+}
+
+fn push(out: &mut (Vec<Item>, Vec<Item>), op: Op, item: Item) {
+    match op {
+        Op::Update => out.1.push(item),
+        _ => out.0.push(item),
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn estimator_bisects_towards_the_settle_time() {
+        let settle = ms(200);
+        let mut e = Estimator::default();
+        let mut wasted = 0;
+        let mut last = Duration::ZERO;
+        for _ in 0..20 {
+            let at = e.first_check();
+            if at >= settle {
+                e.complete(at);
+            } else {
+                wasted += 1;
+                e.pending(at);
+            }
+            last = at;
+        }
+        assert!(wasted <= 4, "{wasted} wasted checks");
+        assert!(
+            last >= settle && last <= settle + ms(80),
+            "settled on {last:?}"
+        );
+    }
+
+    #[test]
+    fn estimator_forgets_a_bound_the_service_no_longer_keeps() {
+        let mut e = Estimator::default();
+        e.complete(ms(300));
+        e.pending(ms(150));
+        e.pending(ms(400));
+        assert!(e.first_check() > ms(400));
+    }
+}

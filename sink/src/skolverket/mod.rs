@@ -1,0 +1,513 @@
+//! The `skolverket` sink: Skolverket's Provisioning API (provtjänst).
+//!
+//! - [`config`]: the `[sink]` settings and the environments' URLs.
+//! - [`tls`]: client certificate (PEM or PKCS#12), `cert#S256`, roots, pin.
+//! - [`auth`]: access tokens from the authorisation server, verified.
+//! - [`rate`]: pacing under the per-client call limits.
+//! - [`api`]: one reliable call (429, token renewal, retries).
+//! - [`batch`]: packing entities by bytes.
+//! - [`apply`]: order, gating, jobs and outcomes.
+//!
+//! [`SkolverketSink::new`] checks the settings and reads the certificates;
+//! nothing goes over the network until [`crate::Sink::apply`],
+//! [`crate::Sink::check`] or [`crate::Sink::read_all`].
+
+pub mod api;
+pub mod apply;
+pub mod auth;
+pub mod batch;
+pub mod config;
+pub mod rate;
+pub mod tls;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::Url;
+use serde::Serialize;
+use skolsync_model::ObjectType;
+use skolsync_model::plan::Plan;
+use skolsync_model::provtjanst::{
+    Activity, Duty, Group, IdLookup, PAGE_LIMIT_MAX, Page, Payload, Person, PersonLookup,
+    from_json, path_segment,
+};
+use uuid::Uuid;
+
+use self::api::{Api, Call, CallError, CallKind};
+use self::apply::{RunSettings, Runner};
+use self::auth::{AuthSettings, ClientKey, TokenProvider};
+use self::config::SkolverketConfig;
+use self::tls::{ClientIdentity, Pins};
+use crate::error::{ConfigError, SinkError};
+use crate::summary::{ApplySummary, CheckReport};
+use crate::{OutcomeCallback, Sink};
+
+/// Ids per `POST /x/lookup` call.
+const LOOKUP_CHUNK: usize = 100;
+
+/// What the service holds of one type ([`crate::Sink::read_all`]), as read
+/// (with the read-only `meta` and `provisioningStatus`; clear them with
+/// [`Payload::clear_read_only`] before hashing).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Resources {
+    /// Persons, complete (listed, then fetched by id).
+    Persons(Vec<Person>),
+    /// Duties.
+    Duties(Vec<Duty>),
+    /// Groups.
+    Groups(Vec<Group>),
+    /// Activities.
+    Activities(Vec<Activity>),
+}
+
+impl Resources {
+    /// How many resources.
+    pub fn len(&self) -> usize {
+        match self {
+            Resources::Persons(v) => v.len(),
+            Resources::Duties(v) => v.len(),
+            Resources::Groups(v) => v.len(),
+            Resources::Activities(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The resolved URLs.
+#[derive(Debug, Clone)]
+struct Urls {
+    transaction: String,
+    jwks: String,
+    issuer: String,
+    provisioning: String,
+    open_data: Option<String>,
+}
+
+/// A sink that provisions into Skolverket's provtjänst.
+#[derive(Debug)]
+pub struct SkolverketSink {
+    api: Api,
+    urls: Urls,
+    settings: RunSettings,
+    client_identity: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// Parses a URL setting: `https`, or `http` on loopback when allowed.
+fn parse_url(field: &'static str, text: &str, http_on_loopback: bool) -> Result<Url, ConfigError> {
+    let url = Url::parse(text.trim())
+        .map_err(|e| invalid(field, format!("`{text}` is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if http_on_loopback && is_loopback(&url) => Ok(url),
+        "http" if http_on_loopback => Err(invalid(
+            field,
+            format!("`{text}`: plain http is only allowed on this machine (loopback); use https"),
+        )),
+        other => Err(invalid(
+            field,
+            format!("`{text}`: scheme `{other}` is not allowed; use https"),
+        )),
+    }
+}
+
+fn trimmed(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}
+
+impl SkolverketSink {
+    /// Checks the settings, reads the certificates and builds the clients.
+    /// Relative paths are taken from `base_dir`.
+    pub fn new(config: &SkolverketConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+        let env = config.environment;
+        let pick = |explicit: &Option<String>, preset: Option<&'static str>| {
+            explicit
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .or(preset.map(str::to_string))
+        };
+        let auth = pick(&config.auth_url, env.map(|e| e.auth_url())).ok_or_else(|| {
+            invalid(
+                "auth_url",
+                "set `environment` (production or verifieringstest) or `auth_url`",
+            )
+        })?;
+        let provisioning = pick(&config.provisioning_url, env.map(|e| e.provisioning_url()))
+            .ok_or_else(|| {
+                invalid(
+                    "provisioning_url",
+                    "set `environment` (production or verifieringstest) or `provisioning_url`",
+                )
+            })?;
+        let open_data = pick(&config.open_data_url, env.map(|e| e.open_data_url()));
+
+        // The authorisation server is always TLS: the client certificate is
+        // how the huvudman proves who it is.
+        let auth = parse_url("auth_url", &auth, false)?;
+        let provisioning = parse_url("provisioning_url", &provisioning, true)?;
+        if let Some(url) = &open_data {
+            parse_url("open_data_url", url, true)?;
+        }
+        let auth_text = trimmed(&auth);
+        let (issuer, transaction) = match auth_text.strip_suffix("/transaction") {
+            Some(base) => (base.to_string(), auth_text.clone()),
+            None => (auth_text.clone(), format!("{auth_text}/transaction")),
+        };
+        let jwks = match &config.jwks_url {
+            Some(url) => trimmed(&parse_url("jwks_url", url, false)?),
+            None => format!("{issuer}/.well-known/jwks.json"),
+        };
+        let urls = Urls {
+            transaction,
+            jwks,
+            issuer,
+            provisioning: trimmed(&provisioning),
+            open_data: open_data.map(|u| u.trim().trim_end_matches('/').to_string()),
+        };
+
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base_dir.join(p)
+            }
+        };
+        let identity = match (
+            &config.client_cert,
+            &config.client_key,
+            &config.client_pkcs12,
+        ) {
+            (Some(cert), Some(key), None) => {
+                ClientIdentity::from_pem_files(&resolve(cert), &resolve(key))?
+            }
+            (None, None, Some(p12)) => {
+                ClientIdentity::from_pkcs12(&resolve(p12), config.client_pkcs12_password.as_ref())?
+            }
+            (None, None, None) => {
+                return Err(invalid(
+                    "client_cert",
+                    "the huvudman's client certificate is required: set `client_cert` and `client_key` (PEM) or `client_pkcs12`",
+                ));
+            }
+            (Some(_), None, None) => {
+                return Err(invalid("client_key", "`client_cert` needs `client_key`"));
+            }
+            (None, Some(_), None) => {
+                return Err(invalid("client_cert", "`client_key` needs `client_cert`"));
+            }
+            _ => {
+                return Err(invalid(
+                    "client_pkcs12",
+                    "give either `client_cert` + `client_key` or `client_pkcs12`, not both",
+                ));
+            }
+        };
+        if config.client_pkcs12_password.is_some() && config.client_pkcs12.is_none() {
+            return Err(invalid(
+                "client_pkcs12_password",
+                "is only used with `client_pkcs12`",
+            ));
+        }
+        let extra_roots = match &config.ca_cert {
+            Some(path) => tls::load_certificates("ca_cert", &resolve(path))?,
+            None => Vec::new(),
+        };
+        let pins = config
+            .pinned_pubkey
+            .as_deref()
+            .map(Pins::parse)
+            .transpose()?;
+
+        if config.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        for (field, value) in [
+            ("bulk_per_second", config.bulk_per_second),
+            ("read_per_second", config.read_per_second),
+            ("max_attempts", config.max_attempts),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
+        }
+        if config.max_in_flight == 0 {
+            return Err(invalid("max_in_flight", "must be at least 1"));
+        }
+        for (field, value) in [
+            ("job_deadline_secs", config.job_deadline_secs),
+            ("request_timeout_secs", config.request_timeout_secs),
+            ("connect_timeout_secs", config.connect_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1 second"));
+            }
+        }
+
+        let client_key = match &config.client_key_id {
+            Some(id) if !id.trim().is_empty() => ClientKey::EntityId(id.trim().to_string()),
+            Some(_) => return Err(invalid("client_key_id", "is empty")),
+            None => ClientKey::Certificate(identity.fingerprint.clone()),
+        };
+        let timeout = Duration::from_secs(config.request_timeout_secs);
+        let connect_timeout = Duration::from_secs(config.connect_timeout_secs);
+        let http = |tls: rustls::ClientConfig| {
+            reqwest::Client::builder()
+                .use_preconfigured_tls(tls)
+                .timeout(timeout)
+                .connect_timeout(connect_timeout)
+                .user_agent(concat!("skolsync/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| ConfigError::Tls(e.to_string()))
+        };
+        let auth_http = http(tls::client_config(
+            Some(&identity),
+            &extra_roots,
+            pins.as_ref(),
+        )?)?;
+        let api_http = http(tls::client_config(None, &extra_roots, None)?)?;
+
+        let client_identity = client_key.identity().to_string();
+        let tokens = Arc::new(TokenProvider::new(
+            auth_http,
+            AuthSettings {
+                transaction_url: urls.transaction.clone(),
+                jwks_url: urls.jwks.clone(),
+                issuer: urls.issuer.clone(),
+                provisioning_url: urls.provisioning.clone(),
+                client_key,
+            },
+        ));
+        let pacers = rate::pacers_for(
+            &client_identity,
+            &urls.provisioning,
+            config.bulk_per_second,
+            config.read_per_second,
+        );
+        let api = Api::new(
+            api_http,
+            urls.provisioning.clone(),
+            tokens,
+            pacers,
+            config.max_attempts,
+        );
+        Ok(SkolverketSink {
+            api,
+            urls,
+            settings: RunSettings {
+                max_in_flight: config.max_in_flight,
+                max_attempts: config.max_attempts,
+                job_deadline: Duration::from_secs(config.job_deadline_secs),
+                body_limit: config.max_body_bytes,
+            },
+            client_identity,
+        })
+    }
+
+    /// The Provisioning API base URL.
+    pub fn provisioning_url(&self) -> &str {
+        &self.urls.provisioning
+    }
+
+    /// The identity the access request names (entity id or `cert#S256`).
+    pub fn client_identity(&self) -> &str {
+        &self.client_identity
+    }
+
+    fn http_error(&self, method: &str, path: &str, error: CallError) -> SinkError {
+        let status = match &error {
+            CallError::TooLarge { .. } => Some(413),
+            CallError::Refused { status, .. } => Some(*status),
+            CallError::Failed { .. } => None,
+        };
+        SinkError::Http {
+            method: method.to_string(),
+            url: format!("{}{path}", self.urls.provisioning),
+            status,
+            message: error.message(),
+        }
+    }
+
+    /// Every resource of `T` the service holds: the list endpoint page by
+    /// page (`limit` 100, `pageToken` until `null`), at the read limit.
+    pub async fn list<T: Payload>(&self) -> Result<Vec<T>, SinkError> {
+        let path = format!("/{}", path_segment(T::KIND));
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut call = Call::get(path.clone(), CallKind::Read);
+            call.query.push(("limit", PAGE_LIMIT_MAX.to_string()));
+            if let Some(t) = &token {
+                call.query.push(("pageToken", t.clone()));
+            }
+            let reply = self
+                .api
+                .call(&call)
+                .await
+                .map_err(|e| self.http_error("GET", &path, e))?;
+            let page: Page<T> =
+                from_json(&String::from_utf8_lossy(&reply.body)).map_err(|e| SinkError::Http {
+                    method: "GET".to_string(),
+                    url: format!("{}{path}", self.urls.provisioning),
+                    status: Some(reply.status),
+                    message: e.to_string(),
+                })?;
+            out.extend(page.data);
+            match page.page_token {
+                Some(next) if !next.is_empty() && token.as_deref() != Some(next.as_str()) => {
+                    token = Some(next);
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// The resources of `T` with these ids (`POST /x/lookup`, 100 ids a call).
+    pub async fn lookup<T: Payload>(&self, ids: &[Uuid]) -> Result<Vec<T>, SinkError> {
+        let path = format!("/{}/lookup", path_segment(T::KIND));
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let body = if T::KIND == ObjectType::Person {
+                serde_json::to_vec(&PersonLookup {
+                    ids: chunk.to_vec(),
+                    ..PersonLookup::default()
+                })
+            } else {
+                serde_json::to_vec(&IdLookup {
+                    ids: chunk.to_vec(),
+                })
+            }
+            .map_err(|e| SinkError::Http {
+                method: "POST".to_string(),
+                url: format!("{}{path}", self.urls.provisioning),
+                status: None,
+                message: e.to_string(),
+            })?;
+            let call = Call {
+                method: reqwest::Method::POST,
+                path: path.clone(),
+                query: Vec::new(),
+                body: Some(Arc::new(body)),
+                kind: CallKind::Read,
+            };
+            let reply = self
+                .api
+                .call(&call)
+                .await
+                .map_err(|e| self.http_error("POST", &path, e))?;
+            let found: Vec<T> =
+                from_json(&String::from_utf8_lossy(&reply.body)).map_err(|e| SinkError::Http {
+                    method: "POST".to_string(),
+                    url: format!("{}{path}", self.urls.provisioning),
+                    status: Some(reply.status),
+                    message: e.to_string(),
+                })?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Sink for SkolverketSink {
+    fn kind(&self) -> &'static str {
+        "skolverket"
+    }
+
+    async fn apply(
+        &self,
+        plan: &Plan,
+        on_outcome: OutcomeCallback<'_>,
+    ) -> Result<ApplySummary, SinkError> {
+        Runner::new(&self.api, self.settings.clone(), on_outcome)
+            .run(plan)
+            .await
+    }
+
+    fn open_data_url(&self) -> Option<&str> {
+        self.urls.open_data.as_deref()
+    }
+
+    async fn check(&self) -> Result<CheckReport, SinkError> {
+        let mut checks = Vec::new();
+        let token = self.api.tokens().token().await?;
+        checks.push(format!(
+            "access token from {} verified, valid for {} s",
+            self.urls.transaction,
+            token.lifetime.as_secs()
+        ));
+        self.api
+            .call(&Call::get("/alive", CallKind::Read))
+            .await
+            .map_err(|e| self.http_error("GET", "/alive", e))?;
+        checks.push(format!("{}/alive answered", self.urls.provisioning));
+        let mut probe = Call::get("/persons", CallKind::Read);
+        probe.query.push(("limit", "1".to_string()));
+        self.api
+            .call(&probe)
+            .await
+            .map_err(|e| self.http_error("GET", "/persons?limit=1", e))?;
+        checks.push("the Provisioning API accepted the token (GET /persons?limit=1)".to_string());
+        Ok(CheckReport {
+            kind: "skolverket",
+            target: self.urls.provisioning.clone(),
+            checks,
+        })
+    }
+
+    async fn read_all(&self, kind: ObjectType) -> Result<Resources, SinkError> {
+        Ok(match kind {
+            ObjectType::Person => {
+                // GET /persons lists only a few attributes of each person;
+                // the complete records come from /persons/lookup.
+                let listed: Vec<Person> = self.list().await?;
+                let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
+                Resources::Persons(self.lookup(&ids).await?)
+            }
+            ObjectType::Duty => Resources::Duties(self.list().await?),
+            ObjectType::Group => Resources::Groups(self.list().await?),
+            ObjectType::Activity => Resources::Activities(self.list().await?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_https_except_on_loopback() {
+        assert!(parse_url("x", "https://api.skolverket.se/v1", true).is_ok());
+        assert!(parse_url("x", "http://127.0.0.1:8080/v1", true).is_ok());
+        assert!(parse_url("x", "http://[::1]:8080/v1", true).is_ok());
+        assert!(parse_url("x", "http://localhost/v1", true).is_ok());
+        assert!(parse_url("x", "http://api.skolverket.se/v1", true).is_err());
+        assert!(parse_url("x", "http://127.0.0.1/transaction", false).is_err());
+        assert!(parse_url("x", "ftp://127.0.0.1/", true).is_err());
+        assert!(parse_url("x", "not a url", true).is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! `skolsync plan PIPELINE`: what a run would change, without changing
+//! anything.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use skolsync::engine::{self, Progress};
+use skolsync_model::plan::SEND_ORDER;
+
+use super::common::{Failure, PipelineArgs, block_on};
+
+/// Options of `skolsync plan`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Also list which entities would be created, updated and deleted, and
+    /// which records are rejected (personnummer masked).
+    #[arg(long)]
+    pub details: bool,
+
+    /// Print one JSON document: `{"person": {"create": n, "update": n,
+    /// "delete": n, "unchanged": n, "rejected": n}, "duty": …, "group": …,
+    /// "activity": …}`, with a `details` object per type when asked.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Plans the pipeline.
+pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    block_on(execute(args))
+}
+
+async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
+    let pipeline = args.pipeline.load().await?;
+    let progress = Progress::new(!args.json);
+    let result = engine::plan(&pipeline, args.details, &progress).await?;
+    if args.json {
+        match serde_json::to_string_pretty(&result.summary) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("skolsync: could not print the plan: {e}"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Plan for `{}` (nothing has been sent):\n", pipeline.name());
+    print!("{}", result.summary.table());
+    let changes = result.summary.changes();
+    println!();
+    if changes == 0 {
+        println!("0 changes: the service already matches the source.");
+    } else {
+        println!("{changes} changes would be sent.");
+    }
+    if !result.violations.is_empty() {
+        println!("\nA run would stop here (guards):");
+        for v in &result.violations {
+            println!("  - {v}");
+        }
+        println!("Use `skolsync run --allow-large-changes` if the change is intended.");
+    }
+    if args.details {
+        for kind in SEND_ORDER {
+            let Some(d) = &result.summary.get(kind).details else {
+                continue;
+            };
+            let name = kind.as_str().to_lowercase();
+            for (what, list) in [
+                ("create", &d.create),
+                ("update", &d.update),
+                ("delete", &d.delete),
+            ] {
+                for e in list {
+                    println!(
+                        "{what:<7} {name:<9} {}  source {}  unit {}{}",
+                        e.id,
+                        e.source_id.as_deref().unwrap_or("-"),
+                        e.school_unit.as_deref().unwrap_or("-"),
+                        e.civic_no
+                            .as_deref()
+                            .map(|c| format!("  {c}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            for r in &d.rejected {
+                println!(
+                    "reject  {name:<9} source {}  unit {}  {}{}",
+                    r.source_id.as_deref().unwrap_or("-"),
+                    r.school_unit.as_deref().unwrap_or("-"),
+                    r.field
+                        .as_deref()
+                        .map(|f| format!("{f}: "))
+                        .unwrap_or_default(),
+                    r.reason
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,55 @@
+//! `skolsync run PIPELINE`: plan, then send the changes.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use skolsync::engine::{self, Progress, RunOptions};
+
+use super::common::{Failure, PipelineArgs, block_on};
+
+/// Options of `skolsync run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Print the run report as one JSON document on stdout at the end (no
+    /// progress bars).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Send even if the plan exceeds the `[guards]` limits (max_deletes,
+    /// max_changes_ratio). Check the plan first: `skolsync plan`.
+    #[arg(long)]
+    pub allow_large_changes: bool,
+}
+
+/// Runs the pipeline.
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    block_on(execute(args))
+}
+
+async fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
+    let pipeline = args.pipeline.load().await?;
+    if let Some(sandbox) = &pipeline.sandbox {
+        eprintln!(
+            "skolsync: running `{}` against the sandbox (provisioning at {})",
+            pipeline.name(),
+            sandbox.endpoints().provisioning_url
+        );
+    }
+    let options = RunOptions {
+        allow_large_changes: args.allow_large_changes,
+        progress: Progress::new(!args.json),
+    };
+    let result = engine::run(&pipeline, &options).await?;
+    if args.json {
+        match skolsync::report::to_json(&result.report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("skolsync: could not print the report: {e}"),
+        }
+    } else {
+        print!("{}", result.terminal_summary());
+    }
+    Ok(ExitCode::from(result.exit_code()))
+}

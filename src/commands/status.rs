@@ -1,0 +1,130 @@
+//! `skolsync status PIPELINE --id ID | --civic-no N`: the last known
+//! outcome of one entity — what was sent and what Skolverket answered.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use skolsync::engine;
+use skolsync::state::EntityRecord;
+use skolsync_model::CivicNo;
+use uuid::Uuid;
+
+use super::common::{Failure, PipelineArgs, block_on};
+
+/// Options of `skolsync status`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "civic_no"])))]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// The entity's Skolverket id (UUID) or its id in the source.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+
+    /// A person's personnummer (any common form); looked up through the
+    /// crosswalk, which stores it only hashed.
+    #[arg(long, value_name = "N")]
+    pub civic_no: Option<String>,
+
+    /// Print the records as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Shows an entity's status.
+pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    block_on(execute(args))
+}
+
+async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
+    let mut options = args.pipeline.options().map_err(Failure::Usage)?;
+    options.inspect_only = true;
+    let pipeline = skolsync::pipeline::Pipeline::load(&args.pipeline.pipeline, &options)
+        .await
+        .map_err(|e| Failure::Engine(e.into()))?;
+    let store = engine::open_store(&pipeline).await?;
+    let sink = pipeline.sink_identity();
+    let state = |e: skolsync::state::StateError| Failure::Engine(e.into());
+    let mut records: Vec<EntityRecord> = Vec::new();
+    if let Some(id) = &args.id {
+        if let Ok(uuid) = Uuid::parse_str(id.trim()) {
+            records.extend(store.entity_status(&sink, uuid).await.map_err(state)?);
+        }
+        for r in store
+            .find_by_source_id(&sink, id.trim())
+            .await
+            .map_err(state)?
+        {
+            if !records.iter().any(|k| k.kind == r.kind && k.id == r.id) {
+                records.push(r);
+            }
+        }
+    }
+    if let Some(text) = &args.civic_no {
+        let civic = CivicNo::parse(text.trim())
+            .map_err(|e| Failure::Usage(anyhow::anyhow!("--civic-no: {e}")))?;
+        records.extend(store.find_by_civic_no(&sink, &civic).await.map_err(state)?);
+    }
+    store.close().await;
+    if args.json {
+        match serde_json::to_string_pretty(&records) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("skolsync: could not print the status: {e}"),
+        }
+    } else if records.is_empty() {
+        println!("Nothing known about that entity in `{}`.", pipeline.name());
+    } else {
+        for r in &records {
+            print!("{}", describe(r));
+        }
+    }
+    Ok(if records.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn describe(r: &EntityRecord) -> String {
+    let status = match r.last_status {
+        skolsync_model::plan::OutcomeStatus::Success => "success",
+        skolsync_model::plan::OutcomeStatus::Warning => "warning",
+        skolsync_model::plan::OutcomeStatus::Error => "error",
+        skolsync_model::plan::OutcomeStatus::HeldBack => "held back",
+    };
+    let action = match r.last_action {
+        skolsync_model::plan::Action::Create => "create",
+        skolsync_model::plan::Action::Update => "update",
+        skolsync_model::plan::Action::Delete => "delete",
+    };
+    let mut out = format!(
+        "{} {}\n  source id       {}\n  school unit     {}\n  last sent       {action} in run {} at {}\n  answer          {status}\n  service holds   {}\n  created by us   {}\n",
+        r.kind,
+        r.id,
+        r.source_id.as_deref().unwrap_or("-"),
+        r.school_unit.as_deref().unwrap_or("-"),
+        r.run_id,
+        r.updated.format("%Y-%m-%d %H:%M:%S UTC"),
+        if r.confirmed_hash.is_some() {
+            "yes (the last accepted version)"
+        } else {
+            "nothing of ours"
+        },
+        if r.created_by_us { "yes" } else { "no" },
+    );
+    if let Some(detail) = &r.detail {
+        out.push_str(&format!(
+            "  detail          {}\n",
+            skolsync::report::mask::scrub(detail)
+        ));
+    }
+    for m in &r.messages {
+        out.push_str(&format!(
+            "  Skolverket      {} {}\n",
+            m.id,
+            skolsync::report::mask::scrub(&m.message)
+        ));
+    }
+    out
+}

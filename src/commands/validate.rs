@@ -1,0 +1,181 @@
+//! `skolsync validate PIPELINE [--online]`: is the pipeline file right, and
+//! (online) can skolsync reach and use every service it names?
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use futures::StreamExt;
+use skolsync::engine::{EXIT_ABORTED, EXIT_USAGE};
+use skolsync::pipeline::{StateLocation, resolve};
+use skolsync_connectors::ReadOptions;
+use skolsync_transform::{
+    ClientOptions, FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer,
+};
+
+use super::common::{Failure, PipelineArgs, block_on, chain};
+
+/// Options of `skolsync validate`.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Also get tokens and call the services: the source's first page, the
+    /// sink's authorisation and `/alive`, open-data (and the `[transform]`
+    /// scope and mappings against it).
+    #[arg(long)]
+    pub online: bool,
+}
+
+/// Validates the pipeline.
+pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    block_on(execute(args))
+}
+
+struct Checks {
+    failed_offline: bool,
+    failed_online: bool,
+}
+
+impl Checks {
+    fn ok(&self, what: &str, detail: &str) {
+        println!("ok      {what:<10} {detail}");
+    }
+
+    fn fail(&mut self, what: &str, detail: &str, online: bool) {
+        println!("FAILED  {what:<10} {detail}");
+        if online {
+            self.failed_online = true;
+        } else {
+            self.failed_offline = true;
+        }
+    }
+}
+
+async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
+    let pipeline = args.pipeline.load().await?;
+    let mut checks = Checks {
+        failed_offline: false,
+        failed_online: false,
+    };
+    checks.ok(
+        "file",
+        &format!(
+            "{} (pipeline `{}`)",
+            pipeline.path.display(),
+            pipeline.name()
+        ),
+    );
+    if let Some(sandbox) = &pipeline.sandbox {
+        checks.ok(
+            "sandbox",
+            &format!(
+                "running, provisioning at {}",
+                sandbox.endpoints().provisioning_url
+            ),
+        );
+    }
+
+    let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir) {
+        Ok(source) => {
+            checks.ok("source", &source.describe());
+            Some(source)
+        }
+        Err(e) => {
+            checks.fail("source", &chain(&e), false);
+            None
+        }
+    };
+    let sink = match skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await {
+        Ok(sink) => {
+            checks.ok(
+                "sink",
+                &format!("{} ({})", sink.kind(), pipeline.sink_identity()),
+            );
+            Some(sink)
+        }
+        Err(e) => {
+            checks.fail("sink", &chain(&e), false);
+            None
+        }
+    };
+    match &pipeline.state {
+        StateLocation::Path(p) => checks.ok("state", &p.display().to_string()),
+        StateLocation::Url(u) => checks.ok(
+            "state",
+            u.split_once("://")
+                .map_or("database URL", |(scheme, _)| scheme),
+        ),
+    }
+    checks.ok("reports", &pipeline.reports_dir.display().to_string());
+
+    let transform = &pipeline.file.transform;
+    if let Some(file) = &transform.open_data_file {
+        match OpenData::load(&resolve(&pipeline.base_dir, file)) {
+            Ok(data) => match Transformer::new(transform.clone(), data) {
+                Ok(_) => checks.ok("transform", "checked against the open-data snapshot"),
+                Err(e) => checks.fail("transform", &chain(&e), false),
+            },
+            Err(e) => checks.fail("transform", &chain(&e), false),
+        }
+    } else if !args.online {
+        println!(
+            "-       transform  scope and mappings are checked against open-data with --online"
+        );
+    }
+
+    if args.online {
+        if let Some(source) = &source {
+            let mut stream = source.read(ReadOptions::default());
+            match tokio::time::timeout(Duration::from_secs(120), stream.next()).await {
+                Ok(Some(Ok(_))) => checks.ok("source", "answered (token and first page)"),
+                Ok(Some(Err(e))) => checks.fail("source", &chain(&e), true),
+                Ok(None) => checks.fail("source", "ended without data", true),
+                Err(_) => checks.fail("source", "no answer within 120 s", true),
+            }
+        }
+        if let Some(sink) = &sink {
+            match sink.check().await {
+                Ok(report) => checks.ok("sink", &report.checks.join("; ")),
+                Err(e) => checks.fail("sink", &chain(&e), true),
+            }
+        }
+        if transform.open_data_file.is_none() {
+            let url = transform
+                .open_data_url
+                .clone()
+                .or_else(|| {
+                    sink.as_ref()
+                        .and_then(|s| s.open_data_url().map(str::to_string))
+                })
+                .unwrap_or_else(|| PRODUCTION_OPEN_DATA_URL.to_string());
+            let scope = FetchScope {
+                organisation_numbers: transform.organisation_numbers.clone(),
+                school_unit_codes: transform.school_units.clone(),
+            };
+            match OpenData::fetch(&url, &scope, &ClientOptions::default()).await {
+                Ok(data) => {
+                    let tests = data.test_activities.len();
+                    match Transformer::new(transform.clone(), data) {
+                        Ok(_) => checks.ok(
+                            "open-data",
+                            &format!("{url}: {tests} test activities; [transform] fits"),
+                        ),
+                        Err(e) => checks.fail("transform", &chain(&e), false),
+                    }
+                }
+                Err(e) => checks.fail("open-data", &chain(&e), true),
+            }
+        }
+    }
+
+    Ok(if checks.failed_offline {
+        ExitCode::from(EXIT_USAGE)
+    } else if checks.failed_online {
+        ExitCode::from(EXIT_ABORTED)
+    } else {
+        println!("\nThe pipeline is valid.");
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,151 @@
+//! Identity continuity: the desired state takes the Skolverket ids the
+//! state store knows for the same real persons, duties, groups and
+//! activities, whatever ids the current source system gives them.
+//!
+//! The transform's [`Crosswalk`] does the rewriting (ids, every reference
+//! to them, hashes) from clear-text keys (personnummer, EPPN, natural
+//! keys). The store keeps those keys only as salted hashes, so the engine
+//! goes the other way round: it computes the keys of the *current* desired
+//! state, looks each up in the store, and hands the transform a crosswalk
+//! of just the keys that matched. After a run, the keys of everything the
+//! service holds are recorded for the next run.
+
+use std::collections::HashSet;
+
+use skolsync_model::ObjectType;
+use skolsync_model::plan::DesiredState;
+use skolsync_transform::{Crosswalk, CrosswalkReport};
+use uuid::Uuid;
+
+use crate::state::{CrosswalkKey, KeyType, StateError, StateStore};
+
+/// The store key of a person's personnummer as the transform writes it
+/// (normalised, 12 characters). A number `CivicNo` cannot parse (which the
+/// transform would have rejected) falls back to a natural key.
+fn civic_key(civic: &str) -> Option<CrosswalkKey> {
+    CrosswalkKey::parse(KeyType::CivicNo, civic)
+        .or_else(|_| CrosswalkKey::parse(KeyType::Natural, &format!("civic:{civic}")))
+        .ok()
+}
+
+fn key(key_type: KeyType, raw: &str) -> Option<CrosswalkKey> {
+    CrosswalkKey::parse(key_type, raw).ok()
+}
+
+/// Gives `desired` the Skolverket ids the store knows for its entities.
+pub async fn apply(
+    store: &StateStore,
+    desired: &mut DesiredState,
+) -> Result<CrosswalkReport, StateError> {
+    let current = Crosswalk::record(desired);
+    let mut known = Crosswalk::default();
+
+    let by_civic = store
+        .crosswalk(ObjectType::Person, KeyType::CivicNo)
+        .await?;
+    let by_civic_natural = store
+        .crosswalk(ObjectType::Person, KeyType::Natural)
+        .await?;
+    let by_eppn = store.crosswalk(ObjectType::Person, KeyType::Eppn).await?;
+    let duties = store.crosswalk(ObjectType::Duty, KeyType::Natural).await?;
+    let groups = store.crosswalk(ObjectType::Group, KeyType::Natural).await?;
+    let activities = store
+        .crosswalk(ObjectType::Activity, KeyType::Natural)
+        .await?;
+    if by_civic.is_empty()
+        && by_civic_natural.is_empty()
+        && by_eppn.is_empty()
+        && duties.is_empty()
+        && groups.is_empty()
+        && activities.is_empty()
+    {
+        return Ok(CrosswalkReport::default());
+    }
+
+    for civic in current.persons_by_civic_no.keys() {
+        let Some(k) = civic_key(civic) else { continue };
+        let table = if k.key_type() == KeyType::CivicNo {
+            &by_civic
+        } else {
+            &by_civic_natural
+        };
+        if let Some(id) = table.get(&k) {
+            known.persons_by_civic_no.insert(civic.clone(), id);
+        }
+    }
+    for eppn in current.persons_by_eppn.keys() {
+        if let Some(id) = key(KeyType::Eppn, eppn).and_then(|k| by_eppn.get(&k)) {
+            known.persons_by_eppn.insert(eppn.clone(), id);
+        }
+    }
+    for (map, from, table) in [
+        (&mut known.duties, &current.duties, &duties),
+        (&mut known.groups, &current.groups, &groups),
+        (&mut known.activities, &current.activities, &activities),
+    ] {
+        for natural in from.keys() {
+            if let Some(id) = key(KeyType::Natural, natural).and_then(|k| table.get(&k)) {
+                map.insert(natural.clone(), id);
+            }
+        }
+    }
+    Ok(known.apply(desired))
+}
+
+/// Records the keys of the entities of `desired` for which `confirmed`
+/// holds (the service has them: unchanged or accepted), so the next run —
+/// perhaps from another source system — finds their ids. Consumes the
+/// desired state, which is not needed after the run.
+pub async fn record(
+    store: &StateStore,
+    mut desired: DesiredState,
+    confirmed: &HashSet<(ObjectType, Uuid)>,
+) -> Result<u64, StateError> {
+    desired
+        .persons
+        .retain(|d| confirmed.contains(&(ObjectType::Person, d.id)));
+    desired
+        .duties
+        .retain(|d| confirmed.contains(&(ObjectType::Duty, d.id)));
+    desired
+        .groups
+        .retain(|d| confirmed.contains(&(ObjectType::Group, d.id)));
+    desired
+        .activities
+        .retain(|d| confirmed.contains(&(ObjectType::Activity, d.id)));
+    let cw = Crosswalk::record(&desired);
+    drop(desired);
+
+    let mut written = 0;
+    let mut civic = Vec::new();
+    let mut civic_natural = Vec::new();
+    for (raw, id) in &cw.persons_by_civic_no {
+        match civic_key(raw) {
+            Some(k) if k.key_type() == KeyType::CivicNo => civic.push((k, *id)),
+            Some(k) => civic_natural.push((k, *id)),
+            None => {}
+        }
+    }
+    written += store.crosswalk_put_many(ObjectType::Person, civic).await?;
+    written += store
+        .crosswalk_put_many(ObjectType::Person, civic_natural)
+        .await?;
+    let eppns: Vec<(CrosswalkKey, Uuid)> = cw
+        .persons_by_eppn
+        .iter()
+        .filter_map(|(raw, id)| Some((key(KeyType::Eppn, raw)?, *id)))
+        .collect();
+    written += store.crosswalk_put_many(ObjectType::Person, eppns).await?;
+    for (kind, map) in [
+        (ObjectType::Duty, &cw.duties),
+        (ObjectType::Group, &cw.groups),
+        (ObjectType::Activity, &cw.activities),
+    ] {
+        let entries: Vec<(CrosswalkKey, Uuid)> = map
+            .iter()
+            .filter_map(|(raw, id)| Some((key(KeyType::Natural, raw)?, *id)))
+            .collect();
+        written += store.crosswalk_put_many(kind, entries).await?;
+    }
+    Ok(written)
+}

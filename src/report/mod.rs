@@ -1,0 +1,435 @@
+//! The run report: what happened to every record, in numbers that add up,
+//! and every problem with what a school administrator needs to fix it.
+//!
+//! [`ReportBuilder`] assembles a [`RunReport`] from the plan, the rejects of
+//! extract and transform, and the sink's outcomes as they stream in.
+//! [`RunReport::assert_consistent`] checks that the numbers add up and
+//! names what does not (the runner logs that loudly). The report is written
+//! as JSON and as a self-contained HTML page ([`write_reports`]) and
+//! summarised on the terminal ([`terminal_summary`]). Personnummer appear
+//! only masked ([`mask`]).
+//!
+//! # Counts, per type (`person`, `duty`, `group`, `activity`)
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `in_scope` | entities of the desired state (after transform): planned creates + updates + unchanged |
+//! | `unchanged` | in scope and already up to date: not sent |
+//! | `created` | created (or upserted) and accepted, with or without warnings |
+//! | `updated` | updated and accepted, with or without warnings |
+//! | `error` | refused by Skolverket, or failed for good after retries |
+//! | `held_back` | not sent because an entity it depends on did not succeed (for an aborted run: also everything the abort left unsent) |
+//! | `warning` | accepted with warnings; already counted in `created`/`updated`/`deleted` |
+//! | `rejected` | source records left out by extract/transform (not in scope) |
+//! | `deleted` | deleted and accepted (outside `in_scope`: no longer in the source) |
+//! | `delete_failed` | deletes refused, failed or held back (outside `in_scope`) |
+//!
+//! so that `in_scope = unchanged + created + updated + error + held_back`,
+//! and every source record of a provisioned type is in scope or rejected.
+//! (Records of other types, e.g. an organisation, that are rejected appear
+//! among the problems only.)
+//!
+//! # JSON keys
+//!
+//! `run_id`, `pipeline`, `started`, `finished` (RFC 3339), `outcome`
+//! (`success` | `partial` | `aborted`), `abort_reason` (text, or null
+//! unless aborted), `counts` (the four types above), `problems` (a list of
+//! [`Problem`], sorted by school unit, then reason, so that it reads
+//! grouped).
+
+mod builder;
+mod html;
+pub mod mask;
+mod summary;
+mod write;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use skolsync_model::ObjectType;
+use skolsync_model::plan::Action;
+use skolsync_model::reject::Stage;
+use skolsync_model::ss12000::EntityKind;
+use uuid::Uuid;
+
+pub use crate::state::RunOutcome;
+pub use builder::ReportBuilder;
+pub use html::to_html;
+pub use summary::terminal_summary;
+pub use write::{ReportError, ReportPaths, to_json, write_reports};
+
+/// The report of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The run id (also the report's file name).
+    pub run_id: String,
+    /// The pipeline name.
+    pub pipeline: String,
+    /// When the run began.
+    pub started: DateTime<Utc>,
+    /// When it ended.
+    pub finished: DateTime<Utc>,
+    /// `success`, `partial` (some entities failed, were held back or were
+    /// rejected) or `aborted`.
+    pub outcome: RunOutcome,
+    /// Why the run was aborted; `null` otherwise.
+    pub abort_reason: Option<String>,
+    /// What happened, per type.
+    pub counts: Counts,
+    /// Every reject and every entity that failed, was held back or got a
+    /// warning, sorted by school unit and reason.
+    pub problems: Vec<Problem>,
+}
+
+/// The counts of the four provtjänst types.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Persons.
+    pub person: TypeCounts,
+    /// Duties.
+    pub duty: TypeCounts,
+    /// Groups.
+    pub group: TypeCounts,
+    /// Activities.
+    pub activity: TypeCounts,
+}
+
+impl Counts {
+    /// The counts of one type.
+    pub fn get(&self, kind: ObjectType) -> &TypeCounts {
+        match kind {
+            ObjectType::Person => &self.person,
+            ObjectType::Duty => &self.duty,
+            ObjectType::Group => &self.group,
+            ObjectType::Activity => &self.activity,
+        }
+    }
+
+    /// The counts of one type, to change.
+    pub fn get_mut(&mut self, kind: ObjectType) -> &mut TypeCounts {
+        match kind {
+            ObjectType::Person => &mut self.person,
+            ObjectType::Duty => &mut self.duty,
+            ObjectType::Group => &mut self.group,
+            ObjectType::Activity => &mut self.activity,
+        }
+    }
+
+    /// The four types in send order, with their counts.
+    pub fn iter(&self) -> impl Iterator<Item = (ObjectType, &TypeCounts)> {
+        skolsync_model::plan::SEND_ORDER
+            .into_iter()
+            .map(move |kind| (kind, self.get(kind)))
+    }
+
+    /// The sum over all types.
+    pub fn total(&self) -> TypeCounts {
+        self.iter()
+            .fold(TypeCounts::default(), |sum, (_, c)| sum + *c)
+    }
+}
+
+/// What happened to the entities of one type (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeCounts {
+    /// Entities of the desired state: unchanged + created + updated + error + held_back.
+    pub in_scope: u64,
+    /// Up to date already; not sent.
+    pub unchanged: u64,
+    /// Created and accepted (warnings included).
+    pub created: u64,
+    /// Updated and accepted (warnings included).
+    pub updated: u64,
+    /// Deleted and accepted (outside `in_scope`).
+    pub deleted: u64,
+    /// Deletes refused, failed or held back (outside `in_scope`).
+    pub delete_failed: u64,
+    /// Accepted with warnings (also counted in created/updated/deleted).
+    pub warning: u64,
+    /// Refused or failed for good.
+    pub error: u64,
+    /// Source records left out by extract or transform.
+    pub rejected: u64,
+    /// Not sent because a dependency did not succeed (or the run aborted).
+    pub held_back: u64,
+}
+
+impl TypeCounts {
+    /// Whether nothing was sent or attempted: no creates, updates, deletes,
+    /// errors or held-back entities.
+    pub fn nothing_sent(&self) -> bool {
+        self.created
+            + self.updated
+            + self.deleted
+            + self.delete_failed
+            + self.error
+            + self.held_back
+            == 0
+    }
+}
+
+impl std::ops::Add for TypeCounts {
+    type Output = TypeCounts;
+
+    fn add(self, o: TypeCounts) -> TypeCounts {
+        TypeCounts {
+            in_scope: self.in_scope + o.in_scope,
+            unchanged: self.unchanged + o.unchanged,
+            created: self.created + o.created,
+            updated: self.updated + o.updated,
+            deleted: self.deleted + o.deleted,
+            delete_failed: self.delete_failed + o.delete_failed,
+            warning: self.warning + o.warning,
+            error: self.error + o.error,
+            rejected: self.rejected + o.rejected,
+            held_back: self.held_back + o.held_back,
+        }
+    }
+}
+
+/// What kind of problem a [`Problem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemSeverity {
+    /// Left out by extract or transform (counted in `rejected`).
+    Rejected,
+    /// Refused by Skolverket or failed for good (counted in `error` or
+    /// `delete_failed`).
+    Error,
+    /// Not sent because a dependency failed (counted in `held_back` or
+    /// `delete_failed`).
+    HeldBack,
+    /// Accepted, or kept, with something to fix (service warnings are
+    /// counted in `warning`; transform warnings are not counted).
+    Warning,
+    /// Planned, but the sink reported no outcome: its state is unknown.
+    /// Never expected; makes the report inconsistent.
+    NoOutcome,
+    /// An outcome for an entity that was not planned, or a second one.
+    /// Never expected; makes the report inconsistent.
+    Unexpected,
+}
+
+impl ProblemSeverity {
+    /// The serialised name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProblemSeverity::Rejected => "rejected",
+            ProblemSeverity::Error => "error",
+            ProblemSeverity::HeldBack => "held_back",
+            ProblemSeverity::Warning => "warning",
+            ProblemSeverity::NoOutcome => "no_outcome",
+            ProblemSeverity::Unexpected => "unexpected",
+        }
+    }
+}
+
+impl fmt::Display for ProblemSeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One record that needs attention, with what is needed to fix the source.
+/// Every key is always present (`null` when unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// What kind of problem.
+    pub severity: ProblemSeverity,
+    /// The stage that found it: `extract`, `transform` or `load`.
+    pub stage: Stage,
+    /// The entity type (`person`, `duty`, `group`, `activity`, or another
+    /// SS 12000 type for rejects).
+    pub entity: EntityKind,
+    /// What was attempted (load problems): `create`, `update`, `delete`.
+    pub action: Option<Action>,
+    /// The record's id in the source.
+    pub source_id: Option<String>,
+    /// The Skolverket id (load problems).
+    pub skolverket_id: Option<Uuid>,
+    /// The school unit code, for grouping.
+    pub school_unit: Option<String>,
+    /// The person's personnummer, masked (`20090127-****`), where relevant.
+    pub civic_no: Option<String>,
+    /// Where the record came from (`elever.csv:17`, an endpoint and page).
+    pub location: Option<String>,
+    /// The field at fault.
+    pub field: Option<String>,
+    /// The offending value (personnummer masked).
+    pub value: Option<String>,
+    /// What is wrong, in words a school administrator understands.
+    pub reason: String,
+    /// Skolverket's messages (LogEntry id and text).
+    pub messages: Vec<ServiceMessage>,
+    /// The dependency that held it back.
+    pub blocked_by: Option<BlockedBy>,
+}
+
+/// One of Skolverket's messages about an entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMessage {
+    /// The LogEntry id, e.g. `2011`.
+    pub id: String,
+    /// Its text (personnummer masked).
+    pub message: String,
+}
+
+/// The entity whose failure held another back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockedBy {
+    /// Its type.
+    pub entity: EntityKind,
+    /// Its Skolverket id.
+    pub skolverket_id: Uuid,
+    /// Its source id, when known.
+    pub source_id: Option<String>,
+}
+
+/// Counts that do not add up, or entities unaccounted for: something was
+/// lost or counted twice between plan, sink and report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the run report does not add up: {}", .mismatches.join("; "))]
+pub struct ConsistencyError {
+    /// Each mismatch, described.
+    pub mismatches: Vec<String>,
+}
+
+/// How many examples an inconsistency message names.
+const EXAMPLES: usize = 5;
+
+impl RunReport {
+    /// Checks that, per type, `in_scope = unchanged + created + updated +
+    /// error + held_back`, that warnings do not exceed accepted entities,
+    /// that every counted error, rejection and held-back entity is listed
+    /// among the problems, and that every planned entity got exactly one
+    /// outcome. Describes every mismatch.
+    pub fn assert_consistent(&self) -> Result<(), ConsistencyError> {
+        let mut mismatches = Vec::new();
+        for (kind, c) in self.counts.iter() {
+            let name = entity_kind(kind);
+            let label = name.to_string().to_lowercase();
+            let sum = c.unchanged + c.created + c.updated + c.error + c.held_back;
+            if c.in_scope != sum {
+                mismatches.push(format!(
+                    "{label}: in_scope {} ≠ unchanged {} + created {} + updated {} + error {} + held_back {} = {sum}",
+                    c.in_scope, c.unchanged, c.created, c.updated, c.error, c.held_back
+                ));
+            }
+            if c.warning > c.created + c.updated + c.deleted {
+                mismatches.push(format!(
+                    "{label}: {} warnings but only {} accepted entities",
+                    c.warning,
+                    c.created + c.updated + c.deleted
+                ));
+            }
+            let listed = |severity: ProblemSeverity, deletes: bool| {
+                self.problems
+                    .iter()
+                    .filter(|p| {
+                        p.entity == name
+                            && p.severity == severity
+                            && (p.action == Some(Action::Delete)) == deletes
+                    })
+                    .count() as u64
+            };
+            let mut compare = |what: &str, counted: u64, listed: u64| {
+                if counted != listed {
+                    mismatches.push(format!(
+                        "{label}: {counted} {what} counted but {listed} listed among the problems"
+                    ));
+                }
+            };
+            compare("errors", c.error, listed(ProblemSeverity::Error, false));
+            compare(
+                "rejected",
+                c.rejected,
+                listed(ProblemSeverity::Rejected, false),
+            );
+            compare(
+                "failed deletes",
+                c.delete_failed,
+                listed(ProblemSeverity::Error, true) + listed(ProblemSeverity::HeldBack, true),
+            );
+            // An abort holds back what it did not send without listing it.
+            if self.outcome != RunOutcome::Aborted {
+                compare(
+                    "held back",
+                    c.held_back,
+                    listed(ProblemSeverity::HeldBack, false),
+                );
+            }
+        }
+        for (severity, what) in [
+            (
+                ProblemSeverity::NoOutcome,
+                "planned but got no outcome from the sink",
+            ),
+            (
+                ProblemSeverity::Unexpected,
+                "got an outcome that was not planned (or a second one)",
+            ),
+        ] {
+            let found: Vec<&Problem> = self
+                .problems
+                .iter()
+                .filter(|p| p.severity == severity)
+                .collect();
+            if !found.is_empty() {
+                let examples: Vec<String> =
+                    found.iter().take(EXAMPLES).map(|p| describe(p)).collect();
+                mismatches.push(format!(
+                    "{} entities {what}: {}{}",
+                    found.len(),
+                    examples.join(", "),
+                    if found.len() > EXAMPLES { ", …" } else { "" }
+                ));
+            }
+        }
+        if mismatches.is_empty() {
+            Ok(())
+        } else {
+            Err(ConsistencyError { mismatches })
+        }
+    }
+
+    /// Whether the run sent nothing (no creates, updates, deletes, errors or
+    /// held-back entities): the service already matched the source.
+    pub fn nothing_sent(&self) -> bool {
+        self.counts.total().nothing_sent()
+    }
+}
+
+/// `person p-1 (<uuid>)`.
+fn describe(p: &Problem) -> String {
+    let mut text = p.entity.to_string().to_lowercase();
+    if let Some(source_id) = &p.source_id {
+        text.push(' ');
+        text.push_str(source_id);
+    }
+    if let Some(id) = p.skolverket_id {
+        text.push_str(&format!(" ({id})"));
+    }
+    text
+}
+
+/// The SS 12000 entity kind of a provtjänst type.
+pub(crate) fn entity_kind(kind: ObjectType) -> EntityKind {
+    match kind {
+        ObjectType::Person => EntityKind::Person,
+        ObjectType::Duty => EntityKind::Duty,
+        ObjectType::Group => EntityKind::Group,
+        ObjectType::Activity => EntityKind::Activity,
+    }
+}
+
+/// The provtjänst type of an SS 12000 entity kind, if it is provisioned.
+pub(crate) fn object_type(kind: EntityKind) -> Option<ObjectType> {
+    match kind {
+        EntityKind::Person => Some(ObjectType::Person),
+        EntityKind::Duty => Some(ObjectType::Duty),
+        EntityKind::Group => Some(ObjectType::Group),
+        EntityKind::Activity => Some(ObjectType::Activity),
+        _ => None,
+    }
+}

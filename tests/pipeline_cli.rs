@@ -1,0 +1,263 @@
+//! The pipeline commands as a user meets them: errors in a pipeline file
+//! name the line and the likely intended key, `plan --json` has the
+//! documented shape, `run` exits 0 and a second plan is empty, `history`
+//! and `status` show what happened, and the documented format covers every
+//! key of the schema.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::Harness;
+
+fn skolsync() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_skolsync"))
+}
+
+async fn output(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("run skolsync"))
+        .await
+        .expect("join")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn write_pipeline(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("p.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const VALID_HEAD: &str = r#"name = "typos"
+
+[source]
+kind = "csv"
+layout = "skolverket-template"
+students = "Elevinskrivningar.csv"
+"#;
+
+#[test]
+fn a_typo_names_the_line_and_the_intended_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, line, key, suggestion, table) in [
+        (
+            format!("{VALID_HEAD}\n[sink]\nkind = \"skolverket\"\nenviroment = \"production\"\n"),
+            10,
+            "enviroment",
+            "environment",
+            "[sink]",
+        ),
+        (
+            format!(
+                "{VALID_HEAD}\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n\n[guards]\nmax_delete = 5\n"
+            ),
+            13,
+            "max_delete",
+            "max_deletes",
+            "[guards]",
+        ),
+        (
+            format!("{VALID_HEAD}student = \"x\"\n\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n"),
+            7,
+            "student",
+            "students",
+            "[source]",
+        ),
+        (
+            format!(
+                "{VALID_HEAD}\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n\n[gaurds]\nmax_deletes = 5\n"
+            ),
+            12,
+            "gaurds",
+            "guards",
+            "the top level",
+        ),
+    ] {
+        let path = write_pipeline(dir.path(), &text);
+        let out = skolsync().arg("validate").arg(&path).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "p.toml:{line}: unknown key `{key}` in {table}; did you mean `{suggestion}`?"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn bad_values_and_missing_secrets_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_pipeline(
+        dir.path(),
+        &format!(
+            "{VALID_HEAD}\n[sink]\nkind = \"skolverket\"\nclient_key = \"${{env:SKOLSYNC_TEST_SURELY_UNSET}}\"\n"
+        ),
+    );
+    let out = skolsync().arg("plan").arg(&path).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("p.toml:10: sink.client_key: environment variable `SKOLSYNC_TEST_SURELY_UNSET` is not set"),
+        "{err}"
+    );
+
+    let path = write_pipeline(
+        dir.path(),
+        &format!("{VALID_HEAD}\n[sink]\nkind = \"ftp\"\n"),
+    );
+    let out = skolsync().arg("run").arg(&path).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown value `ftp`"), "{err}");
+    assert!(err.contains("`skolverket`"), "{err}");
+
+    let path = write_pipeline(
+        dir.path(),
+        &format!(
+            "{VALID_HEAD}\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n[guards]\nmax_deletes = \"ten\"\n"
+        ),
+    );
+    let out = skolsync().arg("validate").arg(&path).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("p.toml:12: guards.max_deletes"), "{err}");
+}
+
+#[test]
+fn every_key_of_the_schema_is_documented() {
+    let out = skolsync().arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+    let keys = skolsync::pipeline::schema::keys(&schema);
+    assert!(keys.len() > 100, "suspiciously few keys: {}", keys.len());
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/pipeline-format.md"),
+    )
+    .expect("docs/pipeline-format.md");
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|k| !doc.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keys missing from docs/pipeline-format.md: {missing:?}"
+    );
+}
+
+#[test]
+fn run_help_documents_the_exit_codes() {
+    let out = skolsync().args(["run", "--help"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("--allow-large-changes"), "{text}");
+    assert!(text.contains("Exit"), "{text}");
+    let out = skolsync().arg("--help").output().unwrap();
+    let text = stdout(&out);
+    for code in [
+        "0  everything landed",
+        "3  the run completed",
+        "4  the run was aborted",
+    ] {
+        assert!(text.contains(code), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_run_history_and_status_from_the_command_line() {
+    let h = Harness::new().await;
+    let path = h.copy("educloud-to-skolverket.toml");
+    let endpoints = h.endpoints_file();
+    let pipeline_cmd = |args: &[&str]| {
+        let mut c = skolsync();
+        c.args(args)
+            .arg(&path)
+            .arg("--sandbox-endpoints")
+            .arg(&endpoints)
+            .env_remove("EDUCLOUD_CLIENT_SECRET");
+        c
+    };
+
+    let out = output(pipeline_cmd(&["validate", "--online"])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("The pipeline is valid."));
+
+    let out = output(pipeline_cmd(&["plan", "--json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    let object = plan.as_object().unwrap();
+    assert_eq!(
+        object.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["activity", "duty", "group", "person"]
+    );
+    for (kind, counts) in object {
+        let counts = counts.as_object().unwrap();
+        assert_eq!(
+            counts.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["create", "delete", "rejected", "unchanged", "update"],
+            "{kind}"
+        );
+        assert!(counts["create"].as_u64().unwrap() > 0, "{kind}");
+    }
+    assert_eq!(h.bulk_sends(), 0, "plan sent something");
+
+    let out = output(pipeline_cmd(&["plan", "--json", "--details"])).await;
+    let details: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &details["person"]["details"]["create"][0];
+    assert!(first["id"].is_string() && first["source_id"].is_string());
+    let civic = first["civic_no"].as_str().unwrap();
+    assert!(
+        civic.ends_with("****"),
+        "unmasked personnummer in plan --details: {civic}"
+    );
+
+    let out = output(pipeline_cmd(&["run", "--json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report JSON");
+    assert_eq!(report["outcome"], "success");
+    let created = report["counts"]["person"]["created"].as_u64().unwrap();
+    assert_eq!(created, plan["person"]["create"].as_u64().unwrap());
+
+    let out = output(pipeline_cmd(&["plan"])).await;
+    assert!(stdout(&out).contains("0 changes"), "{}", stdout(&out));
+
+    let out = output(pipeline_cmd(&["run"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("0 changes"), "{}", stdout(&out));
+
+    let out = output(pipeline_cmd(&["history"])).await;
+    let text = stdout(&out);
+    assert_eq!(text.matches("success").count(), 2, "{text}");
+
+    let person = h.store().persons()[0].clone();
+    let out = output(pipeline_cmd(&["status", "--id", &person.id.to_string()])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("answer          success"), "{text}");
+    let out = output(pipeline_cmd(&[
+        "status",
+        "--civic-no",
+        &person.civic_no.value,
+    ]))
+    .await;
+    let text = stdout(&out);
+    assert!(text.contains(&person.id.to_string()), "{text}");
+    assert!(
+        !text.contains(&person.civic_no.value),
+        "status printed a personnummer"
+    );
+}

@@ -1,0 +1,122 @@
+//! The plan: what to create, update and delete so the provtjänst matches
+//! the desired state, given what was confirmed before.
+//!
+//! Change detection is by content hash only ([`skolsync_model::plan::content_hash`]),
+//! so an unchanged source gives an empty plan. Deletes are every id the
+//! previous state holds that the desired state does not; the engine keeps
+//! only those this pipeline created.
+
+use std::collections::{BTreeMap, HashSet};
+
+use skolsync_model::ObjectType;
+use skolsync_model::plan::{Desired, DesiredState, Plan, PreviousState, TypePlan};
+use uuid::Uuid;
+
+/// Creates, updates, deletes and unchanged, per type. Lists follow the
+/// desired state's order; deletes are sorted by id.
+pub fn diff(desired: &DesiredState, previous: &PreviousState) -> Plan {
+    let prev = |kind| previous.hashes.get(&kind);
+    Plan {
+        persons: type_plan(&desired.persons, prev(ObjectType::Person)),
+        duties: type_plan(&desired.duties, prev(ObjectType::Duty)),
+        groups: type_plan(&desired.groups, prev(ObjectType::Group)),
+        activities: type_plan(&desired.activities, prev(ObjectType::Activity)),
+    }
+}
+
+fn type_plan<T: Clone>(
+    desired: &[Desired<T>],
+    previous: Option<&BTreeMap<Uuid, String>>,
+) -> TypePlan<T> {
+    let empty = BTreeMap::new();
+    let previous = previous.unwrap_or(&empty);
+    let mut plan = TypePlan::default();
+    let mut seen = HashSet::with_capacity(desired.len());
+    for d in desired {
+        if !seen.insert(d.id) {
+            continue;
+        }
+        match previous.get(&d.id) {
+            None => plan.create.push(d.clone()),
+            Some(hash) if *hash == d.hash => plan.unchanged.push(d.id),
+            Some(_) => plan.update.push(d.clone()),
+        }
+    }
+    plan.delete = previous
+        .keys()
+        .filter(|id| !seen.contains(id))
+        .copied()
+        .collect();
+    plan
+}
+
+/// The previous state a fully successful send of `desired` leaves: every
+/// id with its hash. For tests and benchmarks; the engine builds its own
+/// from confirmed outcomes.
+pub fn previous_state(desired: &DesiredState) -> PreviousState {
+    fn hashes<T>(items: &[Desired<T>]) -> BTreeMap<Uuid, String> {
+        items.iter().map(|d| (d.id, d.hash.clone())).collect()
+    }
+    let mut state = PreviousState::default();
+    state
+        .hashes
+        .insert(ObjectType::Person, hashes(&desired.persons));
+    state
+        .hashes
+        .insert(ObjectType::Duty, hashes(&desired.duties));
+    state
+        .hashes
+        .insert(ObjectType::Group, hashes(&desired.groups));
+    state
+        .hashes
+        .insert(ObjectType::Activity, hashes(&desired.activities));
+    state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skolsync_model::plan::content_hash;
+    use skolsync_model::provtjanst::{Duty, ObjectReference};
+
+    fn duty(n: u128, role: skolsync_model::DutyRole) -> Desired<Duty> {
+        let payload = Duty {
+            id: Uuid::from_u128(n),
+            meta: None,
+            person: ObjectReference::new(Uuid::from_u128(100)),
+            duty_at: ObjectReference::new(Uuid::from_u128(200)),
+            duty_role: role,
+            provisioning_status: None,
+        };
+        Desired {
+            id: payload.id,
+            source_id: n.to_string(),
+            hash: content_hash(&payload),
+            school_unit: None,
+            payload,
+        }
+    }
+
+    #[test]
+    fn creates_updates_deletes_and_unchanged() {
+        use skolsync_model::DutyRole::{Larare, Rektor};
+        let before = DesiredState {
+            duties: vec![duty(1, Larare), duty(2, Larare), duty(3, Larare)],
+            ..DesiredState::default()
+        };
+        let previous = previous_state(&before);
+        assert!(diff(&before, &previous).is_empty());
+
+        let after = DesiredState {
+            duties: vec![duty(1, Larare), duty(2, Rektor), duty(4, Larare)],
+            ..DesiredState::default()
+        };
+        let plan = diff(&after, &previous);
+        assert_eq!(plan.duties.unchanged, vec![Uuid::from_u128(1)]);
+        assert_eq!(plan.duties.update.len(), 1);
+        assert_eq!(plan.duties.update[0].id, Uuid::from_u128(2));
+        assert_eq!(plan.duties.create[0].id, Uuid::from_u128(4));
+        assert_eq!(plan.duties.delete, vec![Uuid::from_u128(3)]);
+        assert!(plan.persons.is_empty());
+    }
+}

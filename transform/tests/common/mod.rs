@@ -1,0 +1,167 @@
+//! Shared test helpers: sandbox municipalities as snapshots and open-data,
+//! and small hand-made sources in SS 12000 JSON.
+
+#![allow(dead_code)]
+
+pub mod fixture;
+pub mod spec;
+
+use skolsync_model::ss12000::{EntityKind, Snapshot, SourceId};
+use skolsync_sandbox::generate::{GenerateConfig, Municipality, REFERENCE_DATE, generate};
+use skolsync_sandbox::{Catalogue, SourceData};
+use skolsync_transform::{OpenData, TransformConfig, TransformOutput, Transformer};
+
+/// What a connector would yield for the sandbox's source. Entities held in
+/// `raw_overrides` (unknown enum values) are left out: a connector's
+/// `parse_entity` rejects them before the transform ever sees them.
+pub fn snapshot_of(source: &SourceData) -> Snapshot {
+    let overridden =
+        |kind: EntityKind, id: &SourceId| source.raw_overrides.contains_key(&(kind, id.clone()));
+    Snapshot {
+        organisations: source.organisations.clone(),
+        persons: source
+            .persons
+            .iter()
+            .filter(|p| !overridden(EntityKind::Person, &p.id))
+            .cloned()
+            .collect(),
+        duties: source
+            .duties
+            .iter()
+            .filter(|d| !overridden(EntityKind::Duty, &d.id))
+            .cloned()
+            .collect(),
+        groups: source
+            .groups
+            .iter()
+            .filter(|g| !overridden(EntityKind::Group, &g.id))
+            .cloned()
+            .collect(),
+        activities: source
+            .activities
+            .iter()
+            .filter(|a| !overridden(EntityKind::Activity, &a.id))
+            .cloned()
+            .collect(),
+        syllabuses: source.syllabuses.clone(),
+        programmes: source.programmes.clone(),
+        deleted: Default::default(),
+    }
+}
+
+/// The sandbox's open-data catalogue as the transform reads it.
+pub fn open_data_of(catalogue: &Catalogue) -> OpenData {
+    OpenData {
+        organisations: catalogue.organisations.clone(),
+        school_units: catalogue.school_units.clone(),
+        programmes: catalogue.programmes.clone(),
+        test_activities: catalogue.test_activities.clone(),
+        fetched_at: None,
+        source_url: None,
+    }
+}
+
+/// A config for the generated data: its reference date, defaults otherwise.
+pub fn config() -> TransformConfig {
+    TransformConfig {
+        reference_date: Some(REFERENCE_DATE.to_string()),
+        ..TransformConfig::default()
+    }
+}
+
+pub fn municipality(students: usize, seed: u64, dirt: f64) -> Municipality {
+    generate(&GenerateConfig {
+        students,
+        seed,
+        dirt,
+        ..GenerateConfig::default()
+    })
+}
+
+/// Transforms a municipality with `config`.
+pub fn run(m: &Municipality, config: TransformConfig) -> TransformOutput {
+    let t = Transformer::new(config, open_data_of(&m.catalogue)).expect("valid config");
+    t.run(&snapshot_of(&m.source)).expect("transform runs")
+}
+
+/// Asserts `read = out_of_scope + in_scope` and `in_scope = out + rejected`
+/// for every type.
+pub fn assert_counts_add_up(out: &TransformOutput) {
+    for (name, c, len) in [
+        ("persons", &out.counts.persons, out.desired.persons.len()),
+        ("duties", &out.counts.duties, out.desired.duties.len()),
+        ("groups", &out.counts.groups, out.desired.groups.len()),
+        (
+            "activities",
+            &out.counts.activities,
+            out.desired.activities.len(),
+        ),
+    ] {
+        assert_eq!(c.read, c.out_of_scope + c.in_scope, "{name}: {c:?}");
+        assert_eq!(c.in_scope, c.out + c.rejected, "{name}: {c:?}");
+        assert_eq!(c.out, len, "{name}");
+        assert_eq!(
+            c.out_of_scope,
+            c.out_of_scope_reasons.values().sum::<usize>(),
+            "{name}"
+        );
+    }
+}
+
+/// The Skolverket ids open-data knows.
+pub fn known(open_data: &OpenData) -> spec::Known {
+    spec::Known {
+        school_units: open_data.school_units.iter().map(|u| u.id).collect(),
+        test_activities: open_data.test_activities.iter().map(|t| t.id).collect(),
+    }
+}
+
+/// Every payload of `out`, serialised, checked against the spec's schemas.
+pub fn assert_payloads_match_spec(out: &TransformOutput, known: &spec::Known) {
+    // The hash is the model's content hash of exactly this payload.
+    use skolsync_model::plan::content_hash;
+    assert!(
+        out.desired
+            .persons
+            .iter()
+            .all(|d| d.hash == content_hash(&d.payload))
+    );
+    assert!(
+        out.desired
+            .duties
+            .iter()
+            .all(|d| d.hash == content_hash(&d.payload))
+    );
+    assert!(
+        out.desired
+            .groups
+            .iter()
+            .all(|d| d.hash == content_hash(&d.payload))
+    );
+    assert!(
+        out.desired
+            .activities
+            .iter()
+            .all(|d| d.hash == content_hash(&d.payload))
+    );
+    for d in &out.desired.persons {
+        spec::person(&serde_json::to_value(&d.payload).unwrap(), known);
+    }
+    for d in &out.desired.duties {
+        spec::duty(&serde_json::to_value(&d.payload).unwrap(), known);
+    }
+    for d in &out.desired.groups {
+        spec::group(&serde_json::to_value(&d.payload).unwrap(), known);
+    }
+    for d in &out.desired.activities {
+        spec::activity(&serde_json::to_value(&d.payload).unwrap(), known);
+    }
+}
+
+/// Transforms `snapshot` over `open_data` with [`config`].
+pub fn run_with(snapshot: &Snapshot, open_data: OpenData) -> TransformOutput {
+    Transformer::new(config(), open_data)
+        .expect("valid config")
+        .run(snapshot)
+        .expect("transform runs")
+}
