@@ -19,6 +19,7 @@ mod api;
 pub mod csv;
 pub mod educloud;
 mod error;
+mod shape;
 mod source;
 pub mod ss12000;
 
@@ -28,6 +29,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, SourceError};
+pub use shape::{InputShape, ReadAnomaly, ReadCheck};
 pub use source::{
     Batch, BatchStream, ReadOptions, ReadProgress, ReadSummary, Source, WATERMARK_OVERLAP, collect,
 };

@@ -27,6 +27,7 @@ use skolsync_model::ss12000::{
 use tokio::sync::mpsc;
 
 use crate::error::SourceError;
+use crate::shape::InputShape;
 
 /// How far the watermark of an API read lies before the moment the read
 /// started (by the server's clock). Changes made while a read is under way,
@@ -85,6 +86,9 @@ pub enum Batch {
     Deleted(DeletedEntityIds),
     /// Records that could not be read, each with where and why.
     Rejects(Vec<Reject>),
+    /// What one input (file, resource) looked like once read in full; sent
+    /// before [`Batch::Complete`], once per input.
+    Input(InputShape),
     /// The last item of a successful read.
     Complete {
         /// What to store and pass as [`ReadOptions::modified_after`] next
@@ -107,7 +111,10 @@ impl Batch {
             Batch::Activities(_) => EntityKind::Activity,
             Batch::Syllabuses(_) => EntityKind::Syllabus,
             Batch::Programmes(_) => EntityKind::Programme,
-            Batch::Deleted(_) | Batch::Rejects(_) | Batch::Complete { .. } => return None,
+            Batch::Deleted(_)
+            | Batch::Rejects(_)
+            | Batch::Input(_)
+            | Batch::Complete { .. } => return None,
         })
     }
 
@@ -123,6 +130,7 @@ impl Batch {
             Batch::Programmes(v) => v.len(),
             Batch::Deleted(d) => deleted_count(d),
             Batch::Rejects(v) => v.len(),
+            Batch::Input(_) => 1,
             Batch::Complete { .. } => 0,
         }
     }
@@ -212,7 +220,7 @@ impl ReadProgress {
         match batch {
             Batch::Deleted(_) => self.deleted.fetch_add(n, Ordering::Relaxed),
             Batch::Rejects(_) => self.rejects.fetch_add(n, Ordering::Relaxed),
-            Batch::Complete { .. } => 0,
+            Batch::Complete { .. } | Batch::Input(_) => 0,
             other => match other.kind() {
                 Some(kind) => self.entities[kind_index(kind)].fetch_add(n, Ordering::Relaxed),
                 None => 0,
@@ -244,6 +252,9 @@ pub struct ReadSummary {
     /// [`ReadOptions::modified_after`] next time; see [`Batch::Complete`].
     /// `None`: the source has no modification times; read in full next time.
     pub watermark: Option<DateTime<FixedOffset>>,
+    /// Every input read (files, resources), in order, with what it looked
+    /// like and the anomalies found in it.
+    pub inputs: Vec<InputShape>,
     /// How long the read took.
     #[serde(with = "seconds")]
     pub elapsed: Duration,
@@ -313,6 +324,7 @@ pub async fn collect(
                 }
                 rejects.extend(v);
             }
+            Batch::Input(shape) => summary.inputs.push(shape),
             Batch::Complete { watermark } => {
                 summary.watermark = watermark;
                 complete = true;

@@ -182,6 +182,12 @@ impl Outputs {
                 }
                 Ok(())
             }
+            Batch::Input(shape) => {
+                for anomaly in &shape.anomalies {
+                    tracing::warn!("{anomaly}");
+                }
+                Ok(())
+            }
             Batch::Complete { .. } => Ok(()),
         }
     }
