@@ -111,10 +111,9 @@ impl Batch {
             Batch::Activities(_) => EntityKind::Activity,
             Batch::Syllabuses(_) => EntityKind::Syllabus,
             Batch::Programmes(_) => EntityKind::Programme,
-            Batch::Deleted(_)
-            | Batch::Rejects(_)
-            | Batch::Input(_)
-            | Batch::Complete { .. } => return None,
+            Batch::Deleted(_) | Batch::Rejects(_) | Batch::Input(_) | Batch::Complete { .. } => {
+                return None;
+            }
         })
     }
 

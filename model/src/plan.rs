@@ -59,6 +59,40 @@ pub struct DesiredState {
 pub struct PreviousState {
     /// Per type: provtjänst id → content hash last confirmed.
     pub hashes: BTreeMap<ObjectType, BTreeMap<Uuid, String>>,
+    /// Per type: provtjänst id → the source id it was last sent from, where
+    /// known. Lets a plan recognise an entity whose source record is still
+    /// there but was rejected this time (kept stale, never deleted).
+    #[serde(default)]
+    pub source_ids: BTreeMap<ObjectType, BTreeMap<Uuid, String>>,
+}
+
+impl PreviousState {
+    /// Whether the service holds `id` of `kind` (as far as the state knows).
+    pub fn holds(&self, kind: ObjectType, id: &Uuid) -> bool {
+        self.hashes.get(&kind).is_some_and(|m| m.contains_key(id))
+    }
+
+    /// How many entities of `kind` the service holds.
+    pub fn count(&self, kind: ObjectType) -> usize {
+        self.hashes.get(&kind).map_or(0, BTreeMap::len)
+    }
+}
+
+/// A reference the transform left out of a kept entity (a group's member,
+/// an activity's group or teacher) because the record it points to is in
+/// the source but was rejected. If the service still holds that record's
+/// entity (kept stale), the plan puts the reference back: a pupil with a
+/// typo in their record stays in their class.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeftOutRef {
+    /// The kept entity's type (`Group` or `Activity`).
+    pub kind: ObjectType,
+    /// The kept entity's source id.
+    pub source_id: String,
+    /// The type of the rejected record it referenced (`Person`, `Group`, `Duty`).
+    pub member_kind: ObjectType,
+    /// The rejected record's source id.
+    pub member_source_id: String,
 }
 
 /// The changes for one resource type.
@@ -72,6 +106,10 @@ pub struct TypePlan<T> {
     pub delete: Vec<Uuid>,
     /// Entities that need nothing.
     pub unchanged: Vec<Uuid>,
+    /// Entities the service holds whose source record is present but was
+    /// rejected: left as last sent — neither updated nor deleted.
+    #[serde(default)]
+    pub kept_stale: Vec<Uuid>,
 }
 
 impl<T> Default for TypePlan<T> {
@@ -81,6 +119,7 @@ impl<T> Default for TypePlan<T> {
             update: Vec::new(),
             delete: Vec::new(),
             unchanged: Vec::new(),
+            kept_stale: Vec::new(),
         }
     }
 }

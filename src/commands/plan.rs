@@ -52,6 +52,12 @@ async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
     } else {
         println!("{changes} changes would be sent.");
     }
+    if !result.anomalies.is_empty() {
+        println!("\nA run would stop here: the read looks broken:");
+        for a in &result.anomalies {
+            println!("  - {}", skolsync::report::mask::scrub(&a.to_string()));
+        }
+    }
     if !result.violations.is_empty() {
         println!("\nA run would stop here (guards):");
         for v in &result.violations {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use skolsync::engine::{self, Progress, RunOptions};
+use skolsync::engine::{self, Interrupt, Progress, RunOptions};
 
 use super::common::{Failure, PipelineArgs, block_on};
 
@@ -19,7 +19,9 @@ pub struct RunArgs {
     pub json: bool,
 
     /// Send even if the plan exceeds the `[guards]` limits (max_deletes,
-    /// max_changes_ratio). Check the plan first: `skolsync plan`.
+    /// max_changes_ratio, member losses) or the read looks broken (a
+    /// column gone, a file that shrank sharply, a truncated file, a stray
+    /// quote). Check the plan first: `skolsync plan`.
     #[arg(long)]
     pub allow_large_changes: bool,
 }
@@ -41,6 +43,7 @@ async fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
     let options = RunOptions {
         allow_large_changes: args.allow_large_changes,
         progress: Progress::new(!args.json),
+        interrupt: Interrupt::listen(),
     };
     let result = engine::run(&pipeline, &options).await?;
     if args.json {

@@ -11,11 +11,15 @@
 
 pub mod guards;
 pub mod identity;
+pub mod interrupt;
+pub mod kept;
 pub mod progress;
+pub mod read_checks;
 pub mod reconcile;
 pub mod run;
 
 pub use guards::Violation;
+pub use interrupt::Interrupt;
 pub use progress::Progress;
 pub use reconcile::{ReconcileResult, reconcile};
 pub use run::{

@@ -28,7 +28,7 @@ use std::pin::pin;
 
 use chrono::Utc;
 use serde::Serialize;
-use skolsync_connectors::{ReadOptions, ReadProgress, ReadSummary};
+use skolsync_connectors::{ReadAnomaly, ReadOptions, ReadProgress, ReadSummary};
 use skolsync_model::ObjectType;
 use skolsync_model::civic_no::mask;
 use skolsync_model::plan::{
@@ -43,8 +43,11 @@ use skolsync_transform::{
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::guards::{self, Violation};
+use super::guards::{self, GuardBase, Violation};
+use super::interrupt::Interrupt;
+use super::kept::{self, KeptStale};
 use super::progress::Progress;
+use super::read_checks;
 use super::{EngineError, identity};
 use crate::pipeline::{Pipeline, StateLocation, resolve};
 use crate::report::{
@@ -53,12 +56,15 @@ use crate::report::{
 use crate::state::StateStore;
 
 /// How to run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunOptions {
-    /// Send even if a guard would stop the run.
+    /// Send even if a guard or a read check would stop the run.
     pub allow_large_changes: bool,
     /// Progress display.
     pub progress: Progress,
+    /// What stops the run early: [`Interrupt::listen`] for SIGINT and
+    /// SIGTERM (the CLI), [`Interrupt::never`] by default.
+    pub interrupt: Interrupt,
 }
 
 impl Default for RunOptions {
@@ -66,6 +72,7 @@ impl Default for RunOptions {
         RunOptions {
             allow_large_changes: false,
             progress: Progress::hidden(),
+            interrupt: Interrupt::never(),
         }
     }
 }
@@ -95,6 +102,9 @@ pub struct TypeSummary {
     pub unchanged: usize,
     /// Source records left out (extract and transform).
     pub rejected: usize,
+    /// Entities the service holds whose source record was rejected: left
+    /// as last sent, neither updated nor deleted.
+    pub kept_stale: usize,
     /// Which, with `--details`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<TypeDetails>,
@@ -187,19 +197,20 @@ impl PlanSummary {
     /// A table for people.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9}\n",
-            "type", "create", "update", "delete", "unchanged", "rejected"
+            "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
+            "type", "create", "update", "delete", "unchanged", "rejected", "kept stale"
         );
         for kind in SEND_ORDER {
             let t = self.get(kind);
             out.push_str(&format!(
-                "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9}\n",
+                "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
                 kind.as_str().to_lowercase(),
                 t.create,
                 t.update,
                 t.delete,
                 t.unchanged,
-                t.rejected
+                t.rejected,
+                t.kept_stale
             ));
         }
         out
@@ -226,6 +237,11 @@ pub struct Prepared {
     pub read: ReadSummary,
     /// Rejects of extract and transform.
     pub rejects: Vec<Reject>,
+    /// Entities the service holds whose source record was rejected: left
+    /// as last sent.
+    pub kept_stale: Vec<KeptStale>,
+    /// What makes the read look broken (the run stops before sending).
+    pub anomalies: Vec<ReadAnomaly>,
     /// Where every record went in the transform.
     pub counts: skolsync_transform::Counts,
     /// The desired state (crosswalk applied).
@@ -329,6 +345,7 @@ fn fill<T>(
     t.update = plan.update.len();
     t.delete = plan.delete.len();
     t.unchanged = plan.unchanged.len();
+    t.kept_stale = plan.kept_stale.len();
     if details {
         let refs = |list: &[Desired<T>]| -> Vec<EntityRef> {
             list.iter()
@@ -410,16 +427,25 @@ pub async fn prepare(
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
     let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
-    let (snapshot, mut rejects, read, source) = read_source(pipeline, progress).await?;
+    let (snapshot, rejects_so_far, read, source) = read_source(pipeline, progress).await?;
 
     let stage = progress.stage("transform");
     stage.message("reading open-data");
     let open_data = open_data(pipeline, &snapshot, sink.as_ref()).await?;
     stage.message("mapping to the provtjänst profile");
     let transformer = Transformer::new(pipeline.file.transform.clone(), open_data)?;
-    let output = tokio::task::spawn_blocking(move || transformer.run(&snapshot))
-        .await
-        .map_err(|e| EngineError::Internal(format!("the transform stopped: {e}")))??;
+    let ids = transformer.ids();
+    let (output, names) = tokio::task::spawn_blocking(move || {
+        let output = transformer.run(&snapshot)?;
+        // Names for the report's kept-stale lines, before the snapshot goes.
+        let mut all = rejects_so_far;
+        all.extend(output.rejects.iter().cloned());
+        let names = kept::rejected_names(&snapshot, &all);
+        Ok::<_, skolsync_transform::TransformError>((output, (names, all)))
+    })
+    .await
+    .map_err(|e| EngineError::Internal(format!("the transform stopped: {e}")))??;
+    let (names, mut rejects) = names;
     stage.done(format!(
         "{} persons, {} duties, {} groups, {} activities; {} rejected",
         output.desired.persons.len(),
@@ -433,7 +459,7 @@ pub async fn prepare(
             .count()
     ));
     let mut desired = output.desired;
-    rejects.extend(output.rejects);
+    rejects.shrink_to_fit();
 
     let stage = progress.stage("plan");
     let crosswalk = identity::apply(store, &mut desired).await?;
@@ -451,7 +477,26 @@ pub async fn prepare(
     }
     let sink_identity = pipeline.sink_identity();
     let previous = store.previous_state(&sink_identity).await?;
-    let mut plan = skolsync_transform::diff(&desired, &previous);
+    // Rejected is not absent: what the service holds of a rejected record
+    // stays as last sent (see `skolsync_transform::stale`).
+    let stale =
+        skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
+    let mut plan = skolsync_transform::diff_keeping(&desired, &previous, &stale);
+    let kept_stale: Vec<KeptStale> = stale
+        .into_iter()
+        .map(|entity| {
+            let name = names
+                .get(&(entity.reject.entity, entity.source_id.clone()))
+                .cloned();
+            KeptStale { entity, name }
+        })
+        .collect();
+    if !kept_stale.is_empty() {
+        tracing::warn!(
+            count = kept_stale.len(),
+            "kept as last sent: entities whose source record was rejected (see the report)"
+        );
+    }
 
     // Deletes only of what this pipeline created: an entity another
     // system (or Skolverket's own file upload) put there is not ours.
@@ -485,9 +530,20 @@ pub async fn prepare(
             .map(|k| super::progress::planned(&plan, *k))
             .sum::<usize>()
     ));
+    let previous_shape = store.read_shape(&source).await?;
+    let anomalies = read_checks::check(
+        previous_shape.as_deref(),
+        &read.inputs,
+        &pipeline.file.guards,
+    );
+    for anomaly in &anomalies {
+        tracing::warn!("the read looks broken: {anomaly}");
+    }
     Ok(Prepared {
         read,
         rejects,
+        kept_stale,
+        anomalies,
         counts: output.counts,
         desired,
         previous,
@@ -515,10 +571,16 @@ async fn checked_guards(
     if !completed {
         return Ok(Vec::new());
     }
+    let sink = pipeline.sink_identity();
+    let base = GuardBase {
+        attempted: store.attempted(&sink).await?,
+        members: store.member_counts(&sink).await?,
+    };
     Ok(guards::check(
         &pipeline.file.guards,
         &prepared.plan,
         &prepared.previous,
+        &base,
     ))
 }
 
@@ -529,6 +591,8 @@ pub struct PlanResult {
     pub summary: PlanSummary,
     /// The limits the plan exceeds (a run would stop).
     pub violations: Vec<Violation>,
+    /// What makes the read look broken (a run would stop).
+    pub anomalies: Vec<ReadAnomaly>,
     /// Ids kept through the crosswalk.
     pub crosswalk: CrosswalkReport,
 }
@@ -549,6 +613,7 @@ pub async fn plan(
     Ok(PlanResult {
         summary,
         violations,
+        anomalies: prepared.anomalies,
         crosswalk: prepared.crosswalk,
     })
 }
@@ -567,6 +632,11 @@ pub struct RunResult {
     pub plan: Option<PlanSummary>,
     /// The limits that stopped the run, if any.
     pub violations: Vec<Violation>,
+    /// What made the read look broken, if that stopped the run.
+    pub anomalies: Vec<ReadAnomaly>,
+    /// The run stopped on a wrong pipeline file (a section found invalid
+    /// only when it was built): exit code 2, as for any usage error.
+    pub usage_error: bool,
     /// Numbers that do not add up (never expected; logged as errors).
     pub inconsistencies: Vec<String>,
 }
@@ -576,10 +646,19 @@ impl RunResult {
     /// [`EXIT_PARTIAL`](super::EXIT_PARTIAL) or
     /// [`EXIT_ABORTED`](super::EXIT_ABORTED).
     pub fn exit_code(&self) -> u8 {
-        match self.report.outcome {
+        if self.usage_error {
+            return super::EXIT_USAGE;
+        }
+        let code = match self.report.outcome {
             RunOutcome::Success if self.inconsistencies.is_empty() => super::EXIT_OK,
             RunOutcome::Success | RunOutcome::Partial => super::EXIT_PARTIAL,
             RunOutcome::Aborted | RunOutcome::Interrupted => super::EXIT_ABORTED,
+        };
+        // A run whose report could not be written never says "all well".
+        if self.paths.is_none() && code == super::EXIT_OK {
+            super::EXIT_ERROR
+        } else {
+            code
         }
     }
 
@@ -587,6 +666,19 @@ impl RunResult {
     /// report's path.
     pub fn terminal_summary(&self) -> String {
         let mut out = String::new();
+        if !self.anomalies.is_empty() {
+            out.push_str("Stopped before anything was sent: the read looks broken.\n");
+            for a in &self.anomalies {
+                out.push_str(&format!(
+                    "  - {}\n",
+                    crate::report::mask::scrub(&a.to_string())
+                ));
+            }
+            out.push_str(
+                "\nCheck the source files; if this is intended, run again with --allow-large-changes \
+                 (or allow the check in [guards] allow_read).\n\n",
+            );
+        }
         if !self.violations.is_empty() {
             out.push_str("Stopped by the guards before anything was sent:\n");
             for v in &self.violations {
@@ -637,9 +729,14 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult,
     )
     .await;
     let finished = Utc::now();
+    let usage_error = matches!(&ended, Err(e) if e.exit_code() == super::EXIT_USAGE);
     let report = match &ended {
         Ok(Ended::Completed) => builder.finish(finished),
         Ok(Ended::Stopped(reason)) => builder.finish_aborted(finished, reason),
+        Ok(Ended::Interrupted(reason)) => {
+            tracing::warn!("{reason}");
+            builder.finish_interrupted(finished, reason)
+        }
         Err(e) => {
             let reason = format!("{e:#}");
             tracing::error!("run aborted: {reason}");
@@ -682,6 +779,8 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult,
         paths,
         plan: state.plan,
         violations: state.violations,
+        anomalies: state.anomalies,
+        usage_error,
         inconsistencies,
     })
 }
@@ -713,6 +812,23 @@ fn mark_inconsistent(paths: &ReportPaths, inconsistencies: &[String]) {
 enum Ended {
     Completed,
     Stopped(String),
+    /// A signal stopped it; why and when.
+    Interrupted(String),
+}
+
+/// Runs `work` unless a signal comes first; then `work` is dropped (it has
+/// sent nothing: reading, transforming and planning only).
+async fn unless_interrupted<T>(
+    interrupt: &Interrupt,
+    phase: &str,
+    work: impl std::future::Future<Output = Result<T, EngineError>>,
+) -> Result<Result<T, Ended>, EngineError> {
+    tokio::select! {
+        result = work => result.map(Ok),
+        signal = interrupt.wait() => Ok(Err(Ended::Interrupted(format!(
+            "interrupted ({signal}) while {phase}; nothing was sent"
+        )))),
+    }
 }
 
 /// What [`execute`] learnt, for the result.
@@ -720,6 +836,7 @@ enum Ended {
 struct RunState {
     plan: Option<PlanSummary>,
     violations: Vec<Violation>,
+    anomalies: Vec<ReadAnomaly>,
     inconsistencies: Vec<String>,
 }
 
@@ -733,12 +850,18 @@ async fn execute(
     state: &mut RunState,
 ) -> Result<Ended, EngineError> {
     let progress = &options.progress;
+    let interrupt = &options.interrupt;
 
     // A sink that wants the raw source (a file export of SS 12000) has no
     // plan: write and be done.
     let probe = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
     if probe.wants_snapshot() {
-        let (snapshot, rejects, _read, _source) = read_source(pipeline, progress).await?;
+        let read =
+            unless_interrupted(interrupt, "reading", read_source(pipeline, progress)).await?;
+        let (snapshot, rejects, _read, _source) = match read {
+            Ok(read) => read,
+            Err(ended) => return Ok(ended),
+        };
         builder.add_rejects(&rejects);
         let written = probe.write_snapshot(&snapshot).await?;
         for (file, n) in &written.files {
@@ -748,11 +871,43 @@ async fn execute(
     }
     drop(probe);
 
-    let prepared = prepare(pipeline, store, progress).await?;
+    let prepared = match unless_interrupted(
+        interrupt,
+        "reading and transforming",
+        prepare(pipeline, store, progress),
+    )
+    .await?
+    {
+        Ok(prepared) => prepared,
+        Err(ended) => return Ok(ended),
+    };
     builder.add_rejects(&prepared.rejects);
+    for kept in &prepared.kept_stale {
+        let e = &kept.entity;
+        builder.add_kept_stale(e.kind, e.id, &e.reject, kept.name.as_deref());
+    }
     state.plan = Some(prepared.summary(store, sink_identity, false).await?);
     state.inconsistencies = transform_inconsistencies(&prepared);
 
+    if !prepared.anomalies.is_empty() {
+        let reason = prepared
+            .anomalies
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if options.allow_large_changes {
+            tracing::warn!(
+                "the read looks broken, going ahead as --allow-large-changes says: {reason}"
+            );
+        } else {
+            builder.add_plan(&prepared.plan);
+            state.anomalies = prepared.anomalies.clone();
+            return Ok(Ended::Stopped(format!(
+                "stopped before anything was sent: the read looks broken: {reason}"
+            )));
+        }
+    }
     let violations = checked_guards(pipeline, store, &prepared, Some(run_id)).await?;
     if !violations.is_empty() {
         let reason = violations
@@ -771,6 +926,11 @@ async fn execute(
         }
     }
     builder.add_plan(&prepared.plan);
+    if let Some(signal) = interrupt.received() {
+        return Ok(Ended::Interrupted(format!(
+            "interrupted ({signal}) before sending; nothing was sent"
+        )));
+    }
 
     let Prepared {
         plan,
@@ -778,6 +938,7 @@ async fn execute(
         sink,
         read,
         source,
+        kept_stale,
         ..
     } = prepared;
 
@@ -803,12 +964,38 @@ async fn execute(
             run_id,
             builder,
             progress,
+            interrupt,
             &mut confirmed,
         )
         .await?;
     }
     drop(plan);
 
+    if stopped.is_none() {
+        // The baselines the next run is judged by: only from a run that went
+        // to the end.
+        store.set_read_shape(&source, &read.inputs).await?;
+        let before = store.member_counts(sink_identity).await?;
+        let kept: HashSet<Uuid> = kept_stale
+            .iter()
+            .filter(|k| k.entity.kind == ObjectType::Group)
+            .map(|k| k.entity.id)
+            .collect();
+        let mut counts = BTreeMap::new();
+        for g in &desired.groups {
+            if confirmed.contains(&(ObjectType::Group, g.id)) {
+                counts.insert(g.id, g.payload.group_memberships.len() as u64);
+            } else if let Some(n) = before.get(&g.id) {
+                counts.insert(g.id, *n);
+            }
+        }
+        for id in kept {
+            if let Some(n) = before.get(&id) {
+                counts.insert(id, *n);
+            }
+        }
+        store.set_member_counts(sink_identity, &counts).await?;
+    }
     let keys = identity::record(store, desired, &confirmed).await?;
     tracing::debug!(keys, "crosswalk recorded");
     if stopped.is_none()
@@ -818,10 +1005,7 @@ async fn execute(
             .set_watermark(&source, &watermark.to_rfc3339())
             .await?;
     }
-    Ok(match stopped {
-        Some(reason) => Ended::Stopped(reason),
-        None => Ended::Completed,
-    })
+    Ok(stopped.unwrap_or(Ended::Completed))
 }
 
 /// Sends the plan, storing and reporting every outcome as it arrives.
@@ -835,8 +1019,9 @@ async fn load(
     run_id: &str,
     builder: &mut ReportBuilder,
     progress: &Progress,
+    interrupt: &Interrupt,
     confirmed: &mut HashSet<(ObjectType, Uuid)>,
-) -> Result<Option<String>, EngineError> {
+) -> Result<Option<Ended>, EngineError> {
     // What the sink's outcomes do not carry: source id and school unit.
     let mut origin: HashMap<(ObjectType, Uuid), (String, Option<String>)> = HashMap::new();
     fn index<T>(
@@ -864,9 +1049,7 @@ async fn load(
     };
     let mut apply = pin!(apply);
     let mut applied: Option<Result<skolsync_sink::ApplySummary, SinkError>> = None;
-    let mut stopped: Option<String> = None;
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut ctrl_c = pin!(ctrl_c);
+    let mut stopped: Option<Ended> = None;
     loop {
         tokio::select! {
             result = &mut apply, if applied.is_none() => {
@@ -885,13 +1068,17 @@ async fn load(
                 if let Err(e) = writer.record(outcome, source_id, school_unit).await {
                     // Sending more without recording it would make the next
                     // run send it again; stop here.
-                    stopped = Some(format!("the state store failed, so the run stopped: {e}"));
+                    stopped = Some(Ended::Stopped(format!(
+                        "the state store failed, so the run stopped: {e}"
+                    )));
                     break;
                 }
             }
-            _ = &mut ctrl_c, if stopped.is_none() => {
-                tracing::warn!("interrupted: recording what was confirmed so far and stopping");
-                stopped = Some("interrupted (Ctrl-C) while sending; run again to finish".into());
+            signal = interrupt.wait(), if stopped.is_none() => {
+                // Dropping `apply` below stops the sink: nothing more is sent.
+                stopped = Some(Ended::Interrupted(format!(
+                    "interrupted ({signal}) while sending; what was confirmed is recorded, run again to finish"
+                )));
                 break;
             }
         }
@@ -899,10 +1086,10 @@ async fn load(
     bars.finish();
     // Whatever happened, what was received is committed.
     if let Err(e) = writer.finish().await {
-        stopped.get_or_insert_with(|| format!("the state store failed: {e}"));
+        stopped.get_or_insert_with(|| Ended::Stopped(format!("the state store failed: {e}")));
     }
-    if let Some(reason) = stopped {
-        return Ok(Some(reason));
+    if stopped.is_some() {
+        return Ok(stopped);
     }
     match applied {
         Some(Ok(summary)) => {
@@ -917,8 +1104,10 @@ async fn load(
             );
             Ok(None)
         }
-        Some(Err(e)) => Ok(Some(format!("the sink stopped: {e}"))),
-        None => Ok(Some("the sink ended without a result".into())),
+        Some(Err(e)) => Ok(Some(Ended::Stopped(format!("the sink stopped: {e}")))),
+        None => Ok(Some(Ended::Stopped(
+            "the sink ended without a result".into(),
+        ))),
     }
 }
 

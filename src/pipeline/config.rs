@@ -106,6 +106,25 @@ pub struct GuardsConfig {
     /// Limits for activities only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<TypeGuards>,
+
+    /// Largest share of its records a file or API resource may lose since
+    /// the previous successful read before the read counts as broken and
+    /// the run stops (default 0.3: 30 % fewer). Inputs that held fewer than
+    /// 20 records are not judged.
+    #[serde(default = "default_max_shrink_ratio")]
+    pub max_shrink_ratio: f64,
+
+    /// Read checks to let through for good, by name: `missing_column`,
+    /// `header_changed`, `shrunk`, `truncated`, `runaway_quote`,
+    /// `encoding` (default none; `--allow-large-changes` lets every check
+    /// through for one run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_read: Vec<skolsync_connectors::ReadCheck>,
+
+    /// Largest share of its members a group that stays may lose in one run
+    /// (default 0.5). Checked for groups holding at least 4 members.
+    #[serde(default = "default_max_member_loss_ratio")]
+    pub max_member_loss_ratio: f64,
 }
 
 impl Default for GuardsConfig {
@@ -117,8 +136,19 @@ impl Default for GuardsConfig {
             duty: None,
             group: None,
             activity: None,
+            max_shrink_ratio: default_max_shrink_ratio(),
+            allow_read: Vec::new(),
+            max_member_loss_ratio: default_max_member_loss_ratio(),
         }
     }
+}
+
+fn default_max_shrink_ratio() -> f64 {
+    0.3
+}
+
+fn default_max_member_loss_ratio() -> f64 {
+    0.5
 }
 
 /// Limits of one entity type (`[guards.person]`, `[guards.duty]`, …).

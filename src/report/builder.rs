@@ -176,6 +176,51 @@ impl ReportBuilder {
         });
     }
 
+    /// Counts and lists an entity the service keeps as last sent because its
+    /// source record was rejected. `name` says who or what it is for a
+    /// person reading the report ("Anna Berg (8B)"), when known.
+    pub fn add_kept_stale(
+        &mut self,
+        kind: ObjectType,
+        id: Uuid,
+        reject: &Reject,
+        name: Option<&str>,
+    ) {
+        self.counts.get_mut(kind).kept_stale += 1;
+        let mut reason = match name {
+            Some(name) => format!("{} kept as last sent: ", scrub(name)),
+            None => "kept as last sent: ".to_string(),
+        };
+        reason.push_str(&scrub(&reject.reason));
+        let field = reject.field.as_deref();
+        if let (Some(field), Some(value)) = (field, reject.value.as_deref()) {
+            reason.push_str(&format!(
+                " [{} = `{}`]",
+                scrub(field),
+                value_for_report(Some(field), value)
+            ));
+        }
+        if let Some(location) = &reject.location {
+            reason.push_str(&format!(" ({})", scrub(location)));
+        }
+        self.problems.push(Problem {
+            severity: ProblemSeverity::KeptStale,
+            stage: reject.stage,
+            entity: entity_kind(kind),
+            action: None,
+            source_id: reject.source_id.as_deref().map(scrub),
+            skolverket_id: Some(id),
+            school_unit: reject.school_unit.as_deref().map(scrub),
+            civic_no: None,
+            location: reject.location.as_deref().map(scrub),
+            field: reject.field.as_deref().map(scrub),
+            value: None,
+            reason,
+            messages: Vec::new(),
+            blocked_by: None,
+        });
+    }
+
     /// Counts one outcome of the sink, and lists it if it is a problem.
     pub fn add_outcome(&mut self, outcome: &Outcome) {
         let key = (outcome.kind, outcome.id);
@@ -348,6 +393,14 @@ impl ReportBuilder {
             }
         }
         self.into_report(finished, RunOutcome::Aborted, Some(scrub(reason)))
+    }
+
+    /// The report of a run a signal stopped: as [`finish_aborted`](Self::finish_aborted),
+    /// with outcome `interrupted`.
+    pub fn finish_interrupted(self, finished: DateTime<Utc>, reason: &str) -> RunReport {
+        let mut report = self.finish_aborted(finished, reason);
+        report.outcome = RunOutcome::Interrupted;
+        report
     }
 
     fn into_report(

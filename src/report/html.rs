@@ -72,7 +72,7 @@ pub fn to_html(report: &RunReport) -> String {
     html
 }
 
-const COUNT_COLUMNS: [&str; 11] = [
+const COUNT_COLUMNS: [&str; 12] = [
     "type",
     "in scope",
     "unchanged",
@@ -82,11 +82,12 @@ const COUNT_COLUMNS: [&str; 11] = [
     "held back",
     "warning",
     "rejected",
+    "kept stale",
     "deleted",
     "delete failed",
 ];
 
-fn count_cells(c: &TypeCounts) -> [u64; 10] {
+fn count_cells(c: &TypeCounts) -> [u64; 11] {
     [
         c.in_scope,
         c.unchanged,
@@ -96,6 +97,7 @@ fn count_cells(c: &TypeCounts) -> [u64; 10] {
         c.held_back,
         c.warning,
         c.rejected,
+        c.kept_stale,
         c.deleted,
         c.delete_failed,
     ]
@@ -105,7 +107,8 @@ fn counts_table(html: &mut String, report: &RunReport) {
     html.push_str(
         "<h2>Counts</h2>\n<p>in scope = unchanged + created + updated + error + held back; \
          warnings are included in created/updated; rejected records were left out before \
-         sending; deletes are outside the scope.</p>\n<table class=\"sortable\" id=\"counts\">\n<thead><tr>",
+         sending; kept stale entities are held by the service but their source record was \
+         rejected, so they were left as last sent (never deleted); deletes are outside the scope.</p>\n<table class=\"sortable\" id=\"counts\">\n<thead><tr>",
     );
     for column in COUNT_COLUMNS {
         let _ = write!(html, "<th>{column}</th>");

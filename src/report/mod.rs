@@ -21,6 +21,7 @@
 //! | `held_back` | not sent because an entity it depends on did not succeed (for an aborted run: also everything the abort left unsent) |
 //! | `warning` | accepted with warnings; already counted in `created`/`updated`/`deleted` |
 //! | `rejected` | source records left out by extract/transform (not in scope) |
+//! | `kept_stale` | entities the service holds whose source record was rejected: left as last sent, neither updated nor deleted (their records are among `rejected`) |
 //! | `deleted` | deleted and accepted (outside `in_scope`: no longer in the source) |
 //! | `delete_failed` | deletes refused, failed or held back (outside `in_scope`) |
 //!
@@ -153,6 +154,9 @@ pub struct TypeCounts {
     pub rejected: u64,
     /// Not sent because a dependency did not succeed (or the run aborted).
     pub held_back: u64,
+    /// Held by the service, source record rejected: left as last sent.
+    #[serde(default)]
+    pub kept_stale: u64,
 }
 
 impl TypeCounts {
@@ -184,6 +188,7 @@ impl std::ops::Add for TypeCounts {
             error: self.error + o.error,
             rejected: self.rejected + o.rejected,
             held_back: self.held_back + o.held_back,
+            kept_stale: self.kept_stale + o.kept_stale,
         }
     }
 }
@@ -203,6 +208,9 @@ pub enum ProblemSeverity {
     /// Accepted, or kept, with something to fix (service warnings are
     /// counted in `warning`; transform warnings are not counted).
     Warning,
+    /// Held by the service, but its source record was rejected: left as
+    /// last sent (counted in `kept_stale`).
+    KeptStale,
     /// Planned, but the sink reported no outcome: its state is unknown.
     /// Never expected; makes the report inconsistent.
     NoOutcome,
@@ -219,6 +227,7 @@ impl ProblemSeverity {
             ProblemSeverity::Error => "error",
             ProblemSeverity::HeldBack => "held_back",
             ProblemSeverity::Warning => "warning",
+            ProblemSeverity::KeptStale => "kept_stale",
             ProblemSeverity::NoOutcome => "no_outcome",
             ProblemSeverity::Unexpected => "unexpected",
         }
@@ -333,6 +342,12 @@ impl RunReport {
                     })
                     .count() as u64
             };
+            if c.kept_stale > c.rejected {
+                mismatches.push(format!(
+                    "{label}: {} kept stale but only {} rejected source records",
+                    c.kept_stale, c.rejected
+                ));
+            }
             let mut compare = |what: &str, counted: u64, listed: u64| {
                 if counted != listed {
                     mismatches.push(format!(
@@ -347,12 +362,17 @@ impl RunReport {
                 listed(ProblemSeverity::Rejected, false),
             );
             compare(
+                "kept stale",
+                c.kept_stale,
+                listed(ProblemSeverity::KeptStale, false),
+            );
+            compare(
                 "failed deletes",
                 c.delete_failed,
                 listed(ProblemSeverity::Error, true) + listed(ProblemSeverity::HeldBack, true),
             );
             // An abort holds back what it did not send without listing it.
-            if self.outcome != RunOutcome::Aborted {
+            if !matches!(self.outcome, RunOutcome::Aborted | RunOutcome::Interrupted) {
                 compare(
                     "held back",
                     c.held_back,

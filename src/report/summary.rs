@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::{ReportPaths, RunOutcome, RunReport, TypeCounts, entity_kind};
 
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 12] = [
     "type",
     "in scope",
     "unchanged",
@@ -16,11 +16,12 @@ const COLUMNS: [&str; 11] = [
     "held back",
     "warning",
     "rejected",
+    "kept stale",
     "deleted",
     "del. failed",
 ];
 
-fn cells(name: String, c: &TypeCounts) -> [String; 11] {
+fn cells(name: String, c: &TypeCounts) -> [String; 12] {
     [
         name,
         c.in_scope.to_string(),
@@ -31,6 +32,7 @@ fn cells(name: String, c: &TypeCounts) -> [String; 11] {
         c.held_back.to_string(),
         c.warning.to_string(),
         c.rejected.to_string(),
+        c.kept_stale.to_string(),
         c.deleted.to_string(),
         c.delete_failed.to_string(),
     ]
@@ -50,13 +52,13 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
     }
     out.push('\n');
 
-    let mut rows: Vec<[String; 11]> = vec![COLUMNS.map(str::to_string)];
+    let mut rows: Vec<[String; 12]> = vec![COLUMNS.map(str::to_string)];
     for (kind, c) in report.counts.iter() {
         rows.push(cells(entity_kind(kind).to_string().to_lowercase(), c));
     }
     let total = report.counts.total();
     rows.push(cells("total".into(), &total));
-    let mut widths = [0usize; 11];
+    let mut widths = [0usize; 12];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());

@@ -6,7 +6,7 @@
 //! sends the entity again; an accepted delete removes the row. Rows are
 //! keyed by (sink, type, Skolverket id): two sinks never mix.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -155,25 +155,31 @@ impl StateStore {
     /// one never accepted is absent (so the plan creates it again).
     pub async fn previous_state(&self, sink: &str) -> Result<PreviousState, StateError> {
         let rows = sqlx::query(
-            "SELECT kind, id, confirmed_hash FROM entities \
+            "SELECT kind, id, confirmed_hash, source_id FROM entities \
              WHERE sink = $1 AND confirmed_hash IS NOT NULL",
         )
         .bind(sink)
         .fetch_all(self.pool())
         .await
         .map_err(StateError::query("read the previous state"))?;
-        let mut hashes: BTreeMap<ObjectType, BTreeMap<Uuid, String>> = BTreeMap::new();
+        let mut state = PreviousState::default();
         let err = StateError::query("read the previous state");
         for row in rows {
             let kind: String = row.try_get("kind").map_err(err)?;
             let id: String = row.try_get("id").map_err(err)?;
             let hash: String = row.try_get("confirmed_hash").map_err(err)?;
-            hashes
-                .entry(parse_kind(&kind)?)
-                .or_default()
-                .insert(parse_id(&id)?, hash);
+            let source_id: Option<String> = row.try_get("source_id").map_err(err)?;
+            let (kind, id) = (parse_kind(&kind)?, parse_id(&id)?);
+            state.hashes.entry(kind).or_default().insert(id, hash);
+            if let Some(source_id) = source_id {
+                state
+                    .source_ids
+                    .entry(kind)
+                    .or_default()
+                    .insert(id, source_id);
+            }
         }
-        Ok(PreviousState { hashes })
+        Ok(state)
     }
 
     /// Records one outcome at once, in its own transaction. For the stream

@@ -19,6 +19,7 @@ mod crosswalk;
 mod entities;
 mod error;
 mod runs;
+mod shapes;
 mod watermark;
 mod writer;
 

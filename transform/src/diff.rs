@@ -3,8 +3,10 @@
 //!
 //! Change detection is by content hash only ([`skolsync_model::plan::content_hash`]),
 //! so an unchanged source gives an empty plan. Deletes are every id the
-//! previous state holds that the desired state does not; the engine keeps
-//! only those this pipeline created.
+//! previous state holds that the desired state does not — except those
+//! whose source record is present but rejected ([`crate::stale`]), which
+//! are kept as last sent; the engine keeps only deletes of what this
+//! pipeline created.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,21 +14,58 @@ use skolsync_model::ObjectType;
 use skolsync_model::plan::{Desired, DesiredState, Plan, PreviousState, TypePlan};
 use uuid::Uuid;
 
+use crate::stale::StaleEntity;
+
 /// Creates, updates, deletes and unchanged, per type. Lists follow the
 /// desired state's order; deletes are sorted by id.
 pub fn diff(desired: &DesiredState, previous: &PreviousState) -> Plan {
+    diff_keeping(desired, previous, &[])
+}
+
+/// [`diff`], except that the entities in `stale` (the service holds them,
+/// their source records were rejected; see [`crate::stale`]) are neither
+/// updated nor deleted but listed in each type's `kept_stale`.
+pub fn diff_keeping(
+    desired: &DesiredState,
+    previous: &PreviousState,
+    stale: &[StaleEntity],
+) -> Plan {
     let prev = |kind| previous.hashes.get(&kind);
+    let kept = |kind: ObjectType| -> HashSet<Uuid> {
+        stale
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.id)
+            .collect()
+    };
     Plan {
-        persons: type_plan(&desired.persons, prev(ObjectType::Person)),
-        duties: type_plan(&desired.duties, prev(ObjectType::Duty)),
-        groups: type_plan(&desired.groups, prev(ObjectType::Group)),
-        activities: type_plan(&desired.activities, prev(ObjectType::Activity)),
+        persons: type_plan(
+            &desired.persons,
+            prev(ObjectType::Person),
+            &kept(ObjectType::Person),
+        ),
+        duties: type_plan(
+            &desired.duties,
+            prev(ObjectType::Duty),
+            &kept(ObjectType::Duty),
+        ),
+        groups: type_plan(
+            &desired.groups,
+            prev(ObjectType::Group),
+            &kept(ObjectType::Group),
+        ),
+        activities: type_plan(
+            &desired.activities,
+            prev(ObjectType::Activity),
+            &kept(ObjectType::Activity),
+        ),
     }
 }
 
 fn type_plan<T: Clone>(
     desired: &[Desired<T>],
     previous: Option<&BTreeMap<Uuid, String>>,
+    kept: &HashSet<Uuid>,
 ) -> TypePlan<T> {
     let empty = BTreeMap::new();
     let previous = previous.unwrap_or(&empty);
@@ -42,11 +81,13 @@ fn type_plan<T: Clone>(
             Some(_) => plan.update.push(d.clone()),
         }
     }
-    plan.delete = previous
-        .keys()
-        .filter(|id| !seen.contains(id))
-        .copied()
-        .collect();
+    for id in previous.keys().filter(|id| !seen.contains(id)) {
+        if kept.contains(id) {
+            plan.kept_stale.push(*id);
+        } else {
+            plan.delete.push(*id);
+        }
+    }
     plan
 }
 

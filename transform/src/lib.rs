@@ -15,6 +15,7 @@
 //! roles.rs       source duty roles → Code_DutyRole
 //! ids.rs         provtjänst ids of the pipeline's entities, derived EPPNs
 //! crosswalk.rs   identity continuity when the source system changes
+//! stale.rs       rejected is not absent: entities kept as last sent
 //! diff.rs        desired state vs previous state → plan
 //! ```
 //!
@@ -69,6 +70,7 @@ pub mod open_data;
 mod persons;
 mod reasons;
 pub mod roles;
+pub mod stale;
 mod transformer;
 
 pub use config::{
@@ -76,9 +78,10 @@ pub use config::{
     VERIFICATION_OPEN_DATA_URL,
 };
 pub use crosswalk::{Crosswalk, CrosswalkReport};
-pub use diff::{diff, previous_state};
+pub use diff::{diff, diff_keeping, previous_state};
 pub use ids::IdScheme;
 pub use open_data::{ClientOptions, FetchScope, OpenData, OpenDataError};
+pub use stale::{StaleEntity, keep_stale};
 pub use transformer::{
     ConfigError, Counts, TransformError, TransformOutput, Transformer, TypeCounts,
 };

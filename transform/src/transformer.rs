@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{Local, NaiveDate};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
-use skolsync_model::plan::{Desired, DesiredState};
+use skolsync_model::plan::{Desired, DesiredState, LeftOutRef};
 use skolsync_model::provtjanst::{self as pt, DutyAssignment, GroupMembership, ObjectReference};
 use skolsync_model::reject::{Reject, Severity, Stage};
 use skolsync_model::ss12000::{EntityKind, Snapshot};
@@ -104,6 +104,10 @@ pub struct TransformOutput {
     pub rejects: Vec<Reject>,
     /// Where every record went.
     pub counts: Counts,
+    /// References left out of kept groups and activities because the
+    /// record they point to was rejected (the engine puts them back when
+    /// the service still holds that record's entity).
+    pub left_out: Vec<LeftOutRef>,
 }
 
 /// The transform of one pipeline, ready to run over snapshots.
@@ -439,6 +443,7 @@ struct Run<'t, 's> {
     /// Rejected records per type, by position in the snapshot.
     rejected: HashMap<EntityKind, HashSet<u32>>,
     counts: Counts,
+    left_out: Vec<LeftOutRef>,
 }
 
 impl<'t, 's> Run<'t, 's> {
@@ -454,6 +459,7 @@ impl<'t, 's> Run<'t, 's> {
             rejects: Vec::new(),
             rejected: HashMap::new(),
             counts,
+            left_out: Vec::new(),
         }
     }
 
@@ -826,6 +832,7 @@ impl<'t, 's> Run<'t, 's> {
             desired,
             rejects: self.rejects,
             counts: self.counts,
+            left_out: self.left_out,
         })
     }
 
@@ -1941,6 +1948,9 @@ impl<'t, 's> Run<'t, 's> {
 
         // Per activity: kept group refs with warnings, teachers with warnings.
         let mut groups_of: HashMap<u32, GroupRefs> = HashMap::new();
+        // Per activity: references left out because their record was
+        // rejected (see `LeftOutRef`).
+        let mut rejected_refs: HashMap<u32, Vec<(ObjectType, String)>> = HashMap::new();
         {
             let c = Cols(&ag);
             let (a, gref, status, why, gtype) = (
@@ -1963,10 +1973,16 @@ impl<'t, 's> Run<'t, 's> {
                         ),
                         "groups",
                     )),
-                    (Some("rejected"), _) => Some((
-                        format!("group {gref} was rejected (see that group)"),
-                        "groups",
-                    )),
+                    (Some("rejected"), _) => {
+                        rejected_refs
+                            .entry(a)
+                            .or_default()
+                            .push((ObjectType::Group, gref.clone()));
+                        Some((
+                            format!("group {gref} was rejected (see that group)"),
+                            "groups",
+                        ))
+                    }
                     (Some(_), _) => Some((
                         format!(
                             "group {gref} is not sent ({})",
@@ -1998,13 +2014,19 @@ impl<'t, 's> Run<'t, 's> {
                             "teacher duty {dref} is not in the source; the teacher is left out"
                         )),
                     ),
-                    Some("rejected") => (
-                        None,
-                        Some(format!(
-                            "teacher duty {dref} was rejected ({}); the teacher is left out",
-                            why[i].unwrap_or("see that duty")
-                        )),
-                    ),
+                    Some("rejected") => {
+                        rejected_refs
+                            .entry(a)
+                            .or_default()
+                            .push((ObjectType::Duty, dref.to_string()));
+                        (
+                            None,
+                            Some(format!(
+                                "teacher duty {dref} was rejected ({}); the teacher is left out",
+                                why[i].unwrap_or("see that duty")
+                            )),
+                        )
+                    }
                     Some(_) => (
                         None,
                         Some(format!(
@@ -2198,6 +2220,14 @@ impl<'t, 's> Run<'t, 's> {
                 .unwrap_or(test_name)
                 .to_string();
             let activity_id = self.t.ids.id(ObjectType::Activity, id);
+            for (member_kind, member) in rejected_refs.remove(&a).unwrap_or_default() {
+                self.left_out.push(LeftOutRef {
+                    kind: ObjectType::Activity,
+                    source_id: id.to_string(),
+                    member_kind,
+                    member_source_id: member,
+                });
+            }
             kept.push(Desired {
                 id: activity_id,
                 source_id: id.to_string(),
@@ -2358,9 +2388,19 @@ impl<'t, 's> Run<'t, 's> {
                     None
                 }
                 (Some("out"), _) => None,
-                (Some("rejected"), _) => Some(
-                    "the member was rejected (see that person) and is left out of the group; send the group again once the person is fixed",
-                ),
+                (Some("rejected"), _) => {
+                    if let Some(group) = self.s.groups.get(g as usize) {
+                        self.left_out.push(LeftOutRef {
+                            kind: ObjectType::Group,
+                            source_id: group.id.as_str().to_string(),
+                            member_kind: ObjectType::Person,
+                            member_source_id: person.to_string(),
+                        });
+                    }
+                    Some(
+                        "the member was rejected (see that person) and is left out of the group; send the group again once the person is fixed",
+                    )
+                }
                 (None, _) => Some("the member is not in the source; left out of the group"),
                 (Some(_), _) => Some("the member is staff, not a pupil; left out of the group"),
             };

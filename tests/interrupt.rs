@@ -1,0 +1,215 @@
+//! End to end: a run stops when told to, at any phase.
+//!
+//! `skolsync run` is started as a process against the sandbox and sent
+//! SIGINT while it reads the source, or SIGTERM while it sends: it exits 4,
+//! writes its report with outcome `interrupted`, sends nothing after the
+//! signal, and the next run finishes the load without flags.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use skolsync::state::{RunOutcome, StateStore};
+use skolsync_model::ObjectType;
+use support::{Harness, assert_success};
+
+const PIPELINE: &str = "educloud-to-skolverket.toml";
+const STATE: &str = "state/exempelby.sqlite";
+
+fn start(h: &Harness, path: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("-q")
+        .arg("run")
+        .arg(path)
+        .arg("--sandbox-endpoints")
+        .arg(h.endpoints_file())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(h.dir.path().join("stderr.txt")).expect("stderr file"))
+        .spawn()
+        .expect("start skolsync run")
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg("-s")
+        .arg(name)
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -s {name} failed");
+}
+
+fn stderr(h: &Harness) -> String {
+    std::fs::read_to_string(h.dir.path().join("stderr.txt")).unwrap_or_default()
+}
+
+/// Waits until the child's run has begun (its row is in the state).
+async fn wait_for_run(h: &Harness, child: &mut Child) {
+    let state = h.dir.path().join(STATE);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the run never began: {}",
+            stderr(h)
+        );
+        assert!(
+            child.try_wait().expect("child status").is_none(),
+            "the run ended early: {}",
+            stderr(h)
+        );
+        if state.exists()
+            && let Ok(store) = StateStore::open(&state).await
+        {
+            let began = store
+                .history(10)
+                .await
+                .map(|h| !h.is_empty())
+                .unwrap_or(false);
+            store.close().await;
+            if began {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for the child to exit and returns its exit code.
+async fn exit_code(h: &Harness, child: &mut Child) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return status
+                .code()
+                .unwrap_or_else(|| panic!("killed by a signal: {}", stderr(h)));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run did not stop: {}",
+            stderr(h)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The JSON report the run wrote.
+fn report(h: &Harness) -> serde_json::Value {
+    let dir: PathBuf = h.dir.path().join("reports");
+    let mut found = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                found.push(p);
+            }
+        }
+    }
+    assert_eq!(
+        found.len(),
+        1,
+        "one report expected: {found:?}\n{}",
+        stderr(h)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&found[0]).expect("read the report"))
+        .expect("the report is JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_while_reading_stops_with_a_report_and_sends_nothing() {
+    let h = Harness::new().await;
+    // Slow answers, so the read takes seconds.
+    let mut faults = h.sandbox.faults().get();
+    faults.slow = Duration::from_millis(400);
+    h.sandbox.faults().set(faults);
+    let path = h.copy(PIPELINE);
+    let mut child = start(&h, &path);
+    wait_for_run(&h, &mut child).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&child, "INT");
+
+    assert_eq!(exit_code(&h, &mut child).await, 4, "{}", stderr(&h));
+    let json = report(&h);
+    assert_eq!(json["outcome"], "interrupted", "{json:#}");
+    let reason = json["abort_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("SIGINT") && reason.contains("nothing was sent"),
+        "{reason}"
+    );
+    assert_eq!(h.bulk_sends(), 0, "something was sent");
+    assert_eq!(h.store().count(ObjectType::Person), 0);
+
+    // The lock is free: the next run goes ahead and lands everything.
+    let mut faults = h.sandbox.faults().get();
+    faults.slow = Duration::ZERO;
+    h.sandbox.faults().set(faults);
+    assert_success(&h.run(&path).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_sending_stops_sends_nothing_more_and_the_next_run_finishes() {
+    // Slow jobs, so the load takes seconds.
+    let h = Harness::with(Duration::from_millis(1500)).await;
+    let path = h.copy(PIPELINE);
+    let state = h.dir.path().join(STATE);
+    let mut child = start(&h, &path);
+    let sink = h.load(&path).await.sink_identity();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the run never confirmed persons");
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "the run ended first: {}",
+            stderr(&h)
+        );
+        if let Ok(store) = StateStore::open(&state).await {
+            let previous = store.previous_state(&sink).await.unwrap_or_default();
+            store.close().await;
+            if previous.count(ObjectType::Person) > 0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let at = Instant::now();
+    signal(&child, "TERM");
+    assert_eq!(exit_code(&h, &mut child).await, 4, "{}", stderr(&h));
+    let json = report(&h);
+    assert_eq!(json["outcome"], "interrupted", "{json:#}");
+    assert!(
+        json["abort_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SIGTERM"),
+        "{json:#}"
+    );
+    // A call already on its way may land; nothing is started after that.
+    let late: Vec<_> = h
+        .store()
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/bulk") && !r.path.contains("/jobs"))
+        .filter(|r| r.at > at + Duration::from_millis(500))
+        .map(|r| r.path)
+        .collect();
+    assert!(late.is_empty(), "sent after the signal: {late:?}");
+    assert_eq!(
+        h.store().count(ObjectType::Activity),
+        0,
+        "the run got to the end"
+    );
+
+    // The state knows the run ended; the next run finishes without flags.
+    let store = StateStore::open(&state).await.expect("state");
+    let history = store.history(10).await.expect("history");
+    store.close().await;
+    assert_eq!(history[0].outcome, Some(RunOutcome::Interrupted));
+    let next = h.run(&path).await;
+    assert_success(&next);
+    assert!(h.store().count(ObjectType::Activity) > 0);
+}
