@@ -143,7 +143,7 @@ async fn dirty_template_rows_are_rejected_by_line_and_column_and_clean_rows_read
         "p2;p2@edu.x;20090127-2386;;Bo;;Ek;;GR;31279295;6;;k1;;;;",            // 3 Luhn
         "p3;p3@edu.x;20090230-1233;;Cia;;Ek;;GR;31279295;6;;k1;;;;",           // 4 date
         ";p4@edu.x;200901272385;;Dan;;Ek;;GR;31279295;6;;k1;;;;",              // 5 no id
-        "p5;p5@edu.x;091105-4567;;\"Eva\nMaria\";;Ek;;XX;31279295;6;;k1;;;;",  // 6-7 Skolform
+        "p5;p5@edu.x;091105-4567;;\"Eva\nMaria\";;Ek;;XX;31279295;6;;k1;;;;",  // 6-7 quote
         "p6;p6@edu.x;20100315-6781;;Fia;;Ek;;GR;31279295;sex;;k1;;;;",         // 8 Årskurs
         "p7;p7@edu.x;080808-0808;;Gun;;Ek;;GR;31279295;6;;k1;;;x;",            // 9 extra value
         "p8;p8@edu.x;121212+1212;;Hans;;Ek;;GY;31279295;;NAT;;;;;",            // 10 ok (100+)
@@ -196,7 +196,10 @@ async fn dirty_template_rows_are_rejected_by_line_and_column_and_clean_rows_read
             (3, "Personnummer"),
             (4, "Personnummer"),
             (5, "Person-ID"),
-            (6, "Skolform"),
+            // A line break cannot belong in a name: the quote runs away,
+            // its row is left out and the next line is read as a row.
+            (6, "Förnamn"),
+            (7, "Skolenhetskod"),
             (8, "Årskurs"),
             (9, ""),
             (14, "Sekretessmarkering"),
@@ -223,7 +226,15 @@ async fn dirty_template_rows_are_rejected_by_line_and_column_and_clean_rows_read
         warnings[0].location.as_deref(),
         Some("Elevinskrivningar.csv:2")
     );
-    assert_eq!((summary.rejected, summary.warnings), (7, 1));
+    assert_eq!((summary.rejected, summary.warnings), (8, 1));
+    let students = summary
+        .inputs
+        .iter()
+        .find(|i| i.name == STUDENTS)
+        .expect("a shape per file");
+    assert_eq!(students.columns.len(), 17);
+    assert_eq!(students.anomalies.len(), 1, "{:?}", students.anomalies);
+    assert_eq!(students.anomalies[0].location, "Elevinskrivningar.csv:6");
 
     let class = snap
         .groups

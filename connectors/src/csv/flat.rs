@@ -22,7 +22,7 @@ use skolsync_model::ss12000::{
 
 use super::config::FlatConfig;
 use super::reader::{CsvFile, Line, Row};
-use super::{At, Out, civic_no, date, list, school_type, small_number, yes_no};
+use super::{At, Out, civic_no, date, list, name_problem, school_type, small_number, yes_no};
 use crate::error::SourceError;
 use crate::resolve;
 use crate::source::{Batch, Emitter};
@@ -62,13 +62,22 @@ impl Table {
                 path
             }
         };
-        let file = CsvFile::open(&path, config.encoding, config.delimiter)?;
+        let mut file = CsvFile::open(&path, config.encoding, config.delimiter)?;
         let required_names: Vec<&str> = mapping
             .iter()
             .filter(|(f, _)| required.contains(f))
             .map(|(_, c)| c.as_str())
             .collect();
         file.require(&required_names)?;
+        file.map_columns(mapping.iter().map(|(_, c)| c.as_str()));
+        // A column named in the pipeline file is one the pipeline means to
+        // read: its absence is not "no values".
+        let configured: Vec<(&str, &str)> = mapping
+            .iter()
+            .filter(|(f, c)| c.as_str() != *f)
+            .map(|(_, c)| (c.as_str(), "named in [source.columns]"))
+            .collect();
+        file.expect(&configured);
         let columns = mapping.iter().map(|(f, c)| (*f, file.column(c))).collect();
         let names = mapping.iter().map(|(f, c)| (*f, (*c).clone())).collect();
         Ok(Some(Table {
@@ -83,7 +92,10 @@ impl Table {
     fn next(&mut self, out: &mut Out<'_>) -> Result<Option<Row>, SourceError> {
         loop {
             match self.file.next_line()? {
-                None => return Ok(None),
+                None => {
+                    out.emit(Batch::Input(self.file.shape()))?;
+                    return Ok(None);
+                }
                 Some(Line::Row(row)) => return Ok(Some(row)),
                 Some(Line::Bad {
                     line,
@@ -477,6 +489,12 @@ pub(crate) fn read(
                     }
                 },
             };
+            for field in ["given_name", "middle_name", "family_name"] {
+                let column = t.names.get(field).cloned().unwrap_or_default();
+                if let Some(reason) = name_problem(&column, r.s(field)) {
+                    r.fail(field, None, reason);
+                }
+            }
             let security_marking = r.code("security_marking");
             let email_type = r.code::<EmailType>("email_type");
             let person_status = r.code("person_status");

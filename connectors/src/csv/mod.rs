@@ -12,6 +12,7 @@
 
 pub mod config;
 mod flat;
+mod lines;
 mod reader;
 mod template;
 
@@ -270,6 +271,17 @@ pub(crate) fn list(raw: &str) -> impl Iterator<Item = &str> {
         .filter(|s| !s.is_empty())
 }
 
+/// Why a name cannot be used: it holds a control character (a line
+/// break, a tab, an escape…), which no name has and which shows a broken
+/// export (or one that would garble a terminal or a report).
+pub(crate) fn name_problem(column: &str, value: &str) -> Option<String> {
+    let c = value.chars().find(|c| c.is_control())?;
+    Some(format!(
+        "`{column}` holds a control character (U+{:04X}); a name must be plain text",
+        u32::from(c)
+    ))
+}
+
 /// A personnummer in any accepted form, normalised to its 12 characters.
 /// The error carries the masked value and the reason.
 pub(crate) fn civic_no(raw: &str) -> Result<RawCivicNo, (String, String)> {
@@ -302,6 +314,9 @@ mod tests {
         assert!(yes_no("Ja").unwrap() && !yes_no("").unwrap());
         assert!(yes_no("kanske").is_err());
         assert_eq!(list("a, b;c,,").collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(name_problem("Förnamn", "Anna\u{7}").unwrap().contains("U+0007"));
+        assert!(name_problem("Förnamn", "Anna\nMaria").is_some());
+        assert!(name_problem("Förnamn", "Åsa-Lena").is_none());
         assert_eq!(
             school_unit_id("31279295"),
             "fb22448b-b724-5e53-8a2c-d8b339206901"

@@ -1,47 +1,65 @@
-//! Reading one CSV file the way real exports come: UTF-8 with or without
-//! BOM or Windows-1252 (detected by checking the whole file for valid
-//! UTF-8, in chunks, or as configured), `;`, `,` or tab (detected from the
-//! header line), CRLF, quoted fields with newlines, empty trailing columns,
-//! blank rows. Rows come one at a time with the line they start on; a row
-//! that cannot be read (a field that is not text in the encoding, more
-//! values than the header has columns) comes as a [`Line::Bad`] so the
-//! caller can reject it and go on.
+//! Reading one CSV file the way real exports come, without being fooled by
+//! them: UTF-8 with or without BOM or Windows-1252 (see [`super::lines`]),
+//! `;`, `,` or tab (detected from the header line), CRLF, quoted fields,
+//! empty trailing columns, blank rows.
+//!
+//! What a broken export looks like is reported, never read as data:
+//! - a quote that does not close on its line in a column the pipeline maps
+//!   (names, codes, class names cannot hold a line break), or that runs past
+//!   [`MAX_QUOTED`] characters anywhere, is a *runaway quote*: its row is
+//!   bad, a [`ReadCheck::RunawayQuote`] names the line where the quote
+//!   opened, and the lines after it are read as the rows they are;
+//! - a last row with fewer fields than the header and no line end is a
+//!   cut-off file ([`ReadCheck::Truncated`]);
+//! - a byte that is not text in the file's encoding makes its row bad and
+//!   is a [`ReadCheck::Encoding`] naming line and byte offset;
+//! - a column the layout maps but the header lacks is a
+//!   [`ReadCheck::MissingColumn`] (see [`CsvFile::expect`]).
+//!
+//! Rows come one at a time with the line they start on; a row that cannot
+//! be read comes as a [`Line::Bad`] so the caller can reject it and go on.
+//! When the file is done, [`CsvFile::shape`] describes it.
 
-use std::collections::{HashMap, VecDeque};
-use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-use encoding_rs::{Decoder, WINDOWS_1252};
 
 use super::config::{CsvDelimiter, CsvEncoding};
+use super::lines::{self, Lines, TextLine, file_error};
 use crate::error::SourceError;
+use crate::shape::{InputShape, ReadAnomaly, ReadCheck};
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-/// Bytes read at a time when scanning and decoding.
-const CHUNK: usize = 1 << 16;
+/// Longest quoted value, in characters, before it counts as a quote that
+/// swallows what follows.
+pub(crate) const MAX_QUOTED: usize = 1000;
+/// Anomalies of one check kept per file; more are counted in the last one.
+const MAX_ANOMALIES_PER_CHECK: usize = 10;
 
 /// An open CSV file with its header.
 pub(crate) struct CsvFile {
     path: PathBuf,
-    /// The file name, for reject locations (`Elevinskrivningar.csv:17`).
+    /// The file name, for locations (`Elevinskrivningar.csv:17`).
     name: String,
-    reader: csv::Reader<LineCounter<Decode<BufReader<File>>>>,
-    newlines: Newlines,
-    /// Newlines before the current record.
-    lines_before: u64,
+    lines: Lines,
+    /// Lines taken back after a runaway quote, to be read again as rows.
+    pending: VecDeque<TextLine>,
     header: Vec<String>,
     columns: HashMap<String, usize>,
-    record: csv::ByteRecord,
-    delimiter: u8,
+    /// Columns the layout maps; a line break inside a quoted value is
+    /// allowed only outside them. `None`: every column is mapped.
+    mapped: Option<HashSet<usize>>,
+    delimiter: char,
+    bytes: u64,
+    records: u64,
+    anomalies: Vec<ReadAnomaly>,
+    /// Anomalies per check beyond [`MAX_ANOMALIES_PER_CHECK`].
+    more: HashMap<ReadCheck, u64>,
 }
 
 /// One data row.
 pub(crate) struct Row {
     /// The line the row starts on (the header is line 1).
     pub line: u64,
-    fields: Vec<String>,
+    pub(crate) fields: Vec<String>,
 }
 
 impl Row {
@@ -69,85 +87,102 @@ pub(crate) enum Line {
     },
 }
 
-fn file_error(path: &Path, err: impl std::fmt::Display) -> SourceError {
-    SourceError::File {
-        path: path.to_path_buf(),
-        message: err.to_string(),
-    }
-}
-
 /// Normalised header name: trimmed, lower case.
 fn key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// A record as split from one or more lines.
+struct Record {
+    line: u64,
+    fields: Vec<String>,
+    /// Whether the record's last line had a line end.
+    ended: bool,
+    /// The first undecodable byte: (line, byte in line, file offset, byte).
+    bad_byte: Option<(u64, usize, u64, u8)>,
+}
+
+/// Why a record could not be split.
+struct Runaway {
+    line: u64,
+    quote_line: u64,
+    column: usize,
+    too_long: bool,
+}
+
 impl CsvFile {
-    /// Opens `path`, detecting what `encoding`/`delimiter` leave to `auto`,
-    /// and reads the header.
+    /// Opens `path` (a regular file only), detecting what
+    /// `encoding`/`delimiter` leave to `auto`, and reads the header.
     pub(crate) fn open(
         path: &Path,
         encoding: CsvEncoding,
         delimiter: CsvDelimiter,
     ) -> Result<CsvFile, SourceError> {
-        let windows_1252 = match encoding {
-            CsvEncoding::Utf8 => false,
-            CsvEncoding::Windows1252 => true,
-            CsvEncoding::Auto => !is_utf8_file(path)?,
-        };
-        let delimiter = match delimiter {
-            CsvDelimiter::Semicolon => b';',
-            CsvDelimiter::Comma => b',',
-            CsvDelimiter::Tab => b'\t',
-            CsvDelimiter::Auto => sniff_delimiter(path)?,
-        };
-        let file = File::open(path).map_err(|e| file_error(path, e))?;
-        let decode = Decode::new(BufReader::with_capacity(CHUNK, file), windows_1252);
-        let newlines = Newlines::default();
-        let counter = LineCounter {
-            inner: decode,
-            offset: 0,
-            newlines: newlines.clone(),
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(counter);
-        let mut record = csv::ByteRecord::new();
-        let has_header = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| file_error(path, e))?;
-        if !has_header {
-            return Err(SourceError::CsvFile {
-                path: path.to_path_buf(),
-                message: "the file is empty (no header line)".to_string(),
-            });
-        }
-        let header: Vec<String> = record
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_string())
-            .collect();
-        let mut columns = HashMap::new();
-        for (i, name) in header.iter().enumerate() {
-            if !name.is_empty() {
-                columns.entry(key(name)).or_insert(i);
-            }
-        }
+        let bytes = lines::regular_file(path)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        Ok(CsvFile {
+        let windows_1252 = lines::decide(path, &name, encoding)?;
+        let delimiter = match delimiter {
+            CsvDelimiter::Semicolon => ';',
+            CsvDelimiter::Comma => ',',
+            CsvDelimiter::Tab => '\t',
+            CsvDelimiter::Auto => lines::sniff_delimiter(path)?,
+        };
+        let mut file = CsvFile {
             path: path.to_path_buf(),
             name,
-            reader,
-            newlines,
-            lines_before: 0,
-            header,
-            columns,
-            record,
+            lines: Lines::open(path, windows_1252)?,
+            pending: VecDeque::new(),
+            header: Vec::new(),
+            columns: HashMap::new(),
+            mapped: None,
             delimiter,
-        })
+            bytes,
+            records: 0,
+            anomalies: Vec::new(),
+            more: HashMap::new(),
+        };
+        let header = match file.record()? {
+            None => {
+                return Err(SourceError::CsvFile {
+                    path: path.to_path_buf(),
+                    message: "the file is empty (no header line)".to_string(),
+                });
+            }
+            Some(Err(runaway)) => {
+                return Err(SourceError::CsvFile {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "unterminated quote from line {} in the header",
+                        runaway.quote_line
+                    ),
+                });
+            }
+            Some(Ok(record)) => record,
+        };
+        if let Some((line, at, offset, byte)) = header.bad_byte {
+            file.note(
+                ReadCheck::Encoding,
+                line,
+                format!(
+                    "byte 0x{byte:02X} at byte {} of the header line (offset {offset}) is not text in the file's encoding",
+                    at + 1
+                ),
+            );
+        }
+        file.header = header
+            .fields
+            .iter()
+            .map(|f| f.trim().to_string())
+            .collect();
+        for (i, name) in file.header.iter().enumerate() {
+            if !name.is_empty() {
+                file.columns.entry(key(name)).or_insert(i);
+            }
+        }
+        Ok(file)
     }
 
     /// The file name, for locations.
@@ -158,6 +193,28 @@ impl CsvFile {
     /// The index of a column, matched case-insensitively.
     pub(crate) fn column(&self, name: &str) -> Option<usize> {
         self.columns.get(&key(name)).copied()
+    }
+
+    /// Declares the columns the layout maps (those present); a quoted
+    /// value may run over a line end only in the others.
+    pub(crate) fn map_columns<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        let mapped = names.into_iter().filter_map(|n| self.column(n)).collect();
+        self.mapped = Some(mapped);
+    }
+
+    /// Columns the pipeline maps and expects: each one the header lacks is
+    /// a [`ReadCheck::MissingColumn`] (its values would read as empty).
+    /// `why` says what the column is for.
+    pub(crate) fn expect(&mut self, names: &[(&str, &str)]) {
+        for (name, why) in names {
+            if self.column(name).is_none() {
+                let message = format!(
+                    "the header has no column `{name}`, which the pipeline maps ({why}); its \
+                     values would all read as empty"
+                );
+                self.note(ReadCheck::MissingColumn, 1, message);
+            }
+        }
     }
 
     /// The indexes of `names`, all of which must be present.
@@ -186,102 +243,273 @@ impl CsvFile {
         Ok(names.iter().filter_map(|n| self.column(n)).collect())
     }
 
+    /// What the file looked like so far (in full once [`Self::next_line`]
+    /// returned `None`).
+    pub(crate) fn shape(&self) -> InputShape {
+        let mut anomalies = self.anomalies.clone();
+        let mut more: Vec<(&ReadCheck, &u64)> = self.more.iter().collect();
+        more.sort();
+        for (check, n) in more {
+            anomalies.push(ReadAnomaly {
+                check: *check,
+                location: self.name.clone(),
+                message: format!("{n} more like the above in this file"),
+            });
+        }
+        InputShape {
+            name: self.name.clone(),
+            columns: self.header.clone(),
+            records: self.records,
+            bytes: self.bytes,
+            anomalies,
+        }
+    }
+
+    /// Records an anomaly at `line`.
+    fn note(&mut self, check: ReadCheck, line: u64, message: String) {
+        let kept = self.anomalies.iter().filter(|a| a.check == check).count();
+        if kept >= MAX_ANOMALIES_PER_CHECK {
+            *self.more.entry(check).or_default() += 1;
+            return;
+        }
+        self.anomalies.push(ReadAnomaly {
+            check,
+            location: format!("{}:{line}", self.name),
+            message,
+        });
+    }
+
+    fn take_line(&mut self) -> Result<Option<TextLine>, SourceError> {
+        if let Some(line) = self.pending.pop_front() {
+            return Ok(Some(line));
+        }
+        self.lines
+            .next_line()
+            .map_err(|e| file_error(&self.path, e))
+    }
+
+    fn line_breaks_allowed(&self, column: usize) -> bool {
+        self.mapped.as_ref().is_some_and(|m| !m.contains(&column))
+    }
+
+    /// Splits the next record off the lines; `Err` for a runaway quote
+    /// (the lines after the one it opened on are put back).
+    fn record(&mut self) -> Result<Option<Result<Record, Runaway>>, SourceError> {
+        let Some(first) = self.take_line()? else {
+            return Ok(None);
+        };
+        let delimiter = self.delimiter;
+        let mut record = Record {
+            line: first.no,
+            fields: Vec::new(),
+            ended: first.ended,
+            bad_byte: None,
+        };
+        let mut taken: Vec<TextLine> = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut at_start = true;
+        let mut quote_line = first.no;
+        let mut quoted_len = 0usize;
+        let mut current = first;
+        loop {
+            if record.bad_byte.is_none()
+                && let Some((at, offset, byte)) = current.bad_byte
+            {
+                record.bad_byte = Some((current.no, at, offset, byte));
+            }
+            let mut chars = current.text.chars().peekable();
+            while let Some(c) = chars.next() {
+                if quoted {
+                    if c == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            field.push('"');
+                        } else {
+                            quoted = false;
+                        }
+                    } else {
+                        field.push(c);
+                        quoted_len += 1;
+                        if quoted_len > MAX_QUOTED {
+                            let runaway = Runaway {
+                                line: record.line,
+                                quote_line,
+                                column: record.fields.len(),
+                                too_long: true,
+                            };
+                            return Ok(Some(Err(self.put_back(runaway, taken, Some(current)))));
+                        }
+                    }
+                } else if c == delimiter {
+                    record.fields.push(std::mem::take(&mut field));
+                    at_start = true;
+                } else if c == '"' && at_start && field.trim().is_empty() {
+                    field.clear();
+                    quoted = true;
+                    quote_line = current.no;
+                    quoted_len = 0;
+                    at_start = false;
+                } else {
+                    field.push(c);
+                    if !c.is_whitespace() {
+                        at_start = false;
+                    }
+                }
+            }
+            if !quoted {
+                record.fields.push(field);
+                record.ended = current.ended;
+                return Ok(Some(Ok(record)));
+            }
+            // A quoted value runs over the line end.
+            let column = record.fields.len();
+            let next = if current.ended && self.line_breaks_allowed(column) {
+                self.take_line()?
+            } else {
+                None
+            };
+            let Some(next) = next else {
+                let runaway = Runaway {
+                    line: record.line,
+                    quote_line,
+                    column,
+                    too_long: false,
+                };
+                return Ok(Some(Err(self.put_back(runaway, taken, Some(current)))));
+            };
+            field.push('\n');
+            quoted_len += 1;
+            taken.push(current);
+            current = next;
+        }
+    }
+
+    /// Puts the lines after the quote's line back to be read as rows.
+    fn put_back(
+        &mut self,
+        runaway: Runaway,
+        taken: Vec<TextLine>,
+        current: Option<TextLine>,
+    ) -> Runaway {
+        let mut back: Vec<TextLine> = taken
+            .into_iter()
+            .chain(current)
+            .filter(|l| l.no > runaway.quote_line)
+            .collect();
+        while let Some(line) = back.pop() {
+            self.pending.push_front(line);
+        }
+        runaway
+    }
+
     /// The next non-blank row, `None` at the end; `Err` if the file cannot be read on.
     pub(crate) fn next_line(&mut self) -> Result<Option<Line>, SourceError> {
         loop {
-            let more = self
-                .reader
-                .read_byte_record(&mut self.record)
-                .map_err(|e| file_error(&self.path, e))?;
-            if !more {
-                return Ok(None);
-            }
-            let start = self.record.position().map(|p| p.byte()).unwrap_or(0);
-            let line = self.line_at(start);
-            if self
-                .record
-                .iter()
-                .all(|f| f.iter().all(u8::is_ascii_whitespace))
-            {
+            let record = match self.record()? {
+                None => return Ok(None),
+                Some(Ok(record)) => record,
+                Some(Err(r)) => {
+                    self.records += 1;
+                    let column = self.header.get(r.column).filter(|h| !h.is_empty()).cloned();
+                    let what = column
+                        .as_deref()
+                        .map(|c| format!("in column `{c}`"))
+                        .unwrap_or_else(|| format!("in column {}", r.column + 1));
+                    let how = if r.too_long {
+                        format!("the quoted value runs past {MAX_QUOTED} characters")
+                    } else {
+                        "the quote does not close on its line, and a line break cannot belong in \
+                         this column"
+                            .to_string()
+                    };
+                    let reason = format!(
+                        "unterminated quote from line {} ({what}): {how}; a stray `\"` would \
+                         swallow the rows after it, so this row is left out and the next lines \
+                         are read as rows",
+                        r.quote_line
+                    );
+                    self.note(ReadCheck::RunawayQuote, r.quote_line, reason.clone());
+                    return Ok(Some(Line::Bad {
+                        line: r.line,
+                        column,
+                        reason,
+                    }));
+                }
+            };
+            if record.fields.iter().all(|f| f.trim().is_empty()) {
                 continue;
             }
-            let width = self.header.len();
-            let mut fields = Vec::with_capacity(width);
-            for (i, raw) in self.record.iter().enumerate() {
-                let column = self.header.get(i).filter(|h| !h.is_empty()).cloned();
-                let Ok(text) = std::str::from_utf8(raw) else {
-                    return Ok(Some(Line::Bad {
+            self.records += 1;
+            return Ok(Some(self.check(record)));
+        }
+    }
+
+    /// Turns a split record into a row, or a bad line.
+    fn check(&mut self, record: Record) -> Line {
+        let line = record.line;
+        if let Some((at_line, at, offset, byte)) = record.bad_byte {
+            let reason = format!(
+                "byte 0x{byte:02X} at byte {} of line {at_line} (file offset {offset}) is not \
+                 valid UTF-8; the rest of the file is UTF-8, so it was not re-read as \
+                 Windows-1252 — fix the value, or set encoding = \"windows-1252\" if the whole \
+                 file is",
+                at + 1
+            );
+            self.note(ReadCheck::Encoding, at_line, reason.clone());
+            return Line::Bad {
+                line,
+                column: None,
+                reason,
+            };
+        }
+        let width = self
+            .header
+            .iter()
+            .rposition(|h| !h.is_empty())
+            .map_or(0, |i| i + 1);
+        if !record.ended && record.fields.len() < width {
+            let reason = format!(
+                "the last row has {} of the header's {width} fields and no line end: the file \
+                 looks cut off",
+                record.fields.len()
+            );
+            self.note(ReadCheck::Truncated, line, reason.clone());
+            return Line::Bad {
+                line,
+                column: None,
+                reason,
+            };
+        }
+        let mut fields = Vec::with_capacity(self.header.len());
+        for (i, raw) in record.fields.into_iter().enumerate() {
+            let text = raw.trim();
+            let named = self.header.get(i).is_some_and(|h| !h.is_empty());
+            if !named {
+                if !text.is_empty() {
+                    return Line::Bad {
                         line,
-                        column,
-                        reason: "the value is not valid UTF-8 text; if the file is Windows-1252 \
-                                 set encoding = \"windows-1252\""
-                            .to_string(),
-                    }));
-                };
-                let text = text.trim();
-                if i >= width || column.is_none() {
-                    if !text.is_empty() {
-                        return Ok(Some(Line::Bad {
-                            line,
-                            column: None,
-                            reason: format!(
-                                "the row has a value in column {} but the header names only {} \
-                                 column(s); is a `{}` inside a value unquoted?",
-                                i + 1,
-                                self.header.iter().filter(|h| !h.is_empty()).count(),
-                                char::from(self.delimiter)
-                            ),
-                        }));
-                    }
-                    // Empty trailing columns of spreadsheet exports.
-                    fields.push(String::new());
-                    continue;
+                        column: None,
+                        reason: format!(
+                            "the row has a value in column {} but the header names only {} \
+                             column(s); is a `{}` inside a value unquoted?",
+                            i + 1,
+                            self.header.iter().filter(|h| !h.is_empty()).count(),
+                            self.delimiter
+                        ),
+                    };
                 }
-                fields.push(text.to_string());
+                // Empty trailing columns of spreadsheet exports.
+                fields.push(String::new());
+                continue;
             }
-            return Ok(Some(Line::Row(Row { line, fields })));
+            fields.push(if text.len() == raw.len() {
+                raw
+            } else {
+                text.to_string()
+            });
         }
-    }
-}
-
-impl CsvFile {
-    /// The line of the byte at `offset` (1-based). The csv parser's own
-    /// line count runs one behind after CRLF (a record "starts" at the `\n`
-    /// of the previous CRLF), so lines are counted here.
-    fn line_at(&mut self, offset: u64) -> u64 {
-        if let Ok(mut queue) = self.newlines.0.lock() {
-            while queue.front().is_some_and(|&n| n <= offset) {
-                queue.pop_front();
-                self.lines_before += 1;
-            }
-        }
-        self.lines_before + 1
-    }
-}
-
-/// Offsets of newlines read but not yet passed by the parser.
-#[derive(Clone, Default)]
-struct Newlines(Arc<Mutex<VecDeque<u64>>>);
-
-/// Notes where the newlines are in the text the parser reads.
-struct LineCounter<R> {
-    inner: R,
-    offset: u64,
-    newlines: Newlines,
-}
-
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Ok(mut queue) = self.newlines.0.lock() {
-            for (i, b) in buf[..n].iter().enumerate() {
-                if *b == b'\n' {
-                    queue.push_back(self.offset + i as u64);
-                }
-            }
-        }
-        self.offset += n as u64;
-        Ok(n)
+        Line::Row(Row { line, fields })
     }
 }
 
@@ -291,185 +519,6 @@ fn quoted(names: &[&str]) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Whether the whole file is valid UTF-8 (checked chunk by chunk, so
-/// memory stays small). A UTF-16 BOM is refused with a clear message.
-fn is_utf8_file(path: &Path) -> Result<bool, SourceError> {
-    let mut file = File::open(path).map_err(|e| file_error(path, e))?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut carry: Vec<u8> = Vec::new();
-    let mut first = true;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| file_error(path, e))?;
-        if n == 0 {
-            // A file ending inside a character is not UTF-8.
-            return Ok(carry.is_empty());
-        }
-        if first {
-            first = false;
-            if buf[..n].starts_with(b"\xFF\xFE") || buf[..n].starts_with(b"\xFE\xFF") {
-                return Err(SourceError::CsvFile {
-                    path: path.to_path_buf(),
-                    message: "the file is UTF-16, which is not supported; save it as UTF-8 \
-                              (\"CSV UTF-8\" in Excel)"
-                        .to_string(),
-                });
-            }
-        }
-        carry.extend_from_slice(&buf[..n]);
-        match std::str::from_utf8(&carry) {
-            Ok(_) => carry.clear(),
-            Err(e) if e.error_len().is_none() => {
-                // Cut inside a character: keep its start for the next chunk.
-                let rest = carry.split_off(e.valid_up_to());
-                carry = rest;
-            }
-            Err(_) => return Ok(false),
-        }
-    }
-}
-
-/// The delimiter of the header line: the most frequent of `;`, `,` and tab
-/// outside quotes; `;` if none occurs (a one-column file).
-fn sniff_delimiter(path: &Path) -> Result<u8, SourceError> {
-    let mut file = File::open(path).map_err(|e| file_error(path, e))?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = 0;
-    while len < buf.len() {
-        let n = file
-            .read(&mut buf[len..])
-            .map_err(|e| file_error(path, e))?;
-        if n == 0 {
-            break;
-        }
-        len += n;
-        if buf[..len].contains(&b'\n') {
-            break;
-        }
-    }
-    let mut counts = [(b';', 0usize), (b',', 0), (b'\t', 0)];
-    let mut quoted = false;
-    for &b in &buf[..len] {
-        match b {
-            b'"' => quoted = !quoted,
-            b'\n' | b'\r' if !quoted => break,
-            _ if !quoted => {
-                for (d, c) in counts.iter_mut() {
-                    if *d == b {
-                        *c += 1;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    let best = counts
-        .iter()
-        .copied()
-        .max_by_key(|(d, c)| (*c, *d == b';'))
-        .unwrap_or((b';', 0));
-    Ok(if best.1 == 0 { b';' } else { best.0 })
-}
-
-/// Hands the csv parser UTF-8: drops a UTF-8 BOM, and transcodes
-/// Windows-1252 on the fly.
-pub(crate) struct Decode<R: Read> {
-    inner: R,
-    decoder: Option<Decoder>,
-    started: bool,
-    input: Vec<u8>,
-    output: Vec<u8>,
-    out_pos: usize,
-    done: bool,
-}
-
-impl<R: Read> Decode<R> {
-    fn new(inner: R, windows_1252: bool) -> Self {
-        Decode {
-            inner,
-            decoder: windows_1252.then(|| WINDOWS_1252.new_decoder_without_bom_handling()),
-            started: false,
-            input: vec![0u8; CHUNK],
-            output: Vec::with_capacity(CHUNK * 3),
-            out_pos: 0,
-            done: false,
-        }
-    }
-
-    /// Reads the first bytes and drops a UTF-8 BOM, whatever the encoding
-    /// (a BOM means the file is UTF-8; Excel writes it).
-    fn start(&mut self) -> io::Result<()> {
-        self.started = true;
-        let mut head = [0u8; 3];
-        let mut got = 0;
-        while got < 3 {
-            let n = self.inner.read(&mut head[got..])?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        if got == 3 && head == UTF8_BOM {
-            // A BOM settles it: the text is UTF-8.
-            self.decoder = None;
-            return Ok(());
-        }
-        self.push(&head[..got], got < 3)
-    }
-
-    /// Adds raw bytes to the output, decoded if needed.
-    fn push(&mut self, raw: &[u8], last: bool) -> io::Result<()> {
-        match &mut self.decoder {
-            None => self.output.extend_from_slice(raw),
-            Some(decoder) => {
-                let mut src = raw;
-                loop {
-                    let needed = decoder
-                        .max_utf8_buffer_length(src.len())
-                        .unwrap_or(src.len() * 3 + 16);
-                    let start = self.output.len();
-                    self.output.resize(start + needed, 0);
-                    let (result, read, written, _) =
-                        decoder.decode_to_utf8(src, &mut self.output[start..], last);
-                    self.output.truncate(start + written);
-                    src = &src[read..];
-                    if matches!(result, encoding_rs::CoderResult::InputEmpty) {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<R: Read> Read for Decode<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.started {
-            self.start()?;
-        }
-        while self.out_pos >= self.output.len() && !self.done {
-            self.output.clear();
-            self.out_pos = 0;
-            let n = self.inner.read(&mut self.input)?;
-            if n == 0 {
-                self.done = true;
-                let decoder_left = self.decoder.is_some();
-                if decoder_left {
-                    self.push(&[], true)?;
-                }
-                break;
-            }
-            let chunk = self.input[..n].to_vec();
-            self.push(&chunk, false)?;
-        }
-        let available = &self.output[self.out_pos..];
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.out_pos += n;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
@@ -502,56 +551,83 @@ mod tests {
             rows(&mut f),
             vec![(2, vec!["Åsa".into(), "Göteborg".into()])]
         );
-        // Declared UTF-8, the same bytes make a bad row naming the column.
+        assert!(f.shape().anomalies.is_empty());
+        // Declared UTF-8, the same bytes make a bad row and an anomaly.
         let mut f = CsvFile::open(&path, CsvEncoding::Utf8, CsvDelimiter::Auto).unwrap();
-        match f.next_line().unwrap() {
-            Some(Line::Bad { line, column, .. }) => {
-                assert_eq!((line, column.as_deref()), (2, Some("Namn")))
-            }
-            _ => panic!("expected a bad row"),
-        }
+        let got = rows(&mut f);
+        assert!(got[0].1[0].contains("0xC5"), "{got:?}");
+        let shape = f.shape();
+        assert_eq!(shape.anomalies[0].check, ReadCheck::Encoding);
+        assert_eq!(shape.anomalies[0].location, "w.csv:2");
     }
 
     #[test]
-    fn bom_comma_quoted_newlines_trailing_columns_and_blank_rows() {
+    fn bom_comma_quotes_trailing_columns_and_blank_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(
             dir.path(),
             "u.csv",
-            "\u{feff}Id,Namn,,\n1,\"Anna\nMaria\",,\n,,,\n2,\"Ö, Å\",,\n3,x,,extra\n".as_bytes(),
+            "\u{feff}Id,Namn,,\n1,\"Anna \"\"A\"\"\",,\n,,,\n2,\"Ö, Å\",,\n3,x,,extra\n".as_bytes(),
         );
         let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
         assert_eq!(f.column("id"), Some(0));
         let got = rows(&mut f);
         assert_eq!(
             got[0],
-            (
-                2,
-                vec!["1".into(), "Anna\nMaria".into(), "".into(), "".into()]
-            )
+            (2, vec!["1".into(), "Anna \"A\"".into(), "".into(), "".into()])
         );
-        assert_eq!(got[1].0, 5);
+        assert_eq!(got[1].0, 4);
         assert_eq!(got[1].1[1], "Ö, Å");
-        assert_eq!(got[2].0, 6);
+        assert_eq!(got[2].0, 5);
         assert!(got[2].1[0].starts_with("BAD"), "{:?}", got[2]);
+        let shape = f.shape();
+        assert_eq!(shape.records, 3);
+        assert_eq!(shape.columns, ["Id", "Namn", "", ""]);
     }
 
     #[test]
-    fn delimiters_are_sniffed_from_the_header() {
+    fn line_breaks_are_allowed_only_in_unmapped_columns() {
         let dir = tempfile::tempdir().unwrap();
-        let semi = write(dir.path(), "s.csv", b"a;b;\"c,d\"\n");
-        assert_eq!(sniff_delimiter(&semi).unwrap(), b';');
-        let comma = write(dir.path(), "c.csv", b"a,b,c\n");
-        assert_eq!(sniff_delimiter(&comma).unwrap(), b',');
-        let one = write(dir.path(), "o.csv", b"a\n");
-        assert_eq!(sniff_delimiter(&one).unwrap(), b';');
+        let path = write(
+            dir.path(),
+            "m.csv",
+            b"Id;Namn;Note\n1;A;\"two\nlines\"\n2;\"B\n3;C;x\n",
+        );
+        let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
+        f.map_columns(["Id", "Namn"]);
+        let got = rows(&mut f);
+        assert_eq!(got[0], (2, vec!["1".into(), "A".into(), "two\nlines".into()]));
+        assert_eq!(got[1].0, 4);
+        assert!(got[1].1[0].contains("unterminated quote from line 4"), "{got:?}");
+        assert_eq!(got[2], (5, vec!["3".into(), "C".into(), "x".into()]));
+        let shape = f.shape();
+        assert_eq!(shape.anomalies.len(), 1);
+        assert_eq!(shape.anomalies[0].check, ReadCheck::RunawayQuote);
+        assert_eq!(shape.anomalies[0].location, "m.csv:4");
+    }
+
+    #[test]
+    fn a_cut_off_last_row_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "t.csv", b"a;b;c\n1;2;3\n4;5");
+        let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
+        let got = rows(&mut f);
+        assert_eq!(got.len(), 2);
+        assert!(got[1].1[0].contains("cut off"), "{got:?}");
+        let a = &f.shape().anomalies;
+        assert_eq!((a[0].check, a[0].location.as_str()), (ReadCheck::Truncated, "t.csv:3"));
+        // A complete last row without a line end is fine.
+        let path = write(dir.path(), "ok.csv", b"a;b;c\n1;2;3");
+        let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
+        assert_eq!(rows(&mut f).len(), 1);
+        assert!(f.shape().anomalies.is_empty());
     }
 
     #[test]
     fn missing_columns_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "h.csv", b"Klass-ID;Klass\n");
-        let f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
+        let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
         let err = f
             .require(&["Klass-ID", "Skolenhetskod"])
             .unwrap_err()
@@ -560,19 +636,10 @@ mod tests {
             err.contains("`Skolenhetskod`") && err.contains("h.csv"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn utf8_split_across_chunks_is_still_utf8() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut text = "a\n".to_string();
-        while text.len() < CHUNK - 1 {
-            text.push('x');
-        }
-        text.push_str("ÅÄÖ\n");
-        let path = write(dir.path(), "big.csv", text.as_bytes());
-        assert!(is_utf8_file(&path).unwrap());
-        let utf16 = write(dir.path(), "w16.csv", b"\xFF\xFEa\x00");
-        assert!(is_utf8_file(&utf16).is_err());
+        f.expect(&[("Klass", "names"), ("Ämnesgrupper", "memberships")]);
+        let a = &f.shape().anomalies;
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].check, ReadCheck::MissingColumn);
+        assert!(a[0].message.contains("`Ämnesgrupper`"), "{}", a[0].message);
     }
 }

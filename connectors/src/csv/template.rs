@@ -36,11 +36,25 @@ use skolsync_model::ss12000::{
 use super::config::TemplateConfig;
 use super::reader::{CsvFile, Line, Row};
 use super::{
-    At, Out, civic_no, derived_id, list, school_type, school_unit_id, small_number, yes_no,
+    At, Out, civic_no, derived_id, list, name_problem, school_type, school_unit_id, small_number,
+    yes_no,
 };
 use crate::error::SourceError;
 use crate::resolve;
 use crate::source::{Batch, Emitter};
+
+/// Columns of both person sheets that the pipeline maps and expects: a
+/// missing one would read as empty names or logins for everyone.
+const NAMES: [(&str, &str); 3] = [
+    ("Förnamn", "given names"),
+    ("Efternamn", "family names"),
+    ("Federationsanvändarnamn", "the logins (EPPN)"),
+];
+/// The memberships column, expected when the subject groups file is read.
+const SUBJECT_GROUPS: (&str, &str) = (
+    "Ämnesgrupper",
+    "subject group memberships; the subject groups file is read",
+);
 
 /// The eduID context of `EduID-Federationsanvändarnamn`.
 const EDUID_CONTEXT: &str = "https://eduid.se";
@@ -76,11 +90,34 @@ pub(crate) fn read(
         |path: &Path| CsvFile::open(&resolve(base_dir, path), config.encoding, config.delimiter);
 
     let students = match &config.students {
-        Some(path) => Some(read_students(&mut open(path)?, &mut state, &mut out)?),
+        Some(path) => {
+            let mut file = open(path)?;
+            let mut expected = NAMES.to_vec();
+            if config.classes.is_some() {
+                expected.push(("Klass", "the pupils' classes; the classes file is read"));
+            }
+            if config.subject_groups.is_some() {
+                expected.push(SUBJECT_GROUPS);
+            }
+            file.expect(&expected);
+            let name = read_students(&mut file, &mut state, &mut out)?;
+            out.emit(Batch::Input(file.shape()))?;
+            Some(name)
+        }
         None => None,
     };
     let staff = match &config.staff {
-        Some(path) => Some(read_staff(&mut open(path)?, &mut state, &mut out)?),
+        Some(path) => {
+            let mut file = open(path)?;
+            let mut expected = NAMES.to_vec();
+            if config.subject_groups.is_some() {
+                expected.push(SUBJECT_GROUPS);
+            }
+            file.expect(&expected);
+            let name = read_staff(&mut file, &mut state, &mut out)?;
+            out.emit(Batch::Input(file.shape()))?;
+            Some(name)
+        }
         None => None,
     };
     // Everyone is known now: persons go out, and removals without a kept row.
@@ -93,7 +130,10 @@ pub(crate) fn read(
     out.send_all(persons, Batch::Persons)?;
 
     if let Some(path) = &config.classes {
-        read_classes(&mut open(path)?, &mut state, &mut out)?;
+        let mut file = open(path)?;
+        file.expect(&[("Klass", "the classes' names")]);
+        read_classes(&mut file, &mut state, &mut out)?;
+        out.emit(Batch::Input(file.shape()))?;
         if let Some(file) = &students {
             warn_dangling(
                 &mut out,
@@ -106,7 +146,16 @@ pub(crate) fn read(
         }
     }
     if let Some(path) = &config.subject_groups {
-        read_subject_groups(&mut open(path)?, &mut state, &mut out)?;
+        let mut file = open(path)?;
+        file.expect(&[
+            ("Ämnesgrupp", "the groups' names"),
+            (
+                "Provaktivitetsnamn",
+                "the groups' national tests; without it every test activity goes",
+            ),
+        ]);
+        read_subject_groups(&mut file, &mut state, &mut out)?;
+        out.emit(Batch::Input(file.shape()))?;
         if let Some(file) = &students {
             warn_dangling(
                 &mut out,
@@ -188,11 +237,12 @@ struct Cols(HashMap<&'static str, Option<usize>>);
 
 impl Cols {
     fn new(
-        file: &CsvFile,
+        file: &mut CsvFile,
         required: &[&'static str],
         optional: &[&'static str],
     ) -> Result<Cols, SourceError> {
         file.require(required)?;
+        file.map_columns(required.iter().chain(optional).copied());
         Ok(Cols(
             required
                 .iter()
@@ -286,6 +336,12 @@ fn person_fields<'r>(
             return Ok(None);
         }
     };
+    for column in ["Förnamn", "Mellannamn", "Efternamn"] {
+        if let Some(reason) = name_problem(column, cols.get(row, column)) {
+            out.reject(at.reject(EntityKind::Person, id, column, None, reason))?;
+            return Ok(None);
+        }
+    }
     let raw_marking = cols.get(row, "Sekretessmarkering");
     let marking = if raw_marking.is_empty() {
         None
