@@ -84,6 +84,25 @@ pub enum SourceError {
         /// The transport error.
         message: String,
     },
+    /// The server's TLS certificate does not verify (unknown issuer,
+    /// expired, wrong name), or the TLS handshake was refused: a setup
+    /// problem, never retried.
+    #[error("{url}: the TLS connection cannot be trusted or was refused (not retried): {message}")]
+    Tls {
+        /// The request URL.
+        url: String,
+        /// What the TLS library said.
+        message: String,
+    },
+    /// A resource went past a configured cap (pages, entities, response
+    /// bytes): a server that would otherwise be read forever.
+    #[error("{url}: {message}")]
+    Limit {
+        /// The request URL.
+        url: String,
+        /// Which cap, its value and the key that sets it.
+        message: String,
+    },
     /// The server's answer is not what SS 12000 defines (not a page, a
     /// repeated page token, …).
     #[error("{url}: {message}")]

@@ -32,7 +32,8 @@ use crate::source::ReadProgress;
 
 /// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
-/// Longest wait between two attempts, also the cap on `Retry-After`.
+/// Longest backoff between two attempts (a `Retry-After` is honoured as
+/// asked, within the retry budget).
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long establishing a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -41,6 +42,11 @@ const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 /// Assumed lifetime of a token whose answer has no `expires_in`; a 401
 /// renews it earlier if needed.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Largest certificate or key file read.
+const MAX_PEM_BYTES: u64 = 1 << 20;
+/// Largest answer of a token endpoint.
+const MAX_TOKEN_ANSWER: u64 = 1 << 20;
 
 /// TLS settings: an extra trusted root and an optional client certificate.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +78,11 @@ pub(crate) struct HttpSettings {
     pub tls: TlsSettings,
     pub requests_per_second: Option<u32>,
     pub max_retries: u32,
+    /// How long one request is retried.
+    pub retry_budget: Duration,
     pub timeout: Duration,
+    /// Credentials may go over plain `http://` to any host.
+    pub allow_insecure_http: bool,
 }
 
 /// A successful answer, read in full.
@@ -101,6 +111,7 @@ pub(crate) struct HttpClient {
 struct Sender {
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     max_retries: u32,
+    budget: Duration,
 }
 
 enum Auth {
@@ -109,7 +120,33 @@ enum Auth {
     OAuth2(Box<TokenSource>),
 }
 
+/// Reads a certificate or key file: a regular file only (a FIFO or device
+/// would block or never end), checked before it is opened.
 fn read_pem(field: &str, path: &PathBuf) -> Result<Vec<u8>, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::File {
+        field: field.to_string(),
+        path: path.clone(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(ConfigError::invalid(
+            field,
+            format!(
+                "{} is not a regular file (a folder, FIFO, socket or device); give a PEM file",
+                path.display()
+            ),
+        ));
+    }
+    if meta.len() > MAX_PEM_BYTES {
+        return Err(ConfigError::invalid(
+            field,
+            format!(
+                "{} is {} bytes, too large for a PEM certificate or key",
+                path.display(),
+                meta.len()
+            ),
+        ));
+    }
     std::fs::read(path).map_err(|source| ConfigError::File {
         field: field.to_string(),
         path: path.clone(),
@@ -229,6 +266,7 @@ impl HttpClient {
             sender: Sender {
                 limiter,
                 max_retries: settings.max_retries,
+                budget: settings.retry_budget,
             },
             auth,
         })
@@ -236,10 +274,12 @@ impl HttpClient {
 
     /// GETs `url` (JSON), retrying what retrying can cure, renewing an
     /// OAuth2 token once on 401.
+    /// `max_body`: the most bytes the answer may have.
     pub(crate) async fn get(
         &self,
         url: &Url,
         progress: Option<&Arc<ReadProgress>>,
+        max_body: u64,
     ) -> Result<Answer, SourceError> {
         let shown = redact(url);
         let mut renewed = false;
@@ -251,7 +291,7 @@ impl HttpClient {
             };
             let reply = self
                 .sender
-                .send(&shown, progress, || {
+                .send(&shown, progress, max_body, || {
                     let request = self
                         .http
                         .get(url.clone())
@@ -313,19 +353,36 @@ impl HttpClient {
     }
 }
 
+/// How one attempt went.
+enum Attempt {
+    /// An answer, read in full.
+    Reply(Reply),
+    /// No answer, or one cut off: worth another try.
+    Transport(reqwest::Error),
+    /// The TLS connection cannot be trusted: not worth another try.
+    Tls(String),
+    /// The answer is larger than allowed.
+    TooLarge(u64),
+}
+
 impl Sender {
     /// Sends the request `make` builds until it gets an answer that
     /// retrying cannot change (any status but 429, 500, 502, 503, 504), or
-    /// the retries are used up. Every attempt waits for the rate limiter.
+    /// retrying is over: `max_retries` retries, or the retry budget spent
+    /// (a wait that would end past it is not begun). Waits as long as
+    /// `Retry-After` asks, else backs off exponentially. Every attempt waits
+    /// for the rate limiter. A TLS failure is not retried.
     async fn send<F>(
         &self,
         shown_url: &str,
         progress: Option<&Arc<ReadProgress>>,
+        max_body: u64,
         make: F,
     ) -> Result<Reply, SourceError>
     where
         F: Fn() -> reqwest::RequestBuilder,
     {
+        let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -336,54 +393,140 @@ impl Sender {
                 p.count_request();
             }
             let outcome = match make().send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Ok(body) => Ok(Reply {
-                            status,
-                            headers,
-                            body: body.into(),
-                        }),
-                        Err(err) => Err(err),
-                    }
-                }
-                Err(err) => Err(err),
+                Ok(response) => read_reply(response, max_body).await,
+                Err(err) => classify(err),
             };
-            let retries_left = attempt <= self.max_retries;
-            let wait = match outcome {
-                Ok(reply) if !is_retryable(reply.status) => return Ok(reply),
-                Ok(reply) => {
-                    if !retries_left {
-                        return Err(SourceError::Http {
-                            url: shown_url.to_string(),
-                            status: reply.status.as_u16(),
-                            attempts: attempt,
-                            message: server_message(&reply.body),
-                        });
-                    }
+            let (wait, failure) = match outcome {
+                Attempt::Reply(reply) if !is_retryable(reply.status) => return Ok(reply),
+                Attempt::Tls(message) => {
+                    return Err(SourceError::Tls {
+                        url: shown_url.to_string(),
+                        message,
+                    });
+                }
+                Attempt::TooLarge(limit) => {
+                    return Err(SourceError::Limit {
+                        url: shown_url.to_string(),
+                        message: format!(
+                            "the answer is larger than {limit} bytes, what is left of this                              resource's max_response_bytes; stopping"
+                        ),
+                    });
+                }
+                Attempt::Reply(reply) => {
                     let wait = retry_after(&reply.headers).unwrap_or_else(|| backoff(attempt));
-                    tracing::debug!(url = %shown_url, status = reply.status.as_u16(), ?wait, "retrying");
-                    wait
+                    let failure = SourceError::Http {
+                        url: shown_url.to_string(),
+                        status: reply.status.as_u16(),
+                        attempts: attempt,
+                        message: server_message(&reply.body),
+                    };
+                    (wait, failure)
                 }
-                Err(err) => {
-                    if !retries_left {
-                        return Err(SourceError::Unreachable {
-                            url: shown_url.to_string(),
-                            attempts: attempt,
-                            message: error_chain(&err),
-                        });
-                    }
-                    let wait = backoff(attempt);
-                    tracing::debug!(url = %shown_url, error = %error_chain(&err), ?wait, "retrying");
-                    wait
-                }
+                Attempt::Transport(err) => (
+                    backoff(attempt),
+                    SourceError::Unreachable {
+                        url: shown_url.to_string(),
+                        attempts: attempt,
+                        message: error_chain(&err),
+                    },
+                ),
             };
+            let spent = started.elapsed();
+            if attempt > self.max_retries || spent + wait > self.budget {
+                if attempt > 1 && spent + wait > self.budget {
+                    tracing::warn!(
+                        url = %shown_url,
+                        attempts = attempt,
+                        "giving up: the retry budget of {} s is spent",
+                        self.budget.as_secs()
+                    );
+                }
+                return Err(with_budget_note(failure, self.budget, spent + wait));
+            }
+            tracing::debug!(url = %shown_url, error = %failure, ?wait, "retrying");
             if let Some(p) = progress {
                 p.count_retry();
             }
-            tokio::time::sleep(wait.min(MAX_BACKOFF)).await;
+            tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// Says in the error that the retry budget ended retrying, when it did.
+fn with_budget_note(failure: SourceError, budget: Duration, needed: Duration) -> SourceError {
+    if needed <= budget {
+        return failure;
+    }
+    let note = format!(
+        " (retrying stopped: the retry budget is {} s, retry_budget_secs)",
+        budget.as_secs()
+    );
+    match failure {
+        SourceError::Http {
+            url,
+            status,
+            attempts,
+            message,
+        } => SourceError::Http {
+            url,
+            status,
+            attempts,
+            message: message + &note,
+        },
+        SourceError::Unreachable {
+            url,
+            attempts,
+            message,
+        } => SourceError::Unreachable {
+            url,
+            attempts,
+            message: message + &note,
+        },
+        other => other,
+    }
+}
+
+/// Reads an answer's body, at most `max_body` bytes of it.
+async fn read_reply(mut response: reqwest::Response, max_body: u64) -> Attempt {
+    let status = response.status();
+    let headers = response.headers().clone();
+    if response.content_length().is_some_and(|n| n > max_body) {
+        return Attempt::TooLarge(max_body);
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if (body.len() + chunk.len()) as u64 > max_body {
+                    return Attempt::TooLarge(max_body);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => {
+                return Attempt::Reply(Reply {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            Err(err) => return classify(err),
+        }
+    }
+}
+
+/// A transport error: a TLS failure (a certificate that does not verify,
+/// a handshake the server refused) is permanent, anything else is worth
+/// another try.
+fn classify(err: reqwest::Error) -> Attempt {
+    let text = error_chain(&err);
+    let lower = text.to_lowercase();
+    if ["certificate", "unknownissuer", "received fatal alert"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        Attempt::Tls(text)
+    } else {
+        Attempt::Transport(err)
     }
 }
 
@@ -664,7 +807,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
             })?;
             let reply = self
                 .sender
-                .send(shown, self.progress.as_ref(), || {
+                .send(shown, self.progress.as_ref(), MAX_TOKEN_ANSWER, || {
                     self.http
                         .request(parts.method.clone(), url.clone())
                         .headers(parts.headers.clone())

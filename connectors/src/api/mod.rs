@@ -36,14 +36,24 @@ use skolsync_model::ss12000::{
     Person, Programme, Syllabus, parse_entity,
 };
 
-use self::http::{HttpClient, HttpSettings, redact};
+use self::http::{AuthSettings, HttpClient, HttpSettings, redact};
 use self::scope::Scope;
 use crate::error::{ConfigError, SourceError};
+use crate::shape::InputShape;
 use crate::source::{Batch, BatchStream, Emitter, ReadOptions, WATERMARK_OVERLAP, spawn_reader};
 use crate::ss12000::Resource;
 
 /// Largest `limit` accepted in a config.
 const MAX_PAGE_SIZE: u32 = 10_000;
+
+/// Caps on the read of one resource: a server that pages forever, or
+/// answers without end, ends the read with an error instead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadLimits {
+    pub max_pages: u64,
+    pub max_entities: u64,
+    pub max_response_bytes: u64,
+}
 
 /// The reading part of a connector's config.
 pub(crate) struct ReadSettings<'a> {
@@ -53,6 +63,7 @@ pub(crate) struct ReadSettings<'a> {
     pub expand: &'a BTreeMap<String, Vec<String>>,
     pub school_units: &'a [String],
     pub concurrency: usize,
+    pub limits: ReadLimits,
 }
 
 /// A validated API connector config.
@@ -69,6 +80,7 @@ pub(crate) struct ApiSettings {
     expand: HashMap<EntityKind, String>,
     school_units: Vec<String>,
     concurrency: usize,
+    limits: ReadLimits,
 }
 
 impl ApiSettings {
@@ -92,6 +104,16 @@ impl ApiSettings {
                 "base_url",
                 "must not carry a query string; give credentials in `auth`",
             ));
+        }
+        insecure_http_check(&url, &http)?;
+        for (field, value) in [
+            ("max_pages", read.limits.max_pages),
+            ("max_entities", read.limits.max_entities),
+            ("max_response_bytes", read.limits.max_response_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(field, "must be at least 1"));
+            }
         }
         if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
@@ -168,8 +190,78 @@ impl ApiSettings {
             expand,
             school_units,
             concurrency: read.concurrency,
+            limits: read.limits,
         })
     }
+}
+
+/// Whether `url` points at this machine: 127.0.0.0/8, ::1 or `localhost`.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = host.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+    }
+}
+
+/// Credentials never travel over plain `http://` to another machine unless
+/// `allow_insecure_http` says so. Every such problem is listed.
+fn insecure_http_check(base_url: &Url, http: &HttpSettings) -> Result<(), ConfigError> {
+    if http.allow_insecure_http {
+        return Ok(());
+    }
+    let plain = |url: &Url| url.scheme() == "http" && !is_loopback(url);
+    let mut problems: Vec<(&str, String)> = Vec::new();
+    let token_sent = match &http.auth {
+        AuthSettings::None => None,
+        AuthSettings::Bearer(_) => Some("the bearer token"),
+        AuthSettings::OAuth2 { token_url, .. } => {
+            if let Ok(url) = Url::parse(token_url)
+                && plain(&url)
+            {
+                problems.push((
+                    "token_url",
+                    format!(
+                        "`{}` is plain http:// and the client secret would be sent over it",
+                        redact(&url)
+                    ),
+                ));
+            }
+            Some("the access token")
+        }
+    };
+    if let Some(what) = token_sent
+        && plain(base_url)
+    {
+        problems.push((
+            "base_url",
+            format!(
+                "`{}` is plain http:// and {what} would be sent over it",
+                redact(base_url)
+            ),
+        ));
+    }
+    let Some((field, _)) = problems.first() else {
+        return Ok(());
+    };
+    let list: Vec<String> = problems
+        .iter()
+        .map(|(f, m)| format!("{f}: {m}"))
+        .collect();
+    Err(ConfigError::invalid(
+        *field,
+        format!(
+            "credentials would travel unencrypted — {}; use https://, or set \
+             allow_insecure_http = true if this network is trusted",
+            list.join("; ")
+        ),
+    ))
 }
 
 /// A built API source.
@@ -477,15 +569,19 @@ impl Run {
             }
         }
         let path = endpoint.path().to_string();
-        let mut page_no: u64 = 0;
-        let mut last_token: Option<String> = None;
+        let mut pager = Pager::new(settings.limits);
         loop {
-            page_no += 1;
-            let answer = self.reader.client.get(&url, self.out.progress()).await?;
+            pager.next_page(&url)?;
+            let answer = self
+                .reader
+                .client
+                .get(&url, self.out.progress(), pager.bytes_left())
+                .await?;
+            pager.bytes += answer.body.len() as u64;
             if let Some(date) = answer.date {
                 let _ = self.server_start.set(date);
             }
-            let location = format!("GET {path} (page {page_no})");
+            let location = format!("GET {path} (page {})", pager.pages);
             let (entities, rejects, next) =
                 parse_page::<T>(&answer.body, &location).map_err(|message| {
                     SourceError::Protocol {
@@ -494,6 +590,7 @@ impl Run {
                     }
                 })?;
             drop(answer);
+            pager.add_entities(&url, (entities.len() + rejects.len()) as u64)?;
             self.out.emit(Batch::Rejects(rejects)).await?;
             match &mut dest {
                 Dest::Emit(scope) => {
@@ -506,19 +603,21 @@ impl Run {
                 Dest::Collect(into) => into.extend(entities),
             }
             let Some(token) = next else { break };
-            if last_token.as_deref() == Some(token.as_str()) {
-                return Err(SourceError::Protocol {
-                    url: redact(&url),
-                    message: "the server sent the same pageToken twice; stopping to avoid an endless loop"
-                        .to_string(),
-                });
-            }
+            pager.token(&url, &token)?;
             url = endpoint.clone();
             url.query_pairs_mut()
                 .append_pair("limit", &limit)
                 .append_pair("pageToken", &token);
-            last_token = Some(token);
         }
+        self.out
+            .emit(Batch::Input(InputShape {
+                name: format!("/{}", kind.endpoint()),
+                columns: Vec::new(),
+                records: pager.entities,
+                bytes: pager.bytes,
+                anomalies: Vec::new(),
+            }))
+            .await?;
         Ok(())
     }
 
@@ -536,9 +635,15 @@ impl Run {
             }
             query.append_pair("limit", &limit);
         }
-        let mut last_token: Option<String> = None;
+        let mut pager = Pager::new(settings.limits);
         loop {
-            let answer = self.reader.client.get(&url, self.out.progress()).await?;
+            pager.next_page(&url)?;
+            let answer = self
+                .reader
+                .client
+                .get(&url, self.out.progress(), pager.bytes_left())
+                .await?;
+            pager.bytes += answer.body.len() as u64;
             let page: DeletedEntities =
                 serde_json::from_slice(&answer.body).map_err(|err| SourceError::Protocol {
                     url: redact(&url),
@@ -550,17 +655,86 @@ impl Run {
             let Some(token) = page.page_token.filter(|t| !t.trim().is_empty()) else {
                 break;
             };
-            if last_token.as_deref() == Some(token.as_str()) {
-                return Err(SourceError::Protocol {
-                    url: redact(&url),
-                    message: "the server sent the same pageToken twice".to_string(),
-                });
-            }
+            pager.token(&url, &token)?;
             url = endpoint.clone();
             url.query_pairs_mut()
                 .append_pair("limit", &limit)
                 .append_pair("pageToken", &token);
-            last_token = Some(token);
+        }
+        Ok(())
+    }
+}
+
+/// The paging of one resource: counts against the caps, and every page
+/// token seen (a server that hands out a token again would be read in a
+/// loop forever).
+struct Pager {
+    limits: ReadLimits,
+    pages: u64,
+    entities: u64,
+    bytes: u64,
+    tokens: HashSet<String>,
+}
+
+impl Pager {
+    fn new(limits: ReadLimits) -> Pager {
+        Pager {
+            limits,
+            pages: 0,
+            entities: 0,
+            bytes: 0,
+            tokens: HashSet::new(),
+        }
+    }
+
+    /// Counts the page about to be read; `Err` past `max_pages`.
+    fn next_page(&mut self, url: &Url) -> Result<(), SourceError> {
+        if self.pages >= self.limits.max_pages {
+            return Err(SourceError::Limit {
+                url: redact(url),
+                message: format!(
+                    "the resource has more than {} pages (max_pages); stopping instead of \
+                     reading on — raise max_pages if the source is really this large",
+                    self.limits.max_pages
+                ),
+            });
+        }
+        self.pages += 1;
+        Ok(())
+    }
+
+    /// What is left of `max_response_bytes` for the next answer.
+    fn bytes_left(&self) -> u64 {
+        self.limits.max_response_bytes.saturating_sub(self.bytes)
+    }
+
+    /// Counts the entities of a page; `Err` past `max_entities`.
+    fn add_entities(&mut self, url: &Url, n: u64) -> Result<(), SourceError> {
+        self.entities += n;
+        if self.entities > self.limits.max_entities {
+            return Err(SourceError::Limit {
+                url: redact(url),
+                message: format!(
+                    "the resource has more than {} entities (max_entities); stopping instead of \
+                     reading on — raise max_entities if the source is really this large",
+                    self.limits.max_entities
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Notes a next-page token; `Err` if it came before.
+    fn token(&mut self, url: &Url, token: &str) -> Result<(), SourceError> {
+        if !self.tokens.insert(token.to_string()) {
+            return Err(SourceError::Protocol {
+                url: redact(url),
+                message: format!(
+                    "page {} sent a pageToken the server had already sent for this resource; \
+                     stopping to avoid reading in a loop forever",
+                    self.pages
+                ),
+            });
         }
         Ok(())
     }

@@ -85,7 +85,9 @@ impl EduCloudSource {
                 },
                 requests_per_second: Some(config.requests_per_second),
                 max_retries: config.max_retries,
+                retry_budget: Duration::from_secs(config.retry_budget_secs),
                 timeout: Duration::from_secs(config.timeout_secs.max(1)),
+                allow_insecure_http: config.allow_insecure_http,
             },
             ReadSettings {
                 page_size: config.page_size,
@@ -94,6 +96,11 @@ impl EduCloudSource {
                 expand: &config.expand,
                 school_units: &config.school_units,
                 concurrency: config.concurrency,
+                limits: crate::api::ReadLimits {
+                    max_pages: config.max_pages,
+                    max_entities: config.max_entities,
+                    max_response_bytes: config.max_response_bytes,
+                },
             },
         )?;
         Ok(EduCloudSource {

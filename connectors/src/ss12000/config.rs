@@ -66,9 +66,33 @@ pub struct Ss12000Config {
     /// Most requests per second (0: no limit).
     #[serde(default = "default_rate")]
     pub requests_per_second: u32,
-    /// Retries of a request answered 429 or 5xx, or without an answer.
+    /// Most retries of one request answered 429 or 5xx, or without an
+    /// answer (default 50); `retry_budget_secs` usually ends retrying first.
     #[serde(default = "default_retries")]
     pub max_retries: u32,
+    /// How long one request is retried after 429, 5xx or a dropped
+    /// connection, in seconds, waiting as `Retry-After` asks (default 300).
+    /// A permanent error (401, 403, a certificate that does not verify) is
+    /// never retried.
+    #[serde(default = "default_retry_budget")]
+    pub retry_budget_secs: u64,
+    /// Most pages read of one resource before the read ends with an error,
+    /// a guard against a server that pages forever (default 100 000).
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u64,
+    /// Most entities read of one resource before the read ends with an
+    /// error (default 5 000 000).
+    #[serde(default = "default_max_entities")]
+    pub max_entities: u64,
+    /// Most response bytes read of one resource, all pages together, before
+    /// the read ends with an error (default 2 GiB = 2147483648).
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+    /// Allow credentials (a token, a client secret) to be sent over plain
+    /// `http://` to a host that is not this machine (default false: only
+    /// `https://`, or `http://` to 127.0.0.0/8, ::1 and localhost).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Seconds one request (including reading its answer) may take.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -186,7 +210,19 @@ pub(crate) fn default_rate() -> u32 {
     20
 }
 pub(crate) fn default_retries() -> u32 {
-    5
+    50
+}
+pub(crate) fn default_retry_budget() -> u64 {
+    300
+}
+pub(crate) fn default_max_pages() -> u64 {
+    100_000
+}
+pub(crate) fn default_max_entities() -> u64 {
+    5_000_000
+}
+pub(crate) fn default_max_response_bytes() -> u64 {
+    2 << 30
 }
 pub(crate) fn default_timeout() -> u64 {
     60
@@ -208,6 +244,12 @@ mod tests {
         assert_eq!(c.auth, Ss12000Auth::None);
         assert_eq!(c.page_size, 1000);
         assert_eq!(c.resources.len(), 7);
+        assert_eq!(
+            (c.retry_budget_secs, c.max_pages, c.max_entities),
+            (300, 100_000, 5_000_000)
+        );
+        assert_eq!(c.max_response_bytes, 2_147_483_648);
+        assert!(!c.allow_insecure_http);
         let c: Ss12000Config = toml::from_str(
             r#"
             base_url = "https://x/v2.0"

@@ -82,7 +82,9 @@ impl Ss12000Source {
                 },
                 requests_per_second: Some(config.requests_per_second),
                 max_retries: config.max_retries,
+                retry_budget: Duration::from_secs(config.retry_budget_secs),
                 timeout: Duration::from_secs(config.timeout_secs.max(1)),
+                allow_insecure_http: config.allow_insecure_http,
             },
             crate::api::ReadSettings {
                 page_size: config.page_size,
@@ -91,6 +93,11 @@ impl Ss12000Source {
                 expand: &config.expand,
                 school_units: &config.school_units,
                 concurrency: config.concurrency,
+                limits: crate::api::ReadLimits {
+                    max_pages: config.max_pages,
+                    max_entities: config.max_entities,
+                    max_response_bytes: config.max_response_bytes,
+                },
             },
         )?;
         Ok(Ss12000Source {
