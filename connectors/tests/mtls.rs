@@ -87,9 +87,10 @@ async fn without_the_client_certificate_the_handshake_fails_clearly() {
     )
     .await
     .unwrap_err();
+    let prefix = format!("https://127.0.0.1:{}/ss12000/v2.0/", addr.port());
     assert!(
-        matches!(&err, SourceError::Unreachable { url, attempts: 1, .. }
-            if url.starts_with(&format!("https://127.0.0.1:{}/ss12000/v2.0/", addr.port()))),
+        matches!(&err, SourceError::Unreachable { url, attempts: 1, .. } if url.starts_with(&prefix))
+            || matches!(&err, SourceError::Tls { url, .. } if url.starts_with(&prefix)),
         "{err:?}"
     );
 }
@@ -98,13 +99,28 @@ async fn without_the_client_certificate_the_handshake_fails_clearly() {
 async fn the_server_is_verified_a_foreign_ca_is_refused() {
     let sandbox = sandbox(50, |_| {}).await;
     let addr = serve_mtls(&sandbox).await;
-    // Without ca_cert the sandbox's server certificate is not trusted.
-    let toml_text = mtls_toml(&sandbox, addr, true).replace(
-        &format!("ca_cert = \"{}\"\n", sandbox.endpoints().ca_cert),
-        "",
+    // Without ca_cert the sandbox's server certificate is not trusted:
+    // a permanent error, named as such and not retried.
+    let toml_text = mtls_toml(&sandbox, addr, true)
+        .replace(
+            &format!("ca_cert = \"{}\"\n", sandbox.endpoints().ca_cert),
+            "",
+        )
+        .replace("max_retries = 0", "max_retries = 5");
+    let progress = skolsync_connectors::ReadProgress::new();
+    let err = read_all(
+        source(&toml_text).as_ref(),
+        ReadOptions {
+            progress: Some(progress.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, SourceError::Tls { message, .. } if message.contains("certificate")),
+        "{err:?}"
     );
-    let err = read_all(source(&toml_text).as_ref(), ReadOptions::default())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SourceError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("not retried"), "{err}");
+    assert_eq!(progress.requests(), 1, "a certificate problem was retried");
 }

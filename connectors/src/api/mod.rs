@@ -17,7 +17,9 @@
 //! a full read has no use for it, since whatever is absent is found by the
 //! diff.
 
+mod guard;
 pub(crate) mod http;
+mod retry;
 mod scope;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -36,7 +38,9 @@ use skolsync_model::ss12000::{
     Person, Programme, Syllabus, parse_entity,
 };
 
-use self::http::{AuthSettings, HttpClient, HttpSettings, redact};
+pub(crate) use self::guard::ReadLimits;
+use self::guard::{Pager, insecure_http_check};
+use self::http::{HttpClient, HttpSettings, redact};
 use self::scope::Scope;
 use crate::error::{ConfigError, SourceError};
 use crate::shape::InputShape;
@@ -45,15 +49,6 @@ use crate::ss12000::Resource;
 
 /// Largest `limit` accepted in a config.
 const MAX_PAGE_SIZE: u32 = 10_000;
-
-/// Caps on the read of one resource: a server that pages forever, or
-/// answers without end, ends the read with an error instead.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ReadLimits {
-    pub max_pages: u64,
-    pub max_entities: u64,
-    pub max_response_bytes: u64,
-}
 
 /// The reading part of a connector's config.
 pub(crate) struct ReadSettings<'a> {
@@ -193,75 +188,6 @@ impl ApiSettings {
             limits: read.limits,
         })
     }
-}
-
-/// Whether `url` points at this machine: 127.0.0.0/8, ::1 or `localhost`.
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => {
-            let d = host.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-    }
-}
-
-/// Credentials never travel over plain `http://` to another machine unless
-/// `allow_insecure_http` says so. Every such problem is listed.
-fn insecure_http_check(base_url: &Url, http: &HttpSettings) -> Result<(), ConfigError> {
-    if http.allow_insecure_http {
-        return Ok(());
-    }
-    let plain = |url: &Url| url.scheme() == "http" && !is_loopback(url);
-    let mut problems: Vec<(&str, String)> = Vec::new();
-    let token_sent = match &http.auth {
-        AuthSettings::None => None,
-        AuthSettings::Bearer(_) => Some("the bearer token"),
-        AuthSettings::OAuth2 { token_url, .. } => {
-            if let Ok(url) = Url::parse(token_url)
-                && plain(&url)
-            {
-                problems.push((
-                    "token_url",
-                    format!(
-                        "`{}` is plain http:// and the client secret would be sent over it",
-                        redact(&url)
-                    ),
-                ));
-            }
-            Some("the access token")
-        }
-    };
-    if let Some(what) = token_sent
-        && plain(base_url)
-    {
-        problems.push((
-            "base_url",
-            format!(
-                "`{}` is plain http:// and {what} would be sent over it",
-                redact(base_url)
-            ),
-        ));
-    }
-    let Some((field, _)) = problems.first() else {
-        return Ok(());
-    };
-    let list: Vec<String> = problems
-        .iter()
-        .map(|(f, m)| format!("{f}: {m}"))
-        .collect();
-    Err(ConfigError::invalid(
-        *field,
-        format!(
-            "credentials would travel unencrypted — {}; use https://, or set \
-             allow_insecure_http = true if this network is trusted",
-            list.join("; ")
-        ),
-    ))
 }
 
 /// A built API source.
@@ -660,81 +586,6 @@ impl Run {
             url.query_pairs_mut()
                 .append_pair("limit", &limit)
                 .append_pair("pageToken", &token);
-        }
-        Ok(())
-    }
-}
-
-/// The paging of one resource: counts against the caps, and every page
-/// token seen (a server that hands out a token again would be read in a
-/// loop forever).
-struct Pager {
-    limits: ReadLimits,
-    pages: u64,
-    entities: u64,
-    bytes: u64,
-    tokens: HashSet<String>,
-}
-
-impl Pager {
-    fn new(limits: ReadLimits) -> Pager {
-        Pager {
-            limits,
-            pages: 0,
-            entities: 0,
-            bytes: 0,
-            tokens: HashSet::new(),
-        }
-    }
-
-    /// Counts the page about to be read; `Err` past `max_pages`.
-    fn next_page(&mut self, url: &Url) -> Result<(), SourceError> {
-        if self.pages >= self.limits.max_pages {
-            return Err(SourceError::Limit {
-                url: redact(url),
-                message: format!(
-                    "the resource has more than {} pages (max_pages); stopping instead of \
-                     reading on — raise max_pages if the source is really this large",
-                    self.limits.max_pages
-                ),
-            });
-        }
-        self.pages += 1;
-        Ok(())
-    }
-
-    /// What is left of `max_response_bytes` for the next answer.
-    fn bytes_left(&self) -> u64 {
-        self.limits.max_response_bytes.saturating_sub(self.bytes)
-    }
-
-    /// Counts the entities of a page; `Err` past `max_entities`.
-    fn add_entities(&mut self, url: &Url, n: u64) -> Result<(), SourceError> {
-        self.entities += n;
-        if self.entities > self.limits.max_entities {
-            return Err(SourceError::Limit {
-                url: redact(url),
-                message: format!(
-                    "the resource has more than {} entities (max_entities); stopping instead of \
-                     reading on — raise max_entities if the source is really this large",
-                    self.limits.max_entities
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// Notes a next-page token; `Err` if it came before.
-    fn token(&mut self, url: &Url, token: &str) -> Result<(), SourceError> {
-        if !self.tokens.insert(token.to_string()) {
-            return Err(SourceError::Protocol {
-                url: redact(url),
-                message: format!(
-                    "page {} sent a pageToken the server had already sent for this resource; \
-                     stopping to avoid reading in a loop forever",
-                    self.pages
-                ),
-            });
         }
         Ok(())
     }
