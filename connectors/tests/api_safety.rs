@@ -80,7 +80,9 @@ fn page(from: usize, n: usize, token: Option<&str>) -> String {
     let data: Vec<String> = (from..from + n)
         .map(|i| format!(r#"{{"id":"p{i}","givenName":"A","familyName":"B"}}"#))
         .collect();
-    let token = token.map(|t| format!(r#","pageToken":"{t}""#)).unwrap_or_default();
+    let token = token
+        .map(|t| format!(r#","pageToken":"{t}""#))
+        .unwrap_or_default();
     format!(r#"{{"data":[{}]{token}}}"#, data.join(","))
 }
 
@@ -133,7 +135,9 @@ async fn caps_on_pages_entities_and_bytes_end_an_endless_read() {
     assert_eq!(server.hits(), 4);
 
     let server = endless().await;
-    let err = read(&config(&server, "max_entities = 5")).await.unwrap_err();
+    let err = read(&config(&server, "max_entities = 5"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("max_entities"), "{err}");
     assert_eq!(server.hits(), 3);
 
@@ -204,7 +208,8 @@ async fn rate_limits_outages_and_dropped_connections_are_waited_out() {
 
 #[tokio::test]
 async fn retrying_stops_when_the_budget_is_spent() {
-    let server = serve(|_, _| Some((503, vec![("retry-after", "30".to_string())], String::new()))).await;
+    let server =
+        serve(|_, _| Some((503, vec![("retry-after", "30".to_string())], String::new()))).await;
     let started = Instant::now();
     let err = read(&config(&server, "retry_budget_secs = 2"))
         .await
@@ -222,14 +227,18 @@ async fn retrying_stops_when_the_budget_is_spent() {
     let err = read(&config(&server, "retry_budget_secs = 3"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SourceError::Http { status: 502, .. }), "{err:?}");
+    assert!(
+        matches!(err, SourceError::Http { status: 502, .. }),
+        "{err:?}"
+    );
     assert!(server.hits() >= 2, "{} attempts", server.hits());
 }
 
 #[tokio::test]
 async fn refused_credentials_are_not_retried_and_are_named() {
     for status in [401u16, 403] {
-        let server = serve(move |_, _| Some((status, Vec::new(), r#"{"message":"no"}"#.into()))).await;
+        let server =
+            serve(move |_, _| Some((status, Vec::new(), r#"{"message":"no"}"#.into()))).await;
         let err = read(&config(
             &server,
             "[auth]\ntype = \"bearer\"\ntoken = \"t0k3n\"\n",
@@ -335,7 +344,11 @@ async fn sandbox_reads_describe_every_resource() {
             "/syllabuses"
         ]
     );
-    let persons = summary.inputs.iter().find(|i| i.name == "/persons").unwrap();
+    let persons = summary
+        .inputs
+        .iter()
+        .find(|i| i.name == "/persons")
+        .unwrap();
     assert_eq!(persons.records as usize, snap.persons.len());
     assert!(persons.bytes > 100);
 }

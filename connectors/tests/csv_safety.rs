@@ -109,7 +109,10 @@ async fn a_stray_quote_is_named_by_its_line_and_swallows_nothing() {
     assert_eq!(a.location, "Elevinskrivningar.csv:11");
     assert!(a.message.contains("unterminated quote from line 11"), "{a}");
     assert_eq!(rejects.len(), 1, "{rejects:?}");
-    assert_eq!(rejects[0].location.as_deref(), Some("Elevinskrivningar.csv:11"));
+    assert_eq!(
+        rejects[0].location.as_deref(),
+        Some("Elevinskrivningar.csv:11")
+    );
     // Every class keeps its members but the one on line 11.
     let members: usize = snap.groups.iter().map(|g| g.group_memberships.len()).sum();
     assert_eq!(members, 29);
@@ -172,16 +175,27 @@ async fn a_stray_windows_1252_byte_in_utf8_is_named_and_the_rest_stays_utf8() {
     assert_eq!(snap.persons.len(), 19);
     // The file was not re-decoded as Windows-1252.
     assert!(snap.persons.iter().all(|p| p.family_name == "Öberg"));
-    let mut names: Vec<&str> = snap.groups.iter().map(|g| g.display_name.as_str()).collect();
+    let mut names: Vec<&str> = snap
+        .groups
+        .iter()
+        .map(|g| g.display_name.as_str())
+        .collect();
     names.sort();
     assert_eq!(names, ["Förskoleklass A", "Förskoleklass B"]);
     let a = &shape(&summary.inputs, STUDENTS).anomalies;
     assert_eq!(a.len(), 1, "{a:?}");
     assert_eq!(a[0].check, ReadCheck::Encoding);
     assert_eq!(a[0].location, "Elevinskrivningar.csv:14");
-    assert!(a[0].message.contains("0xF6") && a[0].message.contains("offset"), "{}", a[0]);
+    assert!(
+        a[0].message.contains("0xF6") && a[0].message.contains("offset"),
+        "{}",
+        a[0]
+    );
     assert_eq!(rejects.len(), 1);
-    assert_eq!(rejects[0].location.as_deref(), Some("Elevinskrivningar.csv:14"));
+    assert_eq!(
+        rejects[0].location.as_deref(),
+        Some("Elevinskrivningar.csv:14")
+    );
 }
 
 #[tokio::test]
@@ -189,20 +203,30 @@ async fn a_file_that_is_windows_1252_as_a_whole_is_read_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let text = students(5).join("\r\n").replace("Elev1", "Åsa") + "\r\n";
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
-    let classes = encoding_rs::WINDOWS_1252.encode(&classes_file()).0.into_owned();
+    let classes = encoding_rs::WINDOWS_1252
+        .encode(&classes_file())
+        .0
+        .into_owned();
     std::fs::write(dir.path().join(STUDENTS), &bytes).unwrap();
     std::fs::write(dir.path().join(CLASSES), classes).unwrap();
     let (snap, rejects, summary) = read(dir.path(), &toml_text()).await.unwrap();
     assert!(rejects.is_empty(), "{rejects:?}");
     assert!(snap.persons.iter().any(|p| p.given_name == "Åsa"));
-    assert!(snap.groups.iter().all(|g| g.display_name.starts_with("Förskoleklass")));
+    assert!(
+        snap.groups
+            .iter()
+            .all(|g| g.display_name.starts_with("Förskoleklass"))
+    );
     assert!(summary.inputs.iter().all(|i| i.anomalies.is_empty()));
 }
 
 #[tokio::test]
 async fn a_renamed_class_column_is_a_missing_column_not_empty_classes() {
     let dir = tempfile::tempdir().unwrap();
-    let text = students(10).join("\n").replacen(";Klass;", ";Klassnamn;", 1) + "\n";
+    let text = students(10)
+        .join("\n")
+        .replacen(";Klass;", ";Klassnamn;", 1)
+        + "\n";
     write_files(dir.path(), text.as_bytes());
     let (_, _, summary) = read(dir.path(), &toml_text()).await.unwrap();
     let a = &shape(&summary.inputs, STUDENTS).anomalies;
@@ -218,7 +242,10 @@ async fn a_renamed_class_column_is_a_missing_column_not_empty_classes() {
     assert!(shape(&summary.inputs, STUDENTS).anomalies.is_empty());
 
     // A typo in Ämnesgrupper, with a subject groups file configured.
-    let text = students(10).join("\n").replacen(";Ämnesgrupper;", ";Ämnesgruper;", 1) + "\n";
+    let text = students(10)
+        .join("\n")
+        .replacen(";Ämnesgrupper;", ";Ämnesgruper;", 1)
+        + "\n";
     write_files(dir.path(), text.as_bytes());
     std::fs::write(
         dir.path().join("g.csv"),
@@ -257,7 +284,11 @@ async fn names_with_control_characters_are_rejected_by_field_and_line() {
             ("Elevinskrivningar.csv:6", "Efternamn")
         ]
     );
-    assert!(rejects[0].reason.contains("control character"), "{}", rejects[0].reason);
+    assert!(
+        rejects[0].reason.contains("control character"),
+        "{}",
+        rejects[0].reason
+    );
 }
 
 #[tokio::test]
@@ -292,9 +323,8 @@ async fn a_fifo_or_device_is_refused_as_a_data_file() {
     let err = read(dir.path(), &toml_text()).await.unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
 
-    let device = format!(
-        "kind = \"csv\"\nlayout = \"skolverket-template\"\nstudents = \"/dev/zero\"\n"
-    );
+    let device =
+        format!("kind = \"csv\"\nlayout = \"skolverket-template\"\nstudents = \"/dev/zero\"\n");
     let err = read(dir.path(), &device).await.unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }

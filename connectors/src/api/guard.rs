@@ -148,10 +148,7 @@ pub(crate) fn insecure_http_check(base_url: &Url, http: &HttpSettings) -> Result
     let Some((field, _)) = problems.first() else {
         return Ok(());
     };
-    let list: Vec<String> = problems
-        .iter()
-        .map(|(f, m)| format!("{f}: {m}"))
-        .collect();
+    let list: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
     Err(ConfigError::invalid(
         *field,
         format!(
@@ -181,10 +178,25 @@ mod tests {
         p.next_page(&url).unwrap();
         p.token(&url, "a").unwrap();
         p.next_page(&url).unwrap();
-        assert!(p.next_page(&url).unwrap_err().to_string().contains("max_pages"));
-        assert!(p.token(&url, "a").unwrap_err().to_string().contains("already sent"));
+        assert!(
+            p.next_page(&url)
+                .unwrap_err()
+                .to_string()
+                .contains("max_pages")
+        );
+        assert!(
+            p.token(&url, "a")
+                .unwrap_err()
+                .to_string()
+                .contains("already sent")
+        );
         p.add_entities(&url, 10).unwrap();
-        assert!(p.add_entities(&url, 1).unwrap_err().to_string().contains("max_entities"));
+        assert!(
+            p.add_entities(&url, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("max_entities")
+        );
         p.bytes = 150;
         assert_eq!(p.bytes_left(), 0);
     }

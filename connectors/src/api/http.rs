@@ -1,7 +1,8 @@
 //! HTTP for the API connectors: one reqwest client (rustls, verification
-//! on, optional extra CA and client certificate), a request-rate limit,
-//! retries of 429/5xx/timeouts with exponential backoff and jitter that
-//! honour `Retry-After`, and the caller's credentials — none, a static
+//! on, optional extra CA and client certificate), requests sent through the
+//! one retry helper (`super::retry`: rate limit, retries within a time
+//! budget honouring `Retry-After`, TLS failures not retried), and the
+//! caller's credentials — none, a static
 //! bearer token, or OAuth2 client credentials whose token is cached,
 //! renewed shortly before it expires and once more when the API answers
 //! 401. Errors name the URL with credentials and token-like query values
@@ -16,19 +17,18 @@ use std::sync::Mutex as StdMutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
     TokenResponse, TokenUrl,
 };
-use rand::Rng;
-use reqwest::header::{self, HeaderMap};
+use reqwest::header;
 use reqwest::{StatusCode, Url};
 use skolsync_model::Secret;
 
-use crate::error::{ConfigError, SourceError};
 use super::retry::Sender;
+use crate::error::{ConfigError, SourceError};
 use crate::source::ReadProgress;
 
 /// How long establishing a connection may take.

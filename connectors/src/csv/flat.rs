@@ -9,11 +9,8 @@
 //! not read.
 
 use std::collections::HashMap;
-use std::fmt::Display;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::Path;
 
-use chrono::NaiveDate;
 use skolsync_model::codes::{EmailType, GroupType, OrganisationType};
 use skolsync_model::ss12000::{
     Activity, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Group, GroupMembership, Meta,
@@ -21,8 +18,7 @@ use skolsync_model::ss12000::{
 };
 
 use super::config::FlatConfig;
-use super::reader::{CsvFile, Line, Row};
-use super::{At, Out, civic_no, date, list, name_problem, school_type, small_number, yes_no};
+use super::{At, Out, civic_no, list, name_problem, school_type, yes_no};
 use crate::error::SourceError;
 use crate::resolve;
 use crate::source::{Batch, Emitter};

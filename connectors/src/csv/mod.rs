@@ -314,7 +314,11 @@ mod tests {
         assert!(yes_no("Ja").unwrap() && !yes_no("").unwrap());
         assert!(yes_no("kanske").is_err());
         assert_eq!(list("a, b;c,,").collect::<Vec<_>>(), ["a", "b", "c"]);
-        assert!(name_problem("Förnamn", "Anna\u{7}").unwrap().contains("U+0007"));
+        assert!(
+            name_problem("Förnamn", "Anna\u{7}")
+                .unwrap()
+                .contains("U+0007")
+        );
         assert!(name_problem("Förnamn", "Anna\nMaria").is_some());
         assert!(name_problem("Förnamn", "Åsa-Lena").is_none());
         assert_eq!(

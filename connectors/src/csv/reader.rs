@@ -172,11 +172,7 @@ impl CsvFile {
                 ),
             );
         }
-        file.header = header
-            .fields
-            .iter()
-            .map(|f| f.trim().to_string())
-            .collect();
+        file.header = header.fields.iter().map(|f| f.trim().to_string()).collect();
         for (i, name) in file.header.iter().enumerate() {
             if !name.is_empty() {
                 file.columns.entry(key(name)).or_insert(i);
@@ -318,6 +314,7 @@ impl CsvFile {
             {
                 record.bad_byte = Some((current.no, at, offset, byte));
             }
+            let mut too_long = false;
             let mut chars = current.text.chars().peekable();
             while let Some(c) = chars.next() {
                 if quoted {
@@ -332,13 +329,8 @@ impl CsvFile {
                         field.push(c);
                         quoted_len += 1;
                         if quoted_len > MAX_QUOTED {
-                            let runaway = Runaway {
-                                line: record.line,
-                                quote_line,
-                                column: record.fields.len(),
-                                too_long: true,
-                            };
-                            return Ok(Some(Err(self.put_back(runaway, taken, Some(current)))));
+                            too_long = true;
+                            break;
                         }
                     }
                 } else if c == delimiter {
@@ -356,6 +348,15 @@ impl CsvFile {
                         at_start = false;
                     }
                 }
+            }
+            if too_long {
+                let runaway = Runaway {
+                    line: record.line,
+                    quote_line,
+                    column: record.fields.len(),
+                    too_long: true,
+                };
+                return Ok(Some(Err(self.put_back(runaway, taken, Some(current)))));
             }
             if !quoted {
                 record.fields.push(field);
@@ -503,11 +504,8 @@ impl CsvFile {
                 fields.push(String::new());
                 continue;
             }
-            fields.push(if text.len() == raw.len() {
-                raw
-            } else {
-                text.to_string()
-            });
+            let trimmed = (text.len() != raw.len()).then(|| text.to_string());
+            fields.push(trimmed.unwrap_or(raw));
         }
         Line::Row(Row { line, fields })
     }
@@ -574,7 +572,10 @@ mod tests {
         let got = rows(&mut f);
         assert_eq!(
             got[0],
-            (2, vec!["1".into(), "Anna \"A\"".into(), "".into(), "".into()])
+            (
+                2,
+                vec!["1".into(), "Anna \"A\"".into(), "".into(), "".into()]
+            )
         );
         assert_eq!(got[1].0, 4);
         assert_eq!(got[1].1[1], "Ö, Å");
@@ -596,9 +597,15 @@ mod tests {
         let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
         f.map_columns(["Id", "Namn"]);
         let got = rows(&mut f);
-        assert_eq!(got[0], (2, vec!["1".into(), "A".into(), "two\nlines".into()]));
+        assert_eq!(
+            got[0],
+            (2, vec!["1".into(), "A".into(), "two\nlines".into()])
+        );
         assert_eq!(got[1].0, 4);
-        assert!(got[1].1[0].contains("unterminated quote from line 4"), "{got:?}");
+        assert!(
+            got[1].1[0].contains("unterminated quote from line 4"),
+            "{got:?}"
+        );
         assert_eq!(got[2], (5, vec!["3".into(), "C".into(), "x".into()]));
         let shape = f.shape();
         assert_eq!(shape.anomalies.len(), 1);
@@ -615,7 +622,10 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert!(got[1].1[0].contains("cut off"), "{got:?}");
         let a = &f.shape().anomalies;
-        assert_eq!((a[0].check, a[0].location.as_str()), (ReadCheck::Truncated, "t.csv:3"));
+        assert_eq!(
+            (a[0].check, a[0].location.as_str()),
+            (ReadCheck::Truncated, "t.csv:3")
+        );
         // A complete last row without a line end is fine.
         let path = write(dir.path(), "ok.csv", b"a;b;c\n1;2;3");
         let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();

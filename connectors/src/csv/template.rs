@@ -24,13 +24,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use skolsync_model::codes::{
-    ActivityType, EmailType, GroupType, OrganisationType, SecurityMarking, Ss12000SchoolType,
-};
-use skolsync_model::ids::TestActivityName;
+use skolsync_model::codes::{EmailType, OrganisationType, SecurityMarking, Ss12000SchoolType};
 use skolsync_model::ss12000::{
-    Activity, DeletedEntityIds, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Group,
-    GroupMembership, Meta, Organisation, Person, Reference, TeacherAssignment,
+    DeletedEntityIds, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Meta, Organisation,
+    Person, Reference,
 };
 
 use super::config::TemplateConfig;

@@ -151,7 +151,11 @@ impl<'a> Cells<'a> {
         v
     }
 
-    pub(super) fn with<T>(&mut self, field: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub(super) fn with<T>(
+        &mut self,
+        field: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let raw = self.s(field);
         match f(raw) {
             Ok(v) => Some(v),
@@ -203,4 +207,3 @@ impl<'a> Cells<'a> {
         }
     }
 }
-
