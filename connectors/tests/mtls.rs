@@ -106,7 +106,7 @@ async fn the_server_is_verified_a_foreign_ca_is_refused() {
             &format!("ca_cert = \"{}\"\n", sandbox.endpoints().ca_cert),
             "",
         )
-        .replace("max_retries = 0", "max_retries = 5");
+        .replace("max_retries = 0", "max_retries = 5\nconcurrency = 1");
     let progress = skolsync_connectors::ReadProgress::new();
     let err = read_all(
         source(&toml_text).as_ref(),
