@@ -323,8 +323,7 @@ async fn a_fifo_or_device_is_refused_as_a_data_file() {
     let err = read(dir.path(), &toml_text()).await.unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
 
-    let device =
-        format!("kind = \"csv\"\nlayout = \"skolverket-template\"\nstudents = \"/dev/zero\"\n");
-    let err = read(dir.path(), &device).await.unwrap_err();
+    let device = "kind = \"csv\"\nlayout = \"skolverket-template\"\nstudents = \"/dev/zero\"\n";
+    let err = read(dir.path(), device).await.unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }
