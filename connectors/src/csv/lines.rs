@@ -132,9 +132,10 @@ pub(crate) fn decide(path: &Path, name: &str, encoding: CsvEncoding) -> Result<b
         CsvEncoding::Auto => {
             let scan = scan(path)?;
             if scan.is_windows_1252() {
-                tracing::warn!(
+                tracing::info!(
                     file = name,
-                    "no valid UTF-8 anywhere in the file; reading it as Windows-1252"
+                    "no UTF-8 anywhere in the file and bytes that are not: reading it as \
+                     Windows-1252"
                 );
                 true
             } else {

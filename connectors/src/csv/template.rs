@@ -17,7 +17,14 @@
 //! - `Ta bort = Ja` → the row's ids go out as deleted (a person only when
 //!   no other row keeps them).
 //!
-//! Personnummer are required and normalised; an invalid one rejects the row.
+//! Personnummer are required and normalised; an invalid one rejects the row,
+//! and so does a name with a control character. Optional columns the
+//! pipeline relies on are expected: `Förnamn`, `Efternamn` and
+//! `Federationsanvändarnamn` in both person sheets, `Klass` when the classes
+//! file is read, `Ämnesgrupper` when the subject groups file is, `Klass` in
+//! *Klasser*, `Ämnesgrupp` and `Provaktivitetsnamn` in the subject groups
+//! file. One the header lacks is a `missing_column` anomaly of the file,
+//! which stops the run, instead of empty values.
 //! A membership of a group that is not in the groups' sheet is left out
 //! with a warning.
 
