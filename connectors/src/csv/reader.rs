@@ -284,6 +284,13 @@ impl CsvFile {
             .map_err(|e| file_error(&self.path, e))
     }
 
+    /// Whether `text` has as many fields as the header names (a row of
+    /// its own, not the continuation of a value).
+    fn looks_like_a_row(&self, text: &str) -> bool {
+        let width = self.header.iter().filter(|h| !h.is_empty()).count();
+        width > 1 && text.matches(self.delimiter).count() + 1 >= width
+    }
+
     fn line_breaks_allowed(&self, column: usize) -> bool {
         self.mapped.as_ref().is_some_and(|m| !m.contains(&column))
     }
@@ -379,6 +386,19 @@ impl CsvFile {
                 };
                 return Ok(Some(Err(self.put_back(runaway, taken, Some(current)))));
             };
+            if self.looks_like_a_row(&next.text) {
+                // Even where a line break may belong, a value does not
+                // hold a whole row of the file: the quote is swallowing it.
+                let runaway = Runaway {
+                    line: record.line,
+                    quote_line,
+                    column,
+                    too_long: false,
+                };
+                taken.push(current);
+                taken.push(next);
+                return Ok(Some(Err(self.put_back(runaway, taken, None))));
+            }
             field.push('\n');
             quoted_len += 1;
             taken.push(current);
@@ -420,8 +440,8 @@ impl CsvFile {
                     let how = if r.too_long {
                         format!("the quoted value runs past {MAX_QUOTED} characters")
                     } else {
-                        "the quote does not close on its line, and a line break cannot belong in \
-                         this column"
+                        "the quote does not close on its line, and a line break cannot belong \
+                         there (a column the pipeline maps, or before a whole row)"
                             .to_string()
                     };
                     let reason = format!(
@@ -611,6 +631,23 @@ mod tests {
         assert_eq!(shape.anomalies.len(), 1);
         assert_eq!(shape.anomalies[0].check, ReadCheck::RunawayQuote);
         assert_eq!(shape.anomalies[0].location, "m.csv:4");
+    }
+
+    #[test]
+    fn a_quote_in_a_free_text_column_does_not_swallow_whole_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "n.csv",
+            b"Id;Namn;Note\n1;A;\"stray\n2;B;x\n3;C;\"y\n",
+        );
+        let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
+        f.map_columns(["Id", "Namn"]);
+        let got = rows(&mut f);
+        assert!(got[0].1[0].contains("from line 2"), "{got:?}");
+        assert_eq!(got[1], (3, vec!["2".into(), "B".into(), "x".into()]));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(f.shape().anomalies.len(), 2);
     }
 
     #[test]
