@@ -19,6 +19,8 @@ use super::http::{error_chain, server_message};
 use crate::error::SourceError;
 use crate::source::ReadProgress;
 
+/// Shortest wait after a `Retry-After`.
+const MIN_RETRY_AFTER: Duration = Duration::from_millis(100);
 /// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest backoff between two attempts (a `Retry-After` is honoured as
@@ -99,7 +101,12 @@ impl Sender {
                     });
                 }
                 Attempt::Reply(reply) => {
-                    let wait = retry_after(&reply.headers).unwrap_or_else(|| backoff(attempt));
+                    // `Retry-After: 0` (or a date gone by) is honoured with a
+                    // short pause, so a server that says it on every answer
+                    // is not hammered.
+                    let wait = retry_after(&reply.headers)
+                        .map(|d| d.max(MIN_RETRY_AFTER))
+                        .unwrap_or_else(|| backoff(attempt));
                     let failure = SourceError::Http {
                         url: shown_url.to_string(),
                         status: reply.status.as_u16(),
