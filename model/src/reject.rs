@@ -61,6 +61,12 @@ pub struct Reject {
     pub school_unit: Option<String>,
     /// What is wrong, in words a school administrator understands.
     pub reason: String,
+    /// Who the record is, for a person reading the report ("Anna Berg"),
+    /// when the stage that rejected it could tell and the record is not
+    /// protected (never set for a person with a security marking). Lets a
+    /// report name a pupil whose record never got past extract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Reject {
@@ -76,6 +82,7 @@ impl Reject {
             value: None,
             school_unit: None,
             reason: reason.into(),
+            subject: None,
         }
     }
 
@@ -101,6 +108,13 @@ impl Reject {
     pub fn field(mut self, field: impl Into<String>, value: Option<String>) -> Self {
         self.field = Some(field.into());
         self.value = value;
+        self
+    }
+
+    /// Sets who the record is (see [`Reject::subject`]); empty is none.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        let subject = subject.into();
+        self.subject = (!subject.trim().is_empty()).then(|| subject.trim().to_string());
         self
     }
 

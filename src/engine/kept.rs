@@ -41,11 +41,13 @@ pub fn rejected_names(
         return names;
     }
     let mut wanted_persons: HashMap<&str, String> = HashMap::new();
+    let mut in_snapshot: HashSet<&str> = HashSet::new();
     for p in &snapshot.persons {
         let id = p.id.as_str();
         if !wanted.contains(&(EntityKind::Person, id)) {
             continue;
         }
+        in_snapshot.insert(id);
         let protected = !matches!(p.security_marking, None | Some(SecurityMarking::Ingen));
         if protected {
             continue;
@@ -53,6 +55,20 @@ pub fn rejected_names(
         let name = format!("{} {}", p.given_name.trim(), p.family_name.trim());
         if !name.trim().is_empty() {
             wanted_persons.insert(id, name.trim().to_string());
+        }
+    }
+    // A record rejected at extract never reached the snapshot: the
+    // connector may have said who it is (never for a protected person).
+    for r in rejects {
+        if r.severity != Severity::Rejected || r.entity != EntityKind::Person {
+            continue;
+        }
+        if let (Some(id), Some(subject)) = (r.source_id.as_deref(), r.subject.as_deref())
+            && !in_snapshot.contains(id)
+        {
+            wanted_persons
+                .entry(id)
+                .or_insert_with(|| subject.to_string());
         }
     }
     // A pupil's classes, for "Anna Berg (8B)".

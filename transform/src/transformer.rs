@@ -2415,6 +2415,17 @@ impl<'t, 's> Run<'t, 's> {
             .zip(missing.column("mm_person_ref")?.str()?.iter())
         {
             if let (Some(g), Some(person)) = (g, person) {
+                // The person may be missing because their record was
+                // rejected at extract; if the service holds them, the plan
+                // keeps them stale and puts the membership back.
+                if let Some(group) = self.s.groups.get(g as usize) {
+                    self.left_out.push(LeftOutRef {
+                        kind: ObjectType::Group,
+                        source_id: group.id.as_str().to_string(),
+                        member_kind: ObjectType::Person,
+                        member_source_id: person.to_string(),
+                    });
+                }
                 warnings.push((
                     g,
                     person,

@@ -326,21 +326,39 @@ fn person_fields<'r>(
     email_type: EmailType,
 ) -> Result<Option<PersonFields<'r>>, SourceError> {
     let id = cols.get(row, "Person-ID");
+    // Who the row is, for a report line about a pupil the service keeps
+    // as last sent; never for a protected person.
+    let raw_marking = cols.get(row, "Sekretessmarkering");
+    let subject = if raw_marking.is_empty() || raw_marking.eq_ignore_ascii_case("Ingen") {
+        format!(
+            "{} {}",
+            cols.get(row, "Förnamn").trim(),
+            cols.get(row, "Efternamn").trim()
+        )
+    } else {
+        String::new()
+    };
     let raw_civic = cols.get(row, "Personnummer");
     if raw_civic.is_empty() {
-        out.reject(at.reject(
-            EntityKind::Person,
-            id,
-            "Personnummer",
-            None,
-            "personnummer is missing",
-        ))?;
+        out.reject(
+            at.reject(
+                EntityKind::Person,
+                id,
+                "Personnummer",
+                None,
+                "personnummer is missing",
+            )
+            .subject(subject),
+        )?;
         return Ok(None);
     }
     let civic = match civic_no(raw_civic) {
         Ok(c) => c,
         Err((masked, reason)) => {
-            out.reject(at.reject(EntityKind::Person, id, "Personnummer", Some(masked), reason))?;
+            out.reject(
+                at.reject(EntityKind::Person, id, "Personnummer", Some(masked), reason)
+                    .subject(subject),
+            )?;
             return Ok(None);
         }
     };
@@ -350,7 +368,6 @@ fn person_fields<'r>(
             return Ok(None);
         }
     }
-    let raw_marking = cols.get(row, "Sekretessmarkering");
     let marking = if raw_marking.is_empty() {
         None
     } else {
@@ -525,6 +542,31 @@ fn read_students(
             state.removed_persons.insert(id.to_string());
             continue;
         }
+        // Memberships are recorded before the row's other fields are
+        // checked: a pupil whose row is rejected (a typo in the
+        // personnummer) but whom the service holds is kept stale, and stays
+        // in their class and groups.
+        let class = cols.get(&row, "Klass");
+        if !class.is_empty() {
+            state
+                .class_members
+                .entry(class.to_string())
+                .or_default()
+                .push(Pending {
+                    id: id.to_string(),
+                    line: row.line,
+                });
+        }
+        for group in list(cols.get(&row, "Ämnesgrupper")) {
+            let members = state.group_members.entry(group.to_string()).or_default();
+            // One membership per person and group, however many rows list it.
+            if !members.iter().any(|m| m.id == id) {
+                members.push(Pending {
+                    id: id.to_string(),
+                    line: row.line,
+                });
+            }
+        }
         let Some(code) = required(
             out,
             at,
@@ -590,27 +632,6 @@ fn read_students(
             .entry(code.to_string())
             .or_default()
             .insert(school_type);
-        let class = cols.get(&row, "Klass");
-        if !class.is_empty() {
-            state
-                .class_members
-                .entry(class.to_string())
-                .or_default()
-                .push(Pending {
-                    id: id.to_string(),
-                    line: row.line,
-                });
-        }
-        for group in list(cols.get(&row, "Ämnesgrupper")) {
-            let members = state.group_members.entry(group.to_string()).or_default();
-            // One membership per person and group, however many rows list it.
-            if !members.iter().any(|m| m.id == id) {
-                members.push(Pending {
-                    id: id.to_string(),
-                    line: row.line,
-                });
-            }
-        }
     }
     Ok(name)
 }

@@ -67,6 +67,12 @@ impl TokenStore {
             .unwrap_or(false)
     }
 
+    /// How many tokens were issued here: a client has begun reading once
+    /// this is above zero.
+    pub fn issued(&self) -> usize {
+        self.inner.lock().map(|tokens| tokens.len()).unwrap_or(0)
+    }
+
     /// Makes every issued token expire now.
     pub fn expire_all(&self) {
         let now = Instant::now();
