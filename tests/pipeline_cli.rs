@@ -208,7 +208,14 @@ async fn plan_run_history_and_status_from_the_command_line() {
         let counts = counts.as_object().unwrap();
         assert_eq!(
             counts.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["create", "delete", "rejected", "unchanged", "update"],
+            [
+                "create",
+                "delete",
+                "kept_stale",
+                "rejected",
+                "unchanged",
+                "update"
+            ],
             "{kind}"
         );
         assert!(counts["create"].as_u64().unwrap() > 0, "{kind}");

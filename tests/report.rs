@@ -380,6 +380,7 @@ fn the_json_has_exactly_the_documented_keys() {
                 "warning",
                 "error",
                 "rejected",
+                "kept_stale",
                 "held_back",
             ]),
             "{kind}"
@@ -529,7 +530,7 @@ fn reports_are_written_where_documented_and_summarised() {
     let numbers: Vec<&str> = person_row.split_whitespace().skip(1).collect();
     assert_eq!(
         numbers,
-        ["6", "2", "2", "1", "1", "0", "1", "2", "0", "0"],
+        ["6", "2", "2", "1", "1", "0", "1", "2", "0", "0", "0"],
         "{summary}"
     );
     assert!(summary.lines().any(|l| l.starts_with("total")));

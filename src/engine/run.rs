@@ -889,39 +889,29 @@ async fn execute(
     state.plan = Some(prepared.summary(store, sink_identity, false).await?);
     state.inconsistencies = transform_inconsistencies(&prepared);
 
+    // Both kinds of stop are worked out, so one stopped run names every
+    // reason at once.
+    let violations = checked_guards(pipeline, store, &prepared, Some(run_id)).await?;
+    let mut reasons = Vec::new();
     if !prepared.anomalies.is_empty() {
-        let reason = prepared
-            .anomalies
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
+        reasons.push(format!(
+            "the read looks broken: {}",
+            joined(&prepared.anomalies)
+        ));
+    }
+    if !violations.is_empty() {
+        reasons.push(format!("stopped by the guards: {}", joined(&violations)));
+    }
+    if !reasons.is_empty() {
+        let reason = reasons.join("; ");
         if options.allow_large_changes {
-            tracing::warn!(
-                "the read looks broken, going ahead as --allow-large-changes says: {reason}"
-            );
+            tracing::warn!("going ahead as --allow-large-changes says: {reason}");
         } else {
             builder.add_plan(&prepared.plan);
             state.anomalies = prepared.anomalies.clone();
-            return Ok(Ended::Stopped(format!(
-                "stopped before anything was sent: the read looks broken: {reason}"
-            )));
-        }
-    }
-    let violations = checked_guards(pipeline, store, &prepared, Some(run_id)).await?;
-    if !violations.is_empty() {
-        let reason = violations
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        if options.allow_large_changes {
-            tracing::warn!("guards exceeded, going ahead as --allow-large-changes says: {reason}");
-        } else {
-            builder.add_plan(&prepared.plan);
             state.violations = violations;
             return Ok(Ended::Stopped(format!(
-                "stopped by the guards before anything was sent: {reason}"
+                "stopped before anything was sent: {reason}"
             )));
         }
     }
@@ -1179,4 +1169,13 @@ fn transform_inconsistencies(prepared: &Prepared) -> Vec<String> {
         }
     }
     found
+}
+
+/// `items` as one line, `; `-separated.
+fn joined<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -78,8 +78,10 @@ pub fn keep_stale(
     let mut stale = Vec::new();
     // Per type: rejected source id → the entity kept stale for it.
     let mut by_source: HashMap<ObjectType, HashMap<&str, Uuid>> = HashMap::new();
+    let gone = orphans(desired, rejects);
     for kind in SEND_ORDER {
-        let rejected = rejected_records(rejects, kind);
+        let mut rejected = rejected_records(rejects, kind);
+        rejected.retain(|source_id, r| !gone.contains(&(r.entity, *source_id)));
         if rejected.is_empty() {
             continue;
         }
@@ -118,6 +120,35 @@ pub fn keep_stale(
     }
     restore_references(desired, left_out, &by_source);
     stale
+}
+
+/// The records rejected because the person they belong to is absent from
+/// the source (a duty of a teacher who left): they go with that person,
+/// rather than keep them in the service. A person who is present, or
+/// rejected (kept stale), does not make an orphan.
+fn orphans<'a>(desired: &DesiredState, rejects: &'a [Reject]) -> HashSet<(EntityKind, &'a str)> {
+    let present: HashSet<&str> = desired
+        .persons
+        .iter()
+        .map(|p| p.source_id.as_str())
+        .chain(
+            rejects
+                .iter()
+                .filter(|r| r.severity == Severity::Rejected && r.entity == EntityKind::Person)
+                .filter_map(|r| r.source_id.as_deref().map(str::trim)),
+        )
+        .collect();
+    rejects
+        .iter()
+        .filter(|r| r.severity == Severity::Rejected && r.entity != EntityKind::Person)
+        .filter(|r| r.field.as_deref() == Some("person"))
+        .filter(|r| {
+            r.value
+                .as_deref()
+                .is_some_and(|person| !present.contains(person.trim()))
+        })
+        .filter_map(|r| Some((r.entity, r.source_id.as_deref()?.trim())))
+        .collect()
 }
 
 /// The first rejection per source id of the records of `kind`.
@@ -236,12 +267,17 @@ mod tests {
             school_type: SchoolType::Gr,
             organisation: ObjectReference::new(Uuid::from_u128(7)),
             provisioning_status: None,
-            group_memberships: members
-                .iter()
-                .map(|m| GroupMembership {
-                    person: ObjectReference::new(ids.id(ObjectType::Person, m)),
-                })
-                .collect(),
+            group_memberships: {
+                // Sorted by person, as the transform sends them.
+                let mut list: Vec<_> = members
+                    .iter()
+                    .map(|m| GroupMembership {
+                        person: ObjectReference::new(ids.id(ObjectType::Person, m)),
+                    })
+                    .collect();
+                list.sort_by_key(|m| m.person);
+                list
+            },
         };
         Desired {
             id,
@@ -262,11 +298,9 @@ mod tests {
         let mut previous = previous_state(&before);
         previous.hashes.insert(
             ObjectType::Person,
-            [
-                (ids.id(ObjectType::Person, "anna"), "h".to_string()),
-                (ids.id(ObjectType::Person, "bo"), "h".to_string()),
-            ]
-            .into(),
+            // Bo is in the class but not sent by this pipeline (only his
+            // membership matters here).
+            [(ids.id(ObjectType::Person, "anna"), "h".to_string())].into(),
         );
         // Anna's record is rejected: the transform left her out of g1.
         let mut now = DesiredState {
@@ -321,6 +355,39 @@ mod tests {
         assert!(now.groups[0].payload.group_memberships.is_empty());
         let plan = diff_keeping(&now, &previous, &stale);
         assert_eq!(plan.persons.delete.len(), 1);
+    }
+
+    #[test]
+    fn a_duty_of_a_teacher_who_left_goes_with_them() {
+        let ids = scheme();
+        let mut previous = PreviousState::default();
+        previous.hashes.insert(
+            ObjectType::Duty,
+            [
+                (ids.id(ObjectType::Duty, "d-left"), "h".to_string()),
+                (ids.id(ObjectType::Duty, "d-typo"), "h".to_string()),
+            ]
+            .into(),
+        );
+        let rejects = vec![
+            Reject::new(
+                Stage::Transform,
+                EntityKind::Duty,
+                "person not in the source",
+            )
+            .id("d-left")
+            .field("person", Some("t-left".into())),
+            Reject::new(Stage::Transform, EntityKind::Duty, "person rejected")
+                .id("d-typo")
+                .field("person", Some("t-typo".into())),
+            Reject::new(Stage::Extract, EntityKind::Person, "check digit").id("t-typo"),
+        ];
+        let mut now = DesiredState::default();
+        let stale = keep_stale(&mut now, &previous, &rejects, &[], &ids);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert_eq!(stale[0].source_id, "d-typo");
+        let plan = diff_keeping(&now, &previous, &stale);
+        assert_eq!(plan.duties.delete, vec![ids.id(ObjectType::Duty, "d-left")]);
     }
 
     #[test]
