@@ -393,8 +393,17 @@ async fn migration_keeps_the_skolverket_ids_of_the_same_people() {
     // First IST, then the other system's CSV export with new ids; both
     // files name the same state file.
     let educloud = first_run_lands_everything(&h, "educloud-to-skolverket.toml").await;
-    let persons_before: BTreeSet<Uuid> = h.store().persons().iter().map(|p| p.id).collect();
-    let groups_before: BTreeSet<Uuid> = h.store().groups().iter().map(|g| g.id).collect();
+    let ids = |h: &support::Harness| -> [BTreeSet<Uuid>; 4] {
+        let store = h.store();
+        [
+            store.persons().iter().map(|p| p.id).collect(),
+            store.duties().iter().map(|d| d.id).collect(),
+            store.groups().iter().map(|g| g.id).collect(),
+            store.activities().iter().map(|a| a.id).collect(),
+        ]
+    };
+    let before_ids = ids(&h);
+    let persons_before = before_ids[0].clone();
     let migration = h.copy("migration-ist-to-other.toml");
 
     let before = h.store().changes().len();
@@ -406,19 +415,27 @@ async fn migration_keeps_the_skolverket_ids_of_the_same_people() {
         result.terminal_summary()
     );
     let changes = changes_since(&h.store(), before);
-    assert_eq!(
-        changes.get(&(ObjectType::Person, ChangeKind::Created)),
-        None,
-        "persons got new Skolverket ids"
-    );
-    assert_eq!(
-        changes.get(&(ObjectType::Person, ChangeKind::Deleted)),
-        None
-    );
-    let persons_after: BTreeSet<Uuid> = h.store().persons().iter().map(|p| p.id).collect();
-    assert_eq!(persons_before, persons_after);
-    let groups_after: BTreeSet<Uuid> = h.store().groups().iter().map(|g| g.id).collect();
-    assert_eq!(groups_before, groups_after, "groups got new Skolverket ids");
+    // Every person, duty, group and activity keeps its Skolverket id (the
+    // activities through their groups and national test: the new system
+    // names them differently), and nothing is deleted or created anew.
+    let after_ids = ids(&h);
+    for (i, kind) in KINDS.into_iter().enumerate() {
+        for change in [ChangeKind::Created, ChangeKind::Deleted] {
+            assert_eq!(
+                changes.get(&(kind, change)).map(Vec::len),
+                None,
+                "{kind}: {change:?} during the migration\n{}",
+                result.terminal_summary()
+            );
+        }
+        assert!(!before_ids[i].is_empty(), "no {kind} before the migration");
+        assert_eq!(
+            before_ids[i], after_ids[i],
+            "{kind}s got new Skolverket ids"
+        );
+        assert_eq!(result.report.counts.get(kind).deleted, 0, "{kind}");
+        assert_eq!(result.report.counts.get(kind).created, 0, "{kind}");
+    }
 
     // The crosswalk finds the pupil of the new system's first row under
     // the id IST's run gave them.
