@@ -75,6 +75,11 @@ pub enum StateError {
     /// A crosswalk key that cannot be normalised (the message is masked).
     #[error("invalid crosswalk key: {0}")]
     InvalidKey(String),
+    /// The crosswalk's key is missing, unreadable, too short or not the
+    /// one the crosswalk was written with (the message says which and what
+    /// to do; it never shows a key).
+    #[error("crosswalk key: {0}")]
+    CrosswalkKey(String),
     /// The background outcome writer has stopped (after an earlier error,
     /// which [`OutcomeWriter::finish`](super::OutcomeWriter::finish) returns).
     #[error("the state store's outcome writer has stopped")]
