@@ -566,6 +566,45 @@ async fn a_second_run_at_the_same_time_is_refused() {
     assert_eq!(h.bulk_sends(), 0);
 }
 
+/// Issue 10 item 8: one run per sink, not per state file. A pipeline with
+/// another state file but the same provtjänst client waits its turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_against_the_same_client_with_another_state_file_is_refused() {
+    let h = Harness::new().await;
+    let path = h.copy("educloud-to-skolverket.toml");
+    let pipeline = h.load(&path).await;
+    let held = skolsync::lock::SinkLock::acquire(&pipeline)
+        .expect("the sink lock is free")
+        .expect("a provtjänst sink takes a lock");
+    let other_path = h.dir.path().join("other-state.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("state/exempelby.sqlite", "state/other.sqlite");
+    std::fs::write(&other_path, text).unwrap();
+    let other = h.load(&other_path).await;
+    assert_eq!(other.sink_identity(), pipeline.sink_identity());
+
+    let err = engine::run(&other, &RunOptions::default())
+        .await
+        .expect_err("a second run against the same client must be refused");
+    assert_eq!(err.exit_code(), 4);
+    let message = err.to_string();
+    assert!(message.contains("already running"), "{message}");
+    assert!(
+        message.contains(&format!("process {}", std::process::id()))
+            && message.contains("exempelby.sqlite"),
+        "the message names the other run: {message}"
+    );
+    assert_eq!(h.bulk_sends(), 0);
+    // Refused before its state file was even opened.
+    assert!(!h.dir.path().join("state/other.sqlite").exists());
+
+    // Once the first lets go, the other runs.
+    drop(held);
+    let result = h.run(&other_path).await;
+    assert_success(&result);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_rebuilds_a_lost_state() {
     let h = Harness::new().await;
