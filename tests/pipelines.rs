@@ -626,6 +626,41 @@ async fn reconcile_rebuilds_a_lost_state() {
     assert_eq!(plan.summary.changes(), 0, "{}", plan.summary.table());
 }
 
+/// Issue 10 item 9: `validate --online` with an invalid `[sink]` reports
+/// the open-data check failed instead of pointing it at production.
+#[test]
+fn validate_online_never_falls_back_to_production_for_an_invalid_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        "name = \"invalid-sink\"\n\n[source]\nkind = \"csv\"\nlayout = \"skolverket-template\"\n\
+         students = \"Elevinskrivningar.csv\"\n\n[sink]\nkind = \"skolverket\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("validate")
+        .arg("--online")
+        .arg(&path)
+        .output()
+        .expect("run skolsync validate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAILED  sink"),
+        "the sink section is invalid: {stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("FAILED  open-data  not checked"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        !stdout.contains("api.skolverket.se") && !stderr.contains("api.skolverket.se"),
+        "production was used: {stdout}{stderr}"
+    );
+}
+
 #[test]
 fn committed_csv_data_is_what_the_generator_writes() {
     let data = support::pipelines_dir().join("data");
