@@ -661,6 +661,38 @@ fn validate_online_never_falls_back_to_production_for_an_invalid_sink() {
     );
 }
 
+/// Issue 10 item 9: what `extract` writes holds personnummer in full, so
+/// only its owner may read it.
+#[cfg(unix)]
+#[test]
+fn extract_output_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("extract");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("extract")
+        .arg(support::pipelines_dir().join("csv-template-to-skolverket.toml"))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run skolsync extract");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = 0;
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+        files += 1;
+    }
+    assert_eq!(files, 9);
+    let persons = std::fs::read_to_string(out_dir.join("persons.jsonl")).unwrap();
+    assert!(persons.lines().count() > 100);
+}
+
 #[test]
 fn committed_csv_data_is_what_the_generator_writes() {
     let data = support::pipelines_dir().join("data");
