@@ -108,13 +108,24 @@ impl KeyHashes {
         }
     }
 }
+
 /// Where the key comes from; `env` is `SKOLSYNC_CROSSWALK_KEY` and
 /// `old_env` `SKOLSYNC_CROSSWALK_OLD_KEY` (passed in so tests need not set
 /// the process environment).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct KeySource {
     pub env: Option<String>,
     pub old_env: Option<String>,
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the keys themselves.
+        f.debug_struct("KeySource")
+            .field("env", &self.env.is_some())
+            .field("old_env", &self.old_env.is_some())
+            .finish()
+    }
 }
 
 impl KeySource {
@@ -323,7 +334,11 @@ fn read_or_create_key(path: &Path) -> Result<String, StateError> {
     };
     let bytes: [u8; 32] = rand::random();
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
+    tmp.push(format!(
+        ".tmp-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
     let tmp = PathBuf::from(tmp);
     {
         use std::io::Write;
