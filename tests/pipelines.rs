@@ -595,9 +595,26 @@ async fn a_run_against_the_same_client_with_another_state_file_is_refused() {
             && message.contains("exempelby.sqlite"),
         "the message names the other run: {message}"
     );
+    // Another process is refused just the same (the lock is the kernel's).
+    let endpoints = h.endpoints_file();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+            .arg("run")
+            .arg(&other_path)
+            .arg("--sandbox-endpoints")
+            .arg(endpoints)
+            .output()
+            .expect("run skolsync")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
     assert_eq!(h.bulk_sends(), 0);
     // Refused before its state file was even opened.
     assert!(!h.dir.path().join("state/other.sqlite").exists());
+    let other_path = h.dir.path().join("other-state.toml");
 
     // Once the first lets go, the other runs.
     drop(held);
