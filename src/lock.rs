@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use fs4::fs_std::FileExt;
+use fs4::FileExt;
 use sha2::{Digest, Sha256};
 use skolsync_sink::SinkConfig;
 
@@ -79,7 +79,7 @@ impl SinkLock {
         for identity in identities {
             let path = dir.join(format!("{}.lock", file_name(identity)));
             let file = open_lock_file(&path)?;
-            match file.try_lock() {
+            match FileExt::try_lock(&file) {
                 Ok(()) => {}
                 Err(fs4::TryLockError::WouldBlock) => {
                     let holder = read_note(&file);
