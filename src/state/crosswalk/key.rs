@@ -569,19 +569,23 @@ mod tests {
         // no key id.
         let salt = [7u8; 32];
         let legacy = Hasher::Salted(salt.to_vec().into()).hash(&anna());
-        for sql in [
-            format!(
-                "INSERT INTO meta (key, value) VALUES ('{SALT_KEY}', '{}')",
-                hex(&salt)
-            ),
-            format!("DELETE FROM meta WHERE key = '{KEY_ID_KEY}'"),
-            format!(
-                "INSERT INTO crosswalk VALUES ('Person', 'civic_no', '{legacy}', '{}', 'x')",
-                id(1)
-            ),
-        ] {
-            sqlx::query(&sql).execute(store.pool()).await.unwrap();
-        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+            .bind(SALT_KEY)
+            .bind(hex(&salt))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM meta WHERE key = $1")
+            .bind(KEY_ID_KEY)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO crosswalk VALUES ('Person', 'civic_no', $1, $2, 'x')")
+            .bind(&legacy)
+            .bind(id(1).to_string())
+            .execute(store.pool())
+            .await
+            .unwrap();
         store.close().await;
 
         let store = open(&path, &env(KEY_A)).await.unwrap();
