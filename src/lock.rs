@@ -196,7 +196,10 @@ fn describe(identity: &str) -> String {
     match parts.next() {
         Some(rest) if rest.starts_with("certificate ") => {
             let hash = rest.trim_start_matches("certificate ");
-            format!("{url} with the certificate {}…", hash.get(..12).unwrap_or(hash))
+            format!(
+                "{url} with the certificate {}…",
+                hash.get(..12).unwrap_or(hash)
+            )
         }
         Some(rest) => format!("{url} as {}", rest.replace("client_key_id ", "")),
         None => url.to_string(),
@@ -291,8 +294,7 @@ mod tests {
         )
         .unwrap();
         // Another handle (as another process would have): refused.
-        let err = SinkLock::acquire_in(dir.path(), &ids("https://a.se"), "process 12")
-            .unwrap_err();
+        let err = SinkLock::acquire_in(dir.path(), &ids("https://a.se"), "process 12").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("already running"), "{text}");
         assert!(
@@ -316,7 +318,10 @@ mod tests {
         // Same certificate under a key id: still the same client.
         let both = vec![ids("https://a.se").remove(0), by_cert[0].clone()];
         let err = SinkLock::acquire_in(dir.path(), &both, "process 2").unwrap_err();
-        assert!(err.to_string().contains("certificate abcdef012345"), "{err}");
+        assert!(
+            err.to_string().contains("certificate abcdef012345"),
+            "{err}"
+        );
         // The key-id lock taken before the failure was released.
         assert!(SinkLock::acquire_in(dir.path(), &ids("https://a.se"), "process 3").is_ok());
     }
@@ -336,9 +341,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "keep me").unwrap();
-        let path = dir
-            .path()
-            .join(format!("{}.lock", file_name(&ids("k")[0])));
+        let path = dir.path().join(format!("{}.lock", file_name(&ids("k")[0])));
         std::os::unix::fs::symlink(&victim, &path).unwrap();
         let err = SinkLock::acquire_in(dir.path(), &ids("k"), "x").unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");

@@ -383,7 +383,12 @@ async fn guards_stop_a_mass_deletion_before_anything_is_sent() {
     // Intended after all: the override sends the deletes.
     let forced = h.run_with(&path, true).await;
     assert_ne!(forced.report.outcome, RunOutcome::Aborted);
-    assert_eq!(forced.report.counts.person.deleted, gone.len() as u64, "{}", forced.terminal_summary());
+    assert_eq!(
+        forced.report.counts.person.deleted,
+        gone.len() as u64,
+        "{}",
+        forced.terminal_summary()
+    );
     assert_eq!(h.store().count(ObjectType::Person), held - gone.len());
 }
 

@@ -118,10 +118,7 @@ fn describe(r: &EntityRecord) -> String {
         if r.created_by_us { "yes" } else { "no" },
     );
     if let Some(detail) = &r.detail {
-        out.push_str(&format!(
-            "  detail          {}\n",
-            scrubbed(detail)
-        ));
+        out.push_str(&format!("  detail          {}\n", scrubbed(detail)));
     }
     for m in &r.messages {
         out.push_str(&format!(

@@ -34,10 +34,7 @@ pub struct ValidateArgs {
 /// the URL its environment implies, if any), else production's — but never
 /// production's in place of an invalid sink's: which environment the
 /// pipeline meant is unknown then, so that check fails instead.
-fn open_data_url(
-    transform: Option<&str>,
-    sink: Option<Option<String>>,
-) -> Result<String, String> {
+fn open_data_url(transform: Option<&str>, sink: Option<Option<String>>) -> Result<String, String> {
     if let Some(url) = transform {
         return Ok(url.to_string());
     }
@@ -154,10 +151,18 @@ async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
     if args.online {
         // An invalid section is not checked online, and says so.
         if source.is_none() {
-            checks.fail("source", "not checked online: the [source] section is invalid", true);
+            checks.fail(
+                "source",
+                "not checked online: the [source] section is invalid",
+                true,
+            );
         }
         if sink.is_none() {
-            checks.fail("sink", "not checked online: the [sink] section is invalid", true);
+            checks.fail(
+                "sink",
+                "not checked online: the [sink] section is invalid",
+                true,
+            );
         }
         if let Some(source) = &source {
             let mut stream = source.read(ReadOptions::default());

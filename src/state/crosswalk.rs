@@ -52,8 +52,8 @@ use skolsync_model::{CivicNo, ObjectType};
 use sqlx::Row;
 use uuid::Uuid;
 
-pub(crate) use key::{KeyHashes, KeySource, load_keys};
 pub use key::{KEY_ENV, OLD_KEY_ENV, key_file};
+pub(crate) use key::{KeyHashes, KeySource, load_keys};
 
 use super::entities::{EntityRecord, parse_id};
 use super::{StateError, StateStore, now_text};

@@ -223,7 +223,10 @@ fn renamed_activities_keep_their_ids_through_their_groups() {
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
     let plan = diff(&after.desired, &previous);
     assert!(plan.activities.create.is_empty() && plan.activities.delete.is_empty());
-    assert_eq!(plan.activities.update.len(), before.desired.activities.len());
+    assert_eq!(
+        plan.activities.update.len(),
+        before.desired.activities.len()
+    );
     assert!(plan.groups.create.is_empty() && plan.groups.delete.is_empty());
     assert!(plan.duties.create.is_empty() && plan.duties.delete.is_empty());
     assert!(plan.persons.create.is_empty() && plan.persons.delete.is_empty());

@@ -44,7 +44,9 @@ impl Hasher {
 
     fn hash(&self, key: &CrosswalkKey) -> String {
         match self {
-            Hasher::Keyed { id, key: secret } => format!("{id}:{}", hmac_hex(secret, &key.message())),
+            Hasher::Keyed { id, key: secret } => {
+                format!("{id}:{}", hmac_hex(secret, &key.message()))
+            }
             Hasher::Salted(salt) => {
                 let mut hasher = Sha256::new();
                 hasher.update(salt);
@@ -330,7 +332,10 @@ fn read_or_create_key(path: &Path) -> Result<String, StateError> {
         return read_key(path);
     }
     let err = |e: std::io::Error| {
-        StateError::CrosswalkKey(format!("cannot create the key file {}: {e}", path.display()))
+        StateError::CrosswalkKey(format!(
+            "cannot create the key file {}: {e}",
+            path.display()
+        ))
     };
     let bytes: [u8; 32] = rand::random();
     let mut tmp = path.as_os_str().to_owned();
@@ -426,7 +431,10 @@ mod tests {
 
         let again = open(&path, &env(KEY_A)).await.unwrap();
         assert_eq!(
-            again.crosswalk_get(ObjectType::Person, &anna()).await.unwrap(),
+            again
+                .crosswalk_get(ObjectType::Person, &anna())
+                .await
+                .unwrap(),
             Some(id(1))
         );
         again.close().await;
@@ -438,7 +446,10 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("another key") && err.contains(KEY_ENV), "{err}");
+        assert!(
+            err.contains("another key") && err.contains(KEY_ENV),
+            "{err}"
+        );
         assert!(!err.contains(KEY_A) && !err.contains(KEY_B), "{err}");
         assert!(
             other
@@ -479,7 +490,10 @@ mod tests {
         let store = open(&path, &none).await.unwrap();
         assert_eq!(mode(&file), 0o600);
         assert_eq!(
-            store.crosswalk_get(ObjectType::Person, &anna()).await.unwrap(),
+            store
+                .crosswalk_get(ObjectType::Person, &anna())
+                .await
+                .unwrap(),
             Some(id(1))
         );
         store.close().await;
@@ -497,7 +511,10 @@ mod tests {
         // The same key given in the environment works.
         let store = open(&path, &env(key.trim())).await.unwrap();
         assert_eq!(
-            store.crosswalk_get(ObjectType::Person, &anna()).await.unwrap(),
+            store
+                .crosswalk_get(ObjectType::Person, &anna())
+                .await
+                .unwrap(),
             Some(id(1))
         );
     }
@@ -554,10 +571,16 @@ mod tests {
         // Without the old key: Anna is found, Bo (not seen) is not.
         let store = open(&path, &env(KEY_B)).await.unwrap();
         assert_eq!(
-            store.crosswalk_get(ObjectType::Person, &anna()).await.unwrap(),
+            store
+                .crosswalk_get(ObjectType::Person, &anna())
+                .await
+                .unwrap(),
             Some(id(1))
         );
-        assert_eq!(store.crosswalk_get(ObjectType::Person, &bo).await.unwrap(), None);
+        assert_eq!(
+            store.crosswalk_get(ObjectType::Person, &bo).await.unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -590,7 +613,10 @@ mod tests {
 
         let store = open(&path, &env(KEY_A)).await.unwrap();
         assert_eq!(
-            store.crosswalk_get(ObjectType::Person, &anna()).await.unwrap(),
+            store
+                .crosswalk_get(ObjectType::Person, &anna())
+                .await
+                .unwrap(),
             Some(id(1))
         );
         store
@@ -603,7 +629,10 @@ mod tests {
         let store = open(&path, &env(KEY_A)).await.unwrap();
         assert_eq!(meta(store.pool(), SALT_KEY).await.unwrap(), None);
         assert_eq!(
-            store.crosswalk_get(ObjectType::Person, &anna()).await.unwrap(),
+            store
+                .crosswalk_get(ObjectType::Person, &anna())
+                .await
+                .unwrap(),
             Some(id(1))
         );
     }
