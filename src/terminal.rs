@@ -43,6 +43,16 @@ pub fn scrubbed(text: &str) -> String {
     escape(&crate::report::mask::scrub(text)).into_owned()
 }
 
+/// [`escape`] line by line: for messages that are meant to span lines
+/// (an abort reason, an error with a list), whose other control
+/// characters are still escaped.
+pub fn escape_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| escape(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// [`escape`] of an optional value, `-` for none.
 pub fn or_dash(text: Option<&str>) -> Cow<'_, str> {
     text.map_or(Cow::Borrowed("-"), escape)
@@ -82,6 +92,7 @@ mod tests {
         assert_eq!(escape("abc\u{202e}fed"), "abc\\u{202e}fed");
         assert_eq!(escape("\u{feff}x\u{200b}"), "\\u{feff}x\\u{200b}");
         assert_eq!(or_dash(None), "-");
+        assert_eq!(escape_lines("a\u{1b}\nb\rc"), "a\\x1b\nb\\rc");
         assert_eq!(or_dash(Some("\u{7}")), "\\x07");
     }
 
