@@ -715,6 +715,50 @@ fn extract_output_is_private() {
     assert!(persons.lines().count() > 100);
 }
 
+/// Issue 10 item 9: what the source says reaches the terminal escaped. A
+/// source id with an escape sequence (which would clear the screen) is
+/// listed by `plan --details` as visible text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_details_show_control_characters_escaped() {
+    let h = Harness::new().await;
+    // The CSV template's data, with one pupil's id made hostile.
+    let data = h.dir.path().join("data/csv-template");
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(support::pipelines_dir().join("data/csv-template")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    let students = data.join("Elevinskrivningar.csv");
+    let text = std::fs::read_to_string(&students).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let first_id = lines[1].split(';').next().unwrap().to_string();
+    lines[1] = lines[1].replacen(&first_id, "evil\u{1b}[2Jpupil", 1);
+    std::fs::write(&students, lines.join("\n") + "\n").unwrap();
+    let path = h.copy("csv-template-to-skolverket.toml");
+
+    let endpoints = h.endpoints_file();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+            .arg("plan")
+            .arg("--details")
+            .arg(&path)
+            .arg("--sandbox-endpoints")
+            .arg(endpoints)
+            .output()
+            .expect("run skolsync plan")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("evil\\x1b[2Jpupil"),
+        "the hostile id is listed, escaped: {stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}'), "a raw escape reached stdout");
+}
+
 #[test]
 fn committed_csv_data_is_what_the_generator_writes() {
     let data = support::pipelines_dir().join("data");
