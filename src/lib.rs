@@ -9,8 +9,13 @@
 //!   continuity, reconcile, progress.
 //! - [`report`]: the run report — counts that add up, every problem grouped
 //!   for the people who fix the source; JSON, HTML and a terminal summary.
+//! - [`lock`]: one run at a time per provtjänst client, machine-wide.
+//! - [`terminal`]: outside text made safe to print (control characters
+//!   escaped).
 
 pub mod engine;
+pub mod lock;
 pub mod pipeline;
 pub mod report;
 pub mod state;
+pub mod terminal;

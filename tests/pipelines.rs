@@ -383,7 +383,12 @@ async fn guards_stop_a_mass_deletion_before_anything_is_sent() {
     // Intended after all: the override sends the deletes.
     let forced = h.run_with(&path, true).await;
     assert_ne!(forced.report.outcome, RunOutcome::Aborted);
-    assert_eq!(forced.report.counts.person.deleted, gone.len() as u64);
+    assert_eq!(
+        forced.report.counts.person.deleted,
+        gone.len() as u64,
+        "{}",
+        forced.terminal_summary()
+    );
     assert_eq!(h.store().count(ObjectType::Person), held - gone.len());
 }
 
@@ -393,8 +398,17 @@ async fn migration_keeps_the_skolverket_ids_of_the_same_people() {
     // First IST, then the other system's CSV export with new ids; both
     // files name the same state file.
     let educloud = first_run_lands_everything(&h, "educloud-to-skolverket.toml").await;
-    let persons_before: BTreeSet<Uuid> = h.store().persons().iter().map(|p| p.id).collect();
-    let groups_before: BTreeSet<Uuid> = h.store().groups().iter().map(|g| g.id).collect();
+    let ids = |h: &support::Harness| -> [BTreeSet<Uuid>; 4] {
+        let store = h.store();
+        [
+            store.persons().iter().map(|p| p.id).collect(),
+            store.duties().iter().map(|d| d.id).collect(),
+            store.groups().iter().map(|g| g.id).collect(),
+            store.activities().iter().map(|a| a.id).collect(),
+        ]
+    };
+    let before_ids = ids(&h);
+    let persons_before = before_ids[0].clone();
     let migration = h.copy("migration-ist-to-other.toml");
 
     let before = h.store().changes().len();
@@ -406,19 +420,27 @@ async fn migration_keeps_the_skolverket_ids_of_the_same_people() {
         result.terminal_summary()
     );
     let changes = changes_since(&h.store(), before);
-    assert_eq!(
-        changes.get(&(ObjectType::Person, ChangeKind::Created)),
-        None,
-        "persons got new Skolverket ids"
-    );
-    assert_eq!(
-        changes.get(&(ObjectType::Person, ChangeKind::Deleted)),
-        None
-    );
-    let persons_after: BTreeSet<Uuid> = h.store().persons().iter().map(|p| p.id).collect();
-    assert_eq!(persons_before, persons_after);
-    let groups_after: BTreeSet<Uuid> = h.store().groups().iter().map(|g| g.id).collect();
-    assert_eq!(groups_before, groups_after, "groups got new Skolverket ids");
+    // Every person, duty, group and activity keeps its Skolverket id (the
+    // activities through their groups and national test: the new system
+    // names them differently), and nothing is deleted or created anew.
+    let after_ids = ids(&h);
+    for (i, kind) in KINDS.into_iter().enumerate() {
+        for change in [ChangeKind::Created, ChangeKind::Deleted] {
+            assert_eq!(
+                changes.get(&(kind, change)).map(Vec::len),
+                None,
+                "{kind}: {change:?} during the migration\n{}",
+                result.terminal_summary()
+            );
+        }
+        assert!(!before_ids[i].is_empty(), "no {kind} before the migration");
+        assert_eq!(
+            before_ids[i], after_ids[i],
+            "{kind}s got new Skolverket ids"
+        );
+        assert_eq!(result.report.counts.get(kind).deleted, 0, "{kind}");
+        assert_eq!(result.report.counts.get(kind).created, 0, "{kind}");
+    }
 
     // The crosswalk finds the pupil of the new system's first row under
     // the id IST's run gave them.
@@ -549,6 +571,62 @@ async fn a_second_run_at_the_same_time_is_refused() {
     assert_eq!(h.bulk_sends(), 0);
 }
 
+/// Issue 10 item 8: one run per sink, not per state file. A pipeline with
+/// another state file but the same provtjänst client waits its turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_against_the_same_client_with_another_state_file_is_refused() {
+    let h = Harness::new().await;
+    let path = h.copy("educloud-to-skolverket.toml");
+    let pipeline = h.load(&path).await;
+    let held = skolsync::lock::SinkLock::acquire(&pipeline)
+        .expect("the sink lock is free")
+        .expect("a provtjänst sink takes a lock");
+    let other_path = h.dir.path().join("other-state.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("state/exempelby.sqlite", "state/other.sqlite");
+    std::fs::write(&other_path, text).unwrap();
+    let other = h.load(&other_path).await;
+    assert_eq!(other.sink_identity(), pipeline.sink_identity());
+
+    let err = engine::run(&other, &RunOptions::default())
+        .await
+        .expect_err("a second run against the same client must be refused");
+    assert_eq!(err.exit_code(), 4);
+    let message = err.to_string();
+    assert!(message.contains("already running"), "{message}");
+    assert!(
+        message.contains(&format!("process {}", std::process::id()))
+            && message.contains("exempelby.sqlite"),
+        "the message names the other run: {message}"
+    );
+    // Another process is refused just the same (the lock is the kernel's).
+    let endpoints = h.endpoints_file();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+            .arg("run")
+            .arg(&other_path)
+            .arg("--sandbox-endpoints")
+            .arg(endpoints)
+            .output()
+            .expect("run skolsync")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("already running"), "{stderr}");
+    assert_eq!(h.bulk_sends(), 0);
+    // Refused before its state file was even opened.
+    assert!(!h.dir.path().join("state/other.sqlite").exists());
+    let other_path = h.dir.path().join("other-state.toml");
+
+    // Once the first lets go, the other runs.
+    drop(held);
+    let result = h.run(&other_path).await;
+    assert_success(&result);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_rebuilds_a_lost_state() {
     let h = Harness::new().await;
@@ -568,6 +646,117 @@ async fn reconcile_rebuilds_a_lost_state() {
         .await
         .unwrap();
     assert_eq!(plan.summary.changes(), 0, "{}", plan.summary.table());
+}
+
+/// Issue 10 item 9: `validate --online` with an invalid `[sink]` reports
+/// the open-data check failed instead of pointing it at production.
+#[test]
+fn validate_online_never_falls_back_to_production_for_an_invalid_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        "name = \"invalid-sink\"\n\n[source]\nkind = \"csv\"\nlayout = \"skolverket-template\"\n\
+         students = \"Elevinskrivningar.csv\"\n\n[sink]\nkind = \"skolverket\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("validate")
+        .arg("--online")
+        .arg(&path)
+        .output()
+        .expect("run skolsync validate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAILED  sink"),
+        "the sink section is invalid: {stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("FAILED  open-data  not checked"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        !stdout.contains("api.skolverket.se") && !stderr.contains("api.skolverket.se"),
+        "production was used: {stdout}{stderr}"
+    );
+}
+
+/// Issue 10 item 9: what `extract` writes holds personnummer in full, so
+/// only its owner may read it.
+#[cfg(unix)]
+#[test]
+fn extract_output_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("extract");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("extract")
+        .arg(support::pipelines_dir().join("csv-template-to-skolverket.toml"))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run skolsync extract");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = 0;
+    for entry in std::fs::read_dir(&out_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+        files += 1;
+    }
+    assert_eq!(files, 9);
+    let persons = std::fs::read_to_string(out_dir.join("persons.jsonl")).unwrap();
+    assert!(persons.lines().count() > 100);
+}
+
+/// Issue 10 item 9: what the source says reaches the terminal escaped. A
+/// source id with an escape sequence (which would clear the screen) is
+/// listed by `plan --details` as visible text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_details_show_control_characters_escaped() {
+    let h = Harness::new().await;
+    // The CSV template's data, with one pupil's id made hostile.
+    let data = h.dir.path().join("data/csv-template");
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(support::pipelines_dir().join("data/csv-template")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    let students = data.join("Elevinskrivningar.csv");
+    let text = std::fs::read_to_string(&students).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let first_id = lines[1].split(';').next().unwrap().to_string();
+    lines[1] = lines[1].replacen(&first_id, "evil\u{1b}[2Jpupil", 1);
+    std::fs::write(&students, lines.join("\n") + "\n").unwrap();
+    let path = h.copy("csv-template-to-skolverket.toml");
+
+    let endpoints = h.endpoints_file();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+            .arg("plan")
+            .arg("--details")
+            .arg(&path)
+            .arg("--sandbox-endpoints")
+            .arg(endpoints)
+            .output()
+            .expect("run skolsync plan")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("evil\\x1b[2Jpupil"),
+        "the hostile id is listed, escaped: {stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}'), "a raw escape reached stdout");
 }
 
 #[test]

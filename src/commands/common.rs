@@ -89,11 +89,13 @@ impl Failure {
     pub fn report(self) -> ExitCode {
         match self {
             Failure::Usage(e) => {
-                eprintln!("skolsync: {e:#}");
+                let text = format!("{e:#}");
+                eprintln!("skolsync: {}", skolsync::terminal::escape_lines(&text));
                 ExitCode::from(skolsync::engine::EXIT_USAGE)
             }
             Failure::Engine(e) => {
-                eprintln!("skolsync: {}", chain(&e));
+                // Errors quote files and sources: escaped for the terminal.
+                eprintln!("skolsync: {}", skolsync::terminal::escape_lines(&chain(&e)));
                 ExitCode::from(e.exit_code())
             }
         }

@@ -24,6 +24,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use skolsync::pipeline::expand::expand_tree;
+use skolsync::terminal::{escape, scrubbed};
 use skolsync_connectors::{Batch, ReadOptions, ReadProgress, SourceConfig};
 use skolsync_model::ss12000::{EntityKind, SourceId};
 
@@ -72,7 +73,7 @@ pub fn run(args: &ExtractArgs) -> anyhow::Result<ExitCode> {
     let (config, base_dir) = match load_source(&args.pipeline) {
         Ok(found) => found,
         Err(err) => {
-            eprintln!("skolsync: {err:#}");
+            eprintln!("skolsync: {}", scrubbed(&format!("{err:#}")));
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
@@ -120,12 +121,20 @@ struct Outputs {
 
 impl Outputs {
     fn create(dir: &Path) -> anyhow::Result<Outputs> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        if !dir.is_dir() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         let mut files = BTreeMap::new();
         for name in FILES {
             let path = dir.join(format!("{name}.jsonl"));
-            let file =
-                File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file = create_private(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
             files.insert(name, BufWriter::new(file));
         }
         Ok(Outputs {
@@ -184,7 +193,7 @@ impl Outputs {
             }
             Batch::Input(shape) => {
                 for anomaly in &shape.anomalies {
-                    tracing::warn!("{anomaly}");
+                    tracing::warn!("{}", scrubbed(&anomaly.to_string()));
                 }
                 Ok(())
             }
@@ -199,6 +208,34 @@ impl Outputs {
         }
         Ok(self.counts)
     }
+}
+
+/// Creates (or empties) `path` as a file only its owner can read (`0600`):
+/// the files hold personnummer. An existing file keeps its inode, so its
+/// mode is tightened too; anything but a regular file (a symlink, a FIFO)
+/// is refused rather than written through.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.is_file()
+    {
+        return Err(std::io::Error::other(
+            "exists and is not a regular file; remove it first",
+        ));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 /// One line of `deleted.jsonl`.
@@ -216,7 +253,10 @@ async fn extract(
     let source = match skolsync_connectors::build(config, base_dir) {
         Ok(s) => s,
         Err(err) => {
-            eprintln!("skolsync: {}: {err}", args.pipeline.display());
+            eprintln!(
+                "skolsync: {}",
+                scrubbed(&format!("{}: {err}", args.pipeline.display()))
+            );
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
@@ -239,7 +279,10 @@ async fn extract(
             Err(err) => {
                 bar.abandon();
                 let _ = outputs.finish();
-                eprintln!("skolsync: reading {} failed: {err}", source.describe());
+                eprintln!(
+                    "skolsync: {}",
+                    scrubbed(&format!("reading {} failed: {err}", source.describe()))
+                );
                 return Ok(ExitCode::from(EXIT_SOURCE));
             }
         }
@@ -250,7 +293,11 @@ async fn extract(
         eprintln!("skolsync: the source stopped before the read was complete");
         return Ok(ExitCode::from(EXIT_SOURCE));
     }
-    println!("Read {} into {}", source.describe(), args.out.display());
+    println!(
+        "Read {} into {}",
+        escape(&source.describe()),
+        escape(&args.out.display().to_string())
+    );
     for name in FILES {
         println!(
             "  {:<16}{:>10}",
@@ -319,6 +366,38 @@ mod tests {
             panic!("educloud expected")
         };
         assert_eq!(c.client_secret.expose(), "s3cret");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn output_files_are_private_and_never_written_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // An existing file with a loose mode is emptied and tightened.
+        std::fs::create_dir(&out).unwrap();
+        let loose = out.join("persons.jsonl");
+        std::fs::write(&loose, "old").unwrap();
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let outputs = Outputs::create(&out).unwrap();
+        outputs.finish().unwrap();
+        for name in FILES {
+            let path = out.join(format!("{name}.jsonl"));
+            assert_eq!(mode(&path), 0o600, "{name}");
+        }
+        assert_eq!(std::fs::read_to_string(&loose).unwrap(), "");
+        // A new folder is private too.
+        let fresh = dir.path().join("fresh/out");
+        Outputs::create(&fresh).unwrap().finish().unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        // A symlink in place of an output file is refused, its target kept.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::fs::remove_file(&loose).unwrap();
+        std::os::unix::fs::symlink(&victim, &loose).unwrap();
+        assert!(Outputs::create(&out).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }
 
     #[test]

@@ -97,7 +97,7 @@ async fn execute(args: &HistoryArgs) -> Result<ExitCode, Failure> {
             count(c, "rejected"),
         );
         if let Some(reason) = &r.reason {
-            println!("    {reason}");
+            println!("    {}", skolsync::terminal::escape_lines(reason));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use skolsync::engine::{self, Progress};
+use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::plan::SEND_ORDER;
 
 use super::common::{Failure, PipelineArgs, block_on};
@@ -43,7 +44,10 @@ async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Plan for `{}` (nothing has been sent):\n", pipeline.name());
+    println!(
+        "Plan for `{}` (nothing has been sent):\n",
+        escape(pipeline.name())
+    );
     print!("{}", result.summary.table());
     let changes = result.summary.changes();
     println!();
@@ -55,13 +59,13 @@ async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
     if !result.anomalies.is_empty() {
         println!("\nA run would stop here: the read looks broken:");
         for a in &result.anomalies {
-            println!("  - {}", skolsync::report::mask::scrub(&a.to_string()));
+            println!("  - {}", scrubbed(&a.to_string()));
         }
     }
     if !result.violations.is_empty() {
         println!("\nA run would stop here (guards):");
         for v in &result.violations {
-            println!("  - {v}");
+            println!("  - {}", scrubbed(&v.to_string()));
         }
         println!("Use `skolsync run --allow-large-changes` if the change is intended.");
     }
@@ -80,25 +84,27 @@ async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
                     println!(
                         "{what:<7} {name:<9} {}  source {}  unit {}{}",
                         e.id,
-                        e.source_id.as_deref().unwrap_or("-"),
-                        e.school_unit.as_deref().unwrap_or("-"),
+                        or_dash(e.source_id.as_deref()),
+                        or_dash(e.school_unit.as_deref()),
                         e.civic_no
                             .as_deref()
-                            .map(|c| format!("  {c}"))
+                            .map(|c| format!("  {}", escape(c)))
                             .unwrap_or_default()
                     );
                 }
             }
             for r in &d.rejected {
+                // Source values, shown escaped (a name with an escape
+                // sequence must not rewrite the operator's terminal).
                 println!(
                     "reject  {name:<9} source {}  unit {}  {}{}",
-                    r.source_id.as_deref().unwrap_or("-"),
-                    r.school_unit.as_deref().unwrap_or("-"),
+                    or_dash(r.source_id.as_deref()),
+                    or_dash(r.school_unit.as_deref()),
                     r.field
                         .as_deref()
-                        .map(|f| format!("{f}: "))
+                        .map(|f| format!("{}: ", escape(f)))
                         .unwrap_or_default(),
-                    r.reason
+                    scrubbed(&r.reason)
                 );
             }
         }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use skolsync::engine;
 use skolsync::state::EntityRecord;
+use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::CivicNo;
 use uuid::Uuid;
 
@@ -73,7 +74,10 @@ async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
             Err(e) => eprintln!("skolsync: could not print the status: {e}"),
         }
     } else if records.is_empty() {
-        println!("Nothing known about that entity in `{}`.", pipeline.name());
+        println!(
+            "Nothing known about that entity in `{}`.",
+            escape(pipeline.name())
+        );
     } else {
         for r in &records {
             print!("{}", describe(r));
@@ -102,8 +106,8 @@ fn describe(r: &EntityRecord) -> String {
         "{} {}\n  source id       {}\n  school unit     {}\n  last sent       {action} in run {} at {}\n  answer          {status}\n  service holds   {}\n  created by us   {}\n",
         r.kind,
         r.id,
-        r.source_id.as_deref().unwrap_or("-"),
-        r.school_unit.as_deref().unwrap_or("-"),
+        or_dash(r.source_id.as_deref()),
+        or_dash(r.school_unit.as_deref()),
         r.run_id,
         r.updated.format("%Y-%m-%d %H:%M:%S UTC"),
         if r.confirmed_hash.is_some() {
@@ -114,16 +118,13 @@ fn describe(r: &EntityRecord) -> String {
         if r.created_by_us { "yes" } else { "no" },
     );
     if let Some(detail) = &r.detail {
-        out.push_str(&format!(
-            "  detail          {}\n",
-            skolsync::report::mask::scrub(detail)
-        ));
+        out.push_str(&format!("  detail          {}\n", scrubbed(detail)));
     }
     for m in &r.messages {
         out.push_str(&format!(
             "  Skolverket      {} {}\n",
-            m.id,
-            skolsync::report::mask::scrub(&m.message)
+            escape(&m.id),
+            scrubbed(&m.message)
         ));
     }
     out

@@ -8,6 +8,7 @@ use clap::Args;
 use futures::StreamExt;
 use skolsync::engine::{EXIT_ABORTED, EXIT_USAGE};
 use skolsync::pipeline::{StateLocation, resolve};
+use skolsync::terminal::{escape, scrubbed};
 use skolsync_connectors::ReadOptions;
 use skolsync_transform::{
     ClientOptions, FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer,
@@ -28,6 +29,26 @@ pub struct ValidateArgs {
     pub online: bool,
 }
 
+/// The open-data URL `--online` checks: `[transform] open_data_url`, else
+/// the sink's (`sink`: `None` when the `[sink]` section is invalid, else
+/// the URL its environment implies, if any), else production's — but never
+/// production's in place of an invalid sink's: which environment the
+/// pipeline meant is unknown then, so that check fails instead.
+fn open_data_url(transform: Option<&str>, sink: Option<Option<String>>) -> Result<String, String> {
+    if let Some(url) = transform {
+        return Ok(url.to_string());
+    }
+    match sink {
+        None => Err(
+            "not checked: the [sink] section is invalid, so which open-data it means is unknown \
+             (set [transform] open_data_url, or fix [sink])"
+                .to_string(),
+        ),
+        Some(Some(url)) => Ok(url),
+        Some(None) => Ok(PRODUCTION_OPEN_DATA_URL.to_string()),
+    }
+}
+
 /// Validates the pipeline.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     block_on(execute(args))
@@ -40,11 +61,13 @@ struct Checks {
 
 impl Checks {
     fn ok(&self, what: &str, detail: &str) {
-        println!("ok      {what:<10} {detail}");
+        println!("ok      {what:<10} {}", escape(detail));
     }
 
+    /// Details quote the file, the source or a service: shown escaped, with
+    /// any personnummer masked.
     fn fail(&mut self, what: &str, detail: &str, online: bool) {
-        println!("FAILED  {what:<10} {detail}");
+        println!("FAILED  {what:<10} {}", scrubbed(detail));
         if online {
             self.failed_online = true;
         } else {
@@ -126,6 +149,21 @@ async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
     }
 
     if args.online {
+        // An invalid section is not checked online, and says so.
+        if source.is_none() {
+            checks.fail(
+                "source",
+                "not checked online: the [source] section is invalid",
+                true,
+            );
+        }
+        if sink.is_none() {
+            checks.fail(
+                "sink",
+                "not checked online: the [sink] section is invalid",
+                true,
+            );
+        }
         if let Some(source) = &source {
             let mut stream = source.read(ReadOptions::default());
             match tokio::time::timeout(Duration::from_secs(120), stream.next()).await {
@@ -142,30 +180,28 @@ async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
             }
         }
         if transform.open_data_file.is_none() {
-            let url = transform
-                .open_data_url
-                .clone()
-                .or_else(|| {
-                    sink.as_ref()
-                        .and_then(|s| s.open_data_url().map(str::to_string))
-                })
-                .unwrap_or_else(|| PRODUCTION_OPEN_DATA_URL.to_string());
-            let scope = FetchScope {
-                organisation_numbers: transform.organisation_numbers.clone(),
-                school_unit_codes: transform.school_units.clone(),
-            };
-            match OpenData::fetch(&url, &scope, &ClientOptions::default()).await {
-                Ok(data) => {
-                    let tests = data.test_activities.len();
-                    match Transformer::new(transform.clone(), data) {
-                        Ok(_) => checks.ok(
-                            "open-data",
-                            &format!("{url}: {tests} test activities; [transform] fits"),
-                        ),
-                        Err(e) => checks.fail("transform", &chain(&e), false),
+            let sink_url = sink.as_ref().map(|s| s.open_data_url().map(str::to_string));
+            match open_data_url(transform.open_data_url.as_deref(), sink_url) {
+                Err(why) => checks.fail("open-data", &why, true),
+                Ok(url) => {
+                    let scope = FetchScope {
+                        organisation_numbers: transform.organisation_numbers.clone(),
+                        school_unit_codes: transform.school_units.clone(),
+                    };
+                    match OpenData::fetch(&url, &scope, &ClientOptions::default()).await {
+                        Ok(data) => {
+                            let tests = data.test_activities.len();
+                            match Transformer::new(transform.clone(), data) {
+                                Ok(_) => checks.ok(
+                                    "open-data",
+                                    &format!("{url}: {tests} test activities; [transform] fits"),
+                                ),
+                                Err(e) => checks.fail("transform", &chain(&e), false),
+                            }
+                        }
+                        Err(e) => checks.fail("open-data", &chain(&e), true),
                     }
                 }
-                Err(e) => checks.fail("open-data", &chain(&e), true),
             }
         }
     }
@@ -178,4 +214,29 @@ async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
         println!("\nThe pipeline is valid.");
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_sink_never_means_production_open_data() {
+        let err = open_data_url(None, None).unwrap_err();
+        assert!(err.contains("[sink] section is invalid"), "{err}");
+        // What the file says wins; a valid sink's environment next;
+        // production only for a valid sink that implies none.
+        assert_eq!(
+            open_data_url(Some("http://127.0.0.1:9/od"), None).unwrap(),
+            "http://127.0.0.1:9/od"
+        );
+        assert_eq!(
+            open_data_url(None, Some(Some("https://test.example/od".into()))).unwrap(),
+            "https://test.example/od"
+        );
+        assert_eq!(
+            open_data_url(None, Some(None)).unwrap(),
+            PRODUCTION_OPEN_DATA_URL
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! The transform's [`Crosswalk`] does the rewriting (ids, every reference
 //! to them, hashes) from clear-text keys (personnummer, EPPN, natural
-//! keys). The store keeps those keys only as salted hashes, so the engine
+//! keys). The store keeps those keys only as keyed hashes (HMAC-SHA256
+//! under a key kept outside the state file), so the engine
 //! goes the other way round: it computes the keys of the *current* desired
 //! state, looks each up in the store, and hands the transform a crosswalk
 //! of just the keys that matched. After a run, the keys of everything the

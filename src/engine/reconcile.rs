@@ -66,6 +66,9 @@ pub async fn reconcile(
     adopt: bool,
     progress: &Progress,
 ) -> Result<ReconcileResult, EngineError> {
+    // One run per provtjänst client on this machine, whatever the state
+    // file (held until this function returns; see `crate::lock`).
+    let _sink_lock = crate::lock::SinkLock::acquire(pipeline)?;
     let store = open_store(pipeline).await?;
     let sink_identity = pipeline.sink_identity();
     let guard = store.begin_run(pipeline.name(), &sink_identity).await?;

@@ -710,6 +710,9 @@ impl RunResult {
 /// cannot be read or a sink that stops — ends the run as `aborted` with a
 /// report, and is `Ok`.
 pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult, EngineError> {
+    // One run per provtjänst client on this machine, whatever the state
+    // file (held until this function returns; see `crate::lock`).
+    let _sink_lock = crate::lock::SinkLock::acquire(pipeline)?;
     let store = open_store(pipeline).await?;
     let sink_identity = pipeline.sink_identity();
     let guard = store.begin_run(pipeline.name(), &sink_identity).await?;

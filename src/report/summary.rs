@@ -48,7 +48,7 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
         report.run_id, report.pipeline, report.outcome
     );
     if let Some(reason) = &report.abort_reason {
-        let _ = writeln!(out, "Aborted: {reason}");
+        let _ = writeln!(out, "Aborted: {}", crate::terminal::escape_lines(reason));
     }
     out.push('\n');
 

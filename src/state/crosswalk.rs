@@ -3,27 +3,60 @@
 //! When a municipality moves from school system A to B, B's records must
 //! map to the Skolverket ids A's records were given, or the provtjänst
 //! sees everyone as new people. The crosswalk keeps, per entity type, a
-//! natural key (personnummer, EPPN, …) → Skolverket id. Keys are stored as
-//! a SHA-256 over a per-store random salt and the normalised key, never in
-//! clear: no personnummer sits in the state file, its backups or a grep of
-//! them. (A salted hash of a number from a small space is no defence against
-//! someone who holds the file and brute-forces it; the file's `0600` mode
-//! is.)
+//! natural key (personnummer, EPPN, …) → Skolverket id. Keys are never
+//! stored in clear: the state file holds an HMAC-SHA256 of each normalised
+//! key, under a secret key that is **not** in the state file. Whoever holds
+//! the state file (or a backup of it) without the key cannot test
+//! personnummer against it, which a plain or salted hash of a number from
+//! so small a space would allow.
+//!
+//! # Where the key lives
+//!
+//! 1. `SKOLSYNC_CROSSWALK_KEY`, if set: at least 32 characters (e.g. the
+//!    output of `openssl rand -hex 32`), used as they are. For deployments
+//!    that keep secrets in a vault rather than on the disk.
+//! 2. Otherwise the file `<state file>.key` beside the state file (e.g.
+//!    `state/demo.sqlite.key`), created on first use with 32 random bytes
+//!    in hex and mode `0600`. Back it up with the state file, but keep it
+//!    out of places the state file goes alone (tickets, shared drives).
+//!
+//! The state file records only the key's id (an HMAC of a fixed text), so a
+//! run with the wrong or a lost key is refused with a clear message instead
+//! of silently giving everyone new ids in a migration.
+//!
+//! # Rotating the key
+//!
+//! Move `<state file>.key` to `<state file>.key.old` (or set the old value
+//! as `SKOLSYNC_CROSSWALK_OLD_KEY`) and run the pipeline: a new key is made
+//! (or taken from `SKOLSYNC_CROSSWALK_KEY`), keys are looked up under both,
+//! and everything the run confirms is written again under the new one. After
+//! one successful run, delete the old key. Keys of entities that run did not
+//! see stay under the old key and are not found once it is gone (they only
+//! matter if those entities come back from another system).
+//!
+//! # Older state files
+//!
+//! State files written before keyed hashes hold SHA-256 hashes salted with a
+//! value stored in the file itself. They are migrated transparently: those
+//! hashes are still found, each key a run confirms is written again keyed
+//! (and its old hash removed), and the salt is dropped once no old hash is
+//! left.
+
+mod key;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use skolsync_model::{CivicNo, ObjectType};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 use uuid::Uuid;
+
+pub use key::{KEY_ENV, OLD_KEY_ENV, key_file};
+pub(crate) use key::{KeyHashes, KeySource, load_keys};
 
 use super::entities::{EntityRecord, parse_id};
 use super::{StateError, StateStore, now_text};
-
-/// The `meta` key of the crosswalk salt.
-const SALT_KEY: &str = "crosswalk_salt";
 
 /// What a crosswalk key is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,14 +134,13 @@ impl CrosswalkKey {
         self.key_type
     }
 
-    /// The salted hash stored for this key.
-    fn hash(&self, salt: &[u8]) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(salt);
-        hasher.update(self.key_type.as_str().as_bytes());
-        hasher.update([0x1f]);
-        hasher.update(self.normalized.as_bytes());
-        hex(&hasher.finalize())
+    /// The text hashed: the key type, a separator, the normalised key.
+    fn message(&self) -> Vec<u8> {
+        let mut message = Vec::with_capacity(self.normalized.len() + 12);
+        message.extend_from_slice(self.key_type.as_str().as_bytes());
+        message.push(0x1f);
+        message.extend_from_slice(self.normalized.as_bytes());
+        message
     }
 }
 
@@ -125,7 +157,7 @@ impl fmt::Debug for CrosswalkKey {
 /// One type's crosswalk for one key type, loaded whole for a run.
 #[derive(Debug, Clone)]
 pub struct Crosswalk {
-    salt: Arc<[u8]>,
+    hashes: Arc<KeyHashes>,
     key_type: KeyType,
     ids: HashMap<String, Uuid>,
 }
@@ -136,7 +168,11 @@ impl Crosswalk {
         if key.key_type != self.key_type {
             return None;
         }
-        self.ids.get(&key.hash(&self.salt)).copied()
+        self.hashes
+            .all(key)
+            .iter()
+            .find_map(|h| self.ids.get(h))
+            .copied()
     }
 
     /// How many keys it holds.
@@ -173,20 +209,37 @@ impl StateStore {
         kind: ObjectType,
         entries: impl IntoIterator<Item = (CrosswalkKey, Uuid)>,
     ) -> Result<u64, StateError> {
+        self.keys.usable()?;
         let err = StateError::query("record crosswalk keys");
         let now = now_text();
         let mut tx = self.pool().begin().await.map_err(err)?;
         let mut count = 0;
         for (key, id) in entries {
+            let mut forms = self.keys.all(&key).into_iter();
+            let Some(current) = forms.next() else {
+                continue;
+            };
             sqlx::query(PUT)
                 .bind(kind.as_str())
                 .bind(key.key_type.as_str())
-                .bind(key.hash(&self.salt))
+                .bind(current)
                 .bind(id.to_string())
                 .bind(&now)
                 .execute(&mut *tx)
                 .await
                 .map_err(err)?;
+            // Migration: the same key in an older form goes.
+            for old in forms {
+                sqlx::query(
+                    "DELETE FROM crosswalk WHERE kind = $1 AND key_type = $2 AND key_hash = $3",
+                )
+                .bind(kind.as_str())
+                .bind(key.key_type.as_str())
+                .bind(old)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            }
             count += 1;
         }
         tx.commit().await.map_err(err)?;
@@ -199,22 +252,24 @@ impl StateStore {
         kind: ObjectType,
         key: &CrosswalkKey,
     ) -> Result<Option<Uuid>, StateError> {
-        let row = sqlx::query(
-            "SELECT skolverket_id FROM crosswalk WHERE kind = $1 AND key_type = $2 AND key_hash = $3",
-        )
-        .bind(kind.as_str())
-        .bind(key.key_type.as_str())
-        .bind(key.hash(&self.salt))
-        .fetch_optional(self.pool())
-        .await
-        .map_err(StateError::query("read the crosswalk"))?;
-        row.map(|row| {
-            let id: String = row
-                .try_get("skolverket_id")
-                .map_err(StateError::query("read the crosswalk"))?;
-            parse_id(&id)
-        })
-        .transpose()
+        self.keys.usable()?;
+        let err = StateError::query("read the crosswalk");
+        for hash in self.keys.all(key) {
+            let row = sqlx::query(
+                "SELECT skolverket_id FROM crosswalk WHERE kind = $1 AND key_type = $2 AND key_hash = $3",
+            )
+            .bind(kind.as_str())
+            .bind(key.key_type.as_str())
+            .bind(hash)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(err)?;
+            if let Some(row) = row {
+                let id: String = row.try_get("skolverket_id").map_err(err)?;
+                return parse_id(&id).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// The whole crosswalk of `kind` for keys of `key_type`, for lookups
@@ -224,6 +279,7 @@ impl StateStore {
         kind: ObjectType,
         key_type: KeyType,
     ) -> Result<Crosswalk, StateError> {
+        self.keys.usable()?;
         let err = StateError::query("read the crosswalk");
         let rows = sqlx::query(
             "SELECT key_hash, skolverket_id FROM crosswalk WHERE kind = $1 AND key_type = $2",
@@ -240,7 +296,7 @@ impl StateStore {
             ids.insert(hash, parse_id(&id)?);
         }
         Ok(Crosswalk {
-            salt: self.salt.clone(),
+            hashes: self.keys.clone(),
             key_type,
             ids,
         })
@@ -260,25 +316,6 @@ impl StateStore {
             None => Ok(None),
         }
     }
-}
-
-/// The store's crosswalk salt, created (32 random bytes) on first use.
-pub(crate) async fn load_or_create_salt(pool: &SqlitePool) -> Result<Vec<u8>, StateError> {
-    let err = StateError::query("read the crosswalk salt");
-    let fresh: [u8; 32] = rand::random();
-    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-        .bind(SALT_KEY)
-        .bind(hex(&fresh))
-        .execute(pool)
-        .await
-        .map_err(err)?;
-    let stored: String = sqlx::query("SELECT value FROM meta WHERE key = $1")
-        .bind(SALT_KEY)
-        .fetch_one(pool)
-        .await
-        .and_then(|row| row.try_get("value"))
-        .map_err(err)?;
-    unhex(&stored).ok_or_else(|| StateError::Corrupt("the crosswalk salt is not hex".into()))
 }
 
 fn hex(bytes: &[u8]) -> String {

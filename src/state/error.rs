@@ -53,6 +53,30 @@ pub enum StateError {
         /// After how many hours a lock counts as stale.
         stale_hours: u64,
     },
+    /// Another run writes to the same provtjänst client on this machine
+    /// (whatever its state file): see [`crate::lock`].
+    #[error(
+        "another run is already running against the same provtjänst client ({sink}): {holder}. \
+         Only one run at a time may write to a client, whatever their state files; wait for \
+         it to finish (lock file {})",
+        lock.display()
+    )]
+    SinkLocked {
+        /// The sink (URL and client identity).
+        sink: String,
+        /// Who holds it, as the holder wrote it (escaped).
+        holder: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// A sink lock file could not be created, opened or locked.
+    #[error("cannot use the lock file {}: {source}", path.display())]
+    LockFile {
+        /// The lock file (or its folder).
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A database URL of a backend that does not exist yet.
     #[error(
         "{scheme} state stores are not supported yet; use an embedded SQLite file \
@@ -75,6 +99,11 @@ pub enum StateError {
     /// A crosswalk key that cannot be normalised (the message is masked).
     #[error("invalid crosswalk key: {0}")]
     InvalidKey(String),
+    /// The crosswalk's key is missing, unreadable, too short or not the
+    /// one the crosswalk was written with (the message says which and what
+    /// to do; it never shows a key).
+    #[error("crosswalk key: {0}")]
+    CrosswalkKey(String),
     /// The background outcome writer has stopped (after an earlier error,
     /// which [`OutcomeWriter::finish`](super::OutcomeWriter::finish) returns).
     #[error("the state store's outcome writer has stopped")]

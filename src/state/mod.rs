@@ -32,7 +32,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use crosswalk::{Crosswalk, CrosswalkKey, KeyType};
+pub use crosswalk::{Crosswalk, CrosswalkKey, KEY_ENV, KeyType, OLD_KEY_ENV, key_file};
 pub use entities::EntityRecord;
 pub use error::StateError;
 pub use runs::{LockHolder, RunGuard, RunOutcome, RunRecord};
@@ -53,8 +53,8 @@ pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
 pub struct StateStore {
     pool: SqlitePool,
     path: PathBuf,
-    /// The per-store random salt of crosswalk key hashes.
-    salt: Arc<[u8]>,
+    /// How crosswalk keys are hashed (the key lives outside the file).
+    keys: Arc<crosswalk::KeyHashes>,
     stale_after: Duration,
 }
 
@@ -70,8 +70,18 @@ impl std::fmt::Debug for StateStore {
 impl StateStore {
     /// Opens the SQLite state file at `path`, creating it (mode `0600`, and
     /// missing directories `0700`) and bringing its schema up to date.
+    /// The crosswalk's key is read from `SKOLSYNC_CROSSWALK_KEY` or
+    /// `<path>.key` (see [`key_file`]; the crosswalk module says how to rotate it).
     pub async fn open(path: impl AsRef<Path>) -> Result<StateStore, StateError> {
-        let path = path.as_ref().to_path_buf();
+        StateStore::open_with(path.as_ref(), &crosswalk::KeySource::from_env()).await
+    }
+
+    /// [`open`](StateStore::open) with the crosswalk key from `keys`.
+    pub(crate) async fn open_with(
+        path: &Path,
+        keys: &crosswalk::KeySource,
+    ) -> Result<StateStore, StateError> {
+        let path = path.to_path_buf();
         create_private_file(&path)?;
         let options = SqliteConnectOptions::new()
             .filename(&path)
@@ -107,11 +117,11 @@ impl StateStore {
                 })?;
             }
         }
-        let salt = crosswalk::load_or_create_salt(&pool).await?;
+        let keys = crosswalk::load_keys(&pool, &path, keys).await?;
         Ok(StateStore {
             pool,
             path,
-            salt: salt.into(),
+            keys: Arc::new(keys),
             stale_after: DEFAULT_STALE_AFTER,
         })
     }

@@ -13,7 +13,15 @@
 //! | person   | normalised personnummer (12 characters); else EPPN (case-folded) |
 //! | duty     | the person's personnummer, school unit code, duty role |
 //! | group    | school unit code, group type, display name (case- and space-folded) |
-//! | activity | school unit code, test activity id, display name (folded) |
+//! | activity | school unit code, test activity id, display name (folded); else the test activity id and the keys of its groups |
+//!
+//! Activities have two keys because their display names are the least
+//! stable thing about them: IST names an activity after its course and
+//! group ("Matematik 3A"), Skolverket's CSV template after the group
+//! ("3A MA"). What survives a change of system is *what is tested* (the
+//! national test activity) and *who is tested* (the groups, by their own
+//! system-independent keys), so an activity whose name changed is still
+//! found through its groups.
 //!
 //! [`Crosswalk::apply`] rewrites a desired state to those ids, and every
 //! reference to them (duty → person, group → members, activity → groups and
@@ -44,7 +52,9 @@ pub struct Crosswalk {
     /// `school unit code|group type|display name` → group id.
     #[serde(default)]
     pub groups: BTreeMap<String, Uuid>,
-    /// `school unit code|test activity id|display name` → activity id.
+    /// `school unit code|test activity id|display name` → activity id, and
+    /// `groups:test activity id|group key;group key…` (the keys of its
+    /// groups, sorted) → activity id.
     #[serde(default)]
     pub activities: BTreeMap<String, Uuid>,
 }
@@ -107,6 +117,39 @@ fn activity_key(d: &Desired<skolsync_model::provtjanst::Activity>) -> String {
     )
 }
 
+/// The second key of an activity: its national test activity and the keys
+/// of the groups it tests (`group_keys`: group id → group key), sorted.
+/// `None` when it tests no group or a group the desired state lacks.
+fn activity_group_key(
+    d: &Desired<skolsync_model::provtjanst::Activity>,
+    group_keys: &HashMap<Uuid, String>,
+) -> Option<String> {
+    if d.payload.groups.is_empty() {
+        return None;
+    }
+    let mut keys = d
+        .payload
+        .groups
+        .iter()
+        .map(|g| group_keys.get(&g.id).map(String::as_str))
+        .collect::<Option<Vec<&str>>>()?;
+    keys.sort_unstable();
+    keys.dedup();
+    Some(format!(
+        "groups:{}|{}",
+        d.payload.parent_activity.id,
+        keys.join(";")
+    ))
+}
+
+fn group_keys(desired: &DesiredState) -> HashMap<Uuid, String> {
+    desired
+        .groups
+        .iter()
+        .map(|g| (g.id, group_key(g)))
+        .collect()
+}
+
 impl Crosswalk {
     /// The crosswalk of a desired state (after it was provisioned).
     pub fn record(desired: &DesiredState) -> Crosswalk {
@@ -141,8 +184,12 @@ impl Crosswalk {
         for g in &desired.groups {
             self.groups.insert(group_key(g), g.id);
         }
+        let by_group = group_keys(desired);
         for a in &desired.activities {
             self.activities.insert(activity_key(a), a.id);
+            if let Some(key) = activity_group_key(a, &by_group) {
+                self.activities.insert(key, a.id);
+            }
         }
     }
 
@@ -252,10 +299,21 @@ impl Crosswalk {
                 touched_activities.insert(a.id);
             }
         }
+        // By name first; else by what it tests and whom (its groups'
+        // references were rewritten above, and group keys do not depend on
+        // ids, so the keys match those recorded under the old system).
+        let by_group = group_keys(desired);
         let wanted: Vec<Option<Uuid>> = desired
             .activities
             .iter()
-            .map(|a| self.activities.get(&activity_key(a)).copied())
+            .map(|a| {
+                self.activities
+                    .get(&activity_key(a))
+                    .or_else(|| {
+                        activity_group_key(a, &by_group).and_then(|k| self.activities.get(&k))
+                    })
+                    .copied()
+            })
             .collect();
         let activity_map = remap(
             &mut desired.activities,

@@ -199,3 +199,35 @@ fn a_person_whose_number_changed_is_found_by_eppn_and_clashes_are_reported() {
     let ids: std::collections::HashSet<Uuid> = third.desired.persons.iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), 2, "ids stay unique");
 }
+
+/// Issue 10 item 11: the new system names activities its own way (IST says
+/// "Matematik 3A", the CSV template "3A MA"). The activities are still the
+/// same national tests of the same groups, so they keep their ids: updated
+/// (the new name), never deleted and created anew.
+#[test]
+fn renamed_activities_keep_their_ids_through_their_groups() {
+    let m = common::municipality(1000, 9, 0.0);
+    let old = common::snapshot_of(&m.source);
+    let before = transformer(&m).run(&old).unwrap();
+    assert!(!before.desired.activities.is_empty());
+    let previous = previous_state(&before.desired);
+    let crosswalk = Crosswalk::record(&before.desired);
+
+    let mut new = new_system(&old);
+    for a in &mut new.activities {
+        a.display_name = format!("renamed {}", a.display_name);
+    }
+    let mut after = transformer(&m).run(&new).unwrap();
+    let report = crosswalk.apply(&mut after.desired);
+    assert_eq!(report.activities, before.desired.activities.len());
+    assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+    let plan = diff(&after.desired, &previous);
+    assert!(plan.activities.create.is_empty() && plan.activities.delete.is_empty());
+    assert_eq!(
+        plan.activities.update.len(),
+        before.desired.activities.len()
+    );
+    assert!(plan.groups.create.is_empty() && plan.groups.delete.is_empty());
+    assert!(plan.duties.create.is_empty() && plan.duties.delete.is_empty());
+    assert!(plan.persons.create.is_empty() && plan.persons.delete.is_empty());
+}
