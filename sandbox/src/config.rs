@@ -139,6 +139,12 @@ pub struct Outage {
     /// The next this-many Provisioning API calls answer `503` (LogEntry
     /// 5022) with `Retry-After`, then the service recovers.
     pub unavailable_calls: u32,
+    /// The next this-many Provisioning API calls are refused with
+    /// `refuse_status` (LogEntry 9005), as a gateway that does not accept
+    /// the client would: nothing a client should repeat.
+    pub refuse_calls: u32,
+    /// `401` or `403` (the default; any other value is taken as `403`).
+    pub refuse_status: u16,
 }
 
 /// What an outage makes of one call.
@@ -148,6 +154,8 @@ pub enum OutageAnswer {
     Throttled(u64),
     /// `503` with `Retry-After` of these seconds.
     Unavailable(u64),
+    /// Refused with this status (`401` or `403`).
+    Refused(u16),
 }
 
 #[derive(Debug)]
@@ -156,6 +164,7 @@ struct OutageState {
     armed_at: Instant,
     throttle_left: u32,
     unavailable_left: u32,
+    refuse_left: u32,
 }
 
 impl OutageState {
@@ -164,6 +173,7 @@ impl OutageState {
             armed_at: Instant::now(),
             throttle_left: outage.throttle_burst,
             unavailable_left: outage.unavailable_calls,
+            refuse_left: outage.refuse_calls,
             outage,
         }
     }
@@ -216,10 +226,19 @@ impl FaultSwitch {
     }
 
     /// What the armed outage makes of the call arriving now (and uses up
-    /// one call of a burst): the 503 window first, then counted 503s, then
-    /// the 429 burst. `None`: no outage, answer normally.
+    /// one call of a burst): refusals first, then the 503 window, counted
+    /// 503s, the 429 burst. `None`: no outage, answer normally.
     pub fn take_outage(&self) -> Option<OutageAnswer> {
         let mut state = self.outage.lock().ok()?;
+        if state.refuse_left > 0 {
+            state.refuse_left -= 1;
+            let status = if state.outage.refuse_status == 401 {
+                401
+            } else {
+                403
+            };
+            return Some(OutageAnswer::Refused(status));
+        }
         let wait = state.outage.retry_after_secs;
         let window = Duration::from_secs(state.outage.unavailable_secs);
         if !window.is_zero() && state.armed_at.elapsed() < window {

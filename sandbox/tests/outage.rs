@@ -135,6 +135,32 @@ async fn a_503_window_lasts_its_seconds_from_start() {
     assert_eq!(call(&sandbox).await.status, StatusCode::FORBIDDEN);
 }
 
+#[tokio::test]
+async fn refusals_answer_401_or_403_without_retry_after() {
+    let sandbox = start(Outage {
+        refuse_calls: 1,
+        refuse_status: 401,
+        ..Outage::default()
+    })
+    .await;
+    let a = call(&sandbox).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.log_id.as_deref(), Some("9005"));
+    assert_eq!(a.retry_after, None);
+    // Then the normal answer to a call without a token: 403, 5002.
+    assert_eq!(call(&sandbox).await.log_id.as_deref(), Some("5002"));
+    sandbox.faults().set_outage(Outage {
+        refuse_calls: 2,
+        refuse_status: 418,
+        ..Outage::default()
+    });
+    for _ in 0..2 {
+        let a = call(&sandbox).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert_eq!(a.log_id.as_deref(), Some("9005"));
+    }
+}
+
 #[test]
 fn outage_settings_read_from_a_config_table_and_refuse_unknown_keys() {
     let outage: Outage =

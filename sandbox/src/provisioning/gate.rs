@@ -3,8 +3,8 @@
 //! request log and the rate-limit headers on every answer.
 //!
 //! Order: read the whole body (counting its size, keeping at most the
-//! limit) → injected slowness → injected outage (503 window or counted
-//! 503s, then the `throttle_burst` 429s, all with `Retry-After`; a gateway
+//! limit) → injected slowness → injected outage (refusals, the 503 window
+//! or counted 503s, then the `throttle_burst` 429s, all with `Retry-After`; a gateway
 //! answers these before it looks at the token) → bearer token (`/alive` is
 //! open) → injected 429 burst → rate limit → injected 5xx → body size (413)
 //! → JSON content type (415) → the endpoint.
@@ -129,8 +129,9 @@ fn set_rate_headers(response: &mut Response, quota: &Quota) {
     }
 }
 
-/// The answer to a call an outage refuses, with `Retry-After` (and, for a
-/// 429, the rate headers saying nothing is left until then).
+/// The answer to a call an outage refuses: a 429 or 503 with `Retry-After`
+/// (and, for a 429, the rate headers saying nothing is left until then), or
+/// a plain 401/403.
 fn outage_response(answer: OutageAnswer, quota: Quota) -> (Quota, Response) {
     let (mut response, wait, quota) = match answer {
         OutageAnswer::Throttled(wait) => {
@@ -142,6 +143,7 @@ fn outage_response(answer: OutageAnswer, quota: Quota) -> (Quota, Response) {
             (single(msg::too_many_requests()), wait, quota)
         }
         OutageAnswer::Unavailable(wait) => (single(msg::service_unavailable()), wait, quota),
+        OutageAnswer::Refused(status) => return (quota, single(msg::refused(status))),
     };
     response
         .headers_mut()

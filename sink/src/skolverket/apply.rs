@@ -39,10 +39,17 @@
 //! (upsert) once. A batch answered `413` goes back to the queue and is packed
 //! again under a lower limit (90 % of the refused body); a single entity
 //! over the limit ends `Error` alone. A batch the service refuses outright
-//! (another 4xx, or network/5xx failures past `max_attempts`) ends `Error`
-//! for its entities; three such batches in a row stop the run, and every
-//! entity not yet confirmed then ends `Error` ("not sent") so nothing is
-//! left without an outcome.
+//! (another 4xx) ends `Error` for its entities; three such batches in a row
+//! stop the run.
+//!
+//! **Stopping.** Transient trouble (429, 5xx, dropped connections) is waited
+//! out by [`Api::call`] within the retry budget. A call that gives up —
+//! the budget exhausted, or a permanent error such as a TLS certificate
+//! that does not verify, `401` or `403` — stops the run at once: its batch
+//! ends `Error` with that reason, a job whose status can no longer be
+//! fetched ends `Error` ("outcome could not be confirmed"), and every
+//! entity not yet sent ends `Error` ("not sent: …"). Nothing is left
+//! without an outcome, and what was confirmed before stays confirmed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
@@ -347,8 +354,9 @@ impl<'a> Runner<'a> {
         if plan.is_empty() {
             return Ok(self.summary(started));
         }
+        self.api.retry().reset();
         // Fail before anything is sent when no token can be had.
-        self.api.tokens().token().await?;
+        self.api.token().await?;
 
         for kind in SEND_ORDER {
             let (creates, updates) = match kind {
@@ -592,6 +600,23 @@ impl<'a> Runner<'a> {
         });
     }
 
+    /// An entity the run stopped before sending (again): `Error`, "not
+    /// sent" with the reason, and none of the notes of a send that did not
+    /// happen (members left out).
+    fn not_sent(&self, kind: ObjectType, op: Op, mut item: Item, reason: &str) {
+        item.warnings.clear();
+        item.detail = None;
+        let detail = format!("not sent: {reason}");
+        self.finish(
+            kind,
+            op,
+            item,
+            OutcomeStatus::Error,
+            Vec::new(),
+            Some(detail),
+        );
+    }
+
     fn fail_all(
         &self,
         kind: ObjectType,
@@ -751,15 +776,7 @@ impl<'a> Runner<'a> {
         }
         if let Some(reason) = self.aborted.clone() {
             for (op, item) in lanes.drain() {
-                let detail = format!("not sent: {reason}");
-                self.finish(
-                    kind,
-                    op,
-                    item,
-                    OutcomeStatus::Error,
-                    Vec::new(),
-                    Some(detail),
-                );
+                self.not_sent(kind, op, item, &reason);
             }
             return;
         }
@@ -797,26 +814,11 @@ impl<'a> Runner<'a> {
                 }
             }
             if let Some(reason) = &self.aborted {
-                let detail = format!("not sent: {reason}");
                 for (op, item) in lanes.drain() {
-                    self.finish(
-                        kind,
-                        op,
-                        item,
-                        OutcomeStatus::Error,
-                        Vec::new(),
-                        Some(detail.clone()),
-                    );
+                    self.not_sent(kind, op, item, reason);
                 }
                 for (_, op, item) in delayed.drain(..) {
-                    self.finish(
-                        kind,
-                        op,
-                        item,
-                        OutcomeStatus::Error,
-                        Vec::new(),
-                        Some(detail.clone()),
-                    );
+                    self.not_sent(kind, op, item, reason);
                 }
             }
 
@@ -972,6 +974,7 @@ impl<'a> Runner<'a> {
                 for item in &mut items {
                     item.sends += error.sends();
                 }
+                let stops = error.stops_the_run();
                 let (messages, message) = match error {
                     CallError::Refused {
                         entries, message, ..
@@ -980,6 +983,11 @@ impl<'a> Runner<'a> {
                 };
                 tracing::warn!(%message, entities = items.len(), "a bulk call failed");
                 self.fail_all(kind, op, items, &messages, &message);
+                if stops && self.aborted.is_none() {
+                    tracing::error!(%message, "stopping the run");
+                    self.aborted = Some(message);
+                    return;
+                }
                 self.failures_in_row += 1;
                 if self.failures_in_row >= ABORT_AFTER && self.aborted.is_none() {
                     tracing::error!(%message, "stopping: {ABORT_AFTER} bulk calls in a row failed");
@@ -1060,6 +1068,21 @@ impl<'a> Runner<'a> {
                         Vec::new(),
                         delayed,
                     );
+                }
+            }
+            Err(error) if error.stops_the_run() => {
+                // The job was accepted, so its entities may have landed;
+                // they end `Error` and a later run sends them again.
+                let job = jobs.swap_remove(pos);
+                let message = error.message();
+                let detail = format!(
+                    "its job {} was accepted, but its outcome could not be confirmed: {message}",
+                    job.id
+                );
+                self.fail_all(kind, job.op, job.items, &[], &detail);
+                if self.aborted.is_none() {
+                    tracing::error!(%message, "stopping the run");
+                    self.aborted = Some(message);
                 }
             }
             Err(error) => {

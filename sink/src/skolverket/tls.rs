@@ -61,12 +61,83 @@ pub fn cert_fingerprint(der: &[u8]) -> String {
     STANDARD.encode(Sha256::digest(der))
 }
 
+/// Largest certificate, key or PKCS#12 file read (they are a few KiB).
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// What a file that is not a regular file is, for the message.
+fn file_kind(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a certificate or key file: a regular file only (checked before it
+/// is opened, since opening a FIFO blocks and a device never ends), and
+/// not larger than [`MAX_FILE_BYTES`].
 fn read(field: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|source| ConfigError::Read {
+    use std::io::Read;
+    let io = |source| ConfigError::Read {
         field,
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let check = |meta: std::fs::Metadata| {
+        if !meta.is_file() {
+            return Err(bad(
+                field,
+                path,
+                format!(
+                    "is {}; certificates and keys are read from regular files only",
+                    file_kind(meta.file_type())
+                ),
+            ));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(bad(
+                field,
+                path,
+                format!(
+                    "is {} bytes, too large for a certificate or key file (at most {MAX_FILE_BYTES})",
+                    meta.len()
+                ),
+            ));
+        }
+        Ok(())
+    };
+    check(std::fs::metadata(path).map_err(io)?)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    // Again on what was opened, in case the path changed in between.
+    check(file.metadata().map_err(io)?)?;
+    let mut data = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(io)?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(bad(
+            field,
+            path,
+            "grew past the size of a certificate or key file while being read",
+        ));
+    }
+    Ok(data)
 }
 
 fn bad(field: &'static str, path: &Path, message: impl Into<String>) -> ConfigError {
@@ -334,6 +405,24 @@ mod tests {
         ] {
             assert!(Pins::parse(&wrong).is_err(), "{wrong:?} accepted");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = std::env::temp_dir();
+        let missing = dir.join(format!("skolsync-no-such-file-{}", std::process::id()));
+        assert!(matches!(
+            read("client_cert", &missing),
+            Err(ConfigError::Read { .. })
+        ));
+        let err = read("ca_cert", &dir).unwrap_err().to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        let err = read("client_key", Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a character device"), "{err}");
+        assert!(err.contains("client_key"), "{err}");
     }
 
     #[test]
