@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use skolsync_sandbox::{
-    Outage, STUDENTS_MAX, STUDENTS_MIN, Sandbox, SandboxConfig, SandboxError,
-};
+use skolsync_sandbox::{Outage, STUDENTS_MAX, STUDENTS_MIN, Sandbox, SandboxConfig, SandboxError};
 
 async fn start(outage: Outage) -> Sandbox {
     Sandbox::start(SandboxConfig {

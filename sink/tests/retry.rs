@@ -15,8 +15,7 @@ use skolsync_sandbox::{Faults, Outage, Sandbox, SandboxConfig};
 use skolsync_sink::skolverket::config::{DEFAULT_RETRY_BUDGET_SECS, SkolverketConfig};
 use skolsync_sink::{ConfigError, Sink, SinkConfig, SinkError, SkolverketSink, build};
 use support::{
-    Collected, assert_one_outcome_each, assert_store_equals_plan, bulk_calls, plan_for,
-    sink_config,
+    Collected, assert_one_outcome_each, assert_store_equals_plan, bulk_calls, plan_for, sink_config,
 };
 
 /// One at a time: the timings measured here should not suffer another
@@ -225,10 +224,7 @@ async fn a_service_that_keeps_failing_stops_the_run_when_the_budget_is_spent() {
     .await;
     let collected = Collected::default();
     let err = sink.apply(&plan, &collected.callback()).await.unwrap_err();
-    assert!(
-        err.to_string().contains("retry budget exhausted"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("retry budget exhausted"), "{err}");
     let outcomes = collected.all();
     assert_one_outcome_each(&plan, &outcomes);
     // Persons and groups fail; duties and activities wait for them.
@@ -261,7 +257,10 @@ async fn refused_run(outage: Outage) -> (Sandbox, Collected, SinkError, Duration
 async fn a_401_or_403_is_not_retried_and_is_named() {
     let _serial = SERIAL.lock().await;
     for (status, named) in [
-        (401, "401 Unauthorized: the client certificate was not accepted"),
+        (
+            401,
+            "401 Unauthorized: the client certificate was not accepted",
+        ),
         (403, "403 Forbidden"),
     ] {
         let (sandbox, collected, err, elapsed) = refused_run(Outage {
@@ -379,7 +378,10 @@ async fn a_fifo_or_device_as_certificate_or_key_is_refused() {
     })
     .unwrap_err()
     .to_string();
-    assert!(err.contains("client_key") && err.contains("device"), "{err}");
+    assert!(
+        err.contains("client_key") && err.contains("device"),
+        "{err}"
+    );
 
     let err = build_with_timeout(SkolverketConfig {
         ca_cert: Some(fifo),

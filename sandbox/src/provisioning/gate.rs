@@ -22,9 +22,9 @@ use tracing::debug;
 
 use super::ProvisioningState;
 use super::limiter::{Quota, RateClass};
-use crate::config::OutageAnswer;
 use super::messages::{self as msg, single};
 use super::store::RequestRecord;
+use crate::config::OutageAnswer;
 
 /// Bodies are drained up to this size to answer 413 cleanly; a client
 /// sending more than this gets its connection closed after the 413.

@@ -414,9 +414,7 @@ impl Api {
             Err(failure) if failure.transient => {
                 return Attempt::Transient {
                     message: failure.error.to_string(),
-                    wait: failure
-                        .retry_after
-                        .unwrap_or_else(|| backoff(failures + 1)),
+                    wait: failure.retry_after.unwrap_or_else(|| backoff(failures + 1)),
                     paced: false,
                 };
             }
@@ -480,7 +478,11 @@ impl Api {
         }
         let entries = || log_entries(&body);
         let what = |entries: &[LogEntry]| {
-            format!("{} {url}: {}", call.method, summarise(status, entries, &body))
+            format!(
+                "{} {url}: {}",
+                call.method,
+                summarise(status, entries, &body)
+            )
         };
         match status {
             200..=299 => Attempt::Done(Reply {
