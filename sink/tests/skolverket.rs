@@ -627,10 +627,17 @@ async fn without_a_token_nothing_is_sent_and_the_error_names_the_server() {
     })
     .await;
     let collected = Collected::default();
+    let started = std::time::Instant::now();
     let err = sink.apply(&plan, &collected.callback()).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, SinkError::Auth { .. }), "{text}");
     assert!(text.contains("pinned_pubkey"), "{text}");
+    // A certificate problem is permanent: named, not waited out.
+    assert!(
+        text.contains("the provtjänst's TLS certificate did not verify"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert!(collected.all().is_empty());
     assert!(sandbox.provisioning_store().requests().is_empty());
 }

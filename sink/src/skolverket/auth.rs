@@ -630,9 +630,20 @@ pub(crate) fn tls_problem(error: &reqwest::Error) -> Option<String> {
         }
         source = cause.source();
     }
+    // The error types may not be reachable through every wrapper; rustls'
+    // messages (and our pin verifier's) are.
     let text = describe_reqwest(error);
-    text.contains("invalid peer certificate")
-        .then(|| format!("the provtjänst's TLS certificate did not verify: {text}"))
+    if text.contains("invalid peer certificate") || text.contains("pinned_pubkey") {
+        Some(format!(
+            "the provtjänst's TLS certificate did not verify: {text}"
+        ))
+    } else if text.contains("received fatal alert") {
+        Some(format!(
+            "the TLS handshake was refused (was the client certificate not accepted?): {text}"
+        ))
+    } else {
+        None
+    }
 }
 
 fn name_tls(error: &rustls::Error) -> String {
