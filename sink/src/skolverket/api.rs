@@ -25,9 +25,10 @@ use reqwest::header::CONTENT_TYPE;
 use skolsync_model::provtjanst::LogEntry;
 use tokio::time::Instant;
 
-use super::auth::{Token, TokenProvider, describe_reqwest, excerpt, tls_problem};
+use super::auth::{Token, TokenProvider, describe_reqwest, excerpt};
 use super::rate::{Pacer, Pacers};
 use super::retry::{Decision, RetryBudget, retry_after};
+use super::tls::tls_problem;
 use crate::error::SinkError;
 use crate::summary::CallStats;
 

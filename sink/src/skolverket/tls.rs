@@ -22,6 +22,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use sha2::{Digest, Sha256};
 use skolsync_model::Secret;
 
+use super::auth::describe_reqwest;
 use crate::error::ConfigError;
 
 /// The huvudman's client certificate chain and private key.
@@ -385,6 +386,61 @@ pub fn client_config(
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// A TLS failure in a reqwest error's causes, named for what it is: the
+/// server's certificate did not verify (unknown issuer, expired, wrong
+/// name, not the pinned key), or the server refused our client certificate.
+/// `None` when the error is not about TLS (then it may be transient).
+pub(crate) fn tls_problem(error: &reqwest::Error) -> Option<String> {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // rustls' error travels inside an io::Error, whose `source` skips it.
+        let inner = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .or_else(|| cause.downcast_ref::<rustls::Error>());
+        if let Some(tls) = inner {
+            return Some(name_tls(tls));
+        }
+        source = cause.source();
+    }
+    // The error types may not be reachable through every wrapper; rustls'
+    // messages (and our pin verifier's) are.
+    let text = describe_reqwest(error);
+    if text.contains("invalid peer certificate") || text.contains("pinned_pubkey") {
+        Some(format!(
+            "the provtjänst's TLS certificate did not verify: {text}"
+        ))
+    } else if text.contains("received fatal alert") {
+        Some(format!(
+            "the TLS handshake was refused (was the client certificate not accepted?): {text}"
+        ))
+    } else {
+        None
+    }
+}
+
+fn name_tls(error: &rustls::Error) -> String {
+    use rustls::AlertDescription as A;
+    match error {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::General(_) => {
+            format!("the provtjänst's TLS certificate did not verify: {error}")
+        }
+        rustls::Error::AlertReceived(
+            A::BadCertificate
+            | A::CertificateRequired
+            | A::UnknownCA
+            | A::CertificateUnknown
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::UnsupportedCertificate
+            | A::AccessDenied,
+        ) => format!("the client certificate was not accepted in the TLS handshake: {error}"),
+        other => format!("the TLS connection to the provtjänst failed: {other}"),
+    }
 }
 
 #[cfg(test)]
