@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,6 +32,10 @@ pub struct SandboxConfig {
     pub limits: Limits,
     /// Faults switched on from the start (they can be changed while running).
     pub faults: Faults,
+    /// Outages of the Provisioning API switched on from the start: a 429
+    /// burst with `Retry-After`, a 503 window (see [`Outage`]; they can be
+    /// re-armed while running with [`FaultSwitch::set_outage`]).
+    pub outage: Outage,
     /// EduCloud customer id (org identifier) served under `/ss12000v2-api/source/{id}/v2.0`.
     pub educloud_customer_id: String,
     /// EduCloud OAuth2 client id.
@@ -55,6 +59,7 @@ impl Default for SandboxConfig {
             job_settle_delay: Duration::from_millis(200),
             limits: Limits::default(),
             faults: Faults::default(),
+            outage: Outage::default(),
             educloud_customer_id: "SE00100".to_string(),
             educloud_client_id: "skolsync-sandbox".to_string(),
             educloud_client_secret: "sandbox-secret".to_string(),
@@ -62,6 +67,13 @@ impl Default for SandboxConfig {
         }
     }
 }
+
+/// The fewest students `students` may ask for (the municipality needs a
+/// few of each school type and group kind).
+pub const STUDENTS_MIN: usize = 50;
+/// The most students `students` may ask for (what the generator is sized
+/// and benchmarked for; the README's 1.2 million).
+pub const STUDENTS_MAX: usize = 1_200_000;
 
 /// The Provisioning API's published limits (CHANGELOG v1.3.1).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,6 +115,70 @@ pub struct Faults {
     pub token_early_expiry: Duration,
 }
 
+/// Outages of the Provisioning API, as a gateway in front of it would show
+/// them: what a client must wait out. Armed when the sandbox starts (or by
+/// [`FaultSwitch::set_outage`]); counts and windows run from then.
+///
+/// In a pipeline's `[sandbox.faults]` these are the keys of the same names;
+/// all default to 0 (off).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Outage {
+    /// The next this-many Provisioning API calls (with a valid token or
+    /// not) answer `429` (LogEntry 5021) with `Retry-After:
+    /// retry_after_secs`, then the service recovers. Refused calls do not
+    /// count against the rate limit.
+    pub throttle_burst: u32,
+    /// Seconds a `429` or `503` of an outage asks the client to wait
+    /// (`Retry-After`, and `X-RateLimit-Reset` on the 429s); 0 sends
+    /// `Retry-After: 0`.
+    pub retry_after_secs: u64,
+    /// Every Provisioning API call during the first this-many seconds after
+    /// arming answers `503` (LogEntry 5022) with `Retry-After`.
+    pub unavailable_secs: u64,
+    /// The next this-many Provisioning API calls answer `503` (LogEntry
+    /// 5022) with `Retry-After`, then the service recovers.
+    pub unavailable_calls: u32,
+    /// The next this-many Provisioning API calls are refused with
+    /// `refuse_status` (LogEntry 9005), as a gateway that does not accept
+    /// the client would: nothing a client should repeat.
+    pub refuse_calls: u32,
+    /// `401` or `403` (the default; any other value is taken as `403`).
+    pub refuse_status: u16,
+}
+
+/// What an outage makes of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutageAnswer {
+    /// `429` with `Retry-After` of these seconds.
+    Throttled(u64),
+    /// `503` with `Retry-After` of these seconds.
+    Unavailable(u64),
+    /// Refused with this status (`401` or `403`).
+    Refused(u16),
+}
+
+#[derive(Debug)]
+struct OutageState {
+    outage: Outage,
+    armed_at: Instant,
+    throttle_left: u32,
+    unavailable_left: u32,
+    refuse_left: u32,
+}
+
+impl OutageState {
+    fn new(outage: Outage) -> Self {
+        OutageState {
+            armed_at: Instant::now(),
+            throttle_left: outage.throttle_burst,
+            unavailable_left: outage.unavailable_calls,
+            refuse_left: outage.refuse_calls,
+            outage,
+        }
+    }
+}
+
 /// The live fault settings of a running sandbox, shared by every service.
 ///
 /// Draws come from a seeded generator so a failing test can be rerun as it was.
@@ -111,6 +187,7 @@ pub struct FaultSwitch {
     faults: RwLock<Faults>,
     burst_left: Mutex<u32>,
     rng: Mutex<ChaCha8Rng>,
+    outage: Mutex<OutageState>,
 }
 
 impl FaultSwitch {
@@ -121,7 +198,61 @@ impl FaultSwitch {
             faults: RwLock::new(faults),
             burst_left: Mutex::new(burst),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_FA17)),
+            outage: Mutex::new(OutageState::new(Outage::default())),
         }
+    }
+
+    /// The same switch with `outage` armed from now.
+    pub fn with_outage(self, outage: Outage) -> Self {
+        self.set_outage(outage);
+        self
+    }
+
+    /// Arms `outage` from now, replacing any outage under way.
+    pub fn set_outage(&self, outage: Outage) {
+        let mut state = match self.outage.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *state = OutageState::new(outage);
+    }
+
+    /// The outage as armed.
+    pub fn outage(&self) -> Outage {
+        self.outage
+            .lock()
+            .map(|s| s.outage.clone())
+            .unwrap_or_default()
+    }
+
+    /// What the armed outage makes of the call arriving now (and uses up
+    /// one call of a burst): refusals first, then the 503 window, counted
+    /// 503s, the 429 burst. `None`: no outage, answer normally.
+    pub fn take_outage(&self) -> Option<OutageAnswer> {
+        let mut state = self.outage.lock().ok()?;
+        if state.refuse_left > 0 {
+            state.refuse_left -= 1;
+            let status = if state.outage.refuse_status == 401 {
+                401
+            } else {
+                403
+            };
+            return Some(OutageAnswer::Refused(status));
+        }
+        let wait = state.outage.retry_after_secs;
+        let window = Duration::from_secs(state.outage.unavailable_secs);
+        if !window.is_zero() && state.armed_at.elapsed() < window {
+            return Some(OutageAnswer::Unavailable(wait));
+        }
+        if state.unavailable_left > 0 {
+            state.unavailable_left -= 1;
+            return Some(OutageAnswer::Unavailable(wait));
+        }
+        if state.throttle_left > 0 {
+            state.throttle_left -= 1;
+            return Some(OutageAnswer::Throttled(wait));
+        }
+        None
     }
 
     /// The current settings.

@@ -27,6 +27,8 @@ mod server;
 pub mod tls;
 pub mod world;
 
-pub use config::{FaultSwitch, Faults, Limits, SandboxConfig};
+pub use config::{
+    FaultSwitch, Faults, Limits, Outage, OutageAnswer, STUDENTS_MAX, STUDENTS_MIN, SandboxConfig,
+};
 pub use server::{Endpoints, Sandbox, SandboxError};
 pub use world::{Catalogue, SourceData, World};

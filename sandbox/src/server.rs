@@ -75,6 +75,13 @@ pub enum SandboxError {
     /// The municipality could not be generated.
     #[error("could not generate the municipality: {0}")]
     Generate(String),
+    /// `students` is outside the documented range.
+    #[error(
+        "students: {0} is out of range; the sandbox generates {min} to {max} students",
+        min = crate::config::STUDENTS_MIN,
+        max = crate::config::STUDENTS_MAX
+    )]
+    Students(usize),
 }
 
 /// Where everything is: the URLs, credentials and certificate paths a
@@ -176,6 +183,9 @@ impl Sandbox {
     /// Generates the world and the certificates and starts all services.
     /// Must be called inside a tokio runtime.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        if !(crate::config::STUDENTS_MIN..=crate::config::STUDENTS_MAX).contains(&config.students) {
+            return Err(SandboxError::Students(config.students));
+        }
         // Ports first: a taken port should fail fast, before a large
         // municipality is generated.
         let listeners = Listeners::bind(config.port_base).await?;
@@ -266,6 +276,8 @@ impl Sandbox {
             educloud = %endpoints.educloud_url,
             "sandbox started"
         );
+        // Armed now that everything serves, so a 503 window counts from here.
+        faults.set_outage(config.outage.clone());
         Ok(Sandbox {
             endpoints,
             world,

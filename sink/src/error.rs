@@ -62,9 +62,11 @@ pub enum SinkError {
         /// What went wrong.
         message: String,
     },
-    /// The run stopped part-way after repeated failures; every entity of the
-    /// plan has an outcome nonetheless (those not confirmed are `Error`).
-    #[error("stopped after repeated failures: {0}")]
+    /// The run stopped part-way: the retry budget was exhausted, a
+    /// permanent error (certificate, 401, 403) came up, or bulk calls kept
+    /// being refused. Every entity of the plan has an outcome nonetheless
+    /// (those not confirmed are `Error`, with the reason).
+    #[error("the run stopped: {0}")]
     Aborted(String),
     /// A file could not be written.
     #[error("could not write {}: {message}", path.display())]

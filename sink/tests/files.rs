@@ -174,3 +174,48 @@ async fn a_directory_that_is_a_file_is_a_configuration_error() {
         "{err}"
     );
 }
+
+/// Every file in `dir` (output and leftovers alike) is `0600`.
+#[cfg(unix)]
+fn assert_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", entry.path().display());
+        seen += 1;
+    }
+    assert!(seen > 0, "files were written");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn output_files_are_0600_even_over_leftovers_with_a_wider_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let (plan, snapshot) = plan();
+    for (kind, content) in [
+        ("jsonl", Content::Provtjanst),
+        ("csv", Content::Provtjanst),
+        ("parquet", Content::Provtjanst),
+        ("jsonl", Content::Ss12000),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        // A crash left a temporary file behind, and an earlier tool wrote
+        // the output world-readable.
+        for name in [format!(".persons.{kind}.tmp"), format!("persons.{kind}")] {
+            let path = out.join(name);
+            std::fs::write(&path, "old").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let sink = file_sink(kind, dir.path(), content).await;
+        if content == Content::Ss12000 {
+            sink.write_snapshot(&snapshot).await.unwrap();
+        } else {
+            sink.apply(&plan, &|_| {}).await.unwrap();
+        }
+        assert_private(&out);
+    }
+}

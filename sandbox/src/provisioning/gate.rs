@@ -3,13 +3,15 @@
 //! request log and the rate-limit headers on every answer.
 //!
 //! Order: read the whole body (counting its size, keeping at most the
-//! limit) → injected slowness → bearer token (`/alive` is open) → injected
-//! 429 burst → rate limit → injected 5xx → body size (413) → JSON content
-//! type (415) → the endpoint.
+//! limit) → injected slowness → injected outage (refusals, the 503 window
+//! or counted 503s, then the `throttle_burst` 429s, all with `Retry-After`; a gateway
+//! answers these before it looks at the token) → bearer token (`/alive` is
+//! open) → injected 429 burst → rate limit → injected 5xx → body size (413)
+//! → JSON content type (415) → the endpoint.
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
@@ -22,6 +24,7 @@ use super::ProvisioningState;
 use super::limiter::{Quota, RateClass};
 use super::messages::{self as msg, single};
 use super::store::RequestRecord;
+use crate::config::OutageAnswer;
 
 /// Bodies are drained up to this size to answer 413 cleanly; a client
 /// sending more than this gets its connection closed after the 413.
@@ -126,6 +129,28 @@ fn set_rate_headers(response: &mut Response, quota: &Quota) {
     }
 }
 
+/// The answer to a call an outage refuses: a 429 or 503 with `Retry-After`
+/// (and, for a 429, the rate headers saying nothing is left until then), or
+/// a plain 401/403.
+fn outage_response(answer: OutageAnswer, quota: Quota) -> (Quota, Response) {
+    let (mut response, wait, quota) = match answer {
+        OutageAnswer::Throttled(wait) => {
+            let quota = Quota {
+                remaining: 0,
+                reset: Duration::from_secs(wait),
+                ..quota
+            };
+            (single(msg::too_many_requests()), wait, quota)
+        }
+        OutageAnswer::Unavailable(wait) => (single(msg::service_unavailable()), wait, quota),
+        OutageAnswer::Refused(status) => return (quota, single(msg::refused(status))),
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    (quota, response)
+}
+
 /// The middleware: see the module doc for the order of checks.
 pub async fn gate(
     State(state): State<ProvisioningState>,
@@ -162,7 +187,9 @@ pub async fn gate(
     let limiter = &state.inner.limiter;
     let switch = &state.inner.faults;
 
-    let (quota, mut response) = if identity.is_none() && !open {
+    let (quota, mut response) = if let Some(answer) = switch.take_outage() {
+        outage_response(answer, limiter.peek(&key, class, Instant::now()))
+    } else if identity.is_none() && !open {
         match limiter.hit(&key, class, Instant::now()) {
             Ok(quota) => (quota, single(msg::not_authorised())),
             Err(quota) => (quota, single(msg::too_many_requests())),

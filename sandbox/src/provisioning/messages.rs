@@ -51,6 +51,8 @@ pub const INVALID_PAGE_TOKEN: &str = "9002";
 pub const UNKNOWN_PATH: &str = "9003";
 /// Sandbox: the path exists but not with this method.
 pub const METHOD_NOT_ALLOWED: &str = "9004";
+/// Sandbox: an injected refusal (401/403) of the client.
+pub const INJECTED_REFUSAL: &str = "9005";
 /// Sandbox: create (without `updateIfExists`) of an id that exists.
 pub const ALREADY_EXISTS: &str = "9101";
 /// Sandbox: update or delete of an id that does not exist.
@@ -222,6 +224,16 @@ pub fn service_unavailable() -> Entry {
         503,
         "Teknisk begränsning",
         "Tjänsten är inte tillgänglig. Försök igen senare.",
+    )
+}
+
+/// 401 or 403 of an injected refusal (`Outage::refuse_calls`).
+pub fn refused(status: u16) -> Entry {
+    Entry::new(
+        INJECTED_REFUSAL,
+        status,
+        "Behörighet saknas",
+        "Klienten har inte behörighet till tjänsten (injicerat fel).",
     )
 }
 

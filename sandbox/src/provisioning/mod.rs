@@ -69,6 +69,7 @@
 //! | 9002 | 400 | `pageToken` the service never gave out |
 //! | 9003 | 404 | unknown path |
 //! | 9004 | 405 | method not allowed on the path |
+//! | 9005 | 401/403 | injected refusal of the client (`Outage::refuse_calls`) |
 //! | 9101 | 409 | create of an existing id without `updateIfExists=true` |
 //! | 9102 | 404 | update or delete of an id that does not exist |
 //! | 9103 | 409 | delete of a resource that is still referenced |

@@ -252,15 +252,21 @@ impl FileSink {
     }
 }
 
+/// Opens `path` for writing, readable and writable by the owner only
+/// (`0600`): created so, and set so when a file of that name was left
+/// behind (by a crash) with a wider mode, since `mode` applies only to
+/// files being created.
 #[cfg(unix)]
 fn create_private(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
+        .open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
 #[cfg(not(unix))]

@@ -1,13 +1,18 @@
 //! One call to the Provisioning API, made reliable: paced under the
 //! client's limit, with a valid bearer token, repeated when that is safe.
 //!
-//! - `429`: wait until the server's reset (the pacer blocks every call), then
-//!   repeat. Not counted as a failed attempt: a run never loses a request to
-//!   the limit.
-//! - `401`, or `403` with LogEntry 5002 (invalid token): fetch a new token,
-//!   repeat (three times at most in a row).
-//! - Network errors, timeouts, `408` and 5xx: repeat after an exponential
-//!   backoff with jitter (honouring `Retry-After`), up to `max_attempts`.
+//! - `429`: every call waits until the server's `Retry-After` (or
+//!   `X-RateLimit-Reset`; the pacer blocks them all), then the call is
+//!   repeated.
+//! - `408`, 5xx, timeouts and dropped connections: repeated after the
+//!   server's `Retry-After`, or an exponential backoff with jitter.
+//! - Both only within the retry budget ([`super::retry`]); past it the call
+//!   ends [`CallError::Exhausted`].
+//! - `403` with LogEntry 5002 (invalid token): a new token is fetched and
+//!   the call repeated (three times at most in a row).
+//! - Permanent, never repeated, named ([`CallError::Fatal`]): a TLS
+//!   certificate that does not verify, `401`, any other `403`, a token the
+//!   authorisation server will not give.
 //! - `413` and every other 4xx: returned to the caller, who knows what to do
 //!   with a batch.
 
@@ -16,23 +21,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use skolsync_model::provtjanst::LogEntry;
 use tokio::time::Instant;
 
-use super::auth::{TokenProvider, describe_reqwest, excerpt};
-use super::rate::Pacers;
+use super::auth::{Token, TokenProvider, describe_reqwest, excerpt};
+use super::rate::{Pacer, Pacers};
+use super::retry::{Decision, RetryBudget, retry_after};
+use super::tls::tls_problem;
+use crate::error::SinkError;
 use crate::summary::CallStats;
 
-/// `429` answers in a row after which a call is given up (each one waited
-/// for the server's reset, so this is minutes of refusals).
-const MAX_RATE_LIMITED: u32 = 200;
-/// Token refusals in a row after which a call is given up.
+pub use super::retry::backoff;
+
+/// Token refusals (LogEntry 5002) in a row after which a call is given up.
 const MAX_AUTH_REFUSALS: u32 = 3;
-/// First backoff delay; doubles per failure.
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-/// Longest backoff delay.
-const BACKOFF_MAX: Duration = Duration::from_secs(15);
 
 /// Which limit a call counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,9 +126,19 @@ pub enum CallError {
         /// Times the request was processed.
         sends: u32,
     },
-    /// Failed for good (network, 5xx, token) after the allowed attempts.
-    Failed {
-        /// What went wrong the last time.
+    /// Transient trouble (429, 5xx, network) outlasted the retry budget.
+    Exhausted {
+        /// What went wrong, the last failure included.
+        message: String,
+        /// Times the request was processed.
+        sends: u32,
+    },
+    /// A permanent error no call can get past: a certificate that does not
+    /// verify, `401`, `403`, no token. The run cannot go on.
+    Fatal {
+        /// HTTP status, if an answer came.
+        status: Option<u16>,
+        /// What it is, named.
         message: String,
         /// Times the request was processed.
         sends: u32,
@@ -139,9 +152,9 @@ impl CallError {
             CallError::TooLarge { .. } => {
                 "413: the request body is over the service's limit".to_string()
             }
-            CallError::Refused { message, .. } | CallError::Failed { message, .. } => {
-                message.clone()
-            }
+            CallError::Refused { message, .. }
+            | CallError::Exhausted { message, .. }
+            | CallError::Fatal { message, .. } => message.clone(),
         }
     }
 
@@ -150,9 +163,32 @@ impl CallError {
         match self {
             CallError::TooLarge { sends }
             | CallError::Refused { sends, .. }
-            | CallError::Failed { sends, .. } => *sends,
+            | CallError::Exhausted { sends, .. }
+            | CallError::Fatal { sends, .. } => *sends,
         }
     }
+
+    /// Whether no later call can succeed either (the run must stop).
+    pub fn stops_the_run(&self) -> bool {
+        matches!(self, CallError::Exhausted { .. } | CallError::Fatal { .. })
+    }
+}
+
+/// One attempt at a call, as the retry loop sees it.
+enum Attempt {
+    /// `2xx`.
+    Done(Reply),
+    /// Try again at once (a new token).
+    Again,
+    /// Transient trouble: wait `wait` (already waited by the pacer when
+    /// `paced`), within the budget.
+    Transient {
+        message: String,
+        wait: Duration,
+        paced: bool,
+    },
+    /// The call ends.
+    Stop(CallError),
 }
 
 #[derive(Debug, Default)]
@@ -175,7 +211,7 @@ pub struct Api {
     base: String,
     tokens: Arc<TokenProvider>,
     pacers: Arc<Pacers>,
-    max_attempts: u32,
+    retry: RetryBudget,
     stats: Stats,
 }
 
@@ -197,18 +233,6 @@ fn summarise(status: u16, entries: &[LogEntry], body: &[u8]) -> String {
     }
 }
 
-/// Exponential backoff with jitter (×0.5–1.5) for the `failures`-th failure.
-pub fn backoff(failures: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(10));
-    exp.min(BACKOFF_MAX).mul_f64(0.5 + rand::random::<f64>())
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    let secs = value.trim().parse::<f64>().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
-}
-
 impl Api {
     /// A client for the API at `base` (no trailing slash).
     pub fn new(
@@ -216,15 +240,54 @@ impl Api {
         base: String,
         tokens: Arc<TokenProvider>,
         pacers: Arc<Pacers>,
-        max_attempts: u32,
+        retry_budget: Duration,
     ) -> Self {
         Api {
             http,
             base: base.trim_end_matches('/').to_string(),
             tokens,
             pacers,
-            max_attempts: max_attempts.max(1),
+            retry: RetryBudget::new(retry_budget),
             stats: Stats::default(),
+        }
+    }
+
+    /// The retry budget.
+    pub fn retry(&self) -> &RetryBudget {
+        &self.retry
+    }
+
+    /// A valid token, waiting out transient trouble at the authorisation
+    /// server within the retry budget. Permanent failures return at once.
+    pub async fn token(&self) -> Result<Arc<Token>, SinkError> {
+        let mut trouble: Option<Instant> = None;
+        let mut failures = 0u32;
+        loop {
+            match self.tokens.token().await {
+                Ok(token) => return Ok(token),
+                Err(failure) if failure.transient => {
+                    failures += 1;
+                    let since = *trouble.get_or_insert_with(Instant::now);
+                    let wait = failure.retry_after.unwrap_or_else(|| backoff(failures));
+                    match self.retry.decide(since, wait) {
+                        Decision::Wait(wait) => {
+                            tracing::debug!(error = %failure.error, failures, "no access token yet; trying again");
+                            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(wait).await;
+                        }
+                        Decision::GiveUp => {
+                            return Err(match failure.error {
+                                SinkError::Auth { url, message } => SinkError::Auth {
+                                    url,
+                                    message: self.retry.exhausted_message(&message),
+                                },
+                                other => other,
+                            });
+                        }
+                    }
+                }
+                Err(failure) => return Err(failure.error),
+            }
         }
     }
 
@@ -296,155 +359,219 @@ impl Api {
         let url = self.url(&call.path);
         let mut failures = 0u32;
         let mut auth_refusals = 0u32;
-        let mut rate_limited = 0u32;
         let mut sends = 0u32;
+        let mut trouble: Option<Instant> = None;
         loop {
-            let token = match self.tokens.token().await {
-                Ok(token) => token,
-                Err(err) => {
-                    failures += 1;
-                    if failures >= self.max_attempts {
-                        return Err(CallError::Failed {
-                            message: err.to_string(),
-                            sends,
-                        });
-                    }
-                    tokio::time::sleep(backoff(failures)).await;
-                    continue;
-                }
-            };
-            pacer.acquire().await;
-            let sent_at = Instant::now();
-            let mut request = self
-                .http
-                .request(call.method.clone(), &url)
-                .bearer_auth(token.value());
-            if !call.query.is_empty() {
-                request = request.query(&call.query);
-            }
-            if let Some(body) = &call.body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.as_ref().clone());
-            }
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    pacer.observe(&headers, status, sent_at);
-                    response
-                        .bytes()
-                        .await
-                        .map(|body| (status, headers, body.to_vec()))
-                        .map_err(|e| describe_reqwest(&e))
-                }
-                Err(e) => Err(describe_reqwest(&e)),
-            };
-            let (status, headers, body) = match outcome {
-                Ok(answer) => answer,
-                Err(message) => {
-                    // The request may or may not have been processed; every
-                    // call we repeat is safe to repeat (upserts, PUTs, reads,
-                    // deletes whose "already gone" counts as done).
-                    sends += 1;
-                    failures += 1;
-                    let message = format!("{} {url}: {message}", call.method);
-                    if failures >= self.max_attempts {
-                        return Err(CallError::Failed { message, sends });
-                    }
-                    tracing::debug!(%message, failures, "call failed; repeating");
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(backoff(failures)).await;
-                    continue;
-                }
-            };
-            if status != 429 {
-                sends += 1;
-            }
-            match status {
-                200..=299 => {
+            let attempt = self
+                .attempt(call, &url, pacer, failures, &mut sends, &mut auth_refusals)
+                .await;
+            match attempt {
+                Attempt::Done(reply) => {
                     self.record_success(call);
-                    return Ok(Reply {
-                        status,
-                        body,
-                        sent_at,
-                        sends,
-                    });
+                    return Ok(reply);
                 }
-                429 => {
-                    rate_limited += 1;
-                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    if rate_limited >= MAX_RATE_LIMITED {
-                        return Err(CallError::Failed {
-                            message: format!(
-                                "{} {url}: refused with 429 {rate_limited} times in a row",
-                                call.method
-                            ),
-                            sends,
-                        });
-                    }
-                    // The pacer already blocks until the server's reset.
-                    continue;
-                }
-                401 | 403 => {
-                    let entries = log_entries(&body);
-                    let invalid_token = status == 401 || entries.iter().any(|e| e.id == "5002");
-                    if !invalid_token {
-                        return Err(CallError::Refused {
-                            status,
-                            message: summarise(status, &entries, &body),
-                            entries,
-                            sends,
-                        });
-                    }
-                    auth_refusals += 1;
-                    if auth_refusals > MAX_AUTH_REFUSALS {
-                        return Err(CallError::Failed {
-                            message: format!(
-                                "{} {url}: fresh access tokens were refused {auth_refusals} times: {}",
-                                call.method,
-                                summarise(status, &entries, &body)
-                            ),
-                            sends,
-                        });
-                    }
-                    self.tokens.invalidate(token.generation).await;
-                    continue;
-                }
-                413 => {
-                    self.stats.too_large.fetch_add(1, Ordering::Relaxed);
-                    return Err(CallError::TooLarge { sends });
-                }
-                408 | 500..=599 => {
+                Attempt::Again => continue,
+                Attempt::Stop(error) => return Err(error),
+                Attempt::Transient {
+                    message,
+                    wait,
+                    paced,
+                } => {
                     failures += 1;
-                    let entries = log_entries(&body);
-                    let message = format!(
-                        "{} {url}: {}",
-                        call.method,
-                        summarise(status, &entries, &body)
-                    );
-                    if failures >= self.max_attempts {
-                        return Err(CallError::Failed { message, sends });
+                    let since = *trouble.get_or_insert_with(Instant::now);
+                    match self.retry.decide(since, wait) {
+                        Decision::Wait(wait) => {
+                            tracing::debug!(%message, failures, ?wait, "transient trouble; repeating the call");
+                            if !paced {
+                                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(wait).await;
+                            }
+                        }
+                        Decision::GiveUp => {
+                            return Err(CallError::Exhausted {
+                                message: self.retry.exhausted_message(&message),
+                                sends,
+                            });
+                        }
                     }
-                    tracing::debug!(%message, failures, "server error; repeating");
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    let wait = backoff(failures).max(retry_after(&headers).unwrap_or_default());
-                    tokio::time::sleep(wait).await;
-                    continue;
                 }
-                _ => {
-                    let entries = log_entries(&body);
-                    return Err(CallError::Refused {
-                        status,
-                        message: format!(
-                            "{} {url}: {}",
-                            call.method,
-                            summarise(status, &entries, &body)
-                        ),
-                        entries,
-                        sends,
+            }
+        }
+    }
+
+    /// One attempt: a token, a turn of the pacer, the request, its answer
+    /// classified.
+    async fn attempt(
+        &self,
+        call: &Call,
+        url: &str,
+        pacer: &Pacer,
+        failures: u32,
+        sends: &mut u32,
+        auth_refusals: &mut u32,
+    ) -> Attempt {
+        let token = match self.tokens.token().await {
+            Ok(token) => token,
+            Err(failure) if failure.transient => {
+                return Attempt::Transient {
+                    message: failure.error.to_string(),
+                    wait: failure.retry_after.unwrap_or_else(|| backoff(failures + 1)),
+                    paced: false,
+                };
+            }
+            Err(failure) => {
+                return Attempt::Stop(CallError::Fatal {
+                    status: None,
+                    message: failure.error.to_string(),
+                    sends: *sends,
+                });
+            }
+        };
+        pacer.acquire().await;
+        let sent_at = Instant::now();
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(token.value());
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.as_ref().clone());
+        }
+        let answer = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                pacer.observe(&headers, status, sent_at);
+                response
+                    .bytes()
+                    .await
+                    .map(|body| (status, headers, body.to_vec()))
+            }
+            Err(e) => Err(e),
+        };
+        let (status, headers, body) = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                // The request may or may not have been processed; every
+                // call we repeat is safe to repeat (upserts, PUTs, reads,
+                // deletes whose "already gone" counts as done).
+                *sends += 1;
+                if let Some(problem) = tls_problem(&error) {
+                    return Attempt::Stop(CallError::Fatal {
+                        status: None,
+                        message: format!("{} {url}: {problem}", call.method),
+                        sends: *sends,
                     });
                 }
+                return Attempt::Transient {
+                    message: format!("{} {url}: {}", call.method, describe_reqwest(&error)),
+                    wait: backoff(failures + 1),
+                    paced: false,
+                };
+            }
+        };
+        if status != 429 {
+            *sends += 1;
+        }
+        let entries = || log_entries(&body);
+        let what = |entries: &[LogEntry]| {
+            format!(
+                "{} {url}: {}",
+                call.method,
+                summarise(status, entries, &body)
+            )
+        };
+        match status {
+            200..=299 => Attempt::Done(Reply {
+                status,
+                body,
+                sent_at,
+                sends: *sends,
+            }),
+            429 => {
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                // The pacer holds every call back until the server's reset;
+                // a Retry-After holds them at least that long.
+                let wait = match retry_after(&headers) {
+                    Some(wait) => {
+                        pacer.block_until(Instant::now(), wait);
+                        wait
+                    }
+                    None => super::rate::RateHeaders::read(&headers)
+                        .reset
+                        .unwrap_or(Duration::from_secs(1)),
+                };
+                Attempt::Transient {
+                    message: what(&entries()),
+                    wait,
+                    paced: true,
+                }
+            }
+            401 => Attempt::Stop(CallError::Fatal {
+                status: Some(401),
+                message: format!(
+                    "401 Unauthorized: the client certificate was not accepted ({})",
+                    what(&entries())
+                ),
+                sends: *sends,
+            }),
+            403 => {
+                let entries = entries();
+                let invalid_token = entries.iter().any(|e| e.id == "5002");
+                if invalid_token && *auth_refusals < MAX_AUTH_REFUSALS {
+                    *auth_refusals += 1;
+                    self.tokens.invalidate(token.generation).await;
+                    return Attempt::Again;
+                }
+                let message = if invalid_token {
+                    format!(
+                        "403 Forbidden: the Provisioning API refused {} freshly issued access tokens ({})",
+                        *auth_refusals + 1,
+                        what(&entries)
+                    )
+                } else {
+                    format!(
+                        "403 Forbidden: the Provisioning API refused this client access ({})",
+                        what(&entries)
+                    )
+                };
+                Attempt::Stop(CallError::Fatal {
+                    status: Some(403),
+                    message,
+                    sends: *sends,
+                })
+            }
+            413 => {
+                self.stats.too_large.fetch_add(1, Ordering::Relaxed);
+                Attempt::Stop(CallError::TooLarge { sends: *sends })
+            }
+            408 | 500..=599 => {
+                let wait = match retry_after(&headers) {
+                    Some(wait) => {
+                        // The service asked every caller to hold off.
+                        pacer.block_until(Instant::now(), wait);
+                        wait
+                    }
+                    None => backoff(failures + 1),
+                };
+                Attempt::Transient {
+                    message: what(&entries()),
+                    wait,
+                    paced: false,
+                }
+            }
+            _ => {
+                let entries = entries();
+                Attempt::Stop(CallError::Refused {
+                    status,
+                    message: what(&entries),
+                    entries,
+                    sends: *sends,
+                })
             }
         }
     }
@@ -453,20 +580,6 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        for failures in 1..20 {
-            let d = backoff(failures);
-            let nominal = BACKOFF_BASE
-                .saturating_mul(1 << (failures - 1).min(10))
-                .min(BACKOFF_MAX);
-            assert!(
-                d >= nominal.mul_f64(0.5) && d <= nominal.mul_f64(1.5),
-                "{failures}: {d:?}"
-            );
-        }
-    }
 
     #[test]
     fn log_entries_are_read_from_lists_or_single_objects() {

@@ -39,10 +39,17 @@
 //! (upsert) once. A batch answered `413` goes back to the queue and is packed
 //! again under a lower limit (90 % of the refused body); a single entity
 //! over the limit ends `Error` alone. A batch the service refuses outright
-//! (another 4xx, or network/5xx failures past `max_attempts`) ends `Error`
-//! for its entities; three such batches in a row stop the run, and every
-//! entity not yet confirmed then ends `Error` ("not sent") so nothing is
-//! left without an outcome.
+//! (another 4xx) ends `Error` for its entities; three such batches in a row
+//! stop the run.
+//!
+//! **Stopping.** Transient trouble (429, 5xx, dropped connections) is waited
+//! out by [`Api::call`] within the retry budget. A call that gives up —
+//! the budget exhausted, or a permanent error such as a TLS certificate
+//! that does not verify, `401` or `403` — stops the run at once: its batch
+//! ends `Error` with that reason, a job whose status can no longer be
+//! fetched ends `Error` ("outcome could not be confirmed"), and every
+//! entity not yet sent ends `Error` ("not sent: …"). Nothing is left
+//! without an outcome, and what was confirmed before stays confirmed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
@@ -73,6 +80,12 @@ use crate::summary::ApplySummary;
 /// The sink's own LogEntry id for a group member left out because its
 /// Person was not accepted.
 pub const MEMBER_LEFT_OUT: &str = "skolsync-member-left-out";
+
+mod estimator;
+mod gating;
+mod outcomes;
+
+pub use estimator::Estimator;
 
 /// Whole-batch failures in a row that stop the run.
 const ABORT_AFTER: u32 = 3;
@@ -131,57 +144,6 @@ impl Emitter<'_> {
             .lock()
             .map(|s| s.summary.clone())
             .unwrap_or_default()
-    }
-}
-
-/// Learns from job statuses how long jobs take to settle, so the first
-/// check of a job comes when it has probably settled: neither a wasted call
-/// too early nor idle waiting too late.
-///
-/// `lo` is the oldest age at which a job was seen pending, `hi` the youngest
-/// at which one was seen complete. While they are far apart the next first
-/// check probes halfway (bisection); once close, it comes at `hi`. A job
-/// pending past `hi` means the service slowed down: `hi` is forgotten.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Estimator {
-    lo: Duration,
-    hi: Option<Duration>,
-}
-
-impl Estimator {
-    /// First guess, before any job was seen.
-    const INITIAL: Duration = Duration::from_millis(500);
-    /// Precision worth probing for.
-    const RESOLUTION: Duration = Duration::from_millis(40);
-
-    /// Age at which to check a new job first.
-    pub fn first_check(&self) -> Duration {
-        match self.hi {
-            None if self.lo.is_zero() => Self::INITIAL,
-            None => (self.lo * 3 / 2).max(self.lo + Self::RESOLUTION),
-            Some(hi) if hi > self.lo + Self::RESOLUTION.max(hi / 5) => (self.lo + hi) / 2,
-            Some(hi) => hi,
-        }
-    }
-
-    /// A job was still pending at `age`.
-    pub fn pending(&mut self, age: Duration) {
-        self.lo = self.lo.max(age);
-        if self.hi.is_some_and(|hi| hi <= self.lo) {
-            self.hi = None;
-        }
-    }
-
-    /// A job had settled at `age`.
-    pub fn complete(&mut self, age: Duration) {
-        if age > self.lo {
-            self.hi = Some(self.hi.map_or(age, |hi| hi.min(age)));
-        }
-    }
-
-    /// Time until a job found pending at `age` is asked again.
-    fn poll_gap(age: Duration) -> Duration {
-        (age / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))
     }
 }
 
@@ -292,32 +254,6 @@ pub struct Runner<'a> {
     aborted: Option<String>,
 }
 
-fn now_rfc3339() -> String {
-    chrono::Local::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
-        .to_string()
-}
-
-fn member_left_out(group: Uuid, person: Uuid) -> LogEntry {
-    LogEntry {
-        id: MEMBER_LEFT_OUT.to_string(),
-        status_code: 424,
-        message_type: Some("Beroende saknas".to_string()),
-        message: format!(
-            "Member {person} was left out of group {group}: its Person was not accepted by the \
-             service in this run. The group is sent again with the member once the Person has landed."
-        ),
-        parameter_name: None,
-        parameter_value: None,
-        resource_type: Some(ObjectType::Person),
-        resource_id: Some(person.to_string()),
-        attribute_name: Some("groupMemberships.person.id".to_string()),
-        attribute_value: Some(person.to_string()),
-        severity_level: SeverityLevel::Warning,
-        time_of_occurance: now_rfc3339(),
-    }
-}
-
 fn not_found(outcome: &EntityOutcome) -> bool {
     outcome.status_code == Some(404)
         || (!outcome.errors.is_empty() && outcome.errors.iter().all(|e| e.status_code == 404))
@@ -347,8 +283,9 @@ impl<'a> Runner<'a> {
         if plan.is_empty() {
             return Ok(self.summary(started));
         }
+        self.api.retry().reset();
         // Fail before anything is sent when no token can be had.
-        self.api.tokens().token().await?;
+        self.api.token().await?;
 
         for kind in SEND_ORDER {
             let (creates, updates) = match kind {
@@ -388,321 +325,6 @@ impl<'a> Runner<'a> {
         summary.calls.body_limit = self.body_limit as u64;
         summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         summary
-    }
-
-    // ---- items and gating ---------------------------------------------
-
-    fn item<T: Serialize>(
-        &self,
-        kind: ObjectType,
-        op: Op,
-        desired: &Desired<T>,
-        hash: &str,
-    ) -> Option<Item> {
-        match serde_json::to_vec(&desired.payload) {
-            Ok(json) => Some(Item::new(desired.id, json, Some(hash.to_string()))),
-            Err(e) => {
-                self.emitter.emit(Outcome {
-                    kind,
-                    id: desired.id,
-                    action: op.action(),
-                    status: OutcomeStatus::Error,
-                    hash: Some(hash.to_string()),
-                    messages: Vec::new(),
-                    detail: Some(format!("could not serialize the payload: {e}")),
-                    blocked_by: None,
-                    job_id: None,
-                    attempts: 0,
-                });
-                None
-            }
-        }
-    }
-
-    fn items<T: Serialize>(&self, kind: ObjectType, plan: &TypePlan<T>) -> (Vec<Item>, Vec<Item>) {
-        let creates = plan
-            .create
-            .iter()
-            .filter_map(|d| self.item(kind, Op::Create, d, &d.hash))
-            .collect();
-        let updates = plan
-            .update
-            .iter()
-            .filter_map(|d| self.item(kind, Op::Update, d, &d.hash))
-            .collect();
-        (creates, updates)
-    }
-
-    fn hold_back(&self, kind: ObjectType, op: Op, id: Uuid, hash: &str, blocker: Blocker) {
-        self.emitter.emit(Outcome {
-            kind,
-            id,
-            action: op.action(),
-            status: OutcomeStatus::HeldBack,
-            hash: Some(hash.to_string()),
-            messages: Vec::new(),
-            detail: Some(format!(
-                "not sent: {} {} it depends on was not accepted",
-                blocker.kind, blocker.id
-            )),
-            blocked_by: Some(blocker),
-            job_id: None,
-            attempts: 0,
-        });
-    }
-
-    fn persons(&self, plan: &TypePlan<Person>) -> (Vec<Item>, Vec<Item>) {
-        self.items(ObjectType::Person, plan)
-    }
-
-    fn duties(&self, plan: &TypePlan<Duty>) -> (Vec<Item>, Vec<Item>) {
-        let failed = self.emitter.failed(ObjectType::Person);
-        let mut out = (Vec::new(), Vec::new());
-        for (op, list) in [(Op::Create, &plan.create), (Op::Update, &plan.update)] {
-            for d in list {
-                let person = d.payload.person.id;
-                if failed.contains(&person) {
-                    let blocker = Blocker {
-                        kind: ObjectType::Person,
-                        id: person,
-                    };
-                    self.hold_back(ObjectType::Duty, op, d.id, &d.hash, blocker);
-                } else if let Some(item) = self.item(ObjectType::Duty, op, d, &d.hash) {
-                    push(&mut out, op, item);
-                }
-            }
-        }
-        out
-    }
-
-    fn groups(&self, plan: &TypePlan<Group>) -> (Vec<Item>, Vec<Item>) {
-        let failed = self.emitter.failed(ObjectType::Person);
-        let mut out = (Vec::new(), Vec::new());
-        for (op, list) in [(Op::Create, &plan.create), (Op::Update, &plan.update)] {
-            for d in list {
-                let left_out: Vec<Uuid> = d
-                    .payload
-                    .group_memberships
-                    .iter()
-                    .map(|m| m.person.id)
-                    .filter(|p| failed.contains(p))
-                    .collect();
-                let item = if left_out.is_empty() {
-                    self.item(ObjectType::Group, op, d, &d.hash)
-                } else {
-                    let mut reduced = d.clone();
-                    reduced
-                        .payload
-                        .group_memberships
-                        .retain(|m| !failed.contains(&m.person.id));
-                    // The hash of what is sent, so the next run sends the
-                    // full group again.
-                    let hash = content_hash(&reduced.payload);
-                    self.item(ObjectType::Group, op, &reduced, &hash)
-                        .map(|mut item| {
-                            item.warnings =
-                                left_out.iter().map(|p| member_left_out(d.id, *p)).collect();
-                            item.detail = Some(format!(
-                                "sent without {} member(s) whose Person was not accepted",
-                                left_out.len()
-                            ));
-                            item
-                        })
-                };
-                if let Some(item) = item {
-                    push(&mut out, op, item);
-                }
-            }
-        }
-        out
-    }
-
-    fn activities(&self, plan: &TypePlan<Activity>) -> (Vec<Item>, Vec<Item>) {
-        let failed_groups = self.emitter.failed(ObjectType::Group);
-        let failed_duties = self.emitter.failed(ObjectType::Duty);
-        let mut out = (Vec::new(), Vec::new());
-        for (op, list) in [(Op::Create, &plan.create), (Op::Update, &plan.update)] {
-            for d in list {
-                let group = d
-                    .payload
-                    .groups
-                    .iter()
-                    .find(|g| failed_groups.contains(&g.id))
-                    .map(|g| Blocker {
-                        kind: ObjectType::Group,
-                        id: g.id,
-                    });
-                let teacher = || {
-                    d.payload
-                        .teachers
-                        .iter()
-                        .find(|t| failed_duties.contains(&t.duty.id))
-                        .map(|t| Blocker {
-                            kind: ObjectType::Duty,
-                            id: t.duty.id,
-                        })
-                };
-                match group.or_else(teacher) {
-                    Some(blocker) => {
-                        self.hold_back(ObjectType::Activity, op, d.id, &d.hash, blocker)
-                    }
-                    None => {
-                        if let Some(item) = self.item(ObjectType::Activity, op, d, &d.hash) {
-                            push(&mut out, op, item);
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    // ---- outcomes ---------------------------------------------------------
-
-    fn finish(
-        &self,
-        kind: ObjectType,
-        op: Op,
-        item: Item,
-        status: OutcomeStatus,
-        mut messages: Vec<LogEntry>,
-        detail: Option<String>,
-    ) {
-        let status = if status == OutcomeStatus::Success && !item.warnings.is_empty() {
-            OutcomeStatus::Warning
-        } else {
-            status
-        };
-        messages.extend(item.warnings);
-        let detail = match (item.detail, detail) {
-            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-            (a, b) => a.or(b),
-        };
-        self.emitter.emit(Outcome {
-            kind,
-            id: item.id,
-            action: op.action(),
-            status,
-            hash: if op == Op::Delete { None } else { item.hash },
-            messages,
-            detail,
-            blocked_by: None,
-            job_id: item.job,
-            attempts: item.sends,
-        });
-    }
-
-    fn fail_all(
-        &self,
-        kind: ObjectType,
-        op: Op,
-        items: Vec<Item>,
-        messages: &[LogEntry],
-        detail: &str,
-    ) {
-        for item in items {
-            self.finish(
-                kind,
-                op,
-                item,
-                OutcomeStatus::Error,
-                messages.to_vec(),
-                Some(detail.to_string()),
-            );
-        }
-    }
-
-    /// A `TemporaryError` (or an entity the status did not list): again
-    /// after a backoff, or `Error` when the attempts are used up.
-    fn again_later(
-        &self,
-        kind: ObjectType,
-        op: Op,
-        mut item: Item,
-        reason: &str,
-        messages: Vec<LogEntry>,
-        delayed: &mut Vec<(Instant, Op, Item)>,
-    ) {
-        item.temporary += 1;
-        if item.temporary >= self.settings.max_attempts {
-            let detail = format!("{reason} {} times; giving up", item.temporary);
-            self.finish(kind, op, item, OutcomeStatus::Error, messages, Some(detail));
-        } else {
-            delayed.push((Instant::now() + backoff(item.temporary), op, item));
-        }
-    }
-
-    fn resolve(
-        &self,
-        kind: ObjectType,
-        job: Job,
-        status: AsynchronousResponse,
-        lanes: &mut Lanes,
-        delayed: &mut Vec<(Instant, Op, Item)>,
-    ) {
-        let mut by_id: HashMap<Uuid, EntityOutcome> = status
-            .responses
-            .into_iter()
-            .map(|r| (r.id, r.response))
-            .collect();
-        let op = job.op;
-        for item in job.items {
-            let Some(outcome) = by_id.remove(&item.id) else {
-                self.again_later(
-                    kind,
-                    op,
-                    item,
-                    "not listed in its job's status",
-                    Vec::new(),
-                    delayed,
-                );
-                continue;
-            };
-            match outcome.status {
-                JobEntityStatus::Success => self.finish(
-                    kind,
-                    op,
-                    item,
-                    OutcomeStatus::Success,
-                    outcome.warnings,
-                    None,
-                ),
-                JobEntityStatus::Warning => self.finish(
-                    kind,
-                    op,
-                    item,
-                    OutcomeStatus::Warning,
-                    outcome.warnings,
-                    None,
-                ),
-                JobEntityStatus::Error if op == Op::Delete && not_found(&outcome) => self.finish(
-                    kind,
-                    op,
-                    item,
-                    OutcomeStatus::Success,
-                    Vec::new(),
-                    Some("already absent from the service".to_string()),
-                ),
-                JobEntityStatus::Error
-                    if op == Op::Update && not_found(&outcome) && !item.fell_back =>
-                {
-                    let mut item = item;
-                    item.fell_back = true;
-                    item.detail =
-                        Some("the service did not hold it; sent again as a create".to_string());
-                    lanes.create.push_back(item);
-                }
-                JobEntityStatus::Error => {
-                    let mut messages = outcome.errors;
-                    messages.extend(outcome.warnings);
-                    self.finish(kind, op, item, OutcomeStatus::Error, messages, None);
-                }
-                JobEntityStatus::TemporaryError | JobEntityStatus::Pending => {
-                    let reason = format!("{:?}", outcome.status);
-                    self.again_later(kind, op, item, &reason, outcome.errors, delayed);
-                }
-            }
-        }
     }
 
     // ---- one phase ----------------------------------------------------------
@@ -751,15 +373,7 @@ impl<'a> Runner<'a> {
         }
         if let Some(reason) = self.aborted.clone() {
             for (op, item) in lanes.drain() {
-                let detail = format!("not sent: {reason}");
-                self.finish(
-                    kind,
-                    op,
-                    item,
-                    OutcomeStatus::Error,
-                    Vec::new(),
-                    Some(detail),
-                );
+                self.not_sent(kind, op, item, &reason);
             }
             return;
         }
@@ -797,26 +411,11 @@ impl<'a> Runner<'a> {
                 }
             }
             if let Some(reason) = &self.aborted {
-                let detail = format!("not sent: {reason}");
                 for (op, item) in lanes.drain() {
-                    self.finish(
-                        kind,
-                        op,
-                        item,
-                        OutcomeStatus::Error,
-                        Vec::new(),
-                        Some(detail.clone()),
-                    );
+                    self.not_sent(kind, op, item, reason);
                 }
                 for (_, op, item) in delayed.drain(..) {
-                    self.finish(
-                        kind,
-                        op,
-                        item,
-                        OutcomeStatus::Error,
-                        Vec::new(),
-                        Some(detail.clone()),
-                    );
+                    self.not_sent(kind, op, item, reason);
                 }
             }
 
@@ -972,6 +571,7 @@ impl<'a> Runner<'a> {
                 for item in &mut items {
                     item.sends += error.sends();
                 }
+                let stops = error.stops_the_run();
                 let (messages, message) = match error {
                     CallError::Refused {
                         entries, message, ..
@@ -980,6 +580,11 @@ impl<'a> Runner<'a> {
                 };
                 tracing::warn!(%message, entities = items.len(), "a bulk call failed");
                 self.fail_all(kind, op, items, &messages, &message);
+                if stops && self.aborted.is_none() {
+                    tracing::error!(%message, "stopping the run");
+                    self.aborted = Some(message);
+                    return;
+                }
                 self.failures_in_row += 1;
                 if self.failures_in_row >= ABORT_AFTER && self.aborted.is_none() {
                     tracing::error!(%message, "stopping: {ABORT_AFTER} bulk calls in a row failed");
@@ -1062,6 +667,21 @@ impl<'a> Runner<'a> {
                     );
                 }
             }
+            Err(error) if error.stops_the_run() => {
+                // The job was accepted, so its entities may have landed;
+                // they end `Error` and a later run sends them again.
+                let job = jobs.swap_remove(pos);
+                let message = error.message();
+                let detail = format!(
+                    "its job {} was accepted, but its outcome could not be confirmed: {message}",
+                    job.id
+                );
+                self.fail_all(kind, job.op, job.items, &[], &detail);
+                if self.aborted.is_none() {
+                    tracing::error!(%message, "stopping the run");
+                    self.aborted = Some(message);
+                }
+            }
             Err(error) => {
                 let job = &mut jobs[pos];
                 job.polls += 1;
@@ -1072,57 +692,9 @@ impl<'a> Runner<'a> {
     }
 }
 
-fn push(out: &mut (Vec<Item>, Vec<Item>), op: Op, item: Item) {
-    match op {
-        Op::Update => out.1.push(item),
-        _ => out.0.push(item),
-    }
-}
-
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn estimator_bisects_towards_the_settle_time() {
-        let settle = ms(200);
-        let mut e = Estimator::default();
-        let mut wasted = 0;
-        let mut last = Duration::ZERO;
-        for _ in 0..20 {
-            let at = e.first_check();
-            if at >= settle {
-                e.complete(at);
-            } else {
-                wasted += 1;
-                e.pending(at);
-            }
-            last = at;
-        }
-        assert!(wasted <= 4, "{wasted} wasted checks");
-        assert!(
-            last >= settle && last <= settle + ms(80),
-            "settled on {last:?}"
-        );
-    }
-
-    #[test]
-    fn estimator_forgets_a_bound_the_service_no_longer_keeps() {
-        let mut e = Estimator::default();
-        e.complete(ms(300));
-        e.pending(ms(150));
-        e.pending(ms(400));
-        assert!(e.first_check() > ms(400));
     }
 }

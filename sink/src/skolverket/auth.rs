@@ -13,6 +13,13 @@
 //! A token is cached until shortly before it expires (a tenth of its life,
 //! at most a minute) and fetched anew when the API says it is invalid
 //! (LogEntry 5002), see [`TokenProvider::invalidate`].
+//!
+//! A failed fetch is an [`AuthFailure`] that says whether it is transient
+//! (`429`, 5xx, network trouble: [`super::api::Api::token`] waits it out
+//! within the retry budget) or permanent, and then names it: a server
+//! certificate that does not verify, `401 Unauthorized` (the client
+//! certificate was not accepted), `403 Forbidden`, a token that does not
+//! verify.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,7 +35,26 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::retry::retry_after;
+use super::tls::tls_problem;
 use crate::error::SinkError;
+
+/// A token could not be had.
+#[derive(Debug)]
+pub struct AuthFailure {
+    /// What went wrong, naming the URL.
+    pub error: SinkError,
+    /// Whether trying again later may help (429, 5xx, network trouble).
+    pub transient: bool,
+    /// The server's `Retry-After`, if it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl From<AuthFailure> for SinkError {
+    fn from(failure: AuthFailure) -> SinkError {
+        failure.error
+    }
+}
 
 /// The access type the Provisioning API needs.
 pub const PROVISIONING_ACCESS_TYPE: &str = "provisioning-api";
@@ -381,7 +407,7 @@ impl TokenProvider {
 
     /// A valid token: the cached one, or a freshly fetched and verified one.
     /// Concurrent callers wait for one fetch.
-    pub async fn token(&self) -> Result<Arc<Token>, SinkError> {
+    pub async fn token(&self) -> Result<Arc<Token>, AuthFailure> {
         let mut state = self.state.lock().await;
         if let Some(token) = &state.current
             && Instant::now() < token.renew_at
@@ -408,14 +434,53 @@ impl TokenProvider {
         }
     }
 
-    fn auth_error(&self, url: &str, message: impl Into<String>) -> SinkError {
-        SinkError::Auth {
-            url: url.to_string(),
-            message: message.into(),
+    /// A permanent failure at `url`.
+    fn auth_error(&self, url: &str, message: impl Into<String>) -> AuthFailure {
+        AuthFailure {
+            error: SinkError::Auth {
+                url: url.to_string(),
+                message: message.into(),
+            },
+            transient: false,
+            retry_after: None,
         }
     }
 
-    async fn fetch(&self, state: &mut State) -> Result<Token, SinkError> {
+    /// A request that got no answer: transient, unless TLS failed.
+    fn unanswered(&self, url: &str, error: &reqwest::Error) -> AuthFailure {
+        match tls_problem(error) {
+            Some(problem) => self.auth_error(url, problem),
+            None => AuthFailure {
+                transient: true,
+                ..self.auth_error(url, describe_reqwest(error))
+            },
+        }
+    }
+
+    /// A refusal: transient for 408, 429 and 5xx, named for 401 and 403.
+    fn refused(
+        &self,
+        url: &str,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        detail: &str,
+    ) -> AuthFailure {
+        let code = status.as_u16();
+        let message = match code {
+            401 => format!("401 Unauthorized: the client certificate was not accepted ({detail})"),
+            403 => format!(
+                "403 Forbidden: the authorisation server refused this client access ({detail})"
+            ),
+            _ => format!("the access request was refused ({status}): {detail}"),
+        };
+        AuthFailure {
+            transient: matches!(code, 408 | 429 | 500..=599),
+            retry_after: retry_after(headers),
+            ..self.auth_error(url, message)
+        }
+    }
+
+    async fn fetch(&self, state: &mut State) -> Result<Token, AuthFailure> {
         let url = &self.settings.transaction_url;
         let request = json!({
             "access_token": [{
@@ -434,12 +499,13 @@ impl TokenProvider {
             .json(&request)
             .send()
             .await
-            .map_err(|e| self.auth_error(url, describe_reqwest(&e)))?;
+            .map_err(|e| self.unanswered(url, &e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|e| self.auth_error(url, describe_reqwest(&e)))?;
+            .map_err(|e| self.unanswered(url, &e))?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<Value>(&body)
                 .ok()
@@ -453,10 +519,7 @@ impl TokenProvider {
                     Some(format!("{code}: {description}"))
                 })
                 .unwrap_or_else(|| excerpt(&body));
-            return Err(self.auth_error(
-                url,
-                format!("the access request was refused ({status}): {detail}"),
-            ));
+            return Err(self.refused(url, status, &headers, &detail));
         }
         let grant: Grant = serde_json::from_slice(&body).map_err(|e| {
             self.auth_error(
@@ -489,7 +552,11 @@ impl TokenProvider {
         })
     }
 
-    async fn verify(&self, state: &mut State, granted: &GrantedToken) -> Result<Claims, SinkError> {
+    async fn verify(
+        &self,
+        state: &mut State,
+        granted: &GrantedToken,
+    ) -> Result<Claims, AuthFailure> {
         let settings = &self.settings;
         let mut refetched = false;
         loop {
@@ -521,21 +588,23 @@ impl TokenProvider {
         }
     }
 
-    async fn fetch_jwks(&self) -> Result<Jwks, SinkError> {
+    async fn fetch_jwks(&self) -> Result<Jwks, AuthFailure> {
         let url = &self.settings.jwks_url;
         let response = self
             .http
             .get(url)
             .send()
             .await
-            .map_err(|e| self.auth_error(url, describe_reqwest(&e)))?;
+            .map_err(|e| self.unanswered(url, &e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|e| self.auth_error(url, describe_reqwest(&e)))?;
+            .map_err(|e| self.unanswered(url, &e))?;
         if !status.is_success() {
-            return Err(self.auth_error(url, format!("JWKS answered {status}: {}", excerpt(&body))));
+            let detail = format!("JWKS answered {status}: {}", excerpt(&body));
+            return Err(self.refused(url, status, &headers, &detail));
         }
         let document: Value = serde_json::from_slice(&body)
             .map_err(|e| self.auth_error(url, format!("the JWKS is not JSON: {e}")))?;

@@ -137,11 +137,22 @@ pub struct SkolverketConfig {
     /// more hides network latency.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
-    /// How many times an entity or call is tried before it ends as `Error`:
-    /// network errors, timeouts and 5xx per call, `TemporaryError` per
-    /// entity. `429` answers do not count (the call waits and is repeated).
+    /// How many times an entity is sent before it ends as `Error` when the
+    /// service's job answers `TemporaryError` for it (or leaves it out of
+    /// the job's status). Failed calls are governed by
+    /// `retry_budget_secs` instead.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Seconds of transient trouble a call waits out before the run stops:
+    /// `429`, `408`, 5xx answers, timeouts and dropped connections, at the
+    /// Provisioning API or the authorisation server, are repeated after the
+    /// server's `Retry-After` (or a backoff) for as long as that call's
+    /// trouble has lasted less than this. Past it the run stops cleanly:
+    /// what was confirmed is kept, every other entity ends `Error` with
+    /// "retry budget exhausted". A TLS certificate that does not verify,
+    /// `401` and `403` are never repeated.
+    #[serde(default = "default_retry_budget_secs")]
+    pub retry_budget_secs: u64,
     /// Seconds a bulk job may stay incomplete before its entities end as
     /// `Error` (a later run sends them again).
     #[serde(default = "default_job_deadline_secs")]
@@ -174,6 +185,7 @@ impl Default for SkolverketConfig {
             read_per_second: default_read_per_second(),
             max_in_flight: default_max_in_flight(),
             max_attempts: default_max_attempts(),
+            retry_budget_secs: default_retry_budget_secs(),
             job_deadline_secs: default_job_deadline_secs(),
             request_timeout_secs: default_request_timeout_secs(),
             connect_timeout_secs: default_connect_timeout_secs(),
@@ -199,6 +211,13 @@ fn default_max_in_flight() -> usize {
 
 fn default_max_attempts() -> u32 {
     5
+}
+
+/// Five minutes: a gateway restart or a 429 storm, not an outage of hours.
+pub const DEFAULT_RETRY_BUDGET_SECS: u64 = 300;
+
+fn default_retry_budget_secs() -> u64 {
+    DEFAULT_RETRY_BUDGET_SECS
 }
 
 fn default_job_deadline_secs() -> u64 {

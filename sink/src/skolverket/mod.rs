@@ -4,6 +4,7 @@
 //! - [`tls`]: client certificate (PEM or PKCS#12), `cert#S256`, roots, pin.
 //! - [`auth`]: access tokens from the authorisation server, verified.
 //! - [`rate`]: pacing under the per-client call limits.
+//! - [`retry`]: waiting out transient trouble within a time budget.
 //! - [`api`]: one reliable call (429, token renewal, retries).
 //! - [`batch`]: packing entities by bytes.
 //! - [`apply`]: order, gating, jobs and outcomes.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod rate;
+pub mod retry;
 pub mod tls;
 
 use std::net::IpAddr;
@@ -262,6 +264,7 @@ impl SkolverketSink {
             ("job_deadline_secs", config.job_deadline_secs),
             ("request_timeout_secs", config.request_timeout_secs),
             ("connect_timeout_secs", config.connect_timeout_secs),
+            ("retry_budget_secs", config.retry_budget_secs),
         ] {
             if value == 0 {
                 return Err(invalid(field, "must be at least 1 second"));
@@ -313,7 +316,7 @@ impl SkolverketSink {
             urls.provisioning.clone(),
             tokens,
             pacers,
-            config.max_attempts,
+            Duration::from_secs(config.retry_budget_secs),
         );
         Ok(SkolverketSink {
             api,
@@ -342,7 +345,8 @@ impl SkolverketSink {
         let status = match &error {
             CallError::TooLarge { .. } => Some(413),
             CallError::Refused { status, .. } => Some(*status),
-            CallError::Failed { .. } => None,
+            CallError::Fatal { status, .. } => *status,
+            CallError::Exhausted { .. } => None,
         };
         SinkError::Http {
             method: method.to_string(),
@@ -454,7 +458,7 @@ impl Sink for SkolverketSink {
 
     async fn check(&self) -> Result<CheckReport, SinkError> {
         let mut checks = Vec::new();
-        let token = self.api.tokens().token().await?;
+        let token = self.api.token().await?;
         checks.push(format!(
             "access token from {} verified, valid for {} s",
             self.urls.transaction,

@@ -22,6 +22,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use sha2::{Digest, Sha256};
 use skolsync_model::Secret;
 
+use super::auth::describe_reqwest;
 use crate::error::ConfigError;
 
 /// The huvudman's client certificate chain and private key.
@@ -61,12 +62,83 @@ pub fn cert_fingerprint(der: &[u8]) -> String {
     STANDARD.encode(Sha256::digest(der))
 }
 
+/// Largest certificate, key or PKCS#12 file read (they are a few KiB).
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// What a file that is not a regular file is, for the message.
+fn file_kind(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a certificate or key file: a regular file only (checked before it
+/// is opened, since opening a FIFO blocks and a device never ends), and
+/// not larger than [`MAX_FILE_BYTES`].
 fn read(field: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|source| ConfigError::Read {
+    use std::io::Read;
+    let io = |source| ConfigError::Read {
         field,
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let check = |meta: std::fs::Metadata| {
+        if !meta.is_file() {
+            return Err(bad(
+                field,
+                path,
+                format!(
+                    "is {}; certificates and keys are read from regular files only",
+                    file_kind(meta.file_type())
+                ),
+            ));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(bad(
+                field,
+                path,
+                format!(
+                    "is {} bytes, too large for a certificate or key file (at most {MAX_FILE_BYTES})",
+                    meta.len()
+                ),
+            ));
+        }
+        Ok(())
+    };
+    check(std::fs::metadata(path).map_err(io)?)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    // Again on what was opened, in case the path changed in between.
+    check(file.metadata().map_err(io)?)?;
+    let mut data = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(io)?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(bad(
+            field,
+            path,
+            "grew past the size of a certificate or key file while being read",
+        ));
+    }
+    Ok(data)
 }
 
 fn bad(field: &'static str, path: &Path, message: impl Into<String>) -> ConfigError {
@@ -316,6 +388,61 @@ pub fn client_config(
     Ok(config)
 }
 
+/// A TLS failure in a reqwest error's causes, named for what it is: the
+/// server's certificate did not verify (unknown issuer, expired, wrong
+/// name, not the pinned key), or the server refused our client certificate.
+/// `None` when the error is not about TLS (then it may be transient).
+pub(crate) fn tls_problem(error: &reqwest::Error) -> Option<String> {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // rustls' error travels inside an io::Error, whose `source` skips it.
+        let inner = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .or_else(|| cause.downcast_ref::<rustls::Error>());
+        if let Some(tls) = inner {
+            return Some(name_tls(tls));
+        }
+        source = cause.source();
+    }
+    // The error types may not be reachable through every wrapper; rustls'
+    // messages (and our pin verifier's) are.
+    let text = describe_reqwest(error);
+    if text.contains("invalid peer certificate") || text.contains("pinned_pubkey") {
+        Some(format!(
+            "the provtjänst's TLS certificate did not verify: {text}"
+        ))
+    } else if text.contains("received fatal alert") {
+        Some(format!(
+            "the TLS handshake was refused (was the client certificate not accepted?): {text}"
+        ))
+    } else {
+        None
+    }
+}
+
+fn name_tls(error: &rustls::Error) -> String {
+    use rustls::AlertDescription as A;
+    match error {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::General(_) => {
+            format!("the provtjänst's TLS certificate did not verify: {error}")
+        }
+        rustls::Error::AlertReceived(
+            A::BadCertificate
+            | A::CertificateRequired
+            | A::UnknownCA
+            | A::CertificateUnknown
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::UnsupportedCertificate
+            | A::AccessDenied,
+        ) => format!("the client certificate was not accepted in the TLS handshake: {error}"),
+        other => format!("the TLS connection to the provtjänst failed: {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +461,24 @@ mod tests {
         ] {
             assert!(Pins::parse(&wrong).is_err(), "{wrong:?} accepted");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = std::env::temp_dir();
+        let missing = dir.join(format!("skolsync-no-such-file-{}", std::process::id()));
+        assert!(matches!(
+            read("client_cert", &missing),
+            Err(ConfigError::Read { .. })
+        ));
+        let err = read("ca_cert", &dir).unwrap_err().to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        let err = read("client_key", Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a character device"), "{err}");
+        assert!(err.contains("client_key"), "{err}");
     }
 
     #[test]

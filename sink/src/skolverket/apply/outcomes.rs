@@ -1,0 +1,171 @@
+//! Outcomes: forwarding them, finishing entities, retrying `TemporaryError`
+//! and reading a job's status.
+
+use super::*;
+
+impl Runner<'_> {
+    // ---- outcomes ---------------------------------------------------------
+
+    pub(super) fn finish(
+        &self,
+        kind: ObjectType,
+        op: Op,
+        item: Item,
+        status: OutcomeStatus,
+        mut messages: Vec<LogEntry>,
+        detail: Option<String>,
+    ) {
+        let status = if status == OutcomeStatus::Success && !item.warnings.is_empty() {
+            OutcomeStatus::Warning
+        } else {
+            status
+        };
+        messages.extend(item.warnings);
+        let detail = match (item.detail, detail) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        self.emitter.emit(Outcome {
+            kind,
+            id: item.id,
+            action: op.action(),
+            status,
+            hash: if op == Op::Delete { None } else { item.hash },
+            messages,
+            detail,
+            blocked_by: None,
+            job_id: item.job,
+            attempts: item.sends,
+        });
+    }
+
+    /// An entity the run stopped before sending (again): `Error`, "not
+    /// sent" with the reason, and none of the notes of a send that did not
+    /// happen (members left out).
+    pub(super) fn not_sent(&self, kind: ObjectType, op: Op, mut item: Item, reason: &str) {
+        item.warnings.clear();
+        item.detail = None;
+        let detail = format!("not sent: {reason}");
+        self.finish(
+            kind,
+            op,
+            item,
+            OutcomeStatus::Error,
+            Vec::new(),
+            Some(detail),
+        );
+    }
+
+    pub(super) fn fail_all(
+        &self,
+        kind: ObjectType,
+        op: Op,
+        items: Vec<Item>,
+        messages: &[LogEntry],
+        detail: &str,
+    ) {
+        for item in items {
+            self.finish(
+                kind,
+                op,
+                item,
+                OutcomeStatus::Error,
+                messages.to_vec(),
+                Some(detail.to_string()),
+            );
+        }
+    }
+
+    /// A `TemporaryError` (or an entity the status did not list): again
+    /// after a backoff, or `Error` when the attempts are used up.
+    pub(super) fn again_later(
+        &self,
+        kind: ObjectType,
+        op: Op,
+        mut item: Item,
+        reason: &str,
+        messages: Vec<LogEntry>,
+        delayed: &mut Vec<(Instant, Op, Item)>,
+    ) {
+        item.temporary += 1;
+        if item.temporary >= self.settings.max_attempts {
+            let detail = format!("{reason} {} times; giving up", item.temporary);
+            self.finish(kind, op, item, OutcomeStatus::Error, messages, Some(detail));
+        } else {
+            delayed.push((Instant::now() + backoff(item.temporary), op, item));
+        }
+    }
+
+    pub(super) fn resolve(
+        &self,
+        kind: ObjectType,
+        job: Job,
+        status: AsynchronousResponse,
+        lanes: &mut Lanes,
+        delayed: &mut Vec<(Instant, Op, Item)>,
+    ) {
+        let mut by_id: HashMap<Uuid, EntityOutcome> = status
+            .responses
+            .into_iter()
+            .map(|r| (r.id, r.response))
+            .collect();
+        let op = job.op;
+        for item in job.items {
+            let Some(outcome) = by_id.remove(&item.id) else {
+                self.again_later(
+                    kind,
+                    op,
+                    item,
+                    "not listed in its job's status",
+                    Vec::new(),
+                    delayed,
+                );
+                continue;
+            };
+            match outcome.status {
+                JobEntityStatus::Success => self.finish(
+                    kind,
+                    op,
+                    item,
+                    OutcomeStatus::Success,
+                    outcome.warnings,
+                    None,
+                ),
+                JobEntityStatus::Warning => self.finish(
+                    kind,
+                    op,
+                    item,
+                    OutcomeStatus::Warning,
+                    outcome.warnings,
+                    None,
+                ),
+                JobEntityStatus::Error if op == Op::Delete && not_found(&outcome) => self.finish(
+                    kind,
+                    op,
+                    item,
+                    OutcomeStatus::Success,
+                    Vec::new(),
+                    Some("already absent from the service".to_string()),
+                ),
+                JobEntityStatus::Error
+                    if op == Op::Update && not_found(&outcome) && !item.fell_back =>
+                {
+                    let mut item = item;
+                    item.fell_back = true;
+                    item.detail =
+                        Some("the service did not hold it; sent again as a create".to_string());
+                    lanes.create.push_back(item);
+                }
+                JobEntityStatus::Error => {
+                    let mut messages = outcome.errors;
+                    messages.extend(outcome.warnings);
+                    self.finish(kind, op, item, OutcomeStatus::Error, messages, None);
+                }
+                JobEntityStatus::TemporaryError | JobEntityStatus::Pending => {
+                    let reason = format!("{:?}", outcome.status);
+                    self.again_later(kind, op, item, &reason, outcome.errors, delayed);
+                }
+            }
+        }
+    }
+}
