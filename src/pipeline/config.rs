@@ -282,6 +282,20 @@ pub struct SandboxFaults {
     /// Seconds before their `expires_in` that access tokens stop working.
     #[serde(default)]
     pub token_early_expiry_secs: u64,
+    /// An outage: the first this-many Provisioning API calls answer `429`
+    /// with `Retry-After: retry_after_secs`, then the service recovers.
+    #[serde(default)]
+    pub throttle_burst: u32,
+    /// Seconds an outage's `429` or `503` asks the client to wait.
+    #[serde(default)]
+    pub retry_after_secs: u64,
+    /// An outage: every Provisioning API call answers `503` for this many
+    /// seconds after the sandbox starts.
+    #[serde(default)]
+    pub unavailable_secs: u64,
+    /// An outage: the first this-many Provisioning API calls answer `503`.
+    #[serde(default)]
+    pub unavailable_calls: u32,
 }
 
 #[cfg(test)]

@@ -454,6 +454,13 @@ async fn start_sandbox(
             pending_extra: Duration::from_millis(f.pending_extra_ms),
             token_early_expiry: Duration::from_secs(f.token_early_expiry_secs),
         },
+        outage: skolsync_sandbox::Outage {
+            throttle_burst: f.throttle_burst,
+            retry_after_secs: f.retry_after_secs,
+            unavailable_secs: f.unavailable_secs,
+            unavailable_calls: f.unavailable_calls,
+            ..skolsync_sandbox::Outage::default()
+        },
         ..skolsync_sandbox::SandboxConfig::default()
     };
     skolsync_sandbox::Sandbox::start(config)
