@@ -70,6 +70,7 @@ pub mod open_data;
 mod persons;
 mod reasons;
 pub mod roles;
+mod stages;
 pub mod stale;
 mod transformer;
 
