@@ -155,97 +155,33 @@ impl Run<'_, '_> {
         duties: &'f DataFrame,
     ) -> PolarsResult<(Vec<PersonOutcome>, Vec<Option<&'f str>>)> {
         let mut watch = Stopwatch::start();
-        // Staff belong to the unit of their first duty in scope.
-        let mut duty_units: HashMap<&'f str, &'f str> = HashMap::new();
-        {
-            let c = Cols(duties);
-            for ((person, code), scope) in c
-                .s(D_PERSON_REF)?
-                .into_iter()
-                .zip(c.s(UNIT_CODE)?)
-                .zip(c.s(D_SCOPE)?)
-            {
-                if let (Some(person), Some(code), None) = (person, code, scope) {
-                    duty_units.entry(person).or_insert(code);
-                }
-            }
-        }
-        // The first good unit per person (for reports), streaming over the
-        // enrolments so no column is copied.
-        let mut person_units: Vec<Option<&'f str>> = vec![None; self.s.persons.len()];
-        for ((p, code), problem) in enrolments
-            .column(E_P)?
-            .u32()?
-            .iter()
-            .zip(enrolments.column(UNIT_CODE)?.str()?.iter())
-            .zip(enrolments.column(E_PROBLEM)?.str()?.iter())
-        {
-            if let (Some(p), Some(code), None) = (p, code, problem)
-                && let Some(slot) = person_units.get_mut(p as usize)
-            {
-                slot.get_or_insert(code);
-            }
-        }
-        // Enrolment problems, per person.
-        let ec = Cols(enrolment_problems);
-        let (e_p, e_n, e_unit_ref, e_code, e_type, e_year, e_edu, e_from, e_problem) = (
-            ec.u(E_P)?,
-            ec.u(E_N)?,
-            ec.s(E_UNIT_REF)?,
-            ec.s(UNIT_CODE)?,
-            ec.s(E_TYPE)?,
-            ec.i(E_YEAR)?,
-            ec.s(E_EDU)?,
-            ec.s(PR_VALID_FROM)?,
-            ec.s(E_PROBLEM)?,
-        );
-        #[allow(clippy::type_complexity)]
-        let mut problems: HashMap<
-            u32,
-            Vec<(String, Option<String>, Option<&'f str>, String)>,
-        > = HashMap::new();
-        for i in 0..e_p.len() {
-            let (Some(p), Some(problem)) = (e_p[i], e_problem[i]) else {
-                continue;
-            };
-            let unit_code = e_code[i];
-            let n = e_n[i].unwrap_or(0);
-            let d = Details {
-                unit_ref: e_unit_ref[i],
-                unit_code,
-                school_type: e_type[i],
-                year: e_year[i],
-                edu: e_edu[i],
-                valid_from: e_from[i],
-                ..Details::default()
-            };
-            let (field, value) = match problem {
-                code::YEAR_INVALID | code::YEAR_NOT_OFFERED | code::YEAR_NOT_IN_DNP => (
-                    format!("enrolments[{n}].schoolYear"),
-                    e_year[i].map(|y| y.to_string()),
-                ),
-                code::TYPE_NOT_OFFERED | code::TYPE_NOT_IN_DNP => (
-                    format!("enrolments[{n}].schoolType"),
-                    e_type[i].map(str::to_string),
-                ),
-                code::EDU_MISSING | code::EDU_UNKNOWN | code::EDU_EXPIRED | code::EDU_NOT_YET => (
-                    format!("enrolments[{n}].educationCode"),
-                    e_edu[i].map(str::to_string),
-                ),
-                _ => (
-                    format!("enrolments[{n}].enroledAt"),
-                    unit_code.or(e_unit_ref[i]).map(str::to_string),
-                ),
-            };
-            problems.entry(p).or_default().push((
-                field,
-                value,
-                unit_code,
-                reason(problem, "the enrolment", &d),
-            ));
-        }
-
+        let duty_units = duty_units(duties)?;
+        let mut person_units = first_units(enrolments, self.s.persons.len())?;
+        let problems = problems_by_person(enrolment_problems)?;
         watch.lap("person rules: enrolment problems");
+        let mut outcomes = self.person_outcomes(
+            persons,
+            &problems,
+            &duty_units,
+            &mut person_units,
+            &mut watch,
+        )?;
+        watch.lap("person rules: outcomes");
+        self.reject_duplicates(&mut outcomes, &person_units)?;
+        watch.lap("person rules: duplicates");
+        Ok((outcomes, person_units))
+    }
+
+    /// Every person's outcome from the person rules and their enrolment
+    /// problems (a pupil none of whose enrolments can be sent is rejected).
+    fn person_outcomes<'f>(
+        &mut self,
+        persons: &DataFrame,
+        problems: &EnrolmentProblems<'f>,
+        duty_units: &HashMap<&'f str, &'f str>,
+        person_units: &mut [Option<&'f str>],
+        watch: &mut Stopwatch,
+    ) -> PolarsResult<Vec<PersonOutcome>> {
         let c = Cols(persons);
         let (p_idx, p_first, n_enr, n_enr_ok, n_duty) = (
             c.u(P)?,
@@ -306,65 +242,66 @@ impl Run<'_, '_> {
             };
             let all_enrolments_bad = role == Role::Student && n_enr_ok[row].unwrap_or(0) == 0;
             let enrolment_problems = problems.get(&p);
-            match checked {
+            outcomes[i] = match checked {
                 Err(findings) => {
                     for f in findings {
                         self.finding(Severity::Rejected, p, id, unit, f);
                     }
                     if all_enrolments_bad {
-                        for (field, value, u, why) in enrolment_problems.into_iter().flatten() {
-                            self.push(
-                                Severity::Rejected,
-                                EntityKind::Person,
-                                p,
-                                id,
-                                field,
-                                value.clone(),
-                                *u,
-                                why.clone(),
-                            );
-                        }
+                        self.enrolment_problems(p, id, enrolment_problems, Severity::Rejected);
                     }
-                    outcomes[i] = PersonOutcome::Rejected;
+                    PersonOutcome::Rejected
                 }
                 Ok(_) if all_enrolments_bad => {
-                    for (field, value, u, why) in enrolment_problems.into_iter().flatten() {
-                        self.push(
-                            Severity::Rejected,
-                            EntityKind::Person,
-                            p,
-                            id,
-                            field,
-                            value.clone(),
-                            *u,
-                            why.clone(),
-                        );
-                    }
-                    outcomes[i] = PersonOutcome::Rejected;
+                    self.enrolment_problems(p, id, enrolment_problems, Severity::Rejected);
+                    PersonOutcome::Rejected
                 }
                 Ok(checked) => {
                     if role == Role::Student {
-                        for (field, value, u, why) in enrolment_problems.into_iter().flatten() {
-                            self.push(
-                                Severity::Warning,
-                                EntityKind::Person,
-                                p,
-                                id,
-                                field,
-                                value.clone(),
-                                *u,
-                                format!("{why}; this enrolment is left out"),
-                            );
-                        }
+                        self.enrolment_problems(p, id, enrolment_problems, Severity::Warning);
                     }
-                    outcomes[i] = PersonOutcome::Kept(role, Box::new(checked));
+                    PersonOutcome::Kept(role, Box::new(checked))
                 }
-            }
+            };
         }
+        Ok(outcomes)
+    }
 
-        watch.lap("person rules: outcomes");
-        // Duplicate personnummer, then duplicate EPPNs among the rest: the
-        // first holder (pupils before staff, then source order) keeps it.
+    /// Reports a person's enrolment problems: as reasons for rejecting the
+    /// person, or as warnings that the enrolment is left out.
+    fn enrolment_problems(
+        &mut self,
+        p: u32,
+        id: &str,
+        problems: Option<&Vec<EnrolmentProblem<'_>>>,
+        severity: Severity,
+    ) {
+        for (field, value, u, why) in problems.into_iter().flatten() {
+            let why = if severity == Severity::Warning {
+                format!("{why}; this enrolment is left out")
+            } else {
+                why.clone()
+            };
+            self.push(
+                severity,
+                EntityKind::Person,
+                p,
+                id,
+                field,
+                value.clone(),
+                *u,
+                why,
+            );
+        }
+    }
+
+    /// Duplicate personnummer, then duplicate EPPNs among the rest: the
+    /// first holder (pupils before staff, then source order) keeps it.
+    fn reject_duplicates(
+        &mut self,
+        outcomes: &mut [PersonOutcome],
+        person_units: &[Option<&str>],
+    ) -> PolarsResult<()> {
         for (key_name, field) in [("civic", "civicNo"), ("eppn", "eduPersonPrincipalNames")] {
             let mut p_col = Vec::new();
             let mut key = Vec::new();
@@ -452,8 +389,7 @@ impl Run<'_, '_> {
                 outcomes[i] = PersonOutcome::Rejected;
             }
         }
-        watch.lap("person rules: duplicates");
-        Ok((outcomes, person_units))
+        Ok(())
     }
 
     /// [`PersonRules::check`] for every row with a role, in parallel.
@@ -514,4 +450,106 @@ pub(crate) enum PersonOutcome {
     Out,
     Rejected,
     Kept(Role, Box<Checked>),
+}
+
+/// One enrolment problem: field, value, unit code, reason.
+type EnrolmentProblem<'f> = (String, Option<String>, Option<&'f str>, String);
+
+/// Enrolment problems per person position.
+type EnrolmentProblems<'f> = HashMap<u32, Vec<EnrolmentProblem<'f>>>;
+
+/// Staff belong to the unit of their first duty in scope.
+fn duty_units(duties: &DataFrame) -> PolarsResult<HashMap<&str, &str>> {
+    let mut duty_units = HashMap::new();
+    let c = Cols(duties);
+    for ((person, code), scope) in c
+        .s(D_PERSON_REF)?
+        .into_iter()
+        .zip(c.s(UNIT_CODE)?)
+        .zip(c.s(D_SCOPE)?)
+    {
+        if let (Some(person), Some(code), None) = (person, code, scope) {
+            duty_units.entry(person).or_insert(code);
+        }
+    }
+    Ok(duty_units)
+}
+
+/// The first good unit per person (for reports), streaming over the
+/// enrolments so no column is copied.
+fn first_units(enrolments: &DataFrame, n: usize) -> PolarsResult<Vec<Option<&str>>> {
+    let mut person_units: Vec<Option<&str>> = vec![None; n];
+    for ((p, code), problem) in enrolments
+        .column(E_P)?
+        .u32()?
+        .iter()
+        .zip(enrolments.column(UNIT_CODE)?.str()?.iter())
+        .zip(enrolments.column(E_PROBLEM)?.str()?.iter())
+    {
+        if let (Some(p), Some(code), None) = (p, code, problem)
+            && let Some(slot) = person_units.get_mut(p as usize)
+        {
+            slot.get_or_insert(code);
+        }
+    }
+    Ok(person_units)
+}
+
+/// Enrolment problems, per person.
+fn problems_by_person(enrolment_problems: &DataFrame) -> PolarsResult<EnrolmentProblems<'_>> {
+    let ec = Cols(enrolment_problems);
+    let (e_p, e_n, e_unit_ref, e_code, e_type, e_year, e_edu, e_from, e_problem) = (
+        ec.u(E_P)?,
+        ec.u(E_N)?,
+        ec.s(E_UNIT_REF)?,
+        ec.s(UNIT_CODE)?,
+        ec.s(E_TYPE)?,
+        ec.i(E_YEAR)?,
+        ec.s(E_EDU)?,
+        ec.s(PR_VALID_FROM)?,
+        ec.s(E_PROBLEM)?,
+    );
+    let mut problems = EnrolmentProblems::new();
+    for i in 0..e_p.len() {
+        let (Some(p), Some(problem)) = (e_p[i], e_problem[i]) else {
+            continue;
+        };
+        let unit_code = e_code[i];
+        let n = e_n[i].unwrap_or(0);
+        let d = Details {
+            unit_ref: e_unit_ref[i],
+            unit_code,
+            school_type: e_type[i],
+            year: e_year[i],
+            edu: e_edu[i],
+            valid_from: e_from[i],
+            ..Details::default()
+        };
+        let (field, value) = match problem {
+            code::YEAR_INVALID | code::YEAR_NOT_OFFERED | code::YEAR_NOT_IN_DNP => (
+                format!("enrolments[{n}].schoolYear"),
+                e_year[i].map(|y| y.to_string()),
+            ),
+            code::TYPE_NOT_OFFERED | code::TYPE_NOT_IN_DNP => (
+                format!("enrolments[{n}].schoolType"),
+                e_type[i].map(str::to_string),
+            ),
+            code::EDU_MISSING | code::EDU_UNKNOWN | code::EDU_EXPIRED | code::EDU_NOT_YET => (
+                format!("enrolments[{n}].educationCode"),
+                e_edu[i].map(str::to_string),
+            ),
+            _ => (
+                format!("enrolments[{n}].enroledAt"),
+                unit_code.or(e_unit_ref[i]).map(str::to_string),
+            ),
+        };
+        problems.entry(p).or_default().push((
+            field,
+            value,
+            unit_code,
+            reason(problem, "the enrolment", &d),
+        ));
+    }
+
+    Ok(problems)
 }
