@@ -1,4 +1,11 @@
-//! duties
+//! Stage 2b and 4, duties: which duties are in scope, then which of those
+//! can be sent.
+//!
+//! A duty is sent when its person is kept as staff (a person who is also a
+//! pupil keeps the pupil role, and the provtjänst refuses a Person with
+//! both), its role maps to a `Code_DutyRole` and open-data knows its unit.
+//! The stage also builds the duty status table that activities resolve
+//! their teacher references against.
 
 use std::collections::HashSet;
 
@@ -69,14 +76,10 @@ impl Run<'_, '_> {
             .collect()
     }
 
-    /// Duties of persons kept as staff, with a role and a unit open-data
-    /// knows. Returns the kept duties and a status table for teacher
-    /// references.
-    pub(crate) fn duties(
-        &mut self,
-        duties: &DataFrame,
-        ps: &DataFrame,
-    ) -> PolarsResult<(Vec<KeptDuty>, DataFrame)> {
+    /// Every duty with its first position, mapped role, person status and
+    /// one problem column per kind (so an administrator sees all of them
+    /// at once).
+    fn checked_duties(&self, duties: &DataFrame, ps: &DataFrame) -> PolarsResult<DataFrame> {
         // The role table: each distinct source text once.
         let distinct: Vec<&str> = {
             let mut seen = HashSet::new();
@@ -96,7 +99,7 @@ impl Run<'_, '_> {
             Column::new(RM_ROLE.into(), mapped),
         ])?;
 
-        let checked = duties
+        duties
             .clone()
             .lazy()
             .left_join(
@@ -137,8 +140,18 @@ impl Run<'_, '_> {
                     .alias(D_PROBLEM_UNIT),
             ])
             .sort([D], SortMultipleOptions::default())
-            .collect()?;
+            .collect()
+    }
 
+    /// Duties of persons kept as staff, with a role and a unit open-data
+    /// knows. Returns the kept duties and a status table for teacher
+    /// references.
+    pub(crate) fn duties(
+        &mut self,
+        duties: &DataFrame,
+        ps: &DataFrame,
+    ) -> PolarsResult<(Vec<KeptDuty>, DataFrame)> {
+        let checked = self.checked_duties(duties, ps)?;
         let c = Cols(&checked);
         let (
             d,
