@@ -1,4 +1,12 @@
-//! memberships
+//! Stage 7 (end), memberships: the groups' final decision and their
+//! members.
+//!
+//! A group is out of scope, rejected for a problem of its own, rejected
+//! because every activity of a teaching group was rejected (a teaching
+//! group is only sent with its national-test activity), or kept. A kept
+//! group's members are resolved against the person table: kept pupils are
+//! sent; members that are rejected, unknown or staff are left out with a
+//! warning, and rejected or missing ones are noted as [`LeftOutRef`]s.
 
 use std::collections::{HashMap, HashSet};
 
@@ -31,6 +39,45 @@ impl Run<'_, '_> {
         ps: &DataFrame,
         kept_undervisning: &HashSet<String>,
     ) -> PolarsResult<Vec<Desired<pt::Group>>> {
+        let (keep, meta) = self.decide_groups(groups, kept_undervisning)?;
+        let mut memberships = self.memberships(src, ps, &keep, &meta)?;
+        let mut out = Vec::with_capacity(meta.len());
+        for g in keep {
+            let (Some(group), Some(&(id, school_type, group_type, unit, unit_id))) =
+                (self.s.groups.get(g as usize), meta.get(&g))
+            else {
+                continue;
+            };
+            let mut members = memberships.remove(&g).unwrap_or_default();
+            members.sort_by_key(|m| m.person);
+            members.dedup();
+            out.push(Desired {
+                id,
+                source_id: group.id.as_str().to_string(),
+                hash: String::new(),
+                school_unit: unit.map(str::to_string),
+                payload: pt::Group {
+                    id,
+                    meta: None,
+                    display_name: group.display_name.trim().to_string(),
+                    group_type,
+                    school_type,
+                    organisation: ObjectReference::new(unit_id),
+                    provisioning_status: None,
+                    group_memberships: members,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Each group out of scope, rejected, or kept: the kept ones in order,
+    /// with what their payload needs.
+    fn decide_groups<'g>(
+        &mut self,
+        groups: &'g DataFrame,
+        kept_undervisning: &HashSet<String>,
+    ) -> PolarsResult<(Vec<u32>, HashMap<u32, GroupMeta<'g>>)> {
         let c = Cols(groups);
         let (g_idx, g_id, g_type, stype, unit_ref, unit_code, unit_id, scope_r, problem) = (
             c.u(G)?,
@@ -44,8 +91,7 @@ impl Run<'_, '_> {
             c.s(G_PROBLEM)?,
         );
         let mut keep: Vec<u32> = Vec::new();
-        let mut meta: HashMap<u32, (Uuid, SchoolType, GroupType, Option<&str>, Uuid)> =
-            HashMap::new();
+        let mut meta: HashMap<u32, GroupMeta<'g>> = HashMap::new();
         for i in 0..g_idx.len() {
             let Some(g) = g_idx[i] else { continue };
             let id = g_id[i].unwrap_or("");
@@ -114,9 +160,20 @@ impl Run<'_, '_> {
                 ),
             );
         }
+        Ok((keep, meta))
+    }
 
+    /// Members of the kept groups, resolved against the person table:
+    /// the memberships sent, and a warning for each member left out.
+    fn memberships(
+        &mut self,
+        src: &SourceFrames,
+        ps: &DataFrame,
+        keep: &[u32],
+        meta: &HashMap<u32, GroupMeta<'_>>,
+    ) -> PolarsResult<HashMap<u32, Vec<GroupMembership>>> {
         // Members of the kept groups, resolved against the person table.
-        let kept_frame = DataFrame::new_infer_height(vec![Column::new(KG.into(), keep.clone())])?;
+        let kept_frame = DataFrame::new_infer_height(vec![Column::new(KG.into(), keep.to_vec())])?;
         let members = src
             .members
             .clone()
@@ -223,34 +280,10 @@ impl Run<'_, '_> {
                 why.to_string(),
             );
         }
-
-        let mut out = Vec::with_capacity(meta.len());
-        for g in keep {
-            let (Some(group), Some(&(id, school_type, group_type, unit, unit_id))) =
-                (self.s.groups.get(g as usize), meta.get(&g))
-            else {
-                continue;
-            };
-            let mut members = memberships.remove(&g).unwrap_or_default();
-            members.sort_by_key(|m| m.person);
-            members.dedup();
-            out.push(Desired {
-                id,
-                source_id: group.id.as_str().to_string(),
-                hash: String::new(),
-                school_unit: unit.map(str::to_string),
-                payload: pt::Group {
-                    id,
-                    meta: None,
-                    display_name: group.display_name.trim().to_string(),
-                    group_type,
-                    school_type,
-                    organisation: ObjectReference::new(unit_id),
-                    provisioning_status: None,
-                    group_memberships: members,
-                },
-            });
-        }
-        Ok(out)
+        Ok(memberships)
     }
 }
+
+/// A kept group: its provtjänst id, school type, group type, unit code and
+/// Skolverket's id of the unit.
+type GroupMeta<'g> = (Uuid, SchoolType, GroupType, Option<&'g str>, Uuid);
