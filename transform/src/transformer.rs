@@ -1,8 +1,10 @@
-//! The transform itself: frames in, joins and filters, payloads out.
+//! The transform's public face and its orchestrator: frames in, the
+//! stages, payloads out.
 //!
 //! [`Transformer::new`] checks the `[transform]` config against the code
 //! lists and open-data and prepares open-data as frames. [`Transformer::run`]
-//! then works through one snapshot in dependency order:
+//! then works through one snapshot in dependency order, one stage per file
+//! under [`crate::stages`]:
 //!
 //! 1. school units: source organisations ⋈ open-data (unknown, Expired,
 //!    dnpStatus false) ⋈ the configured scope;
@@ -19,6 +21,11 @@
 //!
 //! and re-nests the survivors into payloads. Every record ends as kept,
 //! rejected (with a [`Reject`]) or out of scope (counted with its reason).
+//!
+//! This file keeps the public types, the config checks and [`Run`], the
+//! state every stage reads and adds its rejects and counts to; `execute`
+//! calls the stages in order and drops each frame once no later stage
+//! needs it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -138,169 +145,24 @@ impl Transformer {
     /// Checks `config` against the code lists and `open_data`, and prepares
     /// the run. Every problem is reported at once.
     pub fn new(config: TransformConfig, open_data: OpenData) -> Result<Self, ConfigError> {
-        let mut problems: Vec<(String, String)> = Vec::new();
-        let mut problem = |key: &str, msg: String| problems.push((key.to_string(), msg));
-
+        let mut problems = Problems::default();
         if config.open_data_url.is_some() && config.open_data_file.is_some() {
-            problem(
+            problems.add(
                 "open_data_file",
                 "set either open_data_url or open_data_file, not both".into(),
             );
         }
-
-        let mut school_types = Vec::new();
-        for t in &config.school_types {
-            match t.parse::<SchoolType>() {
-                Ok(st) if !school_types.contains(&st.as_str()) => school_types.push(st.as_str()),
-                Ok(_) => {}
-                Err(_) => problem(
-                    "school_types",
-                    format!(
-                        "unknown school type `{t}` (the provtjänst takes GR, SP, SAM, GY, VUXGY)"
-                    ),
-                ),
-            }
-        }
-        if config.school_types.is_empty() {
-            problem(
-                "school_types",
-                "must name at least one school type (or be left out for all)".into(),
-            );
-        }
-
-        let mut school_years = Vec::new();
-        for y in &config.school_years {
-            if (1..=10).contains(y) {
-                school_years.push(i32::from(*y));
-            } else {
-                problem("school_years", format!("school year {y} is not 1–10"));
-            }
-        }
-
-        let known_units: HashSet<&str> = open_data
-            .school_units
-            .iter()
-            .map(|u| u.school_unit_code.as_str())
-            .collect();
-        let mut scope_units = Vec::new();
-        for code in &config.school_units {
-            let code = code.trim();
-            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
-                problem(
-                    "school_units",
-                    format!("`{code}` is not a school unit code (8 digits)"),
-                );
-            } else if !known_units.contains(code) {
-                problem(
-                    "school_units",
-                    format!("school unit {code} is not known to Skolverket (not in open-data)"),
-                );
-            } else {
-                scope_units.push(code.to_string());
-            }
-        }
-
-        let test_names: HashSet<&str> = open_data
-            .test_activities
-            .iter()
-            .map(|t| t.display_name.trim())
-            .collect();
-        let test_subjects: HashSet<&str> = open_data
-            .test_activities
-            .iter()
-            .filter_map(|t| split_subject_year(t.display_name.trim()).map(|(s, _)| s))
-            .collect();
-        let mut subject_map = Vec::new();
-        for (local, target) in &config.subject_map {
-            let (local, target) = (local.trim(), target.trim());
-            if local.is_empty() || target.is_empty() {
-                problem(
-                    "subject_map",
-                    format!("empty code in `{local}` = `{target}`"),
-                );
-            } else if !test_names.contains(target) && !test_subjects.contains(target) {
-                problem(
-                    "subject_map",
-                    format!(
-                        "`{local}` = `{target}`: `{target}` leads to no national test activity in open-data (expected a subject code such as GRGRMAT01 or a course code such as MATMAT01c)"
-                    ),
-                );
-            } else {
-                subject_map.push((local.to_string(), target.to_string()));
-            }
-        }
-
-        let mut rules = Vec::new();
-        for (i, rule) in config.test_activities.iter().enumerate() {
-            let key = format!("test_activities[{i}]");
-            let name = rule.test_activity.trim();
-            if rule.code.trim().is_empty() {
-                problem(&key, "`code` is empty".into());
-            } else if rule.school_year.is_some_and(|y| !(1..=10).contains(&y)) {
-                problem(&key, "`school_year` must be 1–10".into());
-            } else if !test_names.contains(name) {
-                problem(&key, format!("test activity `{name}` is not in open-data"));
-            } else {
-                rules.push((
-                    rule.code.trim().to_string(),
-                    rule.school_year,
-                    name.to_string(),
-                ));
-            }
-        }
-
-        let mut configured_roles = Vec::new();
-        for (source, role) in &config.duty_role_map {
-            match role.parse::<DutyRole>() {
-                Ok(r) => configured_roles.push((source.clone(), r)),
-                Err(e) => problem("duty_role_map", format!("`{source}` = `{role}`: {e}")),
-            }
-        }
-
-        if let Some(EppnDomain { student, staff, .. }) = &config.eppn_domain {
-            for (which, domain) in [("student", student), ("staff", staff)] {
-                if let Some(d) = domain
-                    && (d.contains('@')
-                        || !d.contains('.')
-                        || d.starts_with('.')
-                        || d.ends_with('.')
-                        || d.chars().any(char::is_whitespace))
-                {
-                    problem(
-                        &format!("eppn_domain.{which}"),
-                        format!("`{d}` is not a domain such as edu.kommun.se"),
-                    );
-                }
-            }
-            if let (Some(a), Some(b)) = (student, staff)
-                && a.trim().eq_ignore_ascii_case(b.trim())
-            {
-                problem(
-                    "eppn_domain",
-                    "student and staff domains must differ: Skolverket wants different EPPNs for the two roles".into(),
-                );
-            }
-            if student.is_none() && staff.is_none() {
-                problem("eppn_domain", "set `student`, `staff` or both".into());
-            }
-        }
-
-        let day = match &config.reference_date {
-            None => Local::now().date_naive(),
-            Some(text) => match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
-                Ok(d) => d,
-                Err(_) => {
-                    problem(
-                        "reference_date",
-                        format!("`{text}` is not a date YYYY-MM-DD"),
-                    );
-                    Local::now().date_naive()
-                }
-            },
-        };
-
-        if !problems.is_empty() {
-            return Err(ConfigError { problems });
+        let school_types = check_school_types(&config, &mut problems);
+        let school_years = check_school_years(&config, &mut problems);
+        let scope_units = check_school_units(&config, &open_data, &mut problems);
+        let (subject_map, rules) = check_test_mapping(&config, &open_data, &mut problems);
+        let configured_roles = check_duty_roles(&config, &mut problems);
+        check_eppn_domain(&config, &mut problems);
+        let day = reference_day(&config, &mut problems);
+        if !problems.0.is_empty() {
+            return Err(ConfigError {
+                problems: problems.0,
+            });
         }
 
         let catalogue = CatalogueFrames::build(CatalogueInput {
@@ -371,14 +233,222 @@ impl Transformer {
     }
 }
 
-/// The state of one run.
+// ---------------------------------------------------------------------------
+// Checks of the `[transform]` section, in the order they are reported.
+
+/// `(key, what is wrong)` per problem found so far.
+#[derive(Default)]
+struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    fn add(&mut self, key: &str, msg: String) {
+        self.0.push((key.to_string(), msg));
+    }
+}
+
+/// `school_types`: profile school types, each once.
+fn check_school_types(config: &TransformConfig, problems: &mut Problems) -> Vec<&'static str> {
+    let mut school_types = Vec::new();
+    for t in &config.school_types {
+        match t.parse::<SchoolType>() {
+            Ok(st) if !school_types.contains(&st.as_str()) => school_types.push(st.as_str()),
+            Ok(_) => {}
+            Err(_) => problems.add(
+                "school_types",
+                format!("unknown school type `{t}` (the provtjänst takes GR, SP, SAM, GY, VUXGY)"),
+            ),
+        }
+    }
+    if config.school_types.is_empty() {
+        problems.add(
+            "school_types",
+            "must name at least one school type (or be left out for all)".into(),
+        );
+    }
+    school_types
+}
+
+/// `school_years`: 1–10.
+fn check_school_years(config: &TransformConfig, problems: &mut Problems) -> Vec<i32> {
+    let mut school_years = Vec::new();
+    for y in &config.school_years {
+        if (1..=10).contains(y) {
+            school_years.push(i32::from(*y));
+        } else {
+            problems.add("school_years", format!("school year {y} is not 1–10"));
+        }
+    }
+    school_years
+}
+
+/// `school_units`: codes open-data knows.
+fn check_school_units(
+    config: &TransformConfig,
+    open_data: &OpenData,
+    problems: &mut Problems,
+) -> Vec<String> {
+    let known_units: HashSet<&str> = open_data
+        .school_units
+        .iter()
+        .map(|u| u.school_unit_code.as_str())
+        .collect();
+    let mut scope_units = Vec::new();
+    for code in &config.school_units {
+        let code = code.trim();
+        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
+            problems.add(
+                "school_units",
+                format!("`{code}` is not a school unit code (8 digits)"),
+            );
+        } else if !known_units.contains(code) {
+            problems.add(
+                "school_units",
+                format!("school unit {code} is not known to Skolverket (not in open-data)"),
+            );
+        } else {
+            scope_units.push(code.to_string());
+        }
+    }
+    scope_units
+}
+
+/// A rule of `[[transform.test_activities]]`: code, school year, test
+/// activity name.
+type TestRule = (String, Option<u8>, String);
+
+/// `subject_map` and `test_activities`: targets that lead to a national
+/// test activity in open-data.
+fn check_test_mapping(
+    config: &TransformConfig,
+    open_data: &OpenData,
+    problems: &mut Problems,
+) -> (Vec<(String, String)>, Vec<TestRule>) {
+    let test_names: HashSet<&str> = open_data
+        .test_activities
+        .iter()
+        .map(|t| t.display_name.trim())
+        .collect();
+    let test_subjects: HashSet<&str> = open_data
+        .test_activities
+        .iter()
+        .filter_map(|t| split_subject_year(t.display_name.trim()).map(|(s, _)| s))
+        .collect();
+    let mut subject_map = Vec::new();
+    for (local, target) in &config.subject_map {
+        let (local, target) = (local.trim(), target.trim());
+        if local.is_empty() || target.is_empty() {
+            problems.add(
+                "subject_map",
+                format!("empty code in `{local}` = `{target}`"),
+            );
+        } else if !test_names.contains(target) && !test_subjects.contains(target) {
+            problems.add(
+                "subject_map",
+                format!(
+                    "`{local}` = `{target}`: `{target}` leads to no national test activity in open-data (expected a subject code such as GRGRMAT01 or a course code such as MATMAT01c)"
+                ),
+            );
+        } else {
+            subject_map.push((local.to_string(), target.to_string()));
+        }
+    }
+
+    let mut rules = Vec::new();
+    for (i, rule) in config.test_activities.iter().enumerate() {
+        let key = format!("test_activities[{i}]");
+        let name = rule.test_activity.trim();
+        if rule.code.trim().is_empty() {
+            problems.add(&key, "`code` is empty".into());
+        } else if rule.school_year.is_some_and(|y| !(1..=10).contains(&y)) {
+            problems.add(&key, "`school_year` must be 1–10".into());
+        } else if !test_names.contains(name) {
+            problems.add(&key, format!("test activity `{name}` is not in open-data"));
+        } else {
+            rules.push((
+                rule.code.trim().to_string(),
+                rule.school_year,
+                name.to_string(),
+            ));
+        }
+    }
+    (subject_map, rules)
+}
+
+/// `duty_role_map`: targets that are `Code_DutyRole` values.
+fn check_duty_roles(config: &TransformConfig, problems: &mut Problems) -> Vec<(String, DutyRole)> {
+    let mut configured_roles = Vec::new();
+    for (source, role) in &config.duty_role_map {
+        match role.parse::<DutyRole>() {
+            Ok(r) => configured_roles.push((source.clone(), r)),
+            Err(e) => problems.add("duty_role_map", format!("`{source}` = `{role}`: {e}")),
+        }
+    }
+    configured_roles
+}
+
+/// `eppn_domain`: domains, different for the two roles.
+fn check_eppn_domain(config: &TransformConfig, problems: &mut Problems) {
+    let Some(EppnDomain { student, staff, .. }) = &config.eppn_domain else {
+        return;
+    };
+    for (which, domain) in [("student", student), ("staff", staff)] {
+        if let Some(d) = domain
+            && (d.contains('@')
+                || !d.contains('.')
+                || d.starts_with('.')
+                || d.ends_with('.')
+                || d.chars().any(char::is_whitespace))
+        {
+            problems.add(
+                &format!("eppn_domain.{which}"),
+                format!("`{d}` is not a domain such as edu.kommun.se"),
+            );
+        }
+    }
+    if let (Some(a), Some(b)) = (student, staff)
+        && a.trim().eq_ignore_ascii_case(b.trim())
+    {
+        problems.add(
+            "eppn_domain",
+            "student and staff domains must differ: Skolverket wants different EPPNs for the two roles".into(),
+        );
+    }
+    if student.is_none() && staff.is_none() {
+        problems.add("eppn_domain", "set `student`, `staff` or both".into());
+    }
+}
+
+/// `reference_date`: a date, or today.
+fn reference_day(config: &TransformConfig, problems: &mut Problems) -> NaiveDate {
+    match &config.reference_date {
+        None => Local::now().date_naive(),
+        Some(text) => match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => {
+                problems.add(
+                    "reference_date",
+                    format!("`{text}` is not a date YYYY-MM-DD"),
+                );
+                Local::now().date_naive()
+            }
+        },
+    }
+}
+
+/// The state of one run. Each stage is an `impl Run` block in its own file
+/// under [`crate::stages`].
 pub(crate) struct Run<'t, 's> {
+    /// The pipeline's transform: config, catalogue frames, ids.
     pub(crate) t: &'t Transformer,
+    /// The snapshot being transformed.
     pub(crate) s: &'s Snapshot,
+    /// Rejects and warnings so far.
     pub(crate) rejects: Vec<Reject>,
     /// Rejected records per type, by position in the snapshot.
     pub(crate) rejected: HashMap<EntityKind, HashSet<u32>>,
+    /// Where the records went (completed when the run finishes).
     pub(crate) counts: Counts,
+    /// References left out of kept groups and activities.
     pub(crate) left_out: Vec<LeftOutRef>,
 }
 

@@ -1,4 +1,9 @@
-//! common
+//! What the stages share: null literals and comparisons for expressions,
+//! typed access to a collected frame's columns, a stopwatch for timing
+//! logs, and the `Run` methods every stage uses to test scope and record
+//! rejects and out-of-scope counts.
+//!
+//! They live here so that each stage file holds only its own step.
 
 use polars::prelude::*;
 use skolsync_model::reject::{Reject, Severity, Stage};

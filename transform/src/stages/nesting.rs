@@ -1,4 +1,10 @@
-//! nesting
+//! Last stage, nesting: the kept persons' payloads with their kept
+//! enrolments.
+//!
+//! It runs last, after every frame it does not need is dropped, because
+//! person payloads are most of the desired state; the enrolments frame is
+//! sorted by person, so one pass over its columns serves every person in
+//! turn without copying them.
 
 use polars::prelude::*;
 use skolsync_model::plan::Desired;

@@ -1,4 +1,13 @@
-//! persons
+//! Stage 3, persons: each person's role, the person rules, duplicates, and
+//! the person table every reference is resolved against.
+//!
+//! A person's role follows from their enrolments and duties in scope (the
+//! pupil role wins: the provtjänst refuses a Person with both). The
+//! per-person rules (personnummer, EPPN, e-mail; [`crate::persons`]) run in
+//! parallel; a pupil none of whose enrolments can be sent is rejected with
+//! those enrolments' problems. Then duplicate personnummer and EPPNs are
+//! found as group-bys: the first holder (pupils before staff, then source
+//! order) keeps it, the service would refuse the others (9112/9115).
 
 use std::collections::HashMap;
 
@@ -132,7 +141,7 @@ impl Run<'_, '_> {
     }
 
     /// The role a person would have had (for rejected persons in `ps`).
-    pub(crate) fn role_of(&self, persons: &DataFrame, i: usize) -> Option<&'static str> {
+    fn role_of(&self, persons: &DataFrame, i: usize) -> Option<&'static str> {
         let n_enr = persons.column(N_ENR).ok()?.u32().ok()?.get(i);
         let n_duty = persons.column(N_DUTY).ok()?.u32().ok()?.get(i);
         if n_enr.unwrap_or(0) > 0 {
@@ -393,7 +402,7 @@ impl Run<'_, '_> {
     }
 
     /// [`PersonRules::check`] for every row with a role, in parallel.
-    pub(crate) fn check_persons(
+    fn check_persons(
         &self,
         p_idx: &[Option<u32>],
         roles: &[Option<Role>],
