@@ -5,7 +5,7 @@
 //! Column names carry a per-frame prefix (`e_` enrolments, `d_` duties, …)
 //! so joins never have to rename. Values are normalised on the way in only
 //! where the normalisation is a lookup of a fixed table (school types); all
-//! decisions are left to the joins in [`crate::transformer`].
+//! decisions are left to the joins in [`crate::stages`].
 
 use chrono::NaiveDate;
 use polars::prelude::*;

@@ -10,7 +10,8 @@
 //! config.rs      the [transform] section of a pipeline file
 //! open_data.rs   Skolverket's open-data, from the API or a snapshot file
 //! frames.rs      entities and open-data as polars frames
-//! transformer.rs joins and filters over the frames, re-nested into payloads
+//! transformer.rs the public types and the orchestrator of the stages
+//! stages/        one file per stage: joins and filters, re-nested into payloads
 //! persons.rs     per-person rules (personnummer, EPPN, e-mail)
 //! roles.rs       source duty roles → Code_DutyRole
 //! ids.rs         provtjänst ids of the pipeline's entities, derived EPPNs
@@ -70,6 +71,7 @@ pub mod open_data;
 mod persons;
 mod reasons;
 pub mod roles;
+mod stages;
 pub mod stale;
 mod transformer;
 
