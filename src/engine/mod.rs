@@ -1,45 +1,41 @@
 //! The pipeline engine: plan and run a loaded [`Pipeline`](crate::pipeline::Pipeline).
 //!
-//! - [`run`](mod@run): the stages wired together — read, transform,
-//!   crosswalk, diff, guards, load with outcomes stored as they arrive,
-//!   report. Its module docs explain why every run reads the source in full
-//!   and how an interrupted run resumes.
+//! - [`run`](mod@run): the run lifecycle — lock, run history, the stages
+//!   wired together, report, exit codes ([`RunOptions`], [`RunResult`]).
+//! - [`prepare`](mod@prepare): read, transform, crosswalk, keep stale, diff
+//!   ([`Prepared`]); its module docs explain why every run reads the source
+//!   in full.
+//! - [`summary`]: the plan in numbers ([`PlanSummary`]) and `skolsync plan`.
+//! - [`load`](mod@load): the sending loop with outcomes stored as they
+//!   arrive; its module docs explain how an interrupted run resumes.
+//! - [`consistency`]: the checks that a run's numbers add up.
 //! - [`guards`]: the limits that stop an unexpectedly large change.
 //! - [`identity`]: Skolverket ids kept across a change of source system.
 //! - [`reconcile`]: rebuilding the state from what the provtjänst holds.
 //! - [`progress`]: progress bars on a terminal.
 
+pub mod consistency;
 pub mod guards;
 pub mod identity;
 pub mod interrupt;
 pub mod kept;
+pub mod load;
+pub mod prepare;
 pub mod progress;
 pub mod read_checks;
 pub mod reconcile;
 pub mod run;
+pub mod summary;
 
 pub use guards::Violation;
 pub use interrupt::Interrupt;
+pub use prepare::{Prepared, open_store, prepare};
 pub use progress::Progress;
 pub use reconcile::{ReconcileResult, reconcile};
 pub use run::{
-    PlanResult, PlanSummary, Prepared, RunOptions, RunResult, TypeSummary, open_store, plan,
-    prepare, run,
+    EXIT_ABORTED, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, RunOptions, RunResult, run,
 };
-
-/// Exit code: everything landed (or was already up to date).
-pub const EXIT_OK: u8 = 0;
-/// Exit code: an error that is not about a run (e.g. an unexpected failure).
-pub const EXIT_ERROR: u8 = 1;
-/// Exit code: the pipeline file or the command line is wrong.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code: the run completed, but some entities were rejected, refused,
-/// failed or held back (see the report).
-pub const EXIT_PARTIAL: u8 = 3;
-/// Exit code: the run was aborted — stopped by a guard, another run holds
-/// the lock, the source or the sink failed, or it was interrupted. What was
-/// confirmed before is recorded; run again to finish.
-pub const EXIT_ABORTED: u8 = 4;
+pub use summary::{PlanResult, PlanSummary, TypeSummary, plan};
 
 /// Why the engine could not do its work.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,184 @@
+//! The load: sending the plan to the sink ([`load`]) and recording every
+//! outcome as it arrives — in the state store, the report and the progress
+//! bars — then the baselines the next run is judged by.
+//!
+//! Apart from the run lifecycle because this is the one part that changes
+//! the service: the loop that must never send what it cannot record.
+//!
+//! # Resuming
+//!
+//! Every outcome is written to the state store as it arrives (in batches of
+//! at most a second, see [`crate::state::OutcomeWriter`]). The next plan is
+//! made from what the store holds, so a run killed at any moment leaves a
+//! store from which the next run sends exactly what was not confirmed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::pin::pin;
+
+use skolsync_connectors::ReadSummary;
+use skolsync_model::ObjectType;
+use skolsync_model::plan::{Action, DesiredState, Outcome, Plan, TypePlan};
+use skolsync_sink::{Sink, SinkError};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::EngineError;
+use super::interrupt::Interrupt;
+use super::kept::KeptStale;
+use super::progress::Progress;
+use super::run::Ended;
+use crate::report::ReportBuilder;
+use crate::state::StateStore;
+
+/// Sends the plan, storing and reporting every outcome as it arrives.
+/// Returns why it stopped early, if it did.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn load(
+    plan: &Plan,
+    sink: &dyn Sink,
+    store: &StateStore,
+    sink_identity: &str,
+    run_id: &str,
+    builder: &mut ReportBuilder,
+    progress: &Progress,
+    interrupt: &Interrupt,
+    confirmed: &mut HashSet<(ObjectType, Uuid)>,
+) -> Result<Option<Ended>, EngineError> {
+    // What the sink's outcomes do not carry: source id and school unit.
+    let mut origin: HashMap<(ObjectType, Uuid), (String, Option<String>)> = HashMap::new();
+    fn index<T>(
+        origin: &mut HashMap<(ObjectType, Uuid), (String, Option<String>)>,
+        kind: ObjectType,
+        p: &TypePlan<T>,
+    ) {
+        for d in p.create.iter().chain(&p.update) {
+            origin.insert((kind, d.id), (d.source_id.clone(), d.school_unit.clone()));
+        }
+    }
+    index(&mut origin, ObjectType::Person, &plan.persons);
+    index(&mut origin, ObjectType::Duty, &plan.duties);
+    index(&mut origin, ObjectType::Group, &plan.groups);
+    index(&mut origin, ObjectType::Activity, &plan.activities);
+
+    let bars = progress.load(plan);
+    let mut writer = store.outcome_writer(run_id, sink_identity).await;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
+    let apply = async move {
+        let send = move |o: Outcome| {
+            let _ = tx.send(o);
+        };
+        sink.apply(plan, &send).await
+    };
+    let mut apply = pin!(apply);
+    let mut applied: Option<Result<skolsync_sink::ApplySummary, SinkError>> = None;
+    let mut stopped: Option<Ended> = None;
+    loop {
+        tokio::select! {
+            result = &mut apply, if applied.is_none() => {
+                applied = Some(result);
+            }
+            outcome = rx.recv() => {
+                let Some(outcome) = outcome else { break };
+                let (source_id, school_unit) = origin
+                    .remove(&(outcome.kind, outcome.id))
+                    .map_or((None, None), |(s, u)| (Some(s), u));
+                bars.inc(outcome.kind, !outcome.status.is_accepted());
+                if outcome.status.is_accepted() && outcome.action != Action::Delete {
+                    confirmed.insert((outcome.kind, outcome.id));
+                }
+                builder.add_outcome(&outcome);
+                if let Err(e) = writer.record(outcome, source_id, school_unit).await {
+                    // Sending more without recording it would make the next
+                    // run send it again; stop here.
+                    stopped = Some(Ended::Stopped(format!(
+                        "the state store failed, so the run stopped: {e}"
+                    )));
+                    break;
+                }
+            }
+            signal = interrupt.wait(), if stopped.is_none() => {
+                // Dropping `apply` below stops the sink: nothing more is sent.
+                stopped = Some(Ended::Interrupted(format!(
+                    "interrupted ({signal}) while sending; what was confirmed is recorded, run again to finish"
+                )));
+                break;
+            }
+        }
+    }
+    bars.finish();
+    // Whatever happened, what was received is committed.
+    if let Err(e) = writer.finish().await {
+        stopped.get_or_insert_with(|| Ended::Stopped(format!("the state store failed: {e}")));
+    }
+    if stopped.is_some() {
+        return Ok(stopped);
+    }
+    match applied {
+        Some(Ok(summary)) => {
+            let c = summary.calls;
+            tracing::info!(
+                bulk_calls = c.bulk_calls,
+                status_calls = c.status_calls + c.is_completed_calls,
+                retries = c.retries,
+                rate_limited = c.rate_limited,
+                elapsed_ms = summary.elapsed_ms,
+                "sink done"
+            );
+            Ok(None)
+        }
+        Some(Err(e)) => Ok(Some(Ended::Stopped(format!("the sink stopped: {e}")))),
+        None => Ok(Some(Ended::Stopped(
+            "the sink ended without a result".into(),
+        ))),
+    }
+}
+
+/// What counts as confirmed before anything is sent: the entities the plan
+/// found already up to date.
+pub(super) fn confirmed_unchanged(plan: &Plan) -> HashSet<(ObjectType, Uuid)> {
+    let mut confirmed: HashSet<(ObjectType, Uuid)> = HashSet::new();
+    for (kind, ids) in [
+        (ObjectType::Person, &plan.persons.unchanged),
+        (ObjectType::Duty, &plan.duties.unchanged),
+        (ObjectType::Group, &plan.groups.unchanged),
+        (ObjectType::Activity, &plan.activities.unchanged),
+    ] {
+        confirmed.extend(ids.iter().map(|id| (kind, *id)));
+    }
+    confirmed
+}
+
+/// The baselines the next run is judged by (the read's shape, each group's
+/// member count): only from a run that went to the end.
+pub(super) async fn record_baselines(
+    store: &StateStore,
+    sink_identity: &str,
+    source: &str,
+    read: &ReadSummary,
+    kept_stale: &[KeptStale],
+    desired: &DesiredState,
+    confirmed: &HashSet<(ObjectType, Uuid)>,
+) -> Result<(), EngineError> {
+    store.set_read_shape(source, &read.inputs).await?;
+    let before = store.member_counts(sink_identity).await?;
+    let kept: HashSet<Uuid> = kept_stale
+        .iter()
+        .filter(|k| k.entity.kind == ObjectType::Group)
+        .map(|k| k.entity.id)
+        .collect();
+    let mut counts = BTreeMap::new();
+    for g in &desired.groups {
+        if confirmed.contains(&(ObjectType::Group, g.id)) {
+            counts.insert(g.id, g.payload.group_memberships.len() as u64);
+        } else if let Some(n) = before.get(&g.id) {
+            counts.insert(g.id, *n);
+        }
+    }
+    for id in kept {
+        if let Some(n) = before.get(&id) {
+            counts.insert(id, *n);
+        }
+    }
+    store.set_member_counts(sink_identity, &counts).await?;
+    Ok(())
+}

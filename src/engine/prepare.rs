@@ -1,0 +1,305 @@
+//! Preparation: everything before anything is sent — read the source,
+//! transform, apply the crosswalk, keep what was rejected as last sent,
+//! diff, and keep deletes to this pipeline's own entities ([`prepare`],
+//! [`Prepared`]); and the guards that judge the result.
+//!
+//! Kept apart from the run so that `skolsync plan` and `skolsync run` reach
+//! the plan by one path, and so that this half reads without the sending
+//! loop and the run's bookkeeping.
+//!
+//! # Why the source is read in full
+//!
+//! The diff compares everything the source holds now with everything the
+//! state says the service holds. An incremental read (`meta.modified.after`)
+//! returns only what changed, and everything it does not return would look
+//! deleted — one run would remove every unchanged pupil from the
+//! provtjänst. So every run reads the whole source; the watermark the
+//! source hands back is stored all the same, for a later incremental mode
+//! that merges changes into a cached snapshot.
+
+use std::collections::BTreeMap;
+
+use skolsync_connectors::{ReadAnomaly, ReadOptions, ReadProgress, ReadSummary};
+use skolsync_model::ObjectType;
+use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER};
+use skolsync_model::reject::{Reject, Severity};
+use skolsync_model::ss12000::Snapshot;
+use skolsync_sink::Sink;
+use skolsync_transform::{
+    ClientOptions, CrosswalkReport, FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer,
+};
+
+use super::guards::{self, GuardBase, Violation};
+use super::kept::{self, KeptStale};
+use super::progress::Progress;
+use super::read_checks;
+use super::{EngineError, identity};
+use crate::pipeline::{Pipeline, StateLocation, resolve};
+use crate::report::RunOutcome;
+use crate::state::StateStore;
+
+/// Opens the pipeline's state store.
+pub async fn open_store(pipeline: &Pipeline) -> Result<StateStore, EngineError> {
+    let store = match &pipeline.state {
+        StateLocation::Path(path) => StateStore::open(path).await?,
+        StateLocation::Url(url) => StateStore::open_url(url).await?,
+    };
+    Ok(store)
+}
+
+/// Everything up to the plan.
+pub struct Prepared {
+    /// What the source yielded.
+    pub read: ReadSummary,
+    /// Rejects of extract and transform.
+    pub rejects: Vec<Reject>,
+    /// Entities the service holds whose source record was rejected: left
+    /// as last sent.
+    pub kept_stale: Vec<KeptStale>,
+    /// What makes the read look broken (the run stops before sending).
+    pub anomalies: Vec<ReadAnomaly>,
+    /// Where every record went in the transform.
+    pub counts: skolsync_transform::Counts,
+    /// The desired state (crosswalk applied).
+    pub desired: DesiredState,
+    /// What the state holds.
+    pub previous: PreviousState,
+    /// The changes (deletes only of entities this pipeline created).
+    pub plan: Plan,
+    /// Ids taken over from the crosswalk.
+    pub crosswalk: CrosswalkReport,
+    /// Per type: entities gone from the source that this pipeline did not
+    /// create, left alone.
+    pub not_ours: BTreeMap<ObjectType, usize>,
+    /// The sink.
+    pub sink: Box<dyn Sink>,
+    /// The source, for logs.
+    pub source: String,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("source", &self.source)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the whole source (see the module docs for why in full).
+pub(super) async fn read_source(
+    pipeline: &Pipeline,
+    progress: &Progress,
+) -> Result<(Snapshot, Vec<Reject>, ReadSummary, String), EngineError> {
+    let source = skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir)?;
+    let description = source.describe();
+    tracing::info!(source = %description, "reading the source");
+    let counters = ReadProgress::new();
+    let stage = progress.read(counters.clone());
+    let stream = source.read(ReadOptions {
+        modified_after: None,
+        progress: Some(counters),
+    });
+    match skolsync_connectors::collect(stream).await {
+        Ok((snapshot, rejects, summary)) => {
+            stage.done(true);
+            Ok((snapshot, rejects, summary, description))
+        }
+        Err(e) => {
+            stage.done(false);
+            Err(EngineError::Source {
+                source_name: description,
+                error: e,
+            })
+        }
+    }
+}
+
+/// Reads open-data as the transform config says, else from the sink's
+/// environment, else production.
+async fn open_data(
+    pipeline: &Pipeline,
+    snapshot: &Snapshot,
+    sink: &dyn Sink,
+) -> Result<OpenData, EngineError> {
+    let config = &pipeline.file.transform;
+    if let Some(file) = &config.open_data_file {
+        return Ok(OpenData::load(&resolve(&pipeline.base_dir, file))?);
+    }
+    let url = config
+        .open_data_url
+        .as_deref()
+        .or_else(|| sink.open_data_url())
+        .unwrap_or(PRODUCTION_OPEN_DATA_URL);
+    tracing::info!(url, "reading open-data");
+    Ok(OpenData::fetch(
+        url,
+        &FetchScope::for_snapshot(config, snapshot),
+        &ClientOptions::default(),
+    )
+    .await?)
+}
+
+/// Read, transform, apply the crosswalk, diff, keep deletes to our own.
+pub async fn prepare(
+    pipeline: &Pipeline,
+    store: &StateStore,
+    progress: &Progress,
+) -> Result<Prepared, EngineError> {
+    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
+    let (snapshot, rejects_so_far, read, source) = read_source(pipeline, progress).await?;
+
+    let stage = progress.stage("transform");
+    stage.message("reading open-data");
+    let open_data = open_data(pipeline, &snapshot, sink.as_ref()).await?;
+    stage.message("mapping to the provtjänst profile");
+    let transformer = Transformer::new(pipeline.file.transform.clone(), open_data)?;
+    let ids = transformer.ids();
+    let (output, names) = tokio::task::spawn_blocking(move || {
+        let output = transformer.run(&snapshot)?;
+        // Names for the report's kept-stale lines, before the snapshot goes.
+        let mut all = rejects_so_far;
+        all.extend(output.rejects.iter().cloned());
+        let names = kept::rejected_names(&snapshot, &all);
+        Ok::<_, skolsync_transform::TransformError>((output, (names, all)))
+    })
+    .await
+    .map_err(|e| EngineError::Internal(format!("the transform stopped: {e}")))??;
+    let (names, mut rejects) = names;
+    stage.done(format!(
+        "{} persons, {} duties, {} groups, {} activities; {} rejected",
+        output.desired.persons.len(),
+        output.desired.duties.len(),
+        output.desired.groups.len(),
+        output.desired.activities.len(),
+        output
+            .rejects
+            .iter()
+            .filter(|r| r.severity == Severity::Rejected)
+            .count()
+    ));
+    let mut desired = output.desired;
+    rejects.shrink_to_fit();
+
+    let stage = progress.stage("plan");
+    let crosswalk = identity::apply(store, &mut desired).await?;
+    if crosswalk.persons + crosswalk.duties + crosswalk.groups + crosswalk.activities > 0 {
+        tracing::info!(
+            persons = crosswalk.persons,
+            duties = crosswalk.duties,
+            groups = crosswalk.groups,
+            activities = crosswalk.activities,
+            "kept the Skolverket ids of entities known under other source ids"
+        );
+    }
+    for conflict in &crosswalk.conflicts {
+        tracing::warn!("crosswalk: {conflict}");
+    }
+    let sink_identity = pipeline.sink_identity();
+    let previous = store.previous_state(&sink_identity).await?;
+    // Rejected is not absent: what the service holds of a rejected record
+    // stays as last sent (see `skolsync_transform::stale`).
+    let stale =
+        skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
+    let mut plan = skolsync_transform::diff_keeping(&desired, &previous, &stale);
+    let kept_stale: Vec<KeptStale> = stale
+        .into_iter()
+        .map(|entity| {
+            let name = names
+                .get(&(entity.reject.entity, entity.source_id.clone()))
+                .cloned();
+            KeptStale { entity, name }
+        })
+        .collect();
+    if !kept_stale.is_empty() {
+        tracing::warn!(
+            count = kept_stale.len(),
+            "kept as last sent: entities whose source record was rejected (see the report)"
+        );
+    }
+
+    // Deletes only of what this pipeline created: an entity another
+    // system (or Skolverket's own file upload) put there is not ours.
+    let mut not_ours = BTreeMap::new();
+    for kind in SEND_ORDER {
+        let deletes = match kind {
+            ObjectType::Person => &mut plan.persons.delete,
+            ObjectType::Duty => &mut plan.duties.delete,
+            ObjectType::Group => &mut plan.groups.delete,
+            ObjectType::Activity => &mut plan.activities.delete,
+        };
+        if deletes.is_empty() {
+            continue;
+        }
+        let ours = store.deletable(&sink_identity, kind).await?;
+        let before = deletes.len();
+        deletes.retain(|id| ours.contains(id));
+        if deletes.len() < before {
+            not_ours.insert(kind, before - deletes.len());
+            tracing::info!(
+                kind = %kind,
+                count = before - deletes.len(),
+                "left alone: gone from the source, but not created by this pipeline"
+            );
+        }
+    }
+    stage.done(format!(
+        "{} changes",
+        SEND_ORDER
+            .iter()
+            .map(|k| super::progress::planned(&plan, *k))
+            .sum::<usize>()
+    ));
+    let previous_shape = store.read_shape(&source).await?;
+    let anomalies = read_checks::check(
+        previous_shape.as_deref(),
+        &read.inputs,
+        &pipeline.file.guards,
+    );
+    for anomaly in &anomalies {
+        tracing::warn!("the read looks broken: {anomaly}");
+    }
+    Ok(Prepared {
+        read,
+        rejects,
+        kept_stale,
+        anomalies,
+        counts: output.counts,
+        desired,
+        previous,
+        plan,
+        crosswalk,
+        not_ours,
+        sink,
+        source,
+    })
+}
+
+/// The limits the plan exceeds — none while the pipeline's first load has
+/// not completed (an empty state, or a first run that was interrupted and
+/// is being resumed: everything is new then).
+pub(super) async fn checked_guards(
+    pipeline: &Pipeline,
+    store: &StateStore,
+    prepared: &Prepared,
+    current_run: Option<&str>,
+) -> Result<Vec<Violation>, EngineError> {
+    let completed = store.history(u32::MAX).await?.iter().any(|r| {
+        Some(r.run_id.as_str()) != current_run
+            && matches!(r.outcome, Some(RunOutcome::Success | RunOutcome::Partial))
+    });
+    if !completed {
+        return Ok(Vec::new());
+    }
+    let sink = pipeline.sink_identity();
+    let base = GuardBase {
+        attempted: store.attempted(&sink).await?,
+        members: store.member_counts(&sink).await?,
+    };
+    Ok(guards::check(
+        &pipeline.file.guards,
+        &prepared.plan,
+        &prepared.previous,
+        &base,
+    ))
+}

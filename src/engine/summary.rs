@@ -1,0 +1,292 @@
+//! The plan summary: a plan in numbers per type ([`PlanSummary`]), with
+//! `--details` the entities behind the numbers, and `skolsync plan`
+//! ([`plan`]), which prepares and summarises without sending.
+//!
+//! Apart from preparation because it is presentation: what `skolsync plan
+//! --json` prints, what a stopped run shows, and what the run result holds.
+
+use serde::Serialize;
+use skolsync_connectors::ReadAnomaly;
+use skolsync_model::ObjectType;
+use skolsync_model::civic_no::mask;
+use skolsync_model::plan::{Desired, SEND_ORDER, TypePlan};
+use skolsync_model::reject::Severity;
+use skolsync_model::ss12000::EntityKind;
+use skolsync_transform::CrosswalkReport;
+use uuid::Uuid;
+
+use super::EngineError;
+use super::guards::Violation;
+use super::prepare::{Prepared, checked_guards, open_store, prepare};
+use super::progress::Progress;
+use crate::pipeline::Pipeline;
+use crate::state::StateStore;
+
+/// Counts of one type in a plan, as `skolsync plan --json` prints them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TypeSummary {
+    /// New entities.
+    pub create: usize,
+    /// Changed entities.
+    pub update: usize,
+    /// Entities to remove (only ones this pipeline created).
+    pub delete: usize,
+    /// Entities already up to date.
+    pub unchanged: usize,
+    /// Source records left out (extract and transform).
+    pub rejected: usize,
+    /// Entities the service holds whose source record was rejected: left
+    /// as last sent, neither updated nor deleted.
+    pub kept_stale: usize,
+    /// Which, with `--details`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<TypeDetails>,
+}
+
+/// The entities behind a [`TypeSummary`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TypeDetails {
+    /// Creates.
+    pub create: Vec<EntityRef>,
+    /// Updates.
+    pub update: Vec<EntityRef>,
+    /// Deletes.
+    pub delete: Vec<EntityRef>,
+    /// Rejected source records.
+    pub rejected: Vec<RejectRef>,
+}
+
+/// One entity of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntityRef {
+    /// Skolverket id.
+    pub id: Uuid,
+    /// Source id, when known.
+    pub source_id: Option<String>,
+    /// School unit code, when known.
+    pub school_unit: Option<String>,
+    /// Masked personnummer (persons).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub civic_no: Option<String>,
+}
+
+/// One rejected record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectRef {
+    /// Source id.
+    pub source_id: Option<String>,
+    /// School unit code.
+    pub school_unit: Option<String>,
+    /// The field at fault.
+    pub field: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// A plan in numbers, per type (keys `person`, `duty`, `group`, `activity`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanSummary {
+    /// Persons.
+    pub person: TypeSummary,
+    /// Duties.
+    pub duty: TypeSummary,
+    /// Groups.
+    pub group: TypeSummary,
+    /// Activities.
+    pub activity: TypeSummary,
+}
+
+impl PlanSummary {
+    /// The counts of `kind`.
+    pub fn get(&self, kind: ObjectType) -> &TypeSummary {
+        match kind {
+            ObjectType::Person => &self.person,
+            ObjectType::Duty => &self.duty,
+            ObjectType::Group => &self.group,
+            ObjectType::Activity => &self.activity,
+        }
+    }
+
+    fn get_mut(&mut self, kind: ObjectType) -> &mut TypeSummary {
+        match kind {
+            ObjectType::Person => &mut self.person,
+            ObjectType::Duty => &mut self.duty,
+            ObjectType::Group => &mut self.group,
+            ObjectType::Activity => &mut self.activity,
+        }
+    }
+
+    /// Creates + updates + deletes over all types.
+    pub fn changes(&self) -> usize {
+        SEND_ORDER
+            .iter()
+            .map(|k| {
+                let t = self.get(*k);
+                t.create + t.update + t.delete
+            })
+            .sum()
+    }
+
+    /// A table for people.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
+            "type", "create", "update", "delete", "unchanged", "rejected", "kept stale"
+        );
+        for kind in SEND_ORDER {
+            let t = self.get(kind);
+            out.push_str(&format!(
+                "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
+                kind.as_str().to_lowercase(),
+                t.create,
+                t.update,
+                t.delete,
+                t.unchanged,
+                t.rejected,
+                t.kept_stale
+            ));
+        }
+        out
+    }
+}
+
+/// The provtjänst type of an SS 12000 entity kind, if provisioned.
+fn object_type(kind: EntityKind) -> Option<ObjectType> {
+    match kind {
+        EntityKind::Person => Some(ObjectType::Person),
+        EntityKind::Duty => Some(ObjectType::Duty),
+        EntityKind::Group => Some(ObjectType::Group),
+        EntityKind::Activity => Some(ObjectType::Activity),
+        _ => None,
+    }
+}
+
+impl Prepared {
+    /// The plan in numbers (with `details`, which entities).
+    pub async fn summary(
+        &self,
+        store: &StateStore,
+        sink_identity: &str,
+        details: bool,
+    ) -> Result<PlanSummary, EngineError> {
+        let mut summary = PlanSummary::default();
+        fill(&mut summary.person, &self.plan.persons, details, |p| {
+            Some(mask(&p.civic_no.value))
+        });
+        fill(&mut summary.duty, &self.plan.duties, details, |_| None);
+        fill(&mut summary.group, &self.plan.groups, details, |_| None);
+        fill(
+            &mut summary.activity,
+            &self.plan.activities,
+            details,
+            |_| None,
+        );
+        for reject in &self.rejects {
+            if reject.severity != Severity::Rejected {
+                continue;
+            }
+            let Some(kind) = object_type(reject.entity) else {
+                continue;
+            };
+            let t = summary.get_mut(kind);
+            t.rejected += 1;
+            if let Some(d) = &mut t.details {
+                d.rejected.push(RejectRef {
+                    source_id: reject.source_id.clone(),
+                    school_unit: reject.school_unit.clone(),
+                    field: reject.field.clone(),
+                    reason: crate::report::mask::scrub(&reject.reason),
+                });
+            }
+        }
+        if details {
+            for kind in SEND_ORDER {
+                let ids = match kind {
+                    ObjectType::Person => &self.plan.persons.delete,
+                    ObjectType::Duty => &self.plan.duties.delete,
+                    ObjectType::Group => &self.plan.groups.delete,
+                    ObjectType::Activity => &self.plan.activities.delete,
+                };
+                let mut refs = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let known = store.entity_status(sink_identity, *id).await?;
+                    refs.push(EntityRef {
+                        id: *id,
+                        source_id: known.as_ref().and_then(|k| k.source_id.clone()),
+                        school_unit: known.and_then(|k| k.school_unit),
+                        civic_no: None,
+                    });
+                }
+                if let Some(d) = &mut summary.get_mut(kind).details {
+                    d.delete = refs;
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
+
+fn fill<T>(
+    t: &mut TypeSummary,
+    plan: &TypePlan<T>,
+    details: bool,
+    civic: impl Fn(&T) -> Option<String>,
+) {
+    t.create = plan.create.len();
+    t.update = plan.update.len();
+    t.delete = plan.delete.len();
+    t.unchanged = plan.unchanged.len();
+    t.kept_stale = plan.kept_stale.len();
+    if details {
+        let refs = |list: &[Desired<T>]| -> Vec<EntityRef> {
+            list.iter()
+                .map(|d| EntityRef {
+                    id: d.id,
+                    source_id: Some(d.source_id.clone()),
+                    school_unit: d.school_unit.clone(),
+                    civic_no: civic(&d.payload),
+                })
+                .collect()
+        };
+        t.details = Some(TypeDetails {
+            create: refs(&plan.create),
+            update: refs(&plan.update),
+            delete: Vec::new(),
+            rejected: Vec::new(),
+        });
+    }
+}
+
+/// What `skolsync plan` found.
+#[derive(Debug)]
+pub struct PlanResult {
+    /// The plan in numbers.
+    pub summary: PlanSummary,
+    /// The limits the plan exceeds (a run would stop).
+    pub violations: Vec<Violation>,
+    /// What makes the read look broken (a run would stop).
+    pub anomalies: Vec<ReadAnomaly>,
+    /// Ids kept through the crosswalk.
+    pub crosswalk: CrosswalkReport,
+}
+
+/// Extract, transform and diff; changes nothing.
+pub async fn plan(
+    pipeline: &Pipeline,
+    details: bool,
+    progress: &Progress,
+) -> Result<PlanResult, EngineError> {
+    let store = open_store(pipeline).await?;
+    let prepared = prepare(pipeline, &store, progress).await?;
+    let summary = prepared
+        .summary(&store, &pipeline.sink_identity(), details)
+        .await?;
+    let violations = checked_guards(pipeline, &store, &prepared, None).await?;
+    store.close().await;
+    Ok(PlanResult {
+        summary,
+        violations,
+        anomalies: prepared.anomalies,
+        crosswalk: prepared.crosswalk,
+    })
+}
