@@ -3,21 +3,27 @@
 //!
 //! - [`config`]: the file's shape ([`PipelineFile`] and the engine's own
 //!   sections; the stage sections are the stage crates' config types).
-//! - [`load`](mod@load): reading a file — errors with line and suggestion,
-//!   `${env:..}`/`${file:..}` expansion, the sandbox, path resolution.
+//! - [`load`](mod@load): reading a file ([`Pipeline::load`]) — the order of
+//!   the steps, the checks, path resolution.
+//! - [`error`]: what can be wrong with a file ([`PipelineError`]).
+//! - [`document`]: the file with spans, for messages with line and
+//!   suggestion, and `${env:..}`/`${file:..}` expansion of its tree.
+//! - [`sandbox`]: the embedded sandbox and pointing the stages at it.
 //! - [`expand`]: `${env:NAME}` and `${file:PATH}` in string values.
 //! - [`schema`]: the JSON Schema of the format.
 
 pub mod config;
+pub mod document;
+pub mod error;
 pub mod expand;
 pub mod load;
+pub mod sandbox;
 pub mod schema;
 
 pub use config::{
     GuardsConfig, PipelineFile, ReportConfig, SandboxFaults, SandboxSection, StateConfig,
     TypeGuards,
 };
-pub use load::{
-    LoadOptions, Pipeline, PipelineError, SandboxChoice, SandboxHandle, StateLocation, UnknownKey,
-    inject_sandbox, resolve,
-};
+pub use error::{PipelineError, UnknownKey};
+pub use load::{LoadOptions, Pipeline, StateLocation, resolve};
+pub use sandbox::{SandboxChoice, SandboxHandle, inject_sandbox};
