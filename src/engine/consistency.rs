@@ -1,7 +1,7 @@
 //! Consistency checks: numbers that must add up and, if they do not, are
 //! errors — the transform's own balance against the desired state and the
-//! plan ([`transform_inconsistencies`]), and the mark a report gets when
-//! something does not add up ([`mark_inconsistent`]).
+//! plan (`transform_inconsistencies`), and the mark a report gets when
+//! something does not add up (`mark_inconsistent`).
 //!
 //! Apart from the run because these are audits of the run, not steps of
 //! it: they never change what is sent, only what the run is called.

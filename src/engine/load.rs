@@ -1,4 +1,4 @@
-//! The load: sending the plan to the sink ([`load`]) and recording every
+//! The load: sending the plan to the sink (`load`) and recording every
 //! outcome as it arrives — in the state store, the report and the progress
 //! bars — then the baselines the next run is judged by.
 //!

@@ -96,9 +96,9 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// The process exit code: [`EXIT_OK`](EXIT_OK),
-    /// [`EXIT_PARTIAL`](EXIT_PARTIAL) or
-    /// [`EXIT_ABORTED`](EXIT_ABORTED).
+    /// The process exit code: [`EXIT_OK`],
+    /// [`EXIT_PARTIAL`] or
+    /// [`EXIT_ABORTED`].
     pub fn exit_code(&self) -> u8 {
         if self.usage_error {
             return EXIT_USAGE;

@@ -5,7 +5,7 @@
 //!
 //! Deserialization goes through the tree because expansion must happen per
 //! string value, after parsing: a secret that contains a quote must not be
-//! able to change the file's structure. [`Expander`] does that expansion,
+//! able to change the file's structure. `Expander` does that expansion,
 //! naming the key and line of a reference it cannot expand.
 //!
 //! Apart from the loader because it is about words, not about what the
