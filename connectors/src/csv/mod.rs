@@ -14,6 +14,7 @@ pub mod config;
 mod flat;
 mod lines;
 mod reader;
+mod sheet;
 mod template;
 
 use std::path::{Path, PathBuf};
