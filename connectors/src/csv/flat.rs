@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use skolsync_model::codes::{EmailType, GroupType, OrganisationType};
 use skolsync_model::ss12000::{
@@ -30,7 +31,7 @@ use self::table::Table;
 /// A link row waiting for its entity, with where it came from.
 struct Link<T> {
     item: T,
-    file: String,
+    file: Arc<str>,
     line: u64,
 }
 
@@ -291,7 +292,6 @@ fn read_enrolments(
     else {
         return Ok(enrolments);
     };
-    let name = t.name().to_string();
     while let Some(row) = t.next(out)? {
         let mut r = t.cells(&row);
         let person = r.required("person_id");
@@ -338,7 +338,7 @@ fn read_enrolments(
                 .or_default()
                 .push(Link {
                     item: entity,
-                    file: name.clone(),
+                    file: Arc::clone(&row.sheet),
                     line: row.line,
                 });
         }
@@ -515,7 +515,6 @@ fn read_memberships(
     else {
         return Ok(members);
     };
-    let name = t.name().to_string();
     while let Some(row) = t.next(out)? {
         let mut r = t.cells(&row);
         let group = r.required("group_id");
@@ -529,7 +528,7 @@ fn read_memberships(
                     start_date,
                     end_date,
                 },
-                file: name.clone(),
+                file: Arc::clone(&row.sheet),
                 line: row.line,
             });
         }
@@ -620,7 +619,6 @@ fn read_activity_groups(
     else {
         return Ok(activity_groups);
     };
-    let name = t.name().to_string();
     while let Some(row) = t.next(out)? {
         let mut r = t.cells(&row);
         let activity = r.required("activity_id");
@@ -631,7 +629,7 @@ fn read_activity_groups(
                 .or_default()
                 .push(Link {
                     item: Reference::to(group),
-                    file: name.clone(),
+                    file: Arc::clone(&row.sheet),
                     line: row.line,
                 });
         }
@@ -662,7 +660,6 @@ fn read_activity_teachers(
     else {
         return Ok(activity_teachers);
     };
-    let name = t.name().to_string();
     while let Some(row) = t.next(out)? {
         let mut r = t.cells(&row);
         let activity = r.required("activity_id");
@@ -680,7 +677,7 @@ fn read_activity_teachers(
                         start_date,
                         end_date,
                     },
-                    file: name.clone(),
+                    file: Arc::clone(&row.sheet),
                     line: row.line,
                 });
         }

@@ -27,6 +27,10 @@
 //! which stops the run, instead of empty values.
 //! A membership of a group that is not in the groups' sheet is left out
 //! with a warning.
+//!
+//! The mapping reads [`Sheet`]s, cells by the column names of
+//! [`skolsync_model::template`] (which the sandbox's export writes); the
+//! CSV files are one kind of sheet.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -93,15 +97,28 @@ struct State {
     deleted: DeletedEntityIds,
 }
 
+/// Reads the template's CSV files.
 pub(crate) fn read(
     config: &TemplateConfig,
     base_dir: &Path,
     emitter: &Emitter,
 ) -> Result<(), SourceError> {
+    let open = |path: &Path| -> Result<Box<dyn Sheet>, SourceError> {
+        let file = CsvFile::open(&resolve(base_dir, path), config.encoding, config.delimiter)?;
+        Ok(Box::new(file))
+    };
+    read_sheets(config, &open, emitter)
+}
+
+/// Maps the template's sheets, each opened by `open` from the path the
+/// pipeline names (a CSV file; a workbook's worksheet could be another).
+fn read_sheets(
+    config: &TemplateConfig,
+    open: &dyn Fn(&Path) -> Result<Box<dyn Sheet>, SourceError>,
+    emitter: &Emitter,
+) -> Result<(), SourceError> {
     let mut out = Out::new(emitter);
     let mut state = State::default();
-    let open =
-        |path: &Path| CsvFile::open(&resolve(base_dir, path), config.encoding, config.delimiter);
 
     let students = match &config.students {
         Some(path) => {
@@ -114,7 +131,7 @@ pub(crate) fn read(
                 expected.push(EXPECT_SUBJECT_GROUPS);
             }
             file.expect(&expected);
-            let name = read_students(&mut file, &mut state, &mut out)?;
+            let name = read_students(file.as_mut(), &mut state, &mut out)?;
             out.emit(Batch::Input(file.shape()))?;
             Some(name)
         }
@@ -128,7 +145,7 @@ pub(crate) fn read(
                 expected.push(EXPECT_SUBJECT_GROUPS);
             }
             file.expect(&expected);
-            let name = read_staff(&mut file, &mut state, &mut out)?;
+            let name = read_staff(file.as_mut(), &mut state, &mut out)?;
             out.emit(Batch::Input(file.shape()))?;
             Some(name)
         }
@@ -146,7 +163,7 @@ pub(crate) fn read(
     if let Some(path) = &config.classes {
         let mut file = open(path)?;
         file.expect(&[(CLASS, "the classes' names")]);
-        read_classes(&mut file, &mut state, &mut out)?;
+        read_classes(file.as_mut(), &mut state, &mut out)?;
         out.emit(Batch::Input(file.shape()))?;
         if let Some(file) = &students {
             warn_dangling(
@@ -168,7 +185,7 @@ pub(crate) fn read(
                 "the groups' national tests; without it every test activity goes",
             ),
         ]);
-        read_subject_groups(&mut file, &mut state, &mut out)?;
+        read_subject_groups(file.as_mut(), &mut state, &mut out)?;
         out.emit(Batch::Input(file.shape()))?;
         if let Some(file) = &students {
             warn_dangling(

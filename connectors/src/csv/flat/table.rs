@@ -76,11 +76,6 @@ impl Table {
         })
     }
 
-    /// The sheet's name, for locations.
-    pub(super) fn name(&self) -> &str {
-        self.sheet.name()
-    }
-
     /// The column `field` is read from, as configured.
     pub(super) fn column_name<'a>(&'a self, field: &'a str) -> &'a str {
         self.columns.column_name(field)
