@@ -110,11 +110,14 @@ pub(crate) fn read(
     read_sheets(config, &open, emitter)
 }
 
+/// Opens the sheet at a path the pipeline names.
+type OpenSheet<'a> = dyn Fn(&Path) -> Result<Box<dyn Sheet>, SourceError> + 'a;
+
 /// Maps the template's sheets, each opened by `open` from the path the
 /// pipeline names (a CSV file; a workbook's worksheet could be another).
 fn read_sheets(
     config: &TemplateConfig,
-    open: &dyn Fn(&Path) -> Result<Box<dyn Sheet>, SourceError>,
+    open: &OpenSheet<'_>,
     emitter: &Emitter,
 ) -> Result<(), SourceError> {
     let mut out = Out::new(emitter);
