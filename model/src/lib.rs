@@ -11,6 +11,7 @@
 //! - [`open_data`]: Skolverket's Open-data API (school units, test activities).
 //! - [`reject`]: records left out, with where, what and why.
 //! - [`plan`]: desired state, plan, per-entity outcomes, content hash.
+//! - [`template`]: the column names of Skolverket's file-upload template.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
@@ -23,6 +24,7 @@ pub mod provtjanst;
 pub mod reject;
 pub mod secret;
 pub mod ss12000;
+pub mod template;
 
 pub use civic_no::{CivicNo, CivicNoError, CivicNoKind};
 pub use codes::*;

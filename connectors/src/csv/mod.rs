@@ -9,11 +9,17 @@
 //! value (personnummer masked) and the reason; the rest is read. CSV files
 //! carry no modification times, so a CSV read is always a full read
 //! (watermark `None`).
+//!
+//! The layouts map columns, not files: they read through the `sheet`
+//! seam (rows of named cells, each row knowing its location), which the
+//! CSV reader (`reader`) implements; a workbook or a database query can
+//! implement it too and feed the same mapping.
 
 pub mod config;
 mod flat;
 mod lines;
 mod reader;
+mod sheet;
 mod template;
 
 use std::path::{Path, PathBuf};

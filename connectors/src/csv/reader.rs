@@ -14,17 +14,20 @@
 //! - a byte that is not text in the file's encoding makes its row bad and
 //!   is a [`ReadCheck::Encoding`] naming line and byte offset;
 //! - a column the layout maps but the header lacks is a
-//!   [`ReadCheck::MissingColumn`] (see [`CsvFile::expect`]).
+//!   [`ReadCheck::MissingColumn`] (see [`Sheet::expect`]).
 //!
 //! Rows come one at a time with the line they start on; a row that cannot
 //! be read comes as a [`Line::Bad`] so the caller can reject it and go on.
-//! When the file is done, [`CsvFile::shape`] describes it.
+//! When the file is done, [`Sheet::shape`] describes it. A [`CsvFile`] is
+//! a [`Sheet`]: the layouts read it through that seam only.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::config::{CsvDelimiter, CsvEncoding};
 use super::lines::{self, Lines, TextLine, file_error};
+use super::sheet::{Line, Row, Sheet};
 use crate::error::SourceError;
 use crate::shape::{InputShape, ReadAnomaly, ReadCheck};
 
@@ -38,7 +41,7 @@ const MAX_ANOMALIES_PER_CHECK: usize = 10;
 pub(crate) struct CsvFile {
     path: PathBuf,
     /// The file name, for locations (`Elevinskrivningar.csv:17`).
-    name: String,
+    name: Arc<str>,
     lines: Lines,
     /// Lines taken back after a runaway quote, to be read again as rows.
     pending: VecDeque<TextLine>,
@@ -53,38 +56,6 @@ pub(crate) struct CsvFile {
     anomalies: Vec<ReadAnomaly>,
     /// Anomalies per check beyond [`MAX_ANOMALIES_PER_CHECK`].
     more: HashMap<ReadCheck, u64>,
-}
-
-/// One data row.
-pub(crate) struct Row {
-    /// The line the row starts on (the header is line 1).
-    pub line: u64,
-    pub(crate) fields: Vec<String>,
-}
-
-impl Row {
-    /// The trimmed value at `index` (empty when the row is short).
-    pub(crate) fn get(&self, index: Option<usize>) -> &str {
-        index
-            .and_then(|i| self.fields.get(i))
-            .map(String::as_str)
-            .unwrap_or("")
-    }
-}
-
-/// What the next line holds.
-pub(crate) enum Line {
-    /// A readable row.
-    Row(Row),
-    /// A row that could not be read.
-    Bad {
-        /// Its line.
-        line: u64,
-        /// The column at fault, when one is.
-        column: Option<String>,
-        /// Why.
-        reason: String,
-    },
 }
 
 /// Normalised header name: trimmed, lower case.
@@ -132,7 +103,7 @@ impl CsvFile {
         };
         let mut file = CsvFile {
             path: path.to_path_buf(),
-            name,
+            name: Arc::from(name.as_str()),
             lines: Lines::open(path, windows_1252)?,
             pending: VecDeque::new(),
             header: Vec::new(),
@@ -179,86 +150,6 @@ impl CsvFile {
             }
         }
         Ok(file)
-    }
-
-    /// The file name, for locations.
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The index of a column, matched case-insensitively.
-    pub(crate) fn column(&self, name: &str) -> Option<usize> {
-        self.columns.get(&key(name)).copied()
-    }
-
-    /// Declares the columns the layout maps (those present); a quoted
-    /// value may run over a line end only in the others.
-    pub(crate) fn map_columns<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
-        let mapped = names.into_iter().filter_map(|n| self.column(n)).collect();
-        self.mapped = Some(mapped);
-    }
-
-    /// Columns the pipeline maps and expects: each one the header lacks is
-    /// a [`ReadCheck::MissingColumn`] (its values would read as empty).
-    /// `why` says what the column is for.
-    pub(crate) fn expect(&mut self, names: &[(&str, &str)]) {
-        for (name, why) in names {
-            if self.column(name).is_none() {
-                let message = format!(
-                    "the header has no column `{name}`, which the pipeline maps ({why}); its \
-                     values would all read as empty"
-                );
-                self.note(ReadCheck::MissingColumn, 1, message);
-            }
-        }
-    }
-
-    /// The indexes of `names`, all of which must be present.
-    pub(crate) fn require(&self, names: &[&str]) -> Result<Vec<usize>, SourceError> {
-        let missing: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| self.column(n).is_none())
-            .collect();
-        if !missing.is_empty() {
-            let found: Vec<&str> = self
-                .header
-                .iter()
-                .map(String::as_str)
-                .filter(|h| !h.is_empty())
-                .collect();
-            return Err(SourceError::CsvFile {
-                path: self.path.clone(),
-                message: format!(
-                    "the header lacks the column(s) {}; it has: {}",
-                    quoted(&missing),
-                    quoted(&found)
-                ),
-            });
-        }
-        Ok(names.iter().filter_map(|n| self.column(n)).collect())
-    }
-
-    /// What the file looked like so far (in full once [`Self::next_line`]
-    /// returned `None`).
-    pub(crate) fn shape(&self) -> InputShape {
-        let mut anomalies = self.anomalies.clone();
-        let mut more: Vec<(&ReadCheck, &u64)> = self.more.iter().collect();
-        more.sort();
-        for (check, n) in more {
-            anomalies.push(ReadAnomaly {
-                check: *check,
-                location: self.name.clone(),
-                message: format!("{n} more like the above in this file"),
-            });
-        }
-        InputShape {
-            name: self.name.clone(),
-            columns: self.header.clone(),
-            records: self.records,
-            bytes: self.bytes,
-            anomalies,
-        }
     }
 
     /// Records an anomaly at `line`.
@@ -425,7 +316,7 @@ impl CsvFile {
     }
 
     /// The next non-blank row, `None` at the end; `Err` if the file cannot be read on.
-    pub(crate) fn next_line(&mut self) -> Result<Option<Line>, SourceError> {
+    fn next_line(&mut self) -> Result<Option<Line>, SourceError> {
         loop {
             let record = match self.record()? {
                 None => return Ok(None),
@@ -527,16 +418,67 @@ impl CsvFile {
             let trimmed = (text.len() != raw.len()).then(|| text.to_string());
             fields.push(trimmed.unwrap_or(raw));
         }
-        Line::Row(Row { line, fields })
+        Line::Row(Row {
+            sheet: Arc::clone(&self.name),
+            line,
+            fields,
+        })
     }
 }
 
-fn quoted(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+impl Sheet for CsvFile {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn column(&self, name: &str) -> Option<usize> {
+        self.columns.get(&key(name)).copied()
+    }
+
+    fn next_row(&mut self) -> Result<Option<Line>, SourceError> {
+        self.next_line()
+    }
+
+    fn anomaly(&mut self, check: ReadCheck, line: u64, message: String) {
+        self.note(check, line, message);
+    }
+
+    fn shape(&self) -> InputShape {
+        let mut anomalies = self.anomalies.clone();
+        let mut more: Vec<(&ReadCheck, &u64)> = self.more.iter().collect();
+        more.sort();
+        for (check, n) in more {
+            anomalies.push(ReadAnomaly {
+                check: *check,
+                location: self.name.to_string(),
+                message: format!("{n} more like the above in this file"),
+            });
+        }
+        InputShape {
+            name: self.name.to_string(),
+            columns: self.header.clone(),
+            records: self.records,
+            bytes: self.bytes,
+            anomalies,
+        }
+    }
+
+    fn error(&self, message: String) -> SourceError {
+        SourceError::CsvFile {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// A quoted value may run over a line end only outside these columns.
+    fn map_columns(&mut self, names: &[&str]) {
+        let mapped = names.iter().filter_map(|n| self.column(n)).collect();
+        self.mapped = Some(mapped);
+    }
 }
 
 #[cfg(test)]
@@ -615,7 +557,7 @@ mod tests {
             b"Id;Namn;Note\n1;A;\"two\nlines\"\n2;\"B\n3;C;x\n",
         );
         let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
-        f.map_columns(["Id", "Namn"]);
+        f.map_columns(&["Id", "Namn"]);
         let got = rows(&mut f);
         assert_eq!(
             got[0],
@@ -642,7 +584,7 @@ mod tests {
             b"Id;Namn;Note\n1;A;\"stray\n2;B;x\n3;C;\"y\n",
         );
         let mut f = CsvFile::open(&path, CsvEncoding::Auto, CsvDelimiter::Auto).unwrap();
-        f.map_columns(["Id", "Namn"]);
+        f.map_columns(&["Id", "Namn"]);
         let got = rows(&mut f);
         assert!(got[0].1[0].contains("from line 2"), "{got:?}");
         assert_eq!(got[1], (3, vec!["2".into(), "B".into(), "x".into()]));

@@ -27,6 +27,10 @@
 //! which stops the run, instead of empty values.
 //! A membership of a group that is not in the groups' sheet is left out
 //! with a warning.
+//!
+//! The mapping reads [`Sheet`]s, cells by the column names of
+//! [`skolsync_model::template`] (which the sandbox's export writes); the
+//! CSV files are one kind of sheet.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -36,9 +40,15 @@ use skolsync_model::ss12000::{
     DeletedEntityIds, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Meta, Organisation,
     Person, Reference,
 };
+use skolsync_model::template::{
+    CIVIC_NO, CLASS, DUTY_ID, DUTY_ROLE, EDUCATION_CODE, EDUID_EPPN, EMAIL, EPPN, FAMILY_NAME,
+    GIVEN_NAME, MIDDLE_NAME, PERSON_ID, REMOVE, SCHOOL_TYPE, SCHOOL_UNIT_CODE, SCHOOL_YEAR,
+    SECURITY_MARKING, SUBJECT_GROUP, SUBJECT_GROUPS, TEST_ACTIVITY,
+};
 
 use super::config::TemplateConfig;
-use super::reader::{CsvFile, Line, Row};
+use super::reader::CsvFile;
+use super::sheet::{Columns, Line, Row, Sheet};
 use super::{
     At, Out, civic_no, derived_id, list, name_problem, school_type, school_unit_id, small_number,
     yes_no,
@@ -49,14 +59,14 @@ use crate::source::{Batch, Emitter};
 
 /// Columns of both person sheets that the pipeline maps and expects: a
 /// missing one would read as empty names or logins for everyone.
-const NAMES: [(&str, &str); 3] = [
-    ("Förnamn", "given names"),
-    ("Efternamn", "family names"),
-    ("Federationsanvändarnamn", "the logins (EPPN)"),
+const EXPECT_NAMES: [(&str, &str); 3] = [
+    (GIVEN_NAME, "given names"),
+    (FAMILY_NAME, "family names"),
+    (EPPN, "the logins (EPPN)"),
 ];
 /// The memberships column, expected when the subject groups file is read.
-const SUBJECT_GROUPS: (&str, &str) = (
-    "Ämnesgrupper",
+const EXPECT_SUBJECT_GROUPS: (&str, &str) = (
+    SUBJECT_GROUPS,
     "subject group memberships; the subject groups file is read",
 );
 
@@ -87,28 +97,44 @@ struct State {
     deleted: DeletedEntityIds,
 }
 
+/// Reads the template's CSV files.
 pub(crate) fn read(
     config: &TemplateConfig,
     base_dir: &Path,
     emitter: &Emitter,
 ) -> Result<(), SourceError> {
+    let open = |path: &Path| -> Result<Box<dyn Sheet>, SourceError> {
+        let file = CsvFile::open(&resolve(base_dir, path), config.encoding, config.delimiter)?;
+        Ok(Box::new(file))
+    };
+    read_sheets(config, &open, emitter)
+}
+
+/// Opens the sheet at a path the pipeline names.
+type OpenSheet<'a> = dyn Fn(&Path) -> Result<Box<dyn Sheet>, SourceError> + 'a;
+
+/// Maps the template's sheets, each opened by `open` from the path the
+/// pipeline names (a CSV file; a workbook's worksheet could be another).
+fn read_sheets(
+    config: &TemplateConfig,
+    open: &OpenSheet<'_>,
+    emitter: &Emitter,
+) -> Result<(), SourceError> {
     let mut out = Out::new(emitter);
     let mut state = State::default();
-    let open =
-        |path: &Path| CsvFile::open(&resolve(base_dir, path), config.encoding, config.delimiter);
 
     let students = match &config.students {
         Some(path) => {
             let mut file = open(path)?;
-            let mut expected = NAMES.to_vec();
+            let mut expected = EXPECT_NAMES.to_vec();
             if config.classes.is_some() {
-                expected.push(("Klass", "the pupils' classes; the classes file is read"));
+                expected.push((CLASS, "the pupils' classes; the classes file is read"));
             }
             if config.subject_groups.is_some() {
-                expected.push(SUBJECT_GROUPS);
+                expected.push(EXPECT_SUBJECT_GROUPS);
             }
             file.expect(&expected);
-            let name = read_students(&mut file, &mut state, &mut out)?;
+            let name = read_students(file.as_mut(), &mut state, &mut out)?;
             out.emit(Batch::Input(file.shape()))?;
             Some(name)
         }
@@ -117,12 +143,12 @@ pub(crate) fn read(
     let staff = match &config.staff {
         Some(path) => {
             let mut file = open(path)?;
-            let mut expected = NAMES.to_vec();
+            let mut expected = EXPECT_NAMES.to_vec();
             if config.subject_groups.is_some() {
-                expected.push(SUBJECT_GROUPS);
+                expected.push(EXPECT_SUBJECT_GROUPS);
             }
             file.expect(&expected);
-            let name = read_staff(&mut file, &mut state, &mut out)?;
+            let name = read_staff(file.as_mut(), &mut state, &mut out)?;
             out.emit(Batch::Input(file.shape()))?;
             Some(name)
         }
@@ -139,8 +165,8 @@ pub(crate) fn read(
 
     if let Some(path) = &config.classes {
         let mut file = open(path)?;
-        file.expect(&[("Klass", "the classes' names")]);
-        read_classes(&mut file, &mut state, &mut out)?;
+        file.expect(&[(CLASS, "the classes' names")]);
+        read_classes(file.as_mut(), &mut state, &mut out)?;
         out.emit(Batch::Input(file.shape()))?;
         if let Some(file) = &students {
             warn_dangling(
@@ -148,7 +174,7 @@ pub(crate) fn read(
                 &mut state.class_members,
                 EntityKind::Person,
                 file,
-                "Klass",
+                CLASS,
                 "the classes file (Klasser)",
             )?;
         }
@@ -156,13 +182,13 @@ pub(crate) fn read(
     if let Some(path) = &config.subject_groups {
         let mut file = open(path)?;
         file.expect(&[
-            ("Ämnesgrupp", "the groups' names"),
+            (SUBJECT_GROUP, "the groups' names"),
             (
-                "Provaktivitetsnamn",
+                TEST_ACTIVITY,
                 "the groups' national tests; without it every test activity goes",
             ),
         ]);
-        read_subject_groups(&mut file, &mut state, &mut out)?;
+        read_subject_groups(file.as_mut(), &mut state, &mut out)?;
         out.emit(Batch::Input(file.shape()))?;
         if let Some(file) = &students {
             warn_dangling(
@@ -170,7 +196,7 @@ pub(crate) fn read(
                 &mut state.group_members,
                 EntityKind::Person,
                 file,
-                "Ämnesgrupper",
+                SUBJECT_GROUPS,
                 "the subject groups file (Ämnesgrupp & provaktiviteter)",
             )?;
         }
@@ -180,7 +206,7 @@ pub(crate) fn read(
                 &mut state.teachers,
                 EntityKind::Duty,
                 file,
-                "Ämnesgrupper",
+                SUBJECT_GROUPS,
                 "the subject groups file (Ämnesgrupp & provaktiviteter), or has no Provaktivitetsnamn",
             )?;
         }
@@ -240,31 +266,6 @@ fn warn_dangling(
     Ok(())
 }
 
-/// The columns of a sheet, found once.
-struct Cols(HashMap<&'static str, Option<usize>>);
-
-impl Cols {
-    fn new(
-        file: &mut CsvFile,
-        required: &[&'static str],
-        optional: &[&'static str],
-    ) -> Result<Cols, SourceError> {
-        file.require(required)?;
-        file.map_columns(required.iter().chain(optional).copied());
-        Ok(Cols(
-            required
-                .iter()
-                .chain(optional)
-                .map(|n| (*n, file.column(n)))
-                .collect(),
-        ))
-    }
-
-    fn get<'r>(&self, row: &'r Row, name: &str) -> &'r str {
-        row.get(self.0.get(name).copied().flatten())
-    }
-}
-
 /// Reports a bad line (one the reader could not split) and says whether to skip.
 fn bad_line(
     out: &mut Out<'_>,
@@ -297,7 +298,7 @@ fn removal(
     match yes_no(raw) {
         Ok(flag) => Ok(Some(flag)),
         Err(reason) => {
-            out.reject(at.reject(entity, id, "Ta bort", Some(raw.to_string()), reason))?;
+            out.reject(at.reject(entity, id, REMOVE, Some(raw.to_string()), reason))?;
             Ok(None)
         }
     }
@@ -320,31 +321,31 @@ struct PersonFields<'r> {
 /// Reads the columns persons share, rejecting the row on a bad one.
 fn person_fields<'r>(
     out: &mut Out<'_>,
-    cols: &Cols,
+    cols: &Columns,
     row: &'r Row,
     at: At<'_>,
     email_type: EmailType,
 ) -> Result<Option<PersonFields<'r>>, SourceError> {
-    let id = cols.get(row, "Person-ID");
+    let id = cols.get(row, PERSON_ID);
     // Who the row is, for a report line about a pupil the service keeps
     // as last sent; never for a protected person.
-    let raw_marking = cols.get(row, "Sekretessmarkering");
+    let raw_marking = cols.get(row, SECURITY_MARKING);
     let subject = if raw_marking.is_empty() || raw_marking.eq_ignore_ascii_case("Ingen") {
         format!(
             "{} {}",
-            cols.get(row, "Förnamn").trim(),
-            cols.get(row, "Efternamn").trim()
+            cols.get(row, GIVEN_NAME).trim(),
+            cols.get(row, FAMILY_NAME).trim()
         )
     } else {
         String::new()
     };
-    let raw_civic = cols.get(row, "Personnummer");
+    let raw_civic = cols.get(row, CIVIC_NO);
     if raw_civic.is_empty() {
         out.reject(
             at.reject(
                 EntityKind::Person,
                 id,
-                "Personnummer",
+                CIVIC_NO,
                 None,
                 "personnummer is missing",
             )
@@ -356,13 +357,13 @@ fn person_fields<'r>(
         Ok(c) => c,
         Err((masked, reason)) => {
             out.reject(
-                at.reject(EntityKind::Person, id, "Personnummer", Some(masked), reason)
+                at.reject(EntityKind::Person, id, CIVIC_NO, Some(masked), reason)
                     .subject(subject),
             )?;
             return Ok(None);
         }
     };
-    for column in ["Förnamn", "Mellannamn", "Efternamn"] {
+    for column in [GIVEN_NAME, MIDDLE_NAME, FAMILY_NAME] {
         if let Some(reason) = name_problem(column, cols.get(row, column)) {
             out.reject(at.reject(EntityKind::Person, id, column, None, reason))?;
             return Ok(None);
@@ -377,7 +378,7 @@ fn person_fields<'r>(
                 out.reject(at.reject(
                     EntityKind::Person,
                     id,
-                    "Sekretessmarkering",
+                    SECURITY_MARKING,
                     Some(raw_marking.to_string()),
                     e.to_string(),
                 ))?;
@@ -388,13 +389,18 @@ fn person_fields<'r>(
     Ok(Some(PersonFields {
         id,
         civic,
-        given: cols.get(row, "Förnamn"),
-        middle: cols.get(row, "Mellannamn"),
-        family: cols.get(row, "Efternamn"),
-        eppns: list(cols.get(row, "Federationsanvändarnamn")).collect(),
-        email: cols.get(row, "E-postadress"),
+        given: cols.get(row, GIVEN_NAME),
+        middle: cols.get(row, MIDDLE_NAME),
+        family: cols.get(row, FAMILY_NAME),
+        eppns: list(cols.get(row, EPPN)).collect(),
+        email: cols.get(row, EMAIL),
         email_type,
-        eduid: cols.get(row, "EduID-Federationsanvändarnamn"),
+        // Only the staff sheet has an eduID column.
+        eduid: if cols.maps(EDUID_EPPN) {
+            cols.get(row, EDUID_EPPN)
+        } else {
+            ""
+        },
         marking,
     }))
 }
@@ -414,7 +420,7 @@ impl State {
                 out.reject(at.reject(
                     EntityKind::Person,
                     f.id,
-                    "Personnummer",
+                    CIVIC_NO,
                     Some(skolsync_model::civic_no::mask(&f.civic.value)),
                     "this Person-ID appears on an earlier row with a different personnummer",
                 ))?;
@@ -493,49 +499,45 @@ fn required<'r>(
 }
 
 fn read_students(
-    file: &mut CsvFile,
+    sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<String, SourceError> {
-    let cols = Cols::new(
-        file,
-        &["Person-ID", "Personnummer", "Skolform", "Skolenhetskod"],
+    let cols = Columns::named(
+        sheet,
+        &[PERSON_ID, CIVIC_NO, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
         &[
-            "Federationsanvändarnamn",
-            "Sekretessmarkering",
-            "Förnamn",
-            "Mellannamn",
-            "Efternamn",
-            "E-postadress",
-            "Årskurs",
-            "Studievägskod",
-            "Klass",
-            "Ämnesgrupper",
-            "Ta bort",
+            EPPN,
+            SECURITY_MARKING,
+            GIVEN_NAME,
+            MIDDLE_NAME,
+            FAMILY_NAME,
+            EMAIL,
+            SCHOOL_YEAR,
+            EDUCATION_CODE,
+            CLASS,
+            SUBJECT_GROUPS,
+            REMOVE,
         ],
     )?;
-    let name = file.name().to_string();
-    while let Some(line) = file.next_line()? {
+    let name = sheet.name().to_string();
+    while let Some(line) = sheet.next_row()? {
         let Some(row) = bad_line(out, &name, EntityKind::Person, line)? else {
             continue;
         };
-        let at = At {
-            file: &name,
-            line: row.line,
-        };
+        let at = row.at();
         let Some(id) = required(
             out,
             at,
             EntityKind::Person,
             "",
-            "Person-ID",
-            cols.get(&row, "Person-ID"),
+            PERSON_ID,
+            cols.get(&row, PERSON_ID),
         )?
         else {
             continue;
         };
-        let Some(remove) = removal(out, at, EntityKind::Person, id, cols.get(&row, "Ta bort"))?
-        else {
+        let Some(remove) = removal(out, at, EntityKind::Person, id, cols.get(&row, REMOVE))? else {
             continue;
         };
         if remove {
@@ -546,7 +548,7 @@ fn read_students(
         // checked: a pupil whose row is rejected (a typo in the
         // personnummer) but whom the service holds is kept stale, and stays
         // in their class and groups.
-        let class = cols.get(&row, "Klass");
+        let class = cols.get(&row, CLASS);
         if !class.is_empty() {
             state
                 .class_members
@@ -557,7 +559,7 @@ fn read_students(
                     line: row.line,
                 });
         }
-        for group in list(cols.get(&row, "Ämnesgrupper")) {
+        for group in list(cols.get(&row, SUBJECT_GROUPS)) {
             let members = state.group_members.entry(group.to_string()).or_default();
             // One membership per person and group, however many rows list it.
             if !members.iter().any(|m| m.id == id) {
@@ -572,14 +574,14 @@ fn read_students(
             at,
             EntityKind::Person,
             id,
-            "Skolenhetskod",
-            cols.get(&row, "Skolenhetskod"),
+            SCHOOL_UNIT_CODE,
+            cols.get(&row, SCHOOL_UNIT_CODE),
         )?
         else {
             continue;
         };
-        let raw_type = cols.get(&row, "Skolform");
-        let Some(raw_type) = required(out, at, EntityKind::Person, id, "Skolform", raw_type)?
+        let raw_type = cols.get(&row, SCHOOL_TYPE);
+        let Some(raw_type) = required(out, at, EntityKind::Person, id, SCHOOL_TYPE, raw_type)?
         else {
             continue;
         };
@@ -589,21 +591,21 @@ fn read_students(
                 out.reject(at.reject(
                     EntityKind::Person,
                     id,
-                    "Skolform",
+                    SCHOOL_TYPE,
                     Some(raw_type.to_string()),
                     reason,
                 ))?;
                 continue;
             }
         };
-        let raw_year = cols.get(&row, "Årskurs");
+        let raw_year = cols.get(&row, SCHOOL_YEAR);
         let school_year = match small_number(raw_year) {
             Ok(y) => y,
             Err(reason) => {
                 out.reject(at.reject(
                     EntityKind::Person,
                     id,
-                    "Årskurs",
+                    SCHOOL_YEAR,
                     Some(raw_year.to_string()),
                     reason,
                 ))?;
@@ -616,7 +618,7 @@ fn read_students(
         let Some(i) = state.merge_person(out, at, fields)? else {
             continue;
         };
-        let education_code = cols.get(&row, "Studievägskod");
+        let education_code = cols.get(&row, EDUCATION_CODE);
         state.persons[i].enrolments.push(Enrolment {
             enroled_at: Reference::to(school_unit_id(code)),
             school_year,
@@ -633,70 +635,57 @@ fn read_students(
             .or_default()
             .insert(school_type);
     }
+    cols.check(sheet)?;
     Ok(name)
 }
 
 fn read_staff(
-    file: &mut CsvFile,
+    sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<String, SourceError> {
-    let cols = Cols::new(
-        file,
+    let cols = Columns::named(
+        sheet,
+        &[PERSON_ID, CIVIC_NO, SCHOOL_UNIT_CODE, DUTY_ROLE],
         &[
-            "Person-ID",
-            "Personnummer",
-            "Skolenhetskod",
-            "Personalkategori",
-        ],
-        &[
-            "Tjänstgörings-ID",
-            "Federationsanvändarnamn",
-            "EduID-Federationsanvändarnamn",
-            "Sekretessmarkering",
-            "Förnamn",
-            "Mellannamn",
-            "Efternamn",
-            "E-postadress",
-            "Ämnesgrupper",
-            "Ta bort",
+            DUTY_ID,
+            EPPN,
+            EDUID_EPPN,
+            SECURITY_MARKING,
+            GIVEN_NAME,
+            MIDDLE_NAME,
+            FAMILY_NAME,
+            EMAIL,
+            SUBJECT_GROUPS,
+            REMOVE,
         ],
     )?;
-    let name = file.name().to_string();
+    let name = sheet.name().to_string();
     let mut duties = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    while let Some(line) = file.next_line()? {
+    while let Some(line) = sheet.next_row()? {
         let Some(row) = bad_line(out, &name, EntityKind::Duty, line)? else {
             continue;
         };
-        let at = At {
-            file: &name,
-            line: row.line,
-        };
+        let at = row.at();
         let Some(person_id) = required(
             out,
             at,
             EntityKind::Duty,
-            cols.get(&row, "Tjänstgörings-ID"),
-            "Person-ID",
-            cols.get(&row, "Person-ID"),
+            cols.get(&row, DUTY_ID),
+            PERSON_ID,
+            cols.get(&row, PERSON_ID),
         )?
         else {
             continue;
         };
-        let code = cols.get(&row, "Skolenhetskod");
-        let role = cols.get(&row, "Personalkategori");
-        let duty_id = match cols.get(&row, "Tjänstgörings-ID") {
+        let code = cols.get(&row, SCHOOL_UNIT_CODE);
+        let role = cols.get(&row, DUTY_ROLE);
+        let duty_id = match cols.get(&row, DUTY_ID) {
             "" => derived_id(&["duty", person_id, code, role]),
             given => given.to_string(),
         };
-        let Some(remove) = removal(
-            out,
-            at,
-            EntityKind::Duty,
-            &duty_id,
-            cols.get(&row, "Ta bort"),
-        )?
+        let Some(remove) = removal(out, at, EntityKind::Duty, &duty_id, cols.get(&row, REMOVE))?
         else {
             continue;
         };
@@ -709,25 +698,17 @@ fn read_staff(
             out.reject(at.reject(
                 EntityKind::Duty,
                 &duty_id,
-                "Tjänstgörings-ID",
+                DUTY_ID,
                 Some(duty_id.clone()),
                 format!("the same duty id is on line {first} already"),
             ))?;
             continue;
         }
-        let Some(code) = required(out, at, EntityKind::Duty, &duty_id, "Skolenhetskod", code)?
+        let Some(code) = required(out, at, EntityKind::Duty, &duty_id, SCHOOL_UNIT_CODE, code)?
         else {
             continue;
         };
-        let Some(role) = required(
-            out,
-            at,
-            EntityKind::Duty,
-            &duty_id,
-            "Personalkategori",
-            role,
-        )?
-        else {
+        let Some(role) = required(out, at, EntityKind::Duty, &duty_id, DUTY_ROLE, role)? else {
             continue;
         };
         let Some(fields) = person_fields(out, &cols, &row, at, EmailType::SkolaPersonal)? else {
@@ -738,7 +719,7 @@ fn read_staff(
         }
         seen.insert(duty_id.clone(), row.line);
         state.units.entry(code.to_string()).or_default();
-        for group in list(cols.get(&row, "Ämnesgrupper")) {
+        for group in list(cols.get(&row, SUBJECT_GROUPS)) {
             state
                 .teachers
                 .entry(group.to_string())
@@ -761,5 +742,6 @@ fn read_staff(
         out.push(&mut duties, duty, Batch::Duties)?;
     }
     out.flush(&mut duties, Batch::Duties)?;
+    cols.check(sheet)?;
     Ok(name)
 }

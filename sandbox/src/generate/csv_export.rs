@@ -57,6 +57,10 @@ use std::path::{Path, PathBuf};
 
 use skolsync_model::codes::{GroupType, SchoolType, Ss12000SchoolType};
 use skolsync_model::ss12000::{EntityKind, Person, SourceId};
+use skolsync_model::template::{
+    CLASSES_HEADER, STAFF_HEADER as DUTIES_HEADER, STUDENTS_HEADER as ENROLMENTS_HEADER,
+    SUBJECT_GROUPS_HEADER as GROUPS_HEADER,
+};
 
 use super::Municipality;
 
@@ -151,49 +155,6 @@ pub const SKOLVERKET_GROUPS_FILE: &str = "Ämnesgrupp & provaktiviteter.csv";
 pub const SKOLVERKET_ENROLMENTS_FILE: &str = "Elevinskrivningar.csv";
 /// The *Personalstjänstgöringar* sheet of the Skolverket layout.
 pub const SKOLVERKET_DUTIES_FILE: &str = "Personalstjänstgöringar.csv";
-
-const CLASSES_HEADER: [&str; 5] = ["Klass-ID", "Klass", "Skolform", "Skolenhetskod", "Ta bort"];
-const GROUPS_HEADER: [&str; 6] = [
-    "Grupp-ID",
-    "Ämnesgrupp",
-    "Skolform",
-    "Provaktivitetsnamn",
-    "Skolenhetskod",
-    "Ta bort",
-];
-const ENROLMENTS_HEADER: [&str; 15] = [
-    "Person-ID",
-    "Federationsanvändarnamn",
-    "Personnummer",
-    "Sekretessmarkering",
-    "Förnamn",
-    "Mellannamn",
-    "Efternamn",
-    "E-postadress",
-    "Skolform",
-    "Skolenhetskod",
-    "Årskurs",
-    "Studievägskod",
-    "Klass",
-    "Ämnesgrupper",
-    "Ta bort",
-];
-const DUTIES_HEADER: [&str; 14] = [
-    "Tjänstgörings-ID",
-    "Person-ID",
-    "Federationsanvändarnamn",
-    "EduID-Federationsanvändarnamn",
-    "Personnummer",
-    "Sekretessmarkering",
-    "Förnamn",
-    "Mellannamn",
-    "Efternamn",
-    "E-postadress",
-    "Skolenhetskod",
-    "Personalkategori",
-    "Ämnesgrupper",
-    "Ta bort",
-];
 
 /// Writes `m` into `dir` (created if missing) in the layout and form of
 /// `options`; returns the files written.

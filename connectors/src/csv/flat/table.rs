@@ -1,45 +1,41 @@
-//! A file of the flat layout with its columns resolved, and the values of
-//! one row by field.
+//! A sheet of the flat layout (a CSV file, or any [`Sheet`]) with its
+//! columns resolved, and the values of one row by field.
 
-use std::collections::HashMap;
 use std::fmt::Display;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
 use skolsync_model::ss12000::{EntityKind, Reference};
 
-use super::super::config::FlatConfig;
-use super::super::reader::{CsvFile, Line, Row};
+use super::super::reader::CsvFile;
+use super::super::sheet::{Columns, Line, Row, Sheet};
 use super::super::{At, Out, date, small_number};
+use super::Flat;
 use crate::error::SourceError;
 use crate::resolve;
 use crate::source::Batch;
 
-/// An open file of the layout with its columns resolved.
+/// A sheet of the layout with its columns resolved.
 pub(super) struct Table {
-    pub(super) file: CsvFile,
-    /// Field name → column index (absent optional columns map to `None`).
-    columns: HashMap<&'static str, Option<usize>>,
-    /// Field name → configured column name, for messages.
-    pub(super) names: HashMap<&'static str, String>,
+    sheet: Box<dyn Sheet>,
+    /// Field → configured column (absent optional columns read as empty).
+    columns: Columns,
     entity: EntityKind,
 }
 
 impl Table {
-    /// Opens the table if its file is there. `mapping` pairs each field
-    /// with its configured column name; `required` fields must exist.
-    #[allow(clippy::too_many_arguments)]
+    /// Opens the table's CSV file if it is there. `mapping` pairs each
+    /// field with its configured column name; `required` fields must exist.
     pub(super) fn open(
-        config: &FlatConfig,
-        base_dir: &Path,
+        flat: &Flat<'_>,
         configured: &Option<PathBuf>,
         default: &str,
         entity: EntityKind,
         mapping: &[(&'static str, &String)],
         required: &[&'static str],
     ) -> Result<Option<Table>, SourceError> {
-        let dir = resolve(base_dir, &config.dir);
+        let dir = resolve(flat.base_dir, &flat.config.dir);
         let path = match configured {
             Some(p) => resolve(&dir, p),
             None => {
@@ -51,38 +47,48 @@ impl Table {
                 path
             }
         };
-        let mut file = CsvFile::open(&path, config.encoding, config.delimiter)?;
-        let required_names: Vec<&str> = mapping
-            .iter()
-            .filter(|(f, _)| required.contains(f))
-            .map(|(_, c)| c.as_str())
-            .collect();
-        file.require(&required_names)?;
-        file.map_columns(mapping.iter().map(|(_, c)| c.as_str()));
+        let file = CsvFile::open(&path, flat.config.encoding, flat.config.delimiter)?;
+        Table::new(Box::new(file), entity, mapping, required).map(Some)
+    }
+
+    /// The table over any sheet.
+    pub(super) fn new(
+        mut sheet: Box<dyn Sheet>,
+        entity: EntityKind,
+        mapping: &[(&'static str, &String)],
+        required: &[&'static str],
+    ) -> Result<Table, SourceError> {
+        let mapping: Vec<(&'static str, &str)> =
+            mapping.iter().map(|(f, c)| (*f, c.as_str())).collect();
+        let columns = Columns::new(sheet.as_mut(), &mapping, required)?;
         // A column named in the pipeline file is one the pipeline means to
         // read: its absence is not "no values".
         let configured: Vec<(&str, &str)> = mapping
             .iter()
-            .filter(|(f, c)| c.as_str() != *f)
-            .map(|(_, c)| (c.as_str(), "named in [source.columns]"))
+            .filter(|(f, c)| c != f)
+            .map(|(_, c)| (*c, "named in [source.columns]"))
             .collect();
-        file.expect(&configured);
-        let columns = mapping.iter().map(|(f, c)| (*f, file.column(c))).collect();
-        let names = mapping.iter().map(|(f, c)| (*f, (*c).clone())).collect();
-        Ok(Some(Table {
-            file,
+        sheet.expect(&configured);
+        Ok(Table {
+            sheet,
             columns,
-            names,
             entity,
-        }))
+        })
     }
 
-    /// The next readable row; bad lines are rejected on the way.
+    /// The column `field` is read from, as configured.
+    pub(super) fn column_name<'a>(&'a self, field: &'a str) -> &'a str {
+        self.columns.column_name(field)
+    }
+
+    /// The next readable row; bad lines are rejected on the way. At the
+    /// end the sheet's shape goes out.
     pub(super) fn next(&mut self, out: &mut Out<'_>) -> Result<Option<Row>, SourceError> {
         loop {
-            match self.file.next_line()? {
+            match self.sheet.next_row()? {
                 None => {
-                    out.emit(Batch::Input(self.file.shape()))?;
+                    self.columns.check(self.sheet.as_ref())?;
+                    out.emit(Batch::Input(self.sheet.shape()))?;
                     return Ok(None);
                 }
                 Some(Line::Row(row)) => return Ok(Some(row)),
@@ -92,7 +98,7 @@ impl Table {
                     reason,
                 }) => {
                     let at = At {
-                        file: self.file.name(),
+                        file: self.sheet.name(),
                         line,
                     };
                     out.reject(at.reject(
@@ -125,8 +131,7 @@ pub(super) struct Cells<'a> {
 
 impl<'a> Cells<'a> {
     pub(super) fn s(&self, field: &str) -> &'a str {
-        self.row
-            .get(self.table.columns.get(field).copied().flatten())
+        self.table.columns.get(self.row, field)
     }
 
     pub(super) fn opt(&self, field: &str) -> Option<String> {
@@ -137,7 +142,7 @@ impl<'a> Cells<'a> {
 
     pub(super) fn fail(&mut self, field: &str, value: Option<String>, reason: String) {
         if self.error.is_none() {
-            let column = self.table.names.get(field).cloned().unwrap_or_default();
+            let column = self.table.column_name(field).to_string();
             self.error = Some((column, value, reason));
         }
     }
@@ -145,7 +150,7 @@ impl<'a> Cells<'a> {
     pub(super) fn required(&mut self, field: &str) -> &'a str {
         let v = self.s(field);
         if v.is_empty() {
-            let column = self.table.names.get(field).cloned().unwrap_or_default();
+            let column = self.table.column_name(field).to_string();
             self.fail(field, None, format!("`{column}` is empty"));
         }
         v
@@ -197,11 +202,11 @@ impl<'a> Cells<'a> {
         match self.error {
             None => Ok(true),
             Some((column, value, reason)) => {
-                let at = At {
-                    file: self.table.file.name(),
-                    line: self.row.line,
-                };
-                out.reject(at.reject(self.table.entity, id, &column, value, reason))?;
+                out.reject(
+                    self.row
+                        .at()
+                        .reject(self.table.entity, id, &column, value, reason),
+                )?;
                 Ok(false)
             }
         }

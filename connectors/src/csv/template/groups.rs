@@ -9,10 +9,13 @@ use skolsync_model::ss12000::{
     Activity, DeletedEntityIds, EntityKind, Group, GroupMembership, Meta, Reference,
     TeacherAssignment,
 };
+use skolsync_model::template::{
+    CLASS, CLASS_ID, GROUP_ID, REMOVE, SCHOOL_TYPE, SCHOOL_UNIT_CODE, SUBJECT_GROUP, TEST_ACTIVITY,
+};
 
-use super::super::reader::{CsvFile, Row};
+use super::super::sheet::{Columns, Row, Sheet};
 use super::super::{At, Out, derived_id, school_type, school_unit_id};
-use super::{Cols, Pending, State, bad_line, removal, required};
+use super::{Pending, State, bad_line, removal, required};
 use crate::error::SourceError;
 use crate::source::Batch;
 
@@ -26,7 +29,7 @@ struct GroupRow<'r> {
 
 fn group_row<'r>(
     out: &mut Out<'_>,
-    cols: &Cols,
+    cols: &Columns,
     row: &'r Row,
     at: At<'_>,
     (id_col, name_col): (&str, &str),
@@ -44,7 +47,7 @@ fn group_row<'r>(
     else {
         return Ok(None);
     };
-    let Some(remove) = removal(out, at, EntityKind::Group, id, cols.get(row, "Ta bort"))? else {
+    let Some(remove) = removal(out, at, EntityKind::Group, id, cols.get(row, REMOVE))? else {
         return Ok(None);
     };
     if remove {
@@ -66,14 +69,14 @@ fn group_row<'r>(
         at,
         EntityKind::Group,
         id,
-        "Skolenhetskod",
-        cols.get(row, "Skolenhetskod"),
+        SCHOOL_UNIT_CODE,
+        cols.get(row, SCHOOL_UNIT_CODE),
     )?
     else {
         return Ok(None);
     };
-    let raw_type = cols.get(row, "Skolform");
-    let Some(raw_type) = required(out, at, EntityKind::Group, id, "Skolform", raw_type)? else {
+    let raw_type = cols.get(row, SCHOOL_TYPE);
+    let Some(raw_type) = required(out, at, EntityKind::Group, id, SCHOOL_TYPE, raw_type)? else {
         return Ok(None);
     };
     let school_type = match school_type(raw_type) {
@@ -82,7 +85,7 @@ fn group_row<'r>(
             out.reject(at.reject(
                 EntityKind::Group,
                 id,
-                "Skolform",
+                SCHOOL_TYPE,
                 Some(raw_type.to_string()),
                 reason,
             ))?;
@@ -125,38 +128,35 @@ fn group(g: &GroupRow<'_>, group_type: GroupType, members: Vec<GroupMembership>)
 }
 
 pub(super) fn read_classes(
-    file: &mut CsvFile,
+    sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<(), SourceError> {
-    let cols = Cols::new(
-        file,
-        &["Klass-ID", "Skolform", "Skolenhetskod"],
-        &["Klass", "Ta bort"],
+    let cols = Columns::named(
+        sheet,
+        &[CLASS_ID, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
+        &[CLASS, REMOVE],
     )?;
-    let name = file.name().to_string();
+    let name = sheet.name().to_string();
     let mut groups = Vec::new();
     let mut seen = HashMap::new();
-    while let Some(line) = file.next_line()? {
+    while let Some(line) = sheet.next_row()? {
         let Some(row) = bad_line(out, &name, EntityKind::Group, line)? else {
             continue;
         };
-        let at = At {
-            file: &name,
-            line: row.line,
-        };
+        let at = row.at();
         let Some(g) = group_row(
             out,
             &cols,
             &row,
             at,
-            ("Klass-ID", "Klass"),
+            (CLASS_ID, CLASS),
             &mut state.deleted,
             &mut seen,
         )?
         else {
             // A removed class takes its memberships with it.
-            let id = cols.get(&row, "Klass-ID");
+            let id = cols.get(&row, CLASS_ID);
             if state.deleted.groups.iter().any(|d| d.as_str() == id) {
                 state.class_members.remove(id);
             }
@@ -175,42 +175,40 @@ pub(super) fn read_classes(
         )?;
     }
     out.flush(&mut groups, Batch::Groups)?;
+    cols.check(sheet)?;
     Ok(())
 }
 
 pub(super) fn read_subject_groups(
-    file: &mut CsvFile,
+    sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<(), SourceError> {
-    let cols = Cols::new(
-        file,
-        &["Grupp-ID", "Skolform", "Skolenhetskod"],
-        &["Ämnesgrupp", "Provaktivitetsnamn", "Ta bort"],
+    let cols = Columns::named(
+        sheet,
+        &[GROUP_ID, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
+        &[SUBJECT_GROUP, TEST_ACTIVITY, REMOVE],
     )?;
-    let name = file.name().to_string();
+    let name = sheet.name().to_string();
     let mut groups = Vec::new();
     let mut activities = Vec::new();
     let mut seen = HashMap::new();
-    while let Some(line) = file.next_line()? {
+    while let Some(line) = sheet.next_row()? {
         let Some(row) = bad_line(out, &name, EntityKind::Group, line)? else {
             continue;
         };
-        let at = At {
-            file: &name,
-            line: row.line,
-        };
+        let at = row.at();
         let Some(g) = group_row(
             out,
             &cols,
             &row,
             at,
-            ("Grupp-ID", "Ämnesgrupp"),
+            (GROUP_ID, SUBJECT_GROUP),
             &mut state.deleted,
             &mut seen,
         )?
         else {
-            let id = cols.get(&row, "Grupp-ID");
+            let id = cols.get(&row, GROUP_ID);
             if state.deleted.groups.iter().any(|d| d.as_str() == id) {
                 state.group_members.remove(id);
                 state.teachers.remove(id);
@@ -232,7 +230,7 @@ pub(super) fn read_subject_groups(
             group(&g, GroupType::Undervisning, members),
             Batch::Groups,
         )?;
-        let test = cols.get(&row, "Provaktivitetsnamn");
+        let test = cols.get(&row, TEST_ACTIVITY);
         if test.is_empty() {
             continue;
         }
@@ -269,5 +267,6 @@ pub(super) fn read_subject_groups(
     }
     out.flush(&mut groups, Batch::Groups)?;
     out.flush(&mut activities, Batch::Activities)?;
+    cols.check(sheet)?;
     Ok(())
 }
