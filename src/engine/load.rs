@@ -17,7 +17,9 @@ use std::pin::pin;
 
 use skolsync_connectors::ReadSummary;
 use skolsync_model::ObjectType;
+use skolsync_model::hash::{content_hash, group_without};
 use skolsync_model::plan::{Action, DesiredState, Outcome, Plan, TypePlan};
+use skolsync_model::provtjanst::Group;
 use skolsync_sink::{Sink, SinkError};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -60,6 +62,10 @@ pub(super) async fn load(
     index(&mut origin, ObjectType::Group, &plan.groups);
     index(&mut origin, ObjectType::Activity, &plan.activities);
 
+    // The planned groups by id, indexed when a group is first sent
+    // without some members.
+    let mut groups: Option<HashMap<Uuid, &Group>> = None;
+
     let bars = progress.load(plan);
     let mut writer = store.outcome_writer(run_id, sink_identity).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
@@ -78,7 +84,8 @@ pub(super) async fn load(
                 applied = Some(result);
             }
             outcome = rx.recv() => {
-                let Some(outcome) = outcome else { break };
+                let Some(mut outcome) = outcome else { break };
+                decide_hash(&mut outcome, plan, &mut groups);
                 let (source_id, school_unit) = origin
                     .remove(&(outcome.kind, outcome.id))
                     .map_or((None, None), |(s, u)| (Some(s), u));
@@ -130,6 +137,36 @@ pub(super) async fn load(
         None => Ok(Some(Ended::Stopped(
             "the sink ended without a result".into(),
         ))),
+    }
+}
+
+/// Decides which hash an outcome confirms. The sink reports the desired
+/// entity's hash; a group it sent without some members (their Person was
+/// not accepted) confirms the hash of what was actually sent — the
+/// desired group without those members — so the next run sees it differs
+/// and sends the full group again. The hash is the model's one function;
+/// the sink computes none.
+fn decide_hash<'p>(
+    outcome: &mut Outcome,
+    plan: &'p Plan,
+    groups: &mut Option<HashMap<Uuid, &'p Group>>,
+) {
+    if outcome.left_out.is_empty() || outcome.kind != ObjectType::Group {
+        return;
+    }
+    let groups = groups.get_or_insert_with(|| {
+        let p = &plan.groups;
+        p.create
+            .iter()
+            .chain(&p.update)
+            .map(|d| (d.id, &d.payload))
+            .collect()
+    });
+    if let Some(group) = groups.get(&outcome.id) {
+        outcome.hash = Some(content_hash(&group_without(group, &outcome.left_out)));
+    } else {
+        // Not a group of this plan: confirm nothing it could match.
+        outcome.hash = None;
     }
 }
 

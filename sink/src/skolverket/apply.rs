@@ -61,7 +61,7 @@ use futures::stream::FuturesUnordered;
 use reqwest::Method;
 use serde::Serialize;
 use skolsync_model::plan::{
-    Action, Blocker, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan, content_hash,
+    Action, Blocker, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan,
 };
 use skolsync_model::provtjanst::{
     Accepted, Activity, AsynchronousResponse, Duty, EntityOutcome, Group, LogEntry, Person,
