@@ -616,4 +616,34 @@ mod tests {
             assert_eq!(content_hash(&nested), value_hash(&nested));
         }
     }
+
+    #[test]
+    fn a_group_without_members_keeps_the_rest_and_hashes_differently() {
+        use crate::codes::{GroupType, SchoolType};
+        use crate::provtjanst::{GroupMembership, ObjectReference};
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let group = Group {
+            id: Uuid::from_u128(9),
+            meta: None,
+            display_name: "7A".into(),
+            group_type: GroupType::Klass,
+            school_type: SchoolType::Gr,
+            organisation: ObjectReference::new(Uuid::from_u128(5)),
+            provisioning_status: None,
+            group_memberships: [a, b]
+                .map(|id| GroupMembership {
+                    person: ObjectReference::new(id),
+                })
+                .to_vec(),
+        };
+        let reduced = group_without(&group, &[b]);
+        assert_eq!(reduced.group_memberships.len(), 1);
+        assert_eq!(reduced.group_memberships[0].person.id, a);
+        assert_ne!(content_hash(&reduced), content_hash(&group));
+        assert_eq!(
+            content_hash(&group_without(&group, &[])),
+            content_hash(&group)
+        );
+        assert_eq!(content_hash(&group), value_hash(&group));
+    }
 }

@@ -219,3 +219,79 @@ pub(super) async fn record_baselines(
     store.set_member_counts(sink_identity, &counts).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use skolsync_model::codes::{GroupType, SchoolType};
+    use skolsync_model::plan::{Desired, OutcomeStatus};
+    use skolsync_model::provtjanst::{GroupMembership, ObjectReference};
+
+    use super::*;
+
+    fn outcome(kind: ObjectType, id: Uuid, hash: &str, left_out: Vec<Uuid>) -> Outcome {
+        Outcome {
+            kind,
+            id,
+            action: Action::Create,
+            status: OutcomeStatus::Warning,
+            hash: Some(hash.to_string()),
+            left_out,
+            messages: Vec::new(),
+            detail: None,
+            blocked_by: None,
+            job_id: None,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn a_group_sent_without_members_confirms_the_hash_of_what_was_sent() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let group = Group {
+            id: Uuid::from_u128(9),
+            meta: None,
+            display_name: "7A".into(),
+            group_type: GroupType::Klass,
+            school_type: SchoolType::Gr,
+            organisation: ObjectReference::new(Uuid::from_u128(5)),
+            provisioning_status: None,
+            group_memberships: [a, b]
+                .map(|id| GroupMembership {
+                    person: ObjectReference::new(id),
+                })
+                .to_vec(),
+        };
+        let desired_hash = content_hash(&group);
+        let mut plan = Plan::default();
+        plan.groups.create.push(Desired {
+            id: group.id,
+            source_id: "7A".into(),
+            hash: desired_hash.clone(),
+            school_unit: None,
+            payload: group.clone(),
+        });
+        let mut groups = None;
+
+        // All members sent: the desired hash stands.
+        let mut full = outcome(ObjectType::Group, group.id, &desired_hash, Vec::new());
+        decide_hash(&mut full, &plan, &mut groups);
+        assert_eq!(full.hash.as_deref(), Some(desired_hash.as_str()));
+
+        // Sent without `b`: the hash of that, so the next run sends it again.
+        let mut partial = outcome(ObjectType::Group, group.id, &desired_hash, vec![b]);
+        decide_hash(&mut partial, &plan, &mut groups);
+        let sent = content_hash(&group_without(&group, &[b]));
+        assert_eq!(partial.hash.as_deref(), Some(sent.as_str()));
+        assert_ne!(sent, desired_hash);
+
+        // A group the plan does not hold confirms nothing.
+        let mut unknown = outcome(
+            ObjectType::Group,
+            Uuid::from_u128(7),
+            &desired_hash,
+            vec![b],
+        );
+        decide_hash(&mut unknown, &plan, &mut groups);
+        assert_eq!(unknown.hash, None);
+    }
+}
