@@ -26,6 +26,7 @@ fn outcome(n: u64) -> Outcome {
             OutcomeStatus::Success
         },
         hash: Some(format!("{n:064x}")),
+        left_out: Vec::new(),
         messages: Vec::new(),
         detail: None,
         blocked_by: None,

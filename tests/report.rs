@@ -60,6 +60,7 @@ fn outcome(kind: ObjectType, n: u128, action: Action, status: OutcomeStatus) -> 
         action,
         status,
         hash: (action != Action::Delete).then(|| format!("hash-{n}")),
+        left_out: Vec::new(),
         messages: Vec::new(),
         detail: None,
         blocked_by: None,

@@ -30,6 +30,7 @@ fn outcome(
         action,
         status,
         hash: hash.map(str::to_string),
+        left_out: Vec::new(),
         messages: Vec::new(),
         detail: None,
         blocked_by: None,

@@ -10,13 +10,15 @@
 //! - [`civic_no`]: Swedish personal identity numbers, validated and masked.
 //! - [`open_data`]: Skolverket's Open-data API (school units, test activities).
 //! - [`reject`]: records left out, with where, what and why.
-//! - [`plan`]: desired state, plan, per-entity outcomes, content hash.
+//! - [`plan`]: desired state, plan, per-entity outcomes.
+//! - [`hash`]: the content hash, the one implementation.
 //! - [`template`]: the column names of Skolverket's file-upload template.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
 pub mod civic_no;
 pub mod codes;
+pub mod hash;
 pub mod ids;
 pub mod open_data;
 pub mod plan;

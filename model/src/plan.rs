@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::codes::ObjectType;
 use crate::provtjanst::{Activity, Duty, Group, LogEntry, Person};
+
+pub use crate::hash::content_hash;
 
 /// The provtjänst resource types in the order they must be sent
 /// (Person → Duty → Group → Activity); deletes go in reverse.
@@ -207,9 +208,16 @@ pub struct Outcome {
     pub action: Action,
     /// How it ended.
     pub status: OutcomeStatus,
-    /// The content hash that was sent (for creates and updates).
+    /// The desired entity's content hash (for creates and updates). When
+    /// `left_out` is not empty, what was sent differs from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+    /// For a group sent without some members (their Person was not
+    /// accepted): those Persons' ids. The payload sent was
+    /// [`group_without`](crate::hash::group_without) of the desired one; the
+    /// engine decides which hash that confirms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<Uuid>,
     /// The service's errors and warnings, or the sink's own message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<LogEntry>,
@@ -224,20 +232,6 @@ pub struct Outcome {
     pub job_id: Option<Uuid>,
     /// How many times it was sent.
     pub attempts: u32,
-}
-
-/// A stable hash of a payload's content, for change detection.
-///
-/// The payload is serialised to JSON with object keys sorted (serde_json's
-/// default map is ordered), so field order never matters. List order does:
-/// producers sort lists whose order carries no meaning (group members,
-/// activity groups and teachers) before hashing and sending.
-pub fn content_hash<T: Serialize>(payload: &T) -> String {
-    let canonical = serde_json::to_value(payload)
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

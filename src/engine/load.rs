@@ -17,7 +17,9 @@ use std::pin::pin;
 
 use skolsync_connectors::ReadSummary;
 use skolsync_model::ObjectType;
+use skolsync_model::hash::{content_hash, group_without};
 use skolsync_model::plan::{Action, DesiredState, Outcome, Plan, TypePlan};
+use skolsync_model::provtjanst::Group;
 use skolsync_sink::{Sink, SinkError};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -60,6 +62,10 @@ pub(super) async fn load(
     index(&mut origin, ObjectType::Group, &plan.groups);
     index(&mut origin, ObjectType::Activity, &plan.activities);
 
+    // The planned groups by id, indexed when a group is first sent
+    // without some members.
+    let mut groups: Option<HashMap<Uuid, &Group>> = None;
+
     let bars = progress.load(plan);
     let mut writer = store.outcome_writer(run_id, sink_identity).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
@@ -78,7 +84,8 @@ pub(super) async fn load(
                 applied = Some(result);
             }
             outcome = rx.recv() => {
-                let Some(outcome) = outcome else { break };
+                let Some(mut outcome) = outcome else { break };
+                decide_hash(&mut outcome, plan, &mut groups);
                 let (source_id, school_unit) = origin
                     .remove(&(outcome.kind, outcome.id))
                     .map_or((None, None), |(s, u)| (Some(s), u));
@@ -133,6 +140,36 @@ pub(super) async fn load(
     }
 }
 
+/// Decides which hash an outcome confirms. The sink reports the desired
+/// entity's hash; a group it sent without some members (their Person was
+/// not accepted) confirms the hash of what was actually sent — the
+/// desired group without those members — so the next run sees it differs
+/// and sends the full group again. The hash is the model's one function;
+/// the sink computes none.
+fn decide_hash<'p>(
+    outcome: &mut Outcome,
+    plan: &'p Plan,
+    groups: &mut Option<HashMap<Uuid, &'p Group>>,
+) {
+    if outcome.left_out.is_empty() || outcome.kind != ObjectType::Group {
+        return;
+    }
+    let groups = groups.get_or_insert_with(|| {
+        let p = &plan.groups;
+        p.create
+            .iter()
+            .chain(&p.update)
+            .map(|d| (d.id, &d.payload))
+            .collect()
+    });
+    if let Some(group) = groups.get(&outcome.id) {
+        outcome.hash = Some(content_hash(&group_without(group, &outcome.left_out)));
+    } else {
+        // Not a group of this plan: confirm nothing it could match.
+        outcome.hash = None;
+    }
+}
+
 /// What counts as confirmed before anything is sent: the entities the plan
 /// found already up to date.
 pub(super) fn confirmed_unchanged(plan: &Plan) -> HashSet<(ObjectType, Uuid)> {
@@ -181,4 +218,80 @@ pub(super) async fn record_baselines(
     }
     store.set_member_counts(sink_identity, &counts).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use skolsync_model::codes::{GroupType, SchoolType};
+    use skolsync_model::plan::{Desired, OutcomeStatus};
+    use skolsync_model::provtjanst::{GroupMembership, ObjectReference};
+
+    use super::*;
+
+    fn outcome(kind: ObjectType, id: Uuid, hash: &str, left_out: Vec<Uuid>) -> Outcome {
+        Outcome {
+            kind,
+            id,
+            action: Action::Create,
+            status: OutcomeStatus::Warning,
+            hash: Some(hash.to_string()),
+            left_out,
+            messages: Vec::new(),
+            detail: None,
+            blocked_by: None,
+            job_id: None,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn a_group_sent_without_members_confirms_the_hash_of_what_was_sent() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let group = Group {
+            id: Uuid::from_u128(9),
+            meta: None,
+            display_name: "7A".into(),
+            group_type: GroupType::Klass,
+            school_type: SchoolType::Gr,
+            organisation: ObjectReference::new(Uuid::from_u128(5)),
+            provisioning_status: None,
+            group_memberships: [a, b]
+                .map(|id| GroupMembership {
+                    person: ObjectReference::new(id),
+                })
+                .to_vec(),
+        };
+        let desired_hash = content_hash(&group);
+        let mut plan = Plan::default();
+        plan.groups.create.push(Desired {
+            id: group.id,
+            source_id: "7A".into(),
+            hash: desired_hash.clone(),
+            school_unit: None,
+            payload: group.clone(),
+        });
+        let mut groups = None;
+
+        // All members sent: the desired hash stands.
+        let mut full = outcome(ObjectType::Group, group.id, &desired_hash, Vec::new());
+        decide_hash(&mut full, &plan, &mut groups);
+        assert_eq!(full.hash.as_deref(), Some(desired_hash.as_str()));
+
+        // Sent without `b`: the hash of that, so the next run sends it again.
+        let mut partial = outcome(ObjectType::Group, group.id, &desired_hash, vec![b]);
+        decide_hash(&mut partial, &plan, &mut groups);
+        let sent = content_hash(&group_without(&group, &[b]));
+        assert_eq!(partial.hash.as_deref(), Some(sent.as_str()));
+        assert_ne!(sent, desired_hash);
+
+        // A group the plan does not hold confirms nothing.
+        let mut unknown = outcome(
+            ObjectType::Group,
+            Uuid::from_u128(7),
+            &desired_hash,
+            vec![b],
+        );
+        decide_hash(&mut unknown, &plan, &mut groups);
+        assert_eq!(unknown.hash, None);
+    }
 }

@@ -401,7 +401,7 @@ fn rehash<T: Serialize + Send + Sync>(
 ) {
     for d in items.iter_mut() {
         if changed(d) {
-            d.hash = crate::canonical::content_hash(&d.payload);
+            d.hash = skolsync_model::hash::content_hash(&d.payload);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The plan: what to create, update and delete so the provtjänst matches
 //! the desired state, given what was confirmed before.
 //!
-//! Change detection is by content hash only ([`skolsync_model::plan::content_hash`]),
+//! Change detection is by content hash only ([`skolsync_model::hash::content_hash`]),
 //! so an unchanged source gives an empty plan. Deletes are every id the
 //! previous state holds that the desired state does not — except those
 //! whose source record is present but rejected ([`crate::stale`]), which
@@ -117,7 +117,7 @@ pub fn previous_state(desired: &DesiredState) -> PreviousState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skolsync_model::plan::content_hash;
+    use skolsync_model::hash::content_hash;
     use skolsync_model::provtjanst::{Duty, ObjectReference};
 
     fn duty(n: u128, role: skolsync_model::DutyRole) -> Desired<Duty> {

@@ -61,7 +61,6 @@
 //! - **Incremental reads.** The transform needs the full picture: the
 //!   engine merges incremental reads into a full snapshot first.
 
-mod canonical;
 pub mod config;
 pub mod crosswalk;
 pub mod diff;

@@ -217,7 +217,7 @@ fn restore_references(
         }
         list.sort_by_key(|m| m.person);
         list.dedup();
-        group.hash = crate::canonical::content_hash(&group.payload);
+        group.hash = skolsync_model::hash::content_hash(&group.payload);
     }
     for activity in &mut desired.activities {
         let Some(refs) = back.get(&(ObjectType::Activity, activity.source_id.as_str())) else {
@@ -237,7 +237,7 @@ fn restore_references(
         payload.groups.dedup();
         payload.teachers.sort_by_key(|t| t.duty);
         payload.teachers.dedup();
-        activity.hash = crate::canonical::content_hash(&activity.payload);
+        activity.hash = skolsync_model::hash::content_hash(&activity.payload);
     }
 }
 
@@ -282,7 +282,7 @@ mod tests {
         Desired {
             id,
             source_id: source.into(),
-            hash: crate::canonical::content_hash(&payload),
+            hash: skolsync_model::hash::content_hash(&payload),
             school_unit: None,
             payload,
         }

@@ -594,7 +594,7 @@ pub(crate) fn hash_all<T: Serialize + Sync + Send>(items: &mut [Desired<T>]) {
         for part in items.chunks_mut(chunk) {
             scope.spawn(move || {
                 for d in part {
-                    d.hash = crate::canonical::content_hash(&d.payload);
+                    d.hash = skolsync_model::hash::content_hash(&d.payload);
                 }
             });
         }

@@ -296,6 +296,7 @@ fn report<T>(
             OutcomeStatus::Error
         },
         hash,
+        left_out: Vec::new(),
         messages: Vec::new(),
         detail: result.as_ref().err().cloned(),
         blocked_by: None,

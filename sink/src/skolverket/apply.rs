@@ -16,9 +16,10 @@
 //! - a Group is sent without the members whose Person was refused (the
 //!   service would drop them with a warning anyway, CHANGELOG v1.3.2) and
 //!   ends `Warning` with one LogEntry `skolsync-member-left-out` per member
-//!   left out. Its outcome carries the hash of what was sent, not of the
-//!   desired group, so the next run sends the group again, with the member
-//!   once the Person lands.
+//!   left out. Its outcome carries the desired group's hash and names the
+//!   members left out (`Outcome::left_out`); the engine confirms the hash
+//!   of what was sent, so the next run sends the group again, with the
+//!   member once the Person lands. The sink computes no hash.
 //!
 //! Entities that are not in the plan (unchanged) count as present.
 //!
@@ -61,7 +62,7 @@ use futures::stream::FuturesUnordered;
 use reqwest::Method;
 use serde::Serialize;
 use skolsync_model::plan::{
-    Action, Blocker, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan, content_hash,
+    Action, Blocker, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan,
 };
 use skolsync_model::provtjanst::{
     Accepted, Activity, AsynchronousResponse, Duty, EntityOutcome, Group, LogEntry, Person,

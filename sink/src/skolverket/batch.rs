@@ -26,8 +26,11 @@ pub struct Item {
     pub id: Uuid,
     /// Its JSON (the payload, or `"<uuid>"` for a delete).
     pub json: Arc<[u8]>,
-    /// The content hash of what is sent (creates and updates).
+    /// The desired entity's content hash (creates and updates).
     pub hash: Option<String>,
+    /// Group members (Person ids) left out of what is sent; the outcome
+    /// says so and the engine decides what hash that confirms.
+    pub left_out: Vec<Uuid>,
     /// Bulk calls that carried it and were processed.
     pub sends: u32,
     /// `TemporaryError`s (and unlisted statuses) so far.
@@ -49,6 +52,7 @@ impl Item {
             id,
             json: Arc::from(json),
             hash,
+            left_out: Vec::new(),
             sends: 0,
             temporary: 0,
             warnings: Vec::new(),

@@ -2,6 +2,7 @@
 //! without the members whose Person was not accepted.
 
 use super::*;
+use skolsync_model::hash::group_without;
 
 fn now_rfc3339() -> String {
     chrono::Local::now()
@@ -44,17 +45,22 @@ impl Runner<'_> {
         kind: ObjectType,
         op: Op,
         desired: &Desired<T>,
-        hash: &str,
+        left_out: Vec<Uuid>,
     ) -> Option<Item> {
         match serde_json::to_vec(&desired.payload) {
-            Ok(json) => Some(Item::new(desired.id, json, Some(hash.to_string()))),
+            Ok(json) => {
+                let mut item = Item::new(desired.id, json, Some(desired.hash.clone()));
+                item.left_out = left_out;
+                Some(item)
+            }
             Err(e) => {
                 self.emitter.emit(Outcome {
                     kind,
                     id: desired.id,
                     action: op.action(),
                     status: OutcomeStatus::Error,
-                    hash: Some(hash.to_string()),
+                    hash: Some(desired.hash.clone()),
+                    left_out,
                     messages: Vec::new(),
                     detail: Some(format!("could not serialize the payload: {e}")),
                     blocked_by: None,
@@ -74,12 +80,12 @@ impl Runner<'_> {
         let creates = plan
             .create
             .iter()
-            .filter_map(|d| self.item(kind, Op::Create, d, &d.hash))
+            .filter_map(|d| self.item(kind, Op::Create, d, Vec::new()))
             .collect();
         let updates = plan
             .update
             .iter()
-            .filter_map(|d| self.item(kind, Op::Update, d, &d.hash))
+            .filter_map(|d| self.item(kind, Op::Update, d, Vec::new()))
             .collect();
         (creates, updates)
     }
@@ -98,6 +104,7 @@ impl Runner<'_> {
             action: op.action(),
             status: OutcomeStatus::HeldBack,
             hash: Some(hash.to_string()),
+            left_out: Vec::new(),
             messages: Vec::new(),
             detail: Some(format!(
                 "not sent: {} {} it depends on was not accepted",
@@ -125,7 +132,7 @@ impl Runner<'_> {
                         id: person,
                     };
                     self.hold_back(ObjectType::Duty, op, d.id, &d.hash, blocker);
-                } else if let Some(item) = self.item(ObjectType::Duty, op, d, &d.hash) {
+                } else if let Some(item) = self.item(ObjectType::Duty, op, d, Vec::new()) {
                     push(&mut out, op, item);
                 }
             }
@@ -146,24 +153,27 @@ impl Runner<'_> {
                     .filter(|p| failed.contains(p))
                     .collect();
                 let item = if left_out.is_empty() {
-                    self.item(ObjectType::Group, op, d, &d.hash)
+                    self.item(ObjectType::Group, op, d, Vec::new())
                 } else {
-                    let mut reduced = d.clone();
-                    reduced
-                        .payload
-                        .group_memberships
-                        .retain(|m| !failed.contains(&m.person.id));
-                    // The hash of what is sent, so the next run sends the
-                    // full group again.
-                    let hash = content_hash(&reduced.payload);
-                    self.item(ObjectType::Group, op, &reduced, &hash)
+                    // Sent without them; the outcome names them and the
+                    // engine decides what hash that confirms (the sink
+                    // computes none), so the next run sends the full group.
+                    let reduced = Desired {
+                        id: d.id,
+                        source_id: d.source_id.clone(),
+                        hash: d.hash.clone(),
+                        school_unit: d.school_unit.clone(),
+                        payload: group_without(&d.payload, &left_out),
+                    };
+                    let warnings = left_out.iter().map(|p| member_left_out(d.id, *p)).collect();
+                    let detail = format!(
+                        "sent without {} member(s) whose Person was not accepted",
+                        left_out.len()
+                    );
+                    self.item(ObjectType::Group, op, &reduced, left_out)
                         .map(|mut item| {
-                            item.warnings =
-                                left_out.iter().map(|p| member_left_out(d.id, *p)).collect();
-                            item.detail = Some(format!(
-                                "sent without {} member(s) whose Person was not accepted",
-                                left_out.len()
-                            ));
+                            item.warnings = warnings;
+                            item.detail = Some(detail);
                             item
                         })
                 };
@@ -205,7 +215,7 @@ impl Runner<'_> {
                         self.hold_back(ObjectType::Activity, op, d.id, &d.hash, blocker)
                     }
                     None => {
-                        if let Some(item) = self.item(ObjectType::Activity, op, d, &d.hash) {
+                        if let Some(item) = self.item(ObjectType::Activity, op, d, Vec::new()) {
                             push(&mut out, op, item);
                         }
                     }

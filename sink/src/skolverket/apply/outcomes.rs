@@ -31,6 +31,7 @@ impl Runner<'_> {
             action: op.action(),
             status,
             hash: if op == Op::Delete { None } else { item.hash },
+            left_out: item.left_out,
             messages,
             detail,
             blocked_by: None,

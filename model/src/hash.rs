@@ -1,16 +1,22 @@
-//! The content hash, fast.
+//! The content hash: the one function that says whether an entity changed.
 //!
-//! [`skolsync_model::plan::content_hash`] defines the hash: SHA-256 of the
-//! payload as a `serde_json::Value` printed compactly, which sorts object
-//! keys. Building a `Value` allocates a tree per payload; for a municipality
-//! of a million pupils that was the costliest step of the whole transform.
-//! This serializer writes the very same bytes without a tree: everything is
+//! The hash is SHA-256 (hex) of the payload as a `serde_json::Value`
+//! printed compactly, which sorts object keys, so field order never
+//! matters. List order does: producers sort lists whose order carries no
+//! meaning (group members, activity groups and teachers) before hashing
+//! and sending. The transform computes it for every entity it produces;
+//! the sink never does. State files in the field hold these hashes, so its
+//! output must never change for the same payload.
+//!
+//! Building a `Value` allocates a tree per payload; for a municipality of a
+//! million pupils that was the costliest step of the whole transform. The
+//! serializer here writes the very same bytes without a tree: everything is
 //! written into one reusable buffer, and when an object ends its fields
 //! (already canonical themselves) are put in key order in place. Strings
 //! and numbers go through serde_json, for identical escaping and
-//! formatting. [`content_hash`] falls back to the model's function if this
-//! build's `serde_json` ever preserves insertion order instead of sorting,
-//! and tests check byte-for-byte equality on real payloads.
+//! formatting. [`content_hash`] falls back to printing a `Value` if this
+//! build's `serde_json` ever preserves insertion order instead of sorting
+//! (or the fast path fails), and tests check byte-for-byte equality.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -18,15 +24,18 @@ use std::sync::OnceLock;
 
 use serde::ser::{self, Serialize};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
-/// SHA-256 (hex) of the canonical JSON of `value`: equal to
-/// `skolsync_model::plan::content_hash(value)`.
+use crate::provtjanst::Group;
+
+/// SHA-256 (hex) of the canonical JSON of `value`: the JSON of
+/// `serde_json::to_value(value)`, printed compactly with object keys sorted.
 pub fn content_hash<T: Serialize + ?Sized>(value: &T) -> String {
     thread_local! {
         static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     }
     if !value_sorts_keys() {
-        return skolsync_model::plan::content_hash(&value);
+        return value_hash(value);
     }
     let digest = SCRATCH.with(|cell| {
         let Ok(mut scratch) = cell.try_borrow_mut() else {
@@ -38,8 +47,28 @@ pub fn content_hash<T: Serialize + ?Sized>(value: &T) -> String {
     });
     match digest {
         Some(digest) => hex(&digest),
-        None => skolsync_model::plan::content_hash(&value),
+        None => value_hash(value),
     }
+}
+
+/// The reference form: through a `serde_json::Value` (a value that cannot
+/// be serialised hashes as the empty string, as it always has).
+fn value_hash<T: Serialize + ?Sized>(value: &T) -> String {
+    let canonical = serde_json::to_value(value)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    hex(&Sha256::digest(canonical.as_bytes()))
+}
+
+/// `group` as sent without the members whose Person is in `left_out`: what
+/// the sink sends when some members' Persons were not accepted, and what
+/// the engine hashes to know what the service holds.
+pub fn group_without(group: &Group, left_out: &[Uuid]) -> Group {
+    let mut reduced = group.clone();
+    reduced
+        .group_memberships
+        .retain(|m| !left_out.contains(&m.person.id));
+    reduced
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -569,10 +598,7 @@ mod tests {
         let expected = serde_json::to_value(&sample).unwrap().to_string();
         let got = String::from_utf8(canonical_json(&sample).unwrap()).unwrap();
         assert_eq!(got, expected);
-        assert_eq!(
-            content_hash(&sample),
-            skolsync_model::plan::content_hash(&sample)
-        );
+        assert_eq!(content_hash(&sample), value_hash(&sample));
         let nested = json!({"b": [{"d": 1, "c": null}], "a": {"y": "é", "x": 1.25}, "": []});
         assert_eq!(
             String::from_utf8(canonical_json(&nested).unwrap()).unwrap(),
@@ -587,10 +613,37 @@ mod tests {
         );
         // Repeated use of the thread's scratch buffers changes nothing.
         for _ in 0..3 {
-            assert_eq!(
-                content_hash(&nested),
-                skolsync_model::plan::content_hash(&nested)
-            );
+            assert_eq!(content_hash(&nested), value_hash(&nested));
         }
+    }
+
+    #[test]
+    fn a_group_without_members_keeps_the_rest_and_hashes_differently() {
+        use crate::codes::{GroupType, SchoolType};
+        use crate::provtjanst::{GroupMembership, ObjectReference};
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let group = Group {
+            id: Uuid::from_u128(9),
+            meta: None,
+            display_name: "7A".into(),
+            group_type: GroupType::Klass,
+            school_type: SchoolType::Gr,
+            organisation: ObjectReference::new(Uuid::from_u128(5)),
+            provisioning_status: None,
+            group_memberships: [a, b]
+                .map(|id| GroupMembership {
+                    person: ObjectReference::new(id),
+                })
+                .to_vec(),
+        };
+        let reduced = group_without(&group, &[b]);
+        assert_eq!(reduced.group_memberships.len(), 1);
+        assert_eq!(reduced.group_memberships[0].person.id, a);
+        assert_ne!(content_hash(&reduced), content_hash(&group));
+        assert_eq!(
+            content_hash(&group_without(&group, &[])),
+            content_hash(&group)
+        );
+        assert_eq!(content_hash(&group), value_hash(&group));
     }
 }
