@@ -17,6 +17,7 @@
 
 pub mod civic_no;
 pub mod codes;
+pub mod eppn;
 pub mod ids;
 pub mod open_data;
 pub mod plan;
