@@ -71,4 +71,19 @@ mod tests {
         assert_eq!(c.auth_style, TokenAuthStyle::Form);
         assert!(!format!("{c:?}").contains("secret\""));
     }
+
+    #[test]
+    fn an_unknown_key_names_the_shared_keys_too() {
+        // The pipeline loader suggests the closest key from serde's list.
+        let err = toml::from_str::<EduCloudConfig>(
+            "org_identifier = \"SE00100\"\nclient_id = \"i\"\nclient_secret = \"s\"\npage_sise = 5",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("page_sise"), "{err}");
+        assert!(
+            err.contains("`page_size`") && err.contains("`ca_cert`"),
+            "{err}"
+        );
+    }
 }
