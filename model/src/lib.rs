@@ -18,6 +18,7 @@
 
 pub mod civic_no;
 pub mod codes;
+pub mod eppn;
 pub mod hash;
 pub mod ids;
 pub mod open_data;

@@ -252,7 +252,11 @@ impl PersonRules {
                 None
             }
             [one] => {
-                if eppn_resembles_name(one, &person.given_name, &person.family_name) {
+                if skolsync_model::eppn::resembles_name(
+                    one,
+                    &person.given_name,
+                    &person.family_name,
+                ) {
                     warnings.push(finding(
                         "eduPersonPrincipalNames",
                         Some(one.to_string()),
@@ -292,45 +296,6 @@ pub(crate) fn eppn_well_formed(eppn: &str) -> bool {
 /// An e-mail address of the simple shape the service accepts.
 fn email_well_formed(email: &str) -> bool {
     eppn_well_formed(email)
-}
-
-/// Lowercase with å, ä, ö and common accents folded.
-fn fold(text: &str) -> String {
-    text.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'å' | 'ä' | 'à' | 'á' | 'â' => 'a',
-            'ö' | 'ø' | 'ó' | 'ò' | 'ô' => 'o',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'ü' | 'ú' | 'ù' => 'u',
-            other => other,
-        })
-        .collect()
-}
-
-fn first_letters(name: &str, n: usize) -> Option<String> {
-    let letters: String = fold(name)
-        .chars()
-        .filter(|c| c.is_alphabetic())
-        .take(n)
-        .collect();
-    (letters.chars().count() == n).then_some(letters)
-}
-
-/// Skolverket's warning 3047: the EPPN's local part holds the first three
-/// letters of the family name, or the first two of the family name together
-/// with the first two of the given name.
-pub(crate) fn eppn_resembles_name(eppn: &str, given: &str, family: &str) -> bool {
-    let local = fold(eppn.split('@').next().unwrap_or_default());
-    if first_letters(family, 3).is_some_and(|f3| local.contains(&f3)) {
-        return true;
-    }
-    match (first_letters(family, 2), first_letters(given, 2)) {
-        (Some(f2), Some(g2)) => {
-            local.contains(&format!("{f2}{g2}")) || local.contains(&format!("{g2}{f2}"))
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

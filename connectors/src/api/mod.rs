@@ -17,6 +17,7 @@
 //! a full read has no use for it, since whatever is absent is found by the
 //! diff.
 
+pub(crate) mod config;
 mod guard;
 pub(crate) mod http;
 mod retry;

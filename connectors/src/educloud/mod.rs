@@ -6,14 +6,12 @@
 pub mod config;
 
 use std::path::Path;
-use std::time::Duration;
 
 pub use config::{DEFAULT_TOKEN_URL, EduCloudConfig};
 
-use crate::api::http::{AuthSettings, HttpSettings, TlsSettings};
-use crate::api::{ApiSettings, ApiSource, ReadSettings};
+use crate::api::ApiSource;
+use crate::api::http::AuthSettings;
 use crate::error::ConfigError;
-use crate::resolve;
 use crate::source::{BatchStream, ReadOptions, Source};
 use crate::ss12000::TokenAuthStyle;
 
@@ -65,43 +63,18 @@ impl EduCloudSource {
         if config.client_secret.expose().is_empty() {
             return Err(ConfigError::invalid("client_secret", "is empty"));
         }
-        let settings = ApiSettings::new(
+        let settings = config.api_read().settings(
             "educloud",
             &base_url,
-            HttpSettings {
-                auth: AuthSettings::OAuth2 {
-                    token_url: config.token_url.clone(),
-                    client_id: config.client_id.clone(),
-                    client_secret: config.client_secret.clone(),
-                    scope: config.scope.clone(),
-                    basic_auth: config.auth_style == TokenAuthStyle::Basic,
-                },
-                tls: TlsSettings {
-                    ca_cert: config
-                        .ca_cert
-                        .as_ref()
-                        .map(|p| ("ca_cert".to_string(), resolve(base_dir, p))),
-                    client_cert: None,
-                },
-                requests_per_second: Some(config.requests_per_second),
-                max_retries: config.max_retries,
-                retry_budget: Duration::from_secs(config.retry_budget_secs),
-                timeout: Duration::from_secs(config.timeout_secs.max(1)),
-                allow_insecure_http: config.allow_insecure_http,
+            AuthSettings::OAuth2 {
+                token_url: config.token_url.clone(),
+                client_id: config.client_id.clone(),
+                client_secret: config.client_secret.clone(),
+                scope: config.scope.clone(),
+                basic_auth: config.auth_style == TokenAuthStyle::Basic,
             },
-            ReadSettings {
-                page_size: config.page_size,
-                resources: &config.resources,
-                deleted_entities: config.deleted_entities,
-                expand: &config.expand,
-                school_units: &config.school_units,
-                concurrency: config.concurrency,
-                limits: crate::api::ReadLimits {
-                    max_pages: config.max_pages,
-                    max_entities: config.max_entities,
-                    max_response_bytes: config.max_response_bytes,
-                },
-            },
+            None,
+            base_dir,
         )?;
         Ok(EduCloudSource {
             api: ApiSource::new(settings)?,

@@ -15,7 +15,6 @@
 //! Mutual TLS is `client_cert` + `client_key`, alone (`auth.type = "none"`)
 //! or together with a token, as vendors require.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -23,82 +22,26 @@ use serde::{Deserialize, Serialize};
 use skolsync_model::Secret;
 use skolsync_model::ss12000::EntityKind;
 
-/// Reading any SS 12000 v2 API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Ss12000Config {
-    /// The API's base URL, up to and including the version, e.g.
-    /// `https://skolsystem.example/ss12000/v2.0`.
-    pub base_url: String,
-    /// How requests are authorised (default: none).
-    #[serde(default)]
-    pub auth: Ss12000Auth,
-    /// Client certificate (PEM) for mutual TLS; needs `client_key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_cert: Option<PathBuf>,
-    /// Private key (PEM) of `client_cert`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_key: Option<PathBuf>,
-    /// An extra CA certificate (PEM) to trust, for test environments with
-    /// their own CA. Verification is never switched off.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_cert: Option<PathBuf>,
-    /// Entities per page (`limit`), 1–10 000.
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
-    /// Which list endpoints to read; default all seven.
-    #[serde(default = "Resource::all")]
-    pub resources: Vec<Resource>,
-    /// Read `/deletedEntities` on incremental reads, so removals in the
-    /// source become deletes downstream (default true).
-    #[serde(default = "yes")]
-    pub deleted_entities: bool,
-    /// `expand` values per resource, e.g. `activities = ["syllabus"]`.
-    /// Default: activities are expanded with their syllabus when
-    /// `syllabuses` is not among `resources`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub expand: BTreeMap<String, Vec<String>>,
-    /// Only read what belongs to these school units (school unit codes):
-    /// the units (with their parents and sub-units), persons enrolled at or
-    /// working at them, and their duties, groups and activities. Empty: all.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub school_units: Vec<String>,
-    /// Most requests per second (0: no limit).
-    #[serde(default = "default_rate")]
-    pub requests_per_second: u32,
-    /// Most retries of one request answered 429 or 5xx, or without an
-    /// answer (default 50); `retry_budget_secs` usually ends retrying first.
-    #[serde(default = "default_retries")]
-    pub max_retries: u32,
-    /// How long one request is retried after 429, 5xx or a dropped
-    /// connection, in seconds, waiting as `Retry-After` asks (default 300).
-    /// A permanent error (401, 403, a certificate that does not verify) is
-    /// never retried.
-    #[serde(default = "default_retry_budget")]
-    pub retry_budget_secs: u64,
-    /// Most pages read of one resource before the read ends with an error,
-    /// a guard against a server that pages forever (default 100 000).
-    #[serde(default = "default_max_pages")]
-    pub max_pages: u64,
-    /// Most entities read of one resource before the read ends with an
-    /// error (default 5 000 000).
-    #[serde(default = "default_max_entities")]
-    pub max_entities: u64,
-    /// Most response bytes read of one resource, all pages together, before
-    /// the read ends with an error (default 2 GiB = 2147483648).
-    #[serde(default = "default_max_response_bytes")]
-    pub max_response_bytes: u64,
-    /// Allow credentials (a token, a client secret) to be sent over plain
-    /// `http://` to a host that is not this machine (default false: only
-    /// `https://`, or `http://` to 127.0.0.0/8, ::1 and localhost).
-    #[serde(default)]
-    pub allow_insecure_http: bool,
-    /// Seconds one request (including reading its answer) may take.
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-    /// Resources read at the same time.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+use crate::api::config::api_config;
+
+api_config! {
+    /// Reading any SS 12000 v2 API.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Ss12000Config {
+        /// The API's base URL, up to and including the version, e.g.
+        /// `https://skolsystem.example/ss12000/v2.0`.
+        pub base_url: String,
+        /// How requests are authorised (default: none).
+        #[serde(default)]
+        pub auth: Ss12000Auth,
+        /// Client certificate (PEM) for mutual TLS; needs `client_key`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub client_cert: Option<PathBuf>,
+        /// Private key (PEM) of `client_cert`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub client_key: Option<PathBuf>,
+    }
 }
 
 /// How requests to an SS 12000 API are authorised.
@@ -201,37 +144,6 @@ impl Resource {
             Resource::Programmes => EntityKind::Programme,
         }
     }
-}
-
-pub(crate) fn default_page_size() -> u32 {
-    1000
-}
-pub(crate) fn default_rate() -> u32 {
-    20
-}
-pub(crate) fn default_retries() -> u32 {
-    50
-}
-pub(crate) fn default_retry_budget() -> u64 {
-    300
-}
-pub(crate) fn default_max_pages() -> u64 {
-    100_000
-}
-pub(crate) fn default_max_entities() -> u64 {
-    5_000_000
-}
-pub(crate) fn default_max_response_bytes() -> u64 {
-    2 << 30
-}
-pub(crate) fn default_timeout() -> u64 {
-    60
-}
-pub(crate) fn default_concurrency() -> usize {
-    3
-}
-pub(crate) fn yes() -> bool {
-    true
 }
 
 #[cfg(test)]

@@ -6,12 +6,11 @@
 pub mod config;
 
 use std::path::Path;
-use std::time::Duration;
 
 pub use config::{BearerAuth, OAuth2Auth, Resource, Ss12000Auth, Ss12000Config, TokenAuthStyle};
 
-use crate::api::http::{AuthSettings, HttpSettings, TlsSettings};
-use crate::api::{ApiSettings, ApiSource};
+use crate::api::ApiSource;
+use crate::api::http::AuthSettings;
 use crate::error::ConfigError;
 use crate::resolve;
 use crate::source::{BatchStream, ReadOptions, Source};
@@ -68,38 +67,10 @@ impl Ss12000Source {
                 ));
             }
         };
-        let settings = ApiSettings::new(
-            "ss12000",
-            &config.base_url,
-            HttpSettings {
-                auth,
-                tls: TlsSettings {
-                    ca_cert: config
-                        .ca_cert
-                        .as_ref()
-                        .map(|p| ("ca_cert".to_string(), resolve(base_dir, p))),
-                    client_cert,
-                },
-                requests_per_second: Some(config.requests_per_second),
-                max_retries: config.max_retries,
-                retry_budget: Duration::from_secs(config.retry_budget_secs),
-                timeout: Duration::from_secs(config.timeout_secs.max(1)),
-                allow_insecure_http: config.allow_insecure_http,
-            },
-            crate::api::ReadSettings {
-                page_size: config.page_size,
-                resources: &config.resources,
-                deleted_entities: config.deleted_entities,
-                expand: &config.expand,
-                school_units: &config.school_units,
-                concurrency: config.concurrency,
-                limits: crate::api::ReadLimits {
-                    max_pages: config.max_pages,
-                    max_entities: config.max_entities,
-                    max_response_bytes: config.max_response_bytes,
-                },
-            },
-        )?;
+        let settings =
+            config
+                .api_read()
+                .settings("ss12000", &config.base_url, auth, client_cert, base_dir)?;
         Ok(Ss12000Source {
             api: ApiSource::new(settings)?,
         })

@@ -330,12 +330,10 @@ pub(crate) fn ascii_fold(name: &str) -> String {
 }
 
 /// Whether an EPPN reveals the person's name the way Skolverket's check
-/// (warning 3047) defines it. This is the Provisioning API emulator's own
-/// rule, so a generated EPPN never draws the warning: the rule also matches
-/// the given name's letters before the family name's and folds å/ä/ö, which
-/// a check of its own here had missed.
+/// (warning 3047) defines it: the rule the Provisioning API emulator judges
+/// by ([`skolsync_model::eppn`]), so a generated EPPN never draws the warning.
 pub(crate) fn eppn_reveals_name(eppn: &str, given: &str, family: &str) -> bool {
-    crate::provisioning::eppn_resembles_name(eppn, given, family)
+    skolsync_model::eppn::resembles_name(eppn, given, family)
 }
 
 #[cfg(test)]

@@ -113,7 +113,8 @@ use axum::middleware::from_fn_with_state;
 
 pub use handlers::ACCEPTED_MESSAGE;
 pub use limiter::{Quota, RateClass};
-pub use rules::eppn_resembles_name;
+/// Rule 3047, shared with the transform ([`skolsync_model::eppn`]).
+pub use skolsync_model::eppn::resembles_name as eppn_resembles_name;
 pub use store::{Change, ChangeKind, RequestRecord, Store};
 
 use crate::config::{FaultSwitch, Limits};
