@@ -828,6 +828,29 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
+    /// The SS 12000 kind a provtjänst type is provisioned from.
+    pub fn of(kind: crate::codes::ObjectType) -> EntityKind {
+        use crate::codes::ObjectType;
+        match kind {
+            ObjectType::Person => EntityKind::Person,
+            ObjectType::Duty => EntityKind::Duty,
+            ObjectType::Group => EntityKind::Group,
+            ObjectType::Activity => EntityKind::Activity,
+        }
+    }
+
+    /// The provtjänst type this kind is provisioned as, if it is.
+    pub fn object_type(self) -> Option<crate::codes::ObjectType> {
+        use crate::codes::ObjectType;
+        match self {
+            EntityKind::Person => Some(ObjectType::Person),
+            EntityKind::Duty => Some(ObjectType::Duty),
+            EntityKind::Group => Some(ObjectType::Group),
+            EntityKind::Activity => Some(ObjectType::Activity),
+            EntityKind::Organisation | EntityKind::Syllabus | EntityKind::Programme => None,
+        }
+    }
+
     /// Every kind, in the order a source is best read (referenced before referencing).
     pub const ALL: [EntityKind; 7] = [
         EntityKind::Organisation,

@@ -11,7 +11,6 @@ use skolsync_model::ObjectType;
 use skolsync_model::civic_no::mask;
 use skolsync_model::plan::{Desired, SEND_ORDER, TypePlan};
 use skolsync_model::reject::Severity;
-use skolsync_model::ss12000::EntityKind;
 use skolsync_transform::CrosswalkReport;
 use uuid::Uuid;
 
@@ -150,17 +149,6 @@ impl PlanSummary {
     }
 }
 
-/// The provtjänst type of an SS 12000 entity kind, if provisioned.
-fn object_type(kind: EntityKind) -> Option<ObjectType> {
-    match kind {
-        EntityKind::Person => Some(ObjectType::Person),
-        EntityKind::Duty => Some(ObjectType::Duty),
-        EntityKind::Group => Some(ObjectType::Group),
-        EntityKind::Activity => Some(ObjectType::Activity),
-        _ => None,
-    }
-}
-
 impl Prepared {
     /// The plan in numbers (with `details`, which entities).
     pub async fn summary(
@@ -185,7 +173,7 @@ impl Prepared {
             if reject.severity != Severity::Rejected {
                 continue;
             }
-            let Some(kind) = object_type(reject.entity) else {
+            let Some(kind) = reject.entity.object_type() else {
                 continue;
             };
             let t = summary.get_mut(kind);

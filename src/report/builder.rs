@@ -16,10 +16,8 @@ use skolsync_model::reject::{Reject, Severity, Stage};
 use uuid::Uuid;
 
 use super::mask::{scrub, value_for_report};
-use super::{
-    BlockedBy, Counts, Problem, ProblemSeverity, RunOutcome, RunReport, ServiceMessage,
-    entity_kind, object_type,
-};
+use super::{BlockedBy, Counts, Problem, ProblemSeverity, RunOutcome, RunReport, ServiceMessage};
+use skolsync_model::ss12000::EntityKind;
 
 /// What the builder remembers of a planned entity until its outcome arrives.
 #[derive(Debug, Clone)]
@@ -149,7 +147,7 @@ impl ReportBuilder {
             Severity::Warning => ProblemSeverity::Warning,
         };
         if severity == ProblemSeverity::Rejected {
-            if let Some(kind) = object_type(reject.entity) {
+            if let Some(kind) = reject.entity.object_type() {
                 self.counts.get_mut(kind).rejected += 1;
             }
         }
@@ -206,7 +204,7 @@ impl ReportBuilder {
         self.problems.push(Problem {
             severity: ProblemSeverity::KeptStale,
             stage: reject.stage,
-            entity: entity_kind(kind),
+            entity: EntityKind::of(kind),
             action: None,
             source_id: reject.source_id.as_deref().map(scrub),
             skolverket_id: Some(id),
@@ -277,7 +275,7 @@ impl ReportBuilder {
                         .unwrap_or_else(|| blocker.id.to_string());
                     format!(
                         "not sent: it depends on {} {name}, which did not succeed",
-                        entity_kind(blocker.kind)
+                        EntityKind::of(blocker.kind)
                     )
                 }
                 None => match &detail {
@@ -314,7 +312,7 @@ impl ReportBuilder {
         Problem {
             severity,
             stage: Stage::Load,
-            entity: entity_kind(outcome.kind),
+            entity: EntityKind::of(outcome.kind),
             action: Some(outcome.action),
             source_id: planned.and_then(|p| p.source_id.as_deref()).map(scrub),
             skolverket_id: Some(outcome.id),
@@ -333,7 +331,7 @@ impl ReportBuilder {
                 })
                 .collect(),
             blocked_by: outcome.blocked_by.map(|b| BlockedBy {
-                entity: entity_kind(b.kind),
+                entity: EntityKind::of(b.kind),
                 skolverket_id: b.id,
                 source_id: self
                     .failed
@@ -355,7 +353,7 @@ impl ReportBuilder {
             self.problems.push(Problem {
                 severity: ProblemSeverity::NoOutcome,
                 stage: Stage::Load,
-                entity: entity_kind(kind),
+                entity: EntityKind::of(kind),
                 action: Some(planned.action),
                 source_id: planned.source_id.as_deref().map(scrub),
                 skolverket_id: Some(id),

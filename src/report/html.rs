@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Problem, RunReport, TypeCounts, entity_kind};
+use super::{Problem, RunReport, TypeCounts};
+use skolsync_model::ss12000::EntityKind;
 
 /// Sorts a table by the clicked column (numbers numerically), toggling the
 /// direction; `tfoot` rows (totals) stay put.
@@ -122,7 +123,7 @@ fn counts_table(html: &mut String, report: &RunReport) {
         html.push_str("</tr>\n");
     };
     for (kind, c) in report.counts.iter() {
-        row(html, &entity_kind(kind).to_string().to_lowercase(), c);
+        row(html, &EntityKind::of(kind).to_string().to_lowercase(), c);
     }
     html.push_str("</tbody>\n<tfoot>\n");
     row(html, "total", &report.counts.total());

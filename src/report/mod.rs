@@ -316,7 +316,7 @@ impl RunReport {
     pub fn assert_consistent(&self) -> Result<(), ConsistencyError> {
         let mut mismatches = Vec::new();
         for (kind, c) in self.counts.iter() {
-            let name = entity_kind(kind);
+            let name = EntityKind::of(kind);
             let label = name.to_string().to_lowercase();
             let sum = c.unchanged + c.created + c.updated + c.error + c.held_back;
             if c.in_scope != sum {
@@ -431,25 +431,4 @@ fn describe(p: &Problem) -> String {
         text.push_str(&format!(" ({id})"));
     }
     text
-}
-
-/// The SS 12000 entity kind of a provtjänst type.
-pub(crate) fn entity_kind(kind: ObjectType) -> EntityKind {
-    match kind {
-        ObjectType::Person => EntityKind::Person,
-        ObjectType::Duty => EntityKind::Duty,
-        ObjectType::Group => EntityKind::Group,
-        ObjectType::Activity => EntityKind::Activity,
-    }
-}
-
-/// The provtjänst type of an SS 12000 entity kind, if it is provisioned.
-pub(crate) fn object_type(kind: EntityKind) -> Option<ObjectType> {
-    match kind {
-        EntityKind::Person => Some(ObjectType::Person),
-        EntityKind::Duty => Some(ObjectType::Duty),
-        EntityKind::Group => Some(ObjectType::Group),
-        EntityKind::Activity => Some(ObjectType::Activity),
-        _ => None,
-    }
 }

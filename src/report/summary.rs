@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{ReportPaths, RunOutcome, RunReport, TypeCounts, entity_kind};
+use super::{ReportPaths, RunOutcome, RunReport, TypeCounts};
+use skolsync_model::ss12000::EntityKind;
 
 const COLUMNS: [&str; 12] = [
     "type",
@@ -54,7 +55,7 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
 
     let mut rows: Vec<[String; 12]> = vec![COLUMNS.map(str::to_string)];
     for (kind, c) in report.counts.iter() {
-        rows.push(cells(entity_kind(kind).to_string().to_lowercase(), c));
+        rows.push(cells(EntityKind::of(kind).to_string().to_lowercase(), c));
     }
     let total = report.counts.total();
     rows.push(cells("total".into(), &total));

@@ -51,16 +51,6 @@ pub struct StaleEntity {
     pub reject: Reject,
 }
 
-/// The SS 12000 entity kind of a provtjänst type.
-fn entity_kind(kind: ObjectType) -> EntityKind {
-    match kind {
-        ObjectType::Person => EntityKind::Person,
-        ObjectType::Duty => EntityKind::Duty,
-        ObjectType::Group => EntityKind::Group,
-        ObjectType::Activity => EntityKind::Activity,
-    }
-}
-
 /// Finds the entities to keep stale (see the module docs) and puts the
 /// references to them back into `desired` (re-hashing what changed).
 ///
@@ -153,7 +143,7 @@ fn orphans<'a>(desired: &DesiredState, rejects: &'a [Reject]) -> HashSet<(Entity
 
 /// The first rejection per source id of the records of `kind`.
 fn rejected_records(rejects: &[Reject], kind: ObjectType) -> BTreeMap<&str, &Reject> {
-    let entity = entity_kind(kind);
+    let entity = EntityKind::of(kind);
     let mut found = BTreeMap::new();
     for r in rejects {
         if r.severity != Severity::Rejected || r.entity != entity {
