@@ -196,7 +196,7 @@ async fn pupil_is_kept(edit: impl Fn(&mut Table, usize), reason_part: &str) {
             .filter(|c| c.change == ChangeKind::Deleted)
             .collect();
     assert!(deleted.is_empty(), "deleted: {deleted:?}");
-    assert!(second.report.counts.person.kept_stale >= 1);
+    assert!(second.report.counts.persons.kept_stale >= 1);
     let kept = second
         .report
         .problems

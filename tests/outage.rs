@@ -55,7 +55,7 @@ async fn a_429_burst_on_the_first_load_is_waited_out() {
     assert!(throttled(&h) >= 200, "the burst never happened");
     assert_eq!(
         h.store().count(ObjectType::Person) as u64,
-        first.report.counts.person.created,
+        first.report.counts.persons.created,
         "{}",
         first.terminal_summary()
     );

@@ -52,7 +52,10 @@ async fn first_run_lands_everything(h: &Harness, file: &str) -> std::path::PathB
     ] {
         assert!(json.get(key).is_some(), "report lacks {key}");
     }
-    assert_eq!(json["counts"]["person"]["in_scope"], counts.person.in_scope);
+    assert_eq!(
+        json["counts"]["person"]["in_scope"],
+        counts.persons.in_scope
+    );
     path
 }
 
@@ -244,7 +247,7 @@ async fn educloud_pipeline_lands_then_sends_only_changes() {
     }
     let c = result.report.counts;
     assert_eq!(
-        (c.person.created, c.person.updated, c.person.deleted),
+        (c.persons.created, c.persons.updated, c.persons.deleted),
         (1, 1, 1)
     );
     second_run_sends_nothing(&h, &path).await;
@@ -290,7 +293,7 @@ async fn export_pipeline_writes_parquet_then_nothing() {
         let file = out.join(format!("{file}.parquet"));
         assert!(file.exists(), "{} missing", file.display());
     }
-    assert!(result.report.counts.person.created > 0);
+    assert!(result.report.counts.persons.created > 0);
     let written = std::fs::metadata(out.join("persons.parquet"))
         .unwrap()
         .modified()
@@ -330,7 +333,7 @@ async fn demo_pipeline_runs_on_its_embedded_sandbox() {
     };
     let first = run().await;
     assert_success(&first);
-    assert!(first.report.counts.person.created > 200);
+    assert!(first.report.counts.persons.created > 200);
     assert!(dir.path().join("state/demo.sqlite").exists());
     assert!(dir.path().join("reports/demo").is_dir());
     // A fresh embedded sandbox, the same generated data, the state of the
@@ -384,7 +387,7 @@ async fn guards_stop_a_mass_deletion_before_anything_is_sent() {
     let forced = h.run_with(&path, true).await;
     assert_ne!(forced.report.outcome, RunOutcome::Aborted);
     assert_eq!(
-        forced.report.counts.person.deleted,
+        forced.report.counts.persons.deleted,
         gone.len() as u64,
         "{}",
         forced.terminal_summary()

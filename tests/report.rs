@@ -212,7 +212,7 @@ fn counts_add_up_for_a_mixed_run() {
     let report = mixed_run().finish(started() + chrono::Duration::seconds(12));
     report.assert_consistent().expect("consistent");
     assert_eq!(report.outcome, RunOutcome::Partial);
-    let p = report.counts.person;
+    let p = report.counts.persons;
     assert_eq!(
         (
             p.in_scope,
@@ -226,14 +226,14 @@ fn counts_add_up_for_a_mixed_run() {
         ),
         (6, 2, 2, 1, 1, 0, 1, 2)
     );
-    let d = report.counts.duty;
+    let d = report.counts.duties;
     assert_eq!((d.in_scope, d.held_back), (1, 1));
-    let g = report.counts.group;
+    let g = report.counts.groups;
     assert_eq!((g.in_scope, g.created, g.deleted, g.rejected), (1, 1, 1, 0));
     assert_eq!(
         (
-            report.counts.activity.in_scope,
-            report.counts.activity.unchanged
+            report.counts.activities.in_scope,
+            report.counts.activities.unchanged
         ),
         (3, 3)
     );
@@ -328,7 +328,7 @@ fn a_lost_or_doubled_outcome_is_reported_not_hidden() {
     let report = b.finish_aborted(started(), "guard: 2 changes of 2 (100 %) > 10 %");
     report.assert_consistent().expect("an abort adds up");
     assert_eq!(report.outcome, RunOutcome::Aborted);
-    assert_eq!(report.counts.person.held_back, 2);
+    assert_eq!(report.counts.persons.held_back, 2);
     assert_eq!(
         report.abort_reason.as_deref(),
         Some("guard: 2 changes of 2 (100 %) > 10 %")

@@ -13,15 +13,22 @@
 //! - [`plan`]: desired state, plan, per-entity outcomes.
 //! - [`hash`]: the content hash, the one implementation.
 //! - [`template`]: the column names of Skolverket's file-upload template.
+//! - [`per_type`], [`per_kind`]: the four provtjänst types and the seven
+//!   SS 12000 kinds written once ([`PerType`], [`PerKind`], `by_type!`,
+//!   `by_kind!`).
+//! - [`error_chain`]: an error and its causes on one line.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
 pub mod civic_no;
 pub mod codes;
 pub mod eppn;
+pub mod error_chain;
 pub mod hash;
 pub mod ids;
 pub mod open_data;
+pub mod per_kind;
+pub mod per_type;
 pub mod plan;
 pub mod provtjanst;
 pub mod reject;
@@ -31,5 +38,8 @@ pub mod template;
 
 pub use civic_no::{CivicNo, CivicNoError, CivicNoKind};
 pub use codes::*;
+pub use error_chain::error_chain;
 pub use ids::*;
+pub use per_kind::PerKind;
+pub use per_type::PerType;
 pub use secret::Secret;

@@ -102,20 +102,8 @@ impl Failure {
     }
 }
 
-/// An error and its causes on one line.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
+/// An error and its causes on one line (the model's one formatter).
+pub use skolsync_model::error_chain as chain;
 
 /// Runs `work` on a multi-threaded runtime and turns its result into an
 /// exit code.
@@ -131,4 +119,13 @@ where
         Ok(code) => code,
         Err(failure) => failure.report(),
     })
+}
+
+/// Prints `value` as pretty JSON on stdout; `what` names it in the message
+/// if it cannot be printed (the command's work is done either way).
+pub fn print_json(value: &impl serde::Serialize, what: &str) {
+    match serde_json::to_string_pretty(value) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("skolsync: could not print {what}: {e}"),
+    }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use skolsync::engine;
 
-use super::common::{Failure, PipelineArgs, block_on};
+use super::common::{Failure, PipelineArgs, block_on, print_json};
 
 /// Options of `skolsync history`.
 #[derive(Debug, Clone, Args)]
@@ -50,10 +50,7 @@ async fn execute(args: &HistoryArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Engine(e.into()))?;
     store.close().await;
     if args.json {
-        match serde_json::to_string_pretty(&runs) {
-            Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("skolsync: could not print the history: {e}"),
-        }
+        print_json(&runs, "the history");
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {

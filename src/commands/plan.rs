@@ -8,7 +8,7 @@ use skolsync::engine::{self, Progress};
 use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::plan::SEND_ORDER;
 
-use super::common::{Failure, PipelineArgs, block_on};
+use super::common::{Failure, PipelineArgs, block_on, print_json};
 
 /// Options of `skolsync plan`.
 #[derive(Debug, Clone, Args)]
@@ -38,10 +38,7 @@ async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
     let progress = Progress::new(!args.json);
     let result = engine::plan(&pipeline, args.details, &progress).await?;
     if args.json {
-        match serde_json::to_string_pretty(&result.summary) {
-            Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("skolsync: could not print the plan: {e}"),
-        }
+        print_json(&result.summary, "the plan");
         return Ok(ExitCode::SUCCESS);
     }
     println!(

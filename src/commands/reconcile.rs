@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use skolsync::engine::{self, Progress};
 
-use super::common::{Failure, PipelineArgs, block_on};
+use super::common::{Failure, PipelineArgs, block_on, print_json};
 
 /// Options of `skolsync reconcile`.
 #[derive(Debug, Clone, Args)]
@@ -34,10 +34,7 @@ async fn execute(args: &ReconcileArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
     let result = engine::reconcile(&pipeline, args.adopt, &Progress::new(!args.json)).await?;
     if args.json {
-        match serde_json::to_string_pretty(&result) {
-            Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("skolsync: could not print the result: {e}"),
-        }
+        print_json(&result, "the result");
     } else {
         println!("Reconciled `{}` (run {}):", pipeline.name(), result.run_id);
         println!(

@@ -10,7 +10,7 @@ use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::CivicNo;
 use uuid::Uuid;
 
-use super::common::{Failure, PipelineArgs, block_on};
+use super::common::{Failure, PipelineArgs, block_on, print_json};
 
 /// Options of `skolsync status`.
 #[derive(Debug, Clone, Args)]
@@ -69,10 +69,7 @@ async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
     }
     store.close().await;
     if args.json {
-        match serde_json::to_string_pretty(&records) {
-            Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("skolsync: could not print the status: {e}"),
-        }
+        print_json(&records, "the status");
     } else if records.is_empty() {
         println!(
             "Nothing known about that entity in `{}`.",

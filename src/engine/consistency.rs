@@ -6,7 +6,7 @@
 //! Apart from the run because these are audits of the run, not steps of
 //! it: they never change what is sent, only what the run is called.
 
-use skolsync_model::ObjectType;
+use skolsync_model::by_type;
 
 use super::prepare::Prepared;
 use crate::report::ReportPaths;
@@ -40,20 +40,8 @@ pub(super) fn mark_inconsistent(paths: &ReportPaths, inconsistencies: &[String])
 pub(super) fn transform_inconsistencies(prepared: &Prepared) -> Vec<String> {
     let c = &prepared.counts;
     let mut found = Vec::new();
-    for (kind, t, desired) in [
-        (
-            ObjectType::Person,
-            &c.persons,
-            prepared.desired.persons.len(),
-        ),
-        (ObjectType::Duty, &c.duties, prepared.desired.duties.len()),
-        (ObjectType::Group, &c.groups, prepared.desired.groups.len()),
-        (
-            ObjectType::Activity,
-            &c.activities,
-            prepared.desired.activities.len(),
-        ),
-    ] {
+    for (kind, t) in c.iter() {
+        let desired = by_type!(kind, &prepared.desired, |list| list.len());
         let name = kind.as_str().to_lowercase();
         if t.read != t.out_of_scope + t.in_scope {
             found.push(format!(
@@ -75,24 +63,10 @@ pub(super) fn transform_inconsistencies(prepared: &Prepared) -> Vec<String> {
         }
         let planned = {
             let s = super::progress::planned(&prepared.plan, kind);
-            let (unchanged, deletes) = match kind {
-                ObjectType::Person => (
-                    prepared.plan.persons.unchanged.len(),
-                    prepared.plan.persons.delete.len(),
-                ),
-                ObjectType::Duty => (
-                    prepared.plan.duties.unchanged.len(),
-                    prepared.plan.duties.delete.len(),
-                ),
-                ObjectType::Group => (
-                    prepared.plan.groups.unchanged.len(),
-                    prepared.plan.groups.delete.len(),
-                ),
-                ObjectType::Activity => (
-                    prepared.plan.activities.unchanged.len(),
-                    prepared.plan.activities.delete.len(),
-                ),
-            };
+            let (unchanged, deletes) = by_type!(kind, &prepared.plan, |p| (
+                p.unchanged.len(),
+                p.delete.len()
+            ));
             s - deletes + unchanged
         };
         if planned != desired {

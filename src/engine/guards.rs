@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use skolsync_model::ObjectType;
+use skolsync_model::by_type;
 use skolsync_model::plan::{Plan, PreviousState, SEND_ORDER, TypePlan};
 use uuid::Uuid;
 
@@ -103,12 +104,7 @@ fn changes(plan: &Plan, kind: ObjectType, attempted: Option<&BTreeSet<Uuid>>) ->
             p.delete.len() as u64,
         )
     }
-    match kind {
-        ObjectType::Person => of(&plan.persons, attempted),
-        ObjectType::Duty => of(&plan.duties, attempted),
-        ObjectType::Group => of(&plan.groups, attempted),
-        ObjectType::Activity => of(&plan.activities, attempted),
-    }
+    by_type!(kind, &plan, |p| of(p, attempted))
 }
 
 /// What the service holds of `kind`, plus what earlier runs tried to send.
@@ -138,13 +134,9 @@ pub fn check(
         let (changed, deleted) = changes(plan, kind, base.attempted.get(&kind));
         total_changes += changed;
         total_deletes += deleted;
-        let limits = match kind {
-            ObjectType::Person => &config.person,
-            ObjectType::Duty => &config.duty,
-            ObjectType::Group => &config.group,
-            ObjectType::Activity => &config.activity,
+        let Some(limits) = config.limits(kind) else {
+            continue;
         };
-        let Some(limits) = limits else { continue };
         let name = kind.as_str().to_lowercase();
         if let Some(max) = limits.max_deletes
             && deleted > max

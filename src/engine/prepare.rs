@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use skolsync_connectors::{ReadAnomaly, ReadOptions, ReadProgress, ReadSummary};
 use skolsync_model::ObjectType;
+use skolsync_model::by_type;
 use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER};
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::Snapshot;
@@ -222,12 +223,7 @@ pub async fn prepare(
     // system (or Skolverket's own file upload) put there is not ours.
     let mut not_ours = BTreeMap::new();
     for kind in SEND_ORDER {
-        let deletes = match kind {
-            ObjectType::Person => &mut plan.persons.delete,
-            ObjectType::Duty => &mut plan.duties.delete,
-            ObjectType::Group => &mut plan.groups.delete,
-            ObjectType::Activity => &mut plan.activities.delete,
-        };
+        let deletes = by_type!(kind, &mut plan, |p| &mut p.delete);
         if deletes.is_empty() {
             continue;
         }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use skolsync_connectors::ReadProgress;
 use skolsync_model::ObjectType;
+use skolsync_model::by_type;
 use skolsync_model::plan::{Plan, SEND_ORDER};
 use skolsync_model::ss12000::EntityKind;
 
@@ -107,22 +108,9 @@ impl Progress {
 
 /// Creates + updates + deletes of `kind`.
 pub(crate) fn planned(plan: &Plan, kind: ObjectType) -> usize {
-    match kind {
-        ObjectType::Person => {
-            plan.persons.create.len() + plan.persons.update.len() + plan.persons.delete.len()
-        }
-        ObjectType::Duty => {
-            plan.duties.create.len() + plan.duties.update.len() + plan.duties.delete.len()
-        }
-        ObjectType::Group => {
-            plan.groups.create.len() + plan.groups.update.len() + plan.groups.delete.len()
-        }
-        ObjectType::Activity => {
-            plan.activities.create.len()
-                + plan.activities.update.len()
-                + plan.activities.delete.len()
-        }
-    }
+    by_type!(kind, &plan, |p| p.create.len()
+        + p.update.len()
+        + p.delete.len())
 }
 
 fn read_message(p: &ReadProgress) -> String {

@@ -7,10 +7,10 @@
 
 use serde::Serialize;
 use skolsync_connectors::ReadAnomaly;
-use skolsync_model::ObjectType;
 use skolsync_model::civic_no::mask;
 use skolsync_model::plan::{Desired, SEND_ORDER, TypePlan};
 use skolsync_model::reject::Severity;
+use skolsync_model::{PerType, by_type};
 use skolsync_transform::CrosswalkReport;
 use uuid::Uuid;
 
@@ -84,45 +84,28 @@ pub struct RejectRef {
 
 /// A plan in numbers, per type (keys `person`, `duty`, `group`, `activity`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PlanSummary {
-    /// Persons.
-    pub person: TypeSummary,
-    /// Duties.
-    pub duty: TypeSummary,
-    /// Groups.
-    pub group: TypeSummary,
-    /// Activities.
-    pub activity: TypeSummary,
+#[serde(transparent)]
+pub struct PlanSummary(PerType<TypeSummary>);
+
+impl std::ops::Deref for PlanSummary {
+    type Target = PerType<TypeSummary>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PlanSummary {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl PlanSummary {
-    /// The counts of `kind`.
-    pub fn get(&self, kind: ObjectType) -> &TypeSummary {
-        match kind {
-            ObjectType::Person => &self.person,
-            ObjectType::Duty => &self.duty,
-            ObjectType::Group => &self.group,
-            ObjectType::Activity => &self.activity,
-        }
-    }
-
-    fn get_mut(&mut self, kind: ObjectType) -> &mut TypeSummary {
-        match kind {
-            ObjectType::Person => &mut self.person,
-            ObjectType::Duty => &mut self.duty,
-            ObjectType::Group => &mut self.group,
-            ObjectType::Activity => &mut self.activity,
-        }
-    }
-
     /// Creates + updates + deletes over all types.
     pub fn changes(&self) -> usize {
-        SEND_ORDER
-            .iter()
-            .map(|k| {
-                let t = self.get(*k);
-                t.create + t.update + t.delete
-            })
+        self.iter()
+            .map(|(_, t)| t.create + t.update + t.delete)
             .sum()
     }
 
@@ -132,8 +115,7 @@ impl PlanSummary {
             "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
             "type", "create", "update", "delete", "unchanged", "rejected", "kept stale"
         );
-        for kind in SEND_ORDER {
-            let t = self.get(kind);
+        for (kind, t) in self.iter() {
             out.push_str(&format!(
                 "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
                 kind.as_str().to_lowercase(),
@@ -158,13 +140,13 @@ impl Prepared {
         details: bool,
     ) -> Result<PlanSummary, EngineError> {
         let mut summary = PlanSummary::default();
-        fill(&mut summary.person, &self.plan.persons, details, |p| {
+        fill(&mut summary.persons, &self.plan.persons, details, |p| {
             Some(mask(&p.civic_no.value))
         });
-        fill(&mut summary.duty, &self.plan.duties, details, |_| None);
-        fill(&mut summary.group, &self.plan.groups, details, |_| None);
+        fill(&mut summary.duties, &self.plan.duties, details, |_| None);
+        fill(&mut summary.groups, &self.plan.groups, details, |_| None);
         fill(
-            &mut summary.activity,
+            &mut summary.activities,
             &self.plan.activities,
             details,
             |_| None,
@@ -189,12 +171,7 @@ impl Prepared {
         }
         if details {
             for kind in SEND_ORDER {
-                let ids = match kind {
-                    ObjectType::Person => &self.plan.persons.delete,
-                    ObjectType::Duty => &self.plan.duties.delete,
-                    ObjectType::Group => &self.plan.groups.delete,
-                    ObjectType::Activity => &self.plan.activities.delete,
-                };
+                let ids = by_type!(kind, &self.plan, |p| &p.delete);
                 let mut refs = Vec::with_capacity(ids.len());
                 for id in ids {
                     let known = store.entity_status(sink_identity, *id).await?;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skolsync_connectors::SourceConfig;
+use skolsync_model::ObjectType;
 use skolsync_sink::SinkConfig;
 use skolsync_transform::TransformConfig;
 
@@ -139,6 +140,18 @@ impl Default for GuardsConfig {
             max_shrink_ratio: default_max_shrink_ratio(),
             allow_read: Vec::new(),
             max_member_loss_ratio: default_max_member_loss_ratio(),
+        }
+    }
+}
+
+impl GuardsConfig {
+    /// The limits of one type (`[guards.person]`, …), if the file sets them.
+    pub fn limits(&self, kind: ObjectType) -> Option<&TypeGuards> {
+        match kind {
+            ObjectType::Person => self.person.as_ref(),
+            ObjectType::Duty => self.duty.as_ref(),
+            ObjectType::Group => self.group.as_ref(),
+            ObjectType::Activity => self.activity.as_ref(),
         }
     }
 }

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use skolsync_model::plan::SEND_ORDER;
 use toml::Value;
 
 use super::config::PipelineFile;
@@ -215,17 +216,12 @@ fn check(doc: &Document<'_>, file: &PipelineFile) -> Result<(), PipelineError> {
             "must be a number of 0 or more, e.g. 0.25".into(),
         ));
     }
-    for (name, t) in [
-        ("person", &file.guards.person),
-        ("duty", &file.guards.duty),
-        ("group", &file.guards.group),
-        ("activity", &file.guards.activity),
-    ] {
-        if let Some(r) = t.as_ref().and_then(|t| t.max_changes_ratio)
+    for kind in SEND_ORDER {
+        if let Some(r) = file.guards.limits(kind).and_then(|t| t.max_changes_ratio)
             && !ratio_ok(r)
         {
             return Err(invalid(
-                &format!("guards.{name}.max_changes_ratio"),
+                &format!("guards.{}.max_changes_ratio", kind.as_str().to_lowercase()),
                 "must be a number of 0 or more, e.g. 0.25".into(),
             ));
         }

@@ -126,7 +126,7 @@ fn counts_table(html: &mut String, report: &RunReport) {
         row(html, &EntityKind::of(kind).to_string().to_lowercase(), c);
     }
     html.push_str("</tbody>\n<tfoot>\n");
-    row(html, "total", &report.counts.total());
+    row(html, "total", &report.counts.sum());
     html.push_str("</tfoot>\n</table>\n");
 }
 

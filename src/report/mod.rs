@@ -48,7 +48,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use skolsync_model::ObjectType;
+use skolsync_model::PerType;
 use skolsync_model::plan::Action;
 use skolsync_model::reject::Stage;
 use skolsync_model::ss12000::EntityKind;
@@ -83,53 +83,9 @@ pub struct RunReport {
     pub problems: Vec<Problem>,
 }
 
-/// The counts of the four provtjänst types.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Persons.
-    pub person: TypeCounts,
-    /// Duties.
-    pub duty: TypeCounts,
-    /// Groups.
-    pub group: TypeCounts,
-    /// Activities.
-    pub activity: TypeCounts,
-}
-
-impl Counts {
-    /// The counts of one type.
-    pub fn get(&self, kind: ObjectType) -> &TypeCounts {
-        match kind {
-            ObjectType::Person => &self.person,
-            ObjectType::Duty => &self.duty,
-            ObjectType::Group => &self.group,
-            ObjectType::Activity => &self.activity,
-        }
-    }
-
-    /// The counts of one type, to change.
-    pub fn get_mut(&mut self, kind: ObjectType) -> &mut TypeCounts {
-        match kind {
-            ObjectType::Person => &mut self.person,
-            ObjectType::Duty => &mut self.duty,
-            ObjectType::Group => &mut self.group,
-            ObjectType::Activity => &mut self.activity,
-        }
-    }
-
-    /// The four types in send order, with their counts.
-    pub fn iter(&self) -> impl Iterator<Item = (ObjectType, &TypeCounts)> {
-        skolsync_model::plan::SEND_ORDER
-            .into_iter()
-            .map(move |kind| (kind, self.get(kind)))
-    }
-
-    /// The sum over all types.
-    pub fn total(&self) -> TypeCounts {
-        self.iter()
-            .fold(TypeCounts::default(), |sum, (_, c)| sum + *c)
-    }
-}
+/// The counts of the four provtjänst types (keys `person`, `duty`, `group`,
+/// `activity`).
+pub type Counts = PerType<TypeCounts>;
 
 /// What happened to the entities of one type (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -416,7 +372,7 @@ impl RunReport {
     /// Whether the run sent nothing (no creates, updates, deletes, errors or
     /// held-back entities): the service already matched the source.
     pub fn nothing_sent(&self) -> bool {
-        self.counts.total().nothing_sent()
+        self.counts.sum().nothing_sent()
     }
 }
 

@@ -57,7 +57,7 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
     for (kind, c) in report.counts.iter() {
         rows.push(cells(EntityKind::of(kind).to_string().to_lowercase(), c));
     }
-    let total = report.counts.total();
+    let total = report.counts.sum();
     rows.push(cells("total".into(), &total));
     let mut widths = [0usize; 12];
     for row in &rows {

@@ -162,12 +162,7 @@ fn desired_ids(desired: &DesiredState, kind: ObjectType) -> HashSet<Uuid> {
     fn ids<T>(list: &[Desired<T>]) -> HashSet<Uuid> {
         list.iter().map(|d| d.id).collect()
     }
-    match kind {
-        ObjectType::Person => ids(&desired.persons),
-        ObjectType::Duty => ids(&desired.duties),
-        ObjectType::Group => ids(&desired.groups),
-        ObjectType::Activity => ids(&desired.activities),
-    }
+    skolsync_model::by_type!(kind, &desired, |list| ids(list))
 }
 
 /// Puts back the references to kept-stale entities that the transform left

@@ -32,10 +32,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{Local, NaiveDate};
 use polars::prelude::PolarsError;
 use serde::{Deserialize, Serialize};
+use skolsync_model::plan::SEND_ORDER;
 use skolsync_model::plan::{Desired, DesiredState, LeftOutRef};
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{EntityKind, Snapshot};
-use skolsync_model::{DutyRole, SchoolType};
+use skolsync_model::{DutyRole, PerType, SchoolType, by_type};
 use uuid::Uuid;
 
 use crate::config::{EppnDomain, TransformConfig};
@@ -89,17 +90,7 @@ pub struct TypeCounts {
 }
 
 /// Counts per provtjänst resource type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Persons.
-    pub persons: TypeCounts,
-    /// Duties.
-    pub duties: TypeCounts,
-    /// Groups.
-    pub groups: TypeCounts,
-    /// Activities.
-    pub activities: TypeCounts,
-}
+pub type Counts = PerType<TypeCounts>;
 
 /// What one run produced.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -455,10 +446,9 @@ pub(crate) struct Run<'t, 's> {
 impl<'t, 's> Run<'t, 's> {
     fn new(t: &'t Transformer, s: &'s Snapshot) -> Self {
         let mut counts = Counts::default();
-        counts.persons.read = s.persons.len();
-        counts.duties.read = s.duties.len();
-        counts.groups.read = s.groups.len();
-        counts.activities.read = s.activities.len();
+        for kind in SEND_ORDER {
+            counts[kind].read = by_type!(kind, &s, |list| list.len());
+        }
         Run {
             t,
             s,
@@ -531,10 +521,9 @@ impl<'t, 's> Run<'t, 's> {
 
     /// The output: counts completed, rejects sorted.
     fn finish(mut self, desired: DesiredState) -> TransformOutput {
-        self.counts.persons.out = desired.persons.len();
-        self.counts.duties.out = desired.duties.len();
-        self.counts.groups.out = desired.groups.len();
-        self.counts.activities.out = desired.activities.len();
+        for kind in SEND_ORDER {
+            self.counts[kind].out = by_type!(kind, &desired, |list| list.len());
+        }
         self.finish_counts();
         self.rejects.sort_by(|a, b| {
             (a.entity, &a.source_id, a.severity, &a.field).cmp(&(
@@ -561,12 +550,9 @@ impl<'t, 's> Run<'t, 's> {
             }
         }
         let rejected = &self.rejected;
-        for (kind, counts) in [
-            (EntityKind::Person, &mut self.counts.persons),
-            (EntityKind::Duty, &mut self.counts.duties),
-            (EntityKind::Group, &mut self.counts.groups),
-            (EntityKind::Activity, &mut self.counts.activities),
-        ] {
+        for object_type in SEND_ORDER {
+            let kind = EntityKind::of(object_type);
+            let counts = &mut self.counts[object_type];
             counts.in_scope = counts.read - counts.out_of_scope;
             counts.rejected = rejected.get(&kind).map_or(0, HashSet::len);
             counts.warnings = warnings.get(&kind).copied().unwrap_or(0);
@@ -577,10 +563,9 @@ impl<'t, 's> Run<'t, 's> {
 /// Computes the content hashes, in parallel (hashing serialises every
 /// payload, a costly step for big sources).
 pub(crate) fn hash_desired(desired: &mut DesiredState) {
-    hash_all(&mut desired.persons);
-    hash_all(&mut desired.duties);
-    hash_all(&mut desired.groups);
-    hash_all(&mut desired.activities);
+    for kind in SEND_ORDER {
+        by_type!(kind, &mut desired, |list| hash_all(list));
+    }
 }
 
 /// Fills `hash` of every entity, spread over the available cores.
