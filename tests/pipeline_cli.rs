@@ -3,6 +3,12 @@
 //! documented shape, `run` exits 0 and a second plan is empty, `history`
 //! and `status` show what happened, and the documented format covers every
 //! key of the schema.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 mod support;
 

@@ -14,7 +14,7 @@ use skolsync_transform::{
     ClientOptions, FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer,
 };
 
-use super::common::{Failure, PipelineArgs, block_on, chain};
+use super::common::{Failure, PipelineArgs, chain};
 
 /// Options of `skolsync validate`.
 #[derive(Debug, Clone, Args)]
@@ -49,11 +49,6 @@ fn open_data_url(transform: Option<&str>, sink: Option<Option<String>>) -> Resul
     }
 }
 
-/// Validates the pipeline.
-pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    block_on(execute(args))
-}
-
 struct Checks {
     failed_offline: bool,
     failed_online: bool,
@@ -76,7 +71,8 @@ impl Checks {
     }
 }
 
-async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
+/// Carries out `skolsync validate`.
+pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
     let mut checks = Checks {
         failed_offline: false,
