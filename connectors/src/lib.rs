@@ -58,6 +58,19 @@ pub fn build(config: &SourceConfig, base_dir: &Path) -> Result<Box<dyn Source>, 
     }
 }
 
+/// How a `[source]` of `kind` is pointed at the sandbox, if it talks to a
+/// service at all (CSV files are local already).
+pub fn sandbox_redirect(
+    kind: &str,
+    endpoints: &skolsync_model::sandbox::Endpoints,
+) -> Option<skolsync_model::sandbox::Redirect> {
+    match kind {
+        "educloud" => Some(educloud::config::sandbox_redirect(endpoints)),
+        "ss12000" => Some(ss12000::config::sandbox_redirect(endpoints)),
+        _ => None,
+    }
+}
+
 /// Resolves a configured path against the pipeline file's folder.
 pub(crate) fn resolve(base_dir: &Path, path: &Path) -> std::path::PathBuf {
     if path.is_absolute() {

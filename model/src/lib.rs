@@ -17,6 +17,7 @@
 //!   SS 12000 kinds written once ([`PerType`], [`PerKind`], `by_type!`,
 //!   `by_kind!`).
 //! - [`error_chain`]: an error and its causes on one line.
+//! - [`sandbox`]: where the sandbox is and how a component points at it.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
@@ -32,6 +33,7 @@ pub mod per_type;
 pub mod plan;
 pub mod provtjanst;
 pub mod reject;
+pub mod sandbox;
 pub mod secret;
 pub mod ss12000;
 pub mod template;

@@ -33,7 +33,7 @@ use chrono::{Local, NaiveDate};
 use polars::prelude::PolarsError;
 use serde::{Deserialize, Serialize};
 use skolsync_model::plan::SEND_ORDER;
-use skolsync_model::plan::{Desired, DesiredState, LeftOutRef};
+use skolsync_model::plan::{DesiredState, LeftOutRef};
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{EntityKind, Snapshot};
 use skolsync_model::{DutyRole, PerType, SchoolType, by_type};
@@ -508,14 +508,12 @@ impl<'t, 's> Run<'t, 's> {
         drop((src, units, ps, acts, groups, duty_status));
         let persons_out = self.nest_persons(outcomes, &enrolments, &person_units)?;
         watch.lap("persons");
-        let mut desired = DesiredState {
+        let desired = DesiredState {
             persons: persons_out,
             duties: kept_duties.into_iter().map(|k| k.desired).collect(),
             groups: groups_out,
             activities,
         };
-        hash_desired(&mut desired);
-        watch.lap("hashes");
         Ok(self.finish(desired))
     }
 
@@ -558,30 +556,4 @@ impl<'t, 's> Run<'t, 's> {
             counts.warnings = warnings.get(&kind).copied().unwrap_or(0);
         }
     }
-}
-
-/// Computes the content hashes, in parallel (hashing serialises every
-/// payload, a costly step for big sources).
-pub(crate) fn hash_desired(desired: &mut DesiredState) {
-    for kind in SEND_ORDER {
-        by_type!(kind, &mut desired, |list| hash_all(list));
-    }
-}
-
-/// Fills `hash` of every entity, spread over the available cores.
-pub(crate) fn hash_all<T: Serialize + Sync + Send>(items: &mut [Desired<T>]) {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .max(1);
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        for part in items.chunks_mut(chunk) {
-            scope.spawn(move || {
-                for d in part {
-                    d.hash = skolsync_model::hash::content_hash(&d.payload);
-                }
-            });
-        }
-    });
 }
