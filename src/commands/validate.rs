@@ -98,7 +98,14 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
 
     let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir) {
         Ok(source) => {
-            checks.ok("source", &source.describe());
+            let missing = source.missing_files();
+            if missing.is_empty() {
+                checks.ok("source", &source.describe());
+            }
+            for (key, path) in missing {
+                let what = format!("source.{key}: {} is not there", path.display());
+                checks.fail("source", &what, false);
+            }
             Some(source)
         }
         Err(e) => {

@@ -88,6 +88,37 @@ impl Source for CsvSource {
         }
     }
 
+    fn missing_files(&self) -> Vec<(String, PathBuf)> {
+        let mut named: Vec<(String, PathBuf)> = Vec::new();
+        match &self.config {
+            CsvConfig::SkolverketTemplate(t) => {
+                for (key, path) in [
+                    ("classes", &t.classes),
+                    ("subject_groups", &t.subject_groups),
+                    ("students", &t.students),
+                    ("staff", &t.staff),
+                ] {
+                    if let Some(path) = path {
+                        named.push((key.to_string(), resolve(&self.base_dir, path)));
+                    }
+                }
+            }
+            CsvConfig::Flat(f) => {
+                let dir = resolve(&self.base_dir, &f.dir);
+                if !dir.is_dir() {
+                    return vec![("dir".to_string(), dir)];
+                }
+                // Files left to their default names are optional; a file
+                // named in the config is meant to be there.
+                for (key, path) in f.files.named() {
+                    named.push((format!("files.{key}"), resolve(&dir, path)));
+                }
+            }
+        }
+        named.retain(|(_, path)| !path.is_file());
+        named
+    }
+
     fn read(&self, options: ReadOptions) -> BatchStream {
         let config = self.config.clone();
         let base_dir = self.base_dir.clone();
