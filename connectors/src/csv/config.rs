@@ -474,6 +474,13 @@ pub struct FlatColumns {
     pub programmes: ProgrammeColumns,
 }
 
+/// CSV files are local: nothing to point at the sandbox.
+pub fn sandbox_redirect(
+    _: &skolsync_model::sandbox::Endpoints,
+) -> Option<skolsync_model::sandbox::Redirect> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

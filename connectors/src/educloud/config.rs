@@ -56,12 +56,14 @@ fn default_token_url() -> String {
 
 /// Points an EduCloud `[source]` at the sandbox's EduCloud: its URLs and
 /// OAuth2 client instead of the organisation's.
-pub fn sandbox_redirect(e: &Endpoints) -> Redirect {
-    Redirect::removing(&["org_identifier", "ca_cert"])
-        .set("base_url", &e.educloud_url)
-        .set("token_url", &e.educloud_token_url)
-        .set("client_id", &e.client_id)
-        .set("client_secret", &e.client_secret)
+pub fn sandbox_redirect(e: &Endpoints) -> Option<Redirect> {
+    Some(
+        Redirect::removing(&["org_identifier", "ca_cert"])
+            .set("base_url", &e.educloud_url)
+            .set("token_url", &e.educloud_token_url)
+            .set("client_id", &e.client_id)
+            .set("client_secret", &e.client_secret),
+    )
 }
 
 #[cfg(test)]

@@ -149,11 +149,13 @@ impl Resource {
 
 /// Points an SS 12000 `[source]` at the sandbox's generic SS 12000 API:
 /// its URL and static bearer token; the client certificate goes.
-pub fn sandbox_redirect(e: &Endpoints) -> Redirect {
-    Redirect::removing(&["client_cert", "client_key", "ca_cert", "auth"])
-        .set("base_url", &e.ss12000_url)
-        .set("auth.type", "bearer")
-        .set("auth.token", &e.ss12000_token)
+pub fn sandbox_redirect(e: &Endpoints) -> Option<Redirect> {
+    Some(
+        Redirect::removing(&["client_cert", "client_key", "ca_cert", "auth"])
+            .set("base_url", &e.ss12000_url)
+            .set("auth.type", "bearer")
+            .set("auth.token", &e.ss12000_token),
+    )
 }
 
 #[cfg(test)]
