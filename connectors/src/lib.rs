@@ -29,7 +29,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skolsync_model::sandbox::{Endpoints, Redirect};
 
-pub use error::{ConfigError, SourceError};
+pub use error::{ConfigError, ConfigErrors, SourceError};
 pub use shape::{InputShape, ReadAnomaly, ReadCheck};
 pub use source::{
     Batch, BatchStream, ReadOptions, ReadProgress, ReadSummary, Source, WATERMARK_OVERLAP, collect,
@@ -52,9 +52,10 @@ macro_rules! source_kinds {
             $( $(#[$doc])* #[serde(rename = $kind)] $variant($module::$config), )+
         }
 
-        /// Validates `config` and builds its source. Relative paths in the
-        /// config resolve against `base_dir`, the folder of the pipeline file.
-        pub fn build(config: &SourceConfig, base_dir: &Path) -> Result<Box<dyn Source>, ConfigError> {
+        /// Validates `config` and builds its source, reporting every problem
+        /// at once. Relative paths in the config resolve against `base_dir`,
+        /// the folder of the pipeline file.
+        pub fn build(config: &SourceConfig, base_dir: &Path) -> Result<Box<dyn Source>, ConfigErrors> {
             match config {
                 $( SourceConfig::$variant(c) => Ok(Box::new($module::$source::new(c, base_dir)?)), )+
             }

@@ -17,12 +17,14 @@
 //!   SS 12000 kinds written once ([`PerType`], [`PerKind`], `by_type!`,
 //!   `by_kind!`).
 //! - [`error_chain`]: an error and its causes on one line.
+//! - [`config_problems`]: every problem of a config section at once.
 //! - [`sandbox`]: where the sandbox is and how a component points at it.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
 pub mod civic_no;
 pub mod codes;
+pub mod config_problems;
 pub mod eppn;
 pub mod error_chain;
 pub mod hash;

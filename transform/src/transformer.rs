@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{Local, NaiveDate};
 use polars::prelude::PolarsError;
 use serde::{Deserialize, Serialize};
+use skolsync_model::config_problems::{ConfigProblems, KeyProblem};
 use skolsync_model::plan::SEND_ORDER;
 use skolsync_model::plan::{DesiredState, LeftOutRef};
 use skolsync_model::reject::{Reject, Severity};
@@ -48,13 +49,9 @@ use crate::roles::RoleMap;
 use crate::stages::common::Stopwatch;
 use crate::stages::groups::groups_first;
 
-/// A `[transform]` section that cannot work, with every problem found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid [transform] configuration:\n{}", .problems.iter().map(|(k, m)| format!("  - {k}: {m}")).collect::<Vec<_>>().join("\n"))]
-pub struct ConfigError {
-    /// `(key, what is wrong)` per problem, e.g. `("school_types", "unknown school type `FSK` …")`.
-    pub problems: Vec<(String, String)>,
-}
+/// A `[transform]` section that cannot work, with every problem found
+/// (the workspace's one collect-all shape, each problem naming its key).
+pub type ConfigError = ConfigProblems<KeyProblem>;
 
 /// The transform failed as a whole. Bad records never cause this (they are
 /// rejects); only an internal inconsistency of the frames does.
@@ -150,10 +147,8 @@ impl Transformer {
         let configured_roles = check_duty_roles(&config, &mut problems);
         check_eppn_domain(&config, &mut problems);
         let day = reference_day(&config, &mut problems);
-        if !problems.0.is_empty() {
-            return Err(ConfigError {
-                problems: problems.0,
-            });
+        if !problems.is_empty() {
+            return Err(problems);
         }
 
         let catalogue = CatalogueFrames::build(CatalogueInput {
@@ -163,8 +158,10 @@ impl Transformer {
             subject_map: &subject_map,
             rules: &rules,
         })
-        .map_err(|e| ConfigError {
-            problems: vec![("open-data".into(), format!("cannot index open-data: {e}"))],
+        .map_err(|e| {
+            let mut problems = Problems::default();
+            problems.add("open-data", format!("cannot index open-data: {e}"));
+            problems
         })?;
         let ids = IdScheme::new(config.id_namespace.as_deref(), config.id_strategy);
         let unit_ids = open_data
@@ -228,12 +225,20 @@ impl Transformer {
 // Checks of the `[transform]` section, in the order they are reported.
 
 /// `(key, what is wrong)` per problem found so far.
-#[derive(Default)]
-struct Problems(Vec<(String, String)>);
+type Problems = ConfigError;
 
-impl Problems {
-    fn add(&mut self, key: &str, msg: String) {
-        self.0.push((key.to_string(), msg));
+/// Recording a problem of `[transform]` by its key.
+trait AddProblem {
+    fn add(&mut self, key: &str, message: String);
+}
+
+impl AddProblem for Problems {
+    fn add(&mut self, key: &str, message: String) {
+        self.push(KeyProblem {
+            section: "transform",
+            key: key.to_string(),
+            message,
+        });
     }
 }
 

@@ -36,7 +36,7 @@ pub use config::{
     CsvConfig, CsvDelimiter, CsvEncoding, FlatColumns, FlatConfig, FlatFiles, TemplateConfig,
 };
 
-use crate::error::{ConfigError, SourceError};
+use crate::error::{ConfigError, ConfigErrors, SourceError};
 use crate::resolve;
 use crate::source::{Batch, BatchStream, Emitter, ReadOptions, Source, Stopped, spawn_reader};
 
@@ -52,7 +52,7 @@ pub struct CsvSource {
 impl CsvSource {
     /// Validates `config`; paths resolve against `base_dir`. Files are
     /// opened when read.
-    pub fn new(config: &CsvConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+    pub fn new(config: &CsvConfig, base_dir: &Path) -> Result<Self, ConfigErrors> {
         if let CsvConfig::SkolverketTemplate(t) = config
             && t.classes.is_none()
             && t.subject_groups.is_none()
@@ -62,12 +62,13 @@ impl CsvSource {
             return Err(ConfigError::invalid(
                 "students",
                 "the skolverket-template layout needs at least one of students, staff, classes, subject_groups",
-            ));
+            )
+            .into());
         }
         if let CsvConfig::Flat(f) = config
             && f.dir.as_os_str().is_empty()
         {
-            return Err(ConfigError::invalid("dir", "is empty"));
+            return Err(ConfigError::invalid("dir", "is empty").into());
         }
         Ok(CsvSource {
             config: config.clone(),
