@@ -1,0 +1,106 @@
+//! The envelopes of SS 12000 list endpoints: a page of entities with the
+//! token of the next page, and the ids of `/deletedEntities`.
+
+use serde::{Deserialize, Serialize};
+
+use super::common::SourceId;
+use super::lenient::{empty_as_none, null_as_empty};
+
+/// Ids of entities the source has deleted, per type (`/deletedEntities`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedEntityIds {
+    /// Deleted organisations.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub organisations: Vec<SourceId>,
+    /// Deleted persons.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub persons: Vec<SourceId>,
+    /// Deleted duties.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub duties: Vec<SourceId>,
+    /// Deleted groups.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub groups: Vec<SourceId>,
+    /// Deleted activities. Both SS 12000 specs spell the key `activitites`;
+    /// implementations that fixed the typo send `activities`. Accept both, or
+    /// activity deletions would be missed without a word.
+    #[serde(
+        default,
+        alias = "activitites",
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub activities: Vec<SourceId>,
+    /// Deleted syllabuses.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub syllabuses: Vec<SourceId>,
+    /// Deleted programmes.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub programmes: Vec<SourceId>,
+}
+
+impl DeletedEntityIds {
+    /// Whether nothing was deleted.
+    pub fn is_empty(&self) -> bool {
+        self.organisations.is_empty()
+            && self.persons.is_empty()
+            && self.duties.is_empty()
+            && self.groups.is_empty()
+            && self.activities.is_empty()
+            && self.syllabuses.is_empty()
+            && self.programmes.is_empty()
+    }
+}
+
+/// The body of `GET /deletedEntities`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedEntities {
+    /// Deleted ids per type.
+    #[serde(default)]
+    pub data: DeletedEntityIds,
+    /// Token for the next page; `None` at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_token: Option<String>,
+}
+
+/// One page of a list endpoint: `data` plus the token of the next page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Page<T> {
+    /// The entities of this page.
+    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
+    pub data: Vec<T>,
+    /// Token for the next page; `None` (or absent, or empty) at the end.
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub page_token: Option<String>,
+}
