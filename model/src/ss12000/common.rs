@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lenient::{StringOrNumber, lenient_datetime};
 use crate::codes::SecurityMarking;
+use crate::record::record;
 
 /// The id a source system gives an entity: a UUID in SS 12000 APIs, any
 /// stable key in file exports.
@@ -54,18 +55,18 @@ impl<'de> Deserialize<'de> for SourceId {
     }
 }
 
-/// A reference to another entity (`ObjectReference` and its kin).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reference {
-    /// The referenced entity's id.
-    pub id: SourceId,
-    /// Display name, only present when the source expands reference names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Security marking carried by person references.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_marking: Option<SecurityMarking>,
+record! {
+    /// A reference to another entity (`ObjectReference` and its kin).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Reference {
+        /// The referenced entity's id.
+        pub id: SourceId,
+        /// Display name, only present when the source expands reference names.
+        pub display_name: Option<String> [optional],
+        /// Security marking carried by person references.
+        pub security_marking: Option<SecurityMarking> [optional],
+    }
 }
 
 impl Reference {
@@ -79,23 +80,15 @@ impl Reference {
     }
 }
 
-/// When an entity was created and last modified in the source.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
-    /// Creation time.
-    #[serde(
-        default,
-        deserialize_with = "lenient_datetime",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub created: Option<DateTime<FixedOffset>>,
-    /// Last modification of the entity's own attributes; drives incremental reads.
-    #[serde(
-        default,
-        deserialize_with = "lenient_datetime",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub modified: Option<DateTime<FixedOffset>>,
+record! {
+    /// When an entity was created and last modified in the source.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Meta {
+        /// Creation time.
+        pub created: Option<DateTime<FixedOffset>> [optional, via "lenient_datetime"],
+        /// Last modification of the entity's own attributes; drives incremental reads.
+        pub modified: Option<DateTime<FixedOffset>> [optional, via "lenient_datetime"],
+    }
 }
 
 /// Whether `day` falls within optional inclusive bounds.

@@ -5,63 +5,31 @@ use serde::{Deserialize, Serialize};
 
 use super::common::SourceId;
 use super::lenient::{empty_as_none, null_as_empty};
+use crate::record::record;
 
-/// Ids of entities the source has deleted, per type (`/deletedEntities`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeletedEntityIds {
-    /// Deleted organisations.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub organisations: Vec<SourceId>,
-    /// Deleted persons.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub persons: Vec<SourceId>,
-    /// Deleted duties.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub duties: Vec<SourceId>,
-    /// Deleted groups.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub groups: Vec<SourceId>,
-    /// Deleted activities. Both SS 12000 specs spell the key `activitites`;
-    /// implementations that fixed the typo send `activities`. Accept both, or
-    /// activity deletions would be missed without a word.
-    #[serde(
-        default,
-        alias = "activitites",
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub activities: Vec<SourceId>,
-    /// Deleted syllabuses.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub syllabuses: Vec<SourceId>,
-    /// Deleted programmes.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub programmes: Vec<SourceId>,
+record! {
+    /// Ids of entities the source has deleted, per type (`/deletedEntities`).
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct DeletedEntityIds {
+        /// Deleted organisations.
+        pub organisations: Vec<SourceId> [optional, via "null_as_empty"],
+        /// Deleted persons.
+        pub persons: Vec<SourceId> [optional, via "null_as_empty"],
+        /// Deleted duties.
+        pub duties: Vec<SourceId> [optional, via "null_as_empty"],
+        /// Deleted groups.
+        pub groups: Vec<SourceId> [optional, via "null_as_empty"],
+        /// Deleted activities. Both SS 12000 specs spell the key `activitites`;
+        /// implementations that fixed the typo send `activities`. Accept both, or
+        /// activity deletions would be missed without a word.
+        #[serde(alias = "activitites")]
+        pub activities: Vec<SourceId> [optional, via "null_as_empty"],
+        /// Deleted syllabuses.
+        pub syllabuses: Vec<SourceId> [optional, via "null_as_empty"],
+        /// Deleted programmes.
+        pub programmes: Vec<SourceId> [optional, via "null_as_empty"],
+    }
 }
 
 impl DeletedEntityIds {
@@ -77,30 +45,28 @@ impl DeletedEntityIds {
     }
 }
 
-/// The body of `GET /deletedEntities`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeletedEntities {
-    /// Deleted ids per type.
-    #[serde(default)]
-    pub data: DeletedEntityIds,
-    /// Token for the next page; `None` at the end.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_token: Option<String>,
+record! {
+    /// The body of `GET /deletedEntities`.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct DeletedEntities {
+        /// Deleted ids per type.
+        #[serde(default)]
+        pub data: DeletedEntityIds,
+        /// Token for the next page; `None` at the end.
+        pub page_token: Option<String> [optional],
+    }
 }
 
-/// One page of a list endpoint: `data` plus the token of the next page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
-pub struct Page<T> {
-    /// The entities of this page.
-    #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
-    pub data: Vec<T>,
-    /// Token for the next page; `None` (or absent, or empty) at the end.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub page_token: Option<String>,
+record! {
+    /// One page of a list endpoint: `data` plus the token of the next page.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
+    pub struct Page<T> {
+        /// The entities of this page.
+        #[serde(default = "Vec::new", deserialize_with = "null_as_empty")]
+        pub data: Vec<T>,
+        /// Token for the next page; `None` (or absent, or empty) at the end.
+        pub page_token: Option<String> [optional, via "empty_as_none"],
+    }
 }

@@ -13,6 +13,7 @@ use super::lenient::{
 };
 use crate::civic_no::{self, CivicNo, CivicNoError};
 use crate::codes::{EmailType, PersonStatus, SecurityMarking, Ss12000SchoolType};
+use crate::record::record;
 
 /// A personal identity number exactly as the source sent it.
 ///
@@ -81,75 +82,54 @@ impl<'de> Deserialize<'de> for RawCivicNo {
     }
 }
 
-/// A person's e-mail address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Email {
-    /// The address.
-    pub value: String,
-    /// What the address is for; the provtjänst takes `Skola elev` and `Skola personal`.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub email_type: Option<EmailType>,
+record! {
+    /// A person's e-mail address.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Email {
+        /// The address.
+        pub value: String,
+        /// What the address is for; the provtjänst takes `Skola elev` and `Skola personal`.
+        #[serde(rename = "type")]
+        pub email_type: Option<EmailType> [optional],
+    }
 }
 
-/// An identifier of the person in an external service (e.g. eduID).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExternalIdentifier {
-    /// The identifier.
-    pub value: String,
-    /// A URI naming the context, e.g. `https://eduid.se`.
-    pub context: String,
-    /// Whether the identifier is globally unique.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub globally_unique: Option<bool>,
+record! {
+    /// An identifier of the person in an external service (e.g. eduID).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ExternalIdentifier {
+        /// The identifier.
+        pub value: String,
+        /// A URI naming the context, e.g. `https://eduid.se`.
+        pub context: String,
+        /// Whether the identifier is globally unique.
+        pub globally_unique: Option<bool> [optional],
+    }
 }
 
-/// A person's enrolment at a school unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Enrolment {
-    /// The school unit.
-    pub enroled_at: Reference,
-    /// School year (årskurs), 0–10.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u8",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub school_year: Option<u8>,
-    /// School type of the enrolment.
-    pub school_type: Ss12000SchoolType,
-    /// First day (inclusive).
-    #[serde(
-        default,
-        deserialize_with = "lenient_date",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub start_date: Option<NaiveDate>,
-    /// Last day (inclusive).
-    #[serde(
-        default,
-        deserialize_with = "lenient_date",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub end_date: Option<NaiveDate>,
-    /// The enrolment was cancelled before it started.
-    #[serde(
-        default,
-        deserialize_with = "lenient_bool",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub cancelled: Option<bool>,
-    /// Education (programme) code, required by the provtjänst for GY.
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub education_code: Option<String>,
-    /// The programme, orientation or exit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub programme: Option<Reference>,
+record! {
+    /// A person's enrolment at a school unit.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Enrolment {
+        /// The school unit.
+        pub enroled_at: Reference,
+        /// School year (årskurs), 0–10.
+        pub school_year: Option<u8> [optional, via "lenient_u8"],
+        /// School type of the enrolment.
+        pub school_type: Ss12000SchoolType,
+        /// First day (inclusive).
+        pub start_date: Option<NaiveDate> [optional, via "lenient_date"],
+        /// Last day (inclusive).
+        pub end_date: Option<NaiveDate> [optional, via "lenient_date"],
+        /// The enrolment was cancelled before it started.
+        pub cancelled: Option<bool> [optional, via "lenient_bool"],
+        /// Education (programme) code, required by the provtjänst for GY.
+        pub education_code: Option<String> [optional, via "lenient_string"],
+        /// The programme, orientation or exit.
+        pub programme: Option<Reference> [optional],
+    }
 }
 
 impl Enrolment {
@@ -159,59 +139,37 @@ impl Enrolment {
     }
 }
 
-/// A person: pupil, staff member or both.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Person {
-    /// Source id.
-    pub id: SourceId,
-    /// Source timestamps.
-    #[serde(default)]
-    pub meta: Meta,
-    /// Given name.
-    #[serde(default)]
-    pub given_name: String,
-    /// Middle name as registered by Skatteverket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
-    /// Family name.
-    #[serde(default)]
-    pub family_name: String,
-    /// Federated user names (EPPN).
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub edu_person_principal_names: Vec<String>,
-    /// Identifiers in external services.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub external_identifiers: Vec<ExternalIdentifier>,
-    /// Personal identity number, unparsed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub civic_no: Option<RawCivicNo>,
-    /// Security marking from the population register.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_marking: Option<SecurityMarking>,
-    /// Whether the person is active, emigrated or deceased.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub person_status: Option<PersonStatus>,
-    /// E-mail addresses.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub emails: Vec<Email>,
-    /// Enrolments at school units.
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub enrolments: Vec<Enrolment>,
+record! {
+    /// A person: pupil, staff member or both.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Person {
+        /// Source id.
+        pub id: SourceId,
+        /// Source timestamps.
+        #[serde(default)]
+        pub meta: Meta,
+        /// Given name.
+        #[serde(default)]
+        pub given_name: String,
+        /// Middle name as registered by Skatteverket.
+        pub middle_name: Option<String> [optional],
+        /// Family name.
+        #[serde(default)]
+        pub family_name: String,
+        /// Federated user names (EPPN).
+        pub edu_person_principal_names: Vec<String> [optional, via "null_as_empty"],
+        /// Identifiers in external services.
+        pub external_identifiers: Vec<ExternalIdentifier> [optional, via "null_as_empty"],
+        /// Personal identity number, unparsed.
+        pub civic_no: Option<RawCivicNo> [optional],
+        /// Security marking from the population register.
+        pub security_marking: Option<SecurityMarking> [optional],
+        /// Whether the person is active, emigrated or deceased.
+        pub person_status: Option<PersonStatus> [optional],
+        /// E-mail addresses.
+        pub emails: Vec<Email> [optional, via "null_as_empty"],
+        /// Enrolments at school units.
+        pub enrolments: Vec<Enrolment> [optional, via "null_as_empty"],
+    }
 }
