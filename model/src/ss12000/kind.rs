@@ -5,24 +5,53 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The SS 12000 entity types skolsync reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntityKind {
+/// Declares [`EntityKind`] and its names from one list: each kind's type name
+/// is its variant's name (as in `Code_ObjectType`), written next to its list
+/// endpoint, so the two names of a kind cannot drift apart.
+macro_rules! entity_kinds {
+    ($($(#[$doc:meta])* $kind:ident => $endpoint:literal,)+) => {
+        /// The SS 12000 entity types skolsync reads.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(rename_all = "lowercase")]
+        pub enum EntityKind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl EntityKind {
+            /// The list endpoint, e.g. `persons`; also the key in `deletedEntities`.
+            pub const fn endpoint(self) -> &'static str {
+                match self {
+                    $(EntityKind::$kind => $endpoint,)+
+                }
+            }
+
+            /// The SS 12000 type name, e.g. `Person` (as in `Code_ObjectType`).
+            pub const fn type_name(self) -> &'static str {
+                match self {
+                    $(EntityKind::$kind => stringify!($kind),)+
+                }
+            }
+        }
+    };
+}
+
+entity_kinds! {
     /// Organisation elements, including school units.
-    Organisation,
+    Organisation => "organisations",
     /// Persons with enrolments.
-    Person,
+    Person => "persons",
     /// Staff duties.
-    Duty,
+    Duty => "duties",
     /// Groups with memberships.
-    Group,
+    Group => "groups",
     /// Activities with groups and teachers.
-    Activity,
+    Activity => "activities",
     /// Syllabuses.
-    Syllabus,
+    Syllabus => "syllabuses",
     /// Programmes.
-    Programme,
+    Programme => "programmes",
 }
 
 impl EntityKind {
@@ -59,32 +88,6 @@ impl EntityKind {
         EntityKind::Group,
         EntityKind::Activity,
     ];
-
-    /// The list endpoint, e.g. `persons`; also the key in `deletedEntities`.
-    pub const fn endpoint(self) -> &'static str {
-        match self {
-            EntityKind::Organisation => "organisations",
-            EntityKind::Person => "persons",
-            EntityKind::Duty => "duties",
-            EntityKind::Group => "groups",
-            EntityKind::Activity => "activities",
-            EntityKind::Syllabus => "syllabuses",
-            EntityKind::Programme => "programmes",
-        }
-    }
-
-    /// The SS 12000 type name, e.g. `Person` (as in `Code_ObjectType`).
-    pub const fn type_name(self) -> &'static str {
-        match self {
-            EntityKind::Organisation => "Organisation",
-            EntityKind::Person => "Person",
-            EntityKind::Duty => "Duty",
-            EntityKind::Group => "Group",
-            EntityKind::Activity => "Activity",
-            EntityKind::Syllabus => "Syllabus",
-            EntityKind::Programme => "Programme",
-        }
-    }
 }
 
 impl fmt::Display for EntityKind {
