@@ -169,6 +169,15 @@ impl Canon<'_> {
     fn json<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         serde_json::to_writer(&mut self.s.out, v).map_err(json_error)
     }
+
+    /// Opens an enum variant with content, `{"Variant":`, as serde_json
+    /// writes it; the caller writes the content and the closing `}`.
+    fn open_variant(&mut self, variant: &'static str) -> Result<(), Error> {
+        self.raw(b"{");
+        self.json(variant)?;
+        self.raw(b":");
+        Ok(())
+    }
 }
 
 impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
@@ -265,9 +274,7 @@ impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.raw(b"{");
-        self.json(variant)?;
-        self.raw(b":");
+        self.open_variant(variant)?;
         value.serialize(&mut *self)?;
         self.raw(b"}");
         Ok(())
@@ -291,16 +298,12 @@ impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        _len: usize,
+        len: usize,
     ) -> Result<Seq<'s, 'c>, Error> {
-        self.raw(b"{");
-        self.json(variant)?;
-        self.raw(b":[");
-        Ok(Seq {
-            canon: self,
-            first: true,
-            variant: true,
-        })
+        self.open_variant(variant)?;
+        let mut seq = self.serialize_seq(Some(len))?;
+        seq.variant = true;
+        Ok(seq)
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Object<'s, 'c>, Error> {
         let start = self.s.out.len();
@@ -324,9 +327,7 @@ impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
         variant: &'static str,
         len: usize,
     ) -> Result<Object<'s, 'c>, Error> {
-        self.raw(b"{");
-        self.json(variant)?;
-        self.raw(b":");
+        self.open_variant(variant)?;
         let mut object = self.serialize_map(Some(len))?;
         object.variant = true;
         Ok(object)

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::SourceId;
+use super::kind::EntityKind;
 use super::lenient::{empty_as_none, null_as_empty};
 use crate::record::record;
 
@@ -35,13 +36,9 @@ record! {
 impl DeletedEntityIds {
     /// Whether nothing was deleted.
     pub fn is_empty(&self) -> bool {
-        self.organisations.is_empty()
-            && self.persons.is_empty()
-            && self.duties.is_empty()
-            && self.groups.is_empty()
-            && self.activities.is_empty()
-            && self.syllabuses.is_empty()
-            && self.programmes.is_empty()
+        EntityKind::ALL
+            .into_iter()
+            .all(|kind| crate::by_kind!(kind, &self, |ids| ids.is_empty()))
     }
 }
 

@@ -16,44 +16,30 @@ use super::teaching::{Activity, Duty, Group};
 /// (incremental reads); a full read leaves it empty and absent entities are
 /// found by the diff instead.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+// Every part may be missing: a source without, say, programmes yields none.
+#[serde(default)]
 pub struct Snapshot {
     /// Organisation elements, including school units.
-    #[serde(default)]
     pub organisations: Vec<Organisation>,
     /// Persons with enrolments.
-    #[serde(default)]
     pub persons: Vec<Person>,
     /// Staff duties.
-    #[serde(default)]
     pub duties: Vec<Duty>,
     /// Groups with memberships.
-    #[serde(default)]
     pub groups: Vec<Group>,
     /// Activities.
-    #[serde(default)]
     pub activities: Vec<Activity>,
     /// Syllabuses.
-    #[serde(default)]
     pub syllabuses: Vec<Syllabus>,
     /// Programmes.
-    #[serde(default)]
     pub programmes: Vec<Programme>,
     /// Ids the source reported as deleted.
-    #[serde(default)]
     pub deleted: DeletedEntityIds,
 }
 
 impl Snapshot {
     /// How many entities of `kind` it holds.
     pub fn count(&self, kind: EntityKind) -> usize {
-        match kind {
-            EntityKind::Organisation => self.organisations.len(),
-            EntityKind::Person => self.persons.len(),
-            EntityKind::Duty => self.duties.len(),
-            EntityKind::Group => self.groups.len(),
-            EntityKind::Activity => self.activities.len(),
-            EntityKind::Syllabus => self.syllabuses.len(),
-            EntityKind::Programme => self.programmes.len(),
-        }
+        crate::by_kind!(kind, &self, |list| list.len())
     }
 }
