@@ -34,6 +34,7 @@ pub mod per_kind;
 pub mod per_type;
 pub mod plan;
 pub mod provtjanst;
+mod record;
 pub mod reject;
 pub mod sandbox;
 pub mod secret;
