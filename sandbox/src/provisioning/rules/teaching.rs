@@ -25,27 +25,19 @@ impl Resource for Group {
     /// sent again once the pupils exist for them to be included.
     fn check(mut g: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
         let kind = ObjectType::Group;
-        let mut errors = Vec::new();
+        let type_allowed = matches!(g.group_type, GroupType::Klass | GroupType::Undervisning);
+        let errors = Refusal {
+            kind,
+            id: g.id,
+            code: msg::GROUP_TYPE_NOT_ALLOWED,
+            attribute: "groupType",
+            value: g.group_type.as_str(),
+            noun: "Grupptypen",
+            plural: "grupper",
+            allowed: "Klass och Undervisning",
+        }
+        .check(type_allowed, g.organisation.id, rules);
         let mut warnings = Vec::new();
-        if !matches!(g.group_type, GroupType::Klass | GroupType::Undervisning) {
-            errors.push(
-                resource_error(kind, g.id, msg::GROUP_TYPE_NOT_ALLOWED, 400, "Ogiltigt värde", format!(
-                    "Grupptypen {} tas inte emot. Endast grupper av typen Klass och Undervisning ska skickas.",
-                    g.group_type
-                ))
-                .attribute("groupType", g.group_type.as_str())
-                .build(),
-            );
-        }
-        if !rules.school_unit_known(&g.organisation.id) {
-            errors.push(unit_unknown(
-                kind,
-                g.id,
-                msg::ORGANISATION_UNKNOWN,
-                "organisation.id",
-                g.organisation.id,
-            ));
-        }
         let mut seen = HashSet::new();
         g.group_memberships.retain(|m| {
             let person = m.person.id;
@@ -120,26 +112,21 @@ impl Resource for Activity {
 
     fn check(a: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
         let kind = ObjectType::Activity;
-        let mut errors = Vec::new();
-        if a.activity_type != ActivityType::Undervisning {
-            errors.push(
-                resource_error(kind, a.id, msg::ACTIVITY_TYPE_NOT_ALLOWED, 400, "Ogiltigt värde", format!(
-                    "Aktivitetstypen {} tas inte emot. Endast aktiviteter av typen Undervisning ska skickas.",
-                    a.activity_type
-                ))
-                .attribute("activityType", a.activity_type.as_str())
-                .build(),
-            );
+        let mut errors = Refusal {
+            kind,
+            id: a.id,
+            code: msg::ACTIVITY_TYPE_NOT_ALLOWED,
+            attribute: "activityType",
+            value: a.activity_type.as_str(),
+            noun: "Aktivitetstypen",
+            plural: "aktiviteter",
+            allowed: "Undervisning",
         }
-        if !rules.school_unit_known(&a.organisation.id) {
-            errors.push(unit_unknown(
-                kind,
-                a.id,
-                msg::ORGANISATION_UNKNOWN,
-                "organisation.id",
-                a.organisation.id,
-            ));
-        }
+        .check(
+            a.activity_type == ActivityType::Undervisning,
+            a.organisation.id,
+            rules,
+        );
         if !rules.test_activity_known(&a.parent_activity.id) {
             errors.push(
                 resource_error(kind, a.id, msg::PARENT_ACTIVITY_UNKNOWN, 400, "Ogiltigt värde",
@@ -207,5 +194,47 @@ impl Resource for Activity {
 
     fn inexact_code(item: &Value) -> Option<String> {
         code_problem::<ActivityType>(item, "activityType")
+    }
+}
+
+/// What groups and activities are first checked for: a type the test
+/// platform takes, and a school unit Skolverket knows.
+struct Refusal<'a> {
+    kind: ObjectType,
+    id: Uuid,
+    code: &'a str,
+    /// The type attribute and its value, as sent.
+    attribute: &'a str,
+    value: &'a str,
+    /// "Grupptypen"/"grupper", in the service's message.
+    noun: &'a str,
+    plural: &'a str,
+    /// The types taken, in words.
+    allowed: &'a str,
+}
+
+impl Refusal<'_> {
+    fn check(&self, type_allowed: bool, organisation: Uuid, rules: &Rules) -> Vec<LogEntry> {
+        let mut errors = Vec::new();
+        if !type_allowed {
+            let (noun, value, plural, allowed) = (self.noun, self.value, self.plural, self.allowed);
+            errors.push(
+                resource_error(self.kind, self.id, self.code, 400, "Ogiltigt värde", format!(
+                    "{noun} {value} tas inte emot. Endast {plural} av typen {allowed} ska skickas."
+                ))
+                .attribute(self.attribute, value)
+                .build(),
+            );
+        }
+        if !rules.school_unit_known(&organisation) {
+            errors.push(unit_unknown(
+                self.kind,
+                self.id,
+                msg::ORGANISATION_UNKNOWN,
+                "organisation.id",
+                organisation,
+            ));
+        }
+        errors
     }
 }
