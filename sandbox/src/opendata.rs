@@ -186,20 +186,29 @@ fn present_organisation(catalogue: &Catalogue, org: &Organisation, expand: bool)
     served
 }
 
+/// The organisation `selected` picks, as served for `query`.
+fn serve_organisation(
+    state: &OpenData,
+    query: Option<&str>,
+    selected: impl Fn(&Organisation) -> bool,
+) -> Result<Response, OpenDataError> {
+    let expand = expand_school_units(query)?;
+    let catalogue = &state.catalogue;
+    let org = catalogue
+        .organisations
+        .iter()
+        .find(|o| selected(o))
+        .ok_or(OpenDataError::OrganisationNotFound)?;
+    Ok(json(&present_organisation(catalogue, org, expand)))
+}
+
 async fn organisation_by_id(
     State(state): State<OpenData>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, OpenDataError> {
     let id = parse_id(&id)?;
-    let expand = expand_school_units(query.as_deref())?;
-    let catalogue = &state.catalogue;
-    let org = catalogue
-        .organisations
-        .iter()
-        .find(|o| o.id == id)
-        .ok_or(OpenDataError::OrganisationNotFound)?;
-    Ok(json(&present_organisation(catalogue, org, expand)))
+    serve_organisation(&state, query.as_deref(), |o| o.id == id)
 }
 
 async fn organisation_by_code(
@@ -207,14 +216,16 @@ async fn organisation_by_code(
     Path(code): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, OpenDataError> {
-    let expand = expand_school_units(query.as_deref())?;
-    let catalogue = &state.catalogue;
-    let org = catalogue
-        .organisations
-        .iter()
-        .find(|o| o.organisation_number == code)
-        .ok_or(OpenDataError::OrganisationNotFound)?;
-    Ok(json(&present_organisation(catalogue, org, expand)))
+    serve_organisation(&state, query.as_deref(), |o| o.organisation_number == code)
+}
+
+/// The first of `items` that `selected` picks, as JSON, or `missing`.
+fn serve_first<T: Serialize>(
+    items: &[T],
+    selected: impl Fn(&T) -> bool,
+    missing: OpenDataError,
+) -> Result<Response, OpenDataError> {
+    items.iter().find(|i| selected(i)).map(json).ok_or(missing)
 }
 
 async fn school_unit_by_id(
@@ -222,24 +233,20 @@ async fn school_unit_by_id(
     Path(id): Path<String>,
 ) -> Result<Response, OpenDataError> {
     let id = parse_id(&id)?;
-    let unit = state
-        .catalogue
-        .school_unit(&id)
-        .ok_or(OpenDataError::SchoolUnitNotFound)?;
-    Ok(json(unit))
+    let unit = state.catalogue.school_unit(&id);
+    unit.map(json).ok_or(OpenDataError::SchoolUnitNotFound)
 }
 
 async fn school_unit_by_code(
     State(state): State<OpenData>,
     Path(code): Path<String>,
 ) -> Result<Response, OpenDataError> {
-    let unit = state
-        .catalogue
-        .school_units
-        .iter()
-        .find(|u| u.school_unit_code == code)
-        .ok_or(OpenDataError::SchoolUnitNotFound)?;
-    Ok(json(unit))
+    let units = &state.catalogue.school_units;
+    serve_first(
+        units,
+        |u| u.school_unit_code == code,
+        OpenDataError::SchoolUnitNotFound,
+    )
 }
 
 async fn programmes(State(state): State<OpenData>) -> Response {
@@ -251,26 +258,20 @@ async fn programme_by_id(
     Path(id): Path<String>,
 ) -> Result<Response, OpenDataError> {
     let id = parse_id(&id)?;
-    let programme = state
-        .catalogue
-        .programmes
-        .iter()
-        .find(|p| p.id == id)
-        .ok_or(OpenDataError::ProgrammeNotFound)?;
-    Ok(json(programme))
+    let programmes = &state.catalogue.programmes;
+    serve_first(programmes, |p| p.id == id, OpenDataError::ProgrammeNotFound)
 }
 
 async fn programme_by_code(
     State(state): State<OpenData>,
     Path(code): Path<String>,
 ) -> Result<Response, OpenDataError> {
-    let programme = state
-        .catalogue
-        .programmes
-        .iter()
-        .find(|p| p.education_code == code)
-        .ok_or(OpenDataError::ProgrammeNotFound)?;
-    Ok(json(programme))
+    let programmes = &state.catalogue.programmes;
+    serve_first(
+        programmes,
+        |p| p.education_code == code,
+        OpenDataError::ProgrammeNotFound,
+    )
 }
 
 async fn activities(State(state): State<OpenData>) -> Response {
@@ -282,11 +283,8 @@ async fn activity_by_id(
     Path(id): Path<String>,
 ) -> Result<Response, OpenDataError> {
     let id = parse_id(&id)?;
-    let activity = state
-        .catalogue
-        .test_activity(&id)
-        .ok_or(OpenDataError::ActivityNotFound)?;
-    Ok(json(activity))
+    let activity = state.catalogue.test_activity(&id);
+    activity.map(json).ok_or(OpenDataError::ActivityNotFound)
 }
 
 #[cfg(test)]
