@@ -3,6 +3,8 @@
 //! names, JSON types, enums, required fields, nothing else), the spec's
 //! error bodies, and the injected faults.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
