@@ -250,16 +250,17 @@ async fn extract(
     config: &SourceConfig,
     base_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let source = match skolsync_connectors::build(config, base_dir) {
-        Ok(s) => s,
-        Err(err) => {
-            eprintln!(
-                "skolsync: {}",
-                scrubbed(&format!("{}: {err}", args.pipeline.display()))
-            );
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
+    let source =
+        match skolsync_connectors::build(config, &skolsync_model::BuildContext::new(base_dir)) {
+            Ok(s) => s,
+            Err(err) => {
+                eprintln!(
+                    "skolsync: {}",
+                    scrubbed(&format!("{}: {err}", args.pipeline.display()))
+                );
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
+        };
     let mut outputs = Outputs::create(&args.out)?;
     let progress = ReadProgress::new();
     let bar = progress_bar(Arc::clone(&progress), source.describe());

@@ -96,7 +96,8 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
         );
     }
 
-    let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir) {
+    let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.build_context())
+    {
         Ok(source) => {
             let missing = source.missing_files();
             if missing.is_empty() {

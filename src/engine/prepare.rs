@@ -121,7 +121,7 @@ pub(super) async fn read_source(
     pipeline: &Pipeline,
     progress: &Progress,
 ) -> Result<(Snapshot, Vec<Reject>, ReadSummary, String), EngineError> {
-    let source = skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir)?;
+    let source = skolsync_connectors::build(&pipeline.file.source, &pipeline.build_context())?;
     let description = source.describe();
     tracing::info!(source = %description, "reading the source");
     let counters = ReadProgress::new();
