@@ -32,6 +32,7 @@ pub mod per_type;
 pub mod plan;
 pub mod provtjanst;
 pub mod reject;
+pub mod retry;
 pub mod secret;
 pub mod ss12000;
 pub mod template;
