@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use governor::DefaultDirectRateLimiter;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
+use skolsync_model::error_chain;
 use skolsync_model::retry::{Backoff, Jitter, Retry, RetryAfter};
 
-use super::http::{error_chain, server_message};
+use super::http::server_message;
 use crate::error::SourceError;
 use crate::source::ReadProgress;
 
