@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{read_all, sandbox};
+use common::{read_all, sandbox, watched};
 use skolsync_connectors::{ReadOptions, ReadProgress, SourceConfig, SourceError, build};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -187,15 +187,7 @@ async fn rate_limits_outages_and_dropped_connections_are_waited_out() {
     let source = build(&config(&server, ""), Path::new(".")).unwrap();
     let progress = ReadProgress::new();
     let started = Instant::now();
-    let (snap, _, _) = read_all(
-        source.as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (snap, _, _) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
     assert_eq!(snap.persons.len(), 3);
     assert_eq!(server.hits(), 5);
     assert_eq!(progress.retries(), 4);
