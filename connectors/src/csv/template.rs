@@ -325,6 +325,23 @@ fn removal(
     parsed(out, at, (entity, id), REMOVE, raw, yes_no)
 }
 
+/// The optional columns of a person sheet: those [`person_fields`] reads
+/// (besides the required Person-ID and personnummer), then `more`.
+fn person_columns(more: &[&'static str]) -> Vec<&'static str> {
+    [
+        EPPN,
+        SECURITY_MARKING,
+        GIVEN_NAME,
+        MIDDLE_NAME,
+        FAMILY_NAME,
+        EMAIL,
+    ]
+    .iter()
+    .chain(more)
+    .copied()
+    .collect()
+}
+
 /// What persons in both sheets share.
 struct PersonFields<'r> {
     id: &'r str,
@@ -519,24 +536,6 @@ fn required<'r>(
     Ok(Some(value))
 }
 
-/// The columns of *Elevinskrivningar*: required, then optional.
-const STUDENT_COLUMNS: (&[&str], &[&str]) = (
-    &[PERSON_ID, CIVIC_NO, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
-    &[
-        EPPN,
-        SECURITY_MARKING,
-        GIVEN_NAME,
-        MIDDLE_NAME,
-        FAMILY_NAME,
-        EMAIL,
-        SCHOOL_YEAR,
-        EDUCATION_CODE,
-        CLASS,
-        SUBJECT_GROUPS,
-        REMOVE,
-    ],
-);
-
 /// *Elevinskrivningar*: pupils and their enrolments.
 fn read_students(
     sheet: &mut dyn Sheet,
@@ -547,7 +546,10 @@ fn read_students(
         sheet,
         out,
         EntityKind::Person,
-        STUDENT_COLUMNS,
+        (
+            &[PERSON_ID, CIVIC_NO, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
+            &person_columns(&[SCHOOL_YEAR, EDUCATION_CODE, CLASS, SUBJECT_GROUPS, REMOVE]),
+        ),
         |out, cols, row| student(state, out, cols, row),
     )
 }
@@ -651,23 +653,6 @@ fn student(
     Ok(())
 }
 
-/// The columns of *Personalstjänstgöringar*: required, then optional.
-const STAFF_COLUMNS: (&[&str], &[&str]) = (
-    &[PERSON_ID, CIVIC_NO, SCHOOL_UNIT_CODE, DUTY_ROLE],
-    &[
-        DUTY_ID,
-        EPPN,
-        EDUID_EPPN,
-        SECURITY_MARKING,
-        GIVEN_NAME,
-        MIDDLE_NAME,
-        FAMILY_NAME,
-        EMAIL,
-        SUBJECT_GROUPS,
-        REMOVE,
-    ],
-);
-
 /// *Personalstjänstgöringar*: staff and their duties.
 fn read_staff(
     sheet: &mut dyn Sheet,
@@ -680,7 +665,10 @@ fn read_staff(
         sheet,
         out,
         EntityKind::Duty,
-        STAFF_COLUMNS,
+        (
+            &[PERSON_ID, CIVIC_NO, SCHOOL_UNIT_CODE, DUTY_ROLE],
+            &person_columns(&[DUTY_ID, EDUID_EPPN, SUBJECT_GROUPS, REMOVE]),
+        ),
         |out, cols, row| {
             if let Some(duty) = duty(state, out, cols, row, &mut seen)? {
                 out.push(&mut duties, duty, Batch::Duties)?;
