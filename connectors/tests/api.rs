@@ -3,6 +3,9 @@
 //! incremental reads with deletions, retries, mutual TLS, the school unit
 //! filter and per-entity rejects.
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::HashSet;

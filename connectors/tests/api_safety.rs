@@ -3,6 +3,9 @@
 //! that must not be retried, and configs that would send credentials in
 //! clear. Each against a tiny local HTTP server that does exactly that.
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

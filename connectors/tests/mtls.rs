@@ -2,6 +2,9 @@
 //! certificate: the sandbox's SS 12000 routes served over HTTPS with the
 //! sandbox PKI's server config (which demands a client certificate of its CA).
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -2,6 +2,9 @@
 //! offline, and the scope a run reads. Reading it from the API is the
 //! connectors' (connectors/tests/open_data.rs).
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::BTreeSet;
