@@ -12,6 +12,9 @@
 //! - [`ss12000`]: any SS 12000 v2 API (none, bearer, OAuth2, mutual TLS).
 //! - [`csv`]: Skolverket's file-upload template or a flat file-per-entity layout.
 //!
+//! Next to them, [`open_data`] reads Skolverket's Open-data catalogue that
+//! the transform checks references against.
+//!
 //! The two API connectors share the HTTP machinery in `api` (rate limit,
 //! retries with backoff, token cache, paging, per-entity parsing).
 
@@ -19,6 +22,7 @@ mod api;
 pub mod csv;
 pub mod educloud;
 mod error;
+pub mod open_data;
 mod shape;
 mod source;
 pub mod ss12000;

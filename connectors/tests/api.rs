@@ -3,6 +3,9 @@
 //! incremental reads with deletions, retries, mutual TLS, the school unit
 //! filter and per-entity rejects.
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::HashSet;
@@ -20,15 +23,7 @@ async fn educloud_reads_everything_the_source_holds() {
     let sandbox = sandbox(300, |_| {}).await;
     let source = source(&educloud_toml(&sandbox, ""));
     let progress = ReadProgress::new();
-    let (snap, rejects, summary) = read_all(
-        source.as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (snap, rejects, summary) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
     assert!(rejects.is_empty(), "{rejects:?}");
     let world = sandbox.world().source.read().unwrap().clone();
     assert_eq!(snap.organisations, world.organisations);
@@ -63,15 +58,7 @@ async fn many_small_pages_are_followed_to_the_end_without_repeats() {
     let sandbox = sandbox(200, |_| {}).await;
     let source = source(&educloud_toml(&sandbox, "page_size = 7"));
     let progress = ReadProgress::new();
-    let (snap, _, _) = read_all(
-        source.as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (snap, _, _) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
     let world = sandbox.world().source.read().unwrap().clone();
     let persons = ids(&snap.persons, |p| p.id.as_str());
     let unique: HashSet<&String> = persons.iter().collect();
@@ -108,15 +95,7 @@ async fn tokens_are_renewed_before_they_expire() {
     let source = source(&educloud_toml(&sandbox, "page_size = 5\nconcurrency = 1"));
     let progress = ReadProgress::new();
     let started = std::time::Instant::now();
-    let (snap, _, _) = read_all(
-        source.as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (snap, _, _) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
     assert!(
         started.elapsed() > Duration::from_millis(1500),
         "the read must outlive a token ({:?})",
@@ -145,15 +124,7 @@ async fn a_token_revoked_mid_read_is_renewed_once_and_the_read_goes_on() {
             tokens.expire_all();
         })
     };
-    let (snap, _, _) = read_all(
-        source.as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (snap, _, _) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
     watcher.await.unwrap();
     assert_eq!(
         ids(&snap.persons, |p| p.id.as_str()),
@@ -251,15 +222,7 @@ async fn rate_limits_and_server_errors_are_retried() {
         "page_size = 100\nmax_retries = 12",
     ));
     let progress = ReadProgress::new();
-    let (snap, _, _) = read_all(
-        source.as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (snap, _, _) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
     let world = sandbox.world().source.read().unwrap().clone();
     assert_eq!(snap.persons, world.persons);
     assert_eq!(snap.groups, world.groups);
@@ -468,10 +431,7 @@ async fn dropping_the_stream_stops_the_read() {
     let sandbox = sandbox(200, |c| c.faults.slow = Duration::from_millis(20)).await;
     let source = source(&educloud_toml(&sandbox, "page_size = 5\nconcurrency = 1"));
     let progress: Arc<ReadProgress> = ReadProgress::new();
-    let stream = source.read(ReadOptions {
-        progress: Some(progress.clone()),
-        ..Default::default()
-    });
+    let stream = source.read(watched(&progress));
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(stream);
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -3,13 +3,16 @@
 //! that must not be retried, and configs that would send credentials in
 //! clear. Each against a tiny local HTTP server that does exactly that.
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{read_all, sandbox};
+use common::{read_all, sandbox, watched};
 use skolsync_connectors::{ReadOptions, ReadProgress, SourceConfig, SourceError, build};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -190,15 +193,7 @@ async fn rate_limits_outages_and_dropped_connections_are_waited_out() {
     .unwrap();
     let progress = ReadProgress::new();
     let started = Instant::now();
-    let (snap, _, _) = read_all(
-        source.as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (snap, _, _) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
     assert_eq!(snap.persons.len(), 3);
     assert_eq!(server.hits(), 5);
     assert_eq!(progress.retries(), 4);

@@ -4,6 +4,9 @@
 //! by file and line (as an anomaly in the file's shape, which stops the run
 //! in the engine, or as a reject), and no row is silently lost.
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,9 @@
 //! certificate: the sandbox's SS 12000 routes served over HTTPS with the
 //! sandbox PKI's server config (which demands a client certificate of its CA).
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -108,15 +111,9 @@ async fn the_server_is_verified_a_foreign_ca_is_refused() {
         )
         .replace("max_retries = 0", "max_retries = 5\nconcurrency = 1");
     let progress = skolsync_connectors::ReadProgress::new();
-    let err = read_all(
-        source(&toml_text).as_ref(),
-        ReadOptions {
-            progress: Some(progress.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap_err();
+    let err = read_all(source(&toml_text).as_ref(), watched(&progress))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, SourceError::Tls { message, .. } if message.contains("certificate")),
         "{err:?}"

@@ -3,6 +3,9 @@
 //! and read back, yield the same entities — compared as the provtjänst
 //! profile needs them (see [`View`]).
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
@@ -73,30 +76,14 @@ fn active(start: Option<NaiveDate>, end: Option<NaiveDate>, day: NaiveDate) -> b
     start.is_none_or(|s| s <= day) && end.is_none_or(|e| day <= e)
 }
 
-fn view(s: &Snapshot, catalogue: &Catalogue) -> View {
-    let day = REFERENCE_DATE;
-    let unit: HashMap<&str, &str> = s
-        .organisations
-        .iter()
-        .filter_map(|o| Some((o.id.as_str(), o.school_unit_code.as_deref()?)))
-        .collect();
-    let unit_of = |id: &str| unit.get(id).copied().unwrap_or("?").to_string();
-    let civic: HashMap<&str, String> = s
-        .persons
-        .iter()
-        .filter_map(|p| {
-            let c = CivicNo::parse(&p.civic_no.as_ref()?.value).ok()?;
-            Some((p.id.as_str(), c.as_str().to_string()))
-        })
-        .collect();
-    let duty_active: HashMap<&str, &str> = s
-        .duties
-        .iter()
-        .filter(|d| d.is_active_on(day))
-        .filter_map(|d| Some((d.id.as_str(), d.person.as_ref()?.id.as_str())))
-        .collect();
-
-    // Test activity of each teaching group, as the export finds it.
+/// The test activity of each teaching group and the teachers (personnummer)
+/// of its activities, as the export finds them.
+fn group_tests<'s>(
+    s: &'s Snapshot,
+    catalogue: &Catalogue,
+    civic: &HashMap<&str, String>,
+    duty_active: &HashMap<&str, &str>,
+) -> (HashMap<&'s str, String>, HashMap<&'s str, BTreeSet<String>>) {
     let tests: HashMap<String, &str> = catalogue
         .test_activities
         .iter()
@@ -138,6 +125,33 @@ fn view(s: &Snapshot, catalogue: &Catalogue) -> View {
             }
         }
     }
+    (group_test, group_teachers)
+}
+
+fn view(s: &Snapshot, catalogue: &Catalogue) -> View {
+    let day = REFERENCE_DATE;
+    let unit: HashMap<&str, &str> = s
+        .organisations
+        .iter()
+        .filter_map(|o| Some((o.id.as_str(), o.school_unit_code.as_deref()?)))
+        .collect();
+    let unit_of = |id: &str| unit.get(id).copied().unwrap_or("?").to_string();
+    let civic: HashMap<&str, String> = s
+        .persons
+        .iter()
+        .filter_map(|p| {
+            let c = CivicNo::parse(&p.civic_no.as_ref()?.value).ok()?;
+            Some((p.id.as_str(), c.as_str().to_string()))
+        })
+        .collect();
+    let duty_active: HashMap<&str, &str> = s
+        .duties
+        .iter()
+        .filter(|d| d.is_active_on(day))
+        .filter_map(|d| Some((d.id.as_str(), d.person.as_ref()?.id.as_str())))
+        .collect();
+
+    let (group_test, group_teachers) = group_tests(s, catalogue, &civic, &duty_active);
 
     let mut students = BTreeSet::new();
     let mut persons = Vec::new();

@@ -39,6 +39,7 @@ pub mod plan;
 pub mod provtjanst;
 mod record;
 pub mod reject;
+pub mod retry;
 pub mod sandbox;
 pub mod secret;
 pub mod ss12000;

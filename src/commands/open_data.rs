@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use skolsync_transform::{ClientOptions, FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL};
+use skolsync_connectors::open_data::{self, ClientOptions};
+use skolsync_transform::{FetchScope, PRODUCTION_OPEN_DATA_URL};
 
 /// Options of `skolsync open-data`.
 #[derive(Debug, Args)]
@@ -77,7 +78,7 @@ async fn pull_snapshot(args: &PullArgs) -> anyhow::Result<ExitCode> {
             "no --organisation or --school-unit given: the snapshot holds programmes and test activities but no school units"
         );
     }
-    let data = OpenData::fetch(&args.url, &scope, &ClientOptions::default())
+    let data = open_data::fetch(&args.url, &scope, &ClientOptions::default())
         .await
         .with_context(|| format!("could not read open-data from {}", args.url))?;
     data.save(&args.out)

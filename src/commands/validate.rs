@@ -10,9 +10,8 @@ use skolsync::engine::{EXIT_ABORTED, EXIT_USAGE};
 use skolsync::pipeline::{StateLocation, resolve};
 use skolsync::terminal::{escape, scrubbed};
 use skolsync_connectors::ReadOptions;
-use skolsync_transform::{
-    ClientOptions, FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer,
-};
+use skolsync_connectors::open_data::{self, ClientOptions};
+use skolsync_transform::{FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer};
 
 use super::common::{Failure, PipelineArgs, chain};
 
@@ -192,7 +191,7 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
                         organisation_numbers: transform.organisation_numbers.clone(),
                         school_unit_codes: transform.school_units.clone(),
                     };
-                    match OpenData::fetch(&url, &scope, &ClientOptions::default()).await {
+                    match open_data::fetch(&url, &scope, &ClientOptions::default()).await {
                         Ok(data) => {
                             let tests = data.test_activities.len();
                             match Transformer::new(transform.clone(), data) {

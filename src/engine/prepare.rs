@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use skolsync_connectors::open_data::{self as open_data_api, ClientOptions};
 use skolsync_connectors::{ReadAnomaly, ReadOptions, ReadProgress, ReadSummary};
 use skolsync_model::ObjectType;
 use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER};
@@ -28,7 +29,7 @@ use skolsync_model::{PerType, by_type};
 use skolsync_sink::Sink;
 use skolsync_transform::crosswalk::Crosswalk;
 use skolsync_transform::{
-    ClientOptions, CrosswalkReport, FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer,
+    CrosswalkReport, FetchScope, OpenData, OpenDataError, PRODUCTION_OPEN_DATA_URL, Transformer,
 };
 
 use super::guards::{self, GuardBase, Violation};
@@ -162,12 +163,13 @@ async fn open_data(
         .or_else(|| sink.open_data_url())
         .unwrap_or(PRODUCTION_OPEN_DATA_URL);
     tracing::info!(url, "reading open-data");
-    Ok(OpenData::fetch(
+    Ok(open_data_api::fetch(
         url,
         &FetchScope::for_snapshot(config, snapshot),
         &ClientOptions::default(),
     )
-    .await?)
+    .await
+    .map_err(OpenDataError::from)?)
 }
 
 /// Read, transform, apply the crosswalk, diff, keep deletes to our own.

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use skolsync_model::plan::{DesiredState, PreviousState};
 use skolsync_model::ss12000::{EntityKind, Snapshot};
-use skolsync_sandbox::generate::{self, GenerateConfig, REFERENCE_DATE};
+use skolsync_sandbox::generate::{self, GenerateConfig, Municipality, REFERENCE_DATE};
 use skolsync_transform::{OpenData, TransformConfig, Transformer, diff, previous_state};
 
 struct Args {
@@ -70,6 +70,42 @@ fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// What a connector would yield and what open-data would hold, moved out
+/// of the generated municipality (not copied).
+fn source_snapshot(m: &mut Municipality) -> (Snapshot, OpenData) {
+    // What a connector would yield: the source's entities, moved (not
+    // copied); entities with unknown enum values never get this far.
+    let source = &mut m.source;
+    let overrides = std::mem::take(&mut source.raw_overrides);
+    let keep = |kind: EntityKind, id: &skolsync_model::ss12000::SourceId| {
+        !overrides.contains_key(&(kind, id.clone()))
+    };
+    let mut snapshot = Snapshot {
+        organisations: std::mem::take(&mut source.organisations),
+        persons: std::mem::take(&mut source.persons),
+        duties: std::mem::take(&mut source.duties),
+        groups: std::mem::take(&mut source.groups),
+        activities: std::mem::take(&mut source.activities),
+        syllabuses: std::mem::take(&mut source.syllabuses),
+        programmes: std::mem::take(&mut source.programmes),
+        deleted: Default::default(),
+    };
+    snapshot.groups.retain(|g| keep(EntityKind::Group, &g.id));
+    snapshot
+        .activities
+        .retain(|a| keep(EntityKind::Activity, &a.id));
+    let catalogue = std::mem::take(&mut m.catalogue);
+    let open_data = OpenData {
+        organisations: catalogue.organisations,
+        school_units: catalogue.school_units,
+        programmes: catalogue.programmes,
+        test_activities: catalogue.test_activities,
+        fetched_at: None,
+        source_url: None,
+    };
+    (snapshot, open_data)
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -102,36 +138,7 @@ fn main() -> ExitCode {
         mib(proc_status_mib("VmHWM"))
     );
 
-    // What a connector would yield: the source's entities, moved (not
-    // copied); entities with unknown enum values never get this far.
-    let source = &mut m.source;
-    let overrides = std::mem::take(&mut source.raw_overrides);
-    let keep = |kind: EntityKind, id: &skolsync_model::ss12000::SourceId| {
-        !overrides.contains_key(&(kind, id.clone()))
-    };
-    let mut snapshot = Snapshot {
-        organisations: std::mem::take(&mut source.organisations),
-        persons: std::mem::take(&mut source.persons),
-        duties: std::mem::take(&mut source.duties),
-        groups: std::mem::take(&mut source.groups),
-        activities: std::mem::take(&mut source.activities),
-        syllabuses: std::mem::take(&mut source.syllabuses),
-        programmes: std::mem::take(&mut source.programmes),
-        deleted: Default::default(),
-    };
-    snapshot.groups.retain(|g| keep(EntityKind::Group, &g.id));
-    snapshot
-        .activities
-        .retain(|a| keep(EntityKind::Activity, &a.id));
-    let catalogue = std::mem::take(&mut m.catalogue);
-    let open_data = OpenData {
-        organisations: catalogue.organisations,
-        school_units: catalogue.school_units,
-        programmes: catalogue.programmes,
-        test_activities: catalogue.test_activities,
-        fetched_at: None,
-        source_url: None,
-    };
+    let (snapshot, open_data) = source_snapshot(&mut m);
     let memberships: usize = snapshot
         .groups
         .iter()

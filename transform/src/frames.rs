@@ -7,6 +7,8 @@
 //! where the normalisation is a lookup of a fixed table (school types); all
 //! decisions are left to the joins in [`crate::stages`].
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use polars::prelude::*;
 use skolsync_model::ss12000::{Organisation, Snapshot};
@@ -479,129 +481,10 @@ pub(crate) struct CatalogueInput<'a> {
 
 impl CatalogueFrames {
     pub(crate) fn build(input: CatalogueInput<'_>) -> PolarsResult<Self> {
-        use std::collections::HashSet;
         let od = input.open_data;
-
-        let mut seen = HashSet::new();
-        let (mut code, mut id, mut status, mut dnp) = (vec![], vec![], vec![], vec![]);
-        let (mut t_code, mut t_type, mut t_dnp) = (vec![], vec![], vec![]);
-        let (mut y_code, mut y_type, mut y_year, mut y_dnp) = (vec![], vec![], vec![], vec![]);
-        for u in &od.school_units {
-            if !seen.insert(u.school_unit_code.as_str()) {
-                continue;
-            }
-            code.push(u.school_unit_code.as_str());
-            id.push(u.id.hyphenated().to_string());
-            status.push(u.status.map(status_text));
-            // An absent dnpStatus is read as "not known to be off".
-            dnp.push(u.dnp_status.unwrap_or(true));
-            let mut types_seen = HashSet::new();
-            for t in &u.school_types {
-                let Some(profile) = t.profile_school_type() else {
-                    continue;
-                };
-                if !types_seen.insert(profile) {
-                    continue;
-                }
-                t_code.push(u.school_unit_code.as_str());
-                t_type.push(profile.as_str());
-                t_dnp.push(t.dnp_status.unwrap_or(true));
-                let mut years_seen = HashSet::new();
-                for y in &t.school_years {
-                    if years_seen.insert(y.school_year) {
-                        y_code.push(u.school_unit_code.as_str());
-                        y_type.push(profile.as_str());
-                        y_year.push(i32::from(y.school_year));
-                        y_dnp.push(y.dnp_status.unwrap_or(true));
-                    }
-                }
-            }
-        }
-        let units = df(vec![
-            c("od_code", code),
-            c("unit_id", id),
-            c("unit_status", status),
-            c("unit_dnp", dnp),
-        ])?;
-        let types = df(vec![
-            c("t_code", t_code),
-            c("t_type", t_type),
-            c("t_dnp", t_dnp),
-        ])?;
-        let years = df(vec![
-            c("y_code", y_code),
-            c("y_type", y_type),
-            c("y_year", y_year),
-            c("y_dnp", y_dnp),
-        ])?;
-
-        let mut seen = HashSet::new();
-        let (mut pr_code, mut pr_status, mut pr_from, mut pr_usable) =
-            (vec![], vec![], vec![], vec![]);
-        for p in &od.programmes {
-            if !seen.insert(p.education_code.trim()) {
-                continue;
-            }
-            let from = p.valid_from.as_deref().and_then(date_part);
-            pr_code.push(p.education_code.trim());
-            pr_status.push(p.status.map(status_text));
-            pr_from.push(p.valid_from.as_deref().map(|v| v.get(..10).unwrap_or(v)));
-            pr_usable.push(from.is_none_or(|d| d <= input.day));
-        }
-        let programmes = df(vec![
-            c("pr_code", pr_code),
-            c("pr_status", pr_status),
-            c("pr_valid_from", pr_from),
-            c("pr_usable", pr_usable),
-        ])?;
-
-        let mut seen = HashSet::new();
-        let (mut tn_name, mut tn_stype, mut tn_year) = (vec![], vec![], vec![]);
-        let (mut x_key, mut x_name) = (vec![], vec![]);
-        let (mut ts_subject, mut ts_year, mut ts_name) = (vec![], vec![], vec![]);
-        let mut tc_name = vec![];
-        let ids: Vec<String> = od
-            .test_activities
-            .iter()
-            .map(|t| t.id.hyphenated().to_string())
-            .collect();
-        for (t, id) in od.test_activities.iter().zip(&ids) {
-            let name = t.display_name.trim();
-            let Ok(stype) = t.school_type.parse::<SchoolType>() else {
-                continue;
-            };
-            if !seen.insert(name) {
-                continue;
-            }
-            tn_name.push(name);
-            tn_stype.push(stype.as_str());
-            tn_year.push(t.school_year.map(i32::from));
-            x_key.push(id.as_str());
-            x_name.push(name);
-            x_key.push(name);
-            x_name.push(name);
-            if stype.is_course_based() {
-                tc_name.push(name);
-            } else if let Some((subject, year)) = split_subject_year(name) {
-                ts_subject.push(subject);
-                ts_year.push(t.school_year.map_or(year, i32::from));
-                ts_name.push(name);
-            }
-        }
-        let tests = df(vec![
-            c("tn_name", tn_name),
-            c("tn_stype", tn_stype),
-            c("tn_year", tn_year),
-        ])?;
-        let tests_by_ref = df(vec![c("x_key", x_key), c("x_name", x_name)])?;
-        let tests_by_subject = df(vec![
-            c("ts_subject", ts_subject),
-            c("ts_year", ts_year),
-            c("ts_name", ts_name),
-        ])?;
-        let tc_hit = vec![true; tc_name.len()];
-        let tests_by_course = df(vec![c("tc_name", tc_name), c("tc_hit", tc_hit)])?;
-
+        let (units, types, years) = school_unit_frames(od)?;
+        let programmes = programme_frame(od, input.day)?;
+        let (tests, tests_by_ref, tests_by_subject, tests_by_course) = test_frames(od)?;
         let scope: Vec<&str> = input.scope_units.iter().map(String::as_str).collect();
         let scoped = vec![true; scope.len()];
         let scope_units = df(vec![c("scope_code", scope), c("scoped", scoped)])?;
@@ -610,27 +493,7 @@ impl CatalogueFrames {
         let sm_target: Vec<&str> = input.subject_map.iter().map(|(_, v)| v.as_str()).collect();
         let subject_map = df(vec![c("sm_local", sm_local), c("sm_target", sm_target)])?;
 
-        let (mut r_code, mut r_year, mut r_name) = (vec![], vec![], vec![]);
-        let (mut ra_code, mut ra_name) = (vec![], vec![]);
-        for (code, year, name) in input.rules {
-            match year {
-                Some(y) => {
-                    r_code.push(code.as_str());
-                    r_year.push(i32::from(*y));
-                    r_name.push(name.as_str());
-                }
-                None => {
-                    ra_code.push(code.as_str());
-                    ra_name.push(name.as_str());
-                }
-            }
-        }
-        let rules_by_year = df(vec![
-            c("r_code", r_code),
-            c("r_year", r_year),
-            c("r_name", r_name),
-        ])?;
-        let rules_any_year = df(vec![c("ra_code", ra_code), c("ra_name", ra_name)])?;
+        let (rules_by_year, rules_any_year) = rule_frames(input.rules)?;
 
         Ok(CatalogueFrames {
             units,
@@ -647,6 +510,166 @@ impl CatalogueFrames {
             rules_any_year,
         })
     }
+}
+
+/// School units, their school types and their years, each once
+/// (`od_code`…, `t_code`…, `y_code`…).
+fn school_unit_frames(od: &OpenData) -> PolarsResult<(DataFrame, DataFrame, DataFrame)> {
+    let mut seen = HashSet::new();
+    let (mut code, mut id, mut status, mut dnp) = (vec![], vec![], vec![], vec![]);
+    let (mut t_code, mut t_type, mut t_dnp) = (vec![], vec![], vec![]);
+    let (mut y_code, mut y_type, mut y_year, mut y_dnp) = (vec![], vec![], vec![], vec![]);
+    for u in &od.school_units {
+        if !seen.insert(u.school_unit_code.as_str()) {
+            continue;
+        }
+        code.push(u.school_unit_code.as_str());
+        id.push(u.id.hyphenated().to_string());
+        status.push(u.status.map(status_text));
+        // An absent dnpStatus is read as "not known to be off".
+        dnp.push(u.dnp_status.unwrap_or(true));
+        let mut types_seen = HashSet::new();
+        for t in &u.school_types {
+            let Some(profile) = t.profile_school_type() else {
+                continue;
+            };
+            if !types_seen.insert(profile) {
+                continue;
+            }
+            t_code.push(u.school_unit_code.as_str());
+            t_type.push(profile.as_str());
+            t_dnp.push(t.dnp_status.unwrap_or(true));
+            let mut years_seen = HashSet::new();
+            for y in &t.school_years {
+                if years_seen.insert(y.school_year) {
+                    y_code.push(u.school_unit_code.as_str());
+                    y_type.push(profile.as_str());
+                    y_year.push(i32::from(y.school_year));
+                    y_dnp.push(y.dnp_status.unwrap_or(true));
+                }
+            }
+        }
+    }
+    let units = df(vec![
+        c("od_code", code),
+        c("unit_id", id),
+        c("unit_status", status),
+        c("unit_dnp", dnp),
+    ])?;
+    let types = df(vec![
+        c("t_code", t_code),
+        c("t_type", t_type),
+        c("t_dnp", t_dnp),
+    ])?;
+    let years = df(vec![
+        c("y_code", y_code),
+        c("y_type", y_type),
+        c("y_year", y_year),
+        c("y_dnp", y_dnp),
+    ])?;
+    Ok((units, types, years))
+}
+
+/// Programmes by education code, each once (`pr_code`…); usable when valid
+/// on `day`.
+fn programme_frame(od: &OpenData, day: NaiveDate) -> PolarsResult<DataFrame> {
+    let mut seen = HashSet::new();
+    let (mut pr_code, mut pr_status, mut pr_from, mut pr_usable) = (vec![], vec![], vec![], vec![]);
+    for p in &od.programmes {
+        if !seen.insert(p.education_code.trim()) {
+            continue;
+        }
+        let from = p.valid_from.as_deref().and_then(date_part);
+        pr_code.push(p.education_code.trim());
+        pr_status.push(p.status.map(status_text));
+        pr_from.push(p.valid_from.as_deref().map(|v| v.get(..10).unwrap_or(v)));
+        pr_usable.push(from.is_none_or(|d| d <= day));
+    }
+    let programmes = df(vec![
+        c("pr_code", pr_code),
+        c("pr_status", pr_status),
+        c("pr_valid_from", pr_from),
+        c("pr_usable", pr_usable),
+    ])?;
+    Ok(programmes)
+}
+
+/// Test activities by name (`tn_name`…), by id or name (`x_key`), by
+/// subject and year (`ts_subject`…) and by course (`tc_name`).
+fn test_frames(od: &OpenData) -> PolarsResult<(DataFrame, DataFrame, DataFrame, DataFrame)> {
+    let mut seen = HashSet::new();
+    let (mut tn_name, mut tn_stype, mut tn_year) = (vec![], vec![], vec![]);
+    let (mut x_key, mut x_name) = (vec![], vec![]);
+    let (mut ts_subject, mut ts_year, mut ts_name) = (vec![], vec![], vec![]);
+    let mut tc_name = vec![];
+    let ids: Vec<String> = od
+        .test_activities
+        .iter()
+        .map(|t| t.id.hyphenated().to_string())
+        .collect();
+    for (t, id) in od.test_activities.iter().zip(&ids) {
+        let name = t.display_name.trim();
+        let Ok(stype) = t.school_type.parse::<SchoolType>() else {
+            continue;
+        };
+        if !seen.insert(name) {
+            continue;
+        }
+        tn_name.push(name);
+        tn_stype.push(stype.as_str());
+        tn_year.push(t.school_year.map(i32::from));
+        x_key.push(id.as_str());
+        x_name.push(name);
+        x_key.push(name);
+        x_name.push(name);
+        if stype.is_course_based() {
+            tc_name.push(name);
+        } else if let Some((subject, year)) = split_subject_year(name) {
+            ts_subject.push(subject);
+            ts_year.push(t.school_year.map_or(year, i32::from));
+            ts_name.push(name);
+        }
+    }
+    let tests = df(vec![
+        c("tn_name", tn_name),
+        c("tn_stype", tn_stype),
+        c("tn_year", tn_year),
+    ])?;
+    let tests_by_ref = df(vec![c("x_key", x_key), c("x_name", x_name)])?;
+    let tests_by_subject = df(vec![
+        c("ts_subject", ts_subject),
+        c("ts_year", ts_year),
+        c("ts_name", ts_name),
+    ])?;
+    let tc_hit = vec![true; tc_name.len()];
+    let tests_by_course = df(vec![c("tc_name", tc_name), c("tc_hit", tc_hit)])?;
+    Ok((tests, tests_by_ref, tests_by_subject, tests_by_course))
+}
+
+/// The configured test activity rules, with a school year and without.
+fn rule_frames(rules: &[(String, Option<u8>, String)]) -> PolarsResult<(DataFrame, DataFrame)> {
+    let (mut r_code, mut r_year, mut r_name) = (vec![], vec![], vec![]);
+    let (mut ra_code, mut ra_name) = (vec![], vec![]);
+    for (code, year, name) in rules {
+        match year {
+            Some(y) => {
+                r_code.push(code.as_str());
+                r_year.push(i32::from(*y));
+                r_name.push(name.as_str());
+            }
+            None => {
+                ra_code.push(code.as_str());
+                ra_name.push(name.as_str());
+            }
+        }
+    }
+    let rules_by_year = df(vec![
+        c("r_code", r_code),
+        c("r_year", r_year),
+        c("r_name", r_name),
+    ])?;
+    let rules_any_year = df(vec![c("ra_code", ra_code), c("ra_name", ra_name)])?;
+    Ok((rules_by_year, rules_any_year))
 }
 
 fn status_text(s: skolsync_model::open_data::Status) -> &'static str {

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! config.rs      the [transform] section of a pipeline file
-//! open_data.rs   Skolverket's open-data, from the API or a snapshot file
+//! open_data.rs   Skolverket's open-data catalogue and its snapshot file
 //! frames.rs      entities and open-data as polars frames
 //! transformer.rs the public types and the orchestrator of the stages
 //! stages/        one file per stage: joins and filters, re-nested into payloads
@@ -81,7 +81,7 @@ pub use config::{
 pub use crosswalk::{Crosswalk, CrosswalkReport};
 pub use diff::{diff, diff_keeping, previous_state};
 pub use ids::IdScheme;
-pub use open_data::{ClientOptions, FetchScope, OpenData, OpenDataError};
+pub use open_data::{FetchScope, OpenData, OpenDataError};
 pub use stale::{StaleEntity, keep_stale};
 pub use transformer::{
     ConfigError, Counts, TransformError, TransformOutput, Transformer, TypeCounts,

@@ -1,94 +1,32 @@
-//! Open-data from the (sandbox's) API, and the snapshot file that lets a
-//! pipeline run offline.
+//! The open-data catalogue: the snapshot file that lets a pipeline run
+//! offline, and the scope a run reads. Reading it from the API is the
+//! connectors' (connectors/tests/open_data.rs).
+
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use skolsync_sandbox::{Sandbox, SandboxConfig};
-use skolsync_transform::{ClientOptions, FetchScope, OpenData, OpenDataError, Transformer};
+use skolsync_transform::{FetchScope, OpenData, Transformer};
 
-#[tokio::test]
-async fn fetched_open_data_is_the_catalogue_and_survives_a_snapshot_file() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        students: 300,
-        seed: 6,
-        ..SandboxConfig::default()
-    })
-    .await
-    .expect("sandbox starts");
-    let world = sandbox.world().clone();
-    let catalogue = world.catalogue.clone();
-    let snapshot = common::snapshot_of(&world.source.read().unwrap());
+#[test]
+fn the_catalogue_survives_a_snapshot_file_and_broken_files_are_clear_errors() {
+    let m = common::municipality(300, 6, 0.0);
+    let catalogue = common::open_data_of(&m.catalogue);
 
-    let scope = FetchScope::for_snapshot(&common::config(), &snapshot);
-    assert_eq!(scope.organisation_numbers.len(), 1, "{scope:?}");
-    let fetched = OpenData::fetch(
-        &sandbox.endpoints().open_data_url,
-        &scope,
-        &ClientOptions::default(),
-    )
-    .await
-    .expect("fetch");
-
-    let codes = |units: &[skolsync_model::open_data::SchoolUnit]| -> BTreeSet<String> {
-        units.iter().map(|u| u.school_unit_code.clone()).collect()
-    };
-    assert_eq!(codes(&fetched.school_units), codes(&catalogue.school_units));
-    assert_eq!(fetched.programmes, catalogue.programmes);
-    assert_eq!(fetched.test_activities, catalogue.test_activities);
-    assert_eq!(fetched.organisations.len(), 1);
-    assert!(
-        fetched.organisations[0].school_units.is_none(),
-        "units moved out"
-    );
-    assert!(fetched.fetched_at.is_some());
-
-    // The transform gives the same result over the fetched data.
-    let direct = common::run_with(&snapshot, common::open_data_of(&catalogue));
-    let via_api = common::run_with(&snapshot, fetched.clone());
-    assert_eq!(direct.desired, via_api.desired);
-
-    // Offline: save, load, same data.
+    // Offline: save, load, same data, same result.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("open-data.json");
-    fetched.save(&path).unwrap();
+    catalogue.save(&path).unwrap();
     let loaded = OpenData::load(&path).unwrap();
-    assert_eq!(loaded, fetched);
+    assert_eq!(loaded, catalogue);
+    let snapshot = common::snapshot_of(&m.source);
+    let direct = common::run_with(&snapshot, catalogue);
+    let via_file = common::run_with(&snapshot, loaded);
+    assert_eq!(direct.desired, via_file.desired);
 
-    // A config naming the file reads it without the network.
-    let mut config = common::config();
-    config.open_data_file = Some(path.clone());
-    let obtained = OpenData::obtain(&config, &snapshot, &ClientOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(obtained, fetched);
-    sandbox.shutdown().await;
-}
-
-#[tokio::test]
-async fn unreachable_api_and_broken_files_are_clear_errors() {
-    let options = ClientOptions {
-        timeout: std::time::Duration::from_secs(2),
-        retries: 1,
-        backoff: std::time::Duration::from_millis(10),
-    };
-    // Nothing listens on port 9 of loopback.
-    let err = OpenData::fetch(
-        "http://127.0.0.1:9/open-data/v1",
-        &FetchScope::default(),
-        &options,
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, OpenDataError::Request { .. }), "{err}");
-    assert!(
-        err.to_string()
-            .contains("127.0.0.1:9/open-data/v1/programmes"),
-        "{err}"
-    );
-
-    let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.json");
     std::fs::write(&path, br#"{"school_units": [{"id": "not-a-uuid"}]}"#).unwrap();
     let err = OpenData::load(&path).unwrap_err();
@@ -99,6 +37,31 @@ async fn unreachable_api_and_broken_files_are_clear_errors() {
     );
     let err = OpenData::load(&dir.path().join("missing.json")).unwrap_err();
     assert!(err.to_string().contains("missing.json"), "{err}");
+}
+
+#[test]
+fn the_scope_is_the_configured_or_the_source_organisers_and_every_school_unit() {
+    let m = common::municipality(300, 6, 0.0);
+    let snapshot = common::snapshot_of(&m.source);
+    let scope = FetchScope::for_snapshot(&common::config(), &snapshot);
+    assert_eq!(scope.organisation_numbers.len(), 1, "{scope:?}");
+    let units: BTreeSet<&str> = snapshot
+        .organisations
+        .iter()
+        .filter_map(|o| o.school_unit_code.as_deref())
+        .collect();
+    assert!(!units.is_empty());
+    assert!(
+        units
+            .iter()
+            .all(|u| scope.school_unit_codes.iter().any(|c| c == u))
+    );
+    let mut config = common::config();
+    config.organisation_numbers = vec![" 212000-0000 ".into()];
+    config.school_units = vec!["99999999".into()];
+    let scope = FetchScope::for_snapshot(&config, &snapshot);
+    assert_eq!(scope.organisation_numbers, ["2120000000"]);
+    assert!(scope.school_unit_codes.iter().any(|c| c == "99999999"));
 }
 
 #[test]

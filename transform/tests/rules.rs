@@ -2,6 +2,9 @@
 //! units and programmes, roles, e-mail, EPPNs, duplicates, scope, and the
 //! variations real sources send.
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::fixture::{self, CENTRAL, CLOSED, GHOST, GYMNASIET, NOT_IN_DNP, SMALL, pnr};

@@ -4,6 +4,9 @@
 //! subject map and test-activity table, and what happens when no name is
 //! known.
 
+// Tests stop at the first surprise; helpers outside `#[test]` too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::fixture::{self, CENTRAL, GYMNASIET, pnr};

@@ -25,7 +25,7 @@ use oauth2::{
 };
 use reqwest::header;
 use reqwest::{StatusCode, Url};
-use skolsync_model::Secret;
+use skolsync_model::{Secret, error_chain};
 
 use super::retry::Sender;
 use crate::error::{ConfigError, SourceError};
@@ -368,21 +368,6 @@ pub(crate) fn server_message(body: &[u8]) -> String {
     } else {
         text.chars().take(200).collect()
     }
-}
-
-/// An error with its causes, on one line.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The URL as it may be shown: no user info, and the values of query

@@ -9,23 +9,32 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::DateTime;
 use governor::DefaultDirectRateLimiter;
-use rand::Rng;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
+use skolsync_model::error_chain;
+use skolsync_model::retry::{Backoff, Jitter, Retry, RetryAfter};
 
-use super::http::{error_chain, server_message};
+use super::http::server_message;
 use crate::error::SourceError;
 use crate::source::ReadProgress;
 
-/// Shortest wait after a `Retry-After`.
-const MIN_RETRY_AFTER: Duration = Duration::from_millis(100);
-/// First retry delay; doubled per attempt up to [`MAX_BACKOFF`].
-const BASE_BACKOFF: Duration = Duration::from_millis(500);
-/// Longest backoff between two attempts (a `Retry-After` is honoured as
-/// asked, within the retry budget).
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Exponential backoff (500 ms doubled per attempt, at most 60 s, between
+/// half and all of that) unless the server sent a `Retry-After`, honoured
+/// as asked (within the retry budget) but with a 100 ms pause at least, so
+/// a server that says `0` on every answer is not hammered.
+const RETRY: Retry = Retry {
+    backoff: Backoff {
+        base: Duration::from_millis(500),
+        max: Duration::from_secs(60),
+        jitter: Jitter::UpToNominal,
+    },
+    retry_after: RetryAfter {
+        min: Duration::from_millis(100),
+        max: Duration::MAX,
+    },
+};
+
 /// An answer of any status, read in full.
 pub(crate) struct Reply {
     pub status: StatusCode,
@@ -101,12 +110,11 @@ impl Sender {
                     });
                 }
                 Attempt::Reply(reply) => {
-                    // `Retry-After: 0` (or a date gone by) is honoured with a
-                    // short pause, so a server that says it on every answer
-                    // is not hammered.
-                    let wait = retry_after(&reply.headers)
-                        .map(|d| d.max(MIN_RETRY_AFTER))
-                        .unwrap_or_else(|| backoff(attempt));
+                    let retry_after = reply
+                        .headers
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok());
+                    let wait = RETRY.wait(attempt, retry_after, chrono::Utc::now());
                     let failure = SourceError::Http {
                         url: shown_url.to_string(),
                         status: reply.status.as_u16(),
@@ -116,7 +124,7 @@ impl Sender {
                     (wait, failure)
                 }
                 Attempt::Transport(err) => (
-                    backoff(attempt),
+                    RETRY.backoff.delay(attempt),
                     SourceError::Unreachable {
                         url: shown_url.to_string(),
                         attempts: attempt,
@@ -234,59 +242,9 @@ fn is_retryable(status: StatusCode) -> bool {
     )
 }
 
-/// Exponential backoff with jitter: between half and all of
-/// `BASE_BACKOFF × 2^(attempt-1)`, capped, so clients that failed together
-/// do not retry together.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    let exp = BASE_BACKOFF.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    let full = exp.min(MAX_BACKOFF);
-    let half = full / 2;
-    let jitter_ms = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
-    half + Duration::from_millis(jitter_ms)
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::parse_from_rfc2822(value).ok()?;
-    let now = chrono::Utc::now();
-    Some((at.to_utc() - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_takes_seconds_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(
-            header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
-        headers.insert(header::RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&headers), None);
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        for attempt in 1..20 {
-            let full = BASE_BACKOFF
-                .saturating_mul(1 << (attempt - 1).min(16))
-                .min(MAX_BACKOFF);
-            let d = backoff(attempt);
-            assert!(
-                d >= full / 2 && d <= full + Duration::from_millis(1),
-                "{attempt}: {d:?}"
-            );
-        }
-    }
 
     #[test]
     fn only_tls_failures_about_certificates_are_permanent() {

@@ -26,7 +26,7 @@ use crate::source::{Batch, Emitter};
 
 mod table;
 
-use self::table::Table;
+use self::table::{Cells, Table};
 
 /// A link row waiting for its entity, with where it came from.
 struct Link<T> {
@@ -108,35 +108,107 @@ pub(crate) fn read(
     Ok(())
 }
 
-/// `organisations.csv`: organisation elements.
-fn read_organisations(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.organisations;
-    let Some(mut t) = Table::open(
-        flat,
-        &flat.config.files.organisations,
-        "organisations.csv",
-        EntityKind::Organisation,
-        &[
-            ("id", &k.id),
-            ("organisation_type", &k.organisation_type),
-            ("display_name", &k.display_name),
-            ("organisation_code", &k.organisation_code),
-            ("organisation_number", &k.organisation_number),
-            ("school_unit_code", &k.school_unit_code),
-            ("school_types", &k.school_types),
-            ("municipality_code", &k.municipality_code),
-            ("parent_id", &k.parent_id),
-            ("start_date", &k.start_date),
-            ("end_date", &k.end_date),
-        ],
-        &["id", "organisation_type"],
-    )?
-    else {
+/// Field → configured column pairs of a `[source.columns]` table, each
+/// field named once: `fields!(k: id, name)` is
+/// `&[("id", &k.id), ("name", &k.name)]`.
+macro_rules! fields {
+    ($k:ident: $($field:ident),+ $(,)?) => {
+        &[$((stringify!($field), &$k.$field)),+]
+    };
+}
+
+/// Reads an entity table row by row: `build` reads a row into its id and
+/// entity (`None` when a value it needs is bad); the row is rejected if a
+/// value was bad; `complete` gets the id and the entity when the row may be
+/// used, and gives back what is sent (it takes the entity's link rows,
+/// whether or not the entity is sent). `false` when the file is not there.
+fn entities<E>(
+    table: Option<Table>,
+    out: &mut Out<'_>,
+    wrap: fn(Vec<E>) -> Batch,
+    mut build: impl for<'r> FnMut(&mut Cells<'r>) -> (&'r str, Option<E>),
+    mut complete: impl FnMut(&str, Option<E>) -> Option<E>,
+) -> Result<bool, SourceError> {
+    let Some(mut t) = table else {
         return Ok(false);
     };
     let mut batch = Vec::new();
     while let Some(row) = t.next(out)? {
         let mut r = t.cells(&row);
+        let (id, entity) = build(&mut r);
+        let ok = r.ok(out, id)?;
+        if let Some(entity) = complete(id, entity.filter(|_| ok)) {
+            out.push(&mut batch, entity, wrap)?;
+        }
+    }
+    out.flush(&mut batch, wrap)?;
+    Ok(true)
+}
+
+/// An entity table whose rows need nothing from link files.
+fn plain<E>(
+    table: Option<Table>,
+    out: &mut Out<'_>,
+    wrap: fn(Vec<E>) -> Batch,
+    build: impl for<'r> FnMut(&mut Cells<'r>) -> (&'r str, Option<E>),
+) -> Result<bool, SourceError> {
+    entities(table, out, wrap, build, |_, entity| entity)
+}
+
+/// Link rows by the id of the entity they belong to.
+type Links<T> = HashMap<String, Vec<Link<T>>>;
+
+/// Reads a link table: `build` reads a row into the id of the entity it
+/// belongs to and its item (`None` when a value it needs is bad); usable
+/// rows are kept with their file and line until their entity comes.
+fn links<T>(
+    table: Option<Table>,
+    out: &mut Out<'_>,
+    mut build: impl for<'r> FnMut(&mut Cells<'r>) -> (&'r str, Option<T>),
+) -> Result<Links<T>, SourceError> {
+    let mut links: Links<T> = HashMap::new();
+    let Some(mut t) = table else {
+        return Ok(links);
+    };
+    while let Some(row) = t.next(out)? {
+        let mut r = t.cells(&row);
+        let (key, item) = build(&mut r);
+        if r.ok(out, key)?
+            && let Some(item) = item
+        {
+            links.entry(key.to_string()).or_default().push(Link {
+                item,
+                file: Arc::clone(&row.sheet),
+                line: row.line,
+            });
+        }
+    }
+    Ok(links)
+}
+
+/// The items of `id`'s link rows, taken out of `links`.
+fn take<T>(links: &mut Links<T>, id: &str) -> Vec<T> {
+    links
+        .remove(id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| l.item)
+        .collect()
+}
+
+/// `organisations.csv`: organisation elements.
+fn read_organisations(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
+    let k = &flat.config.columns.organisations;
+    let table = Table::open(
+        flat,
+        &flat.config.files.organisations,
+        "organisations.csv",
+        EntityKind::Organisation,
+        fields!(k: id, organisation_type, display_name, organisation_code, organisation_number,
+            school_unit_code, school_types, municipality_code, parent_id, start_date, end_date),
+        &["id", "organisation_type"],
+    )?;
+    plain(table, out, Batch::Organisations, |r| {
         let id = r.required("id");
         let organisation_type = r.code::<OrganisationType>("organisation_type");
         if organisation_type.is_none() && r.error.is_none() {
@@ -157,44 +229,28 @@ fn read_organisations(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, Source
                 organisation_number: r.opt("organisation_number"),
                 parent_organisation: r.reference("parent_id"),
                 school_unit_code: r.opt("school_unit_code"),
-                school_types: school_types.clone()?,
+                school_types: school_types?,
                 municipality_code: r.opt("municipality_code"),
                 start_date,
                 end_date,
             })
         })();
-        if r.ok(out, id)?
-            && let Some(entity) = entity
-        {
-            out.push(&mut batch, entity, Batch::Organisations)?;
-        }
-    }
-    out.flush(&mut batch, Batch::Organisations)?;
-    Ok(true)
+        (id, entity)
+    })
 }
 
 /// `programmes.csv`.
 fn read_programmes(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
     let k = &flat.config.columns.programmes;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.programmes,
         "programmes.csv",
         EntityKind::Programme,
-        &[
-            ("id", &k.id),
-            ("name", &k.name),
-            ("code", &k.code),
-            ("school_type", &k.school_type),
-        ],
+        fields!(k: id, name, code, school_type),
         &["id"],
-    )?
-    else {
-        return Ok(false);
-    };
-    let mut batch = Vec::new();
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
+    )?;
+    plain(table, out, Batch::Programmes, |r| {
         let id = r.required("id");
         let school_type = r.with("school_type", optional_school_type).flatten();
         let entity = Programme {
@@ -204,41 +260,23 @@ fn read_programmes(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceErr
             code: r.opt("code"),
             school_type,
         };
-        if r.ok(out, id)? {
-            out.push(&mut batch, entity, Batch::Programmes)?;
-        }
-    }
-    out.flush(&mut batch, Batch::Programmes)?;
-    Ok(true)
+        (id, Some(entity))
+    })
 }
 
 /// `syllabuses.csv`.
 fn read_syllabuses(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
     let k = &flat.config.columns.syllabuses;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.syllabuses,
         "syllabuses.csv",
         EntityKind::Syllabus,
-        &[
-            ("id", &k.id),
-            ("school_type", &k.school_type),
-            ("subject_code", &k.subject_code),
-            ("subject_name", &k.subject_name),
-            ("subject_designation", &k.subject_designation),
-            ("course_code", &k.course_code),
-            ("course_name", &k.course_name),
-            ("start_school_year", &k.start_school_year),
-            ("end_school_year", &k.end_school_year),
-        ],
+        fields!(k: id, school_type, subject_code, subject_name, subject_designation, course_code,
+            course_name, start_school_year, end_school_year),
         &["id"],
-    )?
-    else {
-        return Ok(false);
-    };
-    let mut batch = Vec::new();
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
+    )?;
+    plain(table, out, Batch::Syllabuses, |r| {
         let id = r.required("id");
         let school_type = r.with("school_type", optional_school_type).flatten();
         let start_school_year = r.number("start_school_year");
@@ -256,55 +294,26 @@ fn read_syllabuses(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceErr
             end_school_year,
             official: None,
         };
-        if r.ok(out, id)? {
-            out.push(&mut batch, entity, Batch::Syllabuses)?;
-        }
-    }
-    out.flush(&mut batch, Batch::Syllabuses)?;
-    Ok(true)
+        (id, Some(entity))
+    })
 }
 
 /// `enrolments.csv`: enrolments by Person-ID, until their person comes.
-fn read_enrolments(
-    flat: &Flat<'_>,
-    out: &mut Out<'_>,
-) -> Result<HashMap<String, Vec<Link<Enrolment>>>, SourceError> {
-    let mut enrolments: HashMap<String, Vec<Link<Enrolment>>> = HashMap::new();
+fn read_enrolments(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<Links<Enrolment>, SourceError> {
     let k = &flat.config.columns.enrolments;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.enrolments,
         "enrolments.csv",
         EntityKind::Person,
-        &[
-            ("person_id", &k.person_id),
-            ("school_unit_id", &k.school_unit_id),
-            ("school_type", &k.school_type),
-            ("school_year", &k.school_year),
-            ("education_code", &k.education_code),
-            ("programme_id", &k.programme_id),
-            ("start_date", &k.start_date),
-            ("end_date", &k.end_date),
-            ("cancelled", &k.cancelled),
-        ],
+        fields!(k: person_id, school_unit_id, school_type, school_year, education_code,
+            programme_id, start_date, end_date, cancelled),
         &["person_id", "school_unit_id", "school_type"],
-    )?
-    else {
-        return Ok(enrolments);
-    };
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
+    )?;
+    links(table, out, |r| {
         let person = r.required("person_id");
         let unit = r.required("school_unit_id");
-        let st = r
-            .with("school_type", |raw| {
-                if raw.is_empty() {
-                    Ok(None)
-                } else {
-                    school_type(raw).map(Some)
-                }
-            })
-            .flatten();
+        let st = r.with("school_type", optional_school_type).flatten();
         if st.is_none() && r.error.is_none() {
             r.required("school_type");
         }
@@ -330,145 +339,100 @@ fn read_enrolments(
             education_code: r.opt("education_code"),
             programme: r.reference("programme_id"),
         });
-        if r.ok(out, person)?
-            && let Some(entity) = entity
-        {
-            enrolments
-                .entry(person.to_string())
-                .or_default()
-                .push(Link {
-                    item: entity,
-                    file: Arc::clone(&row.sheet),
-                    line: row.line,
-                });
-        }
-    }
-    Ok(enrolments)
+        (person, entity)
+    })
 }
 
 /// `persons.csv`, each with its enrolments (taken from `enrolments`).
 fn read_persons(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
-    enrolments: &mut HashMap<String, Vec<Link<Enrolment>>>,
+    enrolments: &mut Links<Enrolment>,
 ) -> Result<bool, SourceError> {
     let k = &flat.config.columns.persons;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.persons,
         "persons.csv",
         EntityKind::Person,
-        &[
-            ("id", &k.id),
-            ("given_name", &k.given_name),
-            ("middle_name", &k.middle_name),
-            ("family_name", &k.family_name),
-            ("civic_no", &k.civic_no),
-            ("security_marking", &k.security_marking),
-            ("eppn", &k.eppn),
-            ("email", &k.email),
-            ("email_type", &k.email_type),
-            ("eduid_eppn", &k.eduid_eppn),
-            ("person_status", &k.person_status),
-        ],
+        fields!(k: id, given_name, middle_name, family_name, civic_no, security_marking, eppn,
+            email, email_type, eduid_eppn, person_status),
         &["id"],
-    )?
-    else {
-        return Ok(false);
-    };
-    let mut batch = Vec::new();
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
-        let id = r.required("id");
-        let civic = match r.s("civic_no") {
-            "" => None,
-            raw => match civic_no(raw) {
-                Ok(c) => Some(c),
-                Err((masked, reason)) => {
-                    r.fail("civic_no", Some(masked), reason);
-                    None
-                }
-            },
-        };
-        for field in ["given_name", "middle_name", "family_name"] {
-            let column = t.column_name(field).to_string();
-            if let Some(reason) = name_problem(&column, r.s(field)) {
-                r.fail(field, None, reason);
+    )?;
+    // A rejected person's enrolments are left out silently (the person's
+    // reject says why).
+    entities(table, out, Batch::Persons, person, |id, entity| {
+        let taken = take(enrolments, id);
+        entity.map(|entity| Person {
+            enrolments: taken,
+            ..entity
+        })
+    })
+}
+
+/// One row of `persons.csv`, without its enrolments.
+fn person<'r>(r: &mut Cells<'r>) -> (&'r str, Option<Person>) {
+    let id = r.required("id");
+    let civic = match r.s("civic_no") {
+        "" => None,
+        raw => match civic_no(raw) {
+            Ok(c) => Some(c),
+            Err((masked, reason)) => {
+                r.fail("civic_no", Some(masked), reason);
+                None
             }
-        }
-        let security_marking = r.code("security_marking");
-        let email_type = r.code::<EmailType>("email_type");
-        let person_status = r.code("person_status");
-        let entity = Person {
-            id: id.into(),
-            meta: Meta::default(),
-            given_name: r.s("given_name").to_string(),
-            middle_name: r.opt("middle_name"),
-            family_name: r.s("family_name").to_string(),
-            edu_person_principal_names: list(r.s("eppn")).map(str::to_string).collect(),
-            external_identifiers: r
-                .opt("eduid_eppn")
-                .map(|value| ExternalIdentifier {
-                    value,
-                    context: "https://eduid.se".to_string(),
-                    globally_unique: Some(true),
-                })
-                .into_iter()
-                .collect(),
-            civic_no: civic,
-            security_marking,
-            person_status,
-            emails: r
-                .opt("email")
-                .map(|value| Email { value, email_type })
-                .into_iter()
-                .collect(),
-            enrolments: Vec::new(),
-        };
-        if r.ok(out, id)? {
-            let mut entity = entity;
-            entity.enrolments = enrolments
-                .remove(id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|l| l.item)
-                .collect();
-            out.push(&mut batch, entity, Batch::Persons)?;
-        } else {
-            // The person is rejected; so are its enrolments, silently
-            // (the person's reject says why).
-            enrolments.remove(id);
+        },
+    };
+    for field in ["given_name", "middle_name", "family_name"] {
+        let column = r.column_name(field);
+        if let Some(reason) = name_problem(column, r.s(field)) {
+            r.fail(field, None, reason);
         }
     }
-    out.flush(&mut batch, Batch::Persons)?;
-    Ok(true)
+    let security_marking = r.code("security_marking");
+    let email_type = r.code::<EmailType>("email_type");
+    let person_status = r.code("person_status");
+    let entity = Person {
+        id: id.into(),
+        meta: Meta::default(),
+        given_name: r.s("given_name").to_string(),
+        middle_name: r.opt("middle_name"),
+        family_name: r.s("family_name").to_string(),
+        edu_person_principal_names: list(r.s("eppn")).map(str::to_string).collect(),
+        external_identifiers: r
+            .opt("eduid_eppn")
+            .map(|value| ExternalIdentifier {
+                value,
+                context: "https://eduid.se".to_string(),
+                globally_unique: Some(true),
+            })
+            .into_iter()
+            .collect(),
+        civic_no: civic,
+        security_marking,
+        person_status,
+        emails: r
+            .opt("email")
+            .map(|value| Email { value, email_type })
+            .into_iter()
+            .collect(),
+        enrolments: Vec::new(),
+    };
+    (id, Some(entity))
 }
 
 /// `duties.csv`.
 fn read_duties(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
     let k = &flat.config.columns.duties;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.duties,
         "duties.csv",
         EntityKind::Duty,
-        &[
-            ("id", &k.id),
-            ("person_id", &k.person_id),
-            ("school_unit_id", &k.school_unit_id),
-            ("duty_role", &k.duty_role),
-            ("signature", &k.signature),
-            ("start_date", &k.start_date),
-            ("end_date", &k.end_date),
-        ],
+        fields!(k: id, person_id, school_unit_id, duty_role, signature, start_date, end_date),
         &["id", "school_unit_id", "duty_role"],
-    )?
-    else {
-        return Ok(false);
-    };
-    let mut batch = Vec::new();
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
+    )?;
+    plain(table, out, Batch::Duties, |r| {
         let id = r.required("id");
         let unit = r.required("school_unit_id");
         let role = r.required("duty_role");
@@ -484,270 +448,188 @@ fn read_duties(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> 
             start_date,
             end_date,
         };
-        if r.ok(out, id)? {
-            out.push(&mut batch, entity, Batch::Duties)?;
-        }
-    }
-    out.flush(&mut batch, Batch::Duties)?;
-    Ok(true)
+        (id, Some(entity))
+    })
 }
 
 /// `memberships.csv`: memberships by group id, until their group comes.
 fn read_memberships(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
-) -> Result<HashMap<String, Vec<Link<GroupMembership>>>, SourceError> {
-    let mut members: HashMap<String, Vec<Link<GroupMembership>>> = HashMap::new();
+) -> Result<Links<GroupMembership>, SourceError> {
     let k = &flat.config.columns.memberships;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.memberships,
         "memberships.csv",
         EntityKind::Group,
-        &[
-            ("group_id", &k.group_id),
-            ("person_id", &k.person_id),
-            ("start_date", &k.start_date),
-            ("end_date", &k.end_date),
-        ],
+        fields!(k: group_id, person_id, start_date, end_date),
         &["group_id", "person_id"],
-    )?
-    else {
-        return Ok(members);
-    };
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
+    )?;
+    links(table, out, |r| {
         let group = r.required("group_id");
         let person = r.required("person_id");
         let start_date = r.date("start_date");
         let end_date = r.date("end_date");
-        if r.ok(out, group)? {
-            members.entry(group.to_string()).or_default().push(Link {
-                item: GroupMembership {
-                    person: Reference::to(person),
-                    start_date,
-                    end_date,
-                },
-                file: Arc::clone(&row.sheet),
-                line: row.line,
-            });
-        }
-    }
-    Ok(members)
+        let membership = GroupMembership {
+            person: Reference::to(person),
+            start_date,
+            end_date,
+        };
+        (group, Some(membership))
+    })
 }
 
 /// `groups.csv`, each with its members (taken from `members`).
 fn read_groups(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
-    members: &mut HashMap<String, Vec<Link<GroupMembership>>>,
+    members: &mut Links<GroupMembership>,
 ) -> Result<bool, SourceError> {
     let k = &flat.config.columns.groups;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.groups,
         "groups.csv",
         EntityKind::Group,
-        &[
-            ("id", &k.id),
-            ("display_name", &k.display_name),
-            ("group_type", &k.group_type),
-            ("school_type", &k.school_type),
-            ("school_unit_id", &k.school_unit_id),
-            ("start_date", &k.start_date),
-            ("end_date", &k.end_date),
-        ],
+        fields!(k: id, display_name, group_type, school_type, school_unit_id, start_date, end_date),
         &["id", "group_type", "school_unit_id"],
-    )?
-    else {
-        return Ok(false);
-    };
-    let mut batch = Vec::new();
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
-        let id = r.required("id");
-        let group_type = r.code::<GroupType>("group_type");
-        if group_type.is_none() && r.error.is_none() {
-            r.required("group_type");
-        }
-        let st = r.with("school_type", optional_school_type).flatten();
-        let unit = r.required("school_unit_id");
-        let start_date = r.date("start_date");
-        let end_date = r.date("end_date");
-        let entity = group_type.map(|group_type| Group {
-            id: id.into(),
-            meta: Meta::default(),
-            display_name: r.s("display_name").to_string(),
-            start_date,
-            end_date,
-            group_type,
-            school_type: st,
-            organisation: Reference::to(unit),
-            group_memberships: Vec::new(),
-        });
-        let ok = r.ok(out, id)?;
-        let group_members: Vec<GroupMembership> = members
-            .remove(id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|l| l.item)
-            .collect();
-        if ok && let Some(mut entity) = entity {
-            entity.group_memberships = group_members;
-            out.push(&mut batch, entity, Batch::Groups)?;
-        }
+    )?;
+    entities(table, out, Batch::Groups, group, |id, entity| {
+        let taken = take(members, id);
+        entity.map(|entity| Group {
+            group_memberships: taken,
+            ..entity
+        })
+    })
+}
+
+/// One row of `groups.csv`, without its members.
+fn group<'r>(r: &mut Cells<'r>) -> (&'r str, Option<Group>) {
+    let id = r.required("id");
+    let group_type = r.code::<GroupType>("group_type");
+    if group_type.is_none() && r.error.is_none() {
+        r.required("group_type");
     }
-    out.flush(&mut batch, Batch::Groups)?;
-    Ok(true)
+    let st = r.with("school_type", optional_school_type).flatten();
+    let unit = r.required("school_unit_id");
+    let start_date = r.date("start_date");
+    let end_date = r.date("end_date");
+    let entity = group_type.map(|group_type| Group {
+        id: id.into(),
+        meta: Meta::default(),
+        display_name: r.s("display_name").to_string(),
+        start_date,
+        end_date,
+        group_type,
+        school_type: st,
+        organisation: Reference::to(unit),
+        group_memberships: Vec::new(),
+    });
+    (id, entity)
 }
 
 /// `activity_groups.csv`: groups by activity id.
 fn read_activity_groups(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
-) -> Result<HashMap<String, Vec<Link<Reference>>>, SourceError> {
-    let mut activity_groups: HashMap<String, Vec<Link<Reference>>> = HashMap::new();
+) -> Result<Links<Reference>, SourceError> {
     let k = &flat.config.columns.activity_groups;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.activity_groups,
         "activity_groups.csv",
         EntityKind::Activity,
-        &[("activity_id", &k.activity_id), ("group_id", &k.group_id)],
+        fields!(k: activity_id, group_id),
         &["activity_id", "group_id"],
-    )?
-    else {
-        return Ok(activity_groups);
-    };
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
+    )?;
+    links(table, out, |r| {
         let activity = r.required("activity_id");
         let group = r.required("group_id");
-        if r.ok(out, activity)? {
-            activity_groups
-                .entry(activity.to_string())
-                .or_default()
-                .push(Link {
-                    item: Reference::to(group),
-                    file: Arc::clone(&row.sheet),
-                    line: row.line,
-                });
-        }
-    }
-    Ok(activity_groups)
+        (activity, Some(Reference::to(group)))
+    })
 }
 
 /// `activity_teachers.csv`: teachers (duties) by activity id.
 fn read_activity_teachers(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
-) -> Result<HashMap<String, Vec<Link<TeacherAssignment>>>, SourceError> {
-    let mut activity_teachers: HashMap<String, Vec<Link<TeacherAssignment>>> = HashMap::new();
+) -> Result<Links<TeacherAssignment>, SourceError> {
     let k = &flat.config.columns.activity_teachers;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.activity_teachers,
         "activity_teachers.csv",
         EntityKind::Activity,
-        &[
-            ("activity_id", &k.activity_id),
-            ("duty_id", &k.duty_id),
-            ("start_date", &k.start_date),
-            ("end_date", &k.end_date),
-        ],
+        fields!(k: activity_id, duty_id, start_date, end_date),
         &["activity_id", "duty_id"],
-    )?
-    else {
-        return Ok(activity_teachers);
-    };
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
+    )?;
+    links(table, out, |r| {
         let activity = r.required("activity_id");
         let duty = r.required("duty_id");
         let start_date = r.date("start_date");
         let end_date = r.date("end_date");
-        if r.ok(out, activity)? {
-            activity_teachers
-                .entry(activity.to_string())
-                .or_default()
-                .push(Link {
-                    item: TeacherAssignment {
-                        duty: Some(Reference::to(duty)),
-                        person: None,
-                        start_date,
-                        end_date,
-                    },
-                    file: Arc::clone(&row.sheet),
-                    line: row.line,
-                });
-        }
-    }
-    Ok(activity_teachers)
+        let teacher = TeacherAssignment {
+            duty: Some(Reference::to(duty)),
+            person: None,
+            start_date,
+            end_date,
+        };
+        (activity, Some(teacher))
+    })
 }
 
 /// `activities.csv`, each with its groups and teachers.
 fn read_activities(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
-    activity_groups: &mut HashMap<String, Vec<Link<Reference>>>,
-    activity_teachers: &mut HashMap<String, Vec<Link<TeacherAssignment>>>,
+    activity_groups: &mut Links<Reference>,
+    activity_teachers: &mut Links<TeacherAssignment>,
 ) -> Result<bool, SourceError> {
     let k = &flat.config.columns.activities;
-    let Some(mut t) = Table::open(
+    let table = Table::open(
         flat,
         &flat.config.files.activities,
         "activities.csv",
         EntityKind::Activity,
-        &[
-            ("id", &k.id),
-            ("display_name", &k.display_name),
-            ("activity_type", &k.activity_type),
-            ("school_unit_id", &k.school_unit_id),
-            ("syllabus_id", &k.syllabus_id),
-            ("parent_activity_id", &k.parent_activity_id),
-            ("start_date", &k.start_date),
-            ("end_date", &k.end_date),
-        ],
+        fields!(k: id, display_name, activity_type, school_unit_id, syllabus_id,
+            parent_activity_id, start_date, end_date),
         &["id", "school_unit_id"],
-    )?
-    else {
-        return Ok(false);
+    )?;
+    entities(table, out, Batch::Activities, activity, |id, entity| {
+        let groups = take(activity_groups, id);
+        let teachers = take(activity_teachers, id);
+        entity.map(|entity| Activity {
+            groups,
+            teachers,
+            ..entity
+        })
+    })
+}
+
+/// One row of `activities.csv`, without its groups and teachers.
+fn activity<'r>(r: &mut Cells<'r>) -> (&'r str, Option<Activity>) {
+    let id = r.required("id");
+    let activity_type = r.code("activity_type");
+    let unit = r.required("school_unit_id");
+    let start_date = r.date("start_date");
+    let end_date = r.date("end_date");
+    let entity = Activity {
+        id: id.into(),
+        meta: Meta::default(),
+        display_name: r.s("display_name").to_string(),
+        activity_type,
+        start_date,
+        end_date,
+        groups: Vec::new(),
+        teachers: Vec::new(),
+        syllabus: r.reference("syllabus_id"),
+        subject: None,
+        organisation: Reference::to(unit),
+        parent_activity: list(r.s("parent_activity_id")).map(Reference::to).collect(),
+        embedded: None,
     };
-    let mut batch = Vec::new();
-    while let Some(row) = t.next(out)? {
-        let mut r = t.cells(&row);
-        let id = r.required("id");
-        let activity_type = r.code("activity_type");
-        let unit = r.required("school_unit_id");
-        let start_date = r.date("start_date");
-        let end_date = r.date("end_date");
-        let entity = Activity {
-            id: id.into(),
-            meta: Meta::default(),
-            display_name: r.s("display_name").to_string(),
-            activity_type,
-            start_date,
-            end_date,
-            groups: Vec::new(),
-            teachers: Vec::new(),
-            syllabus: r.reference("syllabus_id"),
-            subject: None,
-            organisation: Reference::to(unit),
-            parent_activity: list(r.s("parent_activity_id")).map(Reference::to).collect(),
-            embedded: None,
-        };
-        let ok = r.ok(out, id)?;
-        let groups = activity_groups.remove(id).unwrap_or_default();
-        let teachers = activity_teachers.remove(id).unwrap_or_default();
-        if ok {
-            let mut entity = entity;
-            entity.groups = groups.into_iter().map(|l| l.item).collect();
-            entity.teachers = teachers.into_iter().map(|l| l.item).collect();
-            out.push(&mut batch, entity, Batch::Activities)?;
-        }
-    }
-    out.flush(&mut batch, Batch::Activities)?;
-    Ok(true)
+    (id, Some(entity))
 }
 
 fn optional_school_type(
@@ -763,7 +645,7 @@ fn optional_school_type(
 /// Rejects link rows whose entity never came.
 fn orphans<T>(
     out: &mut Out<'_>,
-    left: HashMap<String, Vec<Link<T>>>,
+    left: Links<T>,
     entity: EntityKind,
     column: &str,
     reason: &str,

@@ -266,28 +266,55 @@ fn warn_dangling(
     Ok(())
 }
 
-/// Reports a bad line (one the reader could not split) and says whether to skip.
-fn bad_line(
-    out: &mut Out<'_>,
-    file: &str,
+/// Reads a sheet row by row: its columns (`required` ones must be in the
+/// header), lines the reader could not split rejected on the way, `each`
+/// called with every other row, and at the end the columns the pipeline
+/// expects checked. Returns the sheet's name.
+fn each_row<'o>(
+    sheet: &mut dyn Sheet,
+    out: &mut Out<'o>,
     entity: EntityKind,
-    line: Line,
-) -> Result<Option<Row>, SourceError> {
-    match line {
-        Line::Row(row) => Ok(Some(row)),
-        Line::Bad {
-            line,
-            column,
-            reason,
-        } => {
-            let at = At { file, line };
-            out.reject(at.reject(entity, "", column.as_deref().unwrap_or(""), None, reason))?;
+    (required, optional): (&[&'static str], &[&'static str]),
+    mut each: impl FnMut(&mut Out<'o>, &Columns, &Row) -> Result<(), SourceError>,
+) -> Result<String, SourceError> {
+    let cols = Columns::named(sheet, required, optional)?;
+    let name = sheet.name().to_string();
+    while let Some(line) = sheet.next_row()? {
+        match line {
+            Line::Row(row) => each(out, &cols, &row)?,
+            Line::Bad {
+                line,
+                column,
+                reason,
+            } => {
+                let at = At { file: &name, line };
+                out.reject(at.reject(entity, "", column.as_deref().unwrap_or(""), None, reason))?;
+            }
+        }
+    }
+    cols.check(sheet)?;
+    Ok(name)
+}
+
+/// `raw` parsed by `parse`; a value it refuses rejects the row (`None`).
+fn parsed<T>(
+    out: &mut Out<'_>,
+    at: At<'_>,
+    (entity, id): (EntityKind, &str),
+    column: &str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, SourceError> {
+    match parse(raw) {
+        Ok(value) => Ok(Some(value)),
+        Err(reason) => {
+            out.reject(at.reject(entity, id, column, Some(raw.to_string()), reason))?;
             Ok(None)
         }
     }
 }
 
-/// A row's removal flag; `Err` has been reported.
+/// A row's removal flag; `None` when it is not one (the row is rejected).
 fn removal(
     out: &mut Out<'_>,
     at: At<'_>,
@@ -295,13 +322,24 @@ fn removal(
     id: &str,
     raw: &str,
 ) -> Result<Option<bool>, SourceError> {
-    match yes_no(raw) {
-        Ok(flag) => Ok(Some(flag)),
-        Err(reason) => {
-            out.reject(at.reject(entity, id, REMOVE, Some(raw.to_string()), reason))?;
-            Ok(None)
-        }
-    }
+    parsed(out, at, (entity, id), REMOVE, raw, yes_no)
+}
+
+/// The optional columns of a person sheet: those [`person_fields`] reads
+/// (besides the required Person-ID and personnummer), then `more`.
+fn person_columns(more: &[&'static str]) -> Vec<&'static str> {
+    [
+        EPPN,
+        SECURITY_MARKING,
+        GIVEN_NAME,
+        MIDDLE_NAME,
+        FAMILY_NAME,
+        EMAIL,
+    ]
+    .iter()
+    .chain(more)
+    .copied()
+    .collect()
 }
 
 /// What persons in both sheets share.
@@ -498,250 +536,228 @@ fn required<'r>(
     Ok(Some(value))
 }
 
+/// *Elevinskrivningar*: pupils and their enrolments.
 fn read_students(
     sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<String, SourceError> {
-    let cols = Columns::named(
+    each_row(
         sheet,
-        &[PERSON_ID, CIVIC_NO, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
-        &[
-            EPPN,
-            SECURITY_MARKING,
-            GIVEN_NAME,
-            MIDDLE_NAME,
-            FAMILY_NAME,
-            EMAIL,
-            SCHOOL_YEAR,
-            EDUCATION_CODE,
-            CLASS,
-            SUBJECT_GROUPS,
-            REMOVE,
-        ],
-    )?;
-    let name = sheet.name().to_string();
-    while let Some(line) = sheet.next_row()? {
-        let Some(row) = bad_line(out, &name, EntityKind::Person, line)? else {
-            continue;
-        };
-        let at = row.at();
-        let Some(id) = required(
-            out,
-            at,
-            EntityKind::Person,
-            "",
-            PERSON_ID,
-            cols.get(&row, PERSON_ID),
-        )?
-        else {
-            continue;
-        };
-        let Some(remove) = removal(out, at, EntityKind::Person, id, cols.get(&row, REMOVE))? else {
-            continue;
-        };
-        if remove {
-            state.removed_persons.insert(id.to_string());
-            continue;
-        }
-        // Memberships are recorded before the row's other fields are
-        // checked: a pupil whose row is rejected (a typo in the
-        // personnummer) but whom the service holds is kept stale, and stays
-        // in their class and groups.
-        let class = cols.get(&row, CLASS);
-        if !class.is_empty() {
-            state
-                .class_members
-                .entry(class.to_string())
-                .or_default()
-                .push(Pending {
-                    id: id.to_string(),
-                    line: row.line,
-                });
-        }
-        for group in list(cols.get(&row, SUBJECT_GROUPS)) {
-            let members = state.group_members.entry(group.to_string()).or_default();
-            // One membership per person and group, however many rows list it.
-            if !members.iter().any(|m| m.id == id) {
-                members.push(Pending {
-                    id: id.to_string(),
-                    line: row.line,
-                });
-            }
-        }
-        let Some(code) = required(
-            out,
-            at,
-            EntityKind::Person,
-            id,
-            SCHOOL_UNIT_CODE,
-            cols.get(&row, SCHOOL_UNIT_CODE),
-        )?
-        else {
-            continue;
-        };
-        let raw_type = cols.get(&row, SCHOOL_TYPE);
-        let Some(raw_type) = required(out, at, EntityKind::Person, id, SCHOOL_TYPE, raw_type)?
-        else {
-            continue;
-        };
-        let school_type = match school_type(raw_type) {
-            Ok(t) => t,
-            Err(reason) => {
-                out.reject(at.reject(
-                    EntityKind::Person,
-                    id,
-                    SCHOOL_TYPE,
-                    Some(raw_type.to_string()),
-                    reason,
-                ))?;
-                continue;
-            }
-        };
-        let raw_year = cols.get(&row, SCHOOL_YEAR);
-        let school_year = match small_number(raw_year) {
-            Ok(y) => y,
-            Err(reason) => {
-                out.reject(at.reject(
-                    EntityKind::Person,
-                    id,
-                    SCHOOL_YEAR,
-                    Some(raw_year.to_string()),
-                    reason,
-                ))?;
-                continue;
-            }
-        };
-        let Some(fields) = person_fields(out, &cols, &row, at, EmailType::SkolaElev)? else {
-            continue;
-        };
-        let Some(i) = state.merge_person(out, at, fields)? else {
-            continue;
-        };
-        let education_code = cols.get(&row, EDUCATION_CODE);
-        state.persons[i].enrolments.push(Enrolment {
-            enroled_at: Reference::to(school_unit_id(code)),
-            school_year,
-            school_type,
-            start_date: None,
-            end_date: None,
-            cancelled: None,
-            education_code: (!education_code.is_empty()).then(|| education_code.to_string()),
-            programme: None,
-        });
-        state
-            .units
-            .entry(code.to_string())
-            .or_default()
-            .insert(school_type);
-    }
-    cols.check(sheet)?;
-    Ok(name)
+        out,
+        EntityKind::Person,
+        (
+            &[PERSON_ID, CIVIC_NO, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
+            &person_columns(&[SCHOOL_YEAR, EDUCATION_CODE, CLASS, SUBJECT_GROUPS, REMOVE]),
+        ),
+        |out, cols, row| student(state, out, cols, row),
+    )
 }
 
+/// One row of *Elevinskrivningar*.
+fn student(
+    state: &mut State,
+    out: &mut Out<'_>,
+    cols: &Columns,
+    row: &Row,
+) -> Result<(), SourceError> {
+    let at = row.at();
+    let Some(id) = required(
+        out,
+        at,
+        EntityKind::Person,
+        "",
+        PERSON_ID,
+        cols.get(row, PERSON_ID),
+    )?
+    else {
+        return Ok(());
+    };
+    let Some(remove) = removal(out, at, EntityKind::Person, id, cols.get(row, REMOVE))? else {
+        return Ok(());
+    };
+    if remove {
+        state.removed_persons.insert(id.to_string());
+        return Ok(());
+    }
+    // Memberships are recorded before the row's other fields are
+    // checked: a pupil whose row is rejected (a typo in the
+    // personnummer) but whom the service holds is kept stale, and stays
+    // in their class and groups.
+    let class = cols.get(row, CLASS);
+    if !class.is_empty() {
+        state
+            .class_members
+            .entry(class.to_string())
+            .or_default()
+            .push(Pending {
+                id: id.to_string(),
+                line: row.line,
+            });
+    }
+    for group in list(cols.get(row, SUBJECT_GROUPS)) {
+        let members = state.group_members.entry(group.to_string()).or_default();
+        // One membership per person and group, however many rows list it.
+        if !members.iter().any(|m| m.id == id) {
+            members.push(Pending {
+                id: id.to_string(),
+                line: row.line,
+            });
+        }
+    }
+    let Some(code) = required(
+        out,
+        at,
+        EntityKind::Person,
+        id,
+        SCHOOL_UNIT_CODE,
+        cols.get(row, SCHOOL_UNIT_CODE),
+    )?
+    else {
+        return Ok(());
+    };
+    let raw_type = cols.get(row, SCHOOL_TYPE);
+    let Some(raw_type) = required(out, at, EntityKind::Person, id, SCHOOL_TYPE, raw_type)? else {
+        return Ok(());
+    };
+    let who = (EntityKind::Person, id);
+    let Some(school_type) = parsed(out, at, who, SCHOOL_TYPE, raw_type, school_type)? else {
+        return Ok(());
+    };
+    let raw_year = cols.get(row, SCHOOL_YEAR);
+    let Some(school_year) = parsed(out, at, who, SCHOOL_YEAR, raw_year, small_number)? else {
+        return Ok(());
+    };
+    let Some(fields) = person_fields(out, cols, row, at, EmailType::SkolaElev)? else {
+        return Ok(());
+    };
+    let Some(i) = state.merge_person(out, at, fields)? else {
+        return Ok(());
+    };
+    let education_code = cols.get(row, EDUCATION_CODE);
+    state.persons[i].enrolments.push(Enrolment {
+        enroled_at: Reference::to(school_unit_id(code)),
+        school_year,
+        school_type,
+        start_date: None,
+        end_date: None,
+        cancelled: None,
+        education_code: (!education_code.is_empty()).then(|| education_code.to_string()),
+        programme: None,
+    });
+    state
+        .units
+        .entry(code.to_string())
+        .or_default()
+        .insert(school_type);
+    Ok(())
+}
+
+/// *Personalstjänstgöringar*: staff and their duties.
 fn read_staff(
     sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<String, SourceError> {
-    let cols = Columns::named(
-        sheet,
-        &[PERSON_ID, CIVIC_NO, SCHOOL_UNIT_CODE, DUTY_ROLE],
-        &[
-            DUTY_ID,
-            EPPN,
-            EDUID_EPPN,
-            SECURITY_MARKING,
-            GIVEN_NAME,
-            MIDDLE_NAME,
-            FAMILY_NAME,
-            EMAIL,
-            SUBJECT_GROUPS,
-            REMOVE,
-        ],
-    )?;
-    let name = sheet.name().to_string();
     let mut duties = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    while let Some(line) = sheet.next_row()? {
-        let Some(row) = bad_line(out, &name, EntityKind::Duty, line)? else {
-            continue;
-        };
-        let at = row.at();
-        let Some(person_id) = required(
-            out,
-            at,
-            EntityKind::Duty,
-            cols.get(&row, DUTY_ID),
-            PERSON_ID,
-            cols.get(&row, PERSON_ID),
-        )?
-        else {
-            continue;
-        };
-        let code = cols.get(&row, SCHOOL_UNIT_CODE);
-        let role = cols.get(&row, DUTY_ROLE);
-        let duty_id = match cols.get(&row, DUTY_ID) {
-            "" => derived_id(&["duty", person_id, code, role]),
-            given => given.to_string(),
-        };
-        let Some(remove) = removal(out, at, EntityKind::Duty, &duty_id, cols.get(&row, REMOVE))?
-        else {
-            continue;
-        };
-        if remove {
-            state.deleted.duties.push(duty_id.as_str().into());
-            state.removed_persons.insert(person_id.to_string());
-            continue;
-        }
-        if let Some(first) = seen.get(&duty_id) {
-            out.reject(at.reject(
-                EntityKind::Duty,
-                &duty_id,
-                DUTY_ID,
-                Some(duty_id.clone()),
-                format!("the same duty id is on line {first} already"),
-            ))?;
-            continue;
-        }
-        let Some(code) = required(out, at, EntityKind::Duty, &duty_id, SCHOOL_UNIT_CODE, code)?
-        else {
-            continue;
-        };
-        let Some(role) = required(out, at, EntityKind::Duty, &duty_id, DUTY_ROLE, role)? else {
-            continue;
-        };
-        let Some(fields) = person_fields(out, &cols, &row, at, EmailType::SkolaPersonal)? else {
-            continue;
-        };
-        if state.merge_person(out, at, fields)?.is_none() {
-            continue;
-        }
-        seen.insert(duty_id.clone(), row.line);
-        state.units.entry(code.to_string()).or_default();
-        for group in list(cols.get(&row, SUBJECT_GROUPS)) {
-            state
-                .teachers
-                .entry(group.to_string())
-                .or_default()
-                .push(Pending {
-                    id: duty_id.clone(),
-                    line: row.line,
-                });
-        }
-        let duty = Duty {
-            id: duty_id.as_str().into(),
-            meta: Meta::default(),
-            person: Some(Reference::to(person_id)),
-            duty_at: Reference::to(school_unit_id(code)),
-            duty_role: role.to_string(),
-            signature: None,
-            start_date: None,
-            end_date: None,
-        };
-        out.push(&mut duties, duty, Batch::Duties)?;
-    }
+    let name = each_row(
+        sheet,
+        out,
+        EntityKind::Duty,
+        (
+            &[PERSON_ID, CIVIC_NO, SCHOOL_UNIT_CODE, DUTY_ROLE],
+            &person_columns(&[DUTY_ID, EDUID_EPPN, SUBJECT_GROUPS, REMOVE]),
+        ),
+        |out, cols, row| {
+            if let Some(duty) = duty(state, out, cols, row, &mut seen)? {
+                out.push(&mut duties, duty, Batch::Duties)?;
+            }
+            Ok(())
+        },
+    )?;
     out.flush(&mut duties, Batch::Duties)?;
-    cols.check(sheet)?;
     Ok(name)
+}
+
+/// One row of *Personalstjänstgöringar*: its duty, unless the row is
+/// rejected or a removal; `seen` holds the duty ids read so far.
+fn duty(
+    state: &mut State,
+    out: &mut Out<'_>,
+    cols: &Columns,
+    row: &Row,
+    seen: &mut HashMap<String, u64>,
+) -> Result<Option<Duty>, SourceError> {
+    let at = row.at();
+    let Some(person_id) = required(
+        out,
+        at,
+        EntityKind::Duty,
+        cols.get(row, DUTY_ID),
+        PERSON_ID,
+        cols.get(row, PERSON_ID),
+    )?
+    else {
+        return Ok(None);
+    };
+    let code = cols.get(row, SCHOOL_UNIT_CODE);
+    let role = cols.get(row, DUTY_ROLE);
+    let duty_id = match cols.get(row, DUTY_ID) {
+        "" => derived_id(&["duty", person_id, code, role]),
+        given => given.to_string(),
+    };
+    let Some(remove) = removal(out, at, EntityKind::Duty, &duty_id, cols.get(row, REMOVE))? else {
+        return Ok(None);
+    };
+    if remove {
+        state.deleted.duties.push(duty_id.as_str().into());
+        state.removed_persons.insert(person_id.to_string());
+        return Ok(None);
+    }
+    if let Some(first) = seen.get(&duty_id) {
+        out.reject(at.reject(
+            EntityKind::Duty,
+            &duty_id,
+            DUTY_ID,
+            Some(duty_id.clone()),
+            format!("the same duty id is on line {first} already"),
+        ))?;
+        return Ok(None);
+    }
+    let Some(code) = required(out, at, EntityKind::Duty, &duty_id, SCHOOL_UNIT_CODE, code)? else {
+        return Ok(None);
+    };
+    let Some(role) = required(out, at, EntityKind::Duty, &duty_id, DUTY_ROLE, role)? else {
+        return Ok(None);
+    };
+    let Some(fields) = person_fields(out, cols, row, at, EmailType::SkolaPersonal)? else {
+        return Ok(None);
+    };
+    if state.merge_person(out, at, fields)?.is_none() {
+        return Ok(None);
+    }
+    seen.insert(duty_id.clone(), row.line);
+    state.units.entry(code.to_string()).or_default();
+    for group in list(cols.get(row, SUBJECT_GROUPS)) {
+        state
+            .teachers
+            .entry(group.to_string())
+            .or_default()
+            .push(Pending {
+                id: duty_id.clone(),
+                line: row.line,
+            });
+    }
+    let duty = Duty {
+        id: duty_id.as_str().into(),
+        meta: Meta::default(),
+        person: Some(Reference::to(person_id)),
+        duty_at: Reference::to(school_unit_id(code)),
+        duty_role: role.to_string(),
+        signature: None,
+        start_date: None,
+        end_date: None,
+    };
+    Ok(Some(duty))
 }

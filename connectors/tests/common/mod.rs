@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use skolsync_connectors::{
-    BatchStream, ReadOptions, ReadSummary, Source, SourceConfig, SourceError, build, collect,
+    BatchStream, ReadOptions, ReadProgress, ReadSummary, Source, SourceConfig, SourceError, build,
+    collect,
 };
 use skolsync_model::reject::Reject;
 use skolsync_model::ss12000::Snapshot;
@@ -46,6 +48,14 @@ pub async fn read_all(source: &dyn Source, options: ReadOptions) -> Result<Read,
     tokio::time::timeout(Duration::from_secs(120), collect(stream))
         .await
         .expect("the read finishes in time")
+}
+
+/// Read options that count into `progress`.
+pub fn watched(progress: &Arc<ReadProgress>) -> ReadOptions {
+    ReadOptions {
+        progress: Some(Arc::clone(progress)),
+        ..ReadOptions::default()
+    }
 }
 
 /// Sorted ids of a list of entities.

@@ -17,33 +17,42 @@
 //! Permanent errors never come here: a TLS certificate that does not
 //! verify, `401`, `403` (other than an expired token, which is renewed) and
 //! other `4xx` are returned at once, named for what they are.
+//!
+//! The arithmetic of the waits is the shared [`skolsync_model::retry`]
+//! helper; this module holds the sink's numbers and its budget.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use skolsync_model::retry::{Backoff, Jitter, Retry, RetryAfter};
 use tokio::time::Instant;
 
-/// First backoff delay; doubles per failure.
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-/// Longest backoff delay.
-const BACKOFF_MAX: Duration = Duration::from_secs(15);
-/// Longest wait a `Retry-After` header can impose at once.
-const RETRY_AFTER_MAX: Duration = Duration::from_secs(120);
+/// Exponential backoff (250 ms doubled per failure, at most 15 s, ×0.5–1.5
+/// jitter) unless the server sent a `Retry-After`: honoured as asked (`0`
+/// retries at once), at most 120 s at a time.
+const RETRY: Retry = Retry {
+    backoff: Backoff {
+        base: Duration::from_millis(250),
+        max: Duration::from_secs(15),
+        jitter: Jitter::AroundNominal,
+    },
+    retry_after: RetryAfter {
+        min: Duration::ZERO,
+        max: Duration::from_secs(120),
+    },
+};
 
-/// Exponential backoff with jitter (×0.5–1.5) for the `failures`-th failure.
+/// Exponential backoff with jitter for the `failures`-th failure.
 pub fn backoff(failures: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(10));
-    exp.min(BACKOFF_MAX).mul_f64(0.5 + rand::random::<f64>())
+    RETRY.backoff.delay(failures)
 }
 
-/// `Retry-After` in seconds (possibly fractional), capped; an HTTP date
-/// or anything else is ignored.
+/// The wait a `Retry-After` header asks for (seconds, possibly fractional,
+/// or an HTTP date), capped; anything else is ignored.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    let secs = value.trim().parse::<f64>().ok()?;
-    (secs.is_finite() && secs >= 0.0)
-        .then(|| Duration::from_secs_f64(secs.min(RETRY_AFTER_MAX.as_secs_f64())))
+    let value = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok());
+    RETRY.retry_after.wait(value, chrono::Utc::now())
 }
 
 /// What to do after a transient failure.
@@ -119,9 +128,8 @@ mod tests {
     fn backoff_grows_with_jitter_and_is_capped() {
         for failures in 1..20 {
             let d = backoff(failures);
-            let nominal = BACKOFF_BASE
-                .saturating_mul(1 << (failures - 1).min(10))
-                .min(BACKOFF_MAX);
+            let nominal = RETRY.backoff.nominal(failures);
+            assert!(nominal <= Duration::from_secs(15));
             assert!(
                 d >= nominal.mul_f64(0.5) && d <= nominal.mul_f64(1.5),
                 "{failures}: {d:?}"
@@ -130,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds_and_ignores_the_rest() {
+    fn retry_after_reads_seconds_and_dates_and_ignores_the_rest() {
         let mut h = HeaderMap::new();
         assert_eq!(retry_after(&h), None);
         h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
@@ -138,11 +146,14 @@ mod tests {
         h.insert(RETRY_AFTER, HeaderValue::from_static("0.5"));
         assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
         h.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
-        assert_eq!(retry_after(&h), Some(RETRY_AFTER_MAX));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
+        // A date gone by: no wait.
         h.insert(
             RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2026 07:28:00 GMT"),
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
         h.insert(RETRY_AFTER, HeaderValue::from_static("-3"));
         assert_eq!(retry_after(&h), None);

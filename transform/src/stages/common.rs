@@ -42,6 +42,32 @@ pub(crate) fn left() -> JoinArgs {
     JoinArgs::new(JoinType::Left)
 }
 
+/// Per `key`, the most frequent `value` of `frame`, as `alias`: a group's
+/// school type deduced from its members' enrolments, an activity's school
+/// year from its groups' members. Ties go to the greater value when
+/// `ties_to_greater`, else to the lesser, so the result never depends on
+/// row order.
+pub(crate) fn most_common(
+    frame: LazyFrame,
+    key: &str,
+    value: &str,
+    ties_to_greater: bool,
+    alias: &str,
+) -> LazyFrame {
+    const COUNT: &str = "n";
+    frame
+        .group_by([col(key), col(value)])
+        .agg([len().alias(COUNT)])
+        .group_by([col(key)])
+        .agg([col(value)
+            .sort_by(
+                [col(COUNT), col(value)],
+                SortMultipleOptions::default().with_order_descending_multi([true, ties_to_greater]),
+            )
+            .first()
+            .alias(alias)])
+}
+
 /// Typed access to the columns of a collected frame.
 pub(crate) struct Cols<'a>(pub(crate) &'a DataFrame);
 

@@ -10,7 +10,7 @@
 use polars::prelude::*;
 use skolsync_model::GroupType;
 
-use super::common::{left, null_str};
+use super::common::{left, most_common, null_str};
 use super::enrolments::{E_P, E_PROBLEM, E_TYPE};
 use super::persons::{P_ROLE, PS_P};
 use super::test_activities::{A, A_SCOPE};
@@ -33,7 +33,6 @@ pub(crate) const G_UNIT_REF: &str = "g_unit_ref";
 /// The school type its members most often have (for groups without one).
 const DED_TYPE: &str = "ded_type";
 /// Members per school type.
-const N: &str = "n";
 /// The school type: the group's own, else the deduced one.
 pub(crate) const STYPE: &str = "stype";
 /// Set when an activity in scope tests the group.
@@ -159,7 +158,8 @@ pub(crate) fn groups_first(src: &SourceFrames) -> LazyFrame {
 /// A group without a school type takes its members' most common one
 /// (`m_g`, `ded_type`).
 fn deduced_types(src: &SourceFrames, base: &LazyFrame, enrolments: &DataFrame) -> LazyFrame {
-    src.members
+    let typed = src
+        .members
         .clone()
         .lazy()
         .inner_join(
@@ -177,17 +177,8 @@ fn deduced_types(src: &SourceFrames, base: &LazyFrame, enrolments: &DataFrame) -
                 .select([col(E_P), col(E_TYPE)]),
             col("m_p"),
             col(E_P),
-        )
-        .group_by([col("m_g"), col(E_TYPE)])
-        .agg([len().alias(N)])
-        .group_by([col("m_g")])
-        .agg([col(E_TYPE)
-            .sort_by(
-                [col(N), col(E_TYPE)],
-                SortMultipleOptions::default().with_order_descending_multi([true, false]),
-            )
-            .first()
-            .alias(DED_TYPE)])
+        );
+    most_common(typed, "m_g", E_TYPE, false, DED_TYPE)
 }
 
 /// Teaching groups tested by an activity in scope (`ag_group_ref`,

@@ -14,7 +14,7 @@
 use polars::prelude::*;
 use skolsync_model::ActivityType;
 
-use super::common::{left, null_i32, null_str};
+use super::common::{left, most_common, null_i32, null_str};
 use super::enrolments::{E_P, E_YEAR};
 use super::groups::{G_FIRST, G_ID};
 use super::units::{UNIT_CODE, UNIT_ID, UNIT_KNOWN, UNIT_PROBLEM, UNIT_REF};
@@ -45,7 +45,6 @@ const YEAR_SYL: &str = "year_syl";
 /// The most common school year of the members of the activity's groups.
 const YEAR_DED: &str = "year_ded";
 /// Members per deduced year.
-const N: &str = "n";
 /// The school year: the syllabus's, else the deduced one.
 pub(crate) const YEAR: &str = "year";
 /// The national test activity's name, or null.
@@ -246,7 +245,8 @@ fn deduced_years(
         .clone()
         .filter(col(YEAR_SYL).is_null().and(col("x_name").is_null()))
         .select([col(A)]);
-    src.activity_groups
+    let years = src
+        .activity_groups
         .clone()
         .lazy()
         .inner_join(need_year, col("ag_a"), col(A))
@@ -264,17 +264,8 @@ fn deduced_years(
                 .select([col(E_P), col(E_YEAR)]),
             col("m_p"),
             col(E_P),
-        )
-        .group_by([col("ag_a"), col(E_YEAR)])
-        .agg([len().alias(N)])
-        .group_by([col("ag_a")])
-        .agg([col(E_YEAR)
-            .sort_by(
-                [col(N), col(E_YEAR)],
-                SortMultipleOptions::default().with_order_descending_multi([true, true]),
-            )
-            .first()
-            .alias(YEAR_DED)])
+        );
+    most_common(years, "ag_a", E_YEAR, true, YEAR_DED)
 }
 
 /// `a_problem`: the first thing wrong with an activity in scope.

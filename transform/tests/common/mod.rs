@@ -6,7 +6,7 @@
 pub mod fixture;
 pub mod spec;
 
-use skolsync_model::ss12000::{EntityKind, Snapshot, SourceId};
+use skolsync_model::ss12000::{Entity, Snapshot};
 use skolsync_sandbox::generate::{GenerateConfig, Municipality, REFERENCE_DATE, generate};
 use skolsync_sandbox::{Catalogue, SourceData};
 use skolsync_transform::{OpenData, TransformConfig, TransformOutput, Transformer};
@@ -15,38 +15,28 @@ use skolsync_transform::{OpenData, TransformConfig, TransformOutput, Transformer
 /// `raw_overrides` (unknown enum values) are left out: a connector's
 /// `parse_entity` rejects them before the transform ever sees them.
 pub fn snapshot_of(source: &SourceData) -> Snapshot {
-    let overridden =
-        |kind: EntityKind, id: &SourceId| source.raw_overrides.contains_key(&(kind, id.clone()));
     Snapshot {
         organisations: source.organisations.clone(),
-        persons: source
-            .persons
-            .iter()
-            .filter(|p| !overridden(EntityKind::Person, &p.id))
-            .cloned()
-            .collect(),
-        duties: source
-            .duties
-            .iter()
-            .filter(|d| !overridden(EntityKind::Duty, &d.id))
-            .cloned()
-            .collect(),
-        groups: source
-            .groups
-            .iter()
-            .filter(|g| !overridden(EntityKind::Group, &g.id))
-            .cloned()
-            .collect(),
-        activities: source
-            .activities
-            .iter()
-            .filter(|a| !overridden(EntityKind::Activity, &a.id))
-            .cloned()
-            .collect(),
+        persons: parseable(source, &source.persons),
+        duties: parseable(source, &source.duties),
+        groups: parseable(source, &source.groups),
+        activities: parseable(source, &source.activities),
         syllabuses: source.syllabuses.clone(),
         programmes: source.programmes.clone(),
         deleted: Default::default(),
     }
+}
+
+/// The entities of `list` that are not held in `raw_overrides`.
+fn parseable<T: Entity + Clone>(source: &SourceData, list: &[T]) -> Vec<T> {
+    list.iter()
+        .filter(|e| {
+            !source
+                .raw_overrides
+                .contains_key(&(T::KIND, e.id().clone()))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The sandbox's open-data catalogue as the transform reads it.

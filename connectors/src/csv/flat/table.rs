@@ -134,6 +134,11 @@ impl<'a> Cells<'a> {
         self.table.columns.get(self.row, field)
     }
 
+    /// The column `field` is read from, as configured.
+    pub(super) fn column_name(&self, field: &'a str) -> &'a str {
+        self.table.column_name(field)
+    }
+
     pub(super) fn opt(&self, field: &str) -> Option<String> {
         Some(self.s(field))
             .filter(|v| !v.is_empty())

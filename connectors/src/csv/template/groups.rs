@@ -15,7 +15,7 @@ use skolsync_model::template::{
 
 use super::super::sheet::{Columns, Row, Sheet};
 use super::super::{At, Out, derived_id, school_type, school_unit_id};
-use super::{Pending, State, bad_line, removal, required};
+use super::{Pending, State, each_row, parsed, removal, required};
 use crate::error::SourceError;
 use crate::source::Batch;
 
@@ -79,18 +79,9 @@ fn group_row<'r>(
     let Some(raw_type) = required(out, at, EntityKind::Group, id, SCHOOL_TYPE, raw_type)? else {
         return Ok(None);
     };
-    let school_type = match school_type(raw_type) {
-        Ok(t) => t,
-        Err(reason) => {
-            out.reject(at.reject(
-                EntityKind::Group,
-                id,
-                SCHOOL_TYPE,
-                Some(raw_type.to_string()),
-                reason,
-            ))?;
-            return Ok(None);
-        }
+    let who = (EntityKind::Group, id);
+    let Some(school_type) = parsed(out, at, who, SCHOOL_TYPE, raw_type, school_type)? else {
+        return Ok(None);
     };
     seen.insert(id.to_string(), at.line);
     Ok(Some(GroupRow {
@@ -127,146 +118,169 @@ fn group(g: &GroupRow<'_>, group_type: GroupType, members: Vec<GroupMembership>)
     }
 }
 
+/// What sets one group sheet apart from the other.
+struct GroupSheet {
+    /// The id and the name column.
+    columns: (&'static str, &'static str),
+    /// Its columns besides the id, school type and school unit code.
+    optional: &'static [&'static str],
+    /// The type of its groups.
+    group_type: GroupType,
+    /// Its groups' pending memberships.
+    members: fn(&mut State) -> &mut HashMap<String, Vec<Pending>>,
+    /// What a removed group takes with it (its memberships, at least).
+    removed: fn(&mut State, &str),
+}
+
+/// Reads a group sheet: each usable row is a group with the members the
+/// person sheets left pending; `each` then sees the row and its group
+/// (the subject-group sheet makes its test activity there).
+fn read_group_sheet(
+    sheet: &mut dyn Sheet,
+    state: &mut State,
+    out: &mut Out<'_>,
+    kind: &GroupSheet,
+    mut each: impl FnMut(
+        &mut State,
+        &mut Out<'_>,
+        &Columns,
+        &Row,
+        &GroupRow<'_>,
+    ) -> Result<(), SourceError>,
+) -> Result<(), SourceError> {
+    let (id_col, _) = kind.columns;
+    let required = &[id_col, SCHOOL_TYPE, SCHOOL_UNIT_CODE];
+    let mut groups = Vec::new();
+    let mut seen = HashMap::new();
+    each_row(
+        sheet,
+        out,
+        EntityKind::Group,
+        (required, kind.optional),
+        |out, cols, row| {
+            let Some(g) = group_row(
+                out,
+                cols,
+                row,
+                row.at(),
+                kind.columns,
+                &mut state.deleted,
+                &mut seen,
+            )?
+            else {
+                let id = cols.get(row, id_col);
+                if state.deleted.groups.iter().any(|d| d.as_str() == id) {
+                    (kind.removed)(state, id);
+                }
+                return Ok(());
+            };
+            state
+                .units
+                .entry(g.code.to_string())
+                .or_default()
+                .insert(g.school_type);
+            let members = memberships((kind.members)(state).remove(g.id));
+            out.push(
+                &mut groups,
+                group(&g, kind.group_type, members),
+                Batch::Groups,
+            )?;
+            each(state, out, cols, row, &g)
+        },
+    )?;
+    out.flush(&mut groups, Batch::Groups)?;
+    Ok(())
+}
+
+/// *Klasser*: classes.
 pub(super) fn read_classes(
     sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<(), SourceError> {
-    let cols = Columns::named(
-        sheet,
-        &[CLASS_ID, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
-        &[CLASS, REMOVE],
-    )?;
-    let name = sheet.name().to_string();
-    let mut groups = Vec::new();
-    let mut seen = HashMap::new();
-    while let Some(line) = sheet.next_row()? {
-        let Some(row) = bad_line(out, &name, EntityKind::Group, line)? else {
-            continue;
-        };
-        let at = row.at();
-        let Some(g) = group_row(
-            out,
-            &cols,
-            &row,
-            at,
-            (CLASS_ID, CLASS),
-            &mut state.deleted,
-            &mut seen,
-        )?
-        else {
-            // A removed class takes its memberships with it.
-            let id = cols.get(&row, CLASS_ID);
-            if state.deleted.groups.iter().any(|d| d.as_str() == id) {
-                state.class_members.remove(id);
-            }
-            continue;
-        };
-        state
-            .units
-            .entry(g.code.to_string())
-            .or_default()
-            .insert(g.school_type);
-        let members = memberships(state.class_members.remove(g.id));
-        out.push(
-            &mut groups,
-            group(&g, GroupType::Klass, members),
-            Batch::Groups,
-        )?;
-    }
-    out.flush(&mut groups, Batch::Groups)?;
-    cols.check(sheet)?;
-    Ok(())
+    let classes = GroupSheet {
+        columns: (CLASS_ID, CLASS),
+        optional: &[CLASS, REMOVE],
+        group_type: GroupType::Klass,
+        members: |state| &mut state.class_members,
+        // A removed class takes its memberships with it.
+        removed: |state, id| {
+            state.class_members.remove(id);
+        },
+    };
+    read_group_sheet(sheet, state, out, &classes, |_, _, _, _, _| Ok(()))
 }
 
+/// *Ämnesgrupp & provaktiviteter*: subject groups, each with the test
+/// activity it sits (an activity of its own, taught by its teachers).
 pub(super) fn read_subject_groups(
     sheet: &mut dyn Sheet,
     state: &mut State,
     out: &mut Out<'_>,
 ) -> Result<(), SourceError> {
-    let cols = Columns::named(
-        sheet,
-        &[GROUP_ID, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
-        &[SUBJECT_GROUP, TEST_ACTIVITY, REMOVE],
-    )?;
-    let name = sheet.name().to_string();
-    let mut groups = Vec::new();
+    let subject_groups = GroupSheet {
+        columns: (GROUP_ID, SUBJECT_GROUP),
+        optional: &[SUBJECT_GROUP, TEST_ACTIVITY, REMOVE],
+        group_type: GroupType::Undervisning,
+        members: |state| &mut state.group_members,
+        // A removed group takes its memberships, teachers and activity.
+        removed: |state, id| {
+            state.group_members.remove(id);
+            state.teachers.remove(id);
+            state
+                .deleted
+                .activities
+                .push(derived_id(&["activity", id]).as_str().into());
+        },
+    };
     let mut activities = Vec::new();
-    let mut seen = HashMap::new();
-    while let Some(line) = sheet.next_row()? {
-        let Some(row) = bad_line(out, &name, EntityKind::Group, line)? else {
-            continue;
-        };
-        let at = row.at();
-        let Some(g) = group_row(
-            out,
-            &cols,
-            &row,
-            at,
-            (GROUP_ID, SUBJECT_GROUP),
-            &mut state.deleted,
-            &mut seen,
-        )?
-        else {
-            let id = cols.get(&row, GROUP_ID);
-            if state.deleted.groups.iter().any(|d| d.as_str() == id) {
-                state.group_members.remove(id);
-                state.teachers.remove(id);
-                state
-                    .deleted
-                    .activities
-                    .push(derived_id(&["activity", id]).as_str().into());
+    read_group_sheet(
+        sheet,
+        state,
+        out,
+        &subject_groups,
+        |state, out, cols, row, g| {
+            let test = cols.get(row, TEST_ACTIVITY);
+            if test.is_empty() {
+                return Ok(());
             }
-            continue;
-        };
-        state
-            .units
-            .entry(g.code.to_string())
-            .or_default()
-            .insert(g.school_type);
-        let members = memberships(state.group_members.remove(g.id));
-        out.push(
-            &mut groups,
-            group(&g, GroupType::Undervisning, members),
-            Batch::Groups,
-        )?;
-        let test = cols.get(&row, TEST_ACTIVITY);
-        if test.is_empty() {
-            continue;
-        }
-        let teachers = state
-            .teachers
-            .remove(g.id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| TeacherAssignment {
-                duty: Some(Reference::to(&t.id)),
-                person: None,
-                start_date: None,
-                end_date: None,
-            })
-            .collect();
-        let activity = Activity {
-            id: derived_id(&["activity", g.id]).as_str().into(),
-            meta: Meta::default(),
-            display_name: g.name.to_string(),
-            activity_type: Some(ActivityType::Undervisning),
+            out.push(&mut activities, activity(state, g, test), Batch::Activities)?;
+            Ok(())
+        },
+    )?;
+    out.flush(&mut activities, Batch::Activities)?;
+    Ok(())
+}
+
+/// The test activity `test` a subject group sits, taught by its teachers.
+fn activity(state: &mut State, g: &GroupRow<'_>, test: &str) -> Activity {
+    let teachers = state
+        .teachers
+        .remove(g.id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| TeacherAssignment {
+            duty: Some(Reference::to(&t.id)),
+            person: None,
             start_date: None,
             end_date: None,
-            groups: vec![Reference::to(g.id)],
-            teachers,
-            syllabus: None,
-            subject: None,
-            organisation: Reference::to(school_unit_id(g.code)),
-            parent_activity: vec![Reference::to(
-                TestActivityName::new(test).skolverket_id().to_string(),
-            )],
-            embedded: None,
-        };
-        out.push(&mut activities, activity, Batch::Activities)?;
+        })
+        .collect();
+    Activity {
+        id: derived_id(&["activity", g.id]).as_str().into(),
+        meta: Meta::default(),
+        display_name: g.name.to_string(),
+        activity_type: Some(ActivityType::Undervisning),
+        start_date: None,
+        end_date: None,
+        groups: vec![Reference::to(g.id)],
+        teachers,
+        syllabus: None,
+        subject: None,
+        organisation: Reference::to(school_unit_id(g.code)),
+        parent_activity: vec![Reference::to(
+            TestActivityName::new(test).skolverket_id().to_string(),
+        )],
+        embedded: None,
     }
-    out.flush(&mut groups, Batch::Groups)?;
-    out.flush(&mut activities, Batch::Activities)?;
-    cols.check(sheet)?;
-    Ok(())
 }
