@@ -52,7 +52,7 @@
 //! entity not yet sent ends `Error` ("not sent: …"). Nothing is left
 //! without an outcome, and what was confirmed before stays confirmed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -60,15 +60,11 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use reqwest::Method;
-use serde::Serialize;
-use skolsync_model::plan::{
-    Action, Blocker, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan,
-};
+use skolsync_model::plan::{Action, Outcome, OutcomeStatus, Plan, SEND_ORDER};
 use skolsync_model::provtjanst::{
-    Accepted, Activity, AsynchronousResponse, Duty, EntityOutcome, Group, LogEntry, Person,
-    from_json, path_segment,
+    Accepted, AsynchronousResponse, EntityOutcome, LogEntry, from_json, path_segment,
 };
-use skolsync_model::{JobEntityStatus, ObjectType, SeverityLevel};
+use skolsync_model::{JobEntityStatus, ObjectType, by_type};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -87,6 +83,7 @@ mod gating;
 mod outcomes;
 
 pub use estimator::Estimator;
+use gating::{Failed, Gated, gate};
 
 /// Whole-batch failures in a row that stop the run.
 const ABORT_AFTER: u32 = 3;
@@ -114,7 +111,7 @@ struct Emitter<'a> {
 #[derive(Default)]
 struct EmitState {
     summary: ApplySummary,
-    failed: HashMap<ObjectType, HashSet<Uuid>>,
+    failed: Failed,
 }
 
 impl Emitter<'_> {
@@ -122,21 +119,16 @@ impl Emitter<'_> {
         if let Ok(mut state) = self.state.lock() {
             state.summary.count(&outcome);
             if !outcome.status.is_accepted() && outcome.action != Action::Delete {
-                state
-                    .failed
-                    .entry(outcome.kind)
-                    .or_default()
-                    .insert(outcome.id);
+                state.failed[outcome.kind].insert(outcome.id);
             }
         }
         (self.callback)(outcome);
     }
 
-    fn failed(&self, kind: ObjectType) -> HashSet<Uuid> {
+    fn failed(&self) -> Failed {
         self.state
             .lock()
-            .ok()
-            .and_then(|s| s.failed.get(&kind).cloned())
+            .map(|s| s.failed.clone())
             .unwrap_or_default()
     }
 
@@ -289,24 +281,12 @@ impl<'a> Runner<'a> {
         self.api.token().await?;
 
         for kind in SEND_ORDER {
-            let (creates, updates) = match kind {
-                ObjectType::Person => self.persons(&plan.persons),
-                ObjectType::Duty => self.duties(&plan.duties),
-                ObjectType::Group => self.groups(&plan.groups),
-                ObjectType::Activity => self.activities(&plan.activities),
-            };
-            let mut lanes = Lanes::default();
-            lanes.create.extend(creates);
-            lanes.update.extend(updates);
+            let failed = self.emitter.failed();
+            let lanes = by_type!(kind, &plan, |part| self.lanes(kind, gate(part, &failed)));
             self.phase(kind, lanes).await;
         }
         for kind in SEND_ORDER.iter().rev().copied() {
-            let ids = match kind {
-                ObjectType::Person => &plan.persons.delete,
-                ObjectType::Duty => &plan.duties.delete,
-                ObjectType::Group => &plan.groups.delete,
-                ObjectType::Activity => &plan.activities.delete,
-            };
+            let ids = by_type!(kind, &plan, |part| &part.delete);
             let mut lanes = Lanes::default();
             lanes.delete.extend(
                 ids.iter()

@@ -1,9 +1,83 @@
-//! Outcomes: forwarding them, finishing entities, retrying `TemporaryError`
-//! and reading a job's status.
+//! Outcomes: what gating decided turned into lanes and held-back outcomes,
+//! finishing entities, retrying `TemporaryError` and reading a job's
+//! status.
 
+use serde::Serialize;
+use skolsync_model::plan::Blocker;
+
+use super::gating::{Held, ToSend};
 use super::*;
 
 impl Runner<'_> {
+    // ---- what gating decided ------------------------------------------------
+
+    /// Reports what `gated` holds back and queues what it sends.
+    pub(super) fn lanes<T: Serialize>(&self, kind: ObjectType, gated: Gated<'_, T>) -> Lanes {
+        for held in gated.held {
+            self.hold_back(kind, held);
+        }
+        let mut lanes = Lanes::default();
+        for to_send in gated.send {
+            let op = to_send.op;
+            if let Some(item) = self.item(kind, to_send) {
+                lanes.lane(op).push_back(item);
+            }
+        }
+        lanes
+    }
+
+    /// The entity serialized for sending; one that cannot be ends `Error`.
+    fn item<T: Serialize>(&self, kind: ObjectType, to_send: ToSend<'_, T>) -> Option<Item> {
+        let desired = to_send.desired;
+        match serde_json::to_vec(to_send.payload()) {
+            Ok(json) => {
+                let mut item = Item::new(desired.id, json, Some(desired.hash.clone()));
+                item.left_out = to_send.left_out;
+                item.warnings = to_send.warnings;
+                item.detail = to_send.detail;
+                Some(item)
+            }
+            Err(e) => {
+                self.emitter.emit(Outcome {
+                    kind,
+                    id: desired.id,
+                    action: to_send.op.action(),
+                    status: OutcomeStatus::Error,
+                    hash: Some(desired.hash.clone()),
+                    left_out: to_send.left_out,
+                    messages: Vec::new(),
+                    detail: Some(format!("could not serialize the payload: {e}")),
+                    blocked_by: None,
+                    job_id: None,
+                    attempts: 0,
+                });
+                None
+            }
+        }
+    }
+
+    fn hold_back(&self, kind: ObjectType, held: Held<'_>) {
+        let Blocker {
+            kind: blocker_kind,
+            id: blocker_id,
+        } = held.blocker;
+        self.emitter.emit(Outcome {
+            kind,
+            id: held.id,
+            action: held.op.action(),
+            status: OutcomeStatus::HeldBack,
+            hash: Some(held.hash.to_string()),
+            left_out: Vec::new(),
+            messages: Vec::new(),
+            detail: Some(format!(
+                "not sent: {blocker_kind} {blocker_id} it depends on was not accepted"
+            )),
+            blocked_by: Some(held.blocker),
+            job_id: None,
+            attempts: 0,
+        });
+    }
+
     // ---- outcomes ---------------------------------------------------------
 
     pub(super) fn finish(
