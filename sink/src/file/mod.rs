@@ -6,7 +6,7 @@
 //! `persons`, `duties`, `groups`, `activities` (the payloads of creates,
 //! then updates, exactly as the Provisioning API would receive them) and
 //! `deletes` (`kind`, `id`). Every entity is then reported `Success`. With
-//! `content = "ss12000"` [`crate::Sink::write_snapshot`] writes the source's
+//! `content = "ss12000"` a [`SnapshotWriter`] writes the source's
 //! entities: `organisations`, `persons`, `duties`, `groups`, `activities`,
 //! `syllabuses`, `programmes` and `deleted`.
 //!
@@ -321,10 +321,6 @@ impl Sink for FileSink {
         self.format.extension()
     }
 
-    fn wants_snapshot(&self) -> bool {
-        self.content == Content::Ss12000
-    }
-
     async fn apply(
         &self,
         plan: &Plan,
@@ -389,9 +385,14 @@ impl Sink for FileSink {
         })?;
 
         let mut summary = ApplySummary::default();
+        // The files are written; a stop asked for while reporting leaves
+        // nothing to hold back, so every outcome is still reported.
+        let mut stop = None;
         let mut emit = |o: Outcome| {
             summary.count(&o);
-            on_outcome(o);
+            if let Err(e) = on_outcome(o) {
+                stop.get_or_insert(e);
+            }
         };
         let get = |name: &str| {
             results
@@ -429,6 +430,9 @@ impl Sink for FileSink {
             &mut emit,
         );
         summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Some(stop) = stop {
+            return Err(SinkError::Aborted(stop.to_string()));
+        }
         if let Some((name, Err(message))) = results.iter().find(|(_, r)| r.is_err()) {
             return Err(SinkError::Write {
                 path: self.path(name),
@@ -438,8 +442,46 @@ impl Sink for FileSink {
         Ok(summary)
     }
 
-    async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotSummary, SinkError> {
-        let this = self.clone();
+    async fn check(&self) -> Result<CheckReport, SinkError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.write_error(&self.dir, e.to_string()))?;
+        let probe = self.dir.join(".skolsync-write-check");
+        create_private(&probe)
+            .and_then(|mut f| f.write_all(b"ok"))
+            .map_err(|e| self.write_error(&probe, e.to_string()))?;
+        let _ = fs::remove_file(&probe);
+        Ok(CheckReport {
+            kind: self.kind(),
+            target: self.dir.display().to_string(),
+            checks: vec![format!("{} is writable", self.dir.display())],
+        })
+    }
+}
+
+/// Writes the source's SS 12000 entities as files (a file sink with
+/// `content = "ss12000"`, [`crate::Delivery::Snapshot`]): no plan, no
+/// outcomes.
+#[derive(Debug, Clone)]
+pub struct SnapshotWriter {
+    files: FileSink,
+}
+
+impl SnapshotWriter {
+    /// Checks the settings. The directory is created when first written.
+    pub fn new(format: Format, config: &FileConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+        Ok(SnapshotWriter {
+            files: FileSink::new(format, config, base_dir)?,
+        })
+    }
+
+    /// The directory written into.
+    pub fn dir(&self) -> &Path {
+        self.files.dir()
+    }
+
+    /// Writes the source's entities, one file per SS 12000 kind plus
+    /// `deleted`, each replaced whole.
+    pub async fn write(&self, snapshot: &Snapshot) -> Result<SnapshotSummary, SinkError> {
+        let this = self.files.clone();
         let snapshot = snapshot.clone();
         tokio::task::spawn_blocking(move || {
             let s = &snapshot;
@@ -481,22 +523,8 @@ impl Sink for FileSink {
         })
         .await
         .map_err(|e| SinkError::Write {
-            path: self.dir.clone(),
+            path: self.files.dir.clone(),
             message: format!("the writer stopped: {e}"),
         })?
-    }
-
-    async fn check(&self) -> Result<CheckReport, SinkError> {
-        fs::create_dir_all(&self.dir).map_err(|e| self.write_error(&self.dir, e.to_string()))?;
-        let probe = self.dir.join(".skolsync-write-check");
-        create_private(&probe)
-            .and_then(|mut f| f.write_all(b"ok"))
-            .map_err(|e| self.write_error(&probe, e.to_string()))?;
-        let _ = fs::remove_file(&probe);
-        Ok(CheckReport {
-            kind: self.kind(),
-            target: self.dir.display().to_string(),
-            checks: vec![format!("{} is writable", self.dir.display())],
-        })
     }
 }

@@ -50,7 +50,9 @@
 //! ends `Error` with that reason, a job whose status can no longer be
 //! fetched ends `Error` ("outcome could not be confirmed"), and every
 //! entity not yet sent ends `Error` ("not sent: …"). Nothing is left
-//! without an outcome, and what was confirmed before stays confirmed.
+//! without an outcome, and what was confirmed before stays confirmed. The
+//! engine stops the run the same way when its outcome callback answers
+//! `Err` (it can no longer record outcomes).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -70,9 +72,9 @@ use uuid::Uuid;
 
 use super::api::{Api, Call, CallError, CallKind, Reply, backoff};
 use super::batch::{self, Item};
-use crate::OutcomeCallback;
 use crate::error::SinkError;
 use crate::summary::ApplySummary;
+use crate::{OutcomeCallback, SinkStop};
 
 /// The sink's own LogEntry id for a group member left out because its
 /// Person was not accepted.
@@ -112,6 +114,8 @@ struct Emitter<'a> {
 struct EmitState {
     summary: ApplySummary,
     failed: Failed,
+    /// The first stop the engine asked for.
+    stop: Option<SinkStop>,
 }
 
 impl Emitter<'_> {
@@ -122,7 +126,16 @@ impl Emitter<'_> {
                 state.failed[outcome.kind].insert(outcome.id);
             }
         }
-        (self.callback)(outcome);
+        if let Err(stop) = (self.callback)(outcome)
+            && let Ok(mut state) = self.state.lock()
+        {
+            state.stop.get_or_insert(stop);
+        }
+    }
+
+    /// Why the engine asked the sink to stop, if it did.
+    fn stop(&self) -> Option<SinkStop> {
+        self.state.lock().ok().and_then(|s| s.stop.clone())
     }
 
     fn failed(&self) -> Failed {
@@ -294,9 +307,20 @@ impl<'a> Runner<'a> {
             );
             self.phase(kind, lanes).await;
         }
+        self.heed_stop();
         match self.aborted.take() {
             Some(reason) => Err(SinkError::Aborted(reason)),
             None => Ok(self.summary(started)),
+        }
+    }
+
+    /// Stops the run when the engine asked for it through the callback.
+    fn heed_stop(&mut self) {
+        if self.aborted.is_none()
+            && let Some(stop) = self.emitter.stop()
+        {
+            tracing::error!(%stop, "the engine asked the sink to stop");
+            self.aborted = Some(format!("the engine asked the sink to stop: {stop}"));
         }
     }
 
@@ -352,6 +376,7 @@ impl<'a> Runner<'a> {
         if lanes.is_empty() {
             return;
         }
+        self.heed_stop();
         if let Some(reason) = self.aborted.clone() {
             for (op, item) in lanes.drain() {
                 self.not_sent(kind, op, item, &reason);
@@ -391,6 +416,7 @@ impl<'a> Runner<'a> {
                     j += 1;
                 }
             }
+            self.heed_stop();
             if let Some(reason) = &self.aborted {
                 for (op, item) in lanes.drain() {
                     self.not_sent(kind, op, item, reason);

@@ -11,7 +11,7 @@
 //!
 //! [`SkolverketSink::new`] checks the settings and reads the certificates;
 //! nothing goes over the network until [`crate::Sink::apply`],
-//! [`crate::Sink::check`] or [`crate::Sink::read_all`].
+//! [`crate::Sink::check`] or [`SkolverketSink::read_all`].
 
 pub mod api;
 pub mod apply;
@@ -41,7 +41,7 @@ use uuid::Uuid;
 use self::api::{Api, Call, CallError, CallKind};
 use self::apply::{RunSettings, Runner};
 use self::auth::{AuthSettings, ClientKey, TokenProvider};
-use self::config::SkolverketConfig;
+use self::config::{Environment, SkolverketConfig};
 use self::tls::{ClientIdentity, Pins};
 use crate::error::{ConfigError, SinkError};
 use crate::summary::{ApplySummary, CheckReport};
@@ -50,7 +50,7 @@ use crate::{OutcomeCallback, Sink};
 /// Ids per `POST /x/lookup` call.
 const LOOKUP_CHUNK: usize = 100;
 
-/// What the service holds of one type ([`crate::Sink::read_all`]), as read
+/// What the service holds of one type ([`SkolverketSink::read_all`]), as read
 /// (with the read-only `meta` and `provisioningStatus`; clear them with
 /// [`Payload::clear_read_only`] before hashing).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,7 +89,6 @@ struct Urls {
     jwks: String,
     issuer: String,
     provisioning: String,
-    open_data: Option<String>,
 }
 
 /// A sink that provisions into Skolverket's provtjänst.
@@ -147,26 +146,26 @@ impl SkolverketSink {
     /// Relative paths are taken from `base_dir`.
     pub fn new(config: &SkolverketConfig, base_dir: &Path) -> Result<Self, ConfigError> {
         let env = config.environment;
-        let pick = |explicit: &Option<String>, preset: Option<&'static str>| {
-            explicit
-                .clone()
-                .filter(|s| !s.trim().is_empty())
-                .or(preset.map(str::to_string))
-        };
-        let auth = pick(&config.auth_url, env.map(|e| e.auth_url())).ok_or_else(|| {
+        let auth =
+            SkolverketConfig::url_or_preset(config.auth_url.as_deref(), Environment::auth_url, env)
+                .ok_or_else(|| {
+                    invalid(
+                        "auth_url",
+                        "set `environment` (production or verifieringstest) or `auth_url`",
+                    )
+                })?;
+        let provisioning = SkolverketConfig::url_or_preset(
+            config.provisioning_url.as_deref(),
+            Environment::provisioning_url,
+            env,
+        )
+        .ok_or_else(|| {
             invalid(
-                "auth_url",
-                "set `environment` (production or verifieringstest) or `auth_url`",
+                "provisioning_url",
+                "set `environment` (production or verifieringstest) or `provisioning_url`",
             )
         })?;
-        let provisioning = pick(&config.provisioning_url, env.map(|e| e.provisioning_url()))
-            .ok_or_else(|| {
-                invalid(
-                    "provisioning_url",
-                    "set `environment` (production or verifieringstest) or `provisioning_url`",
-                )
-            })?;
-        let open_data = pick(&config.open_data_url, env.map(|e| e.open_data_url()));
+        let open_data = config.open_data_url();
 
         // The authorisation server is always TLS: the client certificate is
         // how the huvudman proves who it is.
@@ -189,7 +188,6 @@ impl SkolverketSink {
             jwks,
             issuer,
             provisioning: trimmed(&provisioning),
-            open_data: open_data.map(|u| u.trim().trim_end_matches('/').to_string()),
         };
 
         let resolve = |p: &Path| {
@@ -434,6 +432,22 @@ impl SkolverketSink {
         }
         Ok(out)
     }
+
+    /// Everything the service holds of one type, for reconciliation.
+    pub async fn read_all(&self, kind: ObjectType) -> Result<Resources, SinkError> {
+        Ok(match kind {
+            ObjectType::Person => {
+                // GET /persons lists only a few attributes of each person;
+                // the complete records come from /persons/lookup.
+                let listed: Vec<Person> = self.list().await?;
+                let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
+                Resources::Persons(self.lookup(&ids).await?)
+            }
+            ObjectType::Duty => Resources::Duties(self.list().await?),
+            ObjectType::Group => Resources::Groups(self.list().await?),
+            ObjectType::Activity => Resources::Activities(self.list().await?),
+        })
+    }
 }
 
 #[async_trait]
@@ -450,10 +464,6 @@ impl Sink for SkolverketSink {
         Runner::new(&self.api, self.settings.clone(), on_outcome)
             .run(plan)
             .await
-    }
-
-    fn open_data_url(&self) -> Option<&str> {
-        self.urls.open_data.as_deref()
     }
 
     async fn check(&self) -> Result<CheckReport, SinkError> {
@@ -480,21 +490,6 @@ impl Sink for SkolverketSink {
             kind: "skolverket",
             target: self.urls.provisioning.clone(),
             checks,
-        })
-    }
-
-    async fn read_all(&self, kind: ObjectType) -> Result<Resources, SinkError> {
-        Ok(match kind {
-            ObjectType::Person => {
-                // GET /persons lists only a few attributes of each person;
-                // the complete records come from /persons/lookup.
-                let listed: Vec<Person> = self.list().await?;
-                let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
-                Resources::Persons(self.lookup(&ids).await?)
-            }
-            ObjectType::Duty => Resources::Duties(self.list().await?),
-            ObjectType::Group => Resources::Groups(self.list().await?),
-            ObjectType::Activity => Resources::Activities(self.list().await?),
         })
     }
 }

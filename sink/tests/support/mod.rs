@@ -24,6 +24,7 @@ use skolsync_model::{
 use skolsync_sandbox::generate::REFERENCE_DATE;
 use skolsync_sandbox::provisioning::{RateClass, RequestRecord, Store};
 use skolsync_sandbox::{Catalogue, Sandbox, SourceData};
+use skolsync_sink::SinkStop;
 use skolsync_sink::skolverket::config::SkolverketConfig;
 use uuid::Uuid;
 
@@ -393,9 +394,12 @@ pub fn sink_config(sandbox: &Sandbox) -> SkolverketConfig {
 pub struct Collected(Arc<Mutex<Vec<Outcome>>>);
 
 impl Collected {
-    pub fn callback(&self) -> impl Fn(Outcome) + Send + Sync + use<> {
+    pub fn callback(&self) -> impl Fn(Outcome) -> Result<(), SinkStop> + Send + Sync + use<> {
         let inner = Arc::clone(&self.0);
-        move |o| inner.lock().unwrap().push(o)
+        move |o| {
+            inner.lock().unwrap().push(o);
+            Ok(())
+        }
     }
 
     pub fn all(&self) -> Vec<Outcome> {
