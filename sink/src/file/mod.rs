@@ -21,9 +21,14 @@
 //! only, since they carry personal data (personnummer).
 
 pub mod config;
+mod jsonl;
+mod private;
+
+pub use jsonl::JsonlFiles;
+pub use private::{create_private, create_private_dir};
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -250,32 +255,6 @@ impl FileSink {
     fn payloads<T: Serialize>(plan: &TypePlan<T>) -> Result<Vec<Value>, String> {
         to_values(plan.create.iter().chain(&plan.update).map(|d| &d.payload))
     }
-}
-
-/// Opens `path` for writing, readable and writable by the owner only
-/// (`0600`): created so, and set so when a file of that name was left
-/// behind (by a crash) with a wider mode, since `mode` applies only to
-/// files being created.
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
 }
 
 /// Outcomes of one type's entities once its file is (or is not) written.
