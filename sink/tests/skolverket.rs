@@ -17,7 +17,7 @@ use skolsync_sink::skolverket::config::{DEFAULT_MAX_BODY_BYTES, SkolverketConfig
 use skolsync_sink::{Resources, Sink, SinkConfig, SinkError, SinkStop, SkolverketSink, build};
 use support::{
     Collected, assert_one_outcome_each, assert_store_equals_plan, assert_within_limits, bulk_calls,
-    plan_for, sink_config,
+    plan_for, sink, sink_config,
 };
 use uuid::Uuid;
 
@@ -27,19 +27,12 @@ use uuid::Uuid;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn sandbox(students: usize, faults: Faults) -> Sandbox {
-    Sandbox::start(SandboxConfig {
+    support::start(SandboxConfig {
         students,
         faults,
         ..SandboxConfig::default()
     })
     .await
-    .expect("sandbox starts")
-}
-
-async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
-    build(&SinkConfig::Skolverket(config), Path::new("/"))
-        .await
-        .expect("sink builds")
 }
 
 /// Every id of the plan was created once and never updated: nothing that

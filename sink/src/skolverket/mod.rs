@@ -30,6 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::Url;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use skolsync_model::ObjectType;
 use skolsync_model::plan::Plan;
 use skolsync_model::provtjanst::{
@@ -346,12 +347,28 @@ impl SkolverketSink {
             CallError::Fatal { status, .. } => *status,
             CallError::Exhausted { .. } => None,
         };
+        self.http(method, path, status, error.message())
+    }
+
+    fn http(&self, method: &str, path: &str, status: Option<u16>, message: String) -> SinkError {
         SinkError::Http {
             method: method.to_string(),
             url: format!("{}{path}", self.urls.provisioning),
             status,
-            message: error.message(),
+            message,
         }
+    }
+
+    /// One read call and its JSON answer.
+    async fn read<R: DeserializeOwned>(&self, call: &Call) -> Result<R, SinkError> {
+        let method = call.method.as_str();
+        let reply = self
+            .api
+            .call(call)
+            .await
+            .map_err(|e| self.http_error(method, &call.path, e))?;
+        from_json(&String::from_utf8_lossy(&reply.body))
+            .map_err(|e| self.http(method, &call.path, Some(reply.status), e.to_string()))
     }
 
     /// Every resource of `T` the service holds: the list endpoint page by
@@ -366,18 +383,7 @@ impl SkolverketSink {
             if let Some(t) = &token {
                 call.query.push(("pageToken", t.clone()));
             }
-            let reply = self
-                .api
-                .call(&call)
-                .await
-                .map_err(|e| self.http_error("GET", &path, e))?;
-            let page: Page<T> =
-                from_json(&String::from_utf8_lossy(&reply.body)).map_err(|e| SinkError::Http {
-                    method: "GET".to_string(),
-                    url: format!("{}{path}", self.urls.provisioning),
-                    status: Some(reply.status),
-                    message: e.to_string(),
-                })?;
+            let page: Page<T> = self.read(&call).await?;
             out.extend(page.data);
             match page.page_token {
                 Some(next) if !next.is_empty() && token.as_deref() != Some(next.as_str()) => {
@@ -403,12 +409,7 @@ impl SkolverketSink {
                     ids: chunk.to_vec(),
                 })
             }
-            .map_err(|e| SinkError::Http {
-                method: "POST".to_string(),
-                url: format!("{}{path}", self.urls.provisioning),
-                status: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| self.http("POST", &path, None, e.to_string()))?;
             let call = Call {
                 method: reqwest::Method::POST,
                 path: path.clone(),
@@ -416,18 +417,7 @@ impl SkolverketSink {
                 body: Some(Arc::new(body)),
                 kind: CallKind::Read,
             };
-            let reply = self
-                .api
-                .call(&call)
-                .await
-                .map_err(|e| self.http_error("POST", &path, e))?;
-            let found: Vec<T> =
-                from_json(&String::from_utf8_lossy(&reply.body)).map_err(|e| SinkError::Http {
-                    method: "POST".to_string(),
-                    url: format!("{}{path}", self.urls.provisioning),
-                    status: Some(reply.status),
-                    message: e.to_string(),
-                })?;
+            let found: Vec<T> = self.read(&call).await?;
             out.extend(found);
         }
         Ok(out)

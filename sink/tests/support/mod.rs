@@ -23,9 +23,9 @@ use skolsync_model::{
 };
 use skolsync_sandbox::generate::REFERENCE_DATE;
 use skolsync_sandbox::provisioning::{RateClass, RequestRecord, Store};
-use skolsync_sandbox::{Catalogue, Sandbox, SourceData};
-use skolsync_sink::SinkStop;
+use skolsync_sandbox::{Catalogue, Sandbox, SandboxConfig, SourceData};
 use skolsync_sink::skolverket::config::SkolverketConfig;
+use skolsync_sink::{Sink, SinkConfig, SinkStop, build};
 use uuid::Uuid;
 
 fn uuid_of(id: &SourceId) -> Uuid {
@@ -376,6 +376,18 @@ pub fn plan_for(sandbox: &Sandbox) -> Plan {
 
 /// The `skolverket` sink's settings for a running sandbox (certificate
 /// flow: `cert#S256` computed by the sink).
+/// A running sandbox.
+pub async fn start(config: SandboxConfig) -> Sandbox {
+    Sandbox::start(config).await.expect("sandbox starts")
+}
+
+/// The `skolverket` sink `config` describes.
+pub async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
+    build(&SinkConfig::Skolverket(config), Path::new("/"))
+        .await
+        .expect("sink builds")
+}
+
 pub fn sink_config(sandbox: &Sandbox) -> SkolverketConfig {
     let e = sandbox.endpoints();
     SkolverketConfig {
@@ -418,7 +430,8 @@ impl Collected {
     }
 }
 
-fn total(plan: &Plan) -> usize {
+/// Entities in the plan: creates, updates and deletes.
+pub fn total(plan: &Plan) -> usize {
     fn n<T>(t: &TypePlan<T>) -> usize {
         t.create.len() + t.update.len() + t.delete.len()
     }
