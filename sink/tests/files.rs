@@ -1,5 +1,7 @@
 //! The file sinks write what the plan (or the source) holds, per type.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::fs::File;

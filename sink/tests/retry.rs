@@ -4,6 +4,8 @@
 //! does not verify, 401, 403) are not retried and are named; certificate
 //! files must be regular files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::path::Path;

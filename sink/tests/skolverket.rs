@@ -1,6 +1,8 @@
 //! End-to-end tests of the `skolverket` sink against the in-process sandbox:
 //! real mutual TLS, JWTs, limits, jobs and profile rules.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::collections::{HashMap, HashSet};

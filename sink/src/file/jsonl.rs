@@ -77,20 +77,17 @@ fn write_error(path: &Path, error: &dyn std::fmt::Display) -> SinkError {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::*;
 
     const NAMES: [&str; 2] = ["persons", "deleted"];
 
-    fn mode(p: &Path) -> u32 {
-        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-    }
-
+    #[cfg(unix)]
     #[test]
     fn files_are_private_and_never_written_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         // An existing file with a loose mode is emptied and tightened.

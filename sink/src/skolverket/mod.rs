@@ -138,14 +138,9 @@ fn parse_url(field: &'static str, text: &str, http_on_loopback: bool) -> Result<
     }
 }
 
-fn trimmed(url: &Url) -> String {
-    url.as_str().trim_end_matches('/').to_string()
-}
-
-impl SkolverketSink {
-    /// Checks the settings, reads the certificates and builds the clients.
-    /// Relative paths are taken from `base_dir`.
-    pub fn new(config: &SkolverketConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+impl Urls {
+    /// The URLs `config` names or its environment implies, checked.
+    fn resolve(config: &SkolverketConfig) -> Result<Urls, ConfigError> {
         let env = config.environment;
         let auth =
             SkolverketConfig::url_or_preset(config.auth_url.as_deref(), Environment::auth_url, env)
@@ -184,13 +179,54 @@ impl SkolverketSink {
             Some(url) => trimmed(&parse_url("jwks_url", url, false)?),
             None => format!("{issuer}/.well-known/jwks.json"),
         };
-        let urls = Urls {
+        Ok(Urls {
             transaction,
             jwks,
             issuer,
             provisioning: trimmed(&provisioning),
-        };
+        })
+    }
+}
 
+fn trimmed(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}
+
+/// The numeric settings are within their bounds.
+fn check_limits(config: &SkolverketConfig) -> Result<(), ConfigError> {
+    if config.max_body_bytes < 1024 {
+        return Err(invalid("max_body_bytes", "must be at least 1024"));
+    }
+    for (field, value) in [
+        ("bulk_per_second", config.bulk_per_second),
+        ("read_per_second", config.read_per_second),
+        ("max_attempts", config.max_attempts),
+    ] {
+        if value == 0 {
+            return Err(invalid(field, "must be at least 1"));
+        }
+    }
+    if config.max_in_flight == 0 {
+        return Err(invalid("max_in_flight", "must be at least 1"));
+    }
+    for (field, value) in [
+        ("job_deadline_secs", config.job_deadline_secs),
+        ("request_timeout_secs", config.request_timeout_secs),
+        ("connect_timeout_secs", config.connect_timeout_secs),
+        ("retry_budget_secs", config.retry_budget_secs),
+    ] {
+        if value == 0 {
+            return Err(invalid(field, "must be at least 1 second"));
+        }
+    }
+    Ok(())
+}
+
+impl SkolverketSink {
+    /// Checks the settings, reads the certificates and builds the clients.
+    /// Relative paths are taken from `base_dir`.
+    pub fn new(config: &SkolverketConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+        let urls = Urls::resolve(config)?;
         let resolve = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -244,32 +280,7 @@ impl SkolverketSink {
             .map(Pins::parse)
             .transpose()?;
 
-        if config.max_body_bytes < 1024 {
-            return Err(invalid("max_body_bytes", "must be at least 1024"));
-        }
-        for (field, value) in [
-            ("bulk_per_second", config.bulk_per_second),
-            ("read_per_second", config.read_per_second),
-            ("max_attempts", config.max_attempts),
-        ] {
-            if value == 0 {
-                return Err(invalid(field, "must be at least 1"));
-            }
-        }
-        if config.max_in_flight == 0 {
-            return Err(invalid("max_in_flight", "must be at least 1"));
-        }
-        for (field, value) in [
-            ("job_deadline_secs", config.job_deadline_secs),
-            ("request_timeout_secs", config.request_timeout_secs),
-            ("connect_timeout_secs", config.connect_timeout_secs),
-            ("retry_budget_secs", config.retry_budget_secs),
-        ] {
-            if value == 0 {
-                return Err(invalid(field, "must be at least 1 second"));
-            }
-        }
-
+        check_limits(config)?;
         let client_key = match &config.client_key_id {
             Some(id) if !id.trim().is_empty() => ClientKey::EntityId(id.trim().to_string()),
             Some(_) => return Err(invalid("client_key_id", "is empty")),
