@@ -37,9 +37,10 @@ use polars::prelude::{Column, DataFrame, ParquetWriter, PlSmallStr};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use skolsync_model::ObjectType;
-use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, TypePlan};
+use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan};
 use skolsync_model::provtjanst::path_segment;
-use skolsync_model::ss12000::Snapshot;
+use skolsync_model::ss12000::{EntityKind, Snapshot};
+use skolsync_model::{by_kind, by_type};
 
 use self::config::{Content, FileConfig};
 use crate::error::{ConfigError, SinkError};
@@ -326,34 +327,18 @@ impl Sink for FileSink {
                 results.insert(name, result);
             };
             let p = &plan_owned;
-            run(
-                path_segment(ObjectType::Person),
-                FileSink::payloads(&p.persons),
-            );
-            run(
-                path_segment(ObjectType::Duty),
-                FileSink::payloads(&p.duties),
-            );
-            run(
-                path_segment(ObjectType::Group),
-                FileSink::payloads(&p.groups),
-            );
-            run(
-                path_segment(ObjectType::Activity),
-                FileSink::payloads(&p.activities),
-            );
-            let deletes: Vec<Value> = [
-                (ObjectType::Person, &p.persons.delete),
-                (ObjectType::Duty, &p.duties.delete),
-                (ObjectType::Group, &p.groups.delete),
-                (ObjectType::Activity, &p.activities.delete),
-            ]
-            .into_iter()
-            .flat_map(|(kind, ids)| {
-                ids.iter()
-                    .map(move |id| json!({"kind": kind.as_str(), "id": id}))
-            })
-            .collect();
+            for kind in SEND_ORDER {
+                let rows = by_type!(kind, &p, |part| FileSink::payloads(part));
+                run(path_segment(kind), rows);
+            }
+            let deletes: Vec<Value> = SEND_ORDER
+                .into_iter()
+                .flat_map(|kind| {
+                    by_type!(kind, &p, |part| &part.delete)
+                        .iter()
+                        .map(move |id| json!({"kind": kind.as_str(), "id": id}))
+                })
+                .collect();
             run("deletes", Ok(deletes));
             results
         })
@@ -380,34 +365,12 @@ impl Sink for FileSink {
                 .unwrap_or_else(|| Err("not written".to_string()))
         };
         let deletes = get("deletes");
-        report(
-            ObjectType::Person,
-            &plan.persons,
-            &get("persons"),
-            &deletes,
-            &mut emit,
-        );
-        report(
-            ObjectType::Duty,
-            &plan.duties,
-            &get("duties"),
-            &deletes,
-            &mut emit,
-        );
-        report(
-            ObjectType::Group,
-            &plan.groups,
-            &get("groups"),
-            &deletes,
-            &mut emit,
-        );
-        report(
-            ObjectType::Activity,
-            &plan.activities,
-            &get("activities"),
-            &deletes,
-            &mut emit,
-        );
+        for kind in SEND_ORDER {
+            let written = get(path_segment(kind));
+            by_type!(kind, &plan, |part| report(
+                kind, part, &written, &deletes, &mut emit
+            ));
+        }
         summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if let Some(stop) = stop {
             return Err(SinkError::Aborted(stop.to_string()));
@@ -435,6 +398,17 @@ impl Sink for FileSink {
         })
     }
 }
+
+/// The order of a snapshot's files (and of its `deleted` rows).
+const SNAPSHOT_ORDER: [EntityKind; 7] = [
+    EntityKind::Organisation,
+    EntityKind::Person,
+    EntityKind::Duty,
+    EntityKind::Group,
+    EntityKind::Activity,
+    EntityKind::Syllabus,
+    EntityKind::Programme,
+];
 
 /// Writes the source's SS 12000 entities as files (a file sink with
 /// `content = "ss12000"`, [`crate::Delivery::Snapshot`]): no plan, no
@@ -465,28 +439,19 @@ impl SnapshotWriter {
         tokio::task::spawn_blocking(move || {
             let s = &snapshot;
             let deleted = &s.deleted;
-            let deleted_rows: Vec<Value> = [
-                ("Organisation", &deleted.organisations),
-                ("Person", &deleted.persons),
-                ("Duty", &deleted.duties),
-                ("Group", &deleted.groups),
-                ("Activity", &deleted.activities),
-                ("Syllabus", &deleted.syllabuses),
-                ("Programme", &deleted.programmes),
-            ]
-            .into_iter()
-            .flat_map(|(kind, ids)| ids.iter().map(move |id| json!({"kind": kind, "id": id})))
-            .collect();
-            let files: Vec<(&str, Result<Vec<Value>, String>)> = vec![
-                ("organisations", to_values(&s.organisations)),
-                ("persons", to_values(&s.persons)),
-                ("duties", to_values(&s.duties)),
-                ("groups", to_values(&s.groups)),
-                ("activities", to_values(&s.activities)),
-                ("syllabuses", to_values(&s.syllabuses)),
-                ("programmes", to_values(&s.programmes)),
-                ("deleted", Ok(deleted_rows)),
-            ];
+            let deleted_rows: Vec<Value> = SNAPSHOT_ORDER
+                .into_iter()
+                .flat_map(|kind| {
+                    by_kind!(kind, &deleted, |ids| ids)
+                        .iter()
+                        .map(move |id| json!({"kind": kind.type_name(), "id": id}))
+                })
+                .collect();
+            let mut files: Vec<(&str, Result<Vec<Value>, String>)> = SNAPSHOT_ORDER
+                .into_iter()
+                .map(|kind| (kind.endpoint(), by_kind!(kind, &s, |list| to_values(list))))
+                .collect();
+            files.push(("deleted", Ok(deleted_rows)));
             let mut summary = SnapshotSummary::default();
             for (name, rows) in files {
                 let rows = rows.map_err(|message| SinkError::Write {
