@@ -1,12 +1,78 @@
-//! Outcomes: what gating decided turned into lanes and held-back outcomes,
-//! finishing entities, retrying `TemporaryError` and reading a job's
-//! status.
+//! Outcome bookkeeping: the [`Emitter`] that forwards every outcome to the
+//! engine (counting it, remembering what failed for gating, noting a stop
+//! the engine asks for); what gating decided turned into lanes and
+//! held-back outcomes; finishing entities, retrying `TemporaryError` and
+//! reading a settled job's status.
+
+use std::sync::Mutex;
 
 use serde::Serialize;
 use skolsync_model::plan::Blocker;
 
 use super::gating::{Held, ToSend};
 use super::*;
+
+/// Forwards outcomes to the engine, counting them and remembering which
+/// entities were not accepted (for gating).
+pub(super) struct Emitter<'a> {
+    callback: OutcomeCallback<'a>,
+    state: Mutex<EmitState>,
+}
+
+#[derive(Default)]
+struct EmitState {
+    summary: ApplySummary,
+    failed: Failed,
+    /// The first stop the engine asked for.
+    stop: Option<SinkStop>,
+}
+
+impl<'a> Emitter<'a> {
+    pub(super) fn new(callback: OutcomeCallback<'a>) -> Self {
+        Emitter {
+            callback,
+            state: Mutex::new(EmitState::default()),
+        }
+    }
+
+    pub(super) fn emit(&self, outcome: Outcome) {
+        if let Ok(mut state) = self.state.lock() {
+            state.summary.count(&outcome);
+            if !outcome.status.is_accepted() && outcome.action != Action::Delete {
+                state.failed[outcome.kind].insert(outcome.id);
+            }
+        }
+        if let Err(stop) = (self.callback)(outcome)
+            && let Ok(mut state) = self.state.lock()
+        {
+            state.stop.get_or_insert(stop);
+        }
+    }
+
+    /// Why the engine asked the sink to stop, if it did.
+    pub(super) fn stop(&self) -> Option<SinkStop> {
+        self.state.lock().ok().and_then(|s| s.stop.clone())
+    }
+
+    pub(super) fn failed(&self) -> Failed {
+        self.state
+            .lock()
+            .map(|s| s.failed.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn summary(&self) -> ApplySummary {
+        self.state
+            .lock()
+            .map(|s| s.summary.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn not_found(outcome: &EntityOutcome) -> bool {
+    outcome.status_code == Some(404)
+        || (!outcome.errors.is_empty() && outcome.errors.iter().all(|e| e.status_code == 404))
+}
 
 impl Runner<'_> {
     // ---- what gating decided ------------------------------------------------
