@@ -5,7 +5,7 @@
 //!   Duty → Group → Activity (deletes in reverse), packed by bytes under the
 //!   body limit, paced under the per-client call limit, confirmed job by job,
 //!   with dependency gating, retries and per-entity outcomes as they happen.
-//! - [`file`]: JSONL, CSV and Parquet files per entity type, for audits,
+//! - [`file`](mod@file): JSONL, CSV and Parquet files per entity type, for audits,
 //!   migrations and dry runs.
 //!
 //! What a pipeline does is read from its `[sink]` section
