@@ -27,7 +27,9 @@ fn main() -> ExitCode {
             ExitCode::from(skolsync::engine::EXIT_USAGE)
         }
         Some(cli::Command::Sandbox(args)) => report(commands::sandbox::run(&args)),
-        Some(cli::Command::Extract(args)) => report(commands::extract::run(&args)),
+        Some(cli::Command::Extract(args)) => report(commands::common::block_on(
+            commands::extract::execute(&args),
+        )),
         Some(cli::Command::Validate(args)) => report(commands::common::block_on(
             commands::validate::execute(&args),
         )),

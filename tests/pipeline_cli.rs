@@ -312,3 +312,45 @@ fn validate_names_every_csv_file_that_is_not_there() {
     );
     assert!(!text.contains("is not there"), "{text}");
 }
+
+#[test]
+fn extract_loads_the_file_like_every_command_but_needs_only_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    // A typo in [source]: the line and the intended key, as for `run`.
+    let path = write_pipeline(
+        dir.path(),
+        "name = \"x\"\n[source]\nkind = \"csv\"\nlayout = \"skolverket-template\"\nstudnets = \"e.csv\"\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n",
+    );
+    let out = skolsync()
+        .arg("extract")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("p.toml:5: unknown key `studnets`"), "{err}");
+    assert!(err.contains("did you mean `students`?"), "{err}");
+
+    // The sink's secret is not needed to look at the source: the run gets
+    // as far as reading (the file is missing), not stopped by the sink.
+    let path = write_pipeline(
+        dir.path(),
+        &format!(
+            "{VALID_HEAD}\n[sink]\nkind = \"skolverket\"\nclient_key = \"${{env:SKOLSYNC_TEST_SURELY_UNSET}}\"\n"
+        ),
+    );
+    let out = skolsync()
+        .arg("extract")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(!err.contains("SKOLSYNC_TEST_SURELY_UNSET"), "{err}");
+    assert!(err.contains("Elevinskrivningar.csv"), "{err}");
+}

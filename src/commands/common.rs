@@ -56,6 +56,7 @@ impl PipelineArgs {
             state_path: self.state.clone(),
             reports_dir: self.reports_dir.clone(),
             inspect_only: false,
+            source_only: false,
         })
     }
 

@@ -3,8 +3,10 @@
 //! deletions and the rejects, so people can inspect a source before
 //! provisioning anything.
 //!
-//! Only the `[source]` section is used (with `${env:..}`/`${file:..}`
-//! expanded and relative paths taken from the pipeline file's folder).
+//! The file is loaded as every command loads it (line numbers and
+//! suggestions in errors, `[sandbox]` started when enabled), but only the
+//! `[source]` is used: references elsewhere need not expand, so the sink's
+//! secrets need not be set. Relative paths are taken from the file's folder.
 //! Batches are written as they arrive, so memory stays at a few pages. The
 //! files hold personal data (personnummer) in full: treat them like the
 //! source itself.
@@ -16,29 +18,32 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, FixedOffset};
 use clap::Args;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use skolsync::pipeline::expand::expand_tree;
+use skolsync::engine::{EXIT_ABORTED, EXIT_USAGE};
+use skolsync::pipeline::Pipeline;
 use skolsync::terminal::{escape, scrubbed};
-use skolsync_connectors::{Batch, ReadOptions, ReadProgress, SourceConfig};
+use skolsync_connectors::{Batch, ReadOptions, ReadProgress};
+use skolsync_model::by_kind;
 use skolsync_model::ss12000::{EntityKind, SourceId};
 use skolsync_sink::file::JsonlFiles;
 
-/// Exit code when the pipeline file is wrong.
-const EXIT_CONFIG: u8 = 2;
-/// Exit code when the source failed.
-const EXIT_SOURCE: u8 = 4;
+use super::common::{Failure, PipelineArgs};
 
 /// Options of `skolsync extract`.
 #[derive(Debug, Clone, Args)]
 pub struct ExtractArgs {
-    /// The pipeline file; only its `[source]` section is read.
+    /// The pipeline file; only its `[source]` is used.
     #[arg(value_name = "PIPELINE")]
     pub pipeline: PathBuf,
+
+    /// Read from a sandbox that is already running: a file holding the JSON
+    /// line `skolsync sandbox --json` prints.
+    #[arg(long, value_name = "FILE")]
+    pub sandbox_endpoints: Option<PathBuf>,
 
     /// Folder for the `.jsonl` files (created if missing; files are replaced).
     #[arg(long, value_name = "DIR")]
@@ -68,48 +73,20 @@ const FILES: [&str; 9] = [
     "rejects",
 ];
 
-/// Runs the command.
-pub fn run(args: &ExtractArgs) -> anyhow::Result<ExitCode> {
-    let (config, base_dir) = match load_source(&args.pipeline) {
-        Ok(found) => found,
-        Err(err) => {
-            eprintln!("skolsync: {}", scrubbed(&format!("{err:#}")));
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
+/// Carries out `skolsync extract`.
+pub async fn execute(args: &ExtractArgs) -> Result<ExitCode, Failure> {
+    let pipeline_args = PipelineArgs {
+        pipeline: args.pipeline.clone(),
+        sandbox_endpoints: args.sandbox_endpoints.clone(),
+        state: None,
+        reports_dir: None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
-    runtime.block_on(extract(args, &config, &base_dir))
-}
-
-/// The `[source]` section of `path`, expanded, and the folder paths in it
-/// are relative to.
-pub fn load_source(path: &Path) -> anyhow::Result<(SourceConfig, PathBuf)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the pipeline file {}", path.display()))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let base_dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut section = table
-        .remove("source")
-        .with_context(|| format!("{} has no [source] section", path.display()))?;
-    expand_tree(&mut section, &base_dir, "source")
-        .with_context(|| format!("{}", path.display()))?;
-    let config: SourceConfig = serde_path_to_error::deserialize(section).map_err(|err| {
-        let at = err.path().to_string();
-        let key = if at == "." || at.is_empty() {
-            "source".to_string()
-        } else {
-            format!("source.{at}")
-        };
-        anyhow::anyhow!("{}: {key}: {}", path.display(), err.into_inner())
-    })?;
-    Ok((config, base_dir))
+    let mut options = pipeline_args.options().map_err(Failure::Usage)?;
+    options.source_only = true;
+    let pipeline = Pipeline::load(&args.pipeline, &options)
+        .await
+        .map_err(|e| Failure::Engine(e.into()))?;
+    extract(args, &pipeline).await.map_err(Failure::Usage)
 }
 
 /// The nine output files, written through the file sink's JSON Lines
@@ -136,16 +113,8 @@ impl Outputs {
             Batch::Programmes(v) => self.write("programmes", v),
             Batch::Rejects(v) => self.write("rejects", v),
             Batch::Deleted(d) => {
-                let lists: [(EntityKind, &Vec<SourceId>); 7] = [
-                    (EntityKind::Organisation, &d.organisations),
-                    (EntityKind::Person, &d.persons),
-                    (EntityKind::Duty, &d.duties),
-                    (EntityKind::Group, &d.groups),
-                    (EntityKind::Activity, &d.activities),
-                    (EntityKind::Syllabus, &d.syllabuses),
-                    (EntityKind::Programme, &d.programmes),
-                ];
-                for (kind, ids) in lists {
+                for kind in EntityKind::ALL {
+                    let ids: &Vec<SourceId> = by_kind!(kind, &d, |list| list);
                     let lines: Vec<Deleted<'_>> = ids
                         .iter()
                         .map(|id| Deleted {
@@ -179,22 +148,18 @@ struct Deleted<'a> {
     id: &'a str,
 }
 
-async fn extract(
-    args: &ExtractArgs,
-    config: &SourceConfig,
-    base_dir: &Path,
-) -> anyhow::Result<ExitCode> {
-    let source =
-        match skolsync_connectors::build(config, &skolsync_model::BuildContext::new(base_dir)) {
-            Ok(s) => s,
-            Err(err) => {
-                eprintln!(
-                    "skolsync: {}",
-                    scrubbed(&format!("{}: {err}", args.pipeline.display()))
-                );
-                return Ok(ExitCode::from(EXIT_CONFIG));
-            }
-        };
+async fn extract(args: &ExtractArgs, pipeline: &Pipeline) -> anyhow::Result<ExitCode> {
+    let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.build_context())
+    {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!(
+                "skolsync: {}",
+                scrubbed(&format!("{}: {err}", args.pipeline.display()))
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
     let mut outputs = Outputs::create(&args.out)?;
     let progress = ReadProgress::new();
     let bar = progress_bar(Arc::clone(&progress), source.describe());
@@ -218,7 +183,7 @@ async fn extract(
                     "skolsync: {}",
                     scrubbed(&format!("reading {} failed: {err}", source.describe()))
                 );
-                return Ok(ExitCode::from(EXIT_SOURCE));
+                return Ok(ExitCode::from(EXIT_ABORTED));
             }
         }
     }
@@ -226,7 +191,7 @@ async fn extract(
     let counts = outputs.finish()?;
     if !complete {
         eprintln!("skolsync: the source stopped before the read was complete");
-        return Ok(ExitCode::from(EXIT_SOURCE));
+        return Ok(ExitCode::from(EXIT_ABORTED));
     }
     println!(
         "Read {} into {}",
@@ -278,51 +243,4 @@ fn progress_bar(progress: Arc<ReadProgress>, what: String) -> ProgressBar {
         }
     });
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_source_section_is_expanded_and_read() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("secret"), "s3cret\n").unwrap();
-        let path = dir.path().join("p.toml");
-        std::fs::write(
-            &path,
-            "name = \"x\"\n[source]\nkind = \"educloud\"\norg_identifier = \"SE00100\"\n\
-             client_id = \"id\"\nclient_secret = \"${file:secret}\"\n[sink]\nkind = \"jsonl\"\n",
-        )
-        .unwrap();
-        let (config, base) = load_source(&path).unwrap();
-        assert_eq!(base, dir.path());
-        let SourceConfig::Educloud(c) = config else {
-            panic!("educloud expected")
-        };
-        assert_eq!(c.client_secret.expose(), "s3cret");
-    }
-
-    #[test]
-    fn errors_name_the_file_and_the_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.toml");
-        std::fs::write(
-            &path,
-            "[source]\nkind = \"educloud\"\norg_identifier = \"SE00100\"\n\
-             client_id = \"${env:SKOLSYNC_SURELY_UNSET}\"\nclient_secret = \"s\"\n",
-        )
-        .unwrap();
-        let err = format!("{:#}", load_source(&path).unwrap_err());
-        assert!(
-            err.contains("p.toml") && err.contains("source.client_id"),
-            "{err}"
-        );
-        std::fs::write(&path, "[source]\nkind = \"ftp\"\n").unwrap();
-        let err = format!("{:#}", load_source(&path).unwrap_err());
-        assert!(err.contains("ftp"), "{err}");
-        std::fs::write(&path, "name = \"x\"\n").unwrap();
-        let err = format!("{:#}", load_source(&path).unwrap_err());
-        assert!(err.contains("no [source] section"), "{err}");
-    }
 }

@@ -26,8 +26,10 @@ pub(super) struct Expander<'d, 'a> {
     pub(super) doc: &'d Document<'a>,
     /// Where `${file:..}` paths start.
     pub(super) base_dir: &'d Path,
-    /// Unexpandable references become empty instead of an error.
+    /// Unexpandable references become empty instead of an error…
     pub(super) lenient: bool,
+    /// …except under this top-level section, when set.
+    pub(super) strict_section: Option<&'static str>,
 }
 
 impl Expander<'_, '_> {
@@ -49,7 +51,9 @@ impl Expander<'_, '_> {
         match value {
             Value::String(s) if s.contains("${") => match expand::expand(s, self.base_dir) {
                 Ok(expanded) => *s = expanded,
-                Err(_) if self.lenient => s.clear(),
+                Err(_) if self.lenient && at.first().map(String::as_str) != self.strict_section => {
+                    s.clear()
+                }
                 Err(e) => {
                     let key_path: Vec<&str> = at.iter().map(String::as_str).collect();
                     return Err(PipelineError::Expand {

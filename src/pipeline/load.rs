@@ -33,6 +33,11 @@ pub struct LoadOptions {
     /// and let `${env:..}`/`${file:..}` that cannot be expanded be empty
     /// rather than an error, since no service is called.
     pub inspect_only: bool,
+    /// Only the `[source]` is used (`skolsync extract`): the sandbox starts
+    /// as for a run, but `${env:..}`/`${file:..}` outside `[source]` that
+    /// cannot be expanded are left empty (the sink's secrets need not be
+    /// set to look at the source).
+    pub source_only: bool,
 }
 
 /// Where the state store is.
@@ -111,7 +116,8 @@ impl Pipeline {
         let mut expander = Expander {
             doc: &doc,
             base_dir: &base_dir,
-            lenient: options.inspect_only,
+            lenient: options.inspect_only || options.source_only,
+            strict_section: options.source_only.then_some("source"),
         };
         expander.table(&mut table, &mut Vec::new())?;
         let file: PipelineFile = doc.deserialize(Value::Table(table))?;

@@ -96,6 +96,7 @@ pub(super) fn sandbox_section(
         doc,
         base_dir,
         lenient: false,
+        strict_section: None,
     }
     .table(&mut section, &mut at)?;
     let mut wrapper = Table::new();
