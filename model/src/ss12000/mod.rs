@@ -13,6 +13,15 @@
 //! Source ids are kept as opaque strings ([`SourceId`]): SS 12000 says UUID,
 //! but CSV exports use their own keys, and the transform decides which
 //! Skolverket id each entity gets.
+//!
+//! The types live in one file per domain and are re-exported here, so they
+//! are named `ss12000::Person`, not `ss12000::person::Person`:
+//! `common` (ids, references, timestamps), `organisation`, `person`
+//! (with enrolments), `teaching` (duties, groups, activities), `syllabus`
+//! (syllabuses and programmes), `envelope` (list pages, deleted ids), `kind`
+//! ([`EntityKind`]), `snapshot` ([`Snapshot`]) and `lenient` (the
+//! deserialisers behind the tolerant reading). This file holds what spans
+//! them: the [`Entity`] trait and per-entity parsing.
 
 mod common;
 mod envelope;
