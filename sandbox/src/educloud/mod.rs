@@ -303,10 +303,7 @@ async fn apply_faults(
     request: Request,
     next: Next,
 ) -> Response {
-    let current = faults.get();
-    if !current.slow.is_zero() {
-        tokio::time::sleep(current.slow).await;
-    }
+    let current = faults.wait_slow().await;
     if faults.take_burst() {
         return ApiError::RateLimited.into_response();
     }
