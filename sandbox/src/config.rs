@@ -260,6 +260,16 @@ impl FaultSwitch {
         self.faults.read().map(|f| f.clone()).unwrap_or_default()
     }
 
+    /// Waits out the injected slowness; returns the settings this call is
+    /// answered under.
+    pub(crate) async fn wait_slow(&self) -> Faults {
+        let current = self.get();
+        if !current.slow.is_zero() {
+            tokio::time::sleep(current.slow).await;
+        }
+        current
+    }
+
     /// Replaces the settings (and restarts any 429 burst).
     pub fn set(&self, faults: Faults) {
         if let Ok(mut burst) = self.burst_left.lock() {

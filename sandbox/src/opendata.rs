@@ -117,10 +117,7 @@ async fn apply_faults(
     request: Request,
     next: Next,
 ) -> Response {
-    let current = faults.get();
-    if !current.slow.is_zero() {
-        tokio::time::sleep(current.slow).await;
-    }
+    let current = faults.wait_slow().await;
     if faults.chance(current.server_error_share) {
         return if faults.chance(0.5) {
             OpenDataError::Internal.into_response()

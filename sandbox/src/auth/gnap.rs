@@ -137,36 +137,32 @@ pub struct GnapError {
 }
 
 impl GnapError {
-    fn request(description: String) -> Self {
+    fn new(status: StatusCode, code: &'static str, description: String) -> Self {
         GnapError {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_request",
+            status,
+            code,
             description,
         }
+    }
+
+    fn request(description: String) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
     fn flag(description: String) -> Self {
-        GnapError {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_flag",
-            description,
-        }
+        Self::new(StatusCode::BAD_REQUEST, "invalid_flag", description)
     }
 
     fn client(description: String) -> Self {
-        GnapError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "invalid_client",
-            description,
-        }
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
     }
 
     fn server(description: String) -> Self {
-        GnapError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "request_denied",
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "request_denied",
             description,
-        }
+        )
     }
 }
 

@@ -144,6 +144,21 @@ pub fn router(world: World, config: EduCloudSettings, faults: Arc<FaultSwitch>) 
         .layer(middleware::from_fn_with_state(faults, apply_faults))
 }
 
+/// Calls the generic `handler` with the resource type of `kind`.
+macro_rules! per_kind {
+    ($kind:expr, $handler:ident($($arg:expr),* $(,)?)) => {
+        match $kind {
+            EntityKind::Organisation => $handler::<Organisation>($($arg),*),
+            EntityKind::Person => $handler::<Person>($($arg),*),
+            EntityKind::Duty => $handler::<Duty>($($arg),*),
+            EntityKind::Group => $handler::<Group>($($arg),*),
+            EntityKind::Activity => $handler::<Activity>($($arg),*),
+            EntityKind::Syllabus => $handler::<Syllabus>($($arg),*),
+            EntityKind::Programme => $handler::<Programme>($($arg),*),
+        }
+    };
+}
+
 /// The routes of one API, all resources.
 fn api_routes(mut router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared>> {
     let prefix = match api {
@@ -162,7 +177,7 @@ fn api_routes(mut router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared>> 
                           RawQuery(query): RawQuery| async move {
                         let customer = customer_param(params.ok());
                         guarded(shared, api, customer, headers, move |shared| {
-                            dispatch_list(&shared, kind, query.as_deref())
+                            per_kind!(kind, list(&shared, query.as_deref()))
                         })
                         .await
                     },
@@ -178,7 +193,7 @@ fn api_routes(mut router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared>> 
                           body: Bytes| async move {
                         let customer = customer_param(params.ok());
                         guarded(shared, api, customer, headers, move |shared| {
-                            dispatch_lookup(&shared, kind, query.as_deref(), &body)
+                            per_kind!(kind, lookup(&shared, query.as_deref(), &body))
                         })
                         .await
                     },
@@ -195,7 +210,7 @@ fn api_routes(mut router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared>> 
                         let id = path_param(params.as_ref(), "id").unwrap_or_default();
                         let customer = customer_param(params);
                         guarded(shared, api, customer, headers, move |shared| {
-                            dispatch_one(&shared, kind, &id, query.as_deref())
+                            per_kind!(kind, one(&shared, &id, query.as_deref()))
                         })
                         .await
                     },
@@ -288,10 +303,7 @@ async fn apply_faults(
     request: Request,
     next: Next,
 ) -> Response {
-    let current = faults.get();
-    if !current.slow.is_zero() {
-        tokio::time::sleep(current.slow).await;
-    }
+    let current = faults.wait_slow().await;
     if faults.take_burst() {
         return ApiError::RateLimited.into_response();
     }
@@ -386,56 +398,6 @@ fn read_source(shared: &Shared) -> Result<std::sync::RwLockReadGuard<'_, SourceD
 
 // ---------------------------------------------------------------------------
 // Lists, single entities and lookups.
-
-fn dispatch_list(
-    shared: &Shared,
-    kind: EntityKind,
-    query: Option<&str>,
-) -> Result<Response, ApiError> {
-    match kind {
-        EntityKind::Organisation => list::<Organisation>(shared, query),
-        EntityKind::Person => list::<Person>(shared, query),
-        EntityKind::Duty => list::<Duty>(shared, query),
-        EntityKind::Group => list::<Group>(shared, query),
-        EntityKind::Activity => list::<Activity>(shared, query),
-        EntityKind::Syllabus => list::<Syllabus>(shared, query),
-        EntityKind::Programme => list::<Programme>(shared, query),
-    }
-}
-
-fn dispatch_one(
-    shared: &Shared,
-    kind: EntityKind,
-    id: &str,
-    query: Option<&str>,
-) -> Result<Response, ApiError> {
-    match kind {
-        EntityKind::Organisation => one::<Organisation>(shared, id, query),
-        EntityKind::Person => one::<Person>(shared, id, query),
-        EntityKind::Duty => one::<Duty>(shared, id, query),
-        EntityKind::Group => one::<Group>(shared, id, query),
-        EntityKind::Activity => one::<Activity>(shared, id, query),
-        EntityKind::Syllabus => one::<Syllabus>(shared, id, query),
-        EntityKind::Programme => one::<Programme>(shared, id, query),
-    }
-}
-
-fn dispatch_lookup(
-    shared: &Shared,
-    kind: EntityKind,
-    query: Option<&str>,
-    body: &[u8],
-) -> Result<Response, ApiError> {
-    match kind {
-        EntityKind::Organisation => lookup::<Organisation>(shared, query, body),
-        EntityKind::Person => lookup::<Person>(shared, query, body),
-        EntityKind::Duty => lookup::<Duty>(shared, query, body),
-        EntityKind::Group => lookup::<Group>(shared, query, body),
-        EntityKind::Activity => lookup::<Activity>(shared, query, body),
-        EntityKind::Syllabus => lookup::<Syllabus>(shared, query, body),
-        EntityKind::Programme => lookup::<Programme>(shared, query, body),
-    }
-}
 
 /// Checks `expand` values against what the resource takes.
 fn check_expand<T: Resource>(expand: &BTreeSet<String>) -> Result<(), ApiError> {

@@ -6,7 +6,7 @@
 //! does not depend on the dirt level) and assigned kinds in turn so every
 //! kind of the category appears.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rand::SeedableRng;
 use rand::seq::index;
@@ -123,13 +123,14 @@ pub(crate) fn apply(config: &GenerateConfig, m: &mut Municipality, eligible: &El
                 ghost_people += 1;
             }
             _ => {
-                let Ok(mut json) = serde_json::to_value(&*group) else {
+                if !unknown_code(
+                    &mut m.source.raw_overrides,
+                    (EntityKind::Group, group.id.clone()),
+                    &*group,
+                    ("groupType", UNKNOWN_GROUP_TYPE),
+                ) {
                     continue;
-                };
-                json["groupType"] = UNKNOWN_GROUP_TYPE.into();
-                m.source
-                    .raw_overrides
-                    .insert((EntityKind::Group, group.id.clone()), json);
+                }
             }
         }
         dirty.push(DirtyRecord {
@@ -149,13 +150,14 @@ pub(crate) fn apply(config: &GenerateConfig, m: &mut Municipality, eligible: &El
                 end_date: None,
             });
         } else {
-            let Ok(mut json) = serde_json::to_value(&*activity) else {
+            if !unknown_code(
+                &mut m.source.raw_overrides,
+                (EntityKind::Activity, activity.id.clone()),
+                &*activity,
+                ("activityType", UNKNOWN_ACTIVITY_TYPE),
+            ) {
                 continue;
-            };
-            json["activityType"] = UNKNOWN_ACTIVITY_TYPE.into();
-            m.source
-                .raw_overrides
-                .insert((EntityKind::Activity, activity.id.clone()), json);
+            }
         }
         dirty.push(DirtyRecord {
             kind: EntityKind::Activity,
@@ -164,6 +166,24 @@ pub(crate) fn apply(config: &GenerateConfig, m: &mut Municipality, eligible: &El
         });
     }
     m.dirty = dirty;
+}
+
+/// Stores under `key` the raw form of `entity` with the field of `code`
+/// set to its value, one outside the field's code list (the typed record
+/// cannot hold it); `false`, and the record stays clean, if it does not
+/// serialise.
+fn unknown_code<T: serde::Serialize>(
+    overrides: &mut HashMap<(EntityKind, SourceId), serde_json::Value>,
+    key: (EntityKind, SourceId),
+    entity: &T,
+    (field, value): (&str, &str),
+) -> bool {
+    let Ok(mut json) = serde_json::to_value(entity) else {
+        return false;
+    };
+    json[field] = value.into();
+    overrides.insert(key, json);
+    true
 }
 
 /// Breaks person `p`; returns the fault actually applied.

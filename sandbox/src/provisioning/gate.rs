@@ -167,10 +167,7 @@ pub async fn gate(
     let limits = state.inner.limits;
     let (bytes, body_bytes) = read_body(body, limits.max_body_bytes).await;
 
-    let faults = state.inner.faults.get();
-    if !faults.slow.is_zero() {
-        tokio::time::sleep(faults.slow).await;
-    }
+    let faults = state.inner.faults.wait_slow().await;
 
     let open = path == "/alive";
     let identity = match bearer(&parts.headers) {

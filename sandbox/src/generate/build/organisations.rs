@@ -149,15 +149,11 @@ impl Builder<'_> {
         }
     }
 
+    /// The GR syllabus of `subject` for the stage `year` belongs to.
     pub(super) fn gr_syllabus(&mut self, subject: Subject, year: u8) -> SourceId {
         let (start, end) = curriculum::stage(year);
-        if let Some(id) = self.syllabuses.get(&(subject.code, start, end)) {
-            return id.clone();
-        }
-        let id = self.next_id(Tag::Syllabus);
-        let meta = self.meta();
-        self.source.syllabuses.push(Syllabus {
-            id: id.clone(),
+        self.syllabus((subject.code, start, end), |id, meta| Syllabus {
+            id,
             meta,
             school_type: Some(Ss12000SchoolType::Gr),
             subject_code: Some(subject.code.to_string()),
@@ -168,20 +164,13 @@ impl Builder<'_> {
             start_school_year: Some(start),
             end_school_year: Some(end),
             official: Some(true),
-        });
-        self.syllabuses
-            .insert((subject.code, start, end), id.clone());
-        id
+        })
     }
 
+    /// The GY syllabus of `course`.
     pub(super) fn gy_syllabus(&mut self, course: Course) -> SourceId {
-        if let Some(id) = self.syllabuses.get(&(course.code, 0, 0)) {
-            return id.clone();
-        }
-        let id = self.next_id(Tag::Syllabus);
-        let meta = self.meta();
-        self.source.syllabuses.push(Syllabus {
-            id: id.clone(),
+        self.syllabus((course.code, 0, 0), |id, meta| Syllabus {
+            id,
             meta,
             school_type: Some(Ss12000SchoolType::Gy),
             subject_code: Some(course.subject.to_string()),
@@ -192,8 +181,23 @@ impl Builder<'_> {
             start_school_year: None,
             end_school_year: None,
             official: Some(true),
-        });
-        self.syllabuses.insert((course.code, 0, 0), id.clone());
+        })
+    }
+
+    /// The syllabus under `key` (code and stage), made by `make` the first
+    /// time it is asked for.
+    fn syllabus(
+        &mut self,
+        key: (&'static str, u8, u8),
+        make: impl FnOnce(SourceId, Meta) -> Syllabus,
+    ) -> SourceId {
+        if let Some(id) = self.syllabuses.get(&key) {
+            return id.clone();
+        }
+        let id = self.next_id(Tag::Syllabus);
+        let meta = self.meta();
+        self.source.syllabuses.push(make(id.clone(), meta));
+        self.syllabuses.insert(key, id.clone());
         id
     }
 }

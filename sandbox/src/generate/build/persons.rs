@@ -103,13 +103,11 @@ impl Builder<'_> {
         } else {
             civic::Kind::Personnummer
         };
-        let number = self.civic.next(birth, kind);
-        let (given, middle, family) = self.names(number.male);
-        let eppn = self.eppn(index as u64, &given, &family);
+        let who = self.identity(index, birth, kind);
         let email = format!(
             "{}.{}{}@elev.{}",
-            ascii_fold(&given),
-            ascii_fold(&family),
+            ascii_fold(&who.given),
+            ascii_fold(&who.family),
             index,
             self.domain
         );
@@ -139,57 +137,64 @@ impl Builder<'_> {
             // the pupil did the previous year.
             if let Some(other) = self.other_unit_like(unit) {
                 enrolments.push(Enrolment {
-                    enroled_at: Reference::to(self.units[other].org.as_str()),
                     school_year: Some(school_year - 1),
-                    school_type,
                     start_date: Some(term_start_of(REFERENCE_DATE.year() - 1)),
                     end_date: NaiveDate::from_ymd_opt(REFERENCE_DATE.year(), 6, 12),
-                    cancelled: None,
-                    education_code: orientation.map(|o| o.code.to_string()),
-                    programme: orientation
-                        .and_then(|o| self.programme_ids.get(o.code))
-                        .map(|p| Reference::to(p.as_str())),
+                    ..self.enrolment(other, school_type, orientation)
                 });
             }
         }
-        let u = &self.units[unit];
         enrolments.push(Enrolment {
-            enroled_at: Reference::to(u.org.as_str()),
             school_year: Some(school_year),
-            school_type,
             start_date: Some(term_start_of(REFERENCE_DATE.year() - first_year.max(0))),
+            ..self.enrolment(unit, school_type, orientation)
+        });
+
+        self.source.persons.push(Person {
+            enrolments,
+            ..person_record(id, meta, who, marking, email, EmailType::SkolaElev)
+        });
+        if cohort != Cohort::Fklass && kind != civic::Kind::Temporary {
+            self.eligible.students.push(index);
+        }
+        (index, sva)
+    }
+
+    /// Draws who person number `index` is: the civic number of `birth`
+    /// and `kind`, names that go with its sex, and an EPPN.
+    fn identity(&mut self, index: usize, birth: NaiveDate, kind: civic::Kind) -> Identity {
+        let number = self.civic.next(birth, kind);
+        let (given, middle, family) = self.names(number.male);
+        let eppn = self.eppn(index as u64, &given, &family);
+        Identity {
+            civic_no: number.value,
+            given,
+            middle,
+            family,
+            eppn,
+        }
+    }
+
+    /// A current enrolment at `unit` (no year, no dates), with the
+    /// programme of `orientation` if it has one.
+    fn enrolment(
+        &self,
+        unit: usize,
+        school_type: Ss12000SchoolType,
+        orientation: Option<&Orientation>,
+    ) -> Enrolment {
+        Enrolment {
+            enroled_at: Reference::to(self.units[unit].org.as_str()),
+            school_year: None,
+            school_type,
+            start_date: None,
             end_date: None,
             cancelled: None,
             education_code: orientation.map(|o| o.code.to_string()),
             programme: orientation
                 .and_then(|o| self.programme_ids.get(o.code))
                 .map(|p| Reference::to(p.as_str())),
-        });
-
-        self.source.persons.push(Person {
-            id,
-            meta,
-            given_name: given,
-            middle_name: middle,
-            family_name: family,
-            edu_person_principal_names: vec![eppn],
-            external_identifiers: Vec::new(),
-            civic_no: Some(RawCivicNo {
-                value: number.value,
-                nationality: Some("SE".to_string()),
-            }),
-            security_marking: Some(marking),
-            person_status: Some(PersonStatus::Aktiv),
-            emails: vec![Email {
-                value: email,
-                email_type: Some(EmailType::SkolaElev),
-            }],
-            enrolments,
-        });
-        if cohort != Cohort::Fklass && kind != civic::Kind::Temporary {
-            self.eligible.students.push(index);
         }
-        (index, sva)
     }
 
     /// Another unit of the same kind, if there is one.
@@ -234,10 +239,8 @@ impl Builder<'_> {
         } else {
             civic::Kind::Personnummer
         };
-        let number = self.civic.next(birth, kind);
-        let (given, middle, family) = self.names(number.male);
-        let eppn = self.eppn(index as u64, &given, &family);
-        let local = format!("{}.{}", ascii_fold(&given), ascii_fold(&family));
+        let who = self.identity(index, birth, kind);
+        let local = format!("{}.{}", ascii_fold(&who.given), ascii_fold(&who.family));
         let seen = self.staff_emails.entry(local.clone()).or_insert(0);
         *seen += 1;
         let email = if *seen == 1 {
@@ -255,31 +258,23 @@ impl Builder<'_> {
             Vec::new()
         };
         let marking = self.security_marking();
-        let signature: String = given
+        let signature: String = who
+            .given
             .chars()
             .take(2)
-            .chain(family.chars().take(1))
+            .chain(who.family.chars().take(1))
             .flat_map(char::to_uppercase)
             .collect();
         self.source.persons.push(Person {
-            id: id.clone(),
-            meta,
-            given_name: given,
-            middle_name: middle,
-            family_name: family,
-            edu_person_principal_names: vec![eppn],
             external_identifiers,
-            civic_no: Some(RawCivicNo {
-                value: number.value,
-                nationality: Some("SE".to_string()),
-            }),
-            security_marking: Some(marking),
-            person_status: Some(PersonStatus::Aktiv),
-            emails: vec![Email {
-                value: email,
-                email_type: Some(EmailType::SkolaPersonal),
-            }],
-            enrolments: Vec::new(),
+            ..person_record(
+                id.clone(),
+                meta,
+                who,
+                marking,
+                email,
+                EmailType::SkolaPersonal,
+            )
         });
         let started = self.rng.random_range(2005..=REFERENCE_DATE.year());
         let duty = self.duty(unit, &id, role, signature, term_start_of(started), None);
@@ -350,5 +345,46 @@ impl Builder<'_> {
                 );
             }
         }
+    }
+}
+
+/// Who a generated person is.
+struct Identity {
+    civic_no: String,
+    given: String,
+    middle: Option<String>,
+    family: String,
+    eppn: String,
+}
+
+/// The record of an active person with one e-mail address; external
+/// identifiers and enrolments are the caller's to add.
+fn person_record(
+    id: SourceId,
+    meta: Meta,
+    who: Identity,
+    marking: SecurityMarking,
+    email: String,
+    email_type: EmailType,
+) -> Person {
+    Person {
+        id,
+        meta,
+        given_name: who.given,
+        middle_name: who.middle,
+        family_name: who.family,
+        edu_person_principal_names: vec![who.eppn],
+        external_identifiers: Vec::new(),
+        civic_no: Some(RawCivicNo {
+            value: who.civic_no,
+            nationality: Some("SE".to_string()),
+        }),
+        security_marking: Some(marking),
+        person_status: Some(PersonStatus::Aktiv),
+        emails: vec![Email {
+            value: email,
+            email_type: Some(email_type),
+        }],
+        enrolments: Vec::new(),
     }
 }
