@@ -101,13 +101,14 @@ pub(super) async fn load(
                     .remove(&(outcome.kind, outcome.id))
                     .map_or((None, None), |(s, u)| (Some(s), u));
                 bars.inc(outcome.kind, !outcome.status.is_accepted());
-                if outcome.status.is_accepted() && outcome.action != Action::Delete {
-                    confirmed.insert((outcome.kind, outcome.id));
-                }
                 builder.add_outcome(&outcome);
                 if stopped.is_some() {
-                    // The store failed before: the rest is reported only.
+                    // The store failed before: the rest is reported only,
+                    // neither stored nor counted as confirmed.
                     continue;
+                }
+                if outcome.status.is_accepted() && outcome.action != Action::Delete {
+                    confirmed.insert((outcome.kind, outcome.id));
                 }
                 if let Err(e) = writer.record(outcome, source_id, school_unit).await {
                     // Sending more without recording it would make the next
