@@ -17,7 +17,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -114,7 +113,12 @@ async fn run(args: Args) -> ExitCode {
     let limit = limits.max_body_bytes;
     let config = support::sink_config(&sandbox);
     let packing_limit = config.max_body_bytes;
-    let sink = match build(&SinkConfig::Skolverket(config), Path::new(".")).await {
+    let sink = match build(
+        &SinkConfig::Skolverket(config),
+        &skolsync_model::BuildContext::new("."),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("load_bench: sink: {e}");

@@ -3,6 +3,10 @@
 
 use std::path::PathBuf;
 
+/// Every problem of the `[sink]` section found when building it (the
+/// workspace's one collect-all shape).
+pub type ConfigErrors = skolsync_model::config_problems::ConfigProblems<ConfigError>;
+
 /// A `[sink]` section that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -21,13 +21,13 @@ pub mod file;
 pub mod skolverket;
 mod summary;
 
-use std::path::Path;
+use skolsync_model::BuildContext;
 
 use async_trait::async_trait;
 use skolsync_model::plan::{Outcome, Plan};
 
 pub use config::SinkConfig;
-pub use error::{ConfigError, SinkError};
+pub use error::{ConfigError, ConfigErrors, SinkError};
 pub use skolverket::{Resources, SkolverketSink};
 pub use summary::{ApplySummary, CallStats, CheckReport, KindCounts, SnapshotSummary};
 
@@ -83,45 +83,38 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
 
 /// Builds the writer of a `[sink]` section whose [`SinkConfig::delivery`]
 /// is [`Delivery::Snapshot`] (a file sink with `content = "ss12000"`).
-/// Relative paths are taken from `base_dir`.
+/// Relative paths are taken from the context's folder.
 pub fn snapshot_writer(
     config: &SinkConfig,
-    base_dir: &Path,
-) -> Result<file::SnapshotWriter, ConfigError> {
+    ctx: &BuildContext,
+) -> Result<file::SnapshotWriter, ConfigErrors> {
     let (format, c) = match config {
         SinkConfig::Skolverket(_) => {
             return Err(ConfigError::Invalid {
                 field: "kind",
                 message: "`skolverket` takes plans, not SS 12000 snapshots".to_string(),
-            });
+            }
+            .into());
         }
         SinkConfig::Jsonl(c) => (file::Format::Jsonl, c),
         SinkConfig::Csv(c) => (file::Format::Csv, c),
         SinkConfig::Parquet(c) => (file::Format::Parquet, c),
     };
-    file::SnapshotWriter::new(format, c, base_dir)
+    Ok(file::SnapshotWriter::new(format, c, ctx)?)
 }
 
-/// Builds the sink a `[sink]` section describes. Relative paths in it are
-/// taken from `base_dir` (the pipeline file's folder). Certificates and keys
-/// are read and checked here, so a mistake is reported before a run starts.
-pub async fn build(config: &SinkConfig, base_dir: &Path) -> Result<Box<dyn Sink>, ConfigError> {
+/// Builds the sink a `[sink]` section describes, reporting every problem
+/// of the section at once. Relative paths in it are taken from the
+/// context's folder (the pipeline file's). Certificates and keys are read
+/// and checked here, so a mistake is reported before a run starts.
+pub async fn build(config: &SinkConfig, ctx: &BuildContext) -> Result<Box<dyn Sink>, ConfigErrors> {
+    let file = |format, c| -> Result<Box<dyn Sink>, ConfigErrors> {
+        Ok(Box::new(file::FileSink::new(format, c, ctx)?))
+    };
     match config {
-        SinkConfig::Skolverket(c) => Ok(Box::new(SkolverketSink::new(c, base_dir)?)),
-        SinkConfig::Jsonl(c) => Ok(Box::new(file::FileSink::new(
-            file::Format::Jsonl,
-            c,
-            base_dir,
-        )?)),
-        SinkConfig::Csv(c) => Ok(Box::new(file::FileSink::new(
-            file::Format::Csv,
-            c,
-            base_dir,
-        )?)),
-        SinkConfig::Parquet(c) => Ok(Box::new(file::FileSink::new(
-            file::Format::Parquet,
-            c,
-            base_dir,
-        )?)),
+        SinkConfig::Skolverket(c) => Ok(Box::new(SkolverketSink::new(c, ctx)?)),
+        SinkConfig::Jsonl(c) => file(file::Format::Jsonl, c),
+        SinkConfig::Csv(c) => file(file::Format::Csv, c),
+        SinkConfig::Parquet(c) => file(file::Format::Parquet, c),
     }
 }

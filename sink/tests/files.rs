@@ -51,7 +51,12 @@ fn file_config(kind: &str, content: Content) -> SinkConfig {
 }
 
 async fn file_sink(kind: &str, dir: &Path, content: Content) -> Box<dyn Sink> {
-    build(&file_config(kind, content), dir).await.unwrap()
+    build(
+        &file_config(kind, content),
+        &skolsync_model::BuildContext::new(dir),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -143,7 +148,7 @@ async fn ss12000_content_writes_the_source_entities_and_refuses_plans() {
     let dir = tempfile::tempdir().unwrap();
     let config = file_config("parquet", Content::Ss12000);
     assert_eq!(config.delivery(), Delivery::Snapshot);
-    let summary = snapshot_writer(&config, dir.path())
+    let summary = snapshot_writer(&config, &skolsync_model::BuildContext::new(dir.path()))
         .unwrap()
         .write(&snapshot)
         .await
@@ -174,7 +179,7 @@ async fn a_directory_that_is_a_file_is_a_configuration_error() {
             dir: "out".into(),
             content: Content::Provtjanst,
         }),
-        dir.path(),
+        &skolsync_model::BuildContext::new(dir.path()),
     )
     .await
     .unwrap_err()
@@ -222,7 +227,8 @@ async fn output_files_are_0600_even_over_leftovers_with_a_wider_mode() {
         }
         if content == Content::Ss12000 {
             let config = file_config(kind, content);
-            let writer = snapshot_writer(&config, dir.path()).unwrap();
+            let writer =
+                snapshot_writer(&config, &skolsync_model::BuildContext::new(dir.path())).unwrap();
             writer.write(&snapshot).await.unwrap();
         } else {
             let sink = file_sink(kind, dir.path(), content).await;

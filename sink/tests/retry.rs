@@ -8,14 +8,13 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use skolsync_model::ObjectType;
 use skolsync_model::plan::{OutcomeStatus, Plan};
 use skolsync_sandbox::{Faults, Outage, Sandbox, SandboxConfig};
 use skolsync_sink::skolverket::config::{DEFAULT_RETRY_BUDGET_SECS, SkolverketConfig};
-use skolsync_sink::{ApplySummary, ConfigError, SinkError, SkolverketSink};
+use skolsync_sink::{ApplySummary, ConfigErrors, SinkError, SkolverketSink};
 use support::{
     Collected, assert_one_outcome_each, assert_store_equals_plan, bulk_calls, plan_for, sink,
     sink_config, total,
@@ -338,10 +337,12 @@ async fn a_server_certificate_that_does_not_verify_is_named_and_not_retried() {
 
 /// Builds the sink in a thread, so a read that blocks fails the test
 /// instead of hanging it.
-fn build_with_timeout(config: SkolverketConfig) -> Result<(), ConfigError> {
+fn build_with_timeout(config: SkolverketConfig) -> Result<(), ConfigErrors> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(SkolverketSink::new(&config, Path::new("/")).map(|_| ()));
+        let _ = tx.send(
+            SkolverketSink::new(&config, &skolsync_model::BuildContext::new("/")).map(|_| ()),
+        );
     });
     rx.recv_timeout(Duration::from_secs(10))
         .expect("building the sink returned instead of blocking on the file")

@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::time::Duration;
 
 use skolsync_model::plan::{Action, Outcome, OutcomeStatus, Plan, TypePlan, content_hash};
@@ -72,7 +71,9 @@ async fn a_municipality_lands_completely_within_the_limits() {
         config.open_data_url().as_deref(),
         Some(sandbox.endpoints().open_data_url.as_str())
     );
-    let sink = build(&config, Path::new("/")).await.expect("sink builds");
+    let sink = build(&config, &skolsync_model::BuildContext::new("/"))
+        .await
+        .expect("sink builds");
 
     let collected = Collected::default();
     let summary = sink.apply(&plan, &collected.callback()).await.unwrap();
@@ -656,7 +657,8 @@ async fn pkcs12_entity_id_and_pin_work_and_read_all_returns_what_landed() {
         pinned_pubkey: Some(sandbox.server_pin().to_string()),
         ..sink_config(&sandbox)
     };
-    let sink = SkolverketSink::new(&config, dir.path()).unwrap();
+    let sink =
+        SkolverketSink::new(&config, &skolsync_model::BuildContext::new(dir.path())).unwrap();
     let report = sink.check().await.unwrap();
     assert_eq!(report.checks.len(), 3, "{report:?}");
 
@@ -702,10 +704,13 @@ async fn pkcs12_entity_id_and_pin_work_and_read_all_returns_what_landed() {
         client_pkcs12_password: Some(Secret::new("fel")),
         ..config
     };
-    let err = build(&SinkConfig::Skolverket(wrong), dir.path())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = build(
+        &SinkConfig::Skolverket(wrong),
+        &skolsync_model::BuildContext::new(dir.path()),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("client_pkcs12") && !err.contains("fel"),
         "{err}"

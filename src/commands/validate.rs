@@ -113,7 +113,7 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
             None
         }
     };
-    let sink = match skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await {
+    let sink = match skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context()).await {
         Ok(sink) => {
             checks.ok(
                 "sink",

@@ -68,7 +68,7 @@ pub enum EngineError {
     Transform(#[from] skolsync_transform::TransformError),
     /// The `[sink]` section.
     #[error(transparent)]
-    SinkConfig(#[from] skolsync_sink::ConfigError),
+    SinkConfig(#[from] skolsync_sink::ConfigErrors),
     /// The sink failed.
     #[error(transparent)]
     Sink(#[from] skolsync_sink::SinkError),

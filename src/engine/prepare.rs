@@ -177,7 +177,7 @@ pub async fn prepare(
     store: &StateStore,
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
-    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
+    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context()).await?;
     prepare_with(pipeline, store, progress, sink).await
 }
 

@@ -76,7 +76,9 @@ pub async fn reconcile(
     // Only the Skolverket sink can say what the service holds; any other
     // fails its first read below, as a run that cannot finish.
     let sink = match &pipeline.file.sink {
-        SinkConfig::Skolverket(config) => Some(SkolverketSink::new(config, &pipeline.base_dir)?),
+        SinkConfig::Skolverket(config) => {
+            Some(SkolverketSink::new(config, &pipeline.build_context())?)
+        }
         _ => None,
     };
     let previous = store.previous_state(&sink_identity).await?;

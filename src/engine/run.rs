@@ -292,12 +292,13 @@ async fn execute(
     // A pipeline that exports the raw source (SS 12000 files) has no plan:
     // write and be done.
     if pipeline.file.sink.delivery() == Delivery::Snapshot {
-        let writer = skolsync_sink::snapshot_writer(&pipeline.file.sink, &pipeline.base_dir)?;
+        let writer =
+            skolsync_sink::snapshot_writer(&pipeline.file.sink, &pipeline.build_context())?;
         return write_snapshot(pipeline, &writer, options, builder).await;
     }
     // Built once, before the source is read, so a mistake in `[sink]`
     // (a certificate, a URL) is reported first.
-    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
+    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context()).await?;
 
     let prepared = match unless_interrupted(
         interrupt,

@@ -46,6 +46,7 @@ use self::config::{Content, FileConfig};
 use crate::error::{ConfigError, SinkError};
 use crate::summary::{ApplySummary, CheckReport, SnapshotSummary};
 use crate::{OutcomeCallback, Sink};
+use skolsync_model::BuildContext;
 
 /// The file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,18 +154,18 @@ fn to_values<T: Serialize>(items: impl IntoIterator<Item = T>) -> Result<Vec<Val
 
 impl FileSink {
     /// Checks the settings. The directory is created when first written.
-    pub fn new(format: Format, config: &FileConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+    pub fn new(
+        format: Format,
+        config: &FileConfig,
+        ctx: &BuildContext,
+    ) -> Result<Self, ConfigError> {
         if config.dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 field: "dir",
                 message: "is empty; name the directory to write into".to_string(),
             });
         }
-        let dir = if config.dir.is_absolute() {
-            config.dir.clone()
-        } else {
-            base_dir.join(&config.dir)
-        };
+        let dir = ctx.resolve(&config.dir);
         if dir.exists() && !dir.is_dir() {
             return Err(ConfigError::Invalid {
                 field: "dir",
@@ -420,9 +421,13 @@ pub struct SnapshotWriter {
 
 impl SnapshotWriter {
     /// Checks the settings. The directory is created when first written.
-    pub fn new(format: Format, config: &FileConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+    pub fn new(
+        format: Format,
+        config: &FileConfig,
+        ctx: &BuildContext,
+    ) -> Result<Self, ConfigError> {
         Ok(SnapshotWriter {
-            files: FileSink::new(format, config, base_dir)?,
+            files: FileSink::new(format, config, ctx)?,
         })
     }
 

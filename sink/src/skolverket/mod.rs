@@ -23,7 +23,6 @@ pub mod retry;
 pub mod tls;
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,9 +43,10 @@ use self::apply::{RunSettings, Runner};
 use self::auth::{AuthSettings, ClientKey, TokenProvider};
 use self::config::{Environment, SkolverketConfig};
 use self::tls::{ClientIdentity, Pins};
-use crate::error::{ConfigError, SinkError};
+use crate::error::{ConfigError, ConfigErrors, SinkError};
 use crate::summary::{ApplySummary, CheckReport};
 use crate::{OutcomeCallback, Sink};
+use skolsync_model::BuildContext;
 
 /// Ids per `POST /x/lookup` call.
 const LOOKUP_CHUNK: usize = 100;
@@ -193,9 +193,9 @@ fn trimmed(url: &Url) -> String {
 }
 
 /// The numeric settings are within their bounds.
-fn check_limits(config: &SkolverketConfig) -> Result<(), ConfigError> {
+fn check_limits(config: &SkolverketConfig, problems: &mut ConfigErrors) {
     if config.max_body_bytes < 1024 {
-        return Err(invalid("max_body_bytes", "must be at least 1024"));
+        problems.push(invalid("max_body_bytes", "must be at least 1024"));
     }
     for (field, value) in [
         ("bulk_per_second", config.bulk_per_second),
@@ -203,11 +203,11 @@ fn check_limits(config: &SkolverketConfig) -> Result<(), ConfigError> {
         ("max_attempts", config.max_attempts),
     ] {
         if value == 0 {
-            return Err(invalid(field, "must be at least 1"));
+            problems.push(invalid(field, "must be at least 1"));
         }
     }
     if config.max_in_flight == 0 {
-        return Err(invalid("max_in_flight", "must be at least 1"));
+        problems.push(invalid("max_in_flight", "must be at least 1"));
     }
     for (field, value) in [
         ("job_deadline_secs", config.job_deadline_secs),
@@ -216,74 +216,76 @@ fn check_limits(config: &SkolverketConfig) -> Result<(), ConfigError> {
         ("retry_budget_secs", config.retry_budget_secs),
     ] {
         if value == 0 {
-            return Err(invalid(field, "must be at least 1 second"));
+            problems.push(invalid(field, "must be at least 1 second"));
         }
     }
-    Ok(())
+}
+
+/// The huvudman's client certificate: PEM certificate and key, or PKCS#12.
+fn client_identity(
+    config: &SkolverketConfig,
+    ctx: &BuildContext,
+) -> Result<ClientIdentity, ConfigError> {
+    let resolve = |p: &std::path::PathBuf| ctx.resolve(p);
+    match (
+        &config.client_cert,
+        &config.client_key,
+        &config.client_pkcs12,
+    ) {
+        (Some(cert), Some(key), None) => {
+            ClientIdentity::from_pem_files(&resolve(cert), &resolve(key))
+        }
+        (None, None, Some(p12)) => {
+            ClientIdentity::from_pkcs12(&resolve(p12), config.client_pkcs12_password.as_ref())
+        }
+        (None, None, None) => Err(invalid(
+            "client_cert",
+            "the huvudman's client certificate is required: set `client_cert` and `client_key` (PEM) or `client_pkcs12`",
+        )),
+        (Some(_), None, None) => Err(invalid("client_key", "`client_cert` needs `client_key`")),
+        (None, Some(_), None) => Err(invalid("client_cert", "`client_key` needs `client_cert`")),
+        _ => Err(invalid(
+            "client_pkcs12",
+            "give either `client_cert` + `client_key` or `client_pkcs12`, not both",
+        )),
+    }
 }
 
 impl SkolverketSink {
-    /// Checks the settings, reads the certificates and builds the clients.
-    /// Relative paths are taken from `base_dir`.
-    pub fn new(config: &SkolverketConfig, base_dir: &Path) -> Result<Self, ConfigError> {
-        let urls = Urls::resolve(config)?;
-        let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base_dir.join(p)
-            }
-        };
-        let identity = match (
-            &config.client_cert,
-            &config.client_key,
-            &config.client_pkcs12,
-        ) {
-            (Some(cert), Some(key), None) => {
-                ClientIdentity::from_pem_files(&resolve(cert), &resolve(key))?
-            }
-            (None, None, Some(p12)) => {
-                ClientIdentity::from_pkcs12(&resolve(p12), config.client_pkcs12_password.as_ref())?
-            }
-            (None, None, None) => {
-                return Err(invalid(
-                    "client_cert",
-                    "the huvudman's client certificate is required: set `client_cert` and `client_key` (PEM) or `client_pkcs12`",
-                ));
-            }
-            (Some(_), None, None) => {
-                return Err(invalid("client_key", "`client_cert` needs `client_key`"));
-            }
-            (None, Some(_), None) => {
-                return Err(invalid("client_cert", "`client_key` needs `client_cert`"));
-            }
-            _ => {
-                return Err(invalid(
-                    "client_pkcs12",
-                    "give either `client_cert` + `client_key` or `client_pkcs12`, not both",
-                ));
-            }
-        };
+    /// Checks the settings (reporting every problem at once), reads the
+    /// certificates and builds the clients. Relative paths are taken from
+    /// the context's folder.
+    pub fn new(config: &SkolverketConfig, ctx: &BuildContext) -> Result<Self, ConfigErrors> {
+        let mut problems = ConfigErrors::new();
+        let urls = problems.take(Urls::resolve(config));
+        let identity = problems.take(client_identity(config, ctx));
         if config.client_pkcs12_password.is_some() && config.client_pkcs12.is_none() {
-            return Err(invalid(
+            problems.push(invalid(
                 "client_pkcs12_password",
                 "is only used with `client_pkcs12`",
             ));
         }
-        let extra_roots = match &config.ca_cert {
-            Some(path) => tls::load_certificates("ca_cert", &resolve(path))?,
-            None => Vec::new(),
+        let extra_roots = problems.take(match &config.ca_cert {
+            Some(path) => tls::load_certificates("ca_cert", &ctx.resolve(path)),
+            None => Ok(Vec::new()),
+        });
+        let pins = problems.take(config.pinned_pubkey.as_deref().map(Pins::parse).transpose());
+        check_limits(config, &mut problems);
+        if config
+            .client_key_id
+            .as_ref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            problems.push(invalid("client_key_id", "is empty"));
+        }
+        let (Some(urls), Some(identity), Some(extra_roots), Some(pins)) =
+            (urls, identity, extra_roots, pins)
+        else {
+            return Err(problems);
         };
-        let pins = config
-            .pinned_pubkey
-            .as_deref()
-            .map(Pins::parse)
-            .transpose()?;
-
-        check_limits(config)?;
+        problems.check()?;
         let client_key = match &config.client_key_id {
-            Some(id) if !id.trim().is_empty() => ClientKey::EntityId(id.trim().to_string()),
-            Some(_) => return Err(invalid("client_key_id", "is empty")),
+            Some(id) => ClientKey::EntityId(id.trim().to_string()),
             None => ClientKey::Certificate(identity.fingerprint.clone()),
         };
         let timeout = Duration::from_secs(config.request_timeout_secs);
@@ -509,5 +511,29 @@ mod tests {
         assert!(parse_url("x", "http://127.0.0.1/transaction", false).is_err());
         assert!(parse_url("x", "ftp://127.0.0.1/", true).is_err());
         assert!(parse_url("x", "not a url", true).is_err());
+    }
+
+    #[test]
+    fn every_problem_of_the_section_is_reported_at_once() {
+        let config = SkolverketConfig {
+            environment: Some(config::Environment::Verifieringstest),
+            max_body_bytes: 10,
+            bulk_per_second: 0,
+            client_key_id: Some(" ".into()),
+            ..SkolverketConfig::default()
+        };
+        let text = SkolverketSink::new(&config, &BuildContext::new("/"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(text.starts_with("4 problems:"), "{text}");
+        for key in [
+            "client_cert",
+            "max_body_bytes",
+            "bulk_per_second",
+            "client_key_id",
+        ] {
+            assert!(text.contains(&format!("] {key}:")), "{key} missing: {text}");
+        }
     }
 }

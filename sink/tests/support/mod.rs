@@ -417,9 +417,12 @@ pub async fn start(config: SandboxConfig) -> Sandbox {
 
 /// The `skolverket` sink `config` describes.
 pub async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
-    build(&SinkConfig::Skolverket(config), Path::new("/"))
-        .await
-        .expect("sink builds")
+    build(
+        &SinkConfig::Skolverket(config),
+        &skolsync_model::BuildContext::new("/"),
+    )
+    .await
+    .expect("sink builds")
 }
 
 /// The `skolverket` sink's settings for a running sandbox (certificate
