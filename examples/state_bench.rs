@@ -3,6 +3,12 @@
 //! loading the previous state, and building a report.
 //!
 //! `cargo run --release --example state_bench [ENTITIES]` (default 20 000).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 use std::time::Instant;
 

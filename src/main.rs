@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if let Err(err) = logging::init(&cli.logging) {
         eprintln!("skolsync: {err:#}");
-        return ExitCode::from(2);
+        return ExitCode::from(skolsync::engine::EXIT_USAGE);
     }
     match cli.command {
         None => {
@@ -24,16 +24,28 @@ fn main() -> ExitCode {
             // say so in the exit code so scripts do not mistake it for work.
             let mut cmd = <cli::Cli as clap::CommandFactory>::command();
             let _ = cmd.print_help();
-            ExitCode::from(2)
+            ExitCode::from(skolsync::engine::EXIT_USAGE)
         }
         Some(cli::Command::Sandbox(args)) => report(commands::sandbox::run(&args)),
         Some(cli::Command::Extract(args)) => report(commands::extract::run(&args)),
-        Some(cli::Command::Validate(args)) => report(commands::validate::run(&args)),
-        Some(cli::Command::Plan(args)) => report(commands::plan::run(&args)),
-        Some(cli::Command::Run(args)) => report(commands::run::run(&args)),
-        Some(cli::Command::History(args)) => report(commands::history::run(&args)),
-        Some(cli::Command::Status(args)) => report(commands::status::run(&args)),
-        Some(cli::Command::Reconcile(args)) => report(commands::reconcile::run(&args)),
+        Some(cli::Command::Validate(args)) => report(commands::common::block_on(
+            commands::validate::execute(&args),
+        )),
+        Some(cli::Command::Plan(args)) => {
+            report(commands::common::block_on(commands::plan::execute(&args)))
+        }
+        Some(cli::Command::Run(args)) => {
+            report(commands::common::block_on(commands::run::execute(&args)))
+        }
+        Some(cli::Command::History(args)) => report(commands::common::block_on(
+            commands::history::execute(&args),
+        )),
+        Some(cli::Command::Status(args)) => {
+            report(commands::common::block_on(commands::status::execute(&args)))
+        }
+        Some(cli::Command::Reconcile(args)) => report(commands::common::block_on(
+            commands::reconcile::execute(&args),
+        )),
         Some(cli::Command::Schema) => report(commands::schema::run()),
         Some(cli::Command::OpenData(args)) => report(commands::open_data::run(&args)),
     }
@@ -46,7 +58,7 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("skolsync: {err:#}");
-            ExitCode::FAILURE
+            ExitCode::from(skolsync::engine::EXIT_ERROR)
         }
     }
 }

@@ -1,4 +1,10 @@
 //! The command line as a user meets it: help, version, logging options.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 use std::process::Command;
 

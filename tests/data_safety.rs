@@ -8,6 +8,12 @@
 //! reported as kept stale), a renamed column, a stray quote, a truncated
 //! file, a stray Windows-1252 byte (the run stops before sending, naming
 //! the file and line, and every membership is still there).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 mod support;
 

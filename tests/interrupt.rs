@@ -4,6 +4,12 @@
 //! SIGINT while it reads the source, or SIGTERM while it sends: it exits 4,
 //! writes its report with outcome `interrupted`, sends nothing after the
 //! signal, and the next run finishes the load without flags.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 mod support;
 

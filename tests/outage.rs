@@ -5,6 +5,12 @@
 //! with what was confirmed recorded; the next run finishes it without
 //! `--allow-large-changes`: what the first run tried to send is not counted
 //! as change.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 mod support;
 

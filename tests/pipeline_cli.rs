@@ -3,6 +3,12 @@
 //! documented shape, `run` exits 0 and a second plan is empty, `history`
 //! and `status` show what happened, and the documented format covers every
 //! key of the schema.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 mod support;
 
@@ -267,4 +273,42 @@ async fn plan_run_history_and_status_from_the_command_line() {
         !text.contains(&person.civic_no.value),
         "status printed a personnummer"
     );
+}
+
+#[test]
+fn validate_names_every_csv_file_that_is_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_pipeline(
+        dir.path(),
+        &format!(
+            "{VALID_HEAD}staff = \"Personal.csv\"\n\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n"
+        ),
+    );
+    let out = skolsync().arg("validate").arg(&path).output().unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}{}", stderr(&out));
+    for (key, file) in [
+        ("students", "Elevinskrivningar.csv"),
+        ("staff", "Personal.csv"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("source.{key}:")))
+            .unwrap_or_else(|| panic!("no line for {key}: {text}"));
+        assert!(line.starts_with("FAILED") && line.contains(file), "{line}");
+        assert!(line.contains("is not there"), "{line}");
+    }
+
+    // Once the files are there, the source passes.
+    for file in ["Elevinskrivningar.csv", "Personal.csv"] {
+        std::fs::write(dir.path().join(file), "").unwrap();
+    }
+    let out = skolsync().arg("validate").arg(&path).output().unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok") && l.contains("source")),
+        "{text}"
+    );
+    assert!(!text.contains("is not there"), "{text}");
 }

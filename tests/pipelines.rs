@@ -4,6 +4,12 @@
 //! source sends exactly that change, a run killed mid-load finishes on the
 //! next run without sending confirmed entities again, guards stop a mass
 //! deletion, and a change of source system keeps the Skolverket ids.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 mod support;
 

@@ -1,5 +1,11 @@
 //! `skolsync sandbox` as scripts drive it: `--json` puts one JSON object with
 //! the endpoints on the first stdout line, then the sandbox serves.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -2,6 +2,12 @@
 //! updates are retried, only our own entities are deletable, runs lock each
 //! other out (and stale locks are taken over), the file is private and
 //! holds no personnummer, and a crash loses at most the last batch.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
 
 use std::time::Duration;
 
@@ -63,6 +69,19 @@ async fn open(dir: &tempfile::TempDir) -> StateStore {
 }
 
 /// Records `outcomes` through a batching writer in one finished run.
+/// One run in which the service confirmed creating person `id` with
+/// content hash `hash`, read from source record `source_id`.
+async fn created_person(store: &StateStore, id: Uuid, hash: &str, source_id: &str) -> String {
+    let created = outcome(
+        ObjectType::Person,
+        id,
+        Action::Create,
+        OutcomeStatus::Success,
+        Some(hash),
+    );
+    run_with(store, vec![(created, Some(source_id))]).await
+}
+
 async fn run_with(store: &StateStore, outcomes: Vec<(Outcome, Option<&str>)>) -> String {
     let run = store.begin_run("demo", SINK).await.expect("begin run");
     let mut writer = store.outcome_writer(run.run_id(), SINK).await;
@@ -192,20 +211,7 @@ async fn accepted_outcomes_become_the_next_previous_state() {
 async fn a_failed_update_keeps_the_confirmed_hash_so_the_next_run_retries() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir).await;
-    run_with(
-        &store,
-        vec![(
-            outcome(
-                ObjectType::Person,
-                id(1),
-                Action::Create,
-                OutcomeStatus::Success,
-                Some("old"),
-            ),
-            Some("p-1"),
-        )],
-    )
-    .await;
+    created_person(&store, id(1), "old", "p-1").await;
     run_with(
         &store,
         vec![(
@@ -549,20 +555,7 @@ async fn the_state_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir).await;
-    run_with(
-        &store,
-        vec![(
-            outcome(
-                ObjectType::Person,
-                id(1),
-                Action::Create,
-                OutcomeStatus::Success,
-                Some("h"),
-            ),
-            Some("p"),
-        )],
-    )
-    .await;
+    created_person(&store, id(1), "h", "p").await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(store.path()), 0o600);
     assert_eq!(mode(&dir.path().join("state/demo.sqlite-wal")), 0o600);
@@ -642,20 +635,7 @@ async fn the_crosswalk_round_trips_without_storing_personnummer() {
     assert!(!format!("{key:?}").contains("2385"));
 
     // `status --civic-no` goes through the crosswalk.
-    run_with(
-        &store,
-        vec![(
-            outcome(
-                ObjectType::Person,
-                id(7),
-                Action::Create,
-                OutcomeStatus::Success,
-                Some("h"),
-            ),
-            Some("p-7"),
-        )],
-    )
-    .await;
+    created_person(&store, id(7), "h", "p-7").await;
     let found = store
         .find_by_civic_no(SINK, &anna)
         .await

@@ -47,6 +47,10 @@ impl ConfigError {
     }
 }
 
+/// Every problem of the `[source]` section found when building it (the
+/// workspace's one collect-all shape).
+pub type ConfigErrors = skolsync_model::config_problems::ConfigProblems<ConfigError>;
+
 /// A read that cannot go on. URLs never carry secrets (credentials and
 /// token-like query values are removed before they get here).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -31,35 +31,58 @@ use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use skolsync_model::sandbox::{Endpoints, Redirect};
 
-pub use error::{ConfigError, SourceError};
+pub use error::{ConfigError, ConfigErrors, SourceError};
 pub use shape::{InputShape, ReadAnomaly, ReadCheck};
 pub use source::{
     Batch, BatchStream, ReadOptions, ReadProgress, ReadSummary, Source, WATERMARK_OVERLAP, collect,
 };
 
-/// The `[source]` section of a pipeline file, chosen by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-// Read once per run; the size of the flat CSV column table is irrelevant.
-#[allow(clippy::large_enum_variant)]
-pub enum SourceConfig {
-    /// IST EduCloud.
-    Educloud(educloud::EduCloudConfig),
-    /// Any SS 12000 v2 API.
-    Ss12000(ss12000::Ss12000Config),
-    /// CSV exports.
-    Csv(csv::CsvConfig),
+/// Declares the source kinds, one line each: the `kind` value, the
+/// variant of [`SourceConfig`], the component's folder, its config type and
+/// its source type. From that one list come the `[source]` section's type,
+/// [`build`] and [`sandbox_redirect`]. A component's folder provides
+/// `config::sandbox_redirect(&Endpoints) -> Option<Redirect>` and a
+/// `new(&Config, base_dir) -> Result<Source, ConfigError>` constructor.
+macro_rules! source_kinds {
+    ($( $(#[$doc:meta])* $kind:literal => $variant:ident($module:ident::$config:ident, $source:ident), )+) => {
+        /// The `[source]` section of a pipeline file, chosen by `kind`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "kind")]
+        // Read once per run; the size of the flat CSV column table is irrelevant.
+        #[allow(clippy::large_enum_variant)]
+        pub enum SourceConfig {
+            $( $(#[$doc])* #[serde(rename = $kind)] $variant($module::$config), )+
+        }
+
+        /// Validates `config` and builds its source, reporting every problem
+        /// at once. Relative paths in the config resolve against `base_dir`,
+        /// the folder of the pipeline file.
+        pub fn build(config: &SourceConfig, base_dir: &Path) -> Result<Box<dyn Source>, ConfigErrors> {
+            match config {
+                $( SourceConfig::$variant(c) => Ok(Box::new($module::$source::new(c, base_dir)?)), )+
+            }
+        }
+
+        /// How a `[source]` of `kind` is pointed at the sandbox, if it
+        /// talks to a service at all (CSV files are local already).
+        pub fn sandbox_redirect(kind: &str, endpoints: &Endpoints) -> Option<Redirect> {
+            match kind {
+                $( $kind => $module::config::sandbox_redirect(endpoints), )+
+                _ => None,
+            }
+        }
+    };
 }
 
-/// Validates `config` and builds its source. Relative paths in the config
-/// resolve against `base_dir`, the folder of the pipeline file.
-pub fn build(config: &SourceConfig, base_dir: &Path) -> Result<Box<dyn Source>, ConfigError> {
-    match config {
-        SourceConfig::Educloud(c) => Ok(Box::new(educloud::EduCloudSource::new(c, base_dir)?)),
-        SourceConfig::Ss12000(c) => Ok(Box::new(ss12000::Ss12000Source::new(c, base_dir)?)),
-        SourceConfig::Csv(c) => Ok(Box::new(csv::CsvSource::new(c, base_dir)?)),
-    }
+source_kinds! {
+    /// IST EduCloud.
+    "educloud" => Educloud(educloud::EduCloudConfig, EduCloudSource),
+    /// Any SS 12000 v2 API.
+    "ss12000" => Ss12000(ss12000::Ss12000Config, Ss12000Source),
+    /// CSV exports.
+    "csv" => Csv(csv::CsvConfig, CsvSource),
 }
 
 /// Resolves a configured path against the pipeline file's folder.

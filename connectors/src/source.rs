@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +52,14 @@ pub trait Source: Send + Sync {
     /// [`Batch::Complete`] or an error; dropping it stops the read.
     /// Must be called within a Tokio runtime (the reader runs as a task).
     fn read(&self, options: ReadOptions) -> BatchStream;
+
+    /// Local files the config names that are not there now, as the key that
+    /// names each and its resolved path (`skolsync validate` reports them;
+    /// a read would fail on them). Sources that read over the network have
+    /// none.
+    fn missing_files(&self) -> Vec<(String, PathBuf)> {
+        Vec::new()
+    }
 }
 
 /// How to read.

@@ -327,3 +327,31 @@ async fn dirty_flat_rows_and_dangling_links_are_rejected() {
     .to_string();
     assert!(err.contains("elever.csv") && err.contains("`Id`"), "{err}");
 }
+
+#[test]
+fn a_flat_layout_names_its_missing_folder_or_named_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config: SourceConfig = toml::from_str(
+        "kind = \"csv\"\nlayout = \"flat\"\ndir = \"export\"\n[files]\npersons = \"people.csv\"\n",
+    )
+    .unwrap();
+    let source = build(&config, dir.path()).unwrap();
+    let missing = source.missing_files();
+    assert_eq!(
+        missing,
+        vec![("dir".to_string(), dir.path().join("export"))]
+    );
+
+    std::fs::create_dir(dir.path().join("export")).unwrap();
+    let missing = source.missing_files();
+    // Files left to their default names are optional; the named one is not.
+    assert_eq!(
+        missing,
+        vec![(
+            "files.persons".to_string(),
+            dir.path().join("export/people.csv")
+        )]
+    );
+    std::fs::write(dir.path().join("export/people.csv"), "id\n").unwrap();
+    assert!(source.missing_files().is_empty());
+}

@@ -169,6 +169,15 @@ impl Canon<'_> {
     fn json<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         serde_json::to_writer(&mut self.s.out, v).map_err(json_error)
     }
+
+    /// Opens an enum variant with content, `{"Variant":`, as serde_json
+    /// writes it; the caller writes the content and the closing `}`.
+    fn open_variant(&mut self, variant: &'static str) -> Result<(), Error> {
+        self.raw(b"{");
+        self.json(variant)?;
+        self.raw(b":");
+        Ok(())
+    }
 }
 
 impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
@@ -265,9 +274,7 @@ impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.raw(b"{");
-        self.json(variant)?;
-        self.raw(b":");
+        self.open_variant(variant)?;
         value.serialize(&mut *self)?;
         self.raw(b"}");
         Ok(())
@@ -291,16 +298,12 @@ impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        _len: usize,
+        len: usize,
     ) -> Result<Seq<'s, 'c>, Error> {
-        self.raw(b"{");
-        self.json(variant)?;
-        self.raw(b":[");
-        Ok(Seq {
-            canon: self,
-            first: true,
-            variant: true,
-        })
+        self.open_variant(variant)?;
+        let mut seq = self.serialize_seq(Some(len))?;
+        seq.variant = true;
+        Ok(seq)
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Object<'s, 'c>, Error> {
         let start = self.s.out.len();
@@ -324,9 +327,7 @@ impl<'s, 'c> ser::Serializer for &'c mut Canon<'s> {
         variant: &'static str,
         len: usize,
     ) -> Result<Object<'s, 'c>, Error> {
-        self.raw(b"{");
-        self.json(variant)?;
-        self.raw(b":");
+        self.open_variant(variant)?;
         let mut object = self.serialize_map(Some(len))?;
         object.variant = true;
         Ok(object)
@@ -356,49 +357,29 @@ impl Seq<'_, '_> {
     }
 }
 
-impl ser::SerializeSeq for Seq<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
+/// The four sequence-like serializer traits differ only in their names:
+/// each writes its items with [`Seq::item`] and ends with [`Seq::close`].
+macro_rules! seq_like {
+    ($($trait:ident::$method:ident),+ $(,)?) => {$(
+        impl ser::$trait for Seq<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.item(value)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.close()
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTuple for Seq<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Seq<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Seq<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
-}
+seq_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 /// An object being written: its fields go to the output as they come, and
 /// on `end` they are put in key order unless they already are.
@@ -501,35 +482,29 @@ impl ser::SerializeMap for Object<'_, '_> {
     }
 }
 
-impl ser::SerializeStruct for Object<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(Key::Static(key), value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
+/// Struct and struct-variant fields differ only in the trait's name: each
+/// is written with [`Object::field`] and the object ends with
+/// [`Object::close`].
+macro_rules! struct_like {
+    ($($trait:ident),+ $(,)?) => {$(
+        impl ser::$trait for Object<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Error> {
+                self.field(Key::Static(key), value)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.close()
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeStructVariant for Object<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(Key::Static(key), value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
-}
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {

@@ -17,11 +17,14 @@
 //!   SS 12000 kinds written once ([`PerType`], [`PerKind`], `by_type!`,
 //!   `by_kind!`).
 //! - [`error_chain`]: an error and its causes on one line.
+//! - [`config_problems`]: every problem of a config section at once.
+//! - [`sandbox`]: where the sandbox is and how a component points at it.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
 pub mod civic_no;
 pub mod codes;
+pub mod config_problems;
 pub mod eppn;
 pub mod error_chain;
 pub mod hash;
@@ -31,8 +34,10 @@ pub mod per_kind;
 pub mod per_type;
 pub mod plan;
 pub mod provtjanst;
+mod record;
 pub mod reject;
 pub mod retry;
+pub mod sandbox;
 pub mod secret;
 pub mod ss12000;
 pub mod template;

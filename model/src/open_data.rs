@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::codes::SchoolType;
+use crate::record::record;
 
 /// Life-cycle state of an organisation, school unit or programme (`Code_Status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,112 +25,103 @@ pub enum Status {
     Expired,
 }
 
-/// A reference to an organiser.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrganisationReference {
-    /// UUIDv5 of the organisation number.
-    pub id: Uuid,
-    /// The organisation number.
-    pub organisation_number: String,
-    /// Name for display.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+record! {
+    /// A reference to an organiser.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OrganisationReference {
+        /// UUIDv5 of the organisation number.
+        pub id: Uuid,
+        /// The organisation number.
+        pub organisation_number: String,
+        /// Name for display.
+        pub display_name: Option<String> [optional],
+    }
 }
 
-/// An id + name pair (legal form, organiser type).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Labelled {
-    /// Code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// Name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+record! {
+    /// An id + name pair (legal form, organiser type).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Labelled {
+        /// Code.
+        pub id: Option<String> [optional],
+        /// Name.
+        pub display_name: Option<String> [optional],
+    }
 }
 
-/// A postal address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Address {
-    /// Street address (the spec spells it `streetAdress`).
-    #[serde(
-        rename = "streetAdress",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub street_address: Option<String>,
-    /// Postal code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    /// Locality.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
+record! {
+    /// A postal address.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Address {
+        /// Street address (the spec spells it `streetAdress`).
+        #[serde(rename = "streetAdress")]
+        pub street_address: Option<String> [optional],
+        /// Postal code.
+        pub postal_code: Option<String> [optional],
+        /// Locality.
+        pub locality: Option<String> [optional],
+    }
 }
 
-/// An organiser (huvudman).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Organisation {
-    /// UUIDv5 of the organisation number.
-    pub id: Uuid,
-    /// Name.
-    pub display_name: String,
-    /// Organisation number.
-    pub organisation_number: String,
-    /// ISO 3166-1 alpha-3 country of the number, `SWE` by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country_code: Option<String>,
-    /// Always `Huvudman`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organisation_type: Option<String>,
-    /// Legal form.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub legal_form: Option<Labelled>,
-    /// Organiser type (municipal, independent …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organiser_type: Option<Labelled>,
-    /// Life-cycle state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
-    /// School units, when asked for with `expandSchoolUnits=true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_units: Option<Vec<SchoolUnit>>,
-    /// E-mail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Phone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// Address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<Address>,
+record! {
+    /// An organiser (huvudman).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Organisation {
+        /// UUIDv5 of the organisation number.
+        pub id: Uuid,
+        /// Name.
+        pub display_name: String,
+        /// Organisation number.
+        pub organisation_number: String,
+        /// ISO 3166-1 alpha-3 country of the number, `SWE` by default.
+        pub country_code: Option<String> [optional],
+        /// Always `Huvudman`.
+        pub organisation_type: Option<String> [optional],
+        /// Legal form.
+        pub legal_form: Option<Labelled> [optional],
+        /// Organiser type (municipal, independent …).
+        pub organiser_type: Option<Labelled> [optional],
+        /// Life-cycle state.
+        pub status: Option<Status> [optional],
+        /// School units, when asked for with `expandSchoolUnits=true`.
+        pub school_units: Option<Vec<SchoolUnit>> [optional],
+        /// E-mail.
+        pub email: Option<String> [optional],
+        /// Phone.
+        pub phone_number: Option<String> [optional],
+        /// Address.
+        pub address: Option<Address> [optional],
+    }
 }
 
-/// A school year offered by a school unit in a school type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SchoolYear {
-    /// The year.
-    pub school_year: u8,
-    /// Whether the year exists for the unit in the provtjänst.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dnp_status: Option<bool>,
+record! {
+    /// A school year offered by a school unit in a school type.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SchoolYear {
+        /// The year.
+        pub school_year: u8,
+        /// Whether the year exists for the unit in the provtjänst.
+        pub dnp_status: Option<bool> [optional],
+    }
 }
 
-/// A school type offered by a school unit, with its years.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SchoolUnitSchoolType {
-    /// School type code (open-data's value set).
-    pub school_type: String,
-    /// Whether the school type exists for the unit in the provtjänst.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dnp_status: Option<bool>,
-    /// Years offered.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub school_years: Vec<SchoolYear>,
+record! {
+    /// A school type offered by a school unit, with its years.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SchoolUnitSchoolType {
+        /// School type code (open-data's value set).
+        pub school_type: String,
+        /// Whether the school type exists for the unit in the provtjänst.
+        pub dnp_status: Option<bool> [optional],
+        /// Years offered.
+        pub school_years: Vec<SchoolYear> [optional],
+    }
 }
 
 impl SchoolUnitSchoolType {
@@ -139,75 +131,70 @@ impl SchoolUnitSchoolType {
     }
 }
 
-/// A school unit (skolenhet).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SchoolUnit {
-    /// UUIDv5 of the school unit code.
-    pub id: Uuid,
-    /// Name.
-    pub display_name: String,
-    /// School unit code.
-    pub school_unit_code: String,
-    /// School types and years.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub school_types: Vec<SchoolUnitSchoolType>,
-    /// Municipality code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub municipality_code: Option<String>,
-    /// Municipality name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub municipality_name: Option<String>,
-    /// Life-cycle state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
-    /// Whether the unit exists in the provtjänst.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dnp_status: Option<bool>,
-    /// The organiser.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_organisation: Option<OrganisationReference>,
+record! {
+    /// A school unit (skolenhet).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SchoolUnit {
+        /// UUIDv5 of the school unit code.
+        pub id: Uuid,
+        /// Name.
+        pub display_name: String,
+        /// School unit code.
+        pub school_unit_code: String,
+        /// School types and years.
+        pub school_types: Vec<SchoolUnitSchoolType> [optional],
+        /// Municipality code.
+        pub municipality_code: Option<String> [optional],
+        /// Municipality name.
+        pub municipality_name: Option<String> [optional],
+        /// Life-cycle state.
+        pub status: Option<Status> [optional],
+        /// Whether the unit exists in the provtjänst.
+        pub dnp_status: Option<bool> [optional],
+        /// The organiser.
+        pub parent_organisation: Option<OrganisationReference> [optional],
+    }
 }
 
-/// A programme (studieväg).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Programme {
-    /// UUIDv5 of the education code.
-    pub id: Uuid,
-    /// Name.
-    pub display_name: String,
-    /// Education code.
-    pub education_code: String,
-    /// School type (only GY has programmes with national tests).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_type: Option<String>,
-    /// From when the programme may be provisioned (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valid_from: Option<String>,
-    /// Life-cycle state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
+record! {
+    /// A programme (studieväg).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Programme {
+        /// UUIDv5 of the education code.
+        pub id: Uuid,
+        /// Name.
+        pub display_name: String,
+        /// Education code.
+        pub education_code: String,
+        /// School type (only GY has programmes with national tests).
+        pub school_type: Option<String> [optional],
+        /// From when the programme may be provisioned (RFC 3339).
+        pub valid_from: Option<String> [optional],
+        /// Life-cycle state.
+        pub status: Option<Status> [optional],
+    }
 }
 
-/// A national test activity (provaktivitet), the `parentActivity` of teaching.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TestActivity {
-    /// UUIDv5 of the display name.
-    pub id: Uuid,
-    /// Name, e.g. `GRGRMAT01_6` or `MATMAT01a`.
-    pub display_name: String,
-    /// Always `Provaktivitet`.
-    pub activity_type: String,
-    /// School type.
-    pub school_type: String,
-    /// School year, for GR/SP/SAM.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_year: Option<u8>,
-    /// Free-text comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
+record! {
+    /// A national test activity (provaktivitet), the `parentActivity` of teaching.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct TestActivity {
+        /// UUIDv5 of the display name.
+        pub id: Uuid,
+        /// Name, e.g. `GRGRMAT01_6` or `MATMAT01a`.
+        pub display_name: String,
+        /// Always `Provaktivitet`.
+        pub activity_type: String,
+        /// School type.
+        pub school_type: String,
+        /// School year, for GR/SP/SAM.
+        pub school_year: Option<u8> [optional],
+        /// Free-text comment.
+        pub comment: Option<String> [optional],
+    }
 }
 
 /// The error body of the Open-data API.

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::codes::ObjectType;
 use crate::provtjanst::{Activity, Duty, Group, LogEntry, Person};
+use crate::record::record;
 
 pub use crate::hash::content_hash;
 
@@ -25,21 +26,22 @@ pub const SEND_ORDER: [ObjectType; 4] = [
     ObjectType::Activity,
 ];
 
-/// One entity of the desired state: the payload plus what the engine needs
-/// to track it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Desired<T> {
-    /// The provtjänst id (the payload's `id`).
-    pub id: Uuid,
-    /// The id of the record in the source it came from.
-    pub source_id: String,
-    /// [`content_hash`] of the payload, for change detection.
-    pub hash: String,
-    /// The school unit code it belongs to, for reports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_unit: Option<String>,
-    /// The payload exactly as it will be sent.
-    pub payload: T,
+record! {
+    /// One entity of the desired state: the payload plus what the engine needs
+    /// to track it.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Desired<T> {
+        /// The provtjänst id (the payload's `id`).
+        pub id: Uuid,
+        /// The id of the record in the source it came from.
+        pub source_id: String,
+        /// [`content_hash`] of the payload, for change detection.
+        pub hash: String,
+        /// The school unit code it belongs to, for reports.
+        pub school_unit: Option<String> [optional],
+        /// The payload exactly as it will be sent.
+        pub payload: T,
+    }
 }
 
 /// Everything the provtjänst should hold for this pipeline.
@@ -197,41 +199,37 @@ pub struct Blocker {
     pub id: Uuid,
 }
 
-/// The final outcome of one entity of a plan, delivered as it happens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// Resource type.
-    pub kind: ObjectType,
-    /// Provtjänst id.
-    pub id: Uuid,
-    /// What was attempted.
-    pub action: Action,
-    /// How it ended.
-    pub status: OutcomeStatus,
-    /// The desired entity's content hash (for creates and updates). When
-    /// `left_out` is not empty, what was sent differs from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hash: Option<String>,
-    /// For a group sent without some members (their Person was not
-    /// accepted): those Persons' ids. The payload sent was
-    /// [`group_without`](crate::hash::group_without) of the desired one; the
-    /// engine decides which hash that confirms.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub left_out: Vec<Uuid>,
-    /// The service's errors and warnings, or the sink's own message.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<LogEntry>,
-    /// A message of the sink itself (network failure, too large, deadline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// What held it back, for `HeldBack`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_by: Option<Blocker>,
-    /// The bulk job that carried it, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<Uuid>,
-    /// How many times it was sent.
-    pub attempts: u32,
+record! {
+    /// The final outcome of one entity of a plan, delivered as it happens.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Outcome {
+        /// Resource type.
+        pub kind: ObjectType,
+        /// Provtjänst id.
+        pub id: Uuid,
+        /// What was attempted.
+        pub action: Action,
+        /// How it ended.
+        pub status: OutcomeStatus,
+        /// The desired entity's content hash (for creates and updates). When
+        /// `left_out` is not empty, what was sent differs from it.
+        pub hash: Option<String> [optional],
+        /// For a group sent without some members (their Person was not
+        /// accepted): those Persons' ids. The payload sent was
+        /// [`group_without`](crate::hash::group_without) of the desired one; the
+        /// engine decides which hash that confirms.
+        pub left_out: Vec<Uuid> [optional],
+        /// The service's errors and warnings, or the sink's own message.
+        pub messages: Vec<LogEntry> [optional],
+        /// A message of the sink itself (network failure, too large, deadline).
+        pub detail: Option<String> [optional],
+        /// What held it back, for `HeldBack`.
+        pub blocked_by: Option<Blocker> [optional],
+        /// The bulk job that carried it, if any.
+        pub job_id: Option<Uuid> [optional],
+        /// How many times it was sent.
+        pub attempts: u32,
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::codes::{
     ActivityType, DutyRole, EmailType, GroupType, JobEntityStatus, ObjectType, SchoolType,
     SecurityMarking, SeverityLevel,
 };
+use crate::record::record;
 
 /// The order in which the service wants resources provisioned: persons
 /// first, then duties, groups and finally activities, each kind only after
@@ -132,82 +133,78 @@ impl From<Uuid> for ObjectReference {
     }
 }
 
-/// When the service created and last modified a resource (`Meta`, read-only).
-///
-/// Timestamps are RFC 3339 strings such as `2015-12-12T10:30:00.123+02:00`,
-/// kept as text so a differently formatted timestamp never fails a payload.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Meta {
-    /// When the resource was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    /// When an attribute that belongs directly to the resource last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modified: Option<String>,
+record! {
+    /// When the service created and last modified a resource (`Meta`, read-only).
+    ///
+    /// Timestamps are RFC 3339 strings such as `2015-12-12T10:30:00.123+02:00`,
+    /// kept as text so a differently formatted timestamp never fails a payload.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Meta {
+        /// When the resource was created.
+        pub created: Option<String> [optional],
+        /// When an attribute that belongs directly to the resource last changed.
+        pub modified: Option<String> [optional],
+    }
 }
 
-/// A person: pupil or staff member (`Person`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Person {
-    /// The object identifier, shared by all systems the person passes
-    /// through and persistent between processes.
-    pub id: Uuid,
-    /// Created and modified timestamps (read-only, set by the service).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Meta>,
-    /// Given name.
-    pub given_name: String,
-    /// Middle name as registered with Skatteverket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
-    /// Family name.
-    pub family_name: String,
-    /// The federated user names (eduPersonPrincipalName, `local@domain`)
-    /// that identify the user across e-services. The profile takes exactly
-    /// one; always serialized because the spec requires it.
-    pub edu_person_principal_names: Vec<String>,
-    /// Identifiers of the person at external services; the provtjänst only
-    /// takes a staff member's eduID EPPN (context `https://eduid.se`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub external_identifiers: Vec<ExternalIdentifier>,
-    /// Security marking as recorded in the population register.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_marking: Option<SecurityMarking>,
-    /// The Swedish personal identity number (personnummer, samordningsnummer
-    /// or temporary number).
-    pub civic_no: CivicNoValue,
-    /// The person's e-mail addresses; required for staff. Only "Skola elev"
-    /// and "Skola personal" are used by the provtjänst.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub emails: Vec<Email>,
-    /// The person's enrolments (placements at school units).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub enrolments: Vec<Enrolment>,
-    /// Whether the person has an account in the test platform (read-only).
-    /// A person needs an enrolment or a duty to get one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning_status: Option<bool>,
+record! {
+    /// A person: pupil or staff member (`Person`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Person {
+        /// The object identifier, shared by all systems the person passes
+        /// through and persistent between processes.
+        pub id: Uuid,
+        /// Created and modified timestamps (read-only, set by the service).
+        pub meta: Option<Meta> [optional],
+        /// Given name.
+        pub given_name: String,
+        /// Middle name as registered with Skatteverket.
+        pub middle_name: Option<String> [optional],
+        /// Family name.
+        pub family_name: String,
+        /// The federated user names (eduPersonPrincipalName, `local@domain`)
+        /// that identify the user across e-services. The profile takes exactly
+        /// one; always serialized because the spec requires it.
+        pub edu_person_principal_names: Vec<String>,
+        /// Identifiers of the person at external services; the provtjänst only
+        /// takes a staff member's eduID EPPN (context `https://eduid.se`).
+        pub external_identifiers: Vec<ExternalIdentifier> [optional],
+        /// Security marking as recorded in the population register.
+        pub security_marking: Option<SecurityMarking> [optional],
+        /// The Swedish personal identity number (personnummer, samordningsnummer
+        /// or temporary number).
+        pub civic_no: CivicNoValue,
+        /// The person's e-mail addresses; required for staff. Only "Skola elev"
+        /// and "Skola personal" are used by the provtjänst.
+        pub emails: Vec<Email> [optional],
+        /// The person's enrolments (placements at school units).
+        pub enrolments: Vec<Enrolment> [optional],
+        /// Whether the person has an account in the test platform (read-only).
+        /// A person needs an enrolment or a duty to get one.
+        pub provisioning_status: Option<bool> [optional],
+    }
 }
 
-/// A person's civic number as the payload carries it (`Person.civicNo`).
-///
-/// The value is plain text, not a validated [`crate::civic_no`] type, so
-/// that whatever the service returns deserializes. `Debug` masks it.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CivicNoValue {
-    /// Twelve characters without separators: `200901272385` (personnummer),
-    /// day + 60 for a samordningsnummer (`200901872385`), or `ÅÅÅÅMMDDTFxx`
-    /// for a temporary number (`20090127TF20`). A JSON number is accepted
-    /// on input and kept as text.
-    #[serde(deserialize_with = "lenient_string")]
-    pub value: String,
-    /// ISO 3166-1 alpha-2 country code of the issuing country; the
-    /// provtjänst only takes `SE` (the spec's default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nationality: Option<String>,
+record! {
+    /// A person's civic number as the payload carries it (`Person.civicNo`).
+    ///
+    /// The value is plain text, not a validated [`crate::civic_no`] type, so
+    /// that whatever the service returns deserializes. `Debug` masks it.
+    #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct CivicNoValue {
+        /// Twelve characters without separators: `200901272385` (personnummer),
+        /// day + 60 for a samordningsnummer (`200901872385`), or `ÅÅÅÅMMDDTFxx`
+        /// for a temporary number (`20090127TF20`). A JSON number is accepted
+        /// on input and kept as text.
+        #[serde(deserialize_with = "lenient_string")]
+        pub value: String,
+        /// ISO 3166-1 alpha-2 country code of the issuing country; the
+        /// provtjänst only takes `SE` (the spec's default).
+        pub nationality: Option<String> [optional],
+    }
 }
 
 impl CivicNoValue {
@@ -245,104 +242,106 @@ impl fmt::Debug for Masked<'_> {
     }
 }
 
-/// One e-mail address of a person (`Email`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Email {
-    /// The address.
-    pub value: String,
-    /// What the address is used for (`Code_EmailType`).
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub email_type: Option<EmailType>,
+record! {
+    /// One e-mail address of a person (`Email`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Email {
+        /// The address.
+        pub value: String,
+        /// What the address is used for (`Code_EmailType`).
+        #[serde(rename = "type")]
+        pub email_type: Option<EmailType> [optional],
+    }
 }
 
-/// A person's identifier at an external service (`externalIdentifier`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExternalIdentifier {
-    /// The identifier; for the provtjänst a staff member's eduID EPPN,
-    /// e.g. `movip-eiral@eduid.se`.
-    pub value: String,
-    /// A URI naming the context the identifier belongs to; for the
-    /// provtjänst always `https://eduid.se`.
-    pub context: String,
-    /// Whether the identifier is globally unique (the spec's default is
-    /// `true`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub globally_unique: Option<bool>,
+record! {
+    /// A person's identifier at an external service (`externalIdentifier`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ExternalIdentifier {
+        /// The identifier; for the provtjänst a staff member's eduID EPPN,
+        /// e.g. `movip-eiral@eduid.se`.
+        pub value: String,
+        /// A URI naming the context the identifier belongs to; for the
+        /// provtjänst always `https://eduid.se`.
+        pub context: String,
+        /// Whether the identifier is globally unique (the spec's default is
+        /// `true`).
+        pub globally_unique: Option<bool> [optional],
+    }
 }
 
-/// A pupil's enrolment at a school unit (`Enrolment`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Enrolment {
-    /// The school unit, by the UUID Skolverket generates for it.
-    pub enroled_at: ObjectReference,
-    /// The school year (årskurs, 1–10) the pupil follows; required for GR,
-    /// SP and SAM.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_year: Option<u8>,
-    /// The school type (skolform) of the enrolment.
-    pub school_type: SchoolType,
-    /// Whether the enrolment was cancelled in advance (the spec's default is
-    /// `false`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancelled: Option<bool>,
-    /// The programme code (studievägskod) of the enrolment, e.g. `RLKOK11`;
-    /// required for GY.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub education_code: Option<String>,
+record! {
+    /// A pupil's enrolment at a school unit (`Enrolment`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Enrolment {
+        /// The school unit, by the UUID Skolverket generates for it.
+        pub enroled_at: ObjectReference,
+        /// The school year (årskurs, 1–10) the pupil follows; required for GR,
+        /// SP and SAM.
+        pub school_year: Option<u8> [optional],
+        /// The school type (skolform) of the enrolment.
+        pub school_type: SchoolType,
+        /// Whether the enrolment was cancelled in advance (the spec's default is
+        /// `false`).
+        pub cancelled: Option<bool> [optional],
+        /// The programme code (studievägskod) of the enrolment, e.g. `RLKOK11`;
+        /// required for GY.
+        pub education_code: Option<String> [optional],
+    }
 }
 
-/// A staff member's duty at a school unit (`Duty`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Duty {
-    /// The duty's identifier.
-    pub id: Uuid,
-    /// Created and modified timestamps (read-only, set by the service).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Meta>,
-    /// The person who holds the duty.
-    pub person: ObjectReference,
-    /// The school unit, by the UUID Skolverket generates for it.
-    pub duty_at: ObjectReference,
-    /// The role the duty is for, e.g. teacher or principal.
-    pub duty_role: DutyRole,
-    /// Whether the duty exists in the test platform (read-only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning_status: Option<bool>,
+record! {
+    /// A staff member's duty at a school unit (`Duty`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Duty {
+        /// The duty's identifier.
+        pub id: Uuid,
+        /// Created and modified timestamps (read-only, set by the service).
+        pub meta: Option<Meta> [optional],
+        /// The person who holds the duty.
+        pub person: ObjectReference,
+        /// The school unit, by the UUID Skolverket generates for it.
+        pub duty_at: ObjectReference,
+        /// The role the duty is for, e.g. teacher or principal.
+        pub duty_role: DutyRole,
+        /// Whether the duty exists in the test platform (read-only).
+        pub provisioning_status: Option<bool> [optional],
+    }
 }
 
-/// A group of pupils, possibly still empty (`Group` = `GroupFragment` plus
-/// memberships). Its link to subjects/courses and teachers is made by an
-/// [`Activity`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Group {
-    /// The group's identifier.
-    pub id: Uuid,
-    /// Created and modified timestamps (read-only, set by the service).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Meta>,
-    /// The group's name.
-    pub display_name: String,
-    /// What the group is used for; the profile takes `Klass` and
-    /// `Undervisning`.
-    pub group_type: GroupType,
-    /// The school type of the group.
-    pub school_type: SchoolType,
-    /// The school unit the group belongs to.
-    pub organisation: ObjectReference,
-    /// Whether the group exists in the test platform (read-only). A group of
-    /// type `Undervisning` only gets there through an activity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning_status: Option<bool>,
-    /// The persons who are members of the group. Always sent, even empty:
-    /// an update must be able to say "no members left", and an absent list
-    /// does not say that.
-    #[serde(default)]
-    pub group_memberships: Vec<GroupMembership>,
+record! {
+    /// A group of pupils, possibly still empty (`Group` = `GroupFragment` plus
+    /// memberships). Its link to subjects/courses and teachers is made by an
+    /// [`Activity`].
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Group {
+        /// The group's identifier.
+        pub id: Uuid,
+        /// Created and modified timestamps (read-only, set by the service).
+        pub meta: Option<Meta> [optional],
+        /// The group's name.
+        pub display_name: String,
+        /// What the group is used for; the profile takes `Klass` and
+        /// `Undervisning`.
+        pub group_type: GroupType,
+        /// The school type of the group.
+        pub school_type: SchoolType,
+        /// The school unit the group belongs to.
+        pub organisation: ObjectReference,
+        /// Whether the group exists in the test platform (read-only). A group of
+        /// type `Undervisning` only gets there through an activity.
+        pub provisioning_status: Option<bool> [optional],
+        /// The persons who are members of the group. Always sent, even empty:
+        /// an update must be able to say "no members left", and an absent list
+        /// does not say that.
+        #[serde(default)]
+        pub group_memberships: Vec<GroupMembership>,
+    }
 }
 
 /// A person's membership of a group (`GroupMembership`).
@@ -353,37 +352,37 @@ pub struct GroupMembership {
     pub person: ObjectReference,
 }
 
-/// Teaching that ties groups and teachers to a national test activity
-/// (`Activity`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Activity {
-    /// The activity's identifier.
-    pub id: Uuid,
-    /// Created and modified timestamps (read-only, set by the service).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Meta>,
-    /// The activity's name, for display.
-    pub display_name: String,
-    /// The kind of activity; the profile takes only `Undervisning`.
-    pub activity_type: ActivityType,
-    /// The groups taking part (at least one).
-    pub groups: Vec<ObjectReference>,
-    /// The teachers (duties) of the activity. The service takes every
-    /// teacher to teach every group of the activity, and grants access to
-    /// those pupils' results accordingly. Always sent, even empty, so an
-    /// update can remove the last teacher.
-    #[serde(default)]
-    pub teachers: Vec<DutyAssignment>,
-    /// The school unit the activity belongs to.
-    pub organisation: ObjectReference,
-    /// The national test activity (subject + school year for GR/SP/SAM, a
-    /// course for GY/VUXGY), by the UUID Skolverket generates for it.
-    pub parent_activity: ObjectReference,
-    /// Whether any teaching group of the activity exists in the test
-    /// platform (read-only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioning_status: Option<bool>,
+record! {
+    /// Teaching that ties groups and teachers to a national test activity
+    /// (`Activity`).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Activity {
+        /// The activity's identifier.
+        pub id: Uuid,
+        /// Created and modified timestamps (read-only, set by the service).
+        pub meta: Option<Meta> [optional],
+        /// The activity's name, for display.
+        pub display_name: String,
+        /// The kind of activity; the profile takes only `Undervisning`.
+        pub activity_type: ActivityType,
+        /// The groups taking part (at least one).
+        pub groups: Vec<ObjectReference>,
+        /// The teachers (duties) of the activity. The service takes every
+        /// teacher to teach every group of the activity, and grants access to
+        /// those pupils' results accordingly. Always sent, even empty, so an
+        /// update can remove the last teacher.
+        #[serde(default)]
+        pub teachers: Vec<DutyAssignment>,
+        /// The school unit the activity belongs to.
+        pub organisation: ObjectReference,
+        /// The national test activity (subject + school year for GR/SP/SAM, a
+        /// course for GY/VUXGY), by the UUID Skolverket generates for it.
+        pub parent_activity: ObjectReference,
+        /// Whether any teaching group of the activity exists in the test
+        /// platform (read-only).
+        pub provisioning_status: Option<bool> [optional],
+    }
 }
 
 /// A teacher's assignment to an activity (`DutyAssignment`).
@@ -408,21 +407,20 @@ pub struct DeleteRequest {
     pub data: Vec<Uuid>,
 }
 
-/// The body of `POST /persons/lookup`: persons by id, civic number and/or
-/// eduPersonPrincipalName. Empty lists are left out. `Debug` masks the
-/// civic numbers.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PersonLookup {
-    /// Person identifiers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ids: Vec<Uuid>,
-    /// Swedish personnummer, samordningsnummer or temporary numbers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub civic_nos: Vec<String>,
-    /// eduPersonPrincipalNames.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub edu_person_principal_names: Vec<String>,
+record! {
+    /// The body of `POST /persons/lookup`: persons by id, civic number and/or
+    /// eduPersonPrincipalName. Empty lists are left out. `Debug` masks the
+    /// civic numbers.
+    #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct PersonLookup {
+        /// Person identifiers.
+        pub ids: Vec<Uuid> [optional],
+        /// Swedish personnummer, samordningsnummer or temporary numbers.
+        pub civic_nos: Vec<String> [optional],
+        /// eduPersonPrincipalNames.
+        pub edu_person_principal_names: Vec<String> [optional],
+    }
 }
 
 impl fmt::Debug for PersonLookup {
@@ -461,15 +459,16 @@ pub struct Page<T> {
     pub page_token: Option<String>,
 }
 
-/// The `202 Accepted` body of a bulk call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Accepted {
-    /// The bulk job to poll at `/{kind}/bulk/jobs/{jobId}`.
-    pub job_id: Uuid,
-    /// A human-readable confirmation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+record! {
+    /// The `202 Accepted` body of a bulk call.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Accepted {
+        /// The bulk job to poll at `/{kind}/bulk/jobs/{jobId}`.
+        pub job_id: Uuid,
+        /// A human-readable confirmation.
+        pub message: Option<String> [optional],
+    }
 }
 
 /// The status of a bulk job (`AsynchronousResponse`,
@@ -490,92 +489,76 @@ impl AsynchronousResponse {
     }
 }
 
-/// The outcome for one resource of a bulk job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EntityResponse {
-    /// The identifier of the resource the outcome is about.
-    pub id: Uuid,
-    /// The outcome.
-    pub response: EntityOutcome,
-    /// Created and modified timestamps of the resource (required by the
-    /// spec, but tolerated when missing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Meta>,
+record! {
+    /// The outcome for one resource of a bulk job.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct EntityResponse {
+        /// The identifier of the resource the outcome is about.
+        pub id: Uuid,
+        /// The outcome.
+        pub response: EntityOutcome,
+        /// Created and modified timestamps of the resource (required by the
+        /// spec, but tolerated when missing).
+        pub meta: Option<Meta> [optional],
+    }
 }
 
-/// What the service did with one resource of a bulk job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EntityOutcome {
-    /// `Pending`, `Success`, `Error`, `Warning` (accepted, but something
-    /// should be fixed) or `TemporaryError` (send again later).
-    pub status: JobEntityStatus,
-    /// The HTTP status code of the outcome, e.g. `201`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<u16>,
-    /// The URL of the created resource; only when one was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// Why the resource was not accepted.
-    #[serde(default)]
-    pub errors: Vec<LogEntry>,
-    /// What should be fixed although the resource was accepted.
-    #[serde(default)]
-    pub warnings: Vec<LogEntry>,
+record! {
+    /// What the service did with one resource of a bulk job.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct EntityOutcome {
+        /// `Pending`, `Success`, `Error`, `Warning` (accepted, but something
+        /// should be fixed) or `TemporaryError` (send again later).
+        pub status: JobEntityStatus,
+        /// The HTTP status code of the outcome, e.g. `201`.
+        pub status_code: Option<u16> [optional],
+        /// The URL of the created resource; only when one was created.
+        pub location: Option<String> [optional],
+        /// Why the resource was not accepted.
+        #[serde(default)]
+        pub errors: Vec<LogEntry>,
+        /// What should be fixed although the resource was accepted.
+        #[serde(default)]
+        pub warnings: Vec<LogEntry>,
+    }
 }
 
-/// A message from the service about an event, to help troubleshooting
-/// (`LogEntry`). Error responses are arrays of these.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogEntry {
-    /// The message's code, e.g. `"2011"` (a JSON number is accepted too).
-    #[serde(deserialize_with = "lenient_string")]
-    pub id: String,
-    /// The HTTP status code.
-    pub status_code: u16,
-    /// The message category, e.g. `Ogiltigt format`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_type: Option<String>,
-    /// The situation-specific text.
-    pub message: String,
-    /// The name of the path, header or query parameter at fault.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameter_name: Option<String>,
-    /// The value of the parameter at fault (a JSON number is accepted too).
-    #[serde(
-        default,
-        deserialize_with = "lenient_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub parameter_value: Option<String>,
-    /// The kind of resource the message is about.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<ObjectType>,
-    /// The identifier of the resource the message is about.
-    #[serde(
-        default,
-        deserialize_with = "lenient_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub resource_id: Option<String>,
-    /// The attribute at fault, e.g. `Enrolment.schoolYear`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute_name: Option<String>,
-    /// The value of the attribute at fault; a string in the spec, but its
-    /// own example is the number `0`, so numbers are accepted and kept as
-    /// text.
-    #[serde(
-        default,
-        deserialize_with = "lenient_opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub attribute_value: Option<String>,
-    /// `Warning` (needs attention) or `Error` (needs action).
-    pub severity_level: SeverityLevel,
-    /// When the event happened (RFC 3339), under the spec's spelling.
-    pub time_of_occurance: String,
+record! {
+    /// A message from the service about an event, to help troubleshooting
+    /// (`LogEntry`). Error responses are arrays of these.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LogEntry {
+        /// The message's code, e.g. `"2011"` (a JSON number is accepted too).
+        #[serde(deserialize_with = "lenient_string")]
+        pub id: String,
+        /// The HTTP status code.
+        pub status_code: u16,
+        /// The message category, e.g. `Ogiltigt format`.
+        pub message_type: Option<String> [optional],
+        /// The situation-specific text.
+        pub message: String,
+        /// The name of the path, header or query parameter at fault.
+        pub parameter_name: Option<String> [optional],
+        /// The value of the parameter at fault (a JSON number is accepted too).
+        pub parameter_value: Option<String> [optional, via "lenient_opt_string"],
+        /// The kind of resource the message is about.
+        pub resource_type: Option<ObjectType> [optional],
+        /// The identifier of the resource the message is about.
+        pub resource_id: Option<String> [optional, via "lenient_opt_string"],
+        /// The attribute at fault, e.g. `Enrolment.schoolYear`.
+        pub attribute_name: Option<String> [optional],
+        /// The value of the attribute at fault; a string in the spec, but its
+        /// own example is the number `0`, so numbers are accepted and kept as
+        /// text.
+        pub attribute_value: Option<String> [optional, via "lenient_opt_string"],
+        /// `Warning` (needs attention) or `Error` (needs action).
+        pub severity_level: SeverityLevel,
+        /// When the event happened (RFC 3339), under the spec's spelling.
+        pub time_of_occurance: String,
+    }
 }
 
 /// A JSON string, number or boolean, kept as text.

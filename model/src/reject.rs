@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::record;
 use crate::ss12000::EntityKind;
 
 /// The pipeline stage that found the problem.
@@ -35,38 +36,34 @@ pub enum Severity {
     Warning,
 }
 
-/// One record left out (or sent with a warning), with everything needed to fix the source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reject {
-    /// Stage that found it.
-    pub stage: Stage,
-    /// Rejected or only warned about.
-    pub severity: Severity,
-    /// The SS 12000 entity type of the record.
-    pub entity: EntityKind,
-    /// The record's id in the source, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_id: Option<String>,
-    /// Where the record came from: `elever.csv:17`, `GET …/persons (page 3)`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    /// The field at fault, e.g. `civicNo` or `enrolments[0].schoolType`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// The offending value; personnummer always masked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    /// The school unit code the record belongs to, for grouping in reports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub school_unit: Option<String>,
-    /// What is wrong, in words a school administrator understands.
-    pub reason: String,
-    /// Who the record is, for a person reading the report ("Anna Berg"),
-    /// when the stage that rejected it could tell and the record is not
-    /// protected (never set for a person with a security marking). Lets a
-    /// report name a pupil whose record never got past extract.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
+record! {
+    /// One record left out (or sent with a warning), with everything needed to fix the source.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Reject {
+        /// Stage that found it.
+        pub stage: Stage,
+        /// Rejected or only warned about.
+        pub severity: Severity,
+        /// The SS 12000 entity type of the record.
+        pub entity: EntityKind,
+        /// The record's id in the source, when it has one.
+        pub source_id: Option<String> [optional],
+        /// Where the record came from: `elever.csv:17`, `GET …/persons (page 3)`.
+        pub location: Option<String> [optional],
+        /// The field at fault, e.g. `civicNo` or `enrolments[0].schoolType`.
+        pub field: Option<String> [optional],
+        /// The offending value; personnummer always masked.
+        pub value: Option<String> [optional],
+        /// The school unit code the record belongs to, for grouping in reports.
+        pub school_unit: Option<String> [optional],
+        /// What is wrong, in words a school administrator understands.
+        pub reason: String,
+        /// Who the record is, for a person reading the report ("Anna Berg"),
+        /// when the stage that rejected it could tell and the record is not
+        /// protected (never set for a person with a security marking). Lets a
+        /// report name a pupil whose record never got past extract.
+        pub subject: Option<String> [optional],
+    }
 }
 
 impl Reject {

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{Local, SecondsFormat};
 use serde::Serialize;
-use skolsync_model::open_data::{self, Organisation, SchoolUnit};
+use skolsync_model::open_data::{self, Organisation, Programme, SchoolUnit, TestActivity};
 use uuid::Uuid;
 
 use crate::config::FaultSwitch;
@@ -41,13 +41,13 @@ pub fn router(catalogue: Arc<Catalogue>, faults: Arc<FaultSwitch>) -> Router {
         .route("/alive", get(alive))
         .route("/organisations/{id}", get(organisation_by_id))
         .route("/organisations/code/{code}", get(organisation_by_code))
-        .route("/schoolUnits/{id}", get(school_unit_by_id))
-        .route("/schoolUnits/code/{code}", get(school_unit_by_code))
-        .route("/programmes", get(programmes))
-        .route("/programmes/{id}", get(programme_by_id))
-        .route("/programmes/code/{code}", get(programme_by_code))
-        .route("/activities", get(activities))
-        .route("/activities/{id}", get(activity_by_id))
+        .route("/schoolUnits/{id}", get(by_id::<SchoolUnit>))
+        .route("/schoolUnits/code/{code}", get(by_code::<SchoolUnit>))
+        .route("/programmes", get(list::<Programme>))
+        .route("/programmes/{id}", get(by_id::<Programme>))
+        .route("/programmes/code/{code}", get(by_code::<Programme>))
+        .route("/activities", get(list::<TestActivity>))
+        .route("/activities/{id}", get(by_id::<TestActivity>))
         .fallback(not_found)
         .with_state(OpenData { catalogue })
         .layer(middleware::from_fn_with_state(faults, apply_faults))
@@ -186,20 +186,29 @@ fn present_organisation(catalogue: &Catalogue, org: &Organisation, expand: bool)
     served
 }
 
+/// The organisation `selected` picks, as served for `query`.
+fn serve_organisation(
+    state: &OpenData,
+    query: Option<&str>,
+    selected: impl Fn(&Organisation) -> bool,
+) -> Result<Response, OpenDataError> {
+    let expand = expand_school_units(query)?;
+    let catalogue = &state.catalogue;
+    let org = catalogue
+        .organisations
+        .iter()
+        .find(|o| selected(o))
+        .ok_or(OpenDataError::OrganisationNotFound)?;
+    Ok(json(&present_organisation(catalogue, org, expand)))
+}
+
 async fn organisation_by_id(
     State(state): State<OpenData>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, OpenDataError> {
     let id = parse_id(&id)?;
-    let expand = expand_school_units(query.as_deref())?;
-    let catalogue = &state.catalogue;
-    let org = catalogue
-        .organisations
-        .iter()
-        .find(|o| o.id == id)
-        .ok_or(OpenDataError::OrganisationNotFound)?;
-    Ok(json(&present_organisation(catalogue, org, expand)))
+    serve_organisation(&state, query.as_deref(), |o| o.id == id)
 }
 
 async fn organisation_by_code(
@@ -207,86 +216,99 @@ async fn organisation_by_code(
     Path(code): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, OpenDataError> {
-    let expand = expand_school_units(query.as_deref())?;
-    let catalogue = &state.catalogue;
-    let org = catalogue
-        .organisations
-        .iter()
-        .find(|o| o.organisation_number == code)
-        .ok_or(OpenDataError::OrganisationNotFound)?;
-    Ok(json(&present_organisation(catalogue, org, expand)))
+    serve_organisation(&state, query.as_deref(), |o| o.organisation_number == code)
 }
 
-async fn school_unit_by_id(
+/// A kind of catalogue entry served by id (and listed, where the spec
+/// has a list route).
+trait Served: Serialize + Sized + Send + Sync + 'static {
+    /// The answer when no entry has the id or code asked for.
+    const MISSING: OpenDataError;
+    /// Every entry of the kind.
+    fn all(catalogue: &Catalogue) -> &[Self];
+    /// The entry with Skolverket id `id`.
+    fn find<'c>(catalogue: &'c Catalogue, id: &Uuid) -> Option<&'c Self> {
+        Self::all(catalogue).iter().find(|e| e.id() == *id)
+    }
+    /// Its Skolverket id.
+    fn id(&self) -> Uuid;
+}
+
+/// A [`Served`] kind that also has a `/code/{code}` route.
+trait Coded: Served {
+    /// The code the route takes.
+    fn code(&self) -> &str;
+}
+
+impl Served for SchoolUnit {
+    const MISSING: OpenDataError = OpenDataError::SchoolUnitNotFound;
+    fn all(catalogue: &Catalogue) -> &[Self] {
+        &catalogue.school_units
+    }
+    fn find<'c>(catalogue: &'c Catalogue, id: &Uuid) -> Option<&'c Self> {
+        catalogue.school_unit(id)
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Coded for SchoolUnit {
+    fn code(&self) -> &str {
+        &self.school_unit_code
+    }
+}
+
+impl Served for Programme {
+    const MISSING: OpenDataError = OpenDataError::ProgrammeNotFound;
+    fn all(catalogue: &Catalogue) -> &[Self] {
+        &catalogue.programmes
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Coded for Programme {
+    fn code(&self) -> &str {
+        &self.education_code
+    }
+}
+
+impl Served for TestActivity {
+    const MISSING: OpenDataError = OpenDataError::ActivityNotFound;
+    fn all(catalogue: &Catalogue) -> &[Self] {
+        &catalogue.test_activities
+    }
+    fn find<'c>(catalogue: &'c Catalogue, id: &Uuid) -> Option<&'c Self> {
+        catalogue.test_activity(id)
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+async fn list<T: Served>(State(state): State<OpenData>) -> Response {
+    json(&T::all(&state.catalogue))
+}
+
+async fn by_id<T: Served>(
     State(state): State<OpenData>,
     Path(id): Path<String>,
 ) -> Result<Response, OpenDataError> {
     let id = parse_id(&id)?;
-    let unit = state
-        .catalogue
-        .school_unit(&id)
-        .ok_or(OpenDataError::SchoolUnitNotFound)?;
-    Ok(json(unit))
+    T::find(&state.catalogue, &id).map(json).ok_or(T::MISSING)
 }
 
-async fn school_unit_by_code(
+async fn by_code<T: Coded>(
     State(state): State<OpenData>,
     Path(code): Path<String>,
 ) -> Result<Response, OpenDataError> {
-    let unit = state
-        .catalogue
-        .school_units
-        .iter()
-        .find(|u| u.school_unit_code == code)
-        .ok_or(OpenDataError::SchoolUnitNotFound)?;
-    Ok(json(unit))
-}
-
-async fn programmes(State(state): State<OpenData>) -> Response {
-    json(&state.catalogue.programmes)
-}
-
-async fn programme_by_id(
-    State(state): State<OpenData>,
-    Path(id): Path<String>,
-) -> Result<Response, OpenDataError> {
-    let id = parse_id(&id)?;
-    let programme = state
-        .catalogue
-        .programmes
-        .iter()
-        .find(|p| p.id == id)
-        .ok_or(OpenDataError::ProgrammeNotFound)?;
-    Ok(json(programme))
-}
-
-async fn programme_by_code(
-    State(state): State<OpenData>,
-    Path(code): Path<String>,
-) -> Result<Response, OpenDataError> {
-    let programme = state
-        .catalogue
-        .programmes
-        .iter()
-        .find(|p| p.education_code == code)
-        .ok_or(OpenDataError::ProgrammeNotFound)?;
-    Ok(json(programme))
-}
-
-async fn activities(State(state): State<OpenData>) -> Response {
-    json(&state.catalogue.test_activities)
-}
-
-async fn activity_by_id(
-    State(state): State<OpenData>,
-    Path(id): Path<String>,
-) -> Result<Response, OpenDataError> {
-    let id = parse_id(&id)?;
-    let activity = state
-        .catalogue
-        .test_activity(&id)
-        .ok_or(OpenDataError::ActivityNotFound)?;
-    Ok(json(activity))
+    let all = T::all(&state.catalogue);
+    all.iter()
+        .find(|e| e.code() == code)
+        .map(json)
+        .ok_or(T::MISSING)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use serde::{Deserialize, Serialize};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -85,34 +85,9 @@ pub enum SandboxError {
 }
 
 /// Where everything is: the URLs, credentials and certificate paths a
-/// client needs. Serialised as the first line of `skolsync sandbox --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Endpoints {
-    /// The authorisation server's base URL (POST `{auth_url}/transaction`).
-    pub auth_url: String,
-    /// The Provisioning API base URL.
-    pub provisioning_url: String,
-    /// The Open-data API base URL.
-    pub open_data_url: String,
-    /// EduCloud's SS 12000 base URL (`…/ss12000v2-api/source/{customerId}/v2.0`).
-    pub educloud_url: String,
-    /// EduCloud's OAuth2 token endpoint.
-    pub educloud_token_url: String,
-    /// EduCloud OAuth2 client id.
-    pub client_id: String,
-    /// EduCloud OAuth2 client secret.
-    pub client_secret: String,
-    /// The generic SS 12000 API base URL.
-    pub ss12000_url: String,
-    /// Its static bearer token.
-    pub ss12000_token: String,
-    /// Path of the client certificate (PEM).
-    pub client_cert: String,
-    /// Path of the client private key (PEM).
-    pub client_key: String,
-    /// Path of the CA certificate that signed the server and client certificates.
-    pub ca_cert: String,
-}
+/// client needs (defined in `model`, where the components that point at the
+/// sandbox can see it).
+pub use skolsync_model::sandbox::Endpoints;
 
 /// A running sandbox. Dropping it stops the listeners; [`Sandbox::shutdown`]
 /// also waits for open connections to finish.

@@ -1,6 +1,8 @@
 //! The authorisation server as a client meets it: mutual TLS, the access
 //! request of the authentication README, the JWT and its JWKS, expiry.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Duration;
 
 use base64::Engine;

@@ -3,6 +3,8 @@
 //! incremental reads, deletions, `expand`, errors in the spec's shape and
 //! the injected faults.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,6 +6,8 @@
 //! rather than taken from the generator, so the tests check it against the
 //! specs, not against itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 

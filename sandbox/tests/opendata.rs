@@ -3,6 +3,8 @@
 //! names, JSON types, enums, required fields, nothing else), the spec's
 //! error bodies, and the injected faults.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -264,6 +266,13 @@ async fn check_error(response: reqwest::Response, status: u16, message: &str) {
     date_time(m, "timeStamp");
 }
 
+/// Checks the error answer of each `(path, status, message)` under `base`.
+async fn check_errors(base: &str, cases: &[(String, u16, &str)]) {
+    for (path, status, message) in cases {
+        check_error(get(format!("{base}{path}")).await, *status, message).await;
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Fixture.
 
@@ -449,22 +458,25 @@ async fn school_units_by_id_and_by_code_match_the_schema() {
 async fn school_unit_errors_are_the_specs() {
     let (base, _) = serve(catalogue(), Faults::default()).await;
     let unknown = SchoolUnitCode::new("99999999").skolverket_id();
-    check_error(
-        get(format!("{base}/schoolUnits/{unknown}")).await,
-        404,
-        "School unit not found",
-    )
-    .await;
-    check_error(
-        get(format!("{base}/schoolUnits/code/99999999")).await,
-        404,
-        "School unit not found",
-    )
-    .await;
-    check_error(
-        get(format!("{base}/schoolUnits/not-a-uuid")).await,
-        400,
-        "Invalid parameter: id",
+    check_errors(
+        &base,
+        &[
+            (
+                format!("/schoolUnits/{unknown}"),
+                404,
+                "School unit not found",
+            ),
+            (
+                "/schoolUnits/code/99999999".to_string(),
+                404,
+                "School unit not found",
+            ),
+            (
+                "/schoolUnits/not-a-uuid".to_string(),
+                400,
+                "Invalid parameter: id",
+            ),
+        ],
     )
     .await;
 }
@@ -514,22 +526,25 @@ async fn organisations_expand_their_school_units_only_when_asked() {
 async fn organisation_errors_are_the_specs() {
     let (base, _) = serve(catalogue(), Faults::default()).await;
     let unknown = OrganisationNumber::new("1234567890").skolverket_id();
-    check_error(
-        get(format!("{base}/organisations/{unknown}")).await,
-        404,
-        "Organisation not found",
-    )
-    .await;
-    check_error(
-        get(format!("{base}/organisations/code/1234567890")).await,
-        404,
-        "Organisation not found",
-    )
-    .await;
-    check_error(
-        get(format!("{base}/organisations/123")).await,
-        400,
-        "Invalid parameter: id",
+    check_errors(
+        &base,
+        &[
+            (
+                format!("/organisations/{unknown}"),
+                404,
+                "Organisation not found",
+            ),
+            (
+                "/organisations/code/1234567890".to_string(),
+                404,
+                "Organisation not found",
+            ),
+            (
+                "/organisations/123".to_string(),
+                400,
+                "Invalid parameter: id",
+            ),
+        ],
     )
     .await;
     let id = OrganisationNumber::new(ORG_NUMBER).skolverket_id();
@@ -569,16 +584,16 @@ async fn programmes_are_listed_and_found_by_id_and_code() {
     )
     .await;
     let unknown = EducationCode::new("XXXXX").skolverket_id();
-    check_error(
-        get(format!("{base}/programmes/{unknown}")).await,
-        404,
-        "Programme not found",
-    )
-    .await;
-    check_error(
-        get(format!("{base}/programmes/EKJURV")).await,
-        400,
-        "Invalid parameter: id",
+    check_errors(
+        &base,
+        &[
+            (format!("/programmes/{unknown}"), 404, "Programme not found"),
+            (
+                "/programmes/EKJURV".to_string(),
+                400,
+                "Invalid parameter: id",
+            ),
+        ],
     )
     .await;
 }
@@ -608,16 +623,16 @@ async fn test_activities_are_listed_and_found_by_id() {
     );
 
     let unknown = TestActivityName::new("GRGRMAT01_5").skolverket_id();
-    check_error(
-        get(format!("{base}/activities/{unknown}")).await,
-        404,
-        "Activity not found",
-    )
-    .await;
-    check_error(
-        get(format!("{base}/activities/GRGRMAT01_6")).await,
-        400,
-        "Invalid parameter: id",
+    check_errors(
+        &base,
+        &[
+            (format!("/activities/{unknown}"), 404, "Activity not found"),
+            (
+                "/activities/GRGRMAT01_6".to_string(),
+                400,
+                "Invalid parameter: id",
+            ),
+        ],
     )
     .await;
 }

@@ -4,6 +4,8 @@
 //! every response body against the spec's schemas (written out below, not
 //! read from the spec files).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1113,17 +1115,16 @@ async fn bodies_that_are_not_the_resource_schema_are_400_without_a_job() {
 
 // ---- profile rules ---------------------------------------------------------------
 
-#[tokio::test]
-async fn person_rules_give_their_log_entries() {
-    let api = Api::quick().await;
+/// One person of [`person_rules_give_their_log_entries`]: its name, the
+/// person, the expected status and the expected LogEntry id.
+type PersonCase = (&'static str, Value, &'static str, Option<&'static str>);
+
+/// The persons the person rules are tried on, one rule each; the fourth
+/// has the check digit `bad_luhn` gets wrong, the thirteenth an EPPN with
+/// the family name in it.
+fn person_rule_cases(bad_luhn: &str) -> Vec<PersonCase> {
     let base = |eppn: &str, civic: &str| student(Uuid::new_v4(), civic, eppn, UNIT_A, 6);
-    let mut cases: Vec<(&str, Value, &str, Option<&str>)> = Vec::new();
-    // (name, person, expected status, expected LogEntry id)
-    let bad_luhn = {
-        let good = pnr("20090127", 300);
-        let last = good.as_bytes()[11] - b'0';
-        format!("{}{}", &good[..11], (last + 1) % 10)
-    };
+    let mut cases: Vec<PersonCase> = Vec::new();
     cases.push((
         "valid personnummer",
         base("p1@edu.se", &pnr("20090127", 308)),
@@ -1144,7 +1145,7 @@ async fn person_rules_give_their_log_entries() {
     ));
     cases.push((
         "bad check digit",
-        base("p4@edu.se", &bad_luhn),
+        base("p4@edu.se", bad_luhn),
         "Error",
         Some("9110"),
     ));
@@ -1238,6 +1239,18 @@ async fn person_rules_give_their_log_entries() {
     eduid["externalIdentifiers"] =
         json!([{"value": "movip-eiral@eduid.se", "context": "https://eduid.se"}]);
     cases.push(("eduID externalIdentifier", eduid, "Success", None));
+    cases
+}
+
+#[tokio::test]
+async fn person_rules_give_their_log_entries() {
+    let api = Api::quick().await;
+    let bad_luhn = {
+        let good = pnr("20090127", 300);
+        let last = good.as_bytes()[11] - b'0';
+        format!("{}{}", &good[..11], (last + 1) % 10)
+    };
+    let cases = person_rule_cases(&bad_luhn);
 
     let body = data(cases.iter().map(|(_, p, _, _)| p.clone()).collect());
     let job = api.run(Method::POST, "/persons/bulk", &body).await;

@@ -1,6 +1,8 @@
 //! A whole sandbox as tests and scripts use it: start, endpoints, ports,
 //! certificate files, faults at the listener, shutdown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -27,6 +27,18 @@ pub enum SinkConfig {
     Parquet(FileConfig),
 }
 
+/// How a `[sink]` of `kind` is pointed at the sandbox, if it talks to a
+/// service at all (file sinks write locally).
+pub fn sandbox_redirect(
+    kind: &str,
+    endpoints: &skolsync_model::sandbox::Endpoints,
+) -> Option<skolsync_model::sandbox::Redirect> {
+    match kind {
+        "skolverket" => Some(crate::skolverket::config::sandbox_redirect(endpoints)),
+        _ => None,
+    }
+}
+
 impl SinkConfig {
     /// The `kind` value.
     pub fn kind(&self) -> &'static str {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use skolsync::engine;
 
-use super::common::{Failure, PipelineArgs, block_on, print_json};
+use super::common::{Failure, PipelineArgs, print_json};
 
 /// Options of `skolsync history`.
 #[derive(Debug, Clone, Args)]
@@ -22,11 +22,6 @@ pub struct HistoryArgs {
     pub json: bool,
 }
 
-/// Lists the runs.
-pub fn run(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
-    block_on(execute(args))
-}
-
 fn count(counts: Option<&serde_json::Value>, key: &str) -> u64 {
     let Some(serde_json::Value::Object(types)) = counts else {
         return 0;
@@ -37,7 +32,8 @@ fn count(counts: Option<&serde_json::Value>, key: &str) -> u64 {
         .sum()
 }
 
-async fn execute(args: &HistoryArgs) -> Result<ExitCode, Failure> {
+/// Carries out `skolsync history`.
+pub async fn execute(args: &HistoryArgs) -> Result<ExitCode, Failure> {
     let mut options = args.pipeline.options().map_err(Failure::Usage)?;
     options.inspect_only = true;
     let pipeline = skolsync::pipeline::Pipeline::load(&args.pipeline.pipeline, &options)

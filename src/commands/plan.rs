@@ -8,7 +8,7 @@ use skolsync::engine::{self, Progress};
 use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::plan::SEND_ORDER;
 
-use super::common::{Failure, PipelineArgs, block_on, print_json};
+use super::common::{Failure, PipelineArgs, print_json};
 
 /// Options of `skolsync plan`.
 #[derive(Debug, Clone, Args)]
@@ -28,12 +28,8 @@ pub struct PlanArgs {
     pub json: bool,
 }
 
-/// Plans the pipeline.
-pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    block_on(execute(args))
-}
-
-async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
+/// Carries out `skolsync plan`.
+pub async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
     let progress = Progress::new(!args.json);
     let result = engine::plan(&pipeline, args.details, &progress).await?;

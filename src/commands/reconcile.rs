@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use skolsync::engine::{self, Progress};
 
-use super::common::{Failure, PipelineArgs, block_on, print_json};
+use super::common::{Failure, PipelineArgs, print_json};
 
 /// Options of `skolsync reconcile`.
 #[derive(Debug, Clone, Args)]
@@ -25,12 +25,8 @@ pub struct ReconcileArgs {
     pub json: bool,
 }
 
-/// Reconciles.
-pub fn run(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
-    block_on(execute(args))
-}
-
-async fn execute(args: &ReconcileArgs) -> Result<ExitCode, Failure> {
+/// Carries out `skolsync reconcile`.
+pub async fn execute(args: &ReconcileArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
     let result = engine::reconcile(&pipeline, args.adopt, &Progress::new(!args.json)).await?;
     if args.json {

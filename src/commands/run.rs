@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use skolsync::engine::{self, Interrupt, Progress, RunOptions};
 
-use super::common::{Failure, PipelineArgs, block_on};
+use super::common::{Failure, PipelineArgs};
 
 /// Options of `skolsync run`.
 #[derive(Debug, Clone, Args)]
@@ -26,12 +26,8 @@ pub struct RunArgs {
     pub allow_large_changes: bool,
 }
 
-/// Runs the pipeline.
-pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    block_on(execute(args))
-}
-
-async fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
+/// Carries out `skolsync run`.
+pub async fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
     if let Some(sandbox) = &pipeline.sandbox {
         eprintln!(

@@ -10,7 +10,7 @@ use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::CivicNo;
 use uuid::Uuid;
 
-use super::common::{Failure, PipelineArgs, block_on, print_json};
+use super::common::{Failure, PipelineArgs, print_json};
 
 /// Options of `skolsync status`.
 #[derive(Debug, Clone, Args)]
@@ -33,12 +33,8 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// Shows an entity's status.
-pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    block_on(execute(args))
-}
-
-async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
+/// Carries out `skolsync status`.
+pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
     let mut options = args.pipeline.options().map_err(Failure::Usage)?;
     options.inspect_only = true;
     let pipeline = skolsync::pipeline::Pipeline::load(&args.pipeline.pipeline, &options)
@@ -81,7 +77,7 @@ async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
         }
     }
     Ok(if records.is_empty() {
-        ExitCode::from(1)
+        ExitCode::from(skolsync::engine::EXIT_ERROR)
     } else {
         ExitCode::SUCCESS
     })

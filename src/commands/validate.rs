@@ -13,7 +13,7 @@ use skolsync_connectors::ReadOptions;
 use skolsync_connectors::open_data::{self, ClientOptions};
 use skolsync_transform::{FetchScope, OpenData, PRODUCTION_OPEN_DATA_URL, Transformer};
 
-use super::common::{Failure, PipelineArgs, block_on, chain};
+use super::common::{Failure, PipelineArgs, chain};
 
 /// Options of `skolsync validate`.
 #[derive(Debug, Clone, Args)]
@@ -48,11 +48,6 @@ fn open_data_url(transform: Option<&str>, sink: Option<Option<String>>) -> Resul
     }
 }
 
-/// Validates the pipeline.
-pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    block_on(execute(args))
-}
-
 struct Checks {
     failed_offline: bool,
     failed_online: bool,
@@ -75,7 +70,8 @@ impl Checks {
     }
 }
 
-async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
+/// Carries out `skolsync validate`.
+pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
     let mut checks = Checks {
         failed_offline: false,
@@ -101,7 +97,14 @@ async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
 
     let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir) {
         Ok(source) => {
-            checks.ok("source", &source.describe());
+            let missing = source.missing_files();
+            if missing.is_empty() {
+                checks.ok("source", &source.describe());
+            }
+            for (key, path) in missing {
+                let what = format!("source.{key}: {} is not there", path.display());
+                checks.fail("source", &what, false);
+            }
             Some(source)
         }
         Err(e) => {

@@ -41,7 +41,7 @@ pub(super) fn transform_inconsistencies(prepared: &Prepared) -> Vec<String> {
     let c = &prepared.counts;
     let mut found = Vec::new();
     for (kind, t) in c.iter() {
-        let desired = by_type!(kind, &prepared.desired, |list| list.len());
+        let desired = prepared.desired.counts[kind];
         let name = kind.as_str().to_lowercase();
         if t.read != t.out_of_scope + t.in_scope {
             found.push(format!(

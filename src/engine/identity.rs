@@ -93,29 +93,16 @@ pub async fn apply(
     Ok(known.apply(desired))
 }
 
-/// Records the keys of the entities of `desired` for which `confirmed`
-/// holds (the service has them: unchanged or accepted), so the next run —
-/// perhaps from another source system — finds their ids. Consumes the
-/// desired state, which is not needed after the run.
+/// Records the keys in `cw` (those of the desired state) of the entities
+/// for which `confirmed` holds (the service has them: unchanged or
+/// accepted), so the next run — perhaps from another source system —
+/// finds their ids.
 pub async fn record(
     store: &StateStore,
-    mut desired: DesiredState,
+    mut cw: Crosswalk,
     confirmed: &HashSet<(ObjectType, Uuid)>,
 ) -> Result<u64, StateError> {
-    desired
-        .persons
-        .retain(|d| confirmed.contains(&(ObjectType::Person, d.id)));
-    desired
-        .duties
-        .retain(|d| confirmed.contains(&(ObjectType::Duty, d.id)));
-    desired
-        .groups
-        .retain(|d| confirmed.contains(&(ObjectType::Group, d.id)));
-    desired
-        .activities
-        .retain(|d| confirmed.contains(&(ObjectType::Activity, d.id)));
-    let cw = Crosswalk::record(&desired);
-    drop(desired);
+    cw.retain(|kind, id| confirmed.contains(&(kind, id)));
 
     let mut written = 0;
     let mut civic = Vec::new();

@@ -18,7 +18,7 @@ use std::pin::pin;
 use skolsync_connectors::ReadSummary;
 use skolsync_model::ObjectType;
 use skolsync_model::hash::{content_hash, group_without};
-use skolsync_model::plan::{Action, DesiredState, Outcome, Plan, TypePlan};
+use skolsync_model::plan::{Action, Outcome, Plan, TypePlan};
 use skolsync_model::provtjanst::Group;
 use skolsync_sink::{Sink, SinkError};
 use tokio::sync::mpsc;
@@ -193,7 +193,7 @@ pub(super) async fn record_baselines(
     source: &str,
     read: &ReadSummary,
     kept_stale: &[KeptStale],
-    desired: &DesiredState,
+    desired_members: &HashMap<Uuid, u64>,
     confirmed: &HashSet<(ObjectType, Uuid)>,
 ) -> Result<(), EngineError> {
     store.set_read_shape(source, &read.inputs).await?;
@@ -204,11 +204,11 @@ pub(super) async fn record_baselines(
         .map(|k| k.entity.id)
         .collect();
     let mut counts = BTreeMap::new();
-    for g in &desired.groups {
-        if confirmed.contains(&(ObjectType::Group, g.id)) {
-            counts.insert(g.id, g.payload.group_memberships.len() as u64);
-        } else if let Some(n) = before.get(&g.id) {
-            counts.insert(g.id, *n);
+    for (id, members) in desired_members {
+        if confirmed.contains(&(ObjectType::Group, *id)) {
+            counts.insert(*id, *members);
+        } else if let Some(n) = before.get(id) {
+            counts.insert(*id, *n);
         }
     }
     for id in kept {

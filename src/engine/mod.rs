@@ -48,7 +48,7 @@ pub enum EngineError {
     State(#[from] crate::state::StateError),
     /// The `[source]` section.
     #[error(transparent)]
-    SourceConfig(#[from] skolsync_connectors::ConfigError),
+    SourceConfig(#[from] skolsync_connectors::ConfigErrors),
     /// The source could not be read.
     #[error("reading {source_name}: {error}")]
     Source {

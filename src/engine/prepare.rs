@@ -17,16 +17,17 @@
 //! source hands back is stored all the same, for a later incremental mode
 //! that merges changes into a cached snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use skolsync_connectors::open_data::{self as open_data_api, ClientOptions};
 use skolsync_connectors::{ReadAnomaly, ReadOptions, ReadProgress, ReadSummary};
 use skolsync_model::ObjectType;
-use skolsync_model::by_type;
 use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER};
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::Snapshot;
+use skolsync_model::{PerType, by_type};
 use skolsync_sink::Sink;
+use skolsync_transform::crosswalk::Crosswalk;
 use skolsync_transform::{
     CrosswalkReport, FetchScope, OpenData, OpenDataError, PRODUCTION_OPEN_DATA_URL, Transformer,
 };
@@ -39,6 +40,7 @@ use super::{EngineError, identity};
 use crate::pipeline::{Pipeline, StateLocation, resolve};
 use crate::report::RunOutcome;
 use crate::state::StateStore;
+use uuid::Uuid;
 
 /// Opens the pipeline's state store.
 pub async fn open_store(pipeline: &Pipeline) -> Result<StateStore, EngineError> {
@@ -47,6 +49,32 @@ pub async fn open_store(pipeline: &Pipeline) -> Result<StateStore, EngineError> 
         StateLocation::Url(url) => StateStore::open_url(url).await?,
     };
     Ok(store)
+}
+
+/// What the run needs of the desired state after the diff has moved its
+/// payloads into the plan (so no payload is held twice during a load).
+pub struct DesiredFacts {
+    /// Entities per type (the transform's balance is checked against it).
+    pub counts: PerType<usize>,
+    /// Members per desired group, the baseline of the next run's guard.
+    pub member_counts: HashMap<Uuid, u64>,
+    /// The crosswalk keys of every desired entity; those the service
+    /// confirms are recorded after the load.
+    pub keys: Crosswalk,
+}
+
+impl DesiredFacts {
+    fn of(desired: &DesiredState) -> DesiredFacts {
+        DesiredFacts {
+            counts: PerType::from_fn(|kind| by_type!(kind, &desired, |list| list.len())),
+            member_counts: desired
+                .groups
+                .iter()
+                .map(|g| (g.id, g.payload.group_memberships.len() as u64))
+                .collect(),
+            keys: Crosswalk::record(desired),
+        }
+    }
 }
 
 /// Everything up to the plan.
@@ -62,8 +90,9 @@ pub struct Prepared {
     pub anomalies: Vec<ReadAnomaly>,
     /// Where every record went in the transform.
     pub counts: skolsync_transform::Counts,
-    /// The desired state (crosswalk applied).
-    pub desired: DesiredState,
+    /// What the run still needs of the desired state once its payloads
+    /// moved into the plan.
+    pub desired: DesiredFacts,
     /// What the state holds.
     pub previous: PreviousState,
     /// The changes (deletes only of entities this pipeline created).
@@ -204,7 +233,8 @@ pub async fn prepare(
     // stays as last sent (see `skolsync_transform::stale`).
     let stale =
         skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
-    let mut plan = skolsync_transform::diff_keeping(&desired, &previous, &stale);
+    let facts = DesiredFacts::of(&desired);
+    let mut plan = skolsync_transform::diff_keeping(desired, &previous, &stale);
     let kept_stale: Vec<KeptStale> = stale
         .into_iter()
         .map(|entity| {
@@ -263,7 +293,7 @@ pub async fn prepare(
         kept_stale,
         anomalies,
         counts: output.counts,
-        desired,
+        desired: facts,
         previous,
         plan,
         crosswalk,

@@ -371,12 +371,12 @@ async fn execute(
             &source,
             &read,
             &kept_stale,
-            &desired,
+            &desired.member_counts,
             &confirmed,
         )
         .await?;
     }
-    let keys = identity::record(store, desired, &confirmed).await?;
+    let keys = identity::record(store, desired.keys, &confirmed).await?;
     tracing::debug!(keys, "crosswalk recorded");
     if stopped.is_none()
         && let Some(watermark) = read.watermark

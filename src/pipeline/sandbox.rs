@@ -3,13 +3,15 @@
 //! the file's `[sandbox]` section, and pointing the source, the sink and
 //! open-data at its endpoints ([`inject_sandbox`]).
 //!
-//! Apart from the loader because it is the one place that knows the other
-//! components' keys that address or authenticate a service; the loader
-//! only decides when to call it.
+//! Which keys of a section address or authenticate a service is said by
+//! each component next to its config (`sandbox_redirect`, a
+//! [`Redirect`]); this module only applies those redirects, and the loader
+//! only decides when.
 
 use std::path::Path;
 
 use serde::Deserialize;
+use skolsync_model::sandbox::Redirect;
 use skolsync_sandbox::Endpoints;
 use toml::{Table, Value};
 
@@ -143,65 +145,131 @@ pub(super) async fn start_sandbox(
         })
 }
 
-fn set(table: &mut Table, key: &str, value: &str) {
-    table.insert(key.to_string(), Value::String(value.to_string()));
-}
-
 /// Points the source, the sink and open-data at the sandbox's endpoints.
-/// Only what addresses or authenticates a service is replaced; the rest
-/// (scope, paging, mappings, guards) stays as the file says.
+/// Which keys address or authenticate a service is each component's
+/// knowledge (its `sandbox_redirect`, next to its config); the rest of a
+/// section (scope, paging, mappings, guards) stays as the file says.
 pub fn inject_sandbox(table: &mut Table, e: &Endpoints) {
-    if let Some(Value::Table(source)) = table.get_mut("source") {
-        match source.get("kind").and_then(Value::as_str) {
-            Some("educloud") => {
-                source.remove("org_identifier");
-                source.remove("ca_cert");
-                set(source, "base_url", &e.educloud_url);
-                set(source, "token_url", &e.educloud_token_url);
-                set(source, "client_id", &e.client_id);
-                set(source, "client_secret", &e.client_secret);
-            }
-            Some("ss12000") => {
-                for key in ["client_cert", "client_key", "ca_cert"] {
-                    source.remove(key);
-                }
-                set(source, "base_url", &e.ss12000_url);
-                let mut auth = Table::new();
-                set(&mut auth, "type", "bearer");
-                set(&mut auth, "token", &e.ss12000_token);
-                source.insert("auth".into(), Value::Table(auth));
-            }
-            // CSV files are local already.
-            _ => {}
-        }
+    let kind_of = |section: &Table| {
+        section
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    if let Some(Value::Table(source)) = table.get_mut("source")
+        && let Some(redirect) =
+            kind_of(source).and_then(|k| skolsync_connectors::sandbox_redirect(&k, e))
+    {
+        apply(source, &redirect);
     }
     if let Some(Value::Table(sink)) = table.get_mut("sink")
-        && sink.get("kind").and_then(Value::as_str) == Some("skolverket")
+        && let Some(redirect) =
+            kind_of(sink).and_then(|k| skolsync_sink::config::sandbox_redirect(&k, e))
     {
-        for key in [
-            "environment",
-            "jwks_url",
-            "client_pkcs12",
-            "client_pkcs12_password",
-            "client_key_id",
-            "pinned_pubkey",
-        ] {
-            sink.remove(key);
-        }
-        set(sink, "auth_url", &e.auth_url);
-        set(sink, "provisioning_url", &e.provisioning_url);
-        set(sink, "open_data_url", &e.open_data_url);
-        set(sink, "client_cert", &e.client_cert);
-        set(sink, "client_key", &e.client_key);
-        set(sink, "ca_cert", &e.ca_cert);
+        apply(sink, &redirect);
     }
-    // Open-data must be the sandbox's, which knows the generated school
-    // units; a snapshot file of the real open-data would not.
-    let transform = table
+    if let Value::Table(transform) = table
         .entry("transform")
-        .or_insert_with(|| Value::Table(Table::new()));
-    if let Value::Table(transform) = transform {
-        transform.remove("open_data_file");
-        set(transform, "open_data_url", &e.open_data_url);
+        .or_insert_with(|| Value::Table(Table::new()))
+    {
+        apply(transform, &skolsync_transform::config::sandbox_redirect(e));
+    }
+}
+
+/// Applies one component's redirect to its section: removals, then the
+/// (possibly dotted) keys set as strings.
+fn apply(section: &mut Table, redirect: &Redirect) {
+    for key in &redirect.remove {
+        section.remove(*key);
+    }
+    for (key, value) in &redirect.set {
+        let mut table = &mut *section;
+        let mut parts = key.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                table.insert(part.to_string(), Value::String(value.clone()));
+                break;
+            }
+            let entry = table
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            if !entry.is_table() {
+                *entry = Value::Table(Table::new());
+            }
+            let Value::Table(inner) = entry else { break };
+            table = inner;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoints() -> Endpoints {
+        let mut e = placeholder_endpoints();
+        e.ss12000_url = "http://127.0.0.1:1/ss12000".into();
+        e.ss12000_token = "sandbox-token".into();
+        e.provisioning_url = "http://127.0.0.1:2/prov".into();
+        e.open_data_url = "http://127.0.0.1:3/open".into();
+        e
+    }
+
+    #[test]
+    fn each_section_keeps_its_settings_and_loses_what_names_a_real_service() {
+        let mut table: Table = toml::from_str(
+            r#"
+            [source]
+            kind = "ss12000"
+            base_url = "https://real.example/v2.0"
+            client_cert = "real.crt"
+            page_size = 50
+            auth = { type = "oauth2", token_url = "https://real.example/token", client_id = "x" }
+            [sink]
+            kind = "skolverket"
+            environment = "produktion"
+            client_key_id = "https://huvudman.example"
+            [transform]
+            open_data_file = "open-data.json"
+            school_types = ["GR"]
+            "#,
+        )
+        .unwrap();
+        inject_sandbox(&mut table, &endpoints());
+        let source = table["source"].as_table().unwrap();
+        assert_eq!(
+            source["base_url"].as_str(),
+            Some("http://127.0.0.1:1/ss12000")
+        );
+        assert_eq!(source["page_size"].as_integer(), Some(50));
+        assert!(!source.contains_key("client_cert"));
+        let auth = source["auth"].as_table().unwrap();
+        assert_eq!(auth.len(), 2, "{auth:?}");
+        assert_eq!(auth["type"].as_str(), Some("bearer"));
+        assert_eq!(auth["token"].as_str(), Some("sandbox-token"));
+        let sink = table["sink"].as_table().unwrap();
+        assert!(!sink.contains_key("environment") && !sink.contains_key("client_key_id"));
+        assert_eq!(
+            sink["provisioning_url"].as_str(),
+            Some("http://127.0.0.1:2/prov")
+        );
+        let transform = table["transform"].as_table().unwrap();
+        assert!(!transform.contains_key("open_data_file"));
+        assert_eq!(
+            transform["open_data_url"].as_str(),
+            Some("http://127.0.0.1:3/open")
+        );
+        assert!(transform.contains_key("school_types"));
+    }
+
+    #[test]
+    fn local_sources_and_sinks_are_left_alone() {
+        let text =
+            "[source]\nkind = \"csv\"\ndir = \"export\"\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n";
+        let mut table: Table = toml::from_str(text).unwrap();
+        let before = table.clone();
+        inject_sandbox(&mut table, &endpoints());
+        assert_eq!(table["source"], before["source"]);
+        assert_eq!(table["sink"], before["sink"]);
     }
 }

@@ -17,7 +17,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
-use super::{StateError, StateStore, now_text, parse_time};
+use super::{StateError, StateStore, now_text, parse_stored, parse_time};
 
 /// The upsert of one outcome (create/update, or a failed delete).
 pub(crate) const UPSERT: &str = "\
@@ -358,12 +358,8 @@ const fn action_str(action: Action) -> &'static str {
 }
 
 fn parse_action(text: &str) -> Result<Action, StateError> {
-    Ok(match text {
-        "create" => Action::Create,
-        "update" => Action::Update,
-        "delete" => Action::Delete,
-        other => return Err(StateError::Corrupt(format!("entity action `{other}`"))),
-    })
+    let all = [Action::Create, Action::Update, Action::Delete];
+    parse_stored(text, &all, action_str, "entity action")
 }
 
 const fn status_str(status: OutcomeStatus) -> &'static str {
@@ -376,11 +372,11 @@ const fn status_str(status: OutcomeStatus) -> &'static str {
 }
 
 fn parse_status(text: &str) -> Result<OutcomeStatus, StateError> {
-    Ok(match text {
-        "success" => OutcomeStatus::Success,
-        "warning" => OutcomeStatus::Warning,
-        "error" => OutcomeStatus::Error,
-        "held_back" => OutcomeStatus::HeldBack,
-        other => return Err(StateError::Corrupt(format!("entity status `{other}`"))),
-    })
+    let all = [
+        OutcomeStatus::Success,
+        OutcomeStatus::Warning,
+        OutcomeStatus::Error,
+        OutcomeStatus::HeldBack,
+    ];
+    parse_stored(text, &all, status_str, "entity status")
 }

@@ -226,6 +226,21 @@ pub(crate) fn time_text(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Reads back a name the store wrote with `name`: the one of `all` whose
+/// name it is; any other text means the state file is corrupt (`what` names
+/// the column in the error).
+pub(crate) fn parse_stored<T: Copy>(
+    text: &str,
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+    what: &str,
+) -> Result<T, StateError> {
+    all.iter()
+        .copied()
+        .find(|value| name(*value) == text)
+        .ok_or_else(|| StateError::Corrupt(format!("{what} `{text}`")))
+}
+
 /// Reads a stored timestamp back.
 pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
     DateTime::parse_from_rfc3339(text)

@@ -53,13 +53,13 @@ impl RunOutcome {
     }
 
     fn parse(text: &str) -> Result<RunOutcome, StateError> {
-        Ok(match text {
-            "success" => RunOutcome::Success,
-            "partial" => RunOutcome::Partial,
-            "aborted" => RunOutcome::Aborted,
-            "interrupted" => RunOutcome::Interrupted,
-            other => return Err(StateError::Corrupt(format!("run outcome `{other}`"))),
-        })
+        let all = [
+            RunOutcome::Success,
+            RunOutcome::Partial,
+            RunOutcome::Aborted,
+            RunOutcome::Interrupted,
+        ];
+        super::parse_stored(text, &all, RunOutcome::as_str, "run outcome")
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use skolsync_model::sandbox::{Endpoints, Redirect};
 
 /// The production Open-data API (see Skolverket's `environments.md`).
 pub const PRODUCTION_OPEN_DATA_URL: &str = "https://api.skolverket.se/provtjanst/open-data/v1";
@@ -181,6 +182,13 @@ pub enum IdStrategy {
     SourceUuid,
     /// Always UUIDv5(namespace, kind + source id).
     Derived,
+}
+
+/// Points the `[transform]` at the sandbox's Open-data API, which knows
+/// the generated school units (a snapshot file of the real open-data would
+/// not).
+pub fn sandbox_redirect(e: &Endpoints) -> Redirect {
+    Redirect::removing(&["open_data_file"]).set("open_data_url", &e.open_data_url)
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use skolsync_model::ObjectType;
 use skolsync_model::plan::{Desired, DesiredState};
 use uuid::Uuid;
 
@@ -158,6 +159,19 @@ impl Crosswalk {
         cw
     }
 
+    /// Keeps only the keys of entities `keep` says yes to (the engine
+    /// records the keys of what the service confirmed).
+    pub fn retain(&mut self, keep: impl Fn(ObjectType, Uuid) -> bool) {
+        self.persons_by_civic_no
+            .retain(|_, id| keep(ObjectType::Person, *id));
+        self.persons_by_eppn
+            .retain(|_, id| keep(ObjectType::Person, *id));
+        self.duties.retain(|_, id| keep(ObjectType::Duty, *id));
+        self.groups.retain(|_, id| keep(ObjectType::Group, *id));
+        self.activities
+            .retain(|_, id| keep(ObjectType::Activity, *id));
+    }
+
     /// Adds (or updates) the keys of `desired`.
     pub fn merge_from(&mut self, desired: &DesiredState) {
         let mut civic_of: HashMap<Uuid, &str> = HashMap::new();
@@ -194,9 +208,9 @@ impl Crosswalk {
     }
 
     /// Gives the entities of `desired` the ids the crosswalk knows for
-    /// them, rewrites every reference accordingly and recomputes the hashes
-    /// of what changed. An id is only taken over when no other entity of
-    /// the desired state has or takes it.
+    /// them and rewrites every reference accordingly (the content hashes
+    /// are computed afterwards, once, by the diff). An id is only taken
+    /// over when no other entity of the desired state has or takes it.
     pub fn apply(&self, desired: &mut DesiredState) -> CrosswalkReport {
         let mut report = CrosswalkReport::default();
 
@@ -230,11 +244,9 @@ impl Crosswalk {
             .iter()
             .map(|p| (p.id, p.payload.civic_no.value.clone()))
             .collect();
-        let mut touched_duties = HashSet::new();
         for d in &mut desired.duties {
             if let Some(new) = person_map.get(&d.payload.person.id) {
                 d.payload.person.id = *new;
-                touched_duties.insert(d.id);
             }
         }
         let wanted: Vec<Option<Uuid>> = desired
@@ -255,7 +267,6 @@ impl Crosswalk {
         report.duties = duty_map.len();
 
         // Groups: members first, then their own id.
-        let mut touched_groups = HashSet::new();
         for g in &mut desired.groups {
             let mut changed = false;
             for m in &mut g.payload.group_memberships {
@@ -266,7 +277,6 @@ impl Crosswalk {
             }
             if changed {
                 g.payload.group_memberships.sort_by_key(|m| m.person);
-                touched_groups.insert(g.id);
             }
         }
         let wanted: Vec<Option<Uuid>> = desired
@@ -278,7 +288,6 @@ impl Crosswalk {
         report.groups = group_map.len();
 
         // Activities: groups and teachers first, then their own id.
-        let mut touched_activities = HashSet::new();
         for a in &mut desired.activities {
             let mut changed = false;
             for g in &mut a.payload.groups {
@@ -296,7 +305,6 @@ impl Crosswalk {
             if changed {
                 a.payload.groups.sort();
                 a.payload.teachers.sort_by_key(|t| t.duty);
-                touched_activities.insert(a.id);
             }
         }
         // By name first; else by what it tests and whom (its groups'
@@ -323,21 +331,6 @@ impl Crosswalk {
         );
         report.activities = activity_map.len();
 
-        // New hashes for everything that changed.
-        let person_new: HashSet<Uuid> = person_map.values().copied().collect();
-        rehash(&mut desired.persons, |d| person_new.contains(&d.id));
-        let duty_new: HashSet<Uuid> = duty_map.values().copied().collect();
-        rehash(&mut desired.duties, |d| {
-            duty_new.contains(&d.id) || touched_duties.contains(&d.id)
-        });
-        let group_new: HashSet<Uuid> = group_map.values().copied().collect();
-        rehash(&mut desired.groups, |d| {
-            group_new.contains(&d.id) || touched_groups.contains(&d.id)
-        });
-        let activity_new: HashSet<Uuid> = activity_map.values().copied().collect();
-        rehash(&mut desired.activities, |d| {
-            activity_new.contains(&d.id) || touched_activities.contains(&d.id)
-        });
         report
     }
 }
@@ -393,15 +386,4 @@ fn remap<T: HasId>(
         d.payload.set_id(want);
     }
     map
-}
-
-fn rehash<T: Serialize + Send + Sync>(
-    items: &mut [Desired<T>],
-    changed: impl Fn(&Desired<T>) -> bool,
-) {
-    for d in items.iter_mut() {
-        if changed(d) {
-            d.hash = skolsync_model::hash::content_hash(&d.payload);
-        }
-    }
 }

@@ -10,27 +10,34 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use skolsync_model::ObjectType;
-use skolsync_model::plan::{Desired, DesiredState, Plan, PreviousState, TypePlan};
+use serde::Serialize;
+use skolsync_model::hash::content_hash;
+use skolsync_model::plan::{Desired, DesiredState, Plan, PreviousState, SEND_ORDER, TypePlan};
+use skolsync_model::{ObjectType, by_type};
 use uuid::Uuid;
 
 use crate::stale::StaleEntity;
 
 /// Creates, updates, deletes and unchanged, per type. Lists follow the
 /// desired state's order; deletes are sorted by id.
-pub fn diff(desired: &DesiredState, previous: &PreviousState) -> Plan {
+pub fn diff(desired: DesiredState, previous: &PreviousState) -> Plan {
     diff_keeping(desired, previous, &[])
 }
 
 /// [`diff`], except that the entities in `stale` (the service holds them,
 /// their source records were rejected; see [`crate::stale`]) are neither
 /// updated nor deleted but listed in each type's `kept_stale`.
+///
+/// This is where every content hash is computed, once: after the
+/// transform, the crosswalk's id rewriting and the stale entities' changes,
+/// so the hash is of exactly what is sent. The desired entities move into
+/// the plan (the unchanged ones are dropped), so no payload is held twice.
 pub fn diff_keeping(
-    desired: &DesiredState,
+    desired: DesiredState,
     previous: &PreviousState,
     stale: &[StaleEntity],
 ) -> Plan {
-    let prev = |kind| previous.hashes.get(&kind);
+    let previous = |kind| previous.hashes.get(&kind);
     let kept = |kind: ObjectType| -> HashSet<Uuid> {
         stale
             .iter()
@@ -38,35 +45,22 @@ pub fn diff_keeping(
             .map(|s| s.id)
             .collect()
     };
+    let part = |kind| (previous(kind), kept(kind));
     Plan {
-        persons: type_plan(
-            &desired.persons,
-            prev(ObjectType::Person),
-            &kept(ObjectType::Person),
-        ),
-        duties: type_plan(
-            &desired.duties,
-            prev(ObjectType::Duty),
-            &kept(ObjectType::Duty),
-        ),
-        groups: type_plan(
-            &desired.groups,
-            prev(ObjectType::Group),
-            &kept(ObjectType::Group),
-        ),
-        activities: type_plan(
-            &desired.activities,
-            prev(ObjectType::Activity),
-            &kept(ObjectType::Activity),
-        ),
+        persons: type_plan(desired.persons, part(ObjectType::Person)),
+        duties: type_plan(desired.duties, part(ObjectType::Duty)),
+        groups: type_plan(desired.groups, part(ObjectType::Group)),
+        activities: type_plan(desired.activities, part(ObjectType::Activity)),
     }
 }
 
-fn type_plan<T: Clone>(
-    desired: &[Desired<T>],
-    previous: Option<&BTreeMap<Uuid, String>>,
-    kept: &HashSet<Uuid>,
+/// The plan of one type from its desired entities, the hashes the state
+/// holds of it and the ids kept as last sent.
+fn type_plan<T: Serialize + Send + Sync>(
+    mut desired: Vec<Desired<T>>,
+    (previous, kept): (Option<&BTreeMap<Uuid, String>>, HashSet<Uuid>),
 ) -> TypePlan<T> {
+    hash_all(&mut desired);
     let empty = BTreeMap::new();
     let previous = previous.unwrap_or(&empty);
     let mut plan = TypePlan::default();
@@ -76,9 +70,9 @@ fn type_plan<T: Clone>(
             continue;
         }
         match previous.get(&d.id) {
-            None => plan.create.push(d.clone()),
+            None => plan.create.push(d),
             Some(hash) if *hash == d.hash => plan.unchanged.push(d.id),
-            Some(_) => plan.update.push(d.clone()),
+            Some(_) => plan.update.push(d),
         }
     }
     for id in previous.keys().filter(|id| !seen.contains(id)) {
@@ -91,33 +85,47 @@ fn type_plan<T: Clone>(
     plan
 }
 
+/// Fills `hash` of every entity with the model's [`content_hash`], spread
+/// over the available cores (hashing serialises every payload, a costly
+/// step for big sources).
+fn hash_all<T: Serialize + Sync + Send>(items: &mut [Desired<T>]) {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        for part in items.chunks_mut(chunk) {
+            scope.spawn(move || {
+                for d in part {
+                    d.hash = content_hash(&d.payload);
+                }
+            });
+        }
+    });
+}
+
 /// The previous state a fully successful send of `desired` leaves: every
-/// id with its hash. For tests and benchmarks; the engine builds its own
-/// from confirmed outcomes.
+/// id with its content hash. For tests and benchmarks; the engine builds
+/// its own from confirmed outcomes.
 pub fn previous_state(desired: &DesiredState) -> PreviousState {
-    fn hashes<T>(items: &[Desired<T>]) -> BTreeMap<Uuid, String> {
-        items.iter().map(|d| (d.id, d.hash.clone())).collect()
+    fn hashes<T: Serialize>(items: &[Desired<T>]) -> BTreeMap<Uuid, String> {
+        items
+            .iter()
+            .map(|d| (d.id, content_hash(&d.payload)))
+            .collect()
     }
     let mut state = PreviousState::default();
-    state
-        .hashes
-        .insert(ObjectType::Person, hashes(&desired.persons));
-    state
-        .hashes
-        .insert(ObjectType::Duty, hashes(&desired.duties));
-    state
-        .hashes
-        .insert(ObjectType::Group, hashes(&desired.groups));
-    state
-        .hashes
-        .insert(ObjectType::Activity, hashes(&desired.activities));
+    for kind in SEND_ORDER {
+        let hashes = by_type!(kind, &desired, |list| hashes(list));
+        state.hashes.insert(kind, hashes);
+    }
     state
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skolsync_model::hash::content_hash;
     use skolsync_model::provtjanst::{Duty, ObjectReference};
 
     fn duty(n: u128, role: skolsync_model::DutyRole) -> Desired<Duty> {
@@ -146,13 +154,13 @@ mod tests {
             ..DesiredState::default()
         };
         let previous = previous_state(&before);
-        assert!(diff(&before, &previous).is_empty());
+        assert!(diff(before, &previous).is_empty());
 
         let after = DesiredState {
             duties: vec![duty(1, Larare), duty(2, Rektor), duty(4, Larare)],
             ..DesiredState::default()
         };
-        let plan = diff(&after, &previous);
+        let plan = diff(after, &previous);
         assert_eq!(plan.duties.unchanged, vec![Uuid::from_u128(1)]);
         assert_eq!(plan.duties.update.len(), 1);
         assert_eq!(plan.duties.update[0].id, Uuid::from_u128(2));

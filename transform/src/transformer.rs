@@ -32,8 +32,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{Local, NaiveDate};
 use polars::prelude::PolarsError;
 use serde::{Deserialize, Serialize};
+use skolsync_model::config_problems::{ConfigProblems, KeyProblem};
 use skolsync_model::plan::SEND_ORDER;
-use skolsync_model::plan::{Desired, DesiredState, LeftOutRef};
+use skolsync_model::plan::{DesiredState, LeftOutRef};
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{EntityKind, Snapshot};
 use skolsync_model::{DutyRole, PerType, SchoolType, by_type};
@@ -48,13 +49,9 @@ use crate::roles::RoleMap;
 use crate::stages::common::Stopwatch;
 use crate::stages::groups::groups_first;
 
-/// A `[transform]` section that cannot work, with every problem found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid [transform] configuration:\n{}", .problems.iter().map(|(k, m)| format!("  - {k}: {m}")).collect::<Vec<_>>().join("\n"))]
-pub struct ConfigError {
-    /// `(key, what is wrong)` per problem, e.g. `("school_types", "unknown school type `FSK` …")`.
-    pub problems: Vec<(String, String)>,
-}
+/// A `[transform]` section that cannot work, with every problem found
+/// (the workspace's one collect-all shape, each problem naming its key).
+pub type ConfigError = ConfigProblems<KeyProblem>;
 
 /// The transform failed as a whole. Bad records never cause this (they are
 /// rejects); only an internal inconsistency of the frames does.
@@ -150,10 +147,8 @@ impl Transformer {
         let configured_roles = check_duty_roles(&config, &mut problems);
         check_eppn_domain(&config, &mut problems);
         let day = reference_day(&config, &mut problems);
-        if !problems.0.is_empty() {
-            return Err(ConfigError {
-                problems: problems.0,
-            });
+        if !problems.is_empty() {
+            return Err(problems);
         }
 
         let catalogue = CatalogueFrames::build(CatalogueInput {
@@ -163,8 +158,10 @@ impl Transformer {
             subject_map: &subject_map,
             rules: &rules,
         })
-        .map_err(|e| ConfigError {
-            problems: vec![("open-data".into(), format!("cannot index open-data: {e}"))],
+        .map_err(|e| {
+            let mut problems = Problems::default();
+            problems.add("open-data", format!("cannot index open-data: {e}"));
+            problems
         })?;
         let ids = IdScheme::new(config.id_namespace.as_deref(), config.id_strategy);
         let unit_ids = open_data
@@ -228,12 +225,20 @@ impl Transformer {
 // Checks of the `[transform]` section, in the order they are reported.
 
 /// `(key, what is wrong)` per problem found so far.
-#[derive(Default)]
-struct Problems(Vec<(String, String)>);
+type Problems = ConfigError;
 
-impl Problems {
-    fn add(&mut self, key: &str, msg: String) {
-        self.0.push((key.to_string(), msg));
+/// Recording a problem of `[transform]` by its key.
+trait AddProblem {
+    fn add(&mut self, key: &str, message: String);
+}
+
+impl AddProblem for Problems {
+    fn add(&mut self, key: &str, message: String) {
+        self.push(KeyProblem {
+            section: "transform",
+            key: key.to_string(),
+            message,
+        });
     }
 }
 
@@ -508,14 +513,12 @@ impl<'t, 's> Run<'t, 's> {
         drop((src, units, ps, acts, groups, duty_status));
         let persons_out = self.nest_persons(outcomes, &enrolments, &person_units)?;
         watch.lap("persons");
-        let mut desired = DesiredState {
+        let desired = DesiredState {
             persons: persons_out,
             duties: kept_duties.into_iter().map(|k| k.desired).collect(),
             groups: groups_out,
             activities,
         };
-        hash_desired(&mut desired);
-        watch.lap("hashes");
         Ok(self.finish(desired))
     }
 
@@ -558,30 +561,4 @@ impl<'t, 's> Run<'t, 's> {
             counts.warnings = warnings.get(&kind).copied().unwrap_or(0);
         }
     }
-}
-
-/// Computes the content hashes, in parallel (hashing serialises every
-/// payload, a costly step for big sources).
-pub(crate) fn hash_desired(desired: &mut DesiredState) {
-    for kind in SEND_ORDER {
-        by_type!(kind, &mut desired, |list| hash_all(list));
-    }
-}
-
-/// Fills `hash` of every entity, spread over the available cores.
-pub(crate) fn hash_all<T: Serialize + Sync + Send>(items: &mut [Desired<T>]) {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .max(1);
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        for part in items.chunks_mut(chunk) {
-            scope.spawn(move || {
-                for d in part {
-                    d.hash = skolsync_model::hash::content_hash(&d.payload);
-                }
-            });
-        }
-    });
 }

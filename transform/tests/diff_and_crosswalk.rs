@@ -26,7 +26,7 @@ fn an_unchanged_source_plans_nothing_and_one_new_name_one_update() {
     let previous = previous_state(&first.desired);
     // A new transformer, a new run: same payloads, same hashes.
     let second = transformer(&m).run(&s).unwrap();
-    let plan = diff(&second.desired, &previous);
+    let plan = diff(second.desired.clone(), &previous);
     assert!(plan.is_empty(), "{:?}", plan.persons.update.first());
     assert_eq!(plan.persons.unchanged.len(), first.desired.persons.len());
     assert_eq!(
@@ -48,7 +48,7 @@ fn an_unchanged_source_plans_nothing_and_one_new_name_one_update() {
         .unwrap();
     s.persons[i].given_name = "Ny-Förnamn".into();
     let third = transformer(&m).run(&s).unwrap();
-    let plan = diff(&third.desired, &previous);
+    let plan = diff(third.desired.clone(), &previous);
     assert_eq!(plan.persons.update.len(), 1);
     assert_eq!(plan.persons.update[0].id, pupil.id);
     assert_eq!(plan.persons.update[0].payload.given_name, "Ny-Förnamn");
@@ -58,7 +58,7 @@ fn an_unchanged_source_plans_nothing_and_one_new_name_one_update() {
     // The pupil leaves: one delete (and the groups lose a member).
     s.persons.remove(i);
     let fourth = transformer(&m).run(&s).unwrap();
-    let plan = diff(&fourth.desired, &previous);
+    let plan = diff(fourth.desired.clone(), &previous);
     assert_eq!(plan.persons.delete, vec![pupil.id]);
     assert!(plan.persons.create.is_empty() && plan.persons.update.is_empty());
     assert!(!plan.groups.update.is_empty());
@@ -116,7 +116,7 @@ fn a_new_source_system_keeps_skolverkets_ids_through_the_crosswalk() {
     let new = new_system(&old);
     let mut after = transformer(&m).run(&new).unwrap();
     // Without the crosswalk everything would be deleted and created anew.
-    let naive = diff(&after.desired, &previous);
+    let naive = diff(after.desired.clone(), &previous);
     assert_eq!(naive.persons.create.len(), before.desired.persons.len());
     assert_eq!(naive.persons.delete.len(), before.desired.persons.len());
 
@@ -128,7 +128,7 @@ fn a_new_source_system_keeps_skolverkets_ids_through_the_crosswalk() {
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
     // Same ids, same references inside (duty → person, group → members,
     // activity → groups and teachers), hence the same hashes: nothing to do.
-    let plan = diff(&after.desired, &previous);
+    let plan = diff(after.desired.clone(), &previous);
     assert!(
         plan.is_empty(),
         "persons {} {} {}, groups {} {} {}",
@@ -224,7 +224,7 @@ fn renamed_activities_keep_their_ids_through_their_groups() {
     let report = crosswalk.apply(&mut after.desired);
     assert_eq!(report.activities, before.desired.activities.len());
     assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
-    let plan = diff(&after.desired, &previous);
+    let plan = diff(after.desired.clone(), &previous);
     assert!(plan.activities.create.is_empty() && plan.activities.delete.is_empty());
     assert_eq!(
         plan.activities.update.len(),

@@ -78,7 +78,7 @@ fn config_problems_are_all_reported_with_their_keys() {
     config.open_data_url = Some("https://x".into());
     config.open_data_file = Some("x.json".into());
     let err = Transformer::new(config, common::fixture::open_data()).unwrap_err();
-    let keys: BTreeSet<&str> = err.problems.iter().map(|(k, _)| k.as_str()).collect();
+    let keys: BTreeSet<&str> = err.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(
         keys,
         BTreeSet::from([

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::http::{AuthSettings, HttpSettings, TlsSettings};
 use super::{ApiSettings, ReadLimits, ReadSettings};
-use crate::error::ConfigError;
+use crate::error::ConfigErrors;
 use crate::resolve;
 use crate::ss12000::Resource;
 
@@ -158,7 +158,7 @@ impl ApiRead<'_> {
         auth: AuthSettings,
         client_cert: Option<ClientCert>,
         base_dir: &Path,
-    ) -> Result<ApiSettings, ConfigError> {
+    ) -> Result<ApiSettings, ConfigErrors> {
         ApiSettings::new(
             name,
             base_url,

@@ -43,7 +43,7 @@ pub(crate) use self::guard::ReadLimits;
 use self::guard::{Pager, insecure_http_check};
 use self::http::{HttpClient, HttpSettings, redact};
 use self::scope::Scope;
-use crate::error::{ConfigError, SourceError};
+use crate::error::{ConfigError, ConfigErrors, SourceError};
 use crate::shape::InputShape;
 use crate::source::{Batch, BatchStream, Emitter, ReadOptions, WATERMARK_OVERLAP, spawn_reader};
 use crate::ss12000::Resource;
@@ -85,44 +85,26 @@ impl ApiSettings {
         base_url: &str,
         http: HttpSettings,
         read: ReadSettings<'_>,
-    ) -> Result<ApiSettings, ConfigError> {
-        let mut url = Url::parse(base_url.trim()).map_err(|err| {
-            ConfigError::invalid("base_url", format!("`{base_url}` is not a URL: {err}"))
-        })?;
-        if !matches!(url.scheme(), "https" | "http") || url.cannot_be_a_base() {
-            return Err(ConfigError::invalid(
-                "base_url",
-                format!("`{}` is not an http(s) URL", redact(&url)),
-            ));
-        }
-        if url.query().is_some() {
-            return Err(ConfigError::invalid(
-                "base_url",
-                "must not carry a query string; give credentials in `auth`",
-            ));
-        }
-        insecure_http_check(&url, &http)?;
+    ) -> Result<ApiSettings, ConfigErrors> {
+        let mut problems = ConfigErrors::new();
+        let url = problems.take(base_url_checked(base_url, &http));
         for (field, value) in [
             ("max_pages", read.limits.max_pages),
             ("max_entities", read.limits.max_entities),
             ("max_response_bytes", read.limits.max_response_bytes),
         ] {
             if value == 0 {
-                return Err(ConfigError::invalid(field, "must be at least 1"));
+                problems.push(ConfigError::invalid(field, "must be at least 1"));
             }
         }
-        if !url.path().ends_with('/') {
-            let path = format!("{}/", url.path());
-            url.set_path(&path);
-        }
         if !(1..=MAX_PAGE_SIZE).contains(&read.page_size) {
-            return Err(ConfigError::invalid(
+            problems.push(ConfigError::invalid(
                 "page_size",
                 format!("{} is not between 1 and {MAX_PAGE_SIZE}", read.page_size),
             ));
         }
         if read.resources.is_empty() {
-            return Err(ConfigError::invalid(
+            problems.push(ConfigError::invalid(
                 "resources",
                 "names no resource to read",
             ));
@@ -134,15 +116,16 @@ impl ApiSettings {
             .collect();
         let mut expand = HashMap::new();
         for (key, values) in read.expand {
-            let kind = EntityKind::ALL
+            let Some(kind) = EntityKind::ALL
                 .into_iter()
                 .find(|k| k.endpoint() == key.trim())
-                .ok_or_else(|| {
-                    ConfigError::invalid(
-                        format!("expand.{key}"),
-                        "is not a resource (organisations, persons, duties, groups, activities, syllabuses, programmes)",
-                    )
-                })?;
+            else {
+                problems.push(ConfigError::invalid(
+                    format!("expand.{key}"),
+                    "is not a resource (organisations, persons, duties, groups, activities, syllabuses, programmes)",
+                ));
+                continue;
+            };
             let joined = values
                 .iter()
                 .map(|v| v.trim())
@@ -168,14 +151,18 @@ impl ApiSettings {
             .filter(|c| !c.is_empty())
             .collect();
         if !school_units.is_empty() && !wanted.contains(&EntityKind::Organisation) {
-            return Err(ConfigError::invalid(
+            problems.push(ConfigError::invalid(
                 "resources",
                 "must include `organisations` when `school_units` is set (the filter is found through them)",
             ));
         }
         if read.concurrency == 0 {
-            return Err(ConfigError::invalid("concurrency", "must be at least 1"));
+            problems.push(ConfigError::invalid("concurrency", "must be at least 1"));
         }
+        let Some(url) = url else {
+            return Err(problems);
+        };
+        problems.check()?;
         Ok(ApiSettings {
             name,
             base_url: url,
@@ -189,6 +176,32 @@ impl ApiSettings {
             limits: read.limits,
         })
     }
+}
+
+/// The base URL, parsed and checked (http(s), no query string, plain HTTP
+/// only where allowed), ending in `/` so resource paths join under it.
+fn base_url_checked(base_url: &str, http: &HttpSettings) -> Result<Url, ConfigError> {
+    let mut url = Url::parse(base_url.trim()).map_err(|err| {
+        ConfigError::invalid("base_url", format!("`{base_url}` is not a URL: {err}"))
+    })?;
+    if !matches!(url.scheme(), "https" | "http") || url.cannot_be_a_base() {
+        return Err(ConfigError::invalid(
+            "base_url",
+            format!("`{}` is not an http(s) URL", redact(&url)),
+        ));
+    }
+    if url.query().is_some() {
+        return Err(ConfigError::invalid(
+            "base_url",
+            "must not carry a query string; give credentials in `auth`",
+        ));
+    }
+    insecure_http_check(&url, http)?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
 }
 
 /// A built API source.

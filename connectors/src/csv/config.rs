@@ -185,6 +185,28 @@ pub struct FlatFiles {
     pub programmes: Option<PathBuf>,
 }
 
+impl FlatFiles {
+    /// The files the config names explicitly, with their keys.
+    pub fn named(&self) -> Vec<(&'static str, &PathBuf)> {
+        [
+            ("organisations", &self.organisations),
+            ("persons", &self.persons),
+            ("enrolments", &self.enrolments),
+            ("duties", &self.duties),
+            ("groups", &self.groups),
+            ("memberships", &self.memberships),
+            ("activities", &self.activities),
+            ("activity_groups", &self.activity_groups),
+            ("activity_teachers", &self.activity_teachers),
+            ("syllabuses", &self.syllabuses),
+            ("programmes", &self.programmes),
+        ]
+        .into_iter()
+        .filter_map(|(key, path)| Some((key, path.as_ref()?)))
+        .collect()
+    }
+}
+
 /// Defines a column-mapping table whose columns default to the field names.
 macro_rules! columns {
     (
@@ -450,6 +472,13 @@ pub struct FlatColumns {
     pub syllabuses: SyllabusColumns,
     /// The programmes file.
     pub programmes: ProgrammeColumns,
+}
+
+/// CSV files are local: nothing to point at the sandbox.
+pub fn sandbox_redirect(
+    _: &skolsync_model::sandbox::Endpoints,
+) -> Option<skolsync_model::sandbox::Redirect> {
+    None
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub use config::{
     CsvConfig, CsvDelimiter, CsvEncoding, FlatColumns, FlatConfig, FlatFiles, TemplateConfig,
 };
 
-use crate::error::{ConfigError, SourceError};
+use crate::error::{ConfigError, ConfigErrors, SourceError};
 use crate::resolve;
 use crate::source::{Batch, BatchStream, Emitter, ReadOptions, Source, Stopped, spawn_reader};
 
@@ -52,7 +52,7 @@ pub struct CsvSource {
 impl CsvSource {
     /// Validates `config`; paths resolve against `base_dir`. Files are
     /// opened when read.
-    pub fn new(config: &CsvConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+    pub fn new(config: &CsvConfig, base_dir: &Path) -> Result<Self, ConfigErrors> {
         if let CsvConfig::SkolverketTemplate(t) = config
             && t.classes.is_none()
             && t.subject_groups.is_none()
@@ -62,12 +62,13 @@ impl CsvSource {
             return Err(ConfigError::invalid(
                 "students",
                 "the skolverket-template layout needs at least one of students, staff, classes, subject_groups",
-            ));
+            )
+            .into());
         }
         if let CsvConfig::Flat(f) = config
             && f.dir.as_os_str().is_empty()
         {
-            return Err(ConfigError::invalid("dir", "is empty"));
+            return Err(ConfigError::invalid("dir", "is empty").into());
         }
         Ok(CsvSource {
             config: config.clone(),
@@ -86,6 +87,37 @@ impl Source for CsvSource {
                 format!("csv flat {}", resolve(&self.base_dir, &f.dir).display())
             }
         }
+    }
+
+    fn missing_files(&self) -> Vec<(String, PathBuf)> {
+        let mut named: Vec<(String, PathBuf)> = Vec::new();
+        match &self.config {
+            CsvConfig::SkolverketTemplate(t) => {
+                for (key, path) in [
+                    ("classes", &t.classes),
+                    ("subject_groups", &t.subject_groups),
+                    ("students", &t.students),
+                    ("staff", &t.staff),
+                ] {
+                    if let Some(path) = path {
+                        named.push((key.to_string(), resolve(&self.base_dir, path)));
+                    }
+                }
+            }
+            CsvConfig::Flat(f) => {
+                let dir = resolve(&self.base_dir, &f.dir);
+                if !dir.is_dir() {
+                    return vec![("dir".to_string(), dir)];
+                }
+                // Files left to their default names are optional; a file
+                // named in the config is meant to be there.
+                for (key, path) in f.files.named() {
+                    named.push((format!("files.{key}"), resolve(&dir, path)));
+                }
+            }
+        }
+        named.retain(|(_, path)| !path.is_file());
+        named
     }
 
     fn read(&self, options: ReadOptions) -> BatchStream {

@@ -12,6 +12,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skolsync_model::Secret;
+use skolsync_model::sandbox::{Endpoints, Redirect};
 
 use crate::api::config::api_config;
 use crate::ss12000::config::TokenAuthStyle;
@@ -51,6 +52,18 @@ api_config! {
 
 fn default_token_url() -> String {
     DEFAULT_TOKEN_URL.to_string()
+}
+
+/// Points an EduCloud `[source]` at the sandbox's EduCloud: its URLs and
+/// OAuth2 client instead of the organisation's.
+pub fn sandbox_redirect(e: &Endpoints) -> Option<Redirect> {
+    Some(
+        Redirect::removing(&["org_identifier", "ca_cert"])
+            .set("base_url", &e.educloud_url)
+            .set("token_url", &e.educloud_token_url)
+            .set("client_id", &e.client_id)
+            .set("client_secret", &e.client_secret),
+    )
 }
 
 #[cfg(test)]

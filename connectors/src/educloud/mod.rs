@@ -11,7 +11,7 @@ pub use config::{DEFAULT_TOKEN_URL, EduCloudConfig};
 
 use crate::api::ApiSource;
 use crate::api::http::AuthSettings;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrors};
 use crate::source::{BatchStream, ReadOptions, Source};
 use crate::ss12000::TokenAuthStyle;
 
@@ -27,58 +27,66 @@ pub struct EduCloudSource {
 
 impl EduCloudSource {
     /// Validates `config` and sets up the HTTP client.
-    pub fn new(config: &EduCloudConfig, base_dir: &Path) -> Result<Self, ConfigError> {
-        let base_url = match (&config.base_url, &config.org_identifier) {
-            (Some(url), None) => url.clone(),
-            (None, Some(org)) => {
-                let org = org.trim();
-                if org.is_empty()
-                    || !org
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
-                    return Err(ConfigError::invalid(
-                        "org_identifier",
-                        format!("`{org}` is not an org identifier such as SE00100"),
-                    ));
-                }
-                base_url_for(org)
-            }
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "org_identifier",
-                    "give either org_identifier or base_url, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ConfigError::invalid(
-                    "org_identifier",
-                    "missing: give org_identifier (e.g. \"SE00100\") or base_url",
-                ));
-            }
-        };
+    pub fn new(config: &EduCloudConfig, base_dir: &Path) -> Result<Self, ConfigErrors> {
+        let mut problems = ConfigErrors::new();
+        let base_url = problems.take(base_url(config));
         if config.client_id.trim().is_empty() {
-            return Err(ConfigError::invalid("client_id", "is empty"));
+            problems.push(ConfigError::invalid("client_id", "is empty"));
         }
         if config.client_secret.expose().is_empty() {
-            return Err(ConfigError::invalid("client_secret", "is empty"));
+            problems.push(ConfigError::invalid("client_secret", "is empty"));
         }
-        let settings = config.api_read().settings(
-            "educloud",
-            &base_url,
-            AuthSettings::OAuth2 {
-                token_url: config.token_url.clone(),
-                client_id: config.client_id.clone(),
-                client_secret: config.client_secret.clone(),
-                scope: config.scope.clone(),
-                basic_auth: config.auth_style == TokenAuthStyle::Basic,
-            },
-            None,
-            base_dir,
-        )?;
-        Ok(EduCloudSource {
-            api: ApiSource::new(settings)?,
-        })
+        // Without a base URL the API settings cannot be checked.
+        let settings = base_url.and_then(|base_url| {
+            problems.take(config.api_read().settings(
+                "educloud",
+                &base_url,
+                AuthSettings::OAuth2 {
+                    token_url: config.token_url.clone(),
+                    client_id: config.client_id.clone(),
+                    client_secret: config.client_secret.clone(),
+                    scope: config.scope.clone(),
+                    basic_auth: config.auth_style == TokenAuthStyle::Basic,
+                },
+                None,
+                base_dir,
+            ))
+        });
+        match settings {
+            Some(settings) if problems.is_empty() => Ok(EduCloudSource {
+                api: ApiSource::new(settings)?,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// The API's base URL: `base_url`, or the one `org_identifier` implies.
+fn base_url(config: &EduCloudConfig) -> Result<String, ConfigError> {
+    match (&config.base_url, &config.org_identifier) {
+        (Some(url), None) => Ok(url.clone()),
+        (None, Some(org)) => {
+            let org = org.trim();
+            if org.is_empty()
+                || !org
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ConfigError::invalid(
+                    "org_identifier",
+                    format!("`{org}` is not an org identifier such as SE00100"),
+                ));
+            }
+            Ok(base_url_for(org))
+        }
+        (Some(_), Some(_)) => Err(ConfigError::invalid(
+            "org_identifier",
+            "give either org_identifier or base_url, not both",
+        )),
+        (None, None) => Err(ConfigError::invalid(
+            "org_identifier",
+            "missing: give org_identifier (e.g. \"SE00100\") or base_url",
+        )),
     }
 }
 
@@ -126,5 +134,24 @@ mod tests {
         assert!(
             err("org_identifier = \"SE1\"\nbase_url = \"https://x/v2.0\"").contains("not both")
         );
+    }
+
+    #[test]
+    fn every_problem_of_the_section_is_reported_at_once() {
+        let config: EduCloudConfig = toml::from_str(
+            "org_identifier = \"SE00100\"\nclient_id = \" \"\nclient_secret = \"\"\npage_size = 0\nconcurrency = 0\n",
+        )
+        .unwrap();
+        let text = EduCloudSource::new(&config, Path::new("."))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(text.starts_with("4 problems:"), "{text}");
+        for key in ["client_id", "client_secret", "page_size", "concurrency"] {
+            assert!(
+                text.contains(&format!("source.{key}:")),
+                "{key} missing: {text}"
+            );
+        }
     }
 }

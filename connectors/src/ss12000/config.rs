@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skolsync_model::Secret;
+use skolsync_model::sandbox::{Endpoints, Redirect};
 use skolsync_model::ss12000::EntityKind;
 
 use crate::api::config::api_config;
@@ -144,6 +145,17 @@ impl Resource {
             Resource::Programmes => EntityKind::Programme,
         }
     }
+}
+
+/// Points an SS 12000 `[source]` at the sandbox's generic SS 12000 API:
+/// its URL and static bearer token; the client certificate goes.
+pub fn sandbox_redirect(e: &Endpoints) -> Option<Redirect> {
+    Some(
+        Redirect::removing(&["client_cert", "client_key", "ca_cert", "auth"])
+            .set("base_url", &e.ss12000_url)
+            .set("auth.type", "bearer")
+            .set("auth.token", &e.ss12000_token),
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ pub use config::{BearerAuth, OAuth2Auth, Resource, Ss12000Auth, Ss12000Config, T
 
 use crate::api::ApiSource;
 use crate::api::http::AuthSettings;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrors};
 use crate::resolve;
 use crate::source::{BatchStream, ReadOptions, Source};
 
@@ -23,21 +23,22 @@ pub struct Ss12000Source {
 impl Ss12000Source {
     /// Validates `config` and sets up the HTTP client (reading certificate
     /// files relative to `base_dir`).
-    pub fn new(config: &Ss12000Config, base_dir: &Path) -> Result<Self, ConfigError> {
+    pub fn new(config: &Ss12000Config, base_dir: &Path) -> Result<Self, ConfigErrors> {
+        let mut problems = ConfigErrors::new();
         let auth = match &config.auth {
             Ss12000Auth::None => AuthSettings::None,
             Ss12000Auth::Bearer(b) => {
                 if b.token.expose().trim().is_empty() {
-                    return Err(ConfigError::invalid("auth.token", "is empty"));
+                    problems.push(ConfigError::invalid("auth.token", "is empty"));
                 }
                 AuthSettings::Bearer(b.token.clone())
             }
             Ss12000Auth::Oauth2(o) => {
                 if o.client_id.trim().is_empty() {
-                    return Err(ConfigError::invalid("auth.client_id", "is empty"));
+                    problems.push(ConfigError::invalid("auth.client_id", "is empty"));
                 }
                 if o.client_secret.expose().is_empty() {
-                    return Err(ConfigError::invalid("auth.client_secret", "is empty"));
+                    problems.push(ConfigError::invalid("auth.client_secret", "is empty"));
                 }
                 AuthSettings::OAuth2 {
                     token_url: o.token_url.clone(),
@@ -48,6 +49,7 @@ impl Ss12000Source {
                 }
             }
         };
+        let both = "missing: mutual TLS needs both client_cert and client_key";
         let client_cert = match (&config.client_cert, &config.client_key) {
             (Some(cert), Some(key)) => Some((
                 ("client_cert".to_string(), resolve(base_dir, cert)),
@@ -55,25 +57,27 @@ impl Ss12000Source {
             )),
             (None, None) => None,
             (Some(_), None) => {
-                return Err(ConfigError::invalid(
-                    "client_key",
-                    "missing: mutual TLS needs both client_cert and client_key",
-                ));
+                problems.push(ConfigError::invalid("client_key", both));
+                None
             }
             (None, Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "client_cert",
-                    "missing: mutual TLS needs both client_cert and client_key",
-                ));
+                problems.push(ConfigError::invalid("client_cert", both));
+                None
             }
         };
-        let settings =
-            config
-                .api_read()
-                .settings("ss12000", &config.base_url, auth, client_cert, base_dir)?;
-        Ok(Ss12000Source {
-            api: ApiSource::new(settings)?,
-        })
+        let settings = problems.take(config.api_read().settings(
+            "ss12000",
+            &config.base_url,
+            auth,
+            client_cert,
+            base_dir,
+        ));
+        match settings {
+            Some(settings) if problems.is_empty() => Ok(Ss12000Source {
+                api: ApiSource::new(settings)?,
+            }),
+            _ => Err(problems),
+        }
     }
 }
 

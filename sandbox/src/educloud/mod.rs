@@ -519,6 +519,17 @@ fn write_json<S: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &S) -> Res
     serde_json::to_writer(out, value).map_err(|_| ApiError::Internal)
 }
 
+/// Every list takes `sortkey`, but this server serves one stable order
+/// only; asking for another is refused rather than silently ignored.
+fn unsupported_sortkey(params: Params<'_>) -> Result<(), ApiError> {
+    match params.one("sortkey") {
+        Some(key) => Err(ApiError::InvalidFilter(format!(
+            "sortkey `{key}` is not supported by this server; lists come in a stable order"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// One page of a list endpoint.
 fn list<T: Resource>(shared: &Shared, query: Option<&str>) -> Result<Response, ApiError> {
     let resource = T::KIND.endpoint();
@@ -533,6 +544,7 @@ fn list<T: Resource>(shared: &Shared, query: Option<&str>) -> Result<Response, A
     let data = read_source(shared)?;
     let params = Params::new(&request.filters);
     let meta = query::MetaFilter::parse(params)?;
+    unsupported_sortkey(params)?;
     let predicate = T::predicate(params, &data)?;
     let all = T::list(&data);
 

@@ -1,7 +1,7 @@
 //! Query strings of the SS 12000 list endpoints: filters, `limit`, `expand`,
 //! and the opaque `pageToken` that carries a listing's filters and position.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::str::FromStr;
 
 use base64::Engine;
@@ -82,6 +82,11 @@ impl<'q> Params<'q> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.trim())
             .filter(|v| !v.is_empty())
+    }
+
+    /// The values of an array parameter as a set (empty: no filter).
+    pub(crate) fn set(&self, name: &str) -> HashSet<String> {
+        self.many(name).into_iter().map(str::to_string).collect()
     }
 
     /// Every value of an array parameter: repeated (`a=1&a=2`, OpenAPI's

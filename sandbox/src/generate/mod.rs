@@ -70,6 +70,12 @@ pub use csv_export::{
 };
 pub use dirt::{UNKNOWN_ACTIVITY_TYPE, UNKNOWN_GROUP_TYPE};
 
+/// A date for the constants below; it only runs at compile time, where an
+/// invalid date stops the build.
+#[expect(
+    clippy::panic,
+    reason = "evaluated in const items only, so an invalid date is a build error, never a runtime one"
+)]
 const fn date(year: i32, month: u32, day: u32) -> NaiveDate {
     match NaiveDate::from_ymd_opt(year, month, day) {
         Some(d) => d,

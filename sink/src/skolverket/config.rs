@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skolsync_model::Secret;
+use skolsync_model::sandbox::{Endpoints, Redirect};
 
 /// The default request-body limit: the service's 200 KB (counted as
 /// 200 × 1024 bytes of request body, as the sandbox does) less 1 KiB, so a
@@ -230,4 +231,24 @@ fn default_request_timeout_secs() -> u64 {
 
 fn default_connect_timeout_secs() -> u64 {
     10
+}
+
+/// Points a Skolverket `[sink]` at the sandbox's authorisation server,
+/// Provisioning and Open-data APIs, with the sandbox's client certificate;
+/// every key naming a real environment, key or pin goes.
+pub fn sandbox_redirect(e: &Endpoints) -> Redirect {
+    Redirect::removing(&[
+        "environment",
+        "jwks_url",
+        "client_pkcs12",
+        "client_pkcs12_password",
+        "client_key_id",
+        "pinned_pubkey",
+    ])
+    .set("auth_url", &e.auth_url)
+    .set("provisioning_url", &e.provisioning_url)
+    .set("open_data_url", &e.open_data_url)
+    .set("client_cert", &e.client_cert)
+    .set("client_key", &e.client_key)
+    .set("ca_cert", &e.ca_cert)
 }

@@ -108,29 +108,31 @@ pub fn known(open_data: &OpenData) -> spec::Known {
 
 /// Every payload of `out`, serialised, checked against the spec's schemas.
 pub fn assert_payloads_match_spec(out: &TransformOutput, known: &spec::Known) {
-    // The hash is the model's content hash of exactly this payload.
-    use skolsync_model::plan::content_hash;
+    // The diff computes each hash once: the model's content hash of
+    // exactly the payload it plans to send.
+    use skolsync_model::plan::{PreviousState, content_hash};
+    let plan = skolsync_transform::diff(out.desired.clone(), &PreviousState::default());
     assert!(
-        out.desired
-            .persons
+        plan.persons
+            .create
             .iter()
             .all(|d| d.hash == content_hash(&d.payload))
     );
     assert!(
-        out.desired
-            .duties
+        plan.duties
+            .create
             .iter()
             .all(|d| d.hash == content_hash(&d.payload))
     );
     assert!(
-        out.desired
-            .groups
+        plan.groups
+            .create
             .iter()
             .all(|d| d.hash == content_hash(&d.payload))
     );
     assert!(
-        out.desired
-            .activities
+        plan.activities
+            .create
             .iter()
             .all(|d| d.hash == content_hash(&d.payload))
     );

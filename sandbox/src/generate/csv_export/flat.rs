@@ -1,18 +1,20 @@
 //! The flat layout of the CSV export: one file per entity type, the
 //! columns skolsync's `layout = "flat"` reads by default.
+//!
+//! Each file is one pass over one source list ([`SHEETS`]); a child file
+//! (enrolments, memberships, an activity's groups and teachers) makes its
+//! own pass over the parents, so its rows come in the parents' order.
+
+use skolsync_model::ss12000::Reference;
 
 use super::*;
 
-pub(super) fn flat(
-    m: &Municipality,
-    dir: &Path,
-    options: &CsvOptions,
-) -> Result<Vec<PathBuf>, CsvExportError> {
-    let s = &m.source;
-    let mut files = Vec::with_capacity(11);
+/// A file of the layout: its name, header and rows.
+type Writer = fn(&Municipality, &mut Sheet, &CsvOptions) -> Result<(), CsvExportError>;
 
-    let mut f = Sheet::create(
-        dir,
+/// The files, in the order they are written.
+const SHEETS: [(&str, &[&str], Writer); 11] = [
+    (
         "organisations.csv",
         &[
             "id",
@@ -27,31 +29,9 @@ pub(super) fn flat(
             "start_date",
             "end_date",
         ],
-        options,
-    )?;
-    for o in &s.organisations {
-        let types: Vec<&str> = o.school_types.iter().map(|t| t.as_str()).collect();
-        f.row(&[
-            o.id.as_str(),
-            o.organisation_type.as_str(),
-            &o.display_name,
-            o.organisation_code.as_deref().unwrap_or(""),
-            o.organisation_number.as_deref().unwrap_or(""),
-            o.school_unit_code.as_deref().unwrap_or(""),
-            &types.join(","),
-            o.municipality_code.as_deref().unwrap_or(""),
-            o.parent_organisation
-                .as_ref()
-                .map(|r| r.id.as_str())
-                .unwrap_or(""),
-            &date(o.start_date),
-            &date(o.end_date),
-        ])?;
-    }
-    files.push(f.finish()?);
-
-    let mut persons = Sheet::create(
-        dir,
+        organisations,
+    ),
+    (
         "persons.csv",
         &[
             "id",
@@ -66,10 +46,9 @@ pub(super) fn flat(
             "eduid_eppn",
             "person_status",
         ],
-        options,
-    )?;
-    let mut enrolments = Sheet::create(
-        dir,
+        persons,
+    ),
+    (
         "enrolments.csv",
         &[
             "person_id",
@@ -82,48 +61,9 @@ pub(super) fn flat(
             "end_date",
             "cancelled",
         ],
-        options,
-    )?;
-    for p in &s.persons {
-        let email = p.emails.first();
-        persons.row(&[
-            p.id.as_str(),
-            &p.given_name,
-            p.middle_name.as_deref().unwrap_or(""),
-            &p.family_name,
-            &p.civic_no
-                .as_ref()
-                .map(|c| civic_no(&c.value, options.civic_no_format))
-                .unwrap_or_default(),
-            &opt(p.security_marking),
-            &p.edu_person_principal_names.join(","),
-            email.map(|e| e.value.as_str()).unwrap_or(""),
-            email
-                .and_then(|e| e.email_type)
-                .map(|t| t.as_str())
-                .unwrap_or(""),
-            eduid(p),
-            &opt(p.person_status),
-        ])?;
-        for e in &p.enrolments {
-            enrolments.row(&[
-                p.id.as_str(),
-                e.enroled_at.id.as_str(),
-                e.school_type.as_str(),
-                &opt(e.school_year),
-                e.education_code.as_deref().unwrap_or(""),
-                e.programme.as_ref().map(|r| r.id.as_str()).unwrap_or(""),
-                &date(e.start_date),
-                &date(e.end_date),
-                &opt(e.cancelled),
-            ])?;
-        }
-    }
-    files.push(persons.finish()?);
-    files.push(enrolments.finish()?);
-
-    let mut f = Sheet::create(
-        dir,
+        enrolments,
+    ),
+    (
         "duties.csv",
         &[
             "id",
@@ -134,23 +74,9 @@ pub(super) fn flat(
             "start_date",
             "end_date",
         ],
-        options,
-    )?;
-    for d in &s.duties {
-        f.row(&[
-            d.id.as_str(),
-            d.person.as_ref().map(|r| r.id.as_str()).unwrap_or(""),
-            d.duty_at.id.as_str(),
-            &d.duty_role,
-            d.signature.as_deref().unwrap_or(""),
-            &date(d.start_date),
-            &date(d.end_date),
-        ])?;
-    }
-    files.push(f.finish()?);
-
-    let mut groups = Sheet::create(
-        dir,
+        duties,
+    ),
+    (
         "groups.csv",
         &[
             "id",
@@ -161,40 +87,14 @@ pub(super) fn flat(
             "start_date",
             "end_date",
         ],
-        options,
-    )?;
-    let mut memberships = Sheet::create(
-        dir,
+        groups,
+    ),
+    (
         "memberships.csv",
         &["group_id", "person_id", "start_date", "end_date"],
-        options,
-    )?;
-    for g in &s.groups {
-        let group_type = override_field(m, EntityKind::Group, &g.id, "groupType")
-            .unwrap_or(g.group_type.as_str());
-        groups.row(&[
-            g.id.as_str(),
-            &g.display_name,
-            group_type,
-            g.school_type.map(|t| t.as_str()).unwrap_or(""),
-            g.organisation.id.as_str(),
-            &date(g.start_date),
-            &date(g.end_date),
-        ])?;
-        for ms in &g.group_memberships {
-            memberships.row(&[
-                g.id.as_str(),
-                ms.person.id.as_str(),
-                &date(ms.start_date),
-                &date(ms.end_date),
-            ])?;
-        }
-    }
-    files.push(groups.finish()?);
-    files.push(memberships.finish()?);
-
-    let mut activities = Sheet::create(
-        dir,
+        memberships,
+    ),
+    (
         "activities.csv",
         &[
             "id",
@@ -206,54 +106,19 @@ pub(super) fn flat(
             "start_date",
             "end_date",
         ],
-        options,
-    )?;
-    let mut activity_groups = Sheet::create(
-        dir,
+        activities,
+    ),
+    (
         "activity_groups.csv",
         &["activity_id", "group_id"],
-        options,
-    )?;
-    let mut activity_teachers = Sheet::create(
-        dir,
+        activity_groups,
+    ),
+    (
         "activity_teachers.csv",
         &["activity_id", "duty_id", "start_date", "end_date"],
-        options,
-    )?;
-    for a in &s.activities {
-        let activity_type = override_field(m, EntityKind::Activity, &a.id, "activityType")
-            .or(a.activity_type.map(|t| t.as_str()))
-            .unwrap_or("");
-        let parents: Vec<&str> = a.parent_activity.iter().map(|r| r.id.as_str()).collect();
-        activities.row(&[
-            a.id.as_str(),
-            &a.display_name,
-            activity_type,
-            a.organisation.id.as_str(),
-            a.syllabus.as_ref().map(|r| r.id.as_str()).unwrap_or(""),
-            &parents.join(","),
-            &date(a.start_date),
-            &date(a.end_date),
-        ])?;
-        for g in &a.groups {
-            activity_groups.row(&[a.id.as_str(), g.id.as_str()])?;
-        }
-        for t in &a.teachers {
-            let Some(duty) = &t.duty else { continue };
-            activity_teachers.row(&[
-                a.id.as_str(),
-                duty.id.as_str(),
-                &date(t.start_date),
-                &date(t.end_date),
-            ])?;
-        }
-    }
-    files.push(activities.finish()?);
-    files.push(activity_groups.finish()?);
-    files.push(activity_teachers.finish()?);
-
-    let mut f = Sheet::create(
-        dir,
+        activity_teachers,
+    ),
+    (
         "syllabuses.csv",
         &[
             "id",
@@ -266,9 +131,193 @@ pub(super) fn flat(
             "start_school_year",
             "end_school_year",
         ],
-        options,
-    )?;
-    for sy in &s.syllabuses {
+        syllabuses,
+    ),
+    (
+        "programmes.csv",
+        &["id", "name", "code", "school_type"],
+        programmes,
+    ),
+];
+
+pub(super) fn flat(
+    m: &Municipality,
+    dir: &Path,
+    options: &CsvOptions,
+) -> Result<Vec<PathBuf>, CsvExportError> {
+    SHEETS
+        .iter()
+        .map(|(name, header, write)| {
+            let mut sheet = Sheet::create(dir, name, header, options)?;
+            write(m, &mut sheet, options)?;
+            sheet.finish()
+        })
+        .collect()
+}
+
+/// The id of an optional reference, or an empty field.
+fn id_of(r: Option<&Reference>) -> &str {
+    r.map(|r| r.id.as_str()).unwrap_or("")
+}
+
+fn organisations(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for o in &m.source.organisations {
+        let types: Vec<&str> = o.school_types.iter().map(|t| t.as_str()).collect();
+        f.row(&[
+            o.id.as_str(),
+            o.organisation_type.as_str(),
+            &o.display_name,
+            o.organisation_code.as_deref().unwrap_or(""),
+            o.organisation_number.as_deref().unwrap_or(""),
+            o.school_unit_code.as_deref().unwrap_or(""),
+            &types.join(","),
+            o.municipality_code.as_deref().unwrap_or(""),
+            id_of(o.parent_organisation.as_ref()),
+            &date(o.start_date),
+            &date(o.end_date),
+        ])?;
+    }
+    Ok(())
+}
+
+fn persons(m: &Municipality, f: &mut Sheet, options: &CsvOptions) -> Result<(), CsvExportError> {
+    for p in &m.source.persons {
+        let email = p.emails.first();
+        f.row(&[
+            p.id.as_str(),
+            &p.given_name,
+            p.middle_name.as_deref().unwrap_or(""),
+            &p.family_name,
+            &person_civic_no(Some(p), options.civic_no_format),
+            &opt(p.security_marking),
+            &p.edu_person_principal_names.join(","),
+            email.map(|e| e.value.as_str()).unwrap_or(""),
+            email
+                .and_then(|e| e.email_type)
+                .map(|t| t.as_str())
+                .unwrap_or(""),
+            eduid(p),
+            &opt(p.person_status),
+        ])?;
+    }
+    Ok(())
+}
+
+fn enrolments(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for p in &m.source.persons {
+        for e in &p.enrolments {
+            f.row(&[
+                p.id.as_str(),
+                e.enroled_at.id.as_str(),
+                e.school_type.as_str(),
+                &opt(e.school_year),
+                e.education_code.as_deref().unwrap_or(""),
+                id_of(e.programme.as_ref()),
+                &date(e.start_date),
+                &date(e.end_date),
+                &opt(e.cancelled),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn duties(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for d in &m.source.duties {
+        f.row(&[
+            d.id.as_str(),
+            id_of(d.person.as_ref()),
+            d.duty_at.id.as_str(),
+            &d.duty_role,
+            d.signature.as_deref().unwrap_or(""),
+            &date(d.start_date),
+            &date(d.end_date),
+        ])?;
+    }
+    Ok(())
+}
+
+fn groups(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for g in &m.source.groups {
+        let group_type = override_field(m, EntityKind::Group, &g.id, "groupType")
+            .unwrap_or(g.group_type.as_str());
+        f.row(&[
+            g.id.as_str(),
+            &g.display_name,
+            group_type,
+            g.school_type.map(|t| t.as_str()).unwrap_or(""),
+            g.organisation.id.as_str(),
+            &date(g.start_date),
+            &date(g.end_date),
+        ])?;
+    }
+    Ok(())
+}
+
+fn memberships(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for g in &m.source.groups {
+        for ms in &g.group_memberships {
+            f.row(&[
+                g.id.as_str(),
+                ms.person.id.as_str(),
+                &date(ms.start_date),
+                &date(ms.end_date),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn activities(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for a in &m.source.activities {
+        let activity_type = override_field(m, EntityKind::Activity, &a.id, "activityType")
+            .or(a.activity_type.map(|t| t.as_str()))
+            .unwrap_or("");
+        let parents: Vec<&str> = a.parent_activity.iter().map(|r| r.id.as_str()).collect();
+        f.row(&[
+            a.id.as_str(),
+            &a.display_name,
+            activity_type,
+            a.organisation.id.as_str(),
+            id_of(a.syllabus.as_ref()),
+            &parents.join(","),
+            &date(a.start_date),
+            &date(a.end_date),
+        ])?;
+    }
+    Ok(())
+}
+
+fn activity_groups(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for a in &m.source.activities {
+        for g in &a.groups {
+            f.row(&[a.id.as_str(), g.id.as_str()])?;
+        }
+    }
+    Ok(())
+}
+
+fn activity_teachers(
+    m: &Municipality,
+    f: &mut Sheet,
+    _: &CsvOptions,
+) -> Result<(), CsvExportError> {
+    for a in &m.source.activities {
+        for t in &a.teachers {
+            let Some(duty) = &t.duty else { continue };
+            f.row(&[
+                a.id.as_str(),
+                duty.id.as_str(),
+                &date(t.start_date),
+                &date(t.end_date),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn syllabuses(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for sy in &m.source.syllabuses {
         f.row(&[
             sy.id.as_str(),
             sy.school_type.map(|t| t.as_str()).unwrap_or(""),
@@ -281,15 +330,11 @@ pub(super) fn flat(
             &opt(sy.end_school_year),
         ])?;
     }
-    files.push(f.finish()?);
+    Ok(())
+}
 
-    let mut f = Sheet::create(
-        dir,
-        "programmes.csv",
-        &["id", "name", "code", "school_type"],
-        options,
-    )?;
-    for p in &s.programmes {
+fn programmes(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExportError> {
+    for p in &m.source.programmes {
         f.row(&[
             p.id.as_str(),
             &p.name,
@@ -297,6 +342,5 @@ pub(super) fn flat(
             p.school_type.map(|t| t.as_str()).unwrap_or(""),
         ])?;
     }
-    files.push(f.finish()?);
-    Ok(files)
+    Ok(())
 }

@@ -51,6 +51,7 @@
 //! Windows-1252, LF or CRLF, and the personnummer form.
 
 mod flat;
+mod skolverket;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -59,10 +60,6 @@ use std::path::{Path, PathBuf};
 
 use skolsync_model::codes::{GroupType, SchoolType, Ss12000SchoolType};
 use skolsync_model::ss12000::{EntityKind, Person, SourceId};
-use skolsync_model::template::{
-    CLASSES_HEADER, STAFF_HEADER as DUTIES_HEADER, STUDENTS_HEADER as ENROLMENTS_HEADER,
-    SUBJECT_GROUPS_HEADER as GROUPS_HEADER,
-};
 
 use super::Municipality;
 
@@ -170,7 +167,7 @@ pub fn export_csv(
         source,
     })?;
     match options.layout {
-        CsvLayout::Skolverket => skolverket(m, dir, options),
+        CsvLayout::Skolverket => skolverket::skolverket(m, dir, options),
         CsvLayout::Flat => flat::flat(m, dir, options),
     }
 }
@@ -390,6 +387,13 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// A person's civic number in the form asked for, or an empty field.
+fn person_civic_no(p: Option<&Person>, format: CivicNoFormat) -> String {
+    p.and_then(|p| p.civic_no.as_ref())
+        .map(|c| civic_no(&c.value, format))
+        .unwrap_or_default()
+}
+
 fn first_email(p: &Person) -> &str {
     p.emails.first().map(|e| e.value.as_str()).unwrap_or("")
 }
@@ -419,216 +423,6 @@ fn override_field<'a>(
         .get(field)?
         .as_str()
 }
-
-// ---------------------------------------------------------------------------
-// Skolverket's template
-
-fn skolverket(
-    m: &Municipality,
-    dir: &Path,
-    options: &CsvOptions,
-) -> Result<Vec<PathBuf>, CsvExportError> {
-    let day = m.reference_date;
-    let unit_code: HashMap<&str, &str> = m
-        .source
-        .organisations
-        .iter()
-        .filter_map(|o| Some((o.id.as_str(), o.school_unit_code.as_deref()?)))
-        .collect();
-    let code_of = |org: &SourceId| unit_code.get(org.as_str()).copied().unwrap_or("");
-
-    // Which test activity each teaching group leads to.
-    let test_by_id: HashMap<uuid::Uuid, &str> = m
-        .catalogue
-        .test_activities
-        .iter()
-        .map(|a| (a.id, a.display_name.as_str()))
-        .collect();
-    let test_names: HashSet<&str> = test_by_id.values().copied().collect();
-    let syllabuses: HashMap<&str, &skolsync_model::ss12000::Syllabus> = m
-        .source
-        .syllabuses
-        .iter()
-        .map(|s| (s.id.as_str(), s))
-        .collect();
-    let mut group_test: HashMap<&str, String> = HashMap::new();
-    let mut duty_groups: HashMap<&str, Vec<&str>> = HashMap::new();
-    for a in &m.source.activities {
-        let from_parent = a
-            .parent_activity
-            .iter()
-            .find_map(|p| {
-                uuid::Uuid::parse_str(p.id.as_str())
-                    .ok()
-                    .and_then(|id| test_by_id.get(&id))
-            })
-            .map(|name| (*name).to_string());
-        let from_syllabus = || {
-            let s = syllabuses.get(a.syllabus.as_ref()?.id.as_str())?;
-            let name = match (&s.course_code, &s.subject_code, s.end_school_year) {
-                (Some(course), _, _) => course.clone(),
-                (None, Some(subject), Some(year)) => format!("{subject}_{year}"),
-                _ => return None,
-            };
-            test_names.contains(name.as_str()).then_some(name)
-        };
-        let Some(test) = from_parent.or_else(from_syllabus) else {
-            continue;
-        };
-        for g in &a.groups {
-            group_test
-                .entry(g.id.as_str())
-                .or_insert_with(|| test.clone());
-        }
-        for t in &a.teachers {
-            if let Some(d) = &t.duty {
-                let list = duty_groups.entry(d.id.as_str()).or_default();
-                list.extend(a.groups.iter().map(|g| g.id.as_str()));
-            }
-        }
-    }
-
-    let mut classes = Sheet::create(dir, SKOLVERKET_CLASSES_FILE, &CLASSES_HEADER, options)?;
-    let mut groups = Sheet::create(dir, SKOLVERKET_GROUPS_FILE, &GROUPS_HEADER, options)?;
-    // Per person: active memberships of exported classes (with the unit)
-    // and exported teaching groups.
-    let mut class_of: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
-    let mut groups_of: HashMap<&str, Vec<&str>> = HashMap::new();
-    for g in &m.source.groups {
-        let Some(school_type) = g.school_type.filter(|t| in_profile(*t)) else {
-            continue;
-        };
-        let active = g.start_date.is_none_or(|s| s <= day) && g.end_date.is_none_or(|e| day <= e);
-        if !active {
-            continue;
-        }
-        let members = g.group_memberships.iter().filter(|ms| ms.is_active_on(day));
-        match g.group_type {
-            GroupType::Klass => {
-                classes.row(&[
-                    g.id.as_str(),
-                    &g.display_name,
-                    school_type.as_str(),
-                    code_of(&g.organisation.id),
-                    "",
-                ])?;
-                for ms in members {
-                    class_of
-                        .entry(ms.person.id.as_str())
-                        .or_default()
-                        .push((g.id.as_str(), g.organisation.id.as_str()));
-                }
-            }
-            GroupType::Undervisning => {
-                let Some(test) = group_test.get(g.id.as_str()) else {
-                    continue;
-                };
-                groups.row(&[
-                    g.id.as_str(),
-                    &g.display_name,
-                    school_type.as_str(),
-                    test,
-                    code_of(&g.organisation.id),
-                    "",
-                ])?;
-                for ms in members {
-                    groups_of
-                        .entry(ms.person.id.as_str())
-                        .or_default()
-                        .push(g.id.as_str());
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut files = vec![classes.finish()?, groups.finish()?];
-
-    let mut enrolments =
-        Sheet::create(dir, SKOLVERKET_ENROLMENTS_FILE, &ENROLMENTS_HEADER, options)?;
-    let persons: HashMap<&str, &Person> = m
-        .source
-        .persons
-        .iter()
-        .map(|p| (p.id.as_str(), p))
-        .collect();
-    for p in &m.source.persons {
-        for e in p
-            .enrolments
-            .iter()
-            .filter(|e| e.is_active_on(day) && in_profile(e.school_type))
-        {
-            let unit = e.enroled_at.id.as_str();
-            let classes = class_of.get(p.id.as_str());
-            let class = classes
-                .and_then(|c| c.iter().find(|(_, u)| *u == unit).or_else(|| c.first()))
-                .map(|(g, _)| *g)
-                .unwrap_or("");
-            let subject_groups = groups_of
-                .get(p.id.as_str())
-                .map(|g| g.join(","))
-                .unwrap_or_default();
-            enrolments.row(&[
-                p.id.as_str(),
-                &p.edu_person_principal_names.join(","),
-                &p.civic_no
-                    .as_ref()
-                    .map(|c| civic_no(&c.value, options.civic_no_format))
-                    .unwrap_or_default(),
-                &opt(p.security_marking),
-                &p.given_name,
-                p.middle_name.as_deref().unwrap_or(""),
-                &p.family_name,
-                first_email(p),
-                e.school_type.as_str(),
-                code_of(&e.enroled_at.id),
-                &opt(e
-                    .school_year
-                    .filter(|_| e.school_type != Ss12000SchoolType::Gy)),
-                e.education_code.as_deref().unwrap_or(""),
-                class,
-                &subject_groups,
-                "",
-            ])?;
-        }
-    }
-    files.push(enrolments.finish()?);
-
-    let mut duties = Sheet::create(dir, SKOLVERKET_DUTIES_FILE, &DUTIES_HEADER, options)?;
-    for d in m.source.duties.iter().filter(|d| d.is_active_on(day)) {
-        let person = d
-            .person
-            .as_ref()
-            .and_then(|r| persons.get(r.id.as_str()).copied());
-        let person_id = d.person.as_ref().map(|r| r.id.as_str()).unwrap_or("");
-        let mut taught: Vec<&str> = duty_groups.get(d.id.as_str()).cloned().unwrap_or_default();
-        taught.dedup();
-        let field = |f: fn(&Person) -> String| person.map(f).unwrap_or_default();
-        duties.row(&[
-            d.id.as_str(),
-            person_id,
-            &field(|p| p.edu_person_principal_names.join(",")),
-            &field(|p| eduid(p).to_string()),
-            &person
-                .and_then(|p| p.civic_no.as_ref())
-                .map(|c| civic_no(&c.value, options.civic_no_format))
-                .unwrap_or_default(),
-            &field(|p| opt(p.security_marking)),
-            &field(|p| p.given_name.clone()),
-            &field(|p| p.middle_name.clone().unwrap_or_default()),
-            &field(|p| p.family_name.clone()),
-            &field(|p| first_email(p).to_string()),
-            code_of(&d.duty_at.id),
-            &d.duty_role,
-            &taught.join(","),
-            "",
-        ])?;
-    }
-    files.push(duties.finish()?);
-    Ok(files)
-}
-
-// ---------------------------------------------------------------------------
-// The flat layout
 
 #[cfg(test)]
 mod tests {

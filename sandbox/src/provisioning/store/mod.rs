@@ -6,22 +6,28 @@
 //! had processed them at their settle time, and a Duty job submitted after a
 //! Person job sees that Person. One mutex guards everything; it is never
 //! held across an `await`.
+//!
+//! This file holds the store's handle and what it answers; [`tables`] the
+//! stored rows and their indexes, [`settle`] how a due job is processed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::Local;
 use skolsync_model::provtjanst::{
-    Activity, AsynchronousResponse, Duty, EntityOutcome, EntityResponse, Group, LogEntry, Meta,
-    Person, path_segment,
+    Activity, AsynchronousResponse, Duty, EntityOutcome, EntityResponse, Group, Meta, Person,
 };
 use skolsync_model::{JobEntityStatus, ObjectType};
 use uuid::Uuid;
 
 use super::limiter::RateClass;
-use super::messages::{self as msg, Entry, timestamp};
+use super::messages::timestamp;
 use super::rules::{Resource, Rules};
+
+mod settle;
+mod tables;
+
+pub use tables::{Row, Table, Tables};
 
 /// How a bulk create/update treats ids that exist or do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,94 +55,6 @@ pub enum Work {
     Delete(Vec<Uuid>),
     /// Processed.
     Done,
-}
-
-/// One stored resource with its service-side metadata.
-#[derive(Debug, Clone)]
-pub struct Row<T> {
-    /// Creation order; list paging follows it.
-    pub seq: u64,
-    /// The resource as accepted (read-only fields cleared).
-    pub entity: T,
-    /// `meta.created`.
-    pub created: String,
-    /// `meta.modified`: changes only when the content changes.
-    pub modified: String,
-}
-
-/// The resources of one kind.
-#[derive(Debug)]
-pub struct Table<T> {
-    /// By id.
-    pub rows: HashMap<Uuid, Row<T>>,
-    /// Ids by creation order.
-    pub order: BTreeMap<u64, Uuid>,
-}
-
-impl<T> Default for Table<T> {
-    fn default() -> Self {
-        Table {
-            rows: HashMap::new(),
-            order: BTreeMap::new(),
-        }
-    }
-}
-
-impl<T> Table<T> {
-    fn insert(&mut self, id: Uuid, row: Row<T>) {
-        self.order.insert(row.seq, id);
-        self.rows.insert(id, row);
-    }
-
-    fn remove(&mut self, id: &Uuid) -> Option<Row<T>> {
-        let row = self.rows.remove(id)?;
-        self.order.remove(&row.seq);
-        Some(row)
-    }
-}
-
-/// All four tables and the indexes the rules need.
-#[derive(Debug, Default)]
-pub struct Tables {
-    /// Persons.
-    pub persons: Table<Person>,
-    /// Duties.
-    pub duties: Table<Duty>,
-    /// Groups.
-    pub groups: Table<Group>,
-    /// Activities.
-    pub activities: Table<Activity>,
-    /// civicNo value → person id.
-    pub person_by_civic_no: HashMap<String, Uuid>,
-    /// Lowercased EPPN → person id.
-    pub person_by_eppn: HashMap<String, Uuid>,
-    /// Person id → its duties.
-    pub duties_by_person: HashMap<Uuid, BTreeSet<Uuid>>,
-    /// Group id → activities referencing it.
-    pub activities_by_group: HashMap<Uuid, BTreeSet<Uuid>>,
-    /// Duty id → activities referencing it as teacher.
-    pub activities_by_duty: HashMap<Uuid, BTreeSet<Uuid>>,
-    next_seq: u64,
-}
-
-impl Tables {
-    fn next_seq(&mut self) -> u64 {
-        self.next_seq += 1;
-        self.next_seq
-    }
-
-    fn render<T: Resource>(&self, row: &Row<T>) -> T {
-        let mut entity = row.entity.clone();
-        let provisioned = T::provisioned(self, &entity);
-        entity.set_read_only(
-            Meta {
-                created: Some(row.created.clone()),
-                modified: Some(row.modified.clone()),
-            },
-            provisioned,
-        );
-        entity
-    }
 }
 
 /// What happened to a stored resource.
@@ -507,10 +425,7 @@ impl Store {
                     errors: Vec::new(),
                     warnings: Vec::new(),
                 },
-                meta: Some(Meta {
-                    created: Some(submitted.clone()),
-                    modified: Some(submitted.clone()),
-                }),
+                meta: Some(stamped(submitted.clone(), submitted.clone())),
             })
             .collect();
         let mut inner = self.lock();
@@ -568,307 +483,10 @@ impl Store {
     }
 }
 
-impl StoreInner {
-    fn settle_due(&mut self, rules: &Rules, now: Instant) {
-        while let Some(entry) = self.due.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let job_id = entry.remove();
-            self.settle(rules, job_id, now);
-        }
-    }
-
-    fn settle(&mut self, rules: &Rules, job_id: Uuid, now: Instant) {
-        let StoreInner {
-            tables,
-            jobs,
-            changes,
-            temporary_last,
-            ..
-        } = self;
-        let Some(job) = jobs.get_mut(&job_id) else {
-            return;
-        };
-        // Timestamps as of the settle time, not of this (lazy) moment.
-        let late = now.saturating_duration_since(job.settle_at);
-        let at = chrono::Duration::from_std(late)
-            .ok()
-            .and_then(|late| Local::now().checked_sub_signed(late))
-            .unwrap_or_else(Local::now)
-            .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
-            .to_string();
-        let mut cx = Settle {
-            tables,
-            changes,
-            temporary_last,
-            rules,
-            temporary_share: rules.faults.get().temporary_error_share,
-            job_id,
-            kind: job.kind,
-            base_url: &job.base_url,
-            submitted: &job.submitted,
-            at,
-        };
-        let outcomes: Vec<EntityResponse> = match std::mem::replace(&mut job.work, Work::Done) {
-            Work::Persons(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
-            Work::Duties(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
-            Work::Groups(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
-            Work::Activities(items, mode) => {
-                items.into_iter().map(|e| cx.upsert(e, mode)).collect()
-            }
-            Work::Delete(ids) => ids
-                .into_iter()
-                .map(|id| match cx.kind {
-                    ObjectType::Person => cx.delete::<Person>(id),
-                    ObjectType::Duty => cx.delete::<Duty>(id),
-                    ObjectType::Group => cx.delete::<Group>(id),
-                    ObjectType::Activity => cx.delete::<Activity>(id),
-                })
-                .collect(),
-            Work::Done => return,
-        };
-        job.responses = outcomes;
-    }
-}
-
-/// One entity's outcome in a job status.
-fn entity_response(
-    id: Uuid,
-    status: JobEntityStatus,
-    code: u16,
-    location: Option<String>,
-    errors: Vec<LogEntry>,
-    warnings: Vec<LogEntry>,
-    meta: Meta,
-) -> EntityResponse {
-    EntityResponse {
-        id,
-        response: EntityOutcome {
-            status,
-            status_code: Some(code),
-            location,
-            errors,
-            warnings,
-        },
-        meta: Some(meta),
-    }
-}
-
-/// Everything one job's settling needs.
-struct Settle<'a> {
-    tables: &'a mut Tables,
-    changes: &'a mut Vec<Change>,
-    temporary_last: &'a mut HashSet<(ObjectType, Uuid)>,
-    rules: &'a Rules,
-    temporary_share: f64,
-    job_id: Uuid,
-    kind: ObjectType,
-    base_url: &'a str,
-    submitted: &'a str,
-    at: String,
-}
-
-impl Settle<'_> {
-    fn refused(&self, id: Uuid, errors: Vec<LogEntry>) -> EntityResponse {
-        let code = errors.first().map_or(400, |e| e.status_code);
-        let meta = Meta {
-            created: Some(self.submitted.to_string()),
-            modified: Some(self.at.clone()),
-        };
-        entity_response(
-            id,
-            JobEntityStatus::Error,
-            code,
-            None,
-            errors,
-            Vec::new(),
-            meta,
-        )
-    }
-
-    /// An injected TemporaryError, never twice in a row for one entity.
-    fn temporary(&mut self, id: Uuid) -> Option<EntityResponse> {
-        let key = (self.kind, id);
-        if self.temporary_last.remove(&key) {
-            return None;
-        }
-        if !self.rules.faults.chance(self.temporary_share) {
-            return None;
-        }
-        self.temporary_last.insert(key);
-        let entry = Entry::new(
-            msg::TEMPORARY_ERROR,
-            503,
-            "Tillfälligt fel",
-            "Ett tillfälligt fel inträffade vid behandling av uppgiften. Försök igen senare.",
-        )
-        .resource(self.kind, id)
-        .build();
-        let meta = Meta {
-            created: Some(self.submitted.to_string()),
-            modified: Some(self.at.clone()),
-        };
-        Some(entity_response(
-            id,
-            JobEntityStatus::TemporaryError,
-            503,
-            None,
-            vec![entry],
-            Vec::new(),
-            meta,
-        ))
-    }
-
-    fn change(&mut self, id: Uuid, change: ChangeKind) {
-        self.changes.push(Change {
-            kind: self.kind,
-            id,
-            change,
-            job_id: Some(self.job_id),
-            at: self.at.clone(),
-        });
-    }
-
-    fn upsert<T: Resource>(&mut self, mut entity: T, mode: Mode) -> EntityResponse {
-        let id = entity.id();
-        if let Some(temporary) = self.temporary(id) {
-            return temporary;
-        }
-        let exists = T::table(self.tables).rows.contains_key(&id);
-        match (mode, exists) {
-            (Mode::Create, true) => {
-                let entry = Entry::new(
-                    msg::ALREADY_EXISTS,
-                    409,
-                    "Ogiltigt värde",
-                    format!(
-                        "{} med angivet id finns redan. Skicka updateIfExists=true eller använd PUT för att uppdatera.",
-                        self.kind
-                    ),
-                )
-                .resource(self.kind, id)
-                .attribute("id", id.to_string());
-                return self.refused(id, vec![entry.build()]);
-            }
-            (Mode::Update, false) => {
-                return self.refused(id, vec![self.missing(id)]);
-            }
-            _ => {}
-        }
-        entity.clear_read_only();
-        let verdict = T::check(entity, self.tables, self.rules);
-        if !verdict.errors.is_empty() {
-            return self.refused(id, verdict.errors);
-        }
-        let status = if verdict.warnings.is_empty() {
-            JobEntityStatus::Success
-        } else {
-            JobEntityStatus::Warning
-        };
-        let entity = verdict.entity;
-        let (seq, created, modified, code, location, change) =
-            match T::table_mut(self.tables).remove(&id) {
-                Some(old) => {
-                    T::unlink(self.tables, &old.entity);
-                    let modified = if old.entity == entity {
-                        old.modified
-                    } else {
-                        self.at.clone()
-                    };
-                    (
-                        old.seq,
-                        old.created,
-                        modified,
-                        200,
-                        None,
-                        ChangeKind::Updated,
-                    )
-                }
-                None => {
-                    let location = format!(
-                        "{}/{}/{}",
-                        self.base_url.trim_end_matches('/'),
-                        path_segment(self.kind),
-                        id
-                    );
-                    let seq = self.tables.next_seq();
-                    (
-                        seq,
-                        self.at.clone(),
-                        self.at.clone(),
-                        201,
-                        Some(location),
-                        ChangeKind::Created,
-                    )
-                }
-            };
-        T::link(self.tables, &entity);
-        let meta = Meta {
-            created: Some(created.clone()),
-            modified: Some(modified.clone()),
-        };
-        T::table_mut(self.tables).insert(
-            id,
-            Row {
-                seq,
-                entity,
-                created,
-                modified,
-            },
-        );
-        self.change(id, change);
-        entity_response(
-            id,
-            status,
-            code,
-            location,
-            Vec::new(),
-            verdict.warnings,
-            meta,
-        )
-    }
-
-    fn missing(&self, id: Uuid) -> LogEntry {
-        Entry::new(
-            msg::DOES_NOT_EXIST,
-            404,
-            "Ogiltigt värde",
-            format!("{} med angivet id finns inte i provtjänsten.", self.kind),
-        )
-        .resource(self.kind, id)
-        .attribute("id", id.to_string())
-        .build()
-    }
-
-    fn delete<T: Resource>(&mut self, id: Uuid) -> EntityResponse {
-        if let Some(temporary) = self.temporary(id) {
-            return temporary;
-        }
-        if !T::table(self.tables).rows.contains_key(&id) {
-            return self.refused(id, vec![self.missing(id)]);
-        }
-        let blockers = T::blockers(self.tables, id);
-        if !blockers.is_empty() {
-            return self.refused(id, blockers);
-        }
-        let Some(row) = T::table_mut(self.tables).remove(&id) else {
-            return self.refused(id, vec![self.missing(id)]);
-        };
-        T::unlink(self.tables, &row.entity);
-        self.change(id, ChangeKind::Deleted);
-        let meta = Meta {
-            created: Some(row.created),
-            modified: Some(self.at.clone()),
-        };
-        entity_response(
-            id,
-            JobEntityStatus::Success,
-            200,
-            None,
-            Vec::new(),
-            Vec::new(),
-            meta,
-        )
+/// A `meta` with both timestamps set.
+fn stamped(created: String, modified: String) -> Meta {
+    Meta {
+        created: Some(created),
+        modified: Some(modified),
     }
 }

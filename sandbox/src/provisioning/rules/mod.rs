@@ -1,0 +1,230 @@
+//! The profile rules: what the provtjänst accepts of each resource, checked
+//! per entity when a job settles, against the store as it is at that moment.
+//!
+//! Each resource type implements [`Resource`]: where it lives in the store,
+//! which indexes it feeds, its rules, what blocks its deletion and how its
+//! read-only `provisioningStatus` is derived. Interpretations where the spec
+//! leaves room are written at the rule.
+//!
+//! This file holds the trait and what the resources share; [`person`]
+//! holds the rules of persons and duties (a duty makes its person staff),
+//! [`teaching`] those of groups and activities.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use skolsync_model::ObjectType;
+use skolsync_model::provtjanst::{LogEntry, Meta, Payload};
+use uuid::Uuid;
+
+use super::messages::{self as msg, Entry};
+use super::store::{Mode, Table, Tables, Work};
+use crate::config::FaultSwitch;
+use crate::world::{Catalogue, CatalogueIndex};
+
+mod person;
+mod teaching;
+
+/// What the rules look things up in: Skolverket's catalogue and the faults.
+#[derive(Debug)]
+pub struct Rules {
+    /// Hash indexes of the school units and test activities Skolverket knows.
+    pub index: CatalogueIndex,
+    /// Injected faults (TemporaryError share).
+    pub faults: Arc<FaultSwitch>,
+}
+
+impl Rules {
+    /// Rules over `catalogue`.
+    pub fn new(catalogue: Arc<Catalogue>, faults: Arc<FaultSwitch>) -> Self {
+        Rules {
+            index: catalogue.index(),
+            faults,
+        }
+    }
+
+    pub(super) fn school_unit_known(&self, id: &Uuid) -> bool {
+        self.index.school_units.contains_key(id)
+    }
+
+    pub(super) fn test_activity_known(&self, id: &Uuid) -> bool {
+        self.index.test_activities.contains_key(id)
+    }
+}
+
+/// The outcome of the rules for one entity: the entity as it will be stored
+/// (a group loses members that do not exist), errors and warnings.
+#[derive(Debug)]
+pub struct Verdict<T> {
+    /// What to store if there are no errors.
+    pub entity: T,
+    /// Reasons to refuse the entity.
+    pub errors: Vec<LogEntry>,
+    /// Problems that do not stop it.
+    pub warnings: Vec<LogEntry>,
+}
+
+/// A resource type the emulator stores and checks.
+pub trait Resource: Payload + Send + Sync + 'static {
+    /// Its table.
+    fn table(t: &Tables) -> &Table<Self>;
+    /// Its table, mutably.
+    fn table_mut(t: &mut Tables) -> &mut Table<Self>;
+    /// Adds the entity to the secondary indexes (before it is stored).
+    fn link(_t: &mut Tables, _e: &Self) {}
+    /// Removes the entity from the secondary indexes (after it left the table).
+    fn unlink(_t: &mut Tables, _e: &Self) {}
+    /// Applies the profile rules.
+    fn check(e: Self, t: &Tables, rules: &Rules) -> Verdict<Self>;
+    /// Why the resource cannot be deleted now (empty: it can).
+    fn blockers(_t: &Tables, _id: Uuid) -> Vec<LogEntry> {
+        Vec::new()
+    }
+    /// The read-only `provisioningStatus`.
+    fn provisioned(t: &Tables, e: &Self) -> bool;
+    /// Sets the read-only fields for an answer.
+    fn set_read_only(&mut self, meta: Meta, provisioned: bool);
+    /// The attributes `GET /x` lists (all, except for persons).
+    fn list_form(self) -> Self {
+        self
+    }
+    /// A code-list value that is not written exactly as the spec's enum
+    /// (the model's parser forgives case; the service does not).
+    fn inexact_code(item: &Value) -> Option<String>;
+    /// The job work for a bulk call with these entities.
+    fn work(items: Vec<Self>, mode: Mode) -> Work;
+}
+
+/// The parts of a [`Resource`] implementation that differ only in names:
+/// its table, its job work variant, and the read-only fields every
+/// resource has (`meta`, `provisioningStatus`).
+macro_rules! stored_in {
+    ($table:ident, $work:ident) => {
+        fn table(t: &Tables) -> &Table<Self> {
+            &t.$table
+        }
+
+        fn table_mut(t: &mut Tables) -> &mut Table<Self> {
+            &mut t.$table
+        }
+
+        fn set_read_only(&mut self, meta: Meta, provisioned: bool) {
+            self.meta = Some(meta);
+            self.provisioning_status = Some(provisioned);
+        }
+
+        fn work(items: Vec<Self>, mode: Mode) -> Work {
+            Work::$work(items, mode)
+        }
+    };
+}
+use stored_in;
+
+/// The values of one of the model's code lists.
+pub(super) trait CodeList: Copy + 'static {
+    const ALL: &'static [Self];
+    const CODE_LIST: &'static str;
+    fn as_str(self) -> &'static str;
+}
+
+/// Implements [`CodeList`] for code-list enums of the model.
+macro_rules! code_lists {
+    ($($code:ty),+ $(,)?) => {$(
+        impl CodeList for $code {
+            const ALL: &'static [Self] = <$code>::ALL;
+            const CODE_LIST: &'static str = <$code>::CODE_LIST;
+            fn as_str(self) -> &'static str {
+                <$code>::as_str(self)
+            }
+        }
+    )+};
+}
+code_lists!(
+    skolsync_model::ActivityType,
+    skolsync_model::DutyRole,
+    skolsync_model::EmailType,
+    skolsync_model::GroupType,
+    skolsync_model::SchoolType,
+    skolsync_model::SecurityMarking,
+);
+
+/// Why the `key` of `item` is not written exactly as a value of `C`, if
+/// it is not.
+pub(super) fn code_problem<C: CodeList>(item: &Value, key: &str) -> Option<String> {
+    let text = item.get(key)?.as_str()?;
+    if C::ALL.iter().any(|c| c.as_str() == text) {
+        None
+    } else {
+        Some(format!(
+            "värdet \"{text}\" för <{key}> finns inte i kodlistan {}",
+            C::CODE_LIST
+        ))
+    }
+}
+
+pub(super) fn each<'a>(item: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    item.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+pub(super) fn resource_error(
+    kind: ObjectType,
+    id: Uuid,
+    code: &str,
+    status: u16,
+    message_type: &str,
+    message: impl Into<String>,
+) -> Entry {
+    Entry::new(code, status, message_type, message).resource(kind, id)
+}
+
+pub(super) fn unit_unknown(
+    kind: ObjectType,
+    id: Uuid,
+    code: &str,
+    attribute: &str,
+    unit: Uuid,
+) -> LogEntry {
+    resource_error(
+        kind,
+        id,
+        code,
+        400,
+        "Ogiltigt värde",
+        format!(
+            "Skolenheten <{attribute}> finns inte i provtjänsten. Värdet ska vara ett UUID som är genererat av Skolverket, se open-data API."
+        ),
+    )
+    .attribute(attribute, unit.to_string())
+    .build()
+}
+
+pub(super) fn remove_from(index: &mut HashMap<Uuid, BTreeSet<Uuid>>, key: Uuid, value: Uuid) {
+    if let Some(set) = index.get_mut(&key) {
+        set.remove(&value);
+        if set.is_empty() {
+            index.remove(&key);
+        }
+    }
+}
+
+pub(super) fn referenced_by_activities(
+    kind: ObjectType,
+    id: Uuid,
+    activities: Option<&BTreeSet<Uuid>>,
+) -> Vec<LogEntry> {
+    let count = activities.map_or(0, |a| a.len());
+    if count == 0 {
+        return Vec::new();
+    }
+    vec![
+        resource_error(kind, id, msg::STILL_REFERENCED, 409, "Ogiltigt värde", format!(
+            "{kind} kan inte tas bort eftersom {count} aktivitet(er) refererar till den. Ta bort eller uppdatera aktiviteterna först."
+        ))
+        .attribute("id", id.to_string())
+        .build(),
+    ]
+}

@@ -1,0 +1,240 @@
+//! The rules of groups and activities: what the test platform takes, and
+//! which references must already be in the service.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use skolsync_model::ObjectType;
+use skolsync_model::provtjanst::{Activity, Group};
+use skolsync_model::provtjanst::{LogEntry, Meta};
+use skolsync_model::{ActivityType, GroupType, SchoolType};
+use uuid::Uuid;
+
+use super::{
+    Resource, Rules, Verdict, code_problem, referenced_by_activities, remove_from, resource_error,
+    stored_in, unit_unknown,
+};
+use crate::provisioning::messages::{self as msg, Entry};
+use crate::provisioning::store::{Mode, Table, Tables, Work};
+
+impl Resource for Group {
+    stored_in!(groups, Groups);
+
+    /// Members that do not exist are a Warning, not an Error (v1.3.2), and
+    /// are left out of the stored group: the CHANGELOG says the group must be
+    /// sent again once the pupils exist for them to be included.
+    fn check(mut g: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+        let kind = ObjectType::Group;
+        let type_allowed = matches!(g.group_type, GroupType::Klass | GroupType::Undervisning);
+        let errors = Refusal {
+            kind,
+            id: g.id,
+            code: msg::GROUP_TYPE_NOT_ALLOWED,
+            attribute: "groupType",
+            value: g.group_type.as_str(),
+            noun: "Grupptypen",
+            plural: "grupper",
+            allowed: "Klass och Undervisning",
+        }
+        .check(type_allowed, g.organisation.id, rules);
+        let mut warnings = Vec::new();
+        let mut seen = HashSet::new();
+        g.group_memberships.retain(|m| {
+            let person = m.person.id;
+            if !seen.insert(person) {
+                return false;
+            }
+            let exists = t.persons.rows.contains_key(&person);
+            if !exists {
+                warnings.push(
+                    Entry::new(msg::MEMBER_MISSING, 400, "Bristfälligt värde",
+                        "Gruppmedlemmen finns inte i provtjänsten och har inte lagts till i gruppen. Överför personen och därefter gruppen igen.")
+                    .resource(kind, g.id)
+                    .attribute("groupMemberships.person.id", person.to_string())
+                    .warning()
+                    .build(),
+                );
+            }
+            exists
+        });
+        Verdict {
+            entity: g,
+            errors,
+            warnings,
+        }
+    }
+
+    fn blockers(t: &Tables, id: Uuid) -> Vec<LogEntry> {
+        referenced_by_activities(ObjectType::Group, id, t.activities_by_group.get(&id))
+    }
+
+    /// A class reaches the test platform by itself; a teaching group only
+    /// through an activity (spec: `provisioningStatus` of GroupFragment).
+    fn provisioned(t: &Tables, e: &Self) -> bool {
+        match e.group_type {
+            GroupType::Klass => true,
+            _ => t
+                .activities_by_group
+                .get(&e.id)
+                .is_some_and(|a| !a.is_empty()),
+        }
+    }
+
+    fn inexact_code(item: &Value) -> Option<String> {
+        code_problem::<GroupType>(item, "groupType")
+            .or_else(|| code_problem::<SchoolType>(item, "schoolType"))
+    }
+}
+
+impl Resource for Activity {
+    stored_in!(activities, Activities);
+
+    fn link(t: &mut Tables, e: &Self) {
+        for g in &e.groups {
+            t.activities_by_group.entry(g.id).or_default().insert(e.id);
+        }
+        for teacher in &e.teachers {
+            t.activities_by_duty
+                .entry(teacher.duty.id)
+                .or_default()
+                .insert(e.id);
+        }
+    }
+
+    fn unlink(t: &mut Tables, e: &Self) {
+        for g in &e.groups {
+            remove_from(&mut t.activities_by_group, g.id, e.id);
+        }
+        for teacher in &e.teachers {
+            remove_from(&mut t.activities_by_duty, teacher.duty.id, e.id);
+        }
+    }
+
+    fn check(a: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+        let kind = ObjectType::Activity;
+        let mut errors = Refusal {
+            kind,
+            id: a.id,
+            code: msg::ACTIVITY_TYPE_NOT_ALLOWED,
+            attribute: "activityType",
+            value: a.activity_type.as_str(),
+            noun: "Aktivitetstypen",
+            plural: "aktiviteter",
+            allowed: "Undervisning",
+        }
+        .check(
+            a.activity_type == ActivityType::Undervisning,
+            a.organisation.id,
+            rules,
+        );
+        if !rules.test_activity_known(&a.parent_activity.id) {
+            errors.push(
+                resource_error(kind, a.id, msg::PARENT_ACTIVITY_UNKNOWN, 400, "Ogiltigt värde",
+                    "Provaktiviteten <parentActivity.id> finns inte. Värdet ska vara ett UUID för en provaktivitet som är genererat av Skolverket, se open-data API.")
+                .attribute("parentActivity.id", a.parent_activity.id.to_string())
+                .build(),
+            );
+        }
+        if a.groups.is_empty() {
+            errors.push(
+                resource_error(
+                    kind,
+                    a.id,
+                    msg::ACTIVITY_GROUP_MISSING,
+                    400,
+                    "Värde saknas",
+                    "Aktiviteten ska ha minst en grupp.",
+                )
+                .attribute("groups", "0")
+                .build(),
+            );
+        }
+        for g in &a.groups {
+            if !t.groups.rows.contains_key(&g.id) {
+                errors.push(
+                    resource_error(
+                        kind,
+                        a.id,
+                        msg::ACTIVITY_GROUP_MISSING,
+                        400,
+                        "Ogiltigt värde",
+                        "Gruppen finns inte i provtjänsten. Överför gruppen först.",
+                    )
+                    .attribute("groups.id", g.id.to_string())
+                    .build(),
+                );
+            }
+        }
+        for teacher in &a.teachers {
+            if !t.duties.rows.contains_key(&teacher.duty.id) {
+                errors.push(
+                    resource_error(
+                        kind,
+                        a.id,
+                        msg::ACTIVITY_TEACHER_MISSING,
+                        400,
+                        "Ogiltigt värde",
+                        "Tjänstgöringen finns inte i provtjänsten. Överför tjänstgöringen först.",
+                    )
+                    .attribute("teachers.duty.id", teacher.duty.id.to_string())
+                    .build(),
+                );
+            }
+        }
+        Verdict {
+            entity: a,
+            errors,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn provisioned(t: &Tables, e: &Self) -> bool {
+        e.groups.iter().any(|g| t.groups.rows.contains_key(&g.id))
+    }
+
+    fn inexact_code(item: &Value) -> Option<String> {
+        code_problem::<ActivityType>(item, "activityType")
+    }
+}
+
+/// What groups and activities are first checked for: a type the test
+/// platform takes, and a school unit Skolverket knows.
+struct Refusal<'a> {
+    kind: ObjectType,
+    id: Uuid,
+    code: &'a str,
+    /// The type attribute and its value, as sent.
+    attribute: &'a str,
+    value: &'a str,
+    /// "Grupptypen"/"grupper", in the service's message.
+    noun: &'a str,
+    plural: &'a str,
+    /// The types taken, in words.
+    allowed: &'a str,
+}
+
+impl Refusal<'_> {
+    fn check(&self, type_allowed: bool, organisation: Uuid, rules: &Rules) -> Vec<LogEntry> {
+        let mut errors = Vec::new();
+        if !type_allowed {
+            let (noun, value, plural, allowed) = (self.noun, self.value, self.plural, self.allowed);
+            errors.push(
+                resource_error(self.kind, self.id, self.code, 400, "Ogiltigt värde", format!(
+                    "{noun} {value} tas inte emot. Endast {plural} av typen {allowed} ska skickas."
+                ))
+                .attribute(self.attribute, value)
+                .build(),
+            );
+        }
+        if !rules.school_unit_known(&organisation) {
+            errors.push(unit_unknown(
+                self.kind,
+                self.id,
+                msg::ORGANISATION_UNKNOWN,
+                "organisation.id",
+                organisation,
+            ));
+        }
+        errors
+    }
+}
