@@ -196,10 +196,29 @@ fn links<T>(
     Ok(links)
 }
 
-/// Reads a link table whose rows name an entity (`key`), what it links to
-/// (`target`) and the dates the link holds (`start_date`, `end_date`):
-/// group memberships and teaching assignments.
-fn dated_links<T>(
+/// Reads the link table `$name`, whose rows name an entity (`$key`), what
+/// it links to (`$target`) and the dates the link holds (`start_date`,
+/// `end_date`): group memberships and teaching assignments. `$item` makes
+/// a link of the target's reference and the dates.
+macro_rules! dated_links {
+    ($flat:expr, $out:expr, $name:ident, $entity:expr, $key:ident -> $target:ident, $item:expr) => {
+        read_dated_links(
+            open_table!(
+                $flat,
+                $name,
+                $entity,
+                [$key, $target, start_date, end_date],
+                required: [$key, $target]
+            )?,
+            $out,
+            (stringify!($key), stringify!($target)),
+            $item,
+        )
+    };
+}
+
+/// What [`dated_links!`] reads, once the table is open.
+fn read_dated_links<T>(
     table: Option<Table>,
     out: &mut Out<'_>,
     (key, target): (&'static str, &'static str),
@@ -473,22 +492,17 @@ fn read_memberships(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
 ) -> Result<Links<GroupMembership>, SourceError> {
-    let table = open_table!(
+    dated_links!(
         flat,
+        out,
         memberships,
         EntityKind::Group,
-        [group_id, person_id, start_date, end_date],
-        required: [group_id, person_id]
-    )?;
-    dated_links(
-        table,
-        out,
-        ("group_id", "person_id"),
+        group_id -> person_id,
         |person, start_date, end_date| GroupMembership {
             person,
             start_date,
             end_date,
-        },
+        }
     )
 }
 
@@ -563,23 +577,18 @@ fn read_activity_teachers(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
 ) -> Result<Links<TeacherAssignment>, SourceError> {
-    let table = open_table!(
+    dated_links!(
         flat,
+        out,
         activity_teachers,
         EntityKind::Activity,
-        [activity_id, duty_id, start_date, end_date],
-        required: [activity_id, duty_id]
-    )?;
-    dated_links(
-        table,
-        out,
-        ("activity_id", "duty_id"),
+        activity_id -> duty_id,
         |duty, start_date, end_date| TeacherAssignment {
             duty: Some(duty),
             person: None,
             start_date,
             end_date,
-        },
+        }
     )
 }
 
