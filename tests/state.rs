@@ -238,42 +238,24 @@ async fn a_failed_update_keeps_the_confirmed_hash_so_the_next_run_retries() {
     );
 
     // Held back is no better; success finally moves the hash.
-    run_with(
-        &store,
-        vec![(
-            outcome(
-                ObjectType::Person,
-                id(1),
-                Action::Update,
-                OutcomeStatus::HeldBack,
-                Some("new"),
-            ),
-            None,
-        )],
-    )
-    .await;
-    assert_eq!(
-        store.previous_state(SINK).await.unwrap().hashes[&ObjectType::Person][&id(1)],
-        "old"
-    );
-    run_with(
-        &store,
-        vec![(
-            outcome(
-                ObjectType::Person,
-                id(1),
-                Action::Update,
-                OutcomeStatus::Success,
-                Some("new"),
-            ),
-            None,
-        )],
-    )
-    .await;
-    assert_eq!(
-        store.previous_state(SINK).await.unwrap().hashes[&ObjectType::Person][&id(1)],
-        "new"
-    );
+    for (status, confirmed) in [
+        (OutcomeStatus::HeldBack, "old"),
+        (OutcomeStatus::Success, "new"),
+    ] {
+        let update = outcome(
+            ObjectType::Person,
+            id(1),
+            Action::Update,
+            status,
+            Some("new"),
+        );
+        run_with(&store, vec![(update, None)]).await;
+        assert_eq!(
+            store.previous_state(SINK).await.unwrap().hashes[&ObjectType::Person][&id(1)],
+            confirmed,
+            "after {status:?}"
+        );
+    }
 }
 
 #[tokio::test]

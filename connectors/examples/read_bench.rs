@@ -15,7 +15,6 @@
 //! the engine does, instead of counting and dropping each batch).
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
@@ -108,7 +107,8 @@ async fn bench(args: &Args, endpoints: &Endpoints) -> Result<(), String> {
         args.concurrency
     );
     let config: SourceConfig = toml::from_str(&toml_text).map_err(|e| e.to_string())?;
-    let source = build(&config, Path::new(".")).map_err(|e| e.to_string())?;
+    let source =
+        build(&config, &skolsync_model::BuildContext::new(".")).map_err(|e| e.to_string())?;
     let before = proc_status_mib("VmRSS");
     let started = Instant::now();
     let stream = source.read(ReadOptions::default());

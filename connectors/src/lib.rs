@@ -27,10 +27,9 @@ mod shape;
 mod source;
 pub mod ss12000;
 
-use std::path::Path;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use skolsync_model::BuildContext;
 use skolsync_model::sandbox::{Endpoints, Redirect};
 
 pub use error::{ConfigError, ConfigErrors, SourceError};
@@ -44,7 +43,7 @@ pub use source::{
 /// its source type. From that one list come the `[source]` section's type,
 /// [`build`] and [`sandbox_redirect`]. A component's folder provides
 /// `config::sandbox_redirect(&Endpoints) -> Option<Redirect>` and a
-/// `new(&Config, base_dir) -> Result<Source, ConfigError>` constructor.
+/// `new(&Config, &BuildContext) -> Result<Source, ConfigErrors>` constructor.
 macro_rules! source_kinds {
     ($( $(#[$doc:meta])* $kind:literal => $variant:ident($module:ident::$config:ident, $source:ident), )+) => {
         /// The `[source]` section of a pipeline file, chosen by `kind`.
@@ -57,11 +56,11 @@ macro_rules! source_kinds {
         }
 
         /// Validates `config` and builds its source, reporting every problem
-        /// at once. Relative paths in the config resolve against `base_dir`,
-        /// the folder of the pipeline file.
-        pub fn build(config: &SourceConfig, base_dir: &Path) -> Result<Box<dyn Source>, ConfigErrors> {
+        /// at once. Relative paths in the config resolve against the
+        /// context's folder (the pipeline file's).
+        pub fn build(config: &SourceConfig, ctx: &BuildContext) -> Result<Box<dyn Source>, ConfigErrors> {
             match config {
-                $( SourceConfig::$variant(c) => Ok(Box::new($module::$source::new(c, base_dir)?)), )+
+                $( SourceConfig::$variant(c) => Ok(Box::new($module::$source::new(c, ctx)?)), )+
             }
         }
 
@@ -85,14 +84,8 @@ source_kinds! {
     "csv" => Csv(csv::CsvConfig, CsvSource),
 }
 
-/// Resolves a configured path against the pipeline file's folder.
-pub(crate) fn resolve(base_dir: &Path, path: &Path) -> std::path::PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base_dir.join(path)
-    }
-}
+/// Resolves a configured path against a folder (the model's one rule).
+pub(crate) use skolsync_model::build_context::resolve;
 
 #[cfg(test)]
 mod tests {
@@ -108,7 +101,10 @@ mod tests {
         ];
         for text in cases {
             let config: SourceConfig = toml::from_str(text).unwrap();
-            assert!(build(&config, Path::new("/pipelines")).is_ok(), "{text}");
+            assert!(
+                build(&config, &BuildContext::new("/pipelines")).is_ok(),
+                "{text}"
+            );
         }
         let err = toml::from_str::<SourceConfig>("kind = \"ftp\"").unwrap_err();
         assert!(err.to_string().contains("ftp"), "{err}");
@@ -131,17 +127,5 @@ mod tests {
         ] {
             assert!(schema.contains(word), "{word} missing from the schema");
         }
-    }
-
-    #[test]
-    fn relative_paths_resolve_against_the_pipeline_folder() {
-        assert_eq!(
-            resolve(Path::new("/p"), Path::new("data/e.csv")),
-            Path::new("/p/data/e.csv")
-        );
-        assert_eq!(
-            resolve(Path::new("/p"), Path::new("/abs")),
-            Path::new("/abs")
-        );
     }
 }

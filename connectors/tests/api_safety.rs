@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -102,7 +101,7 @@ fn config(server: &Server, extra: &str) -> SourceConfig {
 }
 
 async fn read(config: &SourceConfig) -> Result<common::Read, SourceError> {
-    let source = build(config, Path::new(".")).unwrap();
+    let source = build(config, &skolsync_model::BuildContext::new(".")).unwrap();
     read_all(source.as_ref(), ReadOptions::default()).await
 }
 
@@ -187,7 +186,11 @@ async fn rate_limits_outages_and_dropped_connections_are_waited_out() {
         _ => ok(page(0, 3, None)),
     })
     .await;
-    let source = build(&config(&server, ""), Path::new(".")).unwrap();
+    let source = build(
+        &config(&server, ""),
+        &skolsync_model::BuildContext::new("."),
+    )
+    .unwrap();
     let progress = ReadProgress::new();
     let started = Instant::now();
     let (snap, _, _) = read_all(source.as_ref(), watched(&progress)).await.unwrap();
@@ -251,7 +254,7 @@ async fn refused_credentials_are_not_retried_and_are_named() {
 
 fn build_err(text: &str) -> String {
     let config: SourceConfig = toml::from_str(text).unwrap();
-    match build(&config, Path::new(".")) {
+    match build(&config, &skolsync_model::BuildContext::new(".")) {
         Ok(_) => String::new(),
         Err(e) => e.to_string(),
     }

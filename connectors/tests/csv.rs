@@ -33,7 +33,7 @@ fn template_toml(extra: &str) -> String {
 
 async fn read_dir(dir: &Path, toml_text: &str) -> common::Read {
     let config: SourceConfig = toml::from_str(toml_text).unwrap();
-    let source = build(&config, dir).unwrap();
+    let source = build(&config, &skolsync_model::BuildContext::new(dir)).unwrap();
     read_all(source.as_ref(), ReadOptions::default())
         .await
         .unwrap()
@@ -319,7 +319,9 @@ async fn dirty_flat_rows_and_dangling_links_are_rejected() {
     std::fs::write(dir.path().join("elever.csv"), "Förnamn\nAnna\n").unwrap();
     let config: SourceConfig = toml::from_str(toml_text).unwrap();
     let err = read_all(
-        build(&config, dir.path()).unwrap().as_ref(),
+        build(&config, &skolsync_model::BuildContext::new(dir.path()))
+            .unwrap()
+            .as_ref(),
         ReadOptions::default(),
     )
     .await
@@ -335,7 +337,7 @@ fn a_flat_layout_names_its_missing_folder_or_named_files() {
         "kind = \"csv\"\nlayout = \"flat\"\ndir = \"export\"\n[files]\npersons = \"people.csv\"\n",
     )
     .unwrap();
-    let source = build(&config, dir.path()).unwrap();
+    let source = build(&config, &skolsync_model::BuildContext::new(dir.path())).unwrap();
     let missing = source.missing_files();
     assert_eq!(
         missing,

@@ -62,7 +62,7 @@ fn toml_text() -> String {
 
 async fn read(dir: &Path, toml_text: &str) -> Result<common::Read, SourceError> {
     let config: SourceConfig = toml::from_str(toml_text).unwrap();
-    let source = build(&config, dir).unwrap();
+    let source = build(&config, &skolsync_model::BuildContext::new(dir)).unwrap();
     read_all(source.as_ref(), ReadOptions::default()).await
 }
 

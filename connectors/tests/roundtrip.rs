@@ -294,7 +294,9 @@ async fn csv_exports_read_back_the_same_as_the_educloud_api() {
     )
     .unwrap();
     let (from_template, rejects, _) = read_all(
-        build(&config, template.path()).unwrap().as_ref(),
+        build(&config, &skolsync_model::BuildContext::new(template.path()))
+            .unwrap()
+            .as_ref(),
         ReadOptions::default(),
     )
     .await
@@ -321,7 +323,9 @@ async fn csv_exports_read_back_the_same_as_the_educloud_api() {
     let config: SourceConfig =
         toml::from_str("kind = \"csv\"\nlayout = \"flat\"\ndir = \".\"\n").unwrap();
     let (from_flat, rejects, _) = read_all(
-        build(&config, flat.path()).unwrap().as_ref(),
+        build(&config, &skolsync_model::BuildContext::new(flat.path()))
+            .unwrap()
+            .as_ref(),
         ReadOptions::default(),
     )
     .await

@@ -16,12 +16,15 @@
 //! - [`per_type`], [`per_kind`]: the four provtjänst types and the seven
 //!   SS 12000 kinds written once ([`PerType`], [`PerKind`], `by_type!`,
 //!   `by_kind!`).
+//! - [`build_context`]: what every component is built with; the one path
+//!   resolution.
 //! - [`error_chain`]: an error and its causes on one line.
 //! - [`config_problems`]: every problem of a config section at once.
 //! - [`sandbox`]: where the sandbox is and how a component points at it.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
+pub mod build_context;
 pub mod civic_no;
 pub mod codes;
 pub mod config_problems;
@@ -42,6 +45,7 @@ pub mod secret;
 pub mod ss12000;
 pub mod template;
 
+pub use build_context::BuildContext;
 pub use civic_no::{CivicNo, CivicNoError, CivicNoKind};
 pub use codes::*;
 pub use error_chain::error_chain;

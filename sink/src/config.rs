@@ -7,7 +7,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::file::config::FileConfig;
+use crate::Delivery;
+use crate::file::config::{Content, FileConfig};
 use crate::skolverket::config::SkolverketConfig;
 
 /// Where the plan goes, chosen by `kind`.
@@ -49,12 +50,33 @@ impl SinkConfig {
             SinkConfig::Parquet(_) => "parquet",
         }
     }
+
+    /// What a pipeline with this sink does: export the source as SS 12000
+    /// files (a file sink with `content = "ss12000"`) or carry out a plan.
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            SinkConfig::Jsonl(c) | SinkConfig::Csv(c) | SinkConfig::Parquet(c)
+                if c.content == Content::Ss12000 =>
+            {
+                Delivery::Snapshot
+            }
+            _ => Delivery::Plan,
+        }
+    }
+
+    /// The Open-data API of the sink's environment, for a transform that
+    /// names none (only the `skolverket` sink implies one).
+    pub fn open_data_url(&self) -> Option<String> {
+        match self {
+            SinkConfig::Skolverket(c) => c.open_data_url(),
+            SinkConfig::Jsonl(_) | SinkConfig::Csv(_) | SinkConfig::Parquet(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::config::Content;
     use crate::skolverket::config::Environment;
 
     #[test]
@@ -86,6 +108,13 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(&parquet, SinkConfig::Parquet(c) if c.content == Content::Ss12000));
+        assert_eq!(parquet.delivery(), Delivery::Snapshot);
+        assert_eq!(parquet.open_data_url(), None);
+        assert_eq!(skolverket.delivery(), Delivery::Plan);
+        assert_eq!(
+            skolverket.open_data_url().as_deref(),
+            Some(Environment::Verifieringstest.open_data_url())
+        );
 
         let typo = toml::from_str::<SinkConfig>(
             r#"

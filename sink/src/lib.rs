@@ -5,11 +5,15 @@
 //!   Duty → Group → Activity (deletes in reverse), packed by bytes under the
 //!   body limit, paced under the per-client call limit, confirmed job by job,
 //!   with dependency gating, retries and per-entity outcomes as they happen.
-//! - [`file`]: JSONL, CSV and Parquet files per entity type, for audits,
+//! - [`file`](mod@file): JSONL, CSV and Parquet files per entity type, for audits,
 //!   migrations and dry runs.
 //!
-//! The engine builds a sink from the `[sink]` section of a pipeline file
-//! with [`build`] and drives it through the [`Sink`] trait.
+//! What a pipeline does is read from its `[sink]` section
+//! ([`SinkConfig::delivery`]): carry out a plan, through a [`Sink`] made
+//! once per run with [`build`], or export the source as SS 12000 files,
+//! through a [`file::SnapshotWriter`] made with [`snapshot_writer`].
+//! Reading back what the service holds (reconciliation) is the Skolverket
+//! sink's own ([`SkolverketSink::read_all`]).
 
 pub mod config;
 pub mod error;
@@ -20,9 +24,7 @@ mod summary;
 use std::path::Path;
 
 use async_trait::async_trait;
-use skolsync_model::ObjectType;
 use skolsync_model::plan::{Outcome, Plan};
-use skolsync_model::ss12000::Snapshot;
 
 pub use config::SinkConfig;
 pub use error::{ConfigError, SinkError};
@@ -30,10 +32,31 @@ pub use skolverket::{Resources, SkolverketSink};
 pub use summary::{ApplySummary, CallStats, CheckReport, KindCounts, SnapshotSummary};
 
 /// Receives every entity's final outcome as soon as it is known, so the
-/// engine can persist progress while the sink is still working.
-pub type OutcomeCallback<'a> = &'a (dyn Fn(Outcome) + Send + Sync);
+/// engine can persist progress while the sink is still working. An `Err`
+/// says the engine cannot take outcomes any more (say, its state store
+/// failed): the sink then stops as it does for its own reasons — nothing
+/// more is sent and every entity still gets an outcome — and
+/// [`Sink::apply`] ends with [`SinkError::Aborted`].
+pub type OutcomeCallback<'a> = &'a (dyn Fn(Outcome) -> Result<(), SinkStop> + Send + Sync);
 
-/// A configured sink.
+/// Why the engine asks a sink to stop (see [`OutcomeCallback`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkStop(pub String);
+
+/// What a pipeline does with what it reads, decided from its `[sink]`
+/// section ([`SinkConfig::delivery`]) when the pipeline is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Transform, plan against the state and carry the plan out through a
+    /// [`Sink`] ([`build`]).
+    Plan,
+    /// Write the source's SS 12000 entities as they are, with no transform
+    /// and no plan, through a [`file::SnapshotWriter`] ([`snapshot_writer`]).
+    Snapshot,
+}
+
+/// A configured sink that carries out plans.
 #[async_trait]
 pub trait Sink: Send + Sync + std::fmt::Debug {
     /// The sink's `kind` in the pipeline file (`skolverket`, `jsonl`, …).
@@ -43,47 +66,40 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
     /// creates, updates and deletes through `on_outcome`, as it happens.
     ///
     /// `Err` means the sink could not start (nothing was sent, no outcome
-    /// was reported) or had to stop part-way; in the latter case every
-    /// entity of the plan has still been given an outcome before it returns.
+    /// was reported) or had to stop part-way (also when `on_outcome` asked
+    /// it to); in the latter case every entity of the plan has still been
+    /// given an outcome before it returns.
     async fn apply(
         &self,
         plan: &Plan,
         on_outcome: OutcomeCallback<'_>,
     ) -> Result<ApplySummary, SinkError>;
 
-    /// Whether this sink wants the raw source entities ([`Sink::write_snapshot`])
-    /// instead of a plan (a file sink with `content = "ss12000"`).
-    fn wants_snapshot(&self) -> bool {
-        false
-    }
-
-    /// Writes raw SS 12000 entities (file sinks with `content = "ss12000"`).
-    async fn write_snapshot(&self, _snapshot: &Snapshot) -> Result<SnapshotSummary, SinkError> {
-        Err(SinkError::Unsupported {
-            sink: self.kind(),
-            what: "writing SS 12000 snapshots",
-        })
-    }
-
-    /// The Open-data API of the sink's environment, for a transform that
-    /// names none (only the `skolverket` sink has one).
-    fn open_data_url(&self) -> Option<&str> {
-        None
-    }
-
     /// Checks that the sink can work (`validate --online`): for
     /// `skolverket` a token and the API's `/alive`, for files a writable
     /// directory.
     async fn check(&self) -> Result<CheckReport, SinkError>;
+}
 
-    /// Everything the service holds of one type, for reconciliation (only
-    /// the `skolverket` sink).
-    async fn read_all(&self, _kind: ObjectType) -> Result<Resources, SinkError> {
-        Err(SinkError::Unsupported {
-            sink: self.kind(),
-            what: "reading back what the service holds",
-        })
-    }
+/// Builds the writer of a `[sink]` section whose [`SinkConfig::delivery`]
+/// is [`Delivery::Snapshot`] (a file sink with `content = "ss12000"`).
+/// Relative paths are taken from `base_dir`.
+pub fn snapshot_writer(
+    config: &SinkConfig,
+    base_dir: &Path,
+) -> Result<file::SnapshotWriter, ConfigError> {
+    let (format, c) = match config {
+        SinkConfig::Skolverket(_) => {
+            return Err(ConfigError::Invalid {
+                field: "kind",
+                message: "`skolverket` takes plans, not SS 12000 snapshots".to_string(),
+            });
+        }
+        SinkConfig::Jsonl(c) => (file::Format::Jsonl, c),
+        SinkConfig::Csv(c) => (file::Format::Csv, c),
+        SinkConfig::Parquet(c) => (file::Format::Parquet, c),
+    };
+    file::SnapshotWriter::new(format, c, base_dir)
 }
 
 /// Builds the sink a `[sink]` section describes. Relative paths in it are

@@ -96,7 +96,7 @@ impl ApplySummary {
     }
 }
 
-/// What [`crate::Sink::write_snapshot`] wrote.
+/// What [`crate::file::SnapshotWriter::write`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SnapshotSummary {
     /// Records written per file name (`persons.jsonl` → 1234).

@@ -1,5 +1,7 @@
 //! The file sinks write what the plan (or the source) holds, per type.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::fs::File;
@@ -11,7 +13,7 @@ use skolsync_model::provtjanst::Person;
 use skolsync_model::ss12000::Snapshot;
 use skolsync_sandbox::generate::{GenerateConfig, generate};
 use skolsync_sink::file::config::{Content, FileConfig};
-use skolsync_sink::{Sink, SinkConfig, SinkError, build};
+use skolsync_sink::{Delivery, Sink, SinkConfig, SinkError, build, snapshot_writer};
 use support::{Collected, assert_one_outcome_each, plan_from};
 use uuid::Uuid;
 
@@ -36,17 +38,20 @@ fn plan() -> (Plan, Snapshot) {
     (plan, snapshot)
 }
 
-async fn file_sink(kind: &str, dir: &Path, content: Content) -> Box<dyn Sink> {
+fn file_config(kind: &str, content: Content) -> SinkConfig {
     let config = FileConfig {
         dir: "out".into(),
         content,
     };
-    let config = match kind {
+    match kind {
         "jsonl" => SinkConfig::Jsonl(config),
         "csv" => SinkConfig::Csv(config),
         _ => SinkConfig::Parquet(config),
-    };
-    build(&config, dir).await.unwrap()
+    }
+}
+
+async fn file_sink(kind: &str, dir: &Path, content: Content) -> Box<dyn Sink> {
+    build(&file_config(kind, content), dir).await.unwrap()
 }
 
 #[tokio::test]
@@ -99,7 +104,7 @@ async fn csv_and_parquet_have_a_row_per_entity_and_a_column_per_attribute() {
     let (plan, _) = plan();
     let dir = tempfile::tempdir().unwrap();
     let csv_sink = file_sink("csv", dir.path(), Content::Provtjanst).await;
-    csv_sink.apply(&plan, &|_| {}).await.unwrap();
+    csv_sink.apply(&plan, &|_| Ok(())).await.unwrap();
     let mut reader = csv::Reader::from_path(dir.path().join("out/persons.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
     for column in ["id", "givenName", "familyName", "civicNo", "enrolments"] {
@@ -119,7 +124,7 @@ async fn csv_and_parquet_have_a_row_per_entity_and_a_column_per_attribute() {
 
     let dir = tempfile::tempdir().unwrap();
     let parquet_sink = file_sink("parquet", dir.path(), Content::Provtjanst).await;
-    parquet_sink.apply(&plan, &|_| {}).await.unwrap();
+    parquet_sink.apply(&plan, &|_| Ok(())).await.unwrap();
     for (name, count) in [
         ("persons", plan.persons.create.len()),
         ("groups", plan.groups.create.len()),
@@ -136,9 +141,13 @@ async fn csv_and_parquet_have_a_row_per_entity_and_a_column_per_attribute() {
 async fn ss12000_content_writes_the_source_entities_and_refuses_plans() {
     let (plan, snapshot) = plan();
     let dir = tempfile::tempdir().unwrap();
-    let sink = file_sink("parquet", dir.path(), Content::Ss12000).await;
-    assert!(sink.wants_snapshot());
-    let summary = sink.write_snapshot(&snapshot).await.unwrap();
+    let config = file_config("parquet", Content::Ss12000);
+    assert_eq!(config.delivery(), Delivery::Snapshot);
+    let summary = snapshot_writer(&config, dir.path())
+        .unwrap()
+        .write(&snapshot)
+        .await
+        .unwrap();
     assert_eq!(summary.files["persons.parquet"], snapshot.persons.len());
     assert_eq!(
         summary.files["syllabuses.parquet"],
@@ -151,7 +160,8 @@ async fn ss12000_content_writes_the_source_entities_and_refuses_plans() {
         snapshot.organisations.len()
     );
 
-    let err = sink.apply(&plan, &|_| {}).await.unwrap_err();
+    let sink = file_sink("parquet", dir.path(), Content::Ss12000).await;
+    let err = sink.apply(&plan, &|_| Ok(())).await.unwrap_err();
     assert!(matches!(err, SinkError::Unsupported { .. }), "{err}");
 }
 
@@ -210,11 +220,13 @@ async fn output_files_are_0600_even_over_leftovers_with_a_wider_mode() {
             std::fs::write(&path, "old").unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
-        let sink = file_sink(kind, dir.path(), content).await;
         if content == Content::Ss12000 {
-            sink.write_snapshot(&snapshot).await.unwrap();
+            let config = file_config(kind, content);
+            let writer = snapshot_writer(&config, dir.path()).unwrap();
+            writer.write(&snapshot).await.unwrap();
         } else {
-            sink.apply(&plan, &|_| {}).await.unwrap();
+            let sink = file_sink(kind, dir.path(), content).await;
+            sink.apply(&plan, &|_| Ok(())).await.unwrap();
         }
         assert_private(&out);
     }

@@ -4,6 +4,8 @@
 //! does not verify, 401, 403) are not retried and are named; certificate
 //! files must be regular files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::path::Path;
@@ -13,9 +15,10 @@ use skolsync_model::ObjectType;
 use skolsync_model::plan::{OutcomeStatus, Plan};
 use skolsync_sandbox::{Faults, Outage, Sandbox, SandboxConfig};
 use skolsync_sink::skolverket::config::{DEFAULT_RETRY_BUDGET_SECS, SkolverketConfig};
-use skolsync_sink::{ConfigError, Sink, SinkConfig, SinkError, SkolverketSink, build};
+use skolsync_sink::{ApplySummary, ConfigError, SinkError, SkolverketSink};
 use support::{
-    Collected, assert_one_outcome_each, assert_store_equals_plan, bulk_calls, plan_for, sink_config,
+    Collected, assert_one_outcome_each, assert_store_equals_plan, bulk_calls, plan_for, sink,
+    sink_config, total,
 };
 
 /// One at a time: the timings measured here should not suffer another
@@ -23,26 +26,58 @@ use support::{
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn sandbox(students: usize, outage: Outage) -> Sandbox {
-    Sandbox::start(SandboxConfig {
+    support::start(SandboxConfig {
         students,
         outage,
         ..SandboxConfig::default()
     })
     .await
-    .expect("sandbox starts")
 }
 
-async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
-    build(&SinkConfig::Skolverket(config), Path::new("/"))
-        .await
-        .expect("sink builds")
+/// A sandbox plan sent through a sink, and what came of it.
+struct Run {
+    sandbox: Sandbox,
+    plan: Plan,
+    collected: Collected,
+    result: Result<ApplySummary, SinkError>,
+    elapsed: Duration,
 }
 
-fn total(plan: &Plan) -> usize {
-    plan.persons.create.len()
-        + plan.duties.create.len()
-        + plan.groups.create.len()
-        + plan.activities.create.len()
+/// Starts a sandbox of `students` with `outage` and sends its plan through
+/// a sink with the sandbox's settings as `tune` changes them.
+async fn run(
+    students: usize,
+    outage: Outage,
+    tune: impl FnOnce(SkolverketConfig) -> SkolverketConfig,
+) -> Run {
+    let sandbox = sandbox(students, outage).await;
+    let plan = plan_for(&sandbox);
+    let sink = sink(tune(sink_config(&sandbox))).await;
+    let collected = Collected::default();
+    let started = Instant::now();
+    let result = sink.apply(&plan, &collected.callback()).await;
+    let elapsed = started.elapsed();
+    Run {
+        sandbox,
+        plan,
+        collected,
+        result,
+        elapsed,
+    }
+}
+
+impl Run {
+    /// Every entity landed, once, as planned; the sink's summary.
+    fn landed(self) -> (ApplySummary, Sandbox) {
+        let summary = self.result.unwrap();
+        assert_one_outcome_each(&self.plan, &self.collected.all());
+        assert_eq!(
+            self.collected.with_status(OutcomeStatus::Success).len(),
+            total(&self.plan)
+        );
+        assert_store_equals_plan(&self.sandbox.provisioning_store(), &self.plan);
+        (summary, self.sandbox)
+    }
 }
 
 #[test]
@@ -56,30 +91,18 @@ fn the_default_budget_is_minutes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_burst_is_waited_out_honouring_retry_after_and_everything_lands() {
     let _serial = SERIAL.lock().await;
-    let sandbox = sandbox(
-        50,
-        Outage {
-            throttle_burst: 4,
-            retry_after_secs: 1,
-            ..Outage::default()
-        },
-    )
-    .await;
-    let plan = plan_for(&sandbox);
-    let sink = sink(SkolverketConfig {
+    let outage = Outage {
+        throttle_burst: 4,
+        retry_after_secs: 1,
+        ..Outage::default()
+    };
+    let run = run(50, outage, |c| SkolverketConfig {
         max_in_flight: 1,
-        ..sink_config(&sandbox)
+        ..c
     })
     .await;
-    let collected = Collected::default();
-    let started = Instant::now();
-    let summary = sink.apply(&plan, &collected.callback()).await.unwrap();
-    assert_one_outcome_each(&plan, &collected.all());
-    assert_eq!(
-        collected.with_status(OutcomeStatus::Success).len(),
-        total(&plan)
-    );
-    assert_store_equals_plan(&sandbox.provisioning_store(), &plan);
+    let elapsed = run.elapsed;
+    let (summary, sandbox) = run.landed();
     assert_eq!(summary.calls.rate_limited, 4, "{:?}", summary.calls);
 
     // Every call after a 429 came at least Retry-After (1 s) after it.
@@ -90,61 +113,37 @@ async fn a_429_burst_is_waited_out_honouring_retry_after_and_everything_lands() 
         let gap = pair[1].at.duration_since(answered);
         assert!(gap >= Duration::from_millis(990), "{gap:?} after a 429");
     }
-    assert!(started.elapsed() >= Duration::from_secs(4));
+    assert!(elapsed >= Duration::from_secs(4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_200_call_burst_on_a_first_load_is_waited_out() {
     let _serial = SERIAL.lock().await;
-    let sandbox = sandbox(
-        100,
-        Outage {
-            throttle_burst: 200,
-            retry_after_secs: 0,
-            ..Outage::default()
-        },
-    )
-    .await;
-    let plan = plan_for(&sandbox);
+    let outage = Outage {
+        throttle_burst: 200,
+        retry_after_secs: 0,
+        ..Outage::default()
+    };
     // A quicker pacer than the service allows, so the burst passes fast;
     // the service's own limit then answers 429 too, waited out alike.
-    let sink = sink(SkolverketConfig {
+    let run = run(100, outage, |c| SkolverketConfig {
         bulk_per_second: 40,
-        ..sink_config(&sandbox)
+        ..c
     })
     .await;
-    let collected = Collected::default();
-    let summary = sink.apply(&plan, &collected.callback()).await.unwrap();
-    assert_one_outcome_each(&plan, &collected.all());
-    assert_eq!(
-        collected.with_status(OutcomeStatus::Success).len(),
-        total(&plan)
-    );
-    assert_store_equals_plan(&sandbox.provisioning_store(), &plan);
+    let (summary, _) = run.landed();
     assert!(summary.calls.rate_limited >= 200, "{:?}", summary.calls);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_503_outage_is_waited_out() {
     let _serial = SERIAL.lock().await;
-    let sandbox = sandbox(
-        50,
-        Outage {
-            unavailable_secs: 3,
-            retry_after_secs: 1,
-            ..Outage::default()
-        },
-    )
-    .await;
-    let plan = plan_for(&sandbox);
-    let sink = sink(sink_config(&sandbox)).await;
-    let collected = Collected::default();
-    let summary = sink.apply(&plan, &collected.callback()).await.unwrap();
-    assert_eq!(
-        collected.with_status(OutcomeStatus::Success).len(),
-        total(&plan)
-    );
-    assert_store_equals_plan(&sandbox.provisioning_store(), &plan);
+    let outage = Outage {
+        unavailable_secs: 3,
+        retry_after_secs: 1,
+        ..Outage::default()
+    };
+    let (summary, sandbox) = run(50, outage, |c| c).await.landed();
     assert!(summary.calls.retries > 0, "{:?}", summary.calls);
     let requests = sandbox.provisioning_store().requests();
     assert!(requests.iter().any(|r| r.status == 503));
@@ -153,25 +152,24 @@ async fn a_short_503_outage_is_waited_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_budget_too_short_for_the_burst_stops_cleanly_with_every_entity_accounted_for() {
     let _serial = SERIAL.lock().await;
-    let sandbox = sandbox(
-        50,
-        Outage {
-            throttle_burst: 100_000,
-            retry_after_secs: 1,
-            ..Outage::default()
-        },
-    )
-    .await;
-    let plan = plan_for(&sandbox);
-    let sink = sink(SkolverketConfig {
+    let outage = Outage {
+        throttle_burst: 100_000,
+        retry_after_secs: 1,
+        ..Outage::default()
+    };
+    let Run {
+        sandbox,
+        plan,
+        collected,
+        result,
+        elapsed,
+    } = run(50, outage, |c| SkolverketConfig {
         retry_budget_secs: 1,
-        ..sink_config(&sandbox)
+        ..c
     })
     .await;
-    let collected = Collected::default();
-    let started = Instant::now();
-    let err = sink.apply(&plan, &collected.callback()).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(15));
+    let err = result.unwrap_err();
+    assert!(elapsed < Duration::from_secs(15));
     let text = err.to_string();
     assert!(matches!(err, SinkError::Aborted(_)), "{text}");
     assert!(text.contains("retry budget exhausted"), "{text}");
@@ -243,14 +241,14 @@ async fn a_service_that_keeps_failing_stops_the_run_when_the_budget_is_spent() {
 }
 
 async fn refused_run(outage: Outage) -> (Sandbox, Collected, SinkError, Duration) {
-    let sandbox = sandbox(50, outage).await;
-    let plan = plan_for(&sandbox);
-    let sink = sink(sink_config(&sandbox)).await;
-    let collected = Collected::default();
-    let started = Instant::now();
-    let err = sink.apply(&plan, &collected.callback()).await.unwrap_err();
-    assert_one_outcome_each(&plan, &collected.all());
-    (sandbox, collected, err, started.elapsed())
+    let run = run(50, outage, |c| c).await;
+    assert_one_outcome_each(&run.plan, &run.collected.all());
+    (
+        run.sandbox,
+        run.collected,
+        run.result.unwrap_err(),
+        run.elapsed,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

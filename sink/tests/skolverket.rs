@@ -1,23 +1,25 @@
 //! End-to-end tests of the `skolverket` sink against the in-process sandbox:
 //! real mutual TLS, JWTs, limits, jobs and profile rules.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use skolsync_model::plan::{Action, OutcomeStatus, Plan, TypePlan, content_hash};
+use skolsync_model::plan::{Action, Outcome, OutcomeStatus, Plan, TypePlan, content_hash};
 use skolsync_model::provtjanst::{Payload, Person};
 use skolsync_model::{ObjectType, Secret};
 use skolsync_sandbox::provisioning::{ChangeKind, RateClass};
 use skolsync_sandbox::{Faults, Limits, Sandbox, SandboxConfig};
 use skolsync_sink::skolverket::apply::MEMBER_LEFT_OUT;
 use skolsync_sink::skolverket::config::{DEFAULT_MAX_BODY_BYTES, SkolverketConfig};
-use skolsync_sink::{Resources, Sink, SinkConfig, SinkError, build};
+use skolsync_sink::{Resources, Sink, SinkConfig, SinkError, SinkStop, SkolverketSink, build};
 use support::{
     Collected, assert_one_outcome_each, assert_store_equals_plan, assert_within_limits, bulk_calls,
-    plan_for, sink_config,
+    plan_for, sink, sink_config,
 };
 use uuid::Uuid;
 
@@ -27,19 +29,12 @@ use uuid::Uuid;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn sandbox(students: usize, faults: Faults) -> Sandbox {
-    Sandbox::start(SandboxConfig {
+    support::start(SandboxConfig {
         students,
         faults,
         ..SandboxConfig::default()
     })
     .await
-    .expect("sandbox starts")
-}
-
-async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
-    build(&SinkConfig::Skolverket(config), Path::new("/"))
-        .await
-        .expect("sink builds")
 }
 
 /// Every id of the plan was created once and never updated: nothing that
@@ -72,11 +67,12 @@ async fn a_municipality_lands_completely_within_the_limits() {
     let plan = plan_for(&sandbox);
     assert!(plan.persons.create.len() > 2500);
     assert!(!plan.duties.create.is_empty() && !plan.activities.create.is_empty());
-    let sink = sink(sink_config(&sandbox)).await;
+    let config = SinkConfig::Skolverket(sink_config(&sandbox));
     assert_eq!(
-        sink.open_data_url(),
+        config.open_data_url().as_deref(),
         Some(sandbox.endpoints().open_data_url.as_str())
     );
+    let sink = build(&config, Path::new("/")).await.expect("sink builds");
 
     let collected = Collected::default();
     let summary = sink.apply(&plan, &collected.callback()).await.unwrap();
@@ -409,7 +405,7 @@ async fn updates_and_deletes_go_in_order_and_what_is_gone_counts_as_deleted() {
     let sandbox = sandbox(300, Faults::default()).await;
     let plan = plan_for(&sandbox);
     let sink = sink(sink_config(&sandbox)).await;
-    sink.apply(&plan, &|_| {}).await.unwrap();
+    sink.apply(&plan, &|_| Ok(())).await.unwrap();
 
     // Rename a pupil, delete an activity with its group (groups only after
     // activities: the service refuses to delete a referenced group), delete
@@ -660,14 +656,12 @@ async fn pkcs12_entity_id_and_pin_work_and_read_all_returns_what_landed() {
         pinned_pubkey: Some(sandbox.server_pin().to_string()),
         ..sink_config(&sandbox)
     };
-    let sink = build(&SinkConfig::Skolverket(config.clone()), dir.path())
-        .await
-        .unwrap();
+    let sink = SkolverketSink::new(&config, dir.path()).unwrap();
     let report = sink.check().await.unwrap();
     assert_eq!(report.checks.len(), 3, "{report:?}");
 
     let plan = plan_for(&sandbox);
-    sink.apply(&plan, &|_| {}).await.unwrap();
+    sink.apply(&plan, &|_| Ok(())).await.unwrap();
     // The service keyed the calls by the entity id the token carries.
     let requests = sandbox.provisioning_store().requests();
     assert!(
@@ -716,4 +710,41 @@ async fn pkcs12_entity_id_and_pin_work_and_read_all_returns_what_landed() {
         err.contains("client_pkcs12") && !err.contains("fel"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_the_engine_cannot_take_stops_the_sink_cleanly() {
+    let _serial = SERIAL.lock().await;
+    let sandbox = sandbox(150, Faults::default()).await;
+    let plan = plan_for(&sandbox);
+    let sink = sink(sink_config(&sandbox)).await;
+    let collected = Collected::default();
+    let record = collected.callback();
+    // The engine takes the first outcome, then cannot store any more.
+    let callback = move |o: Outcome| {
+        record(o)?;
+        Err(SinkStop("the state store failed: disk full".to_string()))
+    };
+    let err = sink.apply(&plan, &callback).await.unwrap_err();
+    assert!(
+        matches!(&err, SinkError::Aborted(reason) if reason.contains("disk full")),
+        "{err}"
+    );
+    // Every entity still has its one outcome; nothing after the Persons
+    // was sent.
+    let outcomes = collected.all();
+    assert_one_outcome_each(&plan, &outcomes);
+    let changes = sandbox.provisioning_store().changes();
+    assert!(!changes.is_empty(), "the first Person job landed");
+    assert!(changes.iter().all(|c| c.kind == ObjectType::Person));
+    for o in outcomes.iter().filter(|o| o.kind != ObjectType::Person) {
+        assert!(
+            matches!(o.status, OutcomeStatus::Error | OutcomeStatus::HeldBack),
+            "{o:?}"
+        );
+        assert!(
+            o.detail.as_deref().is_some_and(|d| d.contains("not sent")),
+            "{o:?}"
+        );
+    }
 }

@@ -10,8 +10,7 @@
 //! source itself.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,6 +26,7 @@ use skolsync::pipeline::expand::expand_tree;
 use skolsync::terminal::{escape, scrubbed};
 use skolsync_connectors::{Batch, ReadOptions, ReadProgress, SourceConfig};
 use skolsync_model::ss12000::{EntityKind, SourceId};
+use skolsync_sink::file::JsonlFiles;
 
 /// Exit code when the pipeline file is wrong.
 const EXIT_CONFIG: u8 = 2;
@@ -112,51 +112,17 @@ pub fn load_source(path: &Path) -> anyhow::Result<(SourceConfig, PathBuf)> {
     Ok((config, base_dir))
 }
 
-/// The nine output files.
-struct Outputs {
-    dir: PathBuf,
-    files: BTreeMap<&'static str, BufWriter<File>>,
-    counts: BTreeMap<&'static str, u64>,
-}
+/// The nine output files, written through the file sink's JSON Lines
+/// writer (owner-only files and folder).
+struct Outputs(JsonlFiles);
 
 impl Outputs {
     fn create(dir: &Path) -> anyhow::Result<Outputs> {
-        if !dir.is_dir() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder
-                .create(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let mut files = BTreeMap::new();
-        for name in FILES {
-            let path = dir.join(format!("{name}.jsonl"));
-            let file = create_private(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            files.insert(name, BufWriter::new(file));
-        }
-        Ok(Outputs {
-            dir: dir.to_path_buf(),
-            files,
-            counts: FILES.iter().map(|n| (*n, 0)).collect(),
-        })
+        Ok(Outputs(JsonlFiles::create(dir, &FILES)?))
     }
 
     fn write<T: Serialize>(&mut self, name: &'static str, items: &[T]) -> anyhow::Result<()> {
-        let dir = &self.dir;
-        let out = self
-            .files
-            .get_mut(name)
-            .with_context(|| format!("no output file {name}"))?;
-        for item in items {
-            serde_json::to_writer(&mut *out, item)
-                .and_then(|()| out.write_all(b"\n").map_err(serde_json::Error::io))
-                .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
-        }
-        *self.counts.entry(name).or_default() += items.len() as u64;
-        Ok(())
+        Ok(self.0.write(name, items)?)
     }
 
     fn batch(&mut self, batch: &Batch) -> anyhow::Result<()> {
@@ -201,41 +167,9 @@ impl Outputs {
         }
     }
 
-    fn finish(mut self) -> anyhow::Result<BTreeMap<&'static str, u64>> {
-        for (name, file) in &mut self.files {
-            file.flush()
-                .with_context(|| format!("cannot write {}", self.dir.join(name).display()))?;
-        }
-        Ok(self.counts)
+    fn finish(self) -> anyhow::Result<BTreeMap<&'static str, u64>> {
+        Ok(self.0.finish()?)
     }
-}
-
-/// Creates (or empties) `path` as a file only its owner can read (`0600`):
-/// the files hold personnummer. An existing file keeps its inode, so its
-/// mode is tightened too; anything but a regular file (a symlink, a FIFO)
-/// is refused rather than written through.
-fn create_private(path: &Path) -> std::io::Result<File> {
-    if let Ok(meta) = std::fs::symlink_metadata(path)
-        && !meta.is_file()
-    {
-        return Err(std::io::Error::other(
-            "exists and is not a regular file; remove it first",
-        ));
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
 }
 
 /// One line of `deleted.jsonl`.
@@ -250,16 +184,17 @@ async fn extract(
     config: &SourceConfig,
     base_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let source = match skolsync_connectors::build(config, base_dir) {
-        Ok(s) => s,
-        Err(err) => {
-            eprintln!(
-                "skolsync: {}",
-                scrubbed(&format!("{}: {err}", args.pipeline.display()))
-            );
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
+    let source =
+        match skolsync_connectors::build(config, &skolsync_model::BuildContext::new(base_dir)) {
+            Ok(s) => s,
+            Err(err) => {
+                eprintln!(
+                    "skolsync: {}",
+                    scrubbed(&format!("{}: {err}", args.pipeline.display()))
+                );
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
+        };
     let mut outputs = Outputs::create(&args.out)?;
     let progress = ReadProgress::new();
     let bar = progress_bar(Arc::clone(&progress), source.describe());
@@ -366,38 +301,6 @@ mod tests {
             panic!("educloud expected")
         };
         assert_eq!(c.client_secret.expose(), "s3cret");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn output_files_are_private_and_never_written_through_a_link() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        // An existing file with a loose mode is emptied and tightened.
-        std::fs::create_dir(&out).unwrap();
-        let loose = out.join("persons.jsonl");
-        std::fs::write(&loose, "old").unwrap();
-        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let outputs = Outputs::create(&out).unwrap();
-        outputs.finish().unwrap();
-        for name in FILES {
-            let path = out.join(format!("{name}.jsonl"));
-            assert_eq!(mode(&path), 0o600, "{name}");
-        }
-        assert_eq!(std::fs::read_to_string(&loose).unwrap(), "");
-        // A new folder is private too.
-        let fresh = dir.path().join("fresh/out");
-        Outputs::create(&fresh).unwrap().finish().unwrap();
-        assert_eq!(mode(&fresh), 0o700);
-        // A symlink in place of an output file is refused, its target kept.
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, "keep").unwrap();
-        std::fs::remove_file(&loose).unwrap();
-        std::os::unix::fs::symlink(&victim, &loose).unwrap();
-        assert!(Outputs::create(&out).is_err());
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
         );
     }
 
-    let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir) {
+    let source = match skolsync_connectors::build(&pipeline.file.source, &pipeline.build_context())
+    {
         Ok(source) => {
             let missing = source.missing_files();
             if missing.is_empty() {
@@ -182,7 +183,7 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
             }
         }
         if transform.open_data_file.is_none() {
-            let sink_url = sink.as_ref().map(|s| s.open_data_url().map(str::to_string));
+            let sink_url = sink.as_ref().map(|_| pipeline.file.sink.open_data_url());
             match open_data_url(transform.open_data_url.as_deref(), sink_url) {
                 Err(why) => checks.fail("open-data", &why, true),
                 Ok(url) => {

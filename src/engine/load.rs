@@ -14,13 +14,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::pin::pin;
+use std::sync::{Arc, OnceLock};
 
 use skolsync_connectors::ReadSummary;
 use skolsync_model::ObjectType;
 use skolsync_model::hash::{content_hash, group_without};
 use skolsync_model::plan::{Action, Outcome, Plan, TypePlan};
 use skolsync_model::provtjanst::Group;
-use skolsync_sink::{Sink, SinkError};
+use skolsync_sink::{Sink, SinkError, SinkStop};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -69,11 +70,21 @@ pub(super) async fn load(
     let bars = progress.load(plan);
     let mut writer = store.outcome_writer(run_id, sink_identity).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
-    let apply = async move {
-        let send = move |o: Outcome| {
-            let _ = tx.send(o);
-        };
-        sink.apply(plan, &send).await
+    // Set when an outcome could not be stored: from then on the callback
+    // asks the sink to stop, and it sends nothing more.
+    let store_failed: Arc<OnceLock<String>> = Arc::default();
+    let apply = {
+        let store_failed = Arc::clone(&store_failed);
+        async move {
+            let send = move |o: Outcome| {
+                let taken = tx.send(o);
+                if let Some(reason) = store_failed.get() {
+                    return Err(SinkStop(reason.clone()));
+                }
+                taken.map_err(|_| SinkStop("the engine stopped taking outcomes".into()))
+            };
+            sink.apply(plan, &send).await
+        }
     };
     let mut apply = pin!(apply);
     let mut applied: Option<Result<skolsync_sink::ApplySummary, SinkError>> = None;
@@ -94,16 +105,21 @@ pub(super) async fn load(
                     confirmed.insert((outcome.kind, outcome.id));
                 }
                 builder.add_outcome(&outcome);
+                if stopped.is_some() {
+                    // The store failed before: the rest is reported only.
+                    continue;
+                }
                 if let Err(e) = writer.record(outcome, source_id, school_unit).await {
                     // Sending more without recording it would make the next
-                    // run send it again; stop here.
+                    // run send it again: the callback now asks the sink to
+                    // stop, and its remaining outcomes are still received.
+                    let _ = store_failed.set(format!("the state store failed: {e}"));
                     stopped = Some(Ended::Stopped(format!(
                         "the state store failed, so the run stopped: {e}"
                     )));
-                    break;
                 }
             }
-            signal = interrupt.wait(), if stopped.is_none() => {
+            signal = interrupt.wait(), if !matches!(stopped, Some(Ended::Interrupted(_))) => {
                 // Dropping `apply` below stops the sink: nothing more is sent.
                 stopped = Some(Ended::Interrupted(format!(
                     "interrupted ({signal}) while sending; what was confirmed is recorded, run again to finish"

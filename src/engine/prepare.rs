@@ -122,7 +122,7 @@ pub(super) async fn read_source(
     pipeline: &Pipeline,
     progress: &Progress,
 ) -> Result<(Snapshot, Vec<Reject>, ReadSummary, String), EngineError> {
-    let source = skolsync_connectors::build(&pipeline.file.source, &pipeline.base_dir)?;
+    let source = skolsync_connectors::build(&pipeline.file.source, &pipeline.build_context())?;
     let description = source.describe();
     tracing::info!(source = %description, "reading the source");
     let counters = ReadProgress::new();
@@ -148,19 +148,16 @@ pub(super) async fn read_source(
 
 /// Reads open-data as the transform config says, else from the sink's
 /// environment, else production.
-async fn open_data(
-    pipeline: &Pipeline,
-    snapshot: &Snapshot,
-    sink: &dyn Sink,
-) -> Result<OpenData, EngineError> {
+async fn open_data(pipeline: &Pipeline, snapshot: &Snapshot) -> Result<OpenData, EngineError> {
     let config = &pipeline.file.transform;
     if let Some(file) = &config.open_data_file {
         return Ok(OpenData::load(&resolve(&pipeline.base_dir, file))?);
     }
+    let sink_url = pipeline.file.sink.open_data_url();
     let url = config
         .open_data_url
         .as_deref()
-        .or_else(|| sink.open_data_url())
+        .or(sink_url.as_deref())
         .unwrap_or(PRODUCTION_OPEN_DATA_URL);
     tracing::info!(url, "reading open-data");
     Ok(open_data_api::fetch(
@@ -172,18 +169,30 @@ async fn open_data(
     .map_err(OpenDataError::from)?)
 }
 
-/// Read, transform, apply the crosswalk, diff, keep deletes to our own.
+/// Read, transform, apply the crosswalk, diff, keep deletes to our own,
+/// with the sink built here (for `plan`: a mistake in `[sink]` is reported
+/// before the source is read).
 pub async fn prepare(
     pipeline: &Pipeline,
     store: &StateStore,
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
     let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
+    prepare_with(pipeline, store, progress, sink).await
+}
+
+/// [`prepare`] with a sink the caller built (a run builds it once).
+pub async fn prepare_with(
+    pipeline: &Pipeline,
+    store: &StateStore,
+    progress: &Progress,
+    sink: Box<dyn Sink>,
+) -> Result<Prepared, EngineError> {
     let (snapshot, rejects_so_far, read, source) = read_source(pipeline, progress).await?;
 
     let stage = progress.stage("transform");
     stage.message("reading open-data");
-    let open_data = open_data(pipeline, &snapshot, sink.as_ref()).await?;
+    let open_data = open_data(pipeline, &snapshot).await?;
     stage.message("mapping to the provtjänst profile");
     let transformer = Transformer::new(pipeline.file.transform.clone(), open_data)?;
     let ids = transformer.ids();

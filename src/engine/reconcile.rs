@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use skolsync_model::plan::{SEND_ORDER, content_hash};
 use skolsync_model::provtjanst::Payload;
-use skolsync_sink::Resources;
+use skolsync_sink::{Resources, SinkConfig, SinkError, SkolverketSink};
 use uuid::Uuid;
 
 use super::progress::Progress;
@@ -73,14 +73,26 @@ pub async fn reconcile(
     let sink_identity = pipeline.sink_identity();
     let guard = store.begin_run(pipeline.name(), &sink_identity).await?;
     let run_id = guard.run_id().to_string();
-    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
+    // Only the Skolverket sink can say what the service holds; any other
+    // fails its first read below, as a run that cannot finish.
+    let sink = match &pipeline.file.sink {
+        SinkConfig::Skolverket(config) => Some(SkolverketSink::new(config, &pipeline.base_dir)?),
+        _ => None,
+    };
     let previous = store.previous_state(&sink_identity).await?;
 
     let mut counts = BTreeMap::new();
     for kind in SEND_ORDER {
         let stage = progress.stage(&kind.as_str().to_lowercase());
         stage.message("reading what the service holds");
-        let held = match sink.read_all(kind).await {
+        let read = match &sink {
+            Some(sink) => sink.read_all(kind).await,
+            None => Err(SinkError::Unsupported {
+                sink: pipeline.file.sink.kind(),
+                what: "reading back what the service holds",
+            }),
+        };
+        let held = match read {
             Ok(Resources::Persons(v)) => hashes(v),
             Ok(Resources::Duties(v)) => hashes(v),
             Ok(Resources::Groups(v)) => hashes(v),

@@ -18,7 +18,8 @@ use std::collections::HashSet;
 use chrono::Utc;
 use skolsync_connectors::ReadAnomaly;
 use skolsync_model::ObjectType;
-use skolsync_sink::Sink;
+use skolsync_sink::Delivery;
+use skolsync_sink::file::SnapshotWriter;
 use uuid::Uuid;
 
 pub use super::prepare::{Prepared, open_store, prepare};
@@ -30,7 +31,7 @@ use super::consistency::{mark_inconsistent, transform_inconsistencies};
 use super::guards::Violation;
 use super::interrupt::Interrupt;
 use super::load::{confirmed_unchanged, load, record_baselines};
-use super::prepare::{checked_guards, read_source};
+use super::prepare::{checked_guards, prepare_with, read_source};
 use super::progress::Progress;
 use super::{EngineError, identity};
 use crate::pipeline::Pipeline;
@@ -288,18 +289,20 @@ async fn execute(
     let progress = &options.progress;
     let interrupt = &options.interrupt;
 
-    // A sink that wants the raw source (a file export of SS 12000) has no
-    // plan: write and be done.
-    let probe = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
-    if probe.wants_snapshot() {
-        return write_snapshot(pipeline, probe.as_ref(), options, builder).await;
+    // A pipeline that exports the raw source (SS 12000 files) has no plan:
+    // write and be done.
+    if pipeline.file.sink.delivery() == Delivery::Snapshot {
+        let writer = skolsync_sink::snapshot_writer(&pipeline.file.sink, &pipeline.base_dir)?;
+        return write_snapshot(pipeline, &writer, options, builder).await;
     }
-    drop(probe);
+    // Built once, before the source is read, so a mistake in `[sink]`
+    // (a certificate, a URL) is reported first.
+    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.base_dir).await?;
 
     let prepared = match unless_interrupted(
         interrupt,
         "reading and transforming",
-        prepare(pipeline, store, progress),
+        prepare_with(pipeline, store, progress, sink),
     )
     .await?
     {
@@ -388,11 +391,11 @@ async fn execute(
     Ok(stopped.unwrap_or(Ended::Completed))
 }
 
-/// A sink that wants the raw source (a file export of SS 12000): read the
-/// source and hand it over, with no plan.
+/// A pipeline that exports the raw source (SS 12000 files): read the
+/// source and write it, with no plan.
 async fn write_snapshot(
     pipeline: &Pipeline,
-    sink: &dyn Sink,
+    writer: &SnapshotWriter,
     options: &RunOptions,
     builder: &mut ReportBuilder,
 ) -> Result<Ended, EngineError> {
@@ -408,7 +411,7 @@ async fn write_snapshot(
         Err(ended) => return Ok(ended),
     };
     builder.add_rejects(&rejects);
-    let written = sink.write_snapshot(&snapshot).await?;
+    let written = writer.write(&snapshot).await?;
     for (file, n) in &written.files {
         progress.println(&format!("wrote {n} records to {file}"));
     }

@@ -64,6 +64,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// What the components are built with (the file's folder).
+    pub fn build_context(&self) -> skolsync_model::BuildContext {
+        skolsync_model::BuildContext::new(&self.base_dir)
+    }
+
     /// Reads and checks the pipeline file at `path`; starts the embedded
     /// sandbox if the file (or `options`) asks for one.
     pub async fn load(path: &Path, options: &LoadOptions) -> Result<Pipeline, PipelineError> {
@@ -170,14 +175,8 @@ fn sink_identity(file: &PipelineFile, base_dir: &Path, embedded: bool) -> String
     }
 }
 
-/// `path` taken from `base` unless absolute.
-pub fn resolve(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    }
-}
+/// `path` taken from `base` unless absolute (the model's one rule).
+pub use skolsync_model::build_context::resolve;
 
 /// Checks what the types alone cannot.
 fn check(doc: &Document<'_>, file: &PipelineFile) -> Result<(), PipelineError> {

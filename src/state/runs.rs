@@ -198,12 +198,14 @@ impl Drop for RunGuard {
             let pipeline = self.pipeline.clone();
             let run_id = self.run_id.clone();
             runtime.spawn(async move {
+                // Marked before the lock goes: a run that takes the lock
+                // next must find this one already ended, never open.
+                let _ = mark_interrupted(&pool, &run_id).await;
                 let _ = sqlx::query("DELETE FROM run_lock WHERE pipeline = $1 AND run_id = $2")
                     .bind(&pipeline)
                     .bind(&run_id)
                     .execute(&pool)
                     .await;
-                let _ = mark_interrupted(&pool, &run_id).await;
             });
         }
     }

@@ -22,7 +22,7 @@ mod reader;
 mod sheet;
 mod template;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use skolsync_model::CivicNo;
@@ -39,6 +39,7 @@ pub use config::{
 use crate::error::{ConfigError, ConfigErrors, SourceError};
 use crate::resolve;
 use crate::source::{Batch, BatchStream, Emitter, ReadOptions, Source, Stopped, spawn_reader};
+use skolsync_model::BuildContext;
 
 /// Entities per batch.
 pub(crate) const CHUNK: usize = 1000;
@@ -52,7 +53,8 @@ pub struct CsvSource {
 impl CsvSource {
     /// Validates `config`; paths resolve against `base_dir`. Files are
     /// opened when read.
-    pub fn new(config: &CsvConfig, base_dir: &Path) -> Result<Self, ConfigErrors> {
+    pub fn new(config: &CsvConfig, ctx: &BuildContext) -> Result<Self, ConfigErrors> {
+        let base_dir = ctx.base_dir();
         if let CsvConfig::SkolverketTemplate(t) = config
             && t.classes.is_none()
             && t.subject_groups.is_none()

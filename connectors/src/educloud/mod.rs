@@ -5,8 +5,6 @@
 
 pub mod config;
 
-use std::path::Path;
-
 pub use config::{DEFAULT_TOKEN_URL, EduCloudConfig};
 
 use crate::api::ApiSource;
@@ -14,6 +12,7 @@ use crate::api::http::AuthSettings;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::source::{BatchStream, ReadOptions, Source};
 use crate::ss12000::TokenAuthStyle;
+use skolsync_model::BuildContext;
 
 /// The EduCloud API of an organisation.
 pub fn base_url_for(org_identifier: &str) -> String {
@@ -27,7 +26,8 @@ pub struct EduCloudSource {
 
 impl EduCloudSource {
     /// Validates `config` and sets up the HTTP client.
-    pub fn new(config: &EduCloudConfig, base_dir: &Path) -> Result<Self, ConfigErrors> {
+    pub fn new(config: &EduCloudConfig, ctx: &BuildContext) -> Result<Self, ConfigErrors> {
+        let base_dir = ctx.base_dir();
         let mut problems = ConfigErrors::new();
         let base_url = problems.take(base_url(config));
         if config.client_id.trim().is_empty() {
@@ -113,8 +113,11 @@ mod tests {
 
     #[test]
     fn the_url_is_built_from_the_org_identifier() {
-        let source =
-            EduCloudSource::new(&config("org_identifier = \"SE00100\""), Path::new(".")).unwrap();
+        let source = EduCloudSource::new(
+            &config("org_identifier = \"SE00100\""),
+            &BuildContext::new("."),
+        )
+        .unwrap();
         assert_eq!(
             source.describe(),
             "educloud https://api.ist.com/ss12000v2-api/source/SE00100/v2.0"
@@ -124,7 +127,7 @@ mod tests {
     #[test]
     fn org_identifier_or_base_url_is_required_and_checked() {
         let err = |extra: &str| {
-            EduCloudSource::new(&config(extra), Path::new("."))
+            EduCloudSource::new(&config(extra), &BuildContext::new("."))
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default()
@@ -142,7 +145,7 @@ mod tests {
             "org_identifier = \"SE00100\"\nclient_id = \" \"\nclient_secret = \"\"\npage_size = 0\nconcurrency = 0\n",
         )
         .unwrap();
-        let text = EduCloudSource::new(&config, Path::new("."))
+        let text = EduCloudSource::new(&config, &BuildContext::new("."))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

@@ -5,8 +5,6 @@
 
 pub mod config;
 
-use std::path::Path;
-
 pub use config::{BearerAuth, OAuth2Auth, Resource, Ss12000Auth, Ss12000Config, TokenAuthStyle};
 
 use crate::api::ApiSource;
@@ -14,6 +12,7 @@ use crate::api::http::AuthSettings;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::resolve;
 use crate::source::{BatchStream, ReadOptions, Source};
+use skolsync_model::BuildContext;
 
 /// A built SS 12000 API source.
 pub struct Ss12000Source {
@@ -23,7 +22,8 @@ pub struct Ss12000Source {
 impl Ss12000Source {
     /// Validates `config` and sets up the HTTP client (reading certificate
     /// files relative to `base_dir`).
-    pub fn new(config: &Ss12000Config, base_dir: &Path) -> Result<Self, ConfigErrors> {
+    pub fn new(config: &Ss12000Config, ctx: &BuildContext) -> Result<Self, ConfigErrors> {
+        let base_dir = ctx.base_dir();
         let mut problems = ConfigErrors::new();
         let auth = match &config.auth {
             Ss12000Auth::None => AuthSettings::None,

@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ pub async fn sandbox(students: usize, tweak: impl FnOnce(&mut SandboxConfig)) ->
 /// A source from the body of a `[source]` section.
 pub fn source(toml_text: &str) -> Box<dyn Source> {
     let config: SourceConfig = toml::from_str(toml_text).expect("valid [source]");
-    build(&config, Path::new(".")).expect("source builds")
+    build(&config, &skolsync_model::BuildContext::new(".")).expect("source builds")
 }
 
 /// The `[source]` body of EduCloud in `sandbox`, plus `extra` lines.

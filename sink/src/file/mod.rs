@@ -6,7 +6,7 @@
 //! `persons`, `duties`, `groups`, `activities` (the payloads of creates,
 //! then updates, exactly as the Provisioning API would receive them) and
 //! `deletes` (`kind`, `id`). Every entity is then reported `Success`. With
-//! `content = "ss12000"` [`crate::Sink::write_snapshot`] writes the source's
+//! `content = "ss12000"` a [`SnapshotWriter`] writes the source's
 //! entities: `organisations`, `persons`, `duties`, `groups`, `activities`,
 //! `syllabuses`, `programmes` and `deleted`.
 //!
@@ -21,9 +21,14 @@
 //! only, since they carry personal data (personnummer).
 
 pub mod config;
+mod jsonl;
+mod private;
+
+pub use jsonl::JsonlFiles;
+pub use private::{create_private, create_private_dir};
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -32,9 +37,10 @@ use polars::prelude::{Column, DataFrame, ParquetWriter, PlSmallStr};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use skolsync_model::ObjectType;
-use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, TypePlan};
+use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan};
 use skolsync_model::provtjanst::path_segment;
-use skolsync_model::ss12000::Snapshot;
+use skolsync_model::ss12000::{EntityKind, Snapshot};
+use skolsync_model::{by_kind, by_type};
 
 use self::config::{Content, FileConfig};
 use crate::error::{ConfigError, SinkError};
@@ -252,32 +258,6 @@ impl FileSink {
     }
 }
 
-/// Opens `path` for writing, readable and writable by the owner only
-/// (`0600`): created so, and set so when a file of that name was left
-/// behind (by a crash) with a wider mode, since `mode` applies only to
-/// files being created.
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-}
-
 /// Outcomes of one type's entities once its file is (or is not) written.
 fn report<T>(
     kind: ObjectType,
@@ -321,10 +301,6 @@ impl Sink for FileSink {
         self.format.extension()
     }
 
-    fn wants_snapshot(&self) -> bool {
-        self.content == Content::Ss12000
-    }
-
     async fn apply(
         &self,
         plan: &Plan,
@@ -351,34 +327,18 @@ impl Sink for FileSink {
                 results.insert(name, result);
             };
             let p = &plan_owned;
-            run(
-                path_segment(ObjectType::Person),
-                FileSink::payloads(&p.persons),
-            );
-            run(
-                path_segment(ObjectType::Duty),
-                FileSink::payloads(&p.duties),
-            );
-            run(
-                path_segment(ObjectType::Group),
-                FileSink::payloads(&p.groups),
-            );
-            run(
-                path_segment(ObjectType::Activity),
-                FileSink::payloads(&p.activities),
-            );
-            let deletes: Vec<Value> = [
-                (ObjectType::Person, &p.persons.delete),
-                (ObjectType::Duty, &p.duties.delete),
-                (ObjectType::Group, &p.groups.delete),
-                (ObjectType::Activity, &p.activities.delete),
-            ]
-            .into_iter()
-            .flat_map(|(kind, ids)| {
-                ids.iter()
-                    .map(move |id| json!({"kind": kind.as_str(), "id": id}))
-            })
-            .collect();
+            for kind in SEND_ORDER {
+                let rows = by_type!(kind, &p, |part| FileSink::payloads(part));
+                run(path_segment(kind), rows);
+            }
+            let deletes: Vec<Value> = SEND_ORDER
+                .into_iter()
+                .flat_map(|kind| {
+                    by_type!(kind, &p, |part| &part.delete)
+                        .iter()
+                        .map(move |id| json!({"kind": kind.as_str(), "id": id}))
+                })
+                .collect();
             run("deletes", Ok(deletes));
             results
         })
@@ -389,9 +349,14 @@ impl Sink for FileSink {
         })?;
 
         let mut summary = ApplySummary::default();
+        // The files are written; a stop asked for while reporting leaves
+        // nothing to hold back, so every outcome is still reported.
+        let mut stop = None;
         let mut emit = |o: Outcome| {
             summary.count(&o);
-            on_outcome(o);
+            if let Err(e) = on_outcome(o) {
+                stop.get_or_insert(e);
+            }
         };
         let get = |name: &str| {
             results
@@ -400,35 +365,16 @@ impl Sink for FileSink {
                 .unwrap_or_else(|| Err("not written".to_string()))
         };
         let deletes = get("deletes");
-        report(
-            ObjectType::Person,
-            &plan.persons,
-            &get("persons"),
-            &deletes,
-            &mut emit,
-        );
-        report(
-            ObjectType::Duty,
-            &plan.duties,
-            &get("duties"),
-            &deletes,
-            &mut emit,
-        );
-        report(
-            ObjectType::Group,
-            &plan.groups,
-            &get("groups"),
-            &deletes,
-            &mut emit,
-        );
-        report(
-            ObjectType::Activity,
-            &plan.activities,
-            &get("activities"),
-            &deletes,
-            &mut emit,
-        );
+        for kind in SEND_ORDER {
+            let written = get(path_segment(kind));
+            by_type!(kind, &plan, |part| report(
+                kind, part, &written, &deletes, &mut emit
+            ));
+        }
         summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Some(stop) = stop {
+            return Err(SinkError::Aborted(stop.to_string()));
+        }
         if let Some((name, Err(message))) = results.iter().find(|(_, r)| r.is_err()) {
             return Err(SinkError::Write {
                 path: self.path(name),
@@ -438,34 +384,74 @@ impl Sink for FileSink {
         Ok(summary)
     }
 
-    async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotSummary, SinkError> {
-        let this = self.clone();
+    async fn check(&self) -> Result<CheckReport, SinkError> {
+        fs::create_dir_all(&self.dir).map_err(|e| self.write_error(&self.dir, e.to_string()))?;
+        let probe = self.dir.join(".skolsync-write-check");
+        create_private(&probe)
+            .and_then(|mut f| f.write_all(b"ok"))
+            .map_err(|e| self.write_error(&probe, e.to_string()))?;
+        let _ = fs::remove_file(&probe);
+        Ok(CheckReport {
+            kind: self.kind(),
+            target: self.dir.display().to_string(),
+            checks: vec![format!("{} is writable", self.dir.display())],
+        })
+    }
+}
+
+/// The order of a snapshot's files (and of its `deleted` rows).
+const SNAPSHOT_ORDER: [EntityKind; 7] = [
+    EntityKind::Organisation,
+    EntityKind::Person,
+    EntityKind::Duty,
+    EntityKind::Group,
+    EntityKind::Activity,
+    EntityKind::Syllabus,
+    EntityKind::Programme,
+];
+
+/// Writes the source's SS 12000 entities as files (a file sink with
+/// `content = "ss12000"`, [`crate::Delivery::Snapshot`]): no plan, no
+/// outcomes.
+#[derive(Debug, Clone)]
+pub struct SnapshotWriter {
+    files: FileSink,
+}
+
+impl SnapshotWriter {
+    /// Checks the settings. The directory is created when first written.
+    pub fn new(format: Format, config: &FileConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+        Ok(SnapshotWriter {
+            files: FileSink::new(format, config, base_dir)?,
+        })
+    }
+
+    /// The directory written into.
+    pub fn dir(&self) -> &Path {
+        self.files.dir()
+    }
+
+    /// Writes the source's entities, one file per SS 12000 kind plus
+    /// `deleted`, each replaced whole.
+    pub async fn write(&self, snapshot: &Snapshot) -> Result<SnapshotSummary, SinkError> {
+        let this = self.files.clone();
         let snapshot = snapshot.clone();
         tokio::task::spawn_blocking(move || {
             let s = &snapshot;
             let deleted = &s.deleted;
-            let deleted_rows: Vec<Value> = [
-                ("Organisation", &deleted.organisations),
-                ("Person", &deleted.persons),
-                ("Duty", &deleted.duties),
-                ("Group", &deleted.groups),
-                ("Activity", &deleted.activities),
-                ("Syllabus", &deleted.syllabuses),
-                ("Programme", &deleted.programmes),
-            ]
-            .into_iter()
-            .flat_map(|(kind, ids)| ids.iter().map(move |id| json!({"kind": kind, "id": id})))
-            .collect();
-            let files: Vec<(&str, Result<Vec<Value>, String>)> = vec![
-                ("organisations", to_values(&s.organisations)),
-                ("persons", to_values(&s.persons)),
-                ("duties", to_values(&s.duties)),
-                ("groups", to_values(&s.groups)),
-                ("activities", to_values(&s.activities)),
-                ("syllabuses", to_values(&s.syllabuses)),
-                ("programmes", to_values(&s.programmes)),
-                ("deleted", Ok(deleted_rows)),
-            ];
+            let deleted_rows: Vec<Value> = SNAPSHOT_ORDER
+                .into_iter()
+                .flat_map(|kind| {
+                    by_kind!(kind, &deleted, |ids| ids)
+                        .iter()
+                        .map(move |id| json!({"kind": kind.type_name(), "id": id}))
+                })
+                .collect();
+            let mut files: Vec<(&str, Result<Vec<Value>, String>)> = SNAPSHOT_ORDER
+                .into_iter()
+                .map(|kind| (kind.endpoint(), by_kind!(kind, &s, |list| to_values(list))))
+                .collect();
+            files.push(("deleted", Ok(deleted_rows)));
             let mut summary = SnapshotSummary::default();
             for (name, rows) in files {
                 let rows = rows.map_err(|message| SinkError::Write {
@@ -481,22 +467,8 @@ impl Sink for FileSink {
         })
         .await
         .map_err(|e| SinkError::Write {
-            path: self.dir.clone(),
+            path: self.files.dir.clone(),
             message: format!("the writer stopped: {e}"),
         })?
-    }
-
-    async fn check(&self) -> Result<CheckReport, SinkError> {
-        fs::create_dir_all(&self.dir).map_err(|e| self.write_error(&self.dir, e.to_string()))?;
-        let probe = self.dir.join(".skolsync-write-check");
-        create_private(&probe)
-            .and_then(|mut f| f.write_all(b"ok"))
-            .map_err(|e| self.write_error(&probe, e.to_string()))?;
-        let _ = fs::remove_file(&probe);
-        Ok(CheckReport {
-            kind: self.kind(),
-            target: self.dir.display().to_string(),
-            checks: vec![format!("{} is writable", self.dir.display())],
-        })
     }
 }

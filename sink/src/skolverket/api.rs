@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::header::CONTENT_TYPE;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use skolsync_model::provtjanst::LogEntry;
 use tokio::time::Instant;
 
@@ -399,6 +399,36 @@ impl Api {
         }
     }
 
+    /// The request, sent at `sent_at` with `token`, and its answer (which
+    /// the pacer observes).
+    async fn send(
+        &self,
+        call: &Call,
+        url: &str,
+        token: &str,
+        pacer: &Pacer,
+        sent_at: Instant,
+    ) -> reqwest::Result<(u16, HeaderMap, Vec<u8>)> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(token);
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.as_ref().clone());
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        pacer.observe(&headers, status, sent_at);
+        let body = response.bytes().await?;
+        Ok((status, headers, body.to_vec()))
+    }
+
     /// One attempt: a token, a turn of the pacer, the request, its answer
     /// classified.
     async fn attempt(
@@ -429,51 +459,28 @@ impl Api {
         };
         pacer.acquire().await;
         let sent_at = Instant::now();
-        let mut request = self
-            .http
-            .request(call.method.clone(), url)
-            .bearer_auth(token.value());
-        if !call.query.is_empty() {
-            request = request.query(&call.query);
-        }
-        if let Some(body) = &call.body {
-            request = request
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.as_ref().clone());
-        }
-        let answer = match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                pacer.observe(&headers, status, sent_at);
-                response
-                    .bytes()
-                    .await
-                    .map(|body| (status, headers, body.to_vec()))
-            }
-            Err(e) => Err(e),
-        };
-        let (status, headers, body) = match answer {
-            Ok(answer) => answer,
-            Err(error) => {
-                // The request may or may not have been processed; every
-                // call we repeat is safe to repeat (upserts, PUTs, reads,
-                // deletes whose "already gone" counts as done).
-                *sends += 1;
-                if let Some(problem) = tls_problem(&error) {
-                    return Attempt::Stop(CallError::Fatal {
-                        status: None,
-                        message: format!("{} {url}: {problem}", call.method),
-                        sends: *sends,
-                    });
+        let (status, headers, body) =
+            match self.send(call, url, token.value(), pacer, sent_at).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    // The request may or may not have been processed; every
+                    // call we repeat is safe to repeat (upserts, PUTs, reads,
+                    // deletes whose "already gone" counts as done).
+                    *sends += 1;
+                    if let Some(problem) = tls_problem(&error) {
+                        return Attempt::Stop(CallError::Fatal {
+                            status: None,
+                            message: format!("{} {url}: {problem}", call.method),
+                            sends: *sends,
+                        });
+                    }
+                    return Attempt::Transient {
+                        message: format!("{} {url}: {}", call.method, describe_reqwest(&error)),
+                        wait: backoff(failures + 1),
+                        paced: false,
+                    };
                 }
-                return Attempt::Transient {
-                    message: format!("{} {url}: {}", call.method, describe_reqwest(&error)),
-                    wait: backoff(failures + 1),
-                    paced: false,
-                };
-            }
-        };
+            };
         if status != 429 {
             *sends += 1;
         }

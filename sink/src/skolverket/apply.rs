@@ -43,6 +43,11 @@
 //! (another 4xx) ends `Error` for its entities; three such batches in a row
 //! stop the run.
 //!
+//! **Layout.** This file holds the order and the event loop of a phase;
+//! `gating` decides what is sent and what is held back (pure, no HTTP),
+//! `jobs` reads bulk answers and job checks, `outcomes` keeps the books
+//! and forwards outcomes to the engine, [`Estimator`] times job checks.
+//!
 //! **Stopping.** Transient trouble (429, 5xx, dropped connections) is waited
 //! out by [`Api::call`] within the retry budget. A call that gives up —
 //! the budget exhausted, or a permanent error such as a TLS certificate
@@ -50,33 +55,30 @@
 //! ends `Error` with that reason, a job whose status can no longer be
 //! fetched ends `Error` ("outcome could not be confirmed"), and every
 //! entity not yet sent ends `Error` ("not sent: …"). Nothing is left
-//! without an outcome, and what was confirmed before stays confirmed.
+//! without an outcome, and what was confirmed before stays confirmed. The
+//! engine stops the run the same way when its outcome callback answers
+//! `Err` (it can no longer record outcomes).
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use reqwest::Method;
-use serde::Serialize;
-use skolsync_model::plan::{
-    Action, Blocker, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan,
-};
+use skolsync_model::plan::{Action, Outcome, OutcomeStatus, Plan, SEND_ORDER};
 use skolsync_model::provtjanst::{
-    Accepted, Activity, AsynchronousResponse, Duty, EntityOutcome, Group, LogEntry, Person,
-    from_json, path_segment,
+    Accepted, AsynchronousResponse, EntityOutcome, LogEntry, from_json, path_segment,
 };
-use skolsync_model::{JobEntityStatus, ObjectType, SeverityLevel};
+use skolsync_model::{JobEntityStatus, ObjectType, by_type};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::api::{Api, Call, CallError, CallKind, Reply, backoff};
 use super::batch::{self, Item};
-use crate::OutcomeCallback;
 use crate::error::SinkError;
 use crate::summary::ApplySummary;
+use crate::{OutcomeCallback, SinkStop};
 
 /// The sink's own LogEntry id for a group member left out because its
 /// Person was not accepted.
@@ -84,9 +86,12 @@ pub const MEMBER_LEFT_OUT: &str = "skolsync-member-left-out";
 
 mod estimator;
 mod gating;
+mod jobs;
 mod outcomes;
 
 pub use estimator::Estimator;
+use gating::{Failed, Gated, gate};
+use outcomes::Emitter;
 
 /// Whole-batch failures in a row that stop the run.
 const ABORT_AFTER: u32 = 3;
@@ -102,50 +107,6 @@ pub struct RunSettings {
     pub job_deadline: Duration,
     /// Largest body to send.
     pub body_limit: usize,
-}
-
-/// Forwards outcomes to the engine, counting them and remembering which
-/// entities were not accepted (for gating).
-struct Emitter<'a> {
-    callback: OutcomeCallback<'a>,
-    state: Mutex<EmitState>,
-}
-
-#[derive(Default)]
-struct EmitState {
-    summary: ApplySummary,
-    failed: HashMap<ObjectType, HashSet<Uuid>>,
-}
-
-impl Emitter<'_> {
-    fn emit(&self, outcome: Outcome) {
-        if let Ok(mut state) = self.state.lock() {
-            state.summary.count(&outcome);
-            if !outcome.status.is_accepted() && outcome.action != Action::Delete {
-                state
-                    .failed
-                    .entry(outcome.kind)
-                    .or_default()
-                    .insert(outcome.id);
-            }
-        }
-        (self.callback)(outcome);
-    }
-
-    fn failed(&self, kind: ObjectType) -> HashSet<Uuid> {
-        self.state
-            .lock()
-            .ok()
-            .and_then(|s| s.failed.get(&kind).cloned())
-            .unwrap_or_default()
-    }
-
-    fn summary(&self) -> ApplySummary {
-        self.state
-            .lock()
-            .map(|s| s.summary.clone())
-            .unwrap_or_default()
-    }
 }
 
 /// What a batch does.
@@ -255,11 +216,6 @@ pub struct Runner<'a> {
     aborted: Option<String>,
 }
 
-fn not_found(outcome: &EntityOutcome) -> bool {
-    outcome.status_code == Some(404)
-        || (!outcome.errors.is_empty() && outcome.errors.iter().all(|e| e.status_code == 404))
-}
-
 impl<'a> Runner<'a> {
     /// A runner over `api`.
     pub fn new(api: &'a Api, settings: RunSettings, callback: OutcomeCallback<'a>) -> Self {
@@ -267,10 +223,7 @@ impl<'a> Runner<'a> {
         Runner {
             api,
             settings,
-            emitter: Emitter {
-                callback,
-                state: Mutex::new(EmitState::default()),
-            },
+            emitter: Emitter::new(callback),
             estimator: Estimator::default(),
             body_limit,
             failures_in_row: 0,
@@ -289,24 +242,12 @@ impl<'a> Runner<'a> {
         self.api.token().await?;
 
         for kind in SEND_ORDER {
-            let (creates, updates) = match kind {
-                ObjectType::Person => self.persons(&plan.persons),
-                ObjectType::Duty => self.duties(&plan.duties),
-                ObjectType::Group => self.groups(&plan.groups),
-                ObjectType::Activity => self.activities(&plan.activities),
-            };
-            let mut lanes = Lanes::default();
-            lanes.create.extend(creates);
-            lanes.update.extend(updates);
+            let failed = self.emitter.failed();
+            let lanes = by_type!(kind, &plan, |part| self.lanes(kind, gate(part, &failed)));
             self.phase(kind, lanes).await;
         }
         for kind in SEND_ORDER.iter().rev().copied() {
-            let ids = match kind {
-                ObjectType::Person => &plan.persons.delete,
-                ObjectType::Duty => &plan.duties.delete,
-                ObjectType::Group => &plan.groups.delete,
-                ObjectType::Activity => &plan.activities.delete,
-            };
+            let ids = by_type!(kind, &plan, |part| &part.delete);
             let mut lanes = Lanes::default();
             lanes.delete.extend(
                 ids.iter()
@@ -314,9 +255,20 @@ impl<'a> Runner<'a> {
             );
             self.phase(kind, lanes).await;
         }
+        self.heed_stop();
         match self.aborted.take() {
             Some(reason) => Err(SinkError::Aborted(reason)),
             None => Ok(self.summary(started)),
+        }
+    }
+
+    /// Stops the run when the engine asked for it through the callback.
+    fn heed_stop(&mut self) {
+        if self.aborted.is_none()
+            && let Some(stop) = self.emitter.stop()
+        {
+            tracing::error!(%stop, "the engine asked the sink to stop");
+            self.aborted = Some(format!("the engine asked the sink to stop: {stop}"));
         }
     }
 
@@ -372,6 +324,7 @@ impl<'a> Runner<'a> {
         if lanes.is_empty() {
             return;
         }
+        self.heed_stop();
         if let Some(reason) = self.aborted.clone() {
             for (op, item) in lanes.drain() {
                 self.not_sent(kind, op, item, &reason);
@@ -411,6 +364,7 @@ impl<'a> Runner<'a> {
                     j += 1;
                 }
             }
+            self.heed_stop();
             if let Some(reason) = &self.aborted {
                 for (op, item) in lanes.drain() {
                     self.not_sent(kind, op, item, reason);
@@ -476,218 +430,6 @@ impl<'a> Runner<'a> {
                     self.handle(kind, event, &mut lanes, &mut jobs, &mut delayed);
                 }
                 _ = sleep_until_opt(wake) => {}
-            }
-        }
-    }
-
-    fn handle(
-        &mut self,
-        kind: ObjectType,
-        event: Event,
-        lanes: &mut Lanes,
-        jobs: &mut Vec<Job>,
-        delayed: &mut Vec<(Instant, Op, Item)>,
-    ) {
-        match event {
-            Event::Sent(batch, result) => self.sent(kind, batch, result, lanes, jobs),
-            Event::Checked { job, full, result } => {
-                let Some(pos) = jobs.iter().position(|j| j.id == job) else {
-                    return;
-                };
-                jobs[pos].busy = false;
-                self.checked(kind, pos, full, result, lanes, jobs, delayed);
-            }
-        }
-    }
-
-    fn sent(
-        &mut self,
-        kind: ObjectType,
-        batch: Batch,
-        result: Result<Reply, CallError>,
-        lanes: &mut Lanes,
-        jobs: &mut Vec<Job>,
-    ) {
-        let Batch {
-            op,
-            mut items,
-            body_len,
-        } = batch;
-        match result {
-            Ok(reply) => {
-                self.failures_in_row = 0;
-                for item in &mut items {
-                    item.sends += reply.sends;
-                }
-                match from_json::<Accepted>(&String::from_utf8_lossy(&reply.body)) {
-                    Ok(accepted) => {
-                        for item in &mut items {
-                            item.job = Some(accepted.job_id);
-                        }
-                        let now = Instant::now();
-                        jobs.push(Job {
-                            id: accepted.job_id,
-                            op,
-                            items,
-                            accepted_at: now,
-                            next_check: now + self.estimator.first_check(),
-                            checked: false,
-                            ready: false,
-                            polls: 0,
-                            busy: false,
-                        });
-                    }
-                    Err(e) => {
-                        let detail = format!(
-                            "the service answered {} without a job id, so the outcome is unknown: {e}",
-                            reply.status
-                        );
-                        self.fail_all(kind, op, items, &[], &detail);
-                    }
-                }
-            }
-            Err(CallError::TooLarge { .. }) if items.len() > 1 => {
-                // The service's limit is lower than ours: pack again, tighter.
-                let lower = body_len - body_len / 10;
-                if lower < self.body_limit {
-                    tracing::warn!(
-                        refused = body_len,
-                        new_limit = lower,
-                        "the Provisioning API refused a {body_len}-byte body as too large; packing under {lower} bytes from now on"
-                    );
-                    self.body_limit = lower;
-                }
-                let lane = lanes.lane(op);
-                for item in items.into_iter().rev() {
-                    lane.push_front(item);
-                }
-            }
-            Err(CallError::TooLarge { .. }) => {
-                let detail = format!(
-                    "the service refused its {body_len}-byte request body as over its body limit (413)"
-                );
-                self.fail_all(kind, op, items, &[], &detail);
-            }
-            Err(error) => {
-                for item in &mut items {
-                    item.sends += error.sends();
-                }
-                let stops = error.stops_the_run();
-                let (messages, message) = match error {
-                    CallError::Refused {
-                        entries, message, ..
-                    } => (entries, message),
-                    other => (Vec::new(), other.message()),
-                };
-                tracing::warn!(%message, entities = items.len(), "a bulk call failed");
-                self.fail_all(kind, op, items, &messages, &message);
-                if stops && self.aborted.is_none() {
-                    tracing::error!(%message, "stopping the run");
-                    self.aborted = Some(message);
-                    return;
-                }
-                self.failures_in_row += 1;
-                if self.failures_in_row >= ABORT_AFTER && self.aborted.is_none() {
-                    tracing::error!(%message, "stopping: {ABORT_AFTER} bulk calls in a row failed");
-                    self.aborted = Some(format!(
-                        "{ABORT_AFTER} bulk calls in a row failed, the last with: {message}"
-                    ));
-                }
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn checked(
-        &mut self,
-        kind: ObjectType,
-        pos: usize,
-        full: bool,
-        result: Result<Reply, CallError>,
-        lanes: &mut Lanes,
-        jobs: &mut Vec<Job>,
-        delayed: &mut Vec<(Instant, Op, Item)>,
-    ) {
-        let now = Instant::now();
-        match result {
-            Ok(reply) => {
-                let age = reply
-                    .sent_at
-                    .saturating_duration_since(jobs[pos].accepted_at);
-                if full {
-                    match from_json::<AsynchronousResponse>(&String::from_utf8_lossy(&reply.body)) {
-                        Ok(status) if status.is_completed() => {
-                            if !jobs[pos].checked || jobs[pos].ready {
-                                self.estimator.complete(age);
-                            }
-                            let job = jobs.swap_remove(pos);
-                            self.resolve(kind, job, status, lanes, delayed);
-                        }
-                        Ok(_) => {
-                            self.estimator.pending(age);
-                            let job = &mut jobs[pos];
-                            job.checked = true;
-                            job.ready = false;
-                            job.polls += 1;
-                            job.next_check = now + Estimator::poll_gap(age);
-                        }
-                        Err(e) => {
-                            let job = &mut jobs[pos];
-                            job.polls += 1;
-                            job.next_check = now + backoff(job.polls);
-                            tracing::warn!(job = %job.id, error = %e, "unreadable job status; asking again");
-                        }
-                    }
-                } else {
-                    let done = String::from_utf8_lossy(&reply.body).trim() == "true";
-                    let job = &mut jobs[pos];
-                    job.checked = true;
-                    if done {
-                        self.estimator.complete(age);
-                        job.ready = true;
-                        job.next_check = now;
-                    } else {
-                        self.estimator.pending(age);
-                        job.polls += 1;
-                        job.next_check = now + Estimator::poll_gap(age);
-                    }
-                }
-            }
-            Err(CallError::Refused { status: 404, .. }) => {
-                // The service does not know the job (any more): nothing of
-                // it was confirmed, so its entities are sent again.
-                let job = jobs.swap_remove(pos);
-                for item in job.items {
-                    self.again_later(
-                        kind,
-                        job.op,
-                        item,
-                        "its job was unknown to the service",
-                        Vec::new(),
-                        delayed,
-                    );
-                }
-            }
-            Err(error) if error.stops_the_run() => {
-                // The job was accepted, so its entities may have landed;
-                // they end `Error` and a later run sends them again.
-                let job = jobs.swap_remove(pos);
-                let message = error.message();
-                let detail = format!(
-                    "its job {} was accepted, but its outcome could not be confirmed: {message}",
-                    job.id
-                );
-                self.fail_all(kind, job.op, job.items, &[], &detail);
-                if self.aborted.is_none() {
-                    tracing::error!(%message, "stopping the run");
-                    self.aborted = Some(message);
-                }
-            }
-            Err(error) => {
-                let job = &mut jobs[pos];
-                job.polls += 1;
-                job.next_check = now + backoff(job.polls);
-                tracing::warn!(job = %job.id, error = %error.message(), "could not check a job; trying again");
             }
         }
     }

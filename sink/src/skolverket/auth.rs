@@ -32,6 +32,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use skolsync_model::error_chain::with_causes;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -612,26 +613,18 @@ impl TokenProvider {
     }
 }
 
-/// A reqwest error with its causes (TLS problems hide in the chain).
+/// A reqwest error with its causes (TLS problems hide in the chain), worded
+/// by what failed: a timeout, a connection, or the request.
 pub(crate) fn describe_reqwest(error: &reqwest::Error) -> String {
     use std::error::Error as _;
-    let mut text = if error.is_timeout() {
-        "timed out".to_string()
+    let what = if error.is_timeout() {
+        "timed out"
     } else if error.is_connect() {
-        "could not connect".to_string()
+        "could not connect"
     } else {
-        "request failed".to_string()
+        "request failed"
     };
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    with_causes(what.to_string(), error.source())
 }
 
 #[cfg(test)]

@@ -194,6 +194,33 @@ impl Default for SkolverketConfig {
     }
 }
 
+impl SkolverketConfig {
+    /// A URL setting as given, else the environment's preset; blank counts
+    /// as not given.
+    pub(crate) fn url_or_preset(
+        explicit: Option<&str>,
+        preset: impl FnOnce(Environment) -> &'static str,
+        environment: Option<Environment>,
+    ) -> Option<String> {
+        explicit
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string)
+            .or_else(|| environment.map(preset).map(str::to_string))
+    }
+
+    /// The Open-data API this sink's environment implies (`open_data_url`,
+    /// else the environment's), without a trailing `/`; for a transform that
+    /// names none. Checked when the sink is built.
+    pub fn open_data_url(&self) -> Option<String> {
+        Self::url_or_preset(
+            self.open_data_url.as_deref(),
+            Environment::open_data_url,
+            self.environment,
+        )
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+    }
+}
+
 fn default_max_body_bytes() -> usize {
     DEFAULT_MAX_BODY_BYTES
 }

@@ -11,7 +11,7 @@
 //!
 //! [`SkolverketSink::new`] checks the settings and reads the certificates;
 //! nothing goes over the network until [`crate::Sink::apply`],
-//! [`crate::Sink::check`] or [`crate::Sink::read_all`].
+//! [`crate::Sink::check`] or [`SkolverketSink::read_all`].
 
 pub mod api;
 pub mod apply;
@@ -30,6 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::Url;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use skolsync_model::ObjectType;
 use skolsync_model::plan::Plan;
 use skolsync_model::provtjanst::{
@@ -41,7 +42,7 @@ use uuid::Uuid;
 use self::api::{Api, Call, CallError, CallKind};
 use self::apply::{RunSettings, Runner};
 use self::auth::{AuthSettings, ClientKey, TokenProvider};
-use self::config::SkolverketConfig;
+use self::config::{Environment, SkolverketConfig};
 use self::tls::{ClientIdentity, Pins};
 use crate::error::{ConfigError, SinkError};
 use crate::summary::{ApplySummary, CheckReport};
@@ -50,7 +51,7 @@ use crate::{OutcomeCallback, Sink};
 /// Ids per `POST /x/lookup` call.
 const LOOKUP_CHUNK: usize = 100;
 
-/// What the service holds of one type ([`crate::Sink::read_all`]), as read
+/// What the service holds of one type ([`SkolverketSink::read_all`]), as read
 /// (with the read-only `meta` and `provisioningStatus`; clear them with
 /// [`Payload::clear_read_only`] before hashing).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,7 +90,6 @@ struct Urls {
     jwks: String,
     issuer: String,
     provisioning: String,
-    open_data: Option<String>,
 }
 
 /// A sink that provisions into Skolverket's provtjänst.
@@ -138,35 +138,30 @@ fn parse_url(field: &'static str, text: &str, http_on_loopback: bool) -> Result<
     }
 }
 
-fn trimmed(url: &Url) -> String {
-    url.as_str().trim_end_matches('/').to_string()
-}
-
-impl SkolverketSink {
-    /// Checks the settings, reads the certificates and builds the clients.
-    /// Relative paths are taken from `base_dir`.
-    pub fn new(config: &SkolverketConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+impl Urls {
+    /// The URLs `config` names or its environment implies, checked.
+    fn resolve(config: &SkolverketConfig) -> Result<Urls, ConfigError> {
         let env = config.environment;
-        let pick = |explicit: &Option<String>, preset: Option<&'static str>| {
-            explicit
-                .clone()
-                .filter(|s| !s.trim().is_empty())
-                .or(preset.map(str::to_string))
-        };
-        let auth = pick(&config.auth_url, env.map(|e| e.auth_url())).ok_or_else(|| {
+        let auth =
+            SkolverketConfig::url_or_preset(config.auth_url.as_deref(), Environment::auth_url, env)
+                .ok_or_else(|| {
+                    invalid(
+                        "auth_url",
+                        "set `environment` (production or verifieringstest) or `auth_url`",
+                    )
+                })?;
+        let provisioning = SkolverketConfig::url_or_preset(
+            config.provisioning_url.as_deref(),
+            Environment::provisioning_url,
+            env,
+        )
+        .ok_or_else(|| {
             invalid(
-                "auth_url",
-                "set `environment` (production or verifieringstest) or `auth_url`",
+                "provisioning_url",
+                "set `environment` (production or verifieringstest) or `provisioning_url`",
             )
         })?;
-        let provisioning = pick(&config.provisioning_url, env.map(|e| e.provisioning_url()))
-            .ok_or_else(|| {
-                invalid(
-                    "provisioning_url",
-                    "set `environment` (production or verifieringstest) or `provisioning_url`",
-                )
-            })?;
-        let open_data = pick(&config.open_data_url, env.map(|e| e.open_data_url()));
+        let open_data = config.open_data_url();
 
         // The authorisation server is always TLS: the client certificate is
         // how the huvudman proves who it is.
@@ -184,14 +179,54 @@ impl SkolverketSink {
             Some(url) => trimmed(&parse_url("jwks_url", url, false)?),
             None => format!("{issuer}/.well-known/jwks.json"),
         };
-        let urls = Urls {
+        Ok(Urls {
             transaction,
             jwks,
             issuer,
             provisioning: trimmed(&provisioning),
-            open_data: open_data.map(|u| u.trim().trim_end_matches('/').to_string()),
-        };
+        })
+    }
+}
 
+fn trimmed(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}
+
+/// The numeric settings are within their bounds.
+fn check_limits(config: &SkolverketConfig) -> Result<(), ConfigError> {
+    if config.max_body_bytes < 1024 {
+        return Err(invalid("max_body_bytes", "must be at least 1024"));
+    }
+    for (field, value) in [
+        ("bulk_per_second", config.bulk_per_second),
+        ("read_per_second", config.read_per_second),
+        ("max_attempts", config.max_attempts),
+    ] {
+        if value == 0 {
+            return Err(invalid(field, "must be at least 1"));
+        }
+    }
+    if config.max_in_flight == 0 {
+        return Err(invalid("max_in_flight", "must be at least 1"));
+    }
+    for (field, value) in [
+        ("job_deadline_secs", config.job_deadline_secs),
+        ("request_timeout_secs", config.request_timeout_secs),
+        ("connect_timeout_secs", config.connect_timeout_secs),
+        ("retry_budget_secs", config.retry_budget_secs),
+    ] {
+        if value == 0 {
+            return Err(invalid(field, "must be at least 1 second"));
+        }
+    }
+    Ok(())
+}
+
+impl SkolverketSink {
+    /// Checks the settings, reads the certificates and builds the clients.
+    /// Relative paths are taken from `base_dir`.
+    pub fn new(config: &SkolverketConfig, base_dir: &Path) -> Result<Self, ConfigError> {
+        let urls = Urls::resolve(config)?;
         let resolve = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -245,32 +280,7 @@ impl SkolverketSink {
             .map(Pins::parse)
             .transpose()?;
 
-        if config.max_body_bytes < 1024 {
-            return Err(invalid("max_body_bytes", "must be at least 1024"));
-        }
-        for (field, value) in [
-            ("bulk_per_second", config.bulk_per_second),
-            ("read_per_second", config.read_per_second),
-            ("max_attempts", config.max_attempts),
-        ] {
-            if value == 0 {
-                return Err(invalid(field, "must be at least 1"));
-            }
-        }
-        if config.max_in_flight == 0 {
-            return Err(invalid("max_in_flight", "must be at least 1"));
-        }
-        for (field, value) in [
-            ("job_deadline_secs", config.job_deadline_secs),
-            ("request_timeout_secs", config.request_timeout_secs),
-            ("connect_timeout_secs", config.connect_timeout_secs),
-            ("retry_budget_secs", config.retry_budget_secs),
-        ] {
-            if value == 0 {
-                return Err(invalid(field, "must be at least 1 second"));
-            }
-        }
-
+        check_limits(config)?;
         let client_key = match &config.client_key_id {
             Some(id) if !id.trim().is_empty() => ClientKey::EntityId(id.trim().to_string()),
             Some(_) => return Err(invalid("client_key_id", "is empty")),
@@ -348,12 +358,28 @@ impl SkolverketSink {
             CallError::Fatal { status, .. } => *status,
             CallError::Exhausted { .. } => None,
         };
+        self.http(method, path, status, error.message())
+    }
+
+    fn http(&self, method: &str, path: &str, status: Option<u16>, message: String) -> SinkError {
         SinkError::Http {
             method: method.to_string(),
             url: format!("{}{path}", self.urls.provisioning),
             status,
-            message: error.message(),
+            message,
         }
+    }
+
+    /// One read call and its JSON answer.
+    async fn read<R: DeserializeOwned>(&self, call: &Call) -> Result<R, SinkError> {
+        let method = call.method.as_str();
+        let reply = self
+            .api
+            .call(call)
+            .await
+            .map_err(|e| self.http_error(method, &call.path, e))?;
+        from_json(&String::from_utf8_lossy(&reply.body))
+            .map_err(|e| self.http(method, &call.path, Some(reply.status), e.to_string()))
     }
 
     /// Every resource of `T` the service holds: the list endpoint page by
@@ -368,18 +394,7 @@ impl SkolverketSink {
             if let Some(t) = &token {
                 call.query.push(("pageToken", t.clone()));
             }
-            let reply = self
-                .api
-                .call(&call)
-                .await
-                .map_err(|e| self.http_error("GET", &path, e))?;
-            let page: Page<T> =
-                from_json(&String::from_utf8_lossy(&reply.body)).map_err(|e| SinkError::Http {
-                    method: "GET".to_string(),
-                    url: format!("{}{path}", self.urls.provisioning),
-                    status: Some(reply.status),
-                    message: e.to_string(),
-                })?;
+            let page: Page<T> = self.read(&call).await?;
             out.extend(page.data);
             match page.page_token {
                 Some(next) if !next.is_empty() && token.as_deref() != Some(next.as_str()) => {
@@ -405,12 +420,7 @@ impl SkolverketSink {
                     ids: chunk.to_vec(),
                 })
             }
-            .map_err(|e| SinkError::Http {
-                method: "POST".to_string(),
-                url: format!("{}{path}", self.urls.provisioning),
-                status: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| self.http("POST", &path, None, e.to_string()))?;
             let call = Call {
                 method: reqwest::Method::POST,
                 path: path.clone(),
@@ -418,21 +428,26 @@ impl SkolverketSink {
                 body: Some(Arc::new(body)),
                 kind: CallKind::Read,
             };
-            let reply = self
-                .api
-                .call(&call)
-                .await
-                .map_err(|e| self.http_error("POST", &path, e))?;
-            let found: Vec<T> =
-                from_json(&String::from_utf8_lossy(&reply.body)).map_err(|e| SinkError::Http {
-                    method: "POST".to_string(),
-                    url: format!("{}{path}", self.urls.provisioning),
-                    status: Some(reply.status),
-                    message: e.to_string(),
-                })?;
+            let found: Vec<T> = self.read(&call).await?;
             out.extend(found);
         }
         Ok(out)
+    }
+
+    /// Everything the service holds of one type, for reconciliation.
+    pub async fn read_all(&self, kind: ObjectType) -> Result<Resources, SinkError> {
+        Ok(match kind {
+            ObjectType::Person => {
+                // GET /persons lists only a few attributes of each person;
+                // the complete records come from /persons/lookup.
+                let listed: Vec<Person> = self.list().await?;
+                let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
+                Resources::Persons(self.lookup(&ids).await?)
+            }
+            ObjectType::Duty => Resources::Duties(self.list().await?),
+            ObjectType::Group => Resources::Groups(self.list().await?),
+            ObjectType::Activity => Resources::Activities(self.list().await?),
+        })
     }
 }
 
@@ -450,10 +465,6 @@ impl Sink for SkolverketSink {
         Runner::new(&self.api, self.settings.clone(), on_outcome)
             .run(plan)
             .await
-    }
-
-    fn open_data_url(&self) -> Option<&str> {
-        self.urls.open_data.as_deref()
     }
 
     async fn check(&self) -> Result<CheckReport, SinkError> {
@@ -480,21 +491,6 @@ impl Sink for SkolverketSink {
             kind: "skolverket",
             target: self.urls.provisioning.clone(),
             checks,
-        })
-    }
-
-    async fn read_all(&self, kind: ObjectType) -> Result<Resources, SinkError> {
-        Ok(match kind {
-            ObjectType::Person => {
-                // GET /persons lists only a few attributes of each person;
-                // the complete records come from /persons/lookup.
-                let listed: Vec<Person> = self.list().await?;
-                let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
-                Resources::Persons(self.lookup(&ids).await?)
-            }
-            ObjectType::Duty => Resources::Duties(self.list().await?),
-            ObjectType::Group => Resources::Groups(self.list().await?),
-            ObjectType::Activity => Resources::Activities(self.list().await?),
         })
     }
 }

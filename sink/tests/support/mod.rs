@@ -5,7 +5,7 @@
 //! the transform's, which a stage's tests may not use): only what valid,
 //! clean (dirt 0) generated data needs to become provtjänst payloads.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -23,8 +23,9 @@ use skolsync_model::{
 };
 use skolsync_sandbox::generate::REFERENCE_DATE;
 use skolsync_sandbox::provisioning::{RateClass, RequestRecord, Store};
-use skolsync_sandbox::{Catalogue, Sandbox, SourceData};
+use skolsync_sandbox::{Catalogue, Sandbox, SandboxConfig, SourceData};
 use skolsync_sink::skolverket::config::SkolverketConfig;
+use skolsync_sink::{Sink, SinkConfig, SinkStop, build};
 use uuid::Uuid;
 
 fn uuid_of(id: &SourceId) -> Uuid {
@@ -61,65 +62,21 @@ fn desired<T: serde::Serialize>(
     }
 }
 
-/// The desired provtjänst state of a generated municipality, as a plan that
-/// creates all of it.
-pub fn plan_from(catalogue: &Catalogue, source: &SourceData) -> Plan {
-    let known_units: HashSet<Uuid> = catalogue.school_units.iter().map(|u| u.id).collect();
-    let known_tests: HashSet<Uuid> = catalogue.test_activities.iter().map(|a| a.id).collect();
-    // Source organisation id → (Skolverket id, school unit code).
-    let units: HashMap<SourceId, (Uuid, String)> = source
-        .organisations
-        .iter()
-        .filter_map(|o| {
-            let code = o.school_unit_code.as_deref()?;
-            let id = SchoolUnitCode::new(code).skolverket_id();
-            known_units
-                .contains(&id)
-                .then(|| (o.id.clone(), (id, code.to_string())))
-        })
-        .collect();
-    let programme_codes: HashMap<SourceId, String> = source
-        .programmes
-        .iter()
-        .filter_map(|p| Some((p.id.clone(), p.code.clone()?)))
-        .collect();
+/// Source organisation id → (Skolverket id, school unit code).
+type Units = HashMap<SourceId, (Uuid, String)>;
+/// A pupil's enrolments by source person id.
+type Students = HashMap<SourceId, Vec<provtjanst::Enrolment>>;
 
-    // Duties.
-    let mut duties = Vec::new();
-    let mut duty_ids = HashSet::new();
-    let mut staff = HashSet::new();
-    for d in &source.duties {
-        let (Some(person), Some((unit, code))) = (&d.person, units.get(&d.duty_at.id)) else {
-            continue;
-        };
-        let Ok(role) = d.duty_role.parse::<DutyRole>() else {
-            continue;
-        };
-        if !current(d.end_date) {
-            continue;
-        }
-        let id = uuid_of(&d.id);
-        duty_ids.insert(id);
-        staff.insert(person.id.clone());
-        duties.push(desired(
-            id,
-            &d.id,
-            Some(code),
-            provtjanst::Duty {
-                id,
-                meta: None,
-                person: ObjectReference::new(uuid_of(&person.id)),
-                duty_at: ObjectReference::new(*unit),
-                duty_role: role,
-                provisioning_status: None,
-            },
-        ));
-    }
-
-    // Persons: staff with a duty, pupils with an enrolment in scope.
+/// Persons: staff with a duty, pupils with an enrolment in scope; and the
+/// pupils' enrolments by source id.
+fn persons(
+    source: &SourceData,
+    units: &Units,
+    programme_codes: &HashMap<SourceId, String>,
+    staff: &HashSet<SourceId>,
+) -> (Vec<Desired<provtjanst::Person>>, Students) {
     let mut persons = Vec::new();
-    let mut students: HashMap<SourceId, Vec<provtjanst::Enrolment>> = HashMap::new();
-    let mut person_ids = HashSet::new();
+    let mut students: Students = HashMap::new();
     for p in &source.persons {
         let Some(Ok(civic)) = p.civic_no.as_ref().map(|c| c.parse()) else {
             continue;
@@ -161,7 +118,6 @@ pub fn plan_from(catalogue: &Catalogue, source: &SourceData) -> Plan {
             students.insert(p.id.clone(), enrolments.clone());
         }
         let id = uuid_of(&p.id);
-        person_ids.insert(p.id.clone());
         let emails = p
             .emails
             .iter()
@@ -210,6 +166,171 @@ pub fn plan_from(catalogue: &Catalogue, source: &SourceData) -> Plan {
             },
         ));
     }
+    (persons, students)
+}
+
+/// Classes, and the teaching groups of a tested activity, with their
+/// pupils as members.
+fn groups(
+    source: &SourceData,
+    units: &Units,
+    students: &Students,
+    tested_groups: &HashSet<SourceId>,
+) -> (Vec<Desired<provtjanst::Group>>, HashSet<Uuid>) {
+    let mut groups = Vec::new();
+    let mut group_ids = HashSet::new();
+    for g in &source.groups {
+        let keep = match g.group_type {
+            GroupType::Klass => true,
+            GroupType::Undervisning => tested_groups.contains(&g.id),
+            _ => false,
+        };
+        let (Some(st), Some((unit, code))) = (
+            g.school_type.and_then(school_type),
+            units.get(&g.organisation.id),
+        ) else {
+            continue;
+        };
+        if !keep || !current(g.end_date) {
+            continue;
+        }
+        let mut members: Vec<GroupMembership> = g
+            .group_memberships
+            .iter()
+            .filter(|m| current(m.end_date) && students.contains_key(&m.person.id))
+            .map(|m| GroupMembership {
+                person: ObjectReference::new(uuid_of(&m.person.id)),
+            })
+            .collect();
+        members.sort_by_key(|m| m.person.id);
+        members.dedup();
+        let id = uuid_of(&g.id);
+        group_ids.insert(id);
+        groups.push(desired(
+            id,
+            &g.id,
+            Some(code),
+            provtjanst::Group {
+                id,
+                meta: None,
+                display_name: g.display_name.clone(),
+                group_type: g.group_type,
+                school_type: st,
+                organisation: ObjectReference::new(*unit),
+                provisioning_status: None,
+                group_memberships: members,
+            },
+        ));
+    }
+    (groups, group_ids)
+}
+
+/// The tested activities with the groups and duties that made it.
+fn activities(
+    activity_plans: Vec<(&ss12000::Activity, Uuid, String, Uuid)>,
+    group_ids: &HashSet<Uuid>,
+    duty_ids: &HashSet<Uuid>,
+) -> Vec<Desired<provtjanst::Activity>> {
+    let mut activities = Vec::new();
+    for (a, unit, code, test) in activity_plans {
+        let mut groups: Vec<ObjectReference> = a
+            .groups
+            .iter()
+            .map(|g| ObjectReference::new(uuid_of(&g.id)))
+            .filter(|g| group_ids.contains(&g.id))
+            .collect();
+        groups.sort();
+        if groups.is_empty() {
+            continue;
+        }
+        let mut teachers: Vec<DutyAssignment> = a
+            .teachers
+            .iter()
+            .filter_map(|t| t.duty.as_ref())
+            .map(|d| uuid_of(&d.id))
+            .filter(|d| duty_ids.contains(d))
+            .map(|d| DutyAssignment {
+                duty: ObjectReference::new(d),
+            })
+            .collect();
+        teachers.sort_by_key(|t| t.duty.id);
+        let id = uuid_of(&a.id);
+        activities.push(desired(
+            id,
+            &a.id,
+            Some(&code),
+            provtjanst::Activity {
+                id,
+                meta: None,
+                display_name: a.display_name.clone(),
+                activity_type: ActivityType::Undervisning,
+                groups,
+                teachers,
+                organisation: ObjectReference::new(unit),
+                parent_activity: ObjectReference::new(test),
+                provisioning_status: None,
+            },
+        ));
+    }
+    activities
+}
+
+/// The desired provtjänst state of a generated municipality, as a plan that
+/// creates all of it.
+pub fn plan_from(catalogue: &Catalogue, source: &SourceData) -> Plan {
+    let known_units: HashSet<Uuid> = catalogue.school_units.iter().map(|u| u.id).collect();
+    let known_tests: HashSet<Uuid> = catalogue.test_activities.iter().map(|a| a.id).collect();
+    // Source organisation id → (Skolverket id, school unit code).
+    let units: Units = source
+        .organisations
+        .iter()
+        .filter_map(|o| {
+            let code = o.school_unit_code.as_deref()?;
+            let id = SchoolUnitCode::new(code).skolverket_id();
+            known_units
+                .contains(&id)
+                .then(|| (o.id.clone(), (id, code.to_string())))
+        })
+        .collect();
+    let programme_codes: HashMap<SourceId, String> = source
+        .programmes
+        .iter()
+        .filter_map(|p| Some((p.id.clone(), p.code.clone()?)))
+        .collect();
+
+    // Duties.
+    let mut duties = Vec::new();
+    let mut duty_ids = HashSet::new();
+    let mut staff = HashSet::new();
+    for d in &source.duties {
+        let (Some(person), Some((unit, code))) = (&d.person, units.get(&d.duty_at.id)) else {
+            continue;
+        };
+        let Ok(role) = d.duty_role.parse::<DutyRole>() else {
+            continue;
+        };
+        if !current(d.end_date) {
+            continue;
+        }
+        let id = uuid_of(&d.id);
+        duty_ids.insert(id);
+        staff.insert(person.id.clone());
+        duties.push(desired(
+            id,
+            &d.id,
+            Some(code),
+            provtjanst::Duty {
+                id,
+                meta: None,
+                person: ObjectReference::new(uuid_of(&person.id)),
+                duty_at: ObjectReference::new(*unit),
+                duty_role: role,
+                provisioning_status: None,
+            },
+        ));
+    }
+
+    let (persons, students) = persons(source, &units, &programme_codes, &staff);
 
     // Activities tied to a national test, and the groups they teach.
     let syllabuses: HashMap<&SourceId, &ss12000::Syllabus> =
@@ -264,93 +385,9 @@ pub fn plan_from(catalogue: &Catalogue, source: &SourceData) -> Plan {
         activity_plans.push((a, *unit, code.clone(), test));
     }
 
-    let mut groups = Vec::new();
-    let mut group_ids = HashSet::new();
-    for g in &source.groups {
-        let keep = match g.group_type {
-            GroupType::Klass => true,
-            GroupType::Undervisning => tested_groups.contains(&g.id),
-            _ => false,
-        };
-        let (Some(st), Some((unit, code))) = (
-            g.school_type.and_then(school_type),
-            units.get(&g.organisation.id),
-        ) else {
-            continue;
-        };
-        if !keep || !current(g.end_date) {
-            continue;
-        }
-        let mut members: Vec<GroupMembership> = g
-            .group_memberships
-            .iter()
-            .filter(|m| current(m.end_date) && students.contains_key(&m.person.id))
-            .map(|m| GroupMembership {
-                person: ObjectReference::new(uuid_of(&m.person.id)),
-            })
-            .collect();
-        members.sort_by_key(|m| m.person.id);
-        members.dedup();
-        let id = uuid_of(&g.id);
-        group_ids.insert(id);
-        groups.push(desired(
-            id,
-            &g.id,
-            Some(code),
-            provtjanst::Group {
-                id,
-                meta: None,
-                display_name: g.display_name.clone(),
-                group_type: g.group_type,
-                school_type: st,
-                organisation: ObjectReference::new(*unit),
-                provisioning_status: None,
-                group_memberships: members,
-            },
-        ));
-    }
+    let (groups, group_ids) = groups(source, &units, &students, &tested_groups);
 
-    let mut activities = Vec::new();
-    for (a, unit, code, test) in activity_plans {
-        let mut groups: Vec<ObjectReference> = a
-            .groups
-            .iter()
-            .map(|g| ObjectReference::new(uuid_of(&g.id)))
-            .filter(|g| group_ids.contains(&g.id))
-            .collect();
-        groups.sort();
-        if groups.is_empty() {
-            continue;
-        }
-        let mut teachers: Vec<DutyAssignment> = a
-            .teachers
-            .iter()
-            .filter_map(|t| t.duty.as_ref())
-            .map(|d| uuid_of(&d.id))
-            .filter(|d| duty_ids.contains(d))
-            .map(|d| DutyAssignment {
-                duty: ObjectReference::new(d),
-            })
-            .collect();
-        teachers.sort_by_key(|t| t.duty.id);
-        let id = uuid_of(&a.id);
-        activities.push(desired(
-            id,
-            &a.id,
-            Some(&code),
-            provtjanst::Activity {
-                id,
-                meta: None,
-                display_name: a.display_name.clone(),
-                activity_type: ActivityType::Undervisning,
-                groups,
-                teachers,
-                organisation: ObjectReference::new(unit),
-                parent_activity: ObjectReference::new(test),
-                provisioning_status: None,
-            },
-        ));
-    }
+    let activities = activities(activity_plans, &group_ids, &duty_ids);
 
     fn creates<T>(create: Vec<Desired<T>>) -> TypePlan<T> {
         TypePlan {
@@ -373,6 +410,18 @@ pub fn plan_for(sandbox: &Sandbox) -> Plan {
     plan_from(&world.catalogue, &source)
 }
 
+/// A running sandbox.
+pub async fn start(config: SandboxConfig) -> Sandbox {
+    Sandbox::start(config).await.expect("sandbox starts")
+}
+
+/// The `skolverket` sink `config` describes.
+pub async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
+    build(&SinkConfig::Skolverket(config), Path::new("/"))
+        .await
+        .expect("sink builds")
+}
+
 /// The `skolverket` sink's settings for a running sandbox (certificate
 /// flow: `cert#S256` computed by the sink).
 pub fn sink_config(sandbox: &Sandbox) -> SkolverketConfig {
@@ -393,9 +442,12 @@ pub fn sink_config(sandbox: &Sandbox) -> SkolverketConfig {
 pub struct Collected(Arc<Mutex<Vec<Outcome>>>);
 
 impl Collected {
-    pub fn callback(&self) -> impl Fn(Outcome) + Send + Sync + use<> {
+    pub fn callback(&self) -> impl Fn(Outcome) -> Result<(), SinkStop> + Send + Sync + use<> {
         let inner = Arc::clone(&self.0);
-        move |o| inner.lock().unwrap().push(o)
+        move |o| {
+            inner.lock().unwrap().push(o);
+            Ok(())
+        }
     }
 
     pub fn all(&self) -> Vec<Outcome> {
@@ -414,7 +466,8 @@ impl Collected {
     }
 }
 
-fn total(plan: &Plan) -> usize {
+/// Entities in the plan: creates, updates and deletes.
+pub fn total(plan: &Plan) -> usize {
     fn n<T>(t: &TypePlan<T>) -> usize {
         t.create.len() + t.update.len() + t.delete.len()
     }
