@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use skolsync_model::codes::{EmailType, GroupType, OrganisationType};
 use skolsync_model::ss12000::{
     Activity, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Group, GroupMembership, Meta,
@@ -108,12 +109,21 @@ pub(crate) fn read(
     Ok(())
 }
 
-/// Field → configured column pairs of a `[source.columns]` table, each
-/// field named once: `fields!(k: id, name)` is
-/// `&[("id", &k.id), ("name", &k.name)]`.
-macro_rules! fields {
-    ($k:ident: $($field:ident),+ $(,)?) => {
-        &[$((stringify!($field), &$k.$field)),+]
+/// Opens the flat table `$name` if its file is there: the file
+/// `files.$name` (default `$name.csv`), its rows of `$entity`, each field
+/// read from its column in `columns.$name`; the `required` fields must be
+/// in the header. The table's name is written once.
+macro_rules! open_table {
+    ($flat:expr, $name:ident, $entity:expr,
+     [$($field:ident),+ $(,)?], required: [$($required:ident),+ $(,)?]) => {
+        Table::open(
+            $flat,
+            &$flat.config.files.$name,
+            concat!(stringify!($name), ".csv"),
+            $entity,
+            &[$((stringify!($field), &$flat.config.columns.$name.$field)),+],
+            &[$(stringify!($required)),+],
+        )
     };
 }
 
@@ -186,6 +196,43 @@ fn links<T>(
     Ok(links)
 }
 
+/// Reads the link table `$name`, whose rows name an entity (`$key`), what
+/// it links to (`$target`) and the dates the link holds (`start_date`,
+/// `end_date`): group memberships and teaching assignments. `$item` makes
+/// a link of the target's reference and the dates.
+macro_rules! dated_links {
+    ($flat:expr, $out:expr, $name:ident, $entity:expr, $key:ident -> $target:ident, $item:expr) => {
+        read_dated_links(
+            open_table!(
+                $flat,
+                $name,
+                $entity,
+                [$key, $target, start_date, end_date],
+                required: [$key, $target]
+            )?,
+            $out,
+            (stringify!($key), stringify!($target)),
+            $item,
+        )
+    };
+}
+
+/// What [`dated_links!`] reads, once the table is open.
+fn read_dated_links<T>(
+    table: Option<Table>,
+    out: &mut Out<'_>,
+    (key, target): (&'static str, &'static str),
+    item: impl Fn(Reference, Option<NaiveDate>, Option<NaiveDate>) -> T,
+) -> Result<Links<T>, SourceError> {
+    links(table, out, |r| {
+        let owner = r.required(key);
+        let to = r.required(target);
+        let start_date = r.date("start_date");
+        let end_date = r.date("end_date");
+        (owner, Some(item(Reference::to(to), start_date, end_date)))
+    })
+}
+
 /// The items of `id`'s link rows, taken out of `links`.
 fn take<T>(links: &mut Links<T>, id: &str) -> Vec<T> {
     links
@@ -198,15 +245,13 @@ fn take<T>(links: &mut Links<T>, id: &str) -> Vec<T> {
 
 /// `organisations.csv`: organisation elements.
 fn read_organisations(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.organisations;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.organisations,
-        "organisations.csv",
+        organisations,
         EntityKind::Organisation,
-        fields!(k: id, organisation_type, display_name, organisation_code, organisation_number,
-            school_unit_code, school_types, municipality_code, parent_id, start_date, end_date),
-        &["id", "organisation_type"],
+        [id, organisation_type, display_name, organisation_code, organisation_number,
+         school_unit_code, school_types, municipality_code, parent_id, start_date, end_date],
+        required: [id, organisation_type]
     )?;
     plain(table, out, Batch::Organisations, |r| {
         let id = r.required("id");
@@ -241,14 +286,12 @@ fn read_organisations(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, Source
 
 /// `programmes.csv`.
 fn read_programmes(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.programmes;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.programmes,
-        "programmes.csv",
+        programmes,
         EntityKind::Programme,
-        fields!(k: id, name, code, school_type),
-        &["id"],
+        [id, name, code, school_type],
+        required: [id]
     )?;
     plain(table, out, Batch::Programmes, |r| {
         let id = r.required("id");
@@ -266,15 +309,13 @@ fn read_programmes(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceErr
 
 /// `syllabuses.csv`.
 fn read_syllabuses(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.syllabuses;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.syllabuses,
-        "syllabuses.csv",
+        syllabuses,
         EntityKind::Syllabus,
-        fields!(k: id, school_type, subject_code, subject_name, subject_designation, course_code,
-            course_name, start_school_year, end_school_year),
-        &["id"],
+        [id, school_type, subject_code, subject_name, subject_designation, course_code,
+         course_name, start_school_year, end_school_year],
+        required: [id]
     )?;
     plain(table, out, Batch::Syllabuses, |r| {
         let id = r.required("id");
@@ -300,15 +341,13 @@ fn read_syllabuses(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceErr
 
 /// `enrolments.csv`: enrolments by Person-ID, until their person comes.
 fn read_enrolments(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<Links<Enrolment>, SourceError> {
-    let k = &flat.config.columns.enrolments;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.enrolments,
-        "enrolments.csv",
+        enrolments,
         EntityKind::Person,
-        fields!(k: person_id, school_unit_id, school_type, school_year, education_code,
-            programme_id, start_date, end_date, cancelled),
-        &["person_id", "school_unit_id", "school_type"],
+        [person_id, school_unit_id, school_type, school_year, education_code, programme_id,
+         start_date, end_date, cancelled],
+        required: [person_id, school_unit_id, school_type]
     )?;
     links(table, out, |r| {
         let person = r.required("person_id");
@@ -349,15 +388,13 @@ fn read_persons(
     out: &mut Out<'_>,
     enrolments: &mut Links<Enrolment>,
 ) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.persons;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.persons,
-        "persons.csv",
+        persons,
         EntityKind::Person,
-        fields!(k: id, given_name, middle_name, family_name, civic_no, security_marking, eppn,
-            email, email_type, eduid_eppn, person_status),
-        &["id"],
+        [id, given_name, middle_name, family_name, civic_no, security_marking, eppn, email,
+         email_type, eduid_eppn, person_status],
+        required: [id]
     )?;
     // A rejected person's enrolments are left out silently (the person's
     // reject says why).
@@ -423,14 +460,12 @@ fn person<'r>(r: &mut Cells<'r>) -> (&'r str, Option<Person>) {
 
 /// `duties.csv`.
 fn read_duties(flat: &Flat<'_>, out: &mut Out<'_>) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.duties;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.duties,
-        "duties.csv",
+        duties,
         EntityKind::Duty,
-        fields!(k: id, person_id, school_unit_id, duty_role, signature, start_date, end_date),
-        &["id", "school_unit_id", "duty_role"],
+        [id, person_id, school_unit_id, duty_role, signature, start_date, end_date],
+        required: [id, school_unit_id, duty_role]
     )?;
     plain(table, out, Batch::Duties, |r| {
         let id = r.required("id");
@@ -457,27 +492,18 @@ fn read_memberships(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
 ) -> Result<Links<GroupMembership>, SourceError> {
-    let k = &flat.config.columns.memberships;
-    let table = Table::open(
+    dated_links!(
         flat,
-        &flat.config.files.memberships,
-        "memberships.csv",
+        out,
+        memberships,
         EntityKind::Group,
-        fields!(k: group_id, person_id, start_date, end_date),
-        &["group_id", "person_id"],
-    )?;
-    links(table, out, |r| {
-        let group = r.required("group_id");
-        let person = r.required("person_id");
-        let start_date = r.date("start_date");
-        let end_date = r.date("end_date");
-        let membership = GroupMembership {
-            person: Reference::to(person),
+        group_id -> person_id,
+        |person, start_date, end_date| GroupMembership {
+            person,
             start_date,
             end_date,
-        };
-        (group, Some(membership))
-    })
+        }
+    )
 }
 
 /// `groups.csv`, each with its members (taken from `members`).
@@ -486,14 +512,12 @@ fn read_groups(
     out: &mut Out<'_>,
     members: &mut Links<GroupMembership>,
 ) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.groups;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.groups,
-        "groups.csv",
+        groups,
         EntityKind::Group,
-        fields!(k: id, display_name, group_type, school_type, school_unit_id, start_date, end_date),
-        &["id", "group_type", "school_unit_id"],
+        [id, display_name, group_type, school_type, school_unit_id, start_date, end_date],
+        required: [id, group_type, school_unit_id]
     )?;
     entities(table, out, Batch::Groups, group, |id, entity| {
         let taken = take(members, id);
@@ -534,14 +558,12 @@ fn read_activity_groups(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
 ) -> Result<Links<Reference>, SourceError> {
-    let k = &flat.config.columns.activity_groups;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.activity_groups,
-        "activity_groups.csv",
+        activity_groups,
         EntityKind::Activity,
-        fields!(k: activity_id, group_id),
-        &["activity_id", "group_id"],
+        [activity_id, group_id],
+        required: [activity_id, group_id]
     )?;
     links(table, out, |r| {
         let activity = r.required("activity_id");
@@ -555,28 +577,19 @@ fn read_activity_teachers(
     flat: &Flat<'_>,
     out: &mut Out<'_>,
 ) -> Result<Links<TeacherAssignment>, SourceError> {
-    let k = &flat.config.columns.activity_teachers;
-    let table = Table::open(
+    dated_links!(
         flat,
-        &flat.config.files.activity_teachers,
-        "activity_teachers.csv",
+        out,
+        activity_teachers,
         EntityKind::Activity,
-        fields!(k: activity_id, duty_id, start_date, end_date),
-        &["activity_id", "duty_id"],
-    )?;
-    links(table, out, |r| {
-        let activity = r.required("activity_id");
-        let duty = r.required("duty_id");
-        let start_date = r.date("start_date");
-        let end_date = r.date("end_date");
-        let teacher = TeacherAssignment {
-            duty: Some(Reference::to(duty)),
+        activity_id -> duty_id,
+        |duty, start_date, end_date| TeacherAssignment {
+            duty: Some(duty),
             person: None,
             start_date,
             end_date,
-        };
-        (activity, Some(teacher))
-    })
+        }
+    )
 }
 
 /// `activities.csv`, each with its groups and teachers.
@@ -586,15 +599,13 @@ fn read_activities(
     activity_groups: &mut Links<Reference>,
     activity_teachers: &mut Links<TeacherAssignment>,
 ) -> Result<bool, SourceError> {
-    let k = &flat.config.columns.activities;
-    let table = Table::open(
+    let table = open_table!(
         flat,
-        &flat.config.files.activities,
-        "activities.csv",
+        activities,
         EntityKind::Activity,
-        fields!(k: id, display_name, activity_type, school_unit_id, syllabus_id,
-            parent_activity_id, start_date, end_date),
-        &["id", "school_unit_id"],
+        [id, display_name, activity_type, school_unit_id, syllabus_id, parent_activity_id,
+         start_date, end_date],
+        required: [id, school_unit_id]
     )?;
     entities(table, out, Batch::Activities, activity, |id, entity| {
         let groups = take(activity_groups, id);
