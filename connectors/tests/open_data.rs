@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use skolsync_connectors::open_data::{self, ClientOptions, FetchError};
 use skolsync_model::open_data::SchoolUnit;
+use skolsync_model::open_data::{FetchScope, OpenData};
 use skolsync_model::ss12000::Snapshot;
 use skolsync_sandbox::{Sandbox, SandboxConfig};
-use skolsync_transform::{FetchScope, OpenData, TransformConfig};
 
 #[tokio::test]
 async fn fetched_open_data_is_the_catalogue_and_survives_a_snapshot_file() {
@@ -25,7 +25,7 @@ async fn fetched_open_data_is_the_catalogue_and_survives_a_snapshot_file() {
         ..Snapshot::default()
     };
 
-    let scope = FetchScope::for_snapshot(&TransformConfig::default(), &snapshot);
+    let scope = FetchScope::for_snapshot(&[], &[], &snapshot);
     assert_eq!(scope.organisation_numbers.len(), 1, "{scope:?}");
     let fetched = open_data::fetch(
         &sandbox.endpoints().open_data_url,
@@ -65,25 +65,6 @@ async fn fetched_open_data_is_the_catalogue_and_survives_a_snapshot_file() {
     let loaded = OpenData::load(&path).unwrap();
     assert_eq!(loaded, fetched);
 
-    // A config naming the file reads it without the network.
-    let config = TransformConfig {
-        open_data_file: Some(path.clone()),
-        ..TransformConfig::default()
-    };
-    let obtained = open_data::obtain(&config, &snapshot, &ClientOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(obtained, fetched);
-
-    // Else the API it names.
-    let config = TransformConfig {
-        open_data_url: Some(sandbox.endpoints().open_data_url.clone()),
-        ..TransformConfig::default()
-    };
-    let obtained = open_data::obtain(&config, &snapshot, &ClientOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(obtained.test_activities, fetched.test_activities);
     sandbox.shutdown().await;
 }
 

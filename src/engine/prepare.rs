@@ -29,7 +29,7 @@ use skolsync_model::{PerType, by_type};
 use skolsync_sink::Sink;
 use skolsync_transform::crosswalk::Crosswalk;
 use skolsync_transform::{
-    CrosswalkReport, FetchScope, OpenData, OpenDataError, PRODUCTION_OPEN_DATA_URL, Transformer,
+    CrosswalkReport, OpenData, OpenDataError, PRODUCTION_OPEN_DATA_URL, Transformer,
 };
 
 use super::guards::{self, GuardBase, Violation};
@@ -162,7 +162,7 @@ async fn open_data(pipeline: &Pipeline, snapshot: &Snapshot) -> Result<OpenData,
     tracing::info!(url, "reading open-data");
     Ok(open_data_api::fetch(
         url,
-        &FetchScope::for_snapshot(config, snapshot),
+        &skolsync_transform::fetch_scope(config, snapshot),
         &ClientOptions::default(),
     )
     .await

@@ -81,7 +81,7 @@ pub use config::{
 pub use crosswalk::{Crosswalk, CrosswalkReport};
 pub use diff::{diff, diff_keeping, previous_state};
 pub use ids::IdScheme;
-pub use open_data::{FetchScope, OpenData, OpenDataError};
+pub use open_data::{FetchScope, OpenData, OpenDataError, fetch_scope};
 pub use stale::{StaleEntity, keep_stale};
 pub use transformer::{
     ConfigError, Counts, TransformError, TransformOutput, Transformer, TypeCounts,

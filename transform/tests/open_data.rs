@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use skolsync_transform::{FetchScope, OpenData, Transformer};
+use skolsync_transform::{OpenData, Transformer};
 
 #[test]
 fn the_catalogue_survives_a_snapshot_file_and_broken_files_are_clear_errors() {
@@ -43,7 +43,7 @@ fn the_catalogue_survives_a_snapshot_file_and_broken_files_are_clear_errors() {
 fn the_scope_is_the_configured_or_the_source_organisers_and_every_school_unit() {
     let m = common::municipality(300, 6, 0.0);
     let snapshot = common::snapshot_of(&m.source);
-    let scope = FetchScope::for_snapshot(&common::config(), &snapshot);
+    let scope = skolsync_transform::fetch_scope(&common::config(), &snapshot);
     assert_eq!(scope.organisation_numbers.len(), 1, "{scope:?}");
     let units: BTreeSet<&str> = snapshot
         .organisations
@@ -59,7 +59,7 @@ fn the_scope_is_the_configured_or_the_source_organisers_and_every_school_unit() 
     let mut config = common::config();
     config.organisation_numbers = vec![" 212000-0000 ".into()];
     config.school_units = vec!["99999999".into()];
-    let scope = FetchScope::for_snapshot(&config, &snapshot);
+    let scope = skolsync_transform::fetch_scope(&config, &snapshot);
     assert_eq!(scope.organisation_numbers, ["2120000000"]);
     assert!(scope.school_unit_codes.iter().any(|c| c == "99999999"));
 }

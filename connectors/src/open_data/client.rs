@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use reqwest::header;
 use serde::de::DeserializeOwned;
+use skolsync_model::open_data::OpenDataError;
 use skolsync_model::retry::{Backoff, Jitter, Retry, RetryAfter};
-use skolsync_transform::OpenDataError;
 
 /// The longest backoff, and the longest wait a `Retry-After` may impose at
 /// once: open-data is read before anything is sent, so a long outage

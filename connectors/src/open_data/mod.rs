@@ -1,12 +1,10 @@
 //! Skolverket's Open-data API: the reader of the catalogue the transform
 //! checks every school unit, programme and test activity against.
 //!
-//! The transform is pure computation: it takes an
-//! [`OpenData`] catalogue and owns its snapshot file format
-//! ([`OpenData::load`], [`OpenData::save`]) and what a run needs
-//! ([`FetchScope`]). Reading it from the network lives here, next to the
-//! other readers: [`fetch`] reads it from the API, [`obtain`] reads it as a
-//! transform config says (the snapshot file, else the API).
+//! The catalogue, its snapshot file format and what a run needs read
+//! ([`OpenData`], [`FetchScope`]) are the model's; the transform is pure
+//! computation over them. Reading it from the network lives here, next to
+//! the other readers: [`fetch`].
 //!
 //! The API has no "all school units" list: school units come from the
 //! organisers (`/organisations/code/{orgnr}?expandSchoolUnits=true`) and, for
@@ -19,17 +17,14 @@ mod client;
 use std::collections::BTreeSet;
 
 use chrono::{SecondsFormat, Utc};
+use skolsync_model::open_data::{FetchScope, OpenData};
 use skolsync_model::open_data::{Organisation, Programme, SchoolUnit, TestActivity};
-use skolsync_model::ss12000::Snapshot;
-use skolsync_transform::{
-    FetchScope, OpenData, OpenDataError, PRODUCTION_OPEN_DATA_URL, TransformConfig,
-};
 
 use client::Api;
 pub use client::{ClientOptions, FetchError};
 
 /// Reads what the transform needs from the Open-data API at `base_url`
-/// (e.g. [`PRODUCTION_OPEN_DATA_URL`]): the organisers of `scope` with
+/// (production: `https://api.skolverket.se/provtjanst/open-data/v1`): the organisers of `scope` with
 /// their school units, the school unit codes they did not cover, all
 /// programmes and all test activities.
 pub async fn fetch(
@@ -81,22 +76,4 @@ pub async fn fetch(
         .await?
         .unwrap_or_default();
     Ok(data)
-}
-
-/// Reads open-data as the transform config says: the snapshot file when
-/// `open_data_file` is set, else the API at `open_data_url` (production
-/// by default) for what `snapshot` needs.
-pub async fn obtain(
-    config: &TransformConfig,
-    snapshot: &Snapshot,
-    options: &ClientOptions,
-) -> Result<OpenData, OpenDataError> {
-    if let Some(path) = &config.open_data_file {
-        return OpenData::load(path);
-    }
-    let url = config
-        .open_data_url
-        .as_deref()
-        .unwrap_or(PRODUCTION_OPEN_DATA_URL);
-    Ok(fetch(url, &FetchScope::for_snapshot(config, snapshot), options).await?)
 }

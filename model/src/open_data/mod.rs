@@ -8,6 +8,10 @@
 //! open-data lists 34 of them (more than SS 12000 and far more than the
 //! profile), and a new one must not make the whole catalogue unreadable.
 
+mod catalogue;
+
+pub use catalogue::{FetchScope, OpenData, OpenDataError};
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
