@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use skolsync_connectors::ReadSummary;
 use skolsync_model::ObjectType;
 use skolsync_model::hash::{content_hash, group_without};
-use skolsync_model::plan::{Action, Outcome, Plan, TypePlan};
+use skolsync_model::plan::{Action, Outcome, Plan};
 use skolsync_model::provtjanst::Group;
 use skolsync_sink::{Sink, SinkError, SinkStop};
 use tokio::sync::mpsc;
@@ -47,22 +47,6 @@ pub(super) async fn load(
     interrupt: &Interrupt,
     confirmed: &mut HashSet<(ObjectType, Uuid)>,
 ) -> Result<Option<Ended>, EngineError> {
-    // What the sink's outcomes do not carry: source id and school unit.
-    let mut origin: HashMap<(ObjectType, Uuid), (String, Option<String>)> = HashMap::new();
-    fn index<T>(
-        origin: &mut HashMap<(ObjectType, Uuid), (String, Option<String>)>,
-        kind: ObjectType,
-        p: &TypePlan<T>,
-    ) {
-        for d in p.create.iter().chain(&p.update) {
-            origin.insert((kind, d.id), (d.source_id.clone(), d.school_unit.clone()));
-        }
-    }
-    index(&mut origin, ObjectType::Person, &plan.persons);
-    index(&mut origin, ObjectType::Duty, &plan.duties);
-    index(&mut origin, ObjectType::Group, &plan.groups);
-    index(&mut origin, ObjectType::Activity, &plan.activities);
-
     // The planned groups by id, indexed when a group is first sent
     // without some members.
     let mut groups: Option<HashMap<Uuid, &Group>> = None;
@@ -97,9 +81,8 @@ pub(super) async fn load(
             outcome = rx.recv() => {
                 let Some(mut outcome) = outcome else { break };
                 decide_hash(&mut outcome, plan, &mut groups);
-                let (source_id, school_unit) = origin
-                    .remove(&(outcome.kind, outcome.id))
-                    .map_or((None, None), |(s, u)| (Some(s), u));
+                // The report's index of the plan knows where it came from.
+                let (source_id, school_unit) = builder.origin(outcome.kind, outcome.id);
                 bars.inc(outcome.kind, !outcome.status.is_accepted());
                 builder.add_outcome(&outcome);
                 if stopped.is_some() {

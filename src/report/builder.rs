@@ -126,6 +126,15 @@ impl ReportBuilder {
         );
     }
 
+    /// Where a planned create or update came from — its source id and
+    /// school unit — which the sink's outcomes do not carry. The builder
+    /// indexes the plan once; the state store takes the origin from here.
+    pub fn origin(&self, kind: ObjectType, id: Uuid) -> (Option<String>, Option<String>) {
+        self.planned.get(&(kind, id)).map_or((None, None), |p| {
+            (p.source_id.clone(), p.school_unit.clone())
+        })
+    }
+
     /// Counts `count` in-scope entities of `kind` that need no change.
     pub fn add_unchanged(&mut self, kind: ObjectType, count: u64) {
         let counts = self.counts.get_mut(kind);
