@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
+use skolsync_model::PerKind;
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{
     Activity, DeletedEntityIds, Duty, EntityKind, Group, Organisation, Person, Programme, Snapshot,
@@ -165,23 +166,11 @@ pub type BatchStream = Pin<Box<dyn Stream<Item = Result<Batch, SourceError>> + S
 /// Live counters of a read, cheap to poll from another thread.
 #[derive(Debug, Default)]
 pub struct ReadProgress {
-    entities: [AtomicU64; 7],
+    entities: PerKind<AtomicU64>,
     deleted: AtomicU64,
     rejects: AtomicU64,
     requests: AtomicU64,
     retries: AtomicU64,
-}
-
-fn kind_index(kind: EntityKind) -> usize {
-    match kind {
-        EntityKind::Organisation => 0,
-        EntityKind::Person => 1,
-        EntityKind::Duty => 2,
-        EntityKind::Group => 3,
-        EntityKind::Activity => 4,
-        EntityKind::Syllabus => 5,
-        EntityKind::Programme => 6,
-    }
 }
 
 impl ReadProgress {
@@ -192,14 +181,14 @@ impl ReadProgress {
 
     /// Entities of `kind` read so far (delivered to the stream).
     pub fn entities(&self, kind: EntityKind) -> u64 {
-        self.entities[kind_index(kind)].load(Ordering::Relaxed)
+        self.entities[kind].load(Ordering::Relaxed)
     }
 
     /// Entities of every kind read so far.
     pub fn total_entities(&self) -> u64 {
         self.entities
             .iter()
-            .map(|c| c.load(Ordering::Relaxed))
+            .map(|(_, c)| c.load(Ordering::Relaxed))
             .sum()
     }
 
@@ -230,7 +219,7 @@ impl ReadProgress {
             Batch::Rejects(_) => self.rejects.fetch_add(n, Ordering::Relaxed),
             Batch::Complete { .. } | Batch::Input(_) => 0,
             other => match other.kind() {
-                Some(kind) => self.entities[kind_index(kind)].fetch_add(n, Ordering::Relaxed),
+                Some(kind) => self.entities[kind].fetch_add(n, Ordering::Relaxed),
                 None => 0,
             },
         };
