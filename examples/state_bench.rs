@@ -26,7 +26,7 @@ fn outcome(n: u64) -> Outcome {
         kind: ObjectType::Person,
         id: Uuid::from_u128(u128::from(n)),
         action: Action::Create,
-        status: if n % 50 == 0 {
+        status: if n.is_multiple_of(50) {
             OutcomeStatus::Error
         } else {
             OutcomeStatus::Success

@@ -518,10 +518,10 @@ async fn serve_http<I>(
         let peer = peer.clone();
         let faults = faults.clone();
         async move {
-            if let Some(faults) = &faults {
-                if faults.chance(faults.get().drop_share) {
-                    return Err(DroppedByFault);
-                }
+            if let Some(faults) = &faults
+                && faults.chance(faults.get().drop_share)
+            {
+                return Err(DroppedByFault);
             }
             let mut request = request.map(axum::body::Body::new);
             if let Some(peer) = peer {

@@ -84,7 +84,7 @@ fn luhn_ok(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Skolverket's EPPN check (error 3047): the first three letters of the

@@ -155,10 +155,10 @@ impl ReportBuilder {
             Severity::Rejected => ProblemSeverity::Rejected,
             Severity::Warning => ProblemSeverity::Warning,
         };
-        if severity == ProblemSeverity::Rejected {
-            if let Some(kind) = reject.entity.object_type() {
-                self.counts.get_mut(kind).rejected += 1;
-            }
+        if severity == ProblemSeverity::Rejected
+            && let Some(kind) = reject.entity.object_type()
+        {
+            self.counts.get_mut(kind).rejected += 1;
         }
         let field = reject.field.as_deref();
         let value = reject.value.as_deref().map(|v| value_for_report(field, v));

@@ -36,17 +36,18 @@ pub fn scrub(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let starts_word = i == 0 || !is_joined(bytes[i - 1]);
-        if bytes[i].is_ascii_digit() && starts_word {
-            if let Some(len) = civic_len(&bytes[i..]) {
-                let ends_word = bytes.get(i + len).is_none_or(|&b| !is_joined(b));
-                if ends_word {
-                    // The match is ASCII, so these are char boundaries.
-                    out.push_str(&text[copied..i]);
-                    out.push_str(&mask(&text[i..i + len]));
-                    i += len;
-                    copied = i;
-                    continue;
-                }
+        if bytes[i].is_ascii_digit()
+            && starts_word
+            && let Some(len) = civic_len(&bytes[i..])
+        {
+            let ends_word = bytes.get(i + len).is_none_or(|&b| !is_joined(b));
+            if ends_word {
+                // The match is ASCII, so these are char boundaries.
+                out.push_str(&text[copied..i]);
+                out.push_str(&mask(&text[i..i + len]));
+                i += len;
+                copied = i;
+                continue;
             }
         }
         i += 1;

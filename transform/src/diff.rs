@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use skolsync_model::hash::content_hash;
-use skolsync_model::plan::{Desired, DesiredState, Plan, PreviousState, SEND_ORDER, TypePlan};
+use skolsync_model::plan::{
+    Action, Desired, DesiredState, Plan, PreviousState, SEND_ORDER, TypePlan,
+};
 use skolsync_model::{ObjectType, by_type};
 use uuid::Uuid;
 
@@ -46,33 +48,61 @@ pub fn diff_keeping(
             .collect()
     };
     let part = |kind| (previous(kind), kept(kind));
+    let (persons, p) = type_plan(desired.persons, part(ObjectType::Person));
+    let (duties, d) = type_plan(desired.duties, part(ObjectType::Duty));
+    let (groups, g) = type_plan(desired.groups, part(ObjectType::Group));
+    let (activities, a) = type_plan(desired.activities, part(ObjectType::Activity));
+    drop_in_background((p, d, g, a));
     Plan {
-        persons: type_plan(desired.persons, part(ObjectType::Person)),
-        duties: type_plan(desired.duties, part(ObjectType::Duty)),
-        groups: type_plan(desired.groups, part(ObjectType::Group)),
-        activities: type_plan(desired.activities, part(ObjectType::Activity)),
+        persons,
+        duties,
+        groups,
+        activities,
     }
 }
 
 /// The plan of one type from its desired entities, the hashes the state
-/// holds of it and the ids kept as last sent.
+/// holds of it and the ids kept as last sent; and the entities the plan
+/// does not need (unchanged, or a repeated id), for the caller to free.
 fn type_plan<T: Serialize + Send + Sync>(
     mut desired: Vec<Desired<T>>,
     (previous, kept): (Option<&BTreeMap<Uuid, String>>, HashSet<Uuid>),
-) -> TypePlan<T> {
+) -> (TypePlan<T>, Vec<Desired<T>>) {
     hash_all(&mut desired);
     let empty = BTreeMap::new();
     let previous = previous.unwrap_or(&empty);
     let mut plan = TypePlan::default();
     let mut seen = HashSet::with_capacity(desired.len());
-    for d in desired {
-        if !seen.insert(d.id) {
-            continue;
-        }
-        match previous.get(&d.id) {
-            None => plan.create.push(d),
-            Some(hash) if *hash == d.hash => plan.unchanged.push(d.id),
-            Some(_) => plan.update.push(d),
+    // Decided in place first, then only what is sent is taken out: on a
+    // nightly run nearly everything is unchanged and stays where it is, for
+    // the caller to free, instead of being moved once more.
+    let mut decisions: Vec<Option<Action>> = Vec::with_capacity(desired.len());
+    for d in &desired {
+        let decision = if !seen.insert(d.id) {
+            // A repeated id: the first one stands.
+            None
+        } else {
+            match previous.get(&d.id) {
+                None => Some(Action::Create),
+                Some(hash) if *hash == d.hash => {
+                    plan.unchanged.push(d.id);
+                    None
+                }
+                Some(_) => Some(Action::Update),
+            }
+        };
+        decisions.push(decision);
+    }
+    let creates = decisions.iter().filter(|d| **d == Some(Action::Create)).count();
+    let updates = decisions.iter().filter(|d| **d == Some(Action::Update)).count();
+    plan.create.reserve_exact(creates);
+    plan.update.reserve_exact(updates);
+    let mut next = decisions.iter();
+    let mut actions = decisions.iter().flatten();
+    for d in desired.extract_if(.., |_| matches!(next.next(), Some(Some(_)))) {
+        match actions.next() {
+            Some(Action::Update) => plan.update.push(d),
+            _ => plan.create.push(d),
         }
     }
     for id in previous.keys().filter(|id| !seen.contains(id)) {
@@ -82,7 +112,17 @@ fn type_plan<T: Serialize + Send + Sync>(
             plan.delete.push(*id);
         }
     }
-    plan
+    (plan, desired)
+}
+
+/// Frees `items` on another thread, once every type is planned (so it does
+/// not compete with the hashing): on a nightly run nearly every payload is
+/// unchanged, and freeing a million of them is time the plan need not
+/// wait for. Freed here when no thread can be started.
+fn drop_in_background<T: Send + 'static>(items: T) {
+    let _ = std::thread::Builder::new()
+        .name("diff-free".into())
+        .spawn(move || drop(items));
 }
 
 /// Fills `hash` of every entity with the model's [`content_hash`], spread

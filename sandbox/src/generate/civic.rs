@@ -147,10 +147,10 @@ pub(crate) fn organisation_number(prefix: &str, serial: u32) -> String {
 /// fails the check (dirt).
 pub(crate) fn break_luhn(value: &str) -> String {
     let mut bytes = value.as_bytes().to_vec();
-    if let Some(last) = bytes.last_mut() {
-        if last.is_ascii_digit() {
-            *last = b'0' + (*last - b'0' + 1) % 10;
-        }
+    if let Some(last) = bytes.last_mut()
+        && last.is_ascii_digit()
+    {
+        *last = b'0' + (*last - b'0' + 1) % 10;
     }
     String::from_utf8(bytes).unwrap_or_else(|_| value.to_string())
 }

@@ -221,7 +221,10 @@ fn break_person(
                     break_luhn(&civic.value)
                 } else {
                     // February 30th and a 13th month, alternately.
-                    break_date(&civic.value, if n % 2 == 0 { "0230" } else { "1301" })
+                    break_date(
+                        &civic.value,
+                        if n.is_multiple_of(2) { "0230" } else { "1301" },
+                    )
                 };
             }
             fault

@@ -80,10 +80,11 @@ impl Builder<'_> {
         if let Some(d) = self.pick_teacher(unit) {
             teachers.push(d);
         }
-        if self.units[unit].teacher_duties.len() > 1 && self.rng.random_bool(SECOND_TEACHER_SHARE) {
-            if let Some(d) = self.pick_teacher(unit) {
-                teachers.push(d);
-            }
+        if self.units[unit].teacher_duties.len() > 1
+            && self.rng.random_bool(SECOND_TEACHER_SHARE)
+            && let Some(d) = self.pick_teacher(unit)
+        {
+            teachers.push(d);
         }
         let parent_activity = match &test {
             Some(name)
