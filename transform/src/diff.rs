@@ -93,8 +93,14 @@ fn type_plan<T: Serialize + Send + Sync>(
         };
         decisions.push(decision);
     }
-    let creates = decisions.iter().filter(|d| **d == Some(Action::Create)).count();
-    let updates = decisions.iter().filter(|d| **d == Some(Action::Update)).count();
+    let creates = decisions
+        .iter()
+        .filter(|d| **d == Some(Action::Create))
+        .count();
+    let updates = decisions
+        .iter()
+        .filter(|d| **d == Some(Action::Update))
+        .count();
     plan.create.reserve_exact(creates);
     plan.update.reserve_exact(updates);
     let mut next = decisions.iter();
