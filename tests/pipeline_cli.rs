@@ -27,6 +27,16 @@ async fn output(mut command: Command) -> Output {
         .expect("join")
 }
 
+/// `skolsync COMMAND PIPELINE EXTRA…`, run to the end.
+fn on_file(command: &str, path: &Path, extra: &[&std::ffi::OsStr]) -> Output {
+    skolsync()
+        .arg(command)
+        .arg(path)
+        .args(extra)
+        .output()
+        .expect("run skolsync")
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -87,7 +97,7 @@ fn a_typo_names_the_line_and_the_intended_key() {
         ),
     ] {
         let path = write_pipeline(dir.path(), &text);
-        let out = skolsync().arg("validate").arg(&path).output().unwrap();
+        let out = on_file("validate", &path, &[]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(
@@ -109,7 +119,7 @@ fn bad_values_and_missing_secrets_are_clear_errors() {
             "{VALID_HEAD}\n[sink]\nkind = \"skolverket\"\nclient_key = \"${{env:SKOLSYNC_TEST_SURELY_UNSET}}\"\n"
         ),
     );
-    let out = skolsync().arg("plan").arg(&path).output().unwrap();
+    let out = on_file("plan", &path, &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -121,7 +131,7 @@ fn bad_values_and_missing_secrets_are_clear_errors() {
         dir.path(),
         &format!("{VALID_HEAD}\n[sink]\nkind = \"ftp\"\n"),
     );
-    let out = skolsync().arg("run").arg(&path).output().unwrap();
+    let out = on_file("run", &path, &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("unknown value `ftp`"), "{err}");
@@ -133,7 +143,7 @@ fn bad_values_and_missing_secrets_are_clear_errors() {
             "{VALID_HEAD}\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n[guards]\nmax_deletes = \"ten\"\n"
         ),
     );
-    let out = skolsync().arg("validate").arg(&path).output().unwrap();
+    let out = on_file("validate", &path, &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("p.toml:12: guards.max_deletes"), "{err}");
@@ -284,7 +294,7 @@ fn validate_names_every_csv_file_that_is_not_there() {
             "{VALID_HEAD}staff = \"Personal.csv\"\n\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n"
         ),
     );
-    let out = skolsync().arg("validate").arg(&path).output().unwrap();
+    let out = on_file("validate", &path, &[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}{}", stderr(&out));
     for (key, file) in [
@@ -303,7 +313,7 @@ fn validate_names_every_csv_file_that_is_not_there() {
     for file in ["Elevinskrivningar.csv", "Personal.csv"] {
         std::fs::write(dir.path().join(file), "").unwrap();
     }
-    let out = skolsync().arg("validate").arg(&path).output().unwrap();
+    let out = on_file("validate", &path, &[]);
     let text = stdout(&out);
     assert!(
         text.lines()
@@ -322,13 +332,7 @@ fn extract_loads_the_file_like_every_command_but_needs_only_the_source() {
         dir.path(),
         "name = \"x\"\n[source]\nkind = \"csv\"\nlayout = \"skolverket-template\"\nstudnets = \"e.csv\"\n[sink]\nkind = \"jsonl\"\ndir = \"out\"\n",
     );
-    let out = skolsync()
-        .arg("extract")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
+    let out = on_file("extract", &path, &["--out".as_ref(), out_dir.as_os_str()]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("p.toml:5: unknown key `studnets`"), "{err}");
@@ -342,13 +346,7 @@ fn extract_loads_the_file_like_every_command_but_needs_only_the_source() {
             "{VALID_HEAD}\n[sink]\nkind = \"skolverket\"\nclient_key = \"${{env:SKOLSYNC_TEST_SURELY_UNSET}}\"\n"
         ),
     );
-    let out = skolsync()
-        .arg("extract")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
+    let out = on_file("extract", &path, &["--out".as_ref(), out_dir.as_os_str()]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(!err.contains("SKOLSYNC_TEST_SURELY_UNSET"), "{err}");

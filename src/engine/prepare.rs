@@ -58,13 +58,13 @@ pub struct DesiredFacts {
     pub counts: PerType<usize>,
     /// Members per desired group, the baseline of the next run's guard.
     pub member_counts: HashMap<Uuid, u64>,
-    /// The crosswalk keys of every desired entity; those the service
-    /// confirms are recorded after the load.
+    /// The crosswalk keys of every desired entity (a run's; empty for a
+    /// plan); those the service confirms are recorded after the load.
     pub keys: Crosswalk,
 }
 
 impl DesiredFacts {
-    fn of(desired: &DesiredState) -> DesiredFacts {
+    fn of(desired: &DesiredState, record_keys: bool) -> DesiredFacts {
         DesiredFacts {
             counts: PerType::from_fn(|kind| by_type!(kind, &desired, |list| list.len())),
             member_counts: desired
@@ -72,7 +72,11 @@ impl DesiredFacts {
                 .iter()
                 .map(|g| (g.id, g.payload.group_memberships.len() as u64))
                 .collect(),
-            keys: Crosswalk::record(desired),
+            keys: if record_keys {
+                Crosswalk::record(desired)
+            } else {
+                Crosswalk::default()
+            },
         }
     }
 }
@@ -178,15 +182,19 @@ pub async fn prepare(
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
     let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context()).await?;
-    prepare_with(pipeline, store, progress, sink).await
+    // A plan records nothing: no crosswalk keys are needed.
+    prepare_with(pipeline, store, progress, sink, false).await
 }
 
-/// [`prepare`] with a sink the caller built (a run builds it once).
+/// [`prepare`] with a sink the caller built (a run builds it once);
+/// `record_keys`: keep the desired entities' crosswalk keys, which a run
+/// records for what the service confirms.
 pub async fn prepare_with(
     pipeline: &Pipeline,
     store: &StateStore,
     progress: &Progress,
     sink: Box<dyn Sink>,
+    record_keys: bool,
 ) -> Result<Prepared, EngineError> {
     let (snapshot, rejects_so_far, read, source) = read_source(pipeline, progress).await?;
 
@@ -242,7 +250,7 @@ pub async fn prepare_with(
     // stays as last sent (see `skolsync_transform::stale`).
     let stale =
         skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
-    let facts = DesiredFacts::of(&desired);
+    let facts = DesiredFacts::of(&desired, record_keys);
     let mut plan = skolsync_transform::diff_keeping(desired, &previous, &stale);
     let kept_stale: Vec<KeptStale> = stale
         .into_iter()

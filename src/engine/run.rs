@@ -303,7 +303,7 @@ async fn execute(
     let prepared = match unless_interrupted(
         interrupt,
         "reading and transforming",
-        prepare_with(pipeline, store, progress, sink),
+        prepare_with(pipeline, store, progress, sink, true),
     )
     .await?
     {

@@ -93,14 +93,8 @@ fn type_plan<T: Serialize + Send + Sync>(
         };
         decisions.push(decision);
     }
-    let creates = decisions
-        .iter()
-        .filter(|d| **d == Some(Action::Create))
-        .count();
-    let updates = decisions
-        .iter()
-        .filter(|d| **d == Some(Action::Update))
-        .count();
+    let count = |action| decisions.iter().filter(|d| **d == Some(action)).count();
+    let (creates, updates) = (count(Action::Create), count(Action::Update));
     plan.create.reserve_exact(creates);
     plan.update.reserve_exact(updates);
     let mut next = decisions.iter();
@@ -135,20 +129,7 @@ fn drop_in_background<T: Send + 'static>(items: T) {
 /// over the available cores (hashing serialises every payload, a costly
 /// step for big sources).
 fn hash_all<T: Serialize + Sync + Send>(items: &mut [Desired<T>]) {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .max(1);
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        for part in items.chunks_mut(chunk) {
-            scope.spawn(move || {
-                for d in part {
-                    d.hash = content_hash(&d.payload);
-                }
-            });
-        }
-    });
+    crate::parallel::for_each_mut(items, |_, d| d.hash = content_hash(&d.payload));
 }
 
 /// The previous state a fully successful send of `desired` leaves: every

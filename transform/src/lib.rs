@@ -67,6 +67,7 @@ pub mod diff;
 mod frames;
 pub mod ids;
 pub mod open_data;
+mod parallel;
 mod persons;
 mod reasons;
 pub mod roles;

@@ -222,6 +222,18 @@ impl ApiSource {
         })
     }
 
+    /// The source, when its settings could be made and its connector found
+    /// no other problem; else every problem found.
+    pub(crate) fn checked(
+        settings: Option<ApiSettings>,
+        problems: ConfigErrors,
+    ) -> Result<ApiSource, ConfigErrors> {
+        match settings {
+            Some(settings) if problems.is_empty() => Ok(ApiSource::new(settings)?),
+            _ => Err(problems),
+        }
+    }
+
     pub(crate) fn describe(&self) -> String {
         let url = redact(&self.reader.settings.base_url);
         format!(

@@ -52,12 +52,9 @@ impl EduCloudSource {
                 base_dir,
             ))
         });
-        match settings {
-            Some(settings) if problems.is_empty() => Ok(EduCloudSource {
-                api: ApiSource::new(settings)?,
-            }),
-            _ => Err(problems),
-        }
+        Ok(EduCloudSource {
+            api: ApiSource::checked(settings, problems)?,
+        })
     }
 }
 

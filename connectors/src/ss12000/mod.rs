@@ -72,12 +72,9 @@ impl Ss12000Source {
             client_cert,
             base_dir,
         ));
-        match settings {
-            Some(settings) if problems.is_empty() => Ok(Ss12000Source {
-                api: ApiSource::new(settings)?,
-            }),
-            _ => Err(problems),
-        }
+        Ok(Ss12000Source {
+            api: ApiSource::checked(settings, problems)?,
+        })
     }
 }
 

@@ -415,21 +415,7 @@ impl Run<'_, '_> {
         };
         let mut results: Vec<Option<Result<Checked, Vec<Finding>>>> =
             (0..p_idx.len()).map(|_| None).collect();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .max(1);
-        let chunk = results.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            for (k, part) in results.chunks_mut(chunk).enumerate() {
-                let check = &check;
-                scope.spawn(move || {
-                    for (j, slot) in part.iter_mut().enumerate() {
-                        *slot = check(k * chunk + j);
-                    }
-                });
-            }
-        });
+        crate::parallel::for_each_mut(&mut results, |row, slot| *slot = check(row));
         results
     }
 
