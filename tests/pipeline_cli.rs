@@ -228,6 +228,8 @@ async fn plan_run_history_and_status_from_the_command_line() {
                 "create",
                 "delete",
                 "kept_stale",
+                "out_of_scope",
+                "out_of_scope_reasons",
                 "rejected",
                 "unchanged",
                 "update"

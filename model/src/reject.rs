@@ -63,6 +63,14 @@ record! {
         /// protected (never set for a person with a security marking). Lets a
         /// report name a pupil whose record never got past extract.
         pub subject: Option<String> [optional],
+        /// The school unit's name beside its code ("Exempelskolan"), for
+        /// the people who fix the source: they know their schools by
+        /// name. Filled in by the engine from the source's organisations.
+        pub school_unit_name: Option<String> [optional],
+        /// For a person: their personnummer, masked (`20090127-****`), so
+        /// a report row names the person the way the school knows them
+        /// even when the problem is another field. Never the full number.
+        pub civic_no: Option<String> [optional],
     }
 }
 
@@ -80,6 +88,8 @@ impl Reject {
             school_unit: None,
             reason: reason.into(),
             subject: None,
+            school_unit_name: None,
+            civic_no: None,
         }
     }
 
@@ -119,6 +129,19 @@ impl Reject {
     pub fn school_unit(mut self, code: impl Into<String>) -> Self {
         self.school_unit = Some(code.into());
         self
+    }
+}
+
+impl Reject {
+    /// Which source record this is about, so that several rows about one
+    /// record (a person with three bad fields) count as one record: its
+    /// entity and source id, else where it came from, else `None` (a row
+    /// that names no record counts as a record of its own).
+    pub fn record_key(&self) -> Option<(EntityKind, &str)> {
+        self.source_id
+            .as_deref()
+            .or(self.location.as_deref())
+            .map(|key| (self.entity, key))
     }
 }
 

@@ -22,8 +22,10 @@ pub struct PlanArgs {
     pub details: bool,
 
     /// Print one JSON document: `{"person": {"create": n, "update": n,
-    /// "delete": n, "unchanged": n, "rejected": n}, "duty": …, "group": …,
-    /// "activity": …}`, with a `details` object per type when asked.
+    /// "delete": n, "unchanged": n, "rejected": n, "kept_stale": n,
+    /// "out_of_scope": n, "out_of_scope_reasons": {reason: n}}, "duty": …,
+    /// "group": …, "activity": …}`, with a `details` object per type when
+    /// asked.
     #[arg(long)]
     pub json: bool,
 }
@@ -45,7 +47,7 @@ pub async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
     let changes = result.summary.changes();
     println!();
     if changes == 0 {
-        println!("0 changes: the service already matches the source.");
+        println!("{}", result.summary.no_changes_line());
     } else {
         println!("{changes} changes would be sent.");
     }
@@ -90,15 +92,28 @@ pub async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
                 // Source values, shown escaped (a name with an escape
                 // sequence must not rewrite the operator's terminal).
                 println!(
-                    "reject  {name:<9} source {}  unit {}  {}{}",
+                    "reject  {name:<9} source {}{}  unit {}{}  from {}  {}{}",
                     or_dash(r.source_id.as_deref()),
+                    r.name
+                        .as_deref()
+                        .map(|n| format!(" ({})", scrubbed(n)))
+                        .unwrap_or_default(),
                     or_dash(r.school_unit.as_deref()),
+                    r.school_unit_name
+                        .as_deref()
+                        .map(|n| format!(" {}", scrubbed(n)))
+                        .unwrap_or_default(),
+                    or_dash(r.location.as_deref()),
                     r.field
                         .as_deref()
                         .map(|f| format!("{}: ", escape(f)))
                         .unwrap_or_default(),
                     scrubbed(&r.reason)
                 );
+            }
+            let t = result.summary.get(kind);
+            for (why, n) in &t.out_of_scope_reasons {
+                println!("out of scope  {name:<9} {n:>7}  {}", escape(why));
             }
         }
     }

@@ -24,16 +24,15 @@ pub struct KeptStale {
     pub name: Option<String>,
 }
 
-/// Names of the rejected person, group and activity records in
-/// `snapshot`, by (entity kind, source id). Cheap: only rejected records
-/// are looked at.
+/// Names of the person, group and activity records in `snapshot` that
+/// `rejects` are about (rejected or warned about), by (entity kind, source
+/// id). Cheap: only those records are looked at.
 pub fn rejected_names(
     snapshot: &Snapshot,
     rejects: &[Reject],
 ) -> HashMap<(EntityKind, String), String> {
     let wanted: HashSet<(EntityKind, &str)> = rejects
         .iter()
-        .filter(|r| r.severity == Severity::Rejected)
         .filter_map(|r| Some((r.entity, r.source_id.as_deref()?)))
         .collect();
     let mut names = HashMap::new();

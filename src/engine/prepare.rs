@@ -110,6 +110,9 @@ pub struct Prepared {
     pub sink: Box<dyn Sink>,
     /// The source, for logs.
     pub source: String,
+    /// School unit names by code (the source's organisations), for the
+    /// report's problems.
+    pub unit_names: HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -146,6 +149,78 @@ pub(super) async fn read_source(
                 source_name: description,
                 error: e,
             })
+        }
+    }
+}
+
+/// School unit names by school unit code, from the source's organisations.
+pub(crate) fn unit_names(snapshot: &Snapshot) -> HashMap<String, String> {
+    snapshot
+        .organisations
+        .iter()
+        .filter_map(|o| {
+            let code = o.school_unit_code.as_deref()?.trim();
+            let name = o.display_name.trim();
+            (!code.is_empty() && !name.is_empty()).then(|| (code.to_string(), name.to_string()))
+        })
+        .collect()
+}
+
+/// The masked personnummer of every person `rejects` are about, by source
+/// id (only masked forms leave this function).
+fn masked_civic_numbers(snapshot: &Snapshot, rejects: &[Reject]) -> HashMap<String, String> {
+    let wanted: std::collections::HashSet<&str> = rejects
+        .iter()
+        .filter(|r| r.entity == skolsync_model::ss12000::EntityKind::Person)
+        .filter_map(|r| r.source_id.as_deref())
+        .collect();
+    if wanted.is_empty() {
+        return HashMap::new();
+    }
+    snapshot
+        .persons
+        .iter()
+        .filter(|p| wanted.contains(p.id.as_str()))
+        .filter_map(|p| {
+            let raw = p.civic_no.as_ref()?.value.trim();
+            (!raw.is_empty()).then(|| {
+                (
+                    p.id.as_str().to_string(),
+                    skolsync_model::civic_no::mask(raw),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Makes every reject identify its record the way the people who fix the
+/// source do: the name (a person's with class, a group's), the school
+/// unit's name beside its code, and where it came from — the reader's file
+/// and line or endpoint and page when it found the problem, else the
+/// source and the record's endpoint and id (`… persons/p-1`).
+fn identify(
+    rejects: &mut [Reject],
+    names: &HashMap<(skolsync_model::ss12000::EntityKind, String), String>,
+    units: &HashMap<String, String>,
+    origin: &str,
+) {
+    for r in rejects {
+        if r.subject.is_none()
+            && let Some(id) = &r.source_id
+            && let Some(name) = names.get(&(r.entity, id.clone()))
+        {
+            r.subject = Some(name.clone());
+        }
+        if r.school_unit_name.is_none()
+            && let Some(code) = &r.school_unit
+        {
+            r.school_unit_name = units.get(code.trim()).cloned();
+        }
+        if r.location.is_none() {
+            r.location = Some(match &r.source_id {
+                Some(id) => format!("{origin}: {}/{id}", r.entity.endpoint()),
+                None => format!("{origin}: {}", r.entity.endpoint()),
+            });
         }
     }
 }
@@ -204,17 +279,30 @@ pub async fn prepare_with(
     stage.message("mapping to the provtjänst profile");
     let transformer = Transformer::new(pipeline.file.transform.clone(), open_data)?;
     let ids = transformer.ids();
+    let origin = source.clone();
     let (output, names) = tokio::task::spawn_blocking(move || {
         let output = transformer.run(&snapshot)?;
-        // Names for the report's kept-stale lines, before the snapshot goes.
+        // Names for the report's kept-stale lines and problems, before the
+        // snapshot goes.
         let mut all = rejects_so_far;
         all.extend(output.rejects.iter().cloned());
         let names = kept::rejected_names(&snapshot, &all);
-        Ok::<_, skolsync_transform::TransformError>((output, (names, all)))
+        let units = unit_names(&snapshot);
+        let civic = masked_civic_numbers(&snapshot, &all);
+        identify(&mut all, &names, &units, &origin);
+        for r in &mut all {
+            if r.entity == skolsync_model::ss12000::EntityKind::Person
+                && r.civic_no.is_none()
+                && let Some(masked) = r.source_id.as_ref().and_then(|id| civic.get(id))
+            {
+                r.civic_no = Some(masked.clone());
+            }
+        }
+        Ok::<_, skolsync_transform::TransformError>((output, (names, all, units)))
     })
     .await
     .map_err(|e| EngineError::Internal(format!("the transform stopped: {e}")))??;
-    let (names, mut rejects) = names;
+    let (names, mut rejects, unit_names) = names;
     stage.done(format!(
         "{} persons, {} duties, {} groups, {} activities; {} rejected",
         output.desired.persons.len(),
@@ -317,6 +405,7 @@ pub async fn prepare_with(
         not_ours,
         sink,
         source,
+        unit_names,
     })
 }
 

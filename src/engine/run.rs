@@ -310,6 +310,8 @@ async fn execute(
         Ok(prepared) => prepared,
         Err(ended) => return Ok(ended),
     };
+    builder.set_unit_names(prepared.unit_names.clone());
+    builder.add_transform_counts(&prepared.counts);
     builder.add_rejects(&prepared.rejects);
     for kept in &prepared.kept_stale {
         let e = &kept.entity;
@@ -416,6 +418,7 @@ async fn write_snapshot(
     for (file, n) in &written.files {
         progress.println(&format!("wrote {n} records to {file}"));
     }
+    builder.add_written(written.files.values().sum::<usize>() as u64);
     Ok(Ended::Completed)
 }
 

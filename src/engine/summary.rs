@@ -5,6 +5,8 @@
 //! Apart from preparation because it is presentation: what `skolsync plan
 //! --json` prints, what a stopped run shows, and what the run result holds.
 
+use std::collections::{BTreeMap, HashSet};
+
 use serde::Serialize;
 use skolsync_connectors::ReadAnomaly;
 use skolsync_model::civic_no::mask;
@@ -32,8 +34,13 @@ pub struct TypeSummary {
     pub delete: usize,
     /// Entities already up to date.
     pub unchanged: usize,
-    /// Source records left out (extract and transform).
+    /// Source records left out (extract and transform); a record with
+    /// several problems counts once.
     pub rejected: usize,
+    /// Source records outside the pipeline's scope (not errors).
+    pub out_of_scope: usize,
+    /// Out-of-scope records per reason (they add up to `out_of_scope`).
+    pub out_of_scope_reasons: BTreeMap<String, usize>,
     /// Entities the service holds whose source record was rejected: left
     /// as last sent, neither updated nor deleted.
     pub kept_stale: usize,
@@ -69,13 +76,21 @@ pub struct EntityRef {
     pub civic_no: Option<String>,
 }
 
-/// One rejected record.
+/// One problem of a rejected record (a record with three problems has
+/// three).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RejectRef {
     /// Source id.
     pub source_id: Option<String>,
+    /// Who the record is: a person's name and class, a group's name
+    /// (never for a person with a security marking).
+    pub name: Option<String>,
+    /// Where it came from (`elever.csv:17`, an endpoint).
+    pub location: Option<String>,
     /// School unit code.
     pub school_unit: Option<String>,
+    /// The school unit's name.
+    pub school_unit_name: Option<String>,
     /// The field at fault.
     pub field: Option<String>,
     /// Why.
@@ -109,22 +124,50 @@ impl PlanSummary {
             .sum()
     }
 
+    /// Whether nothing could be planned because every source record in
+    /// scope was rejected (not "the service already matches the source").
+    pub fn all_rejected(&self) -> bool {
+        self.iter()
+            .all(|(_, t)| t.create + t.update + t.delete + t.unchanged == 0)
+            && self.iter().any(|(_, t)| t.rejected > 0)
+    }
+
+    /// Why a plan holds no change, honestly.
+    pub fn no_changes_line(&self) -> String {
+        let rejected: usize = self.iter().map(|(_, t)| t.rejected).sum();
+        let out_of_scope: usize = self.iter().map(|(_, t)| t.out_of_scope).sum();
+        let unchanged: usize = self.iter().map(|(_, t)| t.unchanged).sum();
+        if self.all_rejected() {
+            format!(
+                "0 changes: nothing could be planned, because every source record in scope was \
+                 rejected ({rejected} rejected; see them with --details)."
+            )
+        } else if unchanged == 0 && out_of_scope > 0 {
+            format!(
+                "0 changes: no source record is in scope ({out_of_scope} out of scope; see the reasons with --details)."
+            )
+        } else {
+            "0 changes: the service already matches the source.".to_string()
+        }
+    }
+
     /// A table for people.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
-            "type", "create", "update", "delete", "unchanged", "rejected", "kept stale"
+            "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11} {:>13}\n",
+            "type", "create", "update", "delete", "unchanged", "rejected", "kept stale", "out of scope"
         );
         for (kind, t) in self.iter() {
             out.push_str(&format!(
-                "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11}\n",
+                "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11} {:>13}\n",
                 kind.as_str().to_lowercase(),
                 t.create,
                 t.update,
                 t.delete,
                 t.unchanged,
                 t.rejected,
-                t.kept_stale
+                t.kept_stale,
+                t.out_of_scope
             ));
         }
         out
@@ -151,6 +194,14 @@ impl Prepared {
             details,
             |_| None,
         );
+        for (kind, counts) in self.counts.iter() {
+            let t = summary.get_mut(kind);
+            t.out_of_scope = counts.out_of_scope;
+            t.out_of_scope_reasons = counts.out_of_scope_reasons.clone();
+        }
+        // Records, not rows: a person with three bad fields is one
+        // rejected person; `--details` lists all three rows.
+        let mut counted = HashSet::new();
         for reject in &self.rejects {
             if reject.severity != Severity::Rejected {
                 continue;
@@ -159,13 +210,19 @@ impl Prepared {
                 continue;
             };
             let t = summary.get_mut(kind);
-            t.rejected += 1;
+            if reject.record_key().is_none_or(|key| counted.insert(key)) {
+                t.rejected += 1;
+            }
             if let Some(d) = &mut t.details {
+                let scrub = crate::report::mask::scrub;
                 d.rejected.push(RejectRef {
-                    source_id: reject.source_id.clone(),
+                    source_id: reject.source_id.as_deref().map(scrub),
+                    name: reject.subject.as_deref().map(scrub),
+                    location: reject.location.as_deref().map(scrub),
                     school_unit: reject.school_unit.clone(),
+                    school_unit_name: reject.school_unit_name.as_deref().map(scrub),
                     field: reject.field.clone(),
-                    reason: crate::report::mask::scrub(&reject.reason),
+                    reason: scrub(&reject.reason),
                 });
             }
         }

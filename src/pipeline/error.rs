@@ -59,6 +59,14 @@ pub enum PipelineError {
         /// What is wrong (never the secret itself).
         message: String,
     },
+    /// Several problems, each with its key and line, reported at once.
+    #[error("{}: {} problems:{}", path.display(), problems.len(), list(problems))]
+    Problems {
+        /// The file.
+        path: PathBuf,
+        /// Each problem (`Invalid` ones).
+        problems: Vec<PipelineError>,
+    },
     /// The embedded sandbox could not start.
     #[error("{}: [sandbox]: could not start the embedded sandbox: {message}", path.display())]
     Sandbox {
@@ -90,6 +98,10 @@ pub struct UnknownKey {
     pub suggestion: Option<String>,
     /// Every valid key there.
     pub valid: Vec<String>,
+}
+
+fn list(problems: &[PipelineError]) -> String {
+    problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
 
 fn line_text(line: Option<usize>) -> String {

@@ -121,7 +121,7 @@ impl Pipeline {
         };
         expander.table(&mut table, &mut Vec::new())?;
         let file: PipelineFile = doc.deserialize(Value::Table(table))?;
-        check(&doc, &file)?;
+        check(&doc, &file, options.inspect_only)?;
 
         let state = match (&options.state_path, &file.state.url, &file.state.path) {
             (Some(p), _, _) => StateLocation::Path(p.clone()),
@@ -184,13 +184,20 @@ fn sink_identity(file: &PipelineFile, base_dir: &Path, embedded: bool) -> String
 /// `path` taken from `base` unless absolute (the model's one rule).
 pub use skolsync_model::build_context::resolve;
 
-/// Checks what the types alone cannot.
-fn check(doc: &Document<'_>, file: &PipelineFile) -> Result<(), PipelineError> {
-    let invalid = |key: &str, message: String| PipelineError::Invalid {
-        path: doc.path.to_path_buf(),
-        line: doc.line_of(&key.split('.').collect::<Vec<_>>()),
-        key: key.to_string(),
-        message,
+/// Checks what the types alone cannot, and everything else that needs no
+/// network (the `[transform]` code lists, mappings, EPPN domains and
+/// reference date; guard ratios), so that `validate` finds it offline and
+/// no run gets as far as reading the source with it. Every problem is
+/// reported at once, each with its key and line.
+fn check(doc: &Document<'_>, file: &PipelineFile, inspect_only: bool) -> Result<(), PipelineError> {
+    let mut problems: Vec<PipelineError> = Vec::new();
+    let mut invalid = |key: &str, message: String| {
+        problems.push(PipelineError::Invalid {
+            path: doc.path.to_path_buf(),
+            line: line_of(doc, key),
+            key: key.to_string(),
+            message,
+        });
     };
     if file.name.is_empty()
         || !file
@@ -199,36 +206,21 @@ fn check(doc: &Document<'_>, file: &PipelineFile) -> Result<(), PipelineError> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         || file.name.starts_with('.')
     {
-        return Err(invalid(
+        invalid(
             "name",
             format!(
                 "`{}` is not a usable pipeline name: use letters, digits, `-`, `_` and `.` \
                  (it names the state file and the report folder)",
                 file.name
             ),
-        ));
+        );
     }
     if file.state.path.is_some() && file.state.url.is_some() {
-        return Err(invalid(
-            "state.url",
-            "set either `path` or `url`, not both".into(),
-        ));
+        invalid("state.url", "set either `path` or `url`, not both".into());
     }
-    let ratio_ok = |r: f64| r.is_finite() && r >= 0.0;
-    if !ratio_ok(file.guards.max_changes_ratio) {
-        return Err(invalid(
-            "guards.max_changes_ratio",
-            "must be a number of 0 or more, e.g. 0.25".into(),
-        ));
-    }
-    for kind in SEND_ORDER {
-        if let Some(r) = file.guards.limits(kind).and_then(|t| t.max_changes_ratio)
-            && !ratio_ok(r)
-        {
-            return Err(invalid(
-                &format!("guards.{}.max_changes_ratio", kind.as_str().to_lowercase()),
-                "must be a number of 0 or more, e.g. 0.25".into(),
-            ));
+    for (key, ratio) in guard_ratios(file) {
+        if let Some(message) = ratio_problem(ratio) {
+            invalid(&key, message);
         }
     }
     if let Some(s) = &file.sandbox {
@@ -245,9 +237,79 @@ fn check(doc: &Document<'_>, file: &PipelineFile) -> Result<(), PipelineError> {
             ("sandbox.faults.drop_share", s.faults.drop_share),
         ] {
             if !(0.0..=1.0).contains(&share) {
-                return Err(invalid(key, "must be between 0.0 and 1.0".into()));
+                invalid(key, "must be between 0.0 and 1.0".into());
             }
         }
     }
-    Ok(())
+    // `history` and `status` only look at what was recorded: a mistake in
+    // the mapping must not hide it.
+    if !inspect_only && let Err(found) = skolsync_transform::check_offline(&file.transform) {
+        for p in found.iter() {
+            invalid(&format!("{}.{}", p.section, p.key), p.message.clone());
+        }
+    }
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(problems.remove(0)),
+        _ => Err(PipelineError::Problems {
+            path: doc.path.to_path_buf(),
+            problems,
+        }),
+    }
+}
+
+/// Every ratio of `[guards]`, by its dotted key.
+fn guard_ratios(file: &PipelineFile) -> Vec<(String, f64)> {
+    let guards = &file.guards;
+    let mut ratios = vec![
+        ("guards.max_changes_ratio".to_string(), guards.max_changes_ratio),
+        ("guards.max_shrink_ratio".to_string(), guards.max_shrink_ratio),
+        (
+            "guards.max_member_loss_ratio".to_string(),
+            guards.max_member_loss_ratio,
+        ),
+    ];
+    for kind in SEND_ORDER {
+        if let Some(r) = guards.limits(kind).and_then(|t| t.max_changes_ratio) {
+            ratios.push((
+                format!("guards.{}.max_changes_ratio", kind.as_str().to_lowercase()),
+                r,
+            ));
+        }
+    }
+    ratios
+}
+
+/// What is wrong with a guard ratio, if anything. Not documented by
+/// Skolverket (the guards are skolsync's own); a ratio above 1 is refused
+/// because at most every held entity (or record, or member) can be
+/// deleted or changed, so such a limit can never stop a mass delete — it
+/// switches the guard off silently, usually because 25 was meant as 25 %.
+/// A change that is intended goes through with `--allow-large-changes`.
+fn ratio_problem(ratio: f64) -> Option<String> {
+    if !ratio.is_finite() || ratio < 0.0 {
+        Some("must be a number of 0 or more, e.g. 0.25".into())
+    } else if ratio > 1.0 {
+        Some(format!(
+            "{ratio} is more than 1 (100 %), which no deletion can exceed, so it would switch the \
+             guard off; write a share such as 0.25 for 25 % (an intended large change goes \
+             through with `skolsync run --allow-large-changes`)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The line of a dotted key (`transform.eppn_domain.student`,
+/// `transform.test_activities[1]`), else of the nearest enclosing key.
+fn line_of(doc: &Document<'_>, key: &str) -> Option<usize> {
+    let normalised = key.replace('[', ".").replace(']', "");
+    let mut path: Vec<&str> = normalised.split('.').filter(|p| !p.is_empty()).collect();
+    while !path.is_empty() {
+        if let Some(line) = doc.line_of(&path) {
+            return Some(line);
+        }
+        path.pop();
+    }
+    None
 }

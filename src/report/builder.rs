@@ -5,10 +5,10 @@
 //! only the Skolverket id, can be reported in source terms). Outcomes are
 //! taken by reference as they stream in and never stored.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use skolsync_model::ObjectType;
+use skolsync_model::{ObjectType, PerType, SecurityMarking};
 use skolsync_model::civic_no::mask;
 use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, TypePlan};
 use skolsync_model::provtjanst::{LogEntry, Person};
@@ -27,6 +27,8 @@ struct Planned {
     school_unit: Option<String>,
     /// Masked personnummer (persons only).
     civic_no: Option<String>,
+    /// Who or what it is (a person's name, a group's name), for the report.
+    name: Option<String>,
 }
 
 /// Builds the [`RunReport`] of one run: feed it the plan, the rejects and
@@ -43,6 +45,19 @@ pub struct ReportBuilder {
     /// blockers.
     failed: HashMap<(ObjectType, Uuid), Option<String>>,
     problems: Vec<Problem>,
+    /// The rejected records counted so far (a record with several rejects
+    /// counts once): entity and source id, else location.
+    rejected: HashSet<(EntityKind, String)>,
+    /// Per type, the records rejected while reading (they never reached
+    /// the transform, whose `read` they add to).
+    extract_rejected: PerType<u64>,
+    /// Per type, what the transform read; `None` until it is known.
+    transform_read: Option<PerType<u64>>,
+    out_of_scope_reasons: PerType<BTreeMap<String, u64>>,
+    plan_added: bool,
+    written: Option<u64>,
+    /// School unit names by code, for the problems.
+    unit_names: HashMap<String, String>,
 }
 
 impl ReportBuilder {
@@ -60,32 +75,81 @@ impl ReportBuilder {
             planned: HashMap::new(),
             failed: HashMap::new(),
             problems: Vec::new(),
+            rejected: HashSet::new(),
+            extract_rejected: PerType::default(),
+            transform_read: None,
+            out_of_scope_reasons: PerType::default(),
+            plan_added: false,
+            written: None,
+            unit_names: HashMap::new(),
         }
+    }
+
+    /// Takes the transform's counts: per type, what it read and what was
+    /// out of scope, with the reasons, so that the report accounts for
+    /// every source record (see [`RunReport::assert_consistent`]).
+    pub fn add_transform_counts(&mut self, counts: &skolsync_transform::Counts) {
+        let mut read = PerType::<u64>::default();
+        for (kind, c) in counts.iter() {
+            read[kind] = c.read as u64;
+            self.counts[kind].out_of_scope = c.out_of_scope as u64;
+            self.out_of_scope_reasons[kind] = c
+                .out_of_scope_reasons
+                .iter()
+                .map(|(why, n)| (why.clone(), *n as u64))
+                .collect();
+        }
+        self.transform_read = Some(read);
+    }
+
+    /// School unit names by code (from the source's organisations), shown
+    /// beside the code in every problem.
+    pub fn set_unit_names(&mut self, names: HashMap<String, String>) {
+        self.unit_names = names;
+    }
+
+    /// Records that a raw SS 12000 file export wrote `records` records.
+    pub fn add_written(&mut self, records: u64) {
+        *self.written.get_or_insert(0) += records;
+    }
+
+    fn unit_name(&self, code: Option<&str>) -> Option<String> {
+        code.and_then(|c| self.unit_names.get(c.trim()))
+            .map(|n| scrub(n))
     }
 
     /// Takes the in-scope counts (creates + updates + unchanged) and the
     /// entities to expect outcomes for from the plan.
     pub fn add_plan(&mut self, plan: &Plan) {
+        self.plan_added = true;
         self.add_type_plan(ObjectType::Person, &plan.persons, |p: &Person| {
-            Some(p.civic_no.value.clone())
+            (Some(p.civic_no.value.clone()), person_name(p))
         });
-        self.add_type_plan(ObjectType::Duty, &plan.duties, |_| None);
-        self.add_type_plan(ObjectType::Group, &plan.groups, |_| None);
-        self.add_type_plan(ObjectType::Activity, &plan.activities, |_| None);
+        self.add_type_plan(ObjectType::Duty, &plan.duties, |_| (None, None));
+        self.add_type_plan(ObjectType::Group, &plan.groups, |g| {
+            (None, named(&g.display_name))
+        });
+        self.add_type_plan(ObjectType::Activity, &plan.activities, |a| {
+            (None, named(&a.display_name))
+        });
     }
 
     fn add_type_plan<T>(
         &mut self,
         kind: ObjectType,
         plan: &TypePlan<T>,
-        civic_no: impl Fn(&T) -> Option<String>,
+        who: impl Fn(&T) -> (Option<String>, Option<String>),
     ) {
         for (action, entities) in [
             (Action::Create, &plan.create),
             (Action::Update, &plan.update),
         ] {
             for desired in entities {
-                self.add_planned(kind, action, desired, civic_no(&desired.payload));
+                let (civic_no, name) = who(&desired.payload);
+                self.add_planned(kind, action, desired, civic_no);
+                if let Some(planned) = self.planned.get_mut(&(kind, desired.id)) {
+                    planned.name = name;
+                }
             }
         }
         for id in &plan.delete {
@@ -96,6 +160,7 @@ impl ReportBuilder {
                     source_id: None,
                     school_unit: None,
                     civic_no: None,
+                    name: None,
                 },
             );
         }
@@ -122,6 +187,7 @@ impl ReportBuilder {
                 source_id: Some(desired.source_id.clone()),
                 school_unit: desired.school_unit.clone(),
                 civic_no: civic_no.map(|c| mask(&c)),
+                name: None,
             },
         );
     }
@@ -158,19 +224,42 @@ impl ReportBuilder {
         if severity == ProblemSeverity::Rejected
             && let Some(kind) = reject.entity.object_type()
         {
-            self.counts.get_mut(kind).rejected += 1;
+            // A record, not a row: a person with three bad fields is one
+            // rejected person (the problems keep all three rows).
+            let first = match reject.record_key() {
+                Some((entity, key)) => self.rejected.insert((entity, key.to_string())),
+                None => true,
+            };
+            if first {
+                self.counts.get_mut(kind).rejected += 1;
+                if reject.stage == Stage::Extract {
+                    self.extract_rejected[kind] += 1;
+                }
+            }
+        }
+        if severity == ProblemSeverity::Warning
+            && let Some(kind) = reject.entity.object_type()
+        {
+            self.counts.get_mut(kind).warning += 1;
         }
         let field = reject.field.as_deref();
         let value = reject.value.as_deref().map(|v| value_for_report(field, v));
         let civic_no = value
             .clone()
-            .filter(|_| field.is_some_and(super::mask::is_civic_field));
+            .filter(|_| field.is_some_and(super::mask::is_civic_field))
+            .or_else(|| reject.civic_no.as_deref().map(mask));
         self.problems.push(Problem {
             severity,
             stage: reject.stage,
             entity: reject.entity,
             action: None,
             source_id: reject.source_id.as_deref().map(scrub),
+            name: reject.subject.as_deref().map(scrub),
+            school_unit_name: reject
+                .school_unit_name
+                .as_deref()
+                .map(scrub)
+                .or_else(|| self.unit_name(reject.school_unit.as_deref())),
             skolverket_id: None,
             school_unit: reject.school_unit.as_deref().map(scrub),
             civic_no,
@@ -216,6 +305,12 @@ impl ReportBuilder {
             entity: EntityKind::of(kind),
             action: None,
             source_id: reject.source_id.as_deref().map(scrub),
+            name: name.map(scrub),
+            school_unit_name: reject
+                .school_unit_name
+                .as_deref()
+                .map(scrub)
+                .or_else(|| self.unit_name(reject.school_unit.as_deref())),
             skolverket_id: Some(id),
             school_unit: reject.school_unit.as_deref().map(scrub),
             civic_no: None,
@@ -241,7 +336,8 @@ impl ReportBuilder {
             (_, OutcomeStatus::Error) => counts.error += 1,
             (_, _) => counts.held_back += 1,
         }
-        if outcome.status == OutcomeStatus::Warning {
+        // Listed below as a warning problem, so counted with them.
+        if outcome.status == OutcomeStatus::Warning && planned.is_some() {
             counts.warning += 1;
         }
         if matches!(
@@ -324,6 +420,8 @@ impl ReportBuilder {
             entity: EntityKind::of(outcome.kind),
             action: Some(outcome.action),
             source_id: planned.and_then(|p| p.source_id.as_deref()).map(scrub),
+            name: planned.and_then(|p| p.name.as_deref()).map(scrub),
+            school_unit_name: self.unit_name(planned.and_then(|p| p.school_unit.as_deref())),
             skolverket_id: Some(outcome.id),
             school_unit: planned.and_then(|p| p.school_unit.clone()),
             civic_no: planned.and_then(|p| p.civic_no.clone()),
@@ -365,6 +463,8 @@ impl ReportBuilder {
                 entity: EntityKind::of(kind),
                 action: Some(planned.action),
                 source_id: planned.source_id.as_deref().map(scrub),
+                name: planned.name.as_deref().map(scrub),
+                school_unit_name: self.unit_name(planned.school_unit.as_deref()),
                 skolverket_id: Some(id),
                 school_unit: planned.school_unit,
                 civic_no: planned.civic_no,
@@ -436,6 +536,15 @@ impl ReportBuilder {
                     b.skolverket_id,
                 ))
         });
+        // Every source record of a type: what the transform read plus
+        // what was rejected before it (only once both it and the plan are
+        // known; a run stopped earlier cannot account for its records).
+        let transformed = self.plan_added && self.transform_read.is_some();
+        if let Some(read) = self.transform_read.filter(|_| transformed) {
+            for (kind, n) in read.iter() {
+                self.counts[kind].source_records = n + self.extract_rejected[kind];
+            }
+        }
         RunReport {
             run_id: self.run_id,
             pipeline: self.pipeline,
@@ -444,9 +553,26 @@ impl ReportBuilder {
             outcome,
             abort_reason,
             counts: self.counts,
+            out_of_scope_reasons: self.out_of_scope_reasons,
+            transformed,
+            written: self.written,
             problems: self.problems,
         }
     }
+}
+
+/// "Given Family" of a person payload; `None` for a protected person (the
+/// report never names one) or an empty name.
+fn person_name(p: &Person) -> Option<String> {
+    if p.security_marking.is_some_and(|m| m != SecurityMarking::Ingen) {
+        return None;
+    }
+    named(&format!("{} {}", p.given_name.trim(), p.family_name.trim()))
+}
+
+fn named(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 fn status_name(status: OutcomeStatus) -> &'static str {

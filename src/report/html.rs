@@ -31,10 +31,16 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 });
 "#;
 
+/// Readable on a laptop screen: no table is wider than the page (the
+/// problems table has three columns of fixed shares and wraps long texts,
+/// ids and messages included, inside its cells).
 const STYLE: &str = "
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 100%; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; max-width: 100%; }
+table.problems { width: 100%; table-layout: fixed; }
+table.problems th:nth-child(1) { width: 30%; } table.problems th:nth-child(2) { width: 45%; }
+th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+.muted { color: #666; font-size: 0.9em; }
 th { background: #eee; cursor: pointer; user-select: none; }
 th[data-dir=asc]::after { content: ' \\25B2'; }
 th[data-dir=desc]::after { content: ' \\25BC'; }
@@ -73,8 +79,10 @@ pub fn to_html(report: &RunReport) -> String {
     html
 }
 
-const COUNT_COLUMNS: [&str; 12] = [
+const COUNT_COLUMNS: [&str; 14] = [
     "type",
+    "source",
+    "out of scope",
     "in scope",
     "unchanged",
     "created",
@@ -88,8 +96,10 @@ const COUNT_COLUMNS: [&str; 12] = [
     "delete failed",
 ];
 
-fn count_cells(c: &TypeCounts) -> [u64; 11] {
+fn count_cells(c: &TypeCounts) -> [u64; 13] {
     [
+        c.source_records,
+        c.out_of_scope,
         c.in_scope,
         c.unchanged,
         c.created,
@@ -106,8 +116,11 @@ fn count_cells(c: &TypeCounts) -> [u64; 11] {
 
 fn counts_table(html: &mut String, report: &RunReport) {
     html.push_str(
-        "<h2>Counts</h2>\n<p>in scope = unchanged + created + updated + error + held back; \
-         warnings are included in created/updated; rejected records were left out before \
+        "<h2>Counts</h2>\n<p>source = in scope + rejected + out of scope: every record the \
+         source delivered ends in one of the three; out of scope is not an error (reasons \
+         below). in scope = unchanged + created + updated + error + held back; \
+         warnings are listed among the problems (the service's are included in \
+         created/updated); rejected records (a record with several problems once) were left out before \
          sending; kept stale entities are held by the service but their source record was \
          rejected, so they were left as last sent (never deleted); deletes are outside the scope.</p>\n<table class=\"sortable\" id=\"counts\">\n<thead><tr>",
     );
@@ -128,22 +141,60 @@ fn counts_table(html: &mut String, report: &RunReport) {
     html.push_str("</tbody>\n<tfoot>\n");
     row(html, "total", &report.counts.sum());
     html.push_str("</tfoot>\n</table>\n");
+    balance(html, report);
 }
 
-const PROBLEM_COLUMNS: [&str; 12] = [
-    "reason",
-    "severity",
-    "type",
-    "source id",
-    "personnummer",
-    "field",
-    "value",
-    "Skolverket message",
-    "stage",
-    "action",
-    "location",
-    "Skolverket id",
-];
+/// Whether the numbers add up per type, and the out-of-scope reasons.
+fn balance(html: &mut String, report: &RunReport) {
+    if !report.transformed {
+        html.push_str(
+            "<p class=\"muted\">The run stopped before the source was transformed: \
+             source and out-of-scope records are not known.</p>\n",
+        );
+        return;
+    }
+    html.push_str("<ul id=\"balance\">\n");
+    for (kind, c) in report.counts.iter() {
+        let ended = c.in_scope + c.rejected + c.out_of_scope;
+        let verdict = if ended == c.source_records {
+            "adds up"
+        } else {
+            "DOES NOT ADD UP"
+        };
+        let _ = writeln!(
+            html,
+            "<li>{}: {} source records = {} in scope + {} rejected + {} out of scope: {verdict}</li>",
+            EntityKind::of(kind).to_string().to_lowercase(),
+            c.source_records,
+            c.in_scope,
+            c.rejected,
+            c.out_of_scope
+        );
+    }
+    html.push_str("</ul>\n");
+    if report.out_of_scope_reasons.iter().all(|(_, r)| r.is_empty()) {
+        return;
+    }
+    html.push_str(
+        "<h3>Out of scope, by reason</h3>\n<table class=\"sortable\" id=\"out-of-scope\">\n\
+         <thead><tr><th>type</th><th>reason</th><th>records</th></tr></thead>\n<tbody>\n",
+    );
+    for (kind, reasons) in report.out_of_scope_reasons.iter() {
+        for (reason, n) in reasons {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>",
+                EntityKind::of(kind).to_string().to_lowercase(),
+                esc(reason)
+            );
+        }
+    }
+    html.push_str("</tbody>\n</table>\n");
+}
+
+/// Three columns, so the table fits the page: who the record is, what is
+/// wrong, where it came from.
+const PROBLEM_COLUMNS: [&str; 3] = ["record", "problem", "where from"];
 
 fn problems(html: &mut String, report: &RunReport) {
     let _ = writeln!(html, "<h2>Problems ({})</h2>", report.problems.len());
@@ -164,9 +215,11 @@ fn problems(html: &mut String, report: &RunReport) {
         .filter(|(unit, _)| unit.is_some())
         .chain(by_unit.iter().filter(|(unit, _)| unit.is_none()));
     for (unit, problems) in units {
-        let heading = match unit {
-            Some(code) => format!("School unit {code}"),
-            None => "No school unit".to_string(),
+        let unit_name = problems.iter().find_map(|p| p.school_unit_name.as_deref());
+        let heading = match (unit, unit_name) {
+            (Some(code), Some(name)) => format!("School unit {code} {name}"),
+            (Some(code), None) => format!("School unit {code}"),
+            (None, _) => "No school unit".to_string(),
         };
         let _ = writeln!(
             html,
@@ -181,7 +234,7 @@ fn problems(html: &mut String, report: &RunReport) {
         for (reason, count) in reasons {
             let _ = writeln!(html, "<li>{} ({count})</li>", esc(reason));
         }
-        html.push_str("</ul>\n<table class=\"sortable\">\n<thead><tr>");
+        html.push_str("</ul>\n<table class=\"sortable problems\">\n<thead><tr>");
         for column in PROBLEM_COLUMNS {
             let _ = write!(html, "<th>{column}</th>");
         }
@@ -193,34 +246,61 @@ fn problems(html: &mut String, report: &RunReport) {
     }
 }
 
-fn problem_row(html: &mut String, p: &Problem) {
-    let messages = p
-        .messages
+/// `label value` lines of a cell, escaped, the empty ones left out.
+fn lines(parts: &[(&str, Option<String>)]) -> String {
+    parts
         .iter()
-        .map(|m| format!("{}: {}", m.id, m.message))
+        .filter_map(|(label, value)| {
+            let value = value.as_deref().filter(|v| !v.is_empty())?;
+            Some(if label.is_empty() {
+                esc(value)
+            } else {
+                format!("<span class=\"muted\">{label}</span> {}", esc(value))
+            })
+        })
         .collect::<Vec<_>>()
-        .join("\n");
-    let cells: [String; 12] = [
-        p.reason.clone(),
-        p.severity.to_string(),
-        p.entity.to_string().to_lowercase(),
-        p.source_id.clone().unwrap_or_default(),
-        p.civic_no.clone().unwrap_or_default(),
-        p.field.clone().unwrap_or_default(),
-        p.value.clone().unwrap_or_default(),
-        messages,
-        format!("{:?}", p.stage).to_lowercase(),
-        p.action
-            .map(|a| format!("{a:?}").to_lowercase())
-            .unwrap_or_default(),
-        p.location.clone().unwrap_or_default(),
-        p.skolverket_id.map(|id| id.to_string()).unwrap_or_default(),
-    ];
-    html.push_str("<tr>");
-    for cell in cells {
-        let _ = write!(html, "<td>{}</td>", esc(&cell).replace('\n', "<br>"));
+        .join("<br>")
+}
+
+fn problem_row(html: &mut String, p: &Problem) {
+    let entity = p.entity.to_string().to_lowercase();
+    let unit = match (&p.school_unit, &p.school_unit_name) {
+        (Some(code), Some(name)) => Some(format!("{code} {name}")),
+        (code, _) => code.clone(),
+    };
+    let record = lines(&[
+        ("", Some(format!("{entity} {}", p.name.as_deref().unwrap_or("")).trim().to_string())),
+        ("source id", p.source_id.clone()),
+        ("personnummer", p.civic_no.clone()),
+        ("school unit", unit),
+        ("Skolverket id", p.skolverket_id.map(|id| id.to_string())),
+    ]);
+    let field = p.field.as_deref().map(|f| match &p.value {
+        Some(v) => format!("{f} = {v}"),
+        None => f.to_string(),
+    });
+    let mut problem = lines(&[
+        (p.severity.as_str(), Some(p.reason.clone())),
+        ("field", field),
+    ]);
+    for m in &p.messages {
+        let _ = write!(
+            problem,
+            "<br><span class=\"muted\">Skolverket {}</span> {}",
+            esc(&m.id),
+            esc(&m.message)
+        );
     }
-    html.push_str("</tr>\n");
+    let stage = format!("{:?}", p.stage).to_lowercase();
+    let origin = lines(&[
+        ("", p.location.clone()),
+        ("stage", Some(stage)),
+        ("action", p.action.map(|a| format!("{a:?}").to_lowercase())),
+    ]);
+    let _ = writeln!(
+        html,
+        "<tr><td>{record}</td><td>{problem}</td><td>{origin}</td></tr>"
+    );
 }
 
 /// Escapes text for HTML element content and attribute values.

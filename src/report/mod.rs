@@ -13,30 +13,36 @@
 //!
 //! | key | meaning |
 //! |---|---|
+//! | `source_records` | records of the type the source delivered (read by the transform, plus those rejected while reading) |
+//! | `out_of_scope` | source records outside the pipeline's scope (a school unit, school type or year not configured, not a national-test group, ended, …): not errors, counted per reason in `out_of_scope_reasons` |
 //! | `in_scope` | entities of the desired state (after transform): planned creates + updates + unchanged |
 //! | `unchanged` | in scope and already up to date: not sent |
 //! | `created` | created (or upserted) and accepted, with or without warnings |
 //! | `updated` | updated and accepted, with or without warnings |
 //! | `error` | refused by Skolverket, or failed for good after retries |
 //! | `held_back` | not sent because an entity it depends on did not succeed (for an aborted run: also everything the abort left unsent) |
-//! | `warning` | accepted with warnings; already counted in `created`/`updated`/`deleted` |
-//! | `rejected` | source records left out by extract/transform (not in scope) |
+//! | `warning` | warnings listed among the problems: the service's (accepted with warnings; already counted in `created`/`updated`/`deleted`) and skolsync's own about records it kept |
+//! | `rejected` | source records left out by extract/transform (not in scope); a record with several problems counts once, the problems list every one |
 //! | `kept_stale` | entities the service holds whose source record was rejected: left as last sent, neither updated nor deleted (their records are among `rejected`) |
 //! | `deleted` | deleted and accepted (outside `in_scope`: no longer in the source) |
 //! | `delete_failed` | deletes refused, failed or held back (outside `in_scope`) |
 //!
-//! so that `in_scope = unchanged + created + updated + error + held_back`,
-//! and every source record of a provisioned type is in scope or rejected.
-//! (Records of other types, e.g. an organisation, that are rejected appear
-//! among the problems only.)
+//! so that `in_scope = unchanged + created + updated + error + held_back`
+//! and, once the source was transformed, `source_records = in_scope +
+//! rejected + out_of_scope`: every source record of a provisioned type
+//! ends counted. (Records of other types, e.g. an organisation, that are
+//! rejected appear among the problems only.)
 //!
 //! # JSON keys
 //!
 //! `run_id`, `pipeline`, `started`, `finished` (RFC 3339), `outcome`
 //! (`success` | `partial` | `aborted`), `abort_reason` (text, or null
-//! unless aborted), `counts` (the four types above), `problems` (a list of
-//! [`Problem`], sorted by school unit, then reason, so that it reads
-//! grouped).
+//! unless aborted), `counts` (the four types above), `out_of_scope_reasons`
+//! (per type: reason → records), `transformed` (whether the source got as
+//! far as the transform, so that `source_records` is known), `written`
+//! (records a raw SS 12000 file export wrote, null for other sinks),
+//! `problems` (a list of [`Problem`], sorted by school unit, then reason,
+//! so that it reads grouped).
 
 mod builder;
 mod html;
@@ -44,6 +50,7 @@ pub mod mask;
 mod summary;
 mod write;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -78,6 +85,17 @@ pub struct RunReport {
     pub abort_reason: Option<String>,
     /// What happened, per type.
     pub counts: Counts,
+    /// Per type, the out-of-scope records by reason (they add up to
+    /// `out_of_scope`).
+    #[serde(default)]
+    pub out_of_scope_reasons: PerType<BTreeMap<String, u64>>,
+    /// Whether the source got as far as the transform: only then are
+    /// `source_records` and `out_of_scope` known and checked.
+    #[serde(default)]
+    pub transformed: bool,
+    /// Records a raw SS 12000 file export wrote (`null` for other sinks).
+    #[serde(default)]
+    pub written: Option<u64>,
     /// Every reject and every entity that failed, was held back or got a
     /// warning, sorted by school unit and reason.
     pub problems: Vec<Problem>,
@@ -90,6 +108,13 @@ pub type Counts = PerType<TypeCounts>;
 /// What happened to the entities of one type (see the module docs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
+    /// Records of the type the source delivered: in_scope + rejected +
+    /// out_of_scope (once transformed).
+    #[serde(default)]
+    pub source_records: u64,
+    /// Source records outside the pipeline's scope (not errors).
+    #[serde(default)]
+    pub out_of_scope: u64,
     /// Entities of the desired state: unchanged + created + updated + error + held_back.
     pub in_scope: u64,
     /// Up to date already; not sent.
@@ -102,11 +127,13 @@ pub struct TypeCounts {
     pub deleted: u64,
     /// Deletes refused, failed or held back (outside `in_scope`).
     pub delete_failed: u64,
-    /// Accepted with warnings (also counted in created/updated/deleted).
+    /// Warnings listed among the problems (the service's are also counted
+    /// in created/updated/deleted).
     pub warning: u64,
     /// Refused or failed for good.
     pub error: u64,
-    /// Source records left out by extract or transform.
+    /// Source records left out by extract or transform (a record with
+    /// several problems once).
     pub rejected: u64,
     /// Not sent because a dependency did not succeed (or the run aborted).
     pub held_back: u64,
@@ -134,6 +161,8 @@ impl std::ops::Add for TypeCounts {
 
     fn add(self, o: TypeCounts) -> TypeCounts {
         TypeCounts {
+            source_records: self.source_records + o.source_records,
+            out_of_scope: self.out_of_scope + o.out_of_scope,
             in_scope: self.in_scope + o.in_scope,
             unchanged: self.unchanged + o.unchanged,
             created: self.created + o.created,
@@ -161,8 +190,7 @@ pub enum ProblemSeverity {
     /// Not sent because a dependency failed (counted in `held_back` or
     /// `delete_failed`).
     HeldBack,
-    /// Accepted, or kept, with something to fix (service warnings are
-    /// counted in `warning`; transform warnings are not counted).
+    /// Accepted, or kept, with something to fix (counted in `warning`).
     Warning,
     /// Held by the service, but its source record was rejected: left as
     /// last sent (counted in `kept_stale`).
@@ -211,6 +239,14 @@ pub struct Problem {
     pub action: Option<Action>,
     /// The record's id in the source.
     pub source_id: Option<String>,
+    /// Who or what the record is, as the people who fix it know it: a
+    /// person's name and class ("Anna Berg (8B)"; never for a person with
+    /// a security marking), a group's or activity's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The school unit's name beside its code.
+    #[serde(default)]
+    pub school_unit_name: Option<String>,
     /// The Skolverket id (load problems).
     pub skolverket_id: Option<Uuid>,
     /// The school unit code, for grouping.
@@ -281,13 +317,6 @@ impl RunReport {
                     c.in_scope, c.unchanged, c.created, c.updated, c.error, c.held_back
                 ));
             }
-            if c.warning > c.created + c.updated + c.deleted {
-                mismatches.push(format!(
-                    "{label}: {} warnings but only {} accepted entities",
-                    c.warning,
-                    c.created + c.updated + c.deleted
-                ));
-            }
             let listed = |severity: ProblemSeverity, deletes: bool| {
                 self.problems
                     .iter()
@@ -298,11 +327,40 @@ impl RunReport {
                     })
                     .count() as u64
             };
+            let service_warnings = self
+                .problems
+                .iter()
+                .filter(|p| {
+                    p.entity == name && p.severity == ProblemSeverity::Warning && p.action.is_some()
+                })
+                .count() as u64;
+            if service_warnings > c.created + c.updated + c.deleted {
+                mismatches.push(format!(
+                    "{label}: {service_warnings} service warnings but only {} accepted entities",
+                    c.created + c.updated + c.deleted
+                ));
+            }
             if c.kept_stale > c.rejected {
                 mismatches.push(format!(
                     "{label}: {} kept stale but only {} rejected source records",
                     c.kept_stale, c.rejected
                 ));
+            }
+            if self.transformed {
+                let ended = c.in_scope + c.rejected + c.out_of_scope;
+                if c.source_records != ended {
+                    mismatches.push(format!(
+                        "{label}: source records {} ≠ in_scope {} + rejected {} + out_of_scope {} = {ended}",
+                        c.source_records, c.in_scope, c.rejected, c.out_of_scope
+                    ));
+                }
+                let reasons: u64 = self.out_of_scope_reasons.get(kind).values().sum();
+                if reasons != c.out_of_scope {
+                    mismatches.push(format!(
+                        "{label}: out_of_scope {} but its reasons add up to {reasons}",
+                        c.out_of_scope
+                    ));
+                }
             }
             let mut compare = |what: &str, counted: u64, listed: u64| {
                 if counted != listed {
@@ -313,9 +371,14 @@ impl RunReport {
             };
             compare("errors", c.error, listed(ProblemSeverity::Error, false));
             compare(
-                "rejected",
+                "rejected records",
                 c.rejected,
-                listed(ProblemSeverity::Rejected, false),
+                self.rejected_records(name),
+            );
+            compare(
+                "warnings",
+                c.warning,
+                listed(ProblemSeverity::Warning, false) + listed(ProblemSeverity::Warning, true),
             );
             compare(
                 "kept stale",
@@ -367,6 +430,32 @@ impl RunReport {
         } else {
             Err(ConsistencyError { mismatches })
         }
+    }
+
+    /// How many records of `entity` the rejected problems are about: rows
+    /// about one record (by source id, else location) count once.
+    fn rejected_records(&self, entity: EntityKind) -> u64 {
+        let mut keys = std::collections::HashSet::new();
+        let mut without_key = 0;
+        for p in &self.problems {
+            if p.entity != entity || p.severity != ProblemSeverity::Rejected {
+                continue;
+            }
+            match p.source_id.as_deref().or(p.location.as_deref()) {
+                Some(key) => {
+                    keys.insert(key);
+                }
+                None => without_key += 1,
+            }
+        }
+        keys.len() as u64 + without_key
+    }
+
+    /// Whether every source record in scope was rejected, so that nothing
+    /// could be planned: not "the service already matches the source".
+    pub fn all_rejected(&self) -> bool {
+        let total = self.counts.sum();
+        total.in_scope == 0 && total.rejected > 0 && total.deleted + total.delete_failed == 0
     }
 
     /// Whether the run sent nothing (no creates, updates, deletes, errors or

@@ -7,8 +7,10 @@ use std::fmt::Write;
 use super::{ReportPaths, RunOutcome, RunReport, TypeCounts};
 use skolsync_model::ss12000::EntityKind;
 
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 14] = [
     "type",
+    "source",
+    "out of scope",
     "in scope",
     "unchanged",
     "created",
@@ -22,9 +24,18 @@ const COLUMNS: [&str; 12] = [
     "del. failed",
 ];
 
-fn cells(name: String, c: &TypeCounts) -> [String; 12] {
+fn cells(name: String, c: &TypeCounts, transformed: bool) -> [String; 14] {
+    let unknown = |n: u64| {
+        if transformed {
+            n.to_string()
+        } else {
+            "-".to_string()
+        }
+    };
     [
         name,
+        unknown(c.source_records),
+        unknown(c.out_of_scope),
         c.in_scope.to_string(),
         c.unchanged.to_string(),
         c.created.to_string(),
@@ -37,6 +48,29 @@ fn cells(name: String, c: &TypeCounts) -> [String; 12] {
         c.deleted.to_string(),
         c.delete_failed.to_string(),
     ]
+}
+
+/// Why a run sent nothing, honestly: everything in scope was rejected,
+/// nothing was in scope, or the service already matched the source.
+pub(crate) fn nothing_sent_line(report: &RunReport) -> String {
+    let total = report.counts.sum();
+    if report.all_rejected() {
+        format!(
+            "0 changes: nothing could be planned, because every source record in scope was \
+             rejected ({} rejected; see the problems). The service was not brought up to date.",
+            total.rejected
+        )
+    } else if total.in_scope == 0 && report.transformed {
+        format!(
+            "0 changes: no source record is in scope ({} out of scope; see the reasons in the report).",
+            total.out_of_scope
+        )
+    } else {
+        format!(
+            "0 changes: the service already matches the source ({} unchanged).",
+            total.unchanged
+        )
+    }
 }
 
 /// The summary printed at the end of a run (plain text, no colour).
@@ -53,13 +87,18 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
     }
     out.push('\n');
 
-    let mut rows: Vec<[String; 12]> = vec![COLUMNS.map(str::to_string)];
+    let mut rows: Vec<[String; 14]> = vec![COLUMNS.map(str::to_string)];
+    let transformed = report.transformed;
     for (kind, c) in report.counts.iter() {
-        rows.push(cells(EntityKind::of(kind).to_string().to_lowercase(), c));
+        rows.push(cells(
+            EntityKind::of(kind).to_string().to_lowercase(),
+            c,
+            transformed,
+        ));
     }
     let total = report.counts.sum();
-    rows.push(cells("total".into(), &total));
-    let mut widths = [0usize; 12];
+    rows.push(cells("total".into(), &total, transformed));
+    let mut widths = [0usize; 14];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -79,12 +118,25 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
     }
     out.push('\n');
 
-    if report.nothing_sent() && report.outcome != RunOutcome::Aborted {
+    if transformed {
         let _ = writeln!(
             out,
-            "0 changes: the service already matches the source ({} unchanged).",
-            total.unchanged
+            "Every source record is counted: source = in scope + rejected + out of scope{}.",
+            if report.out_of_scope_reasons.iter().any(|(_, r)| !r.is_empty()) {
+                " (out-of-scope reasons in the report)"
+            } else {
+                ""
+            }
         );
+    }
+    if let Some(written) = report.written {
+        let _ = writeln!(
+            out,
+            "Exported {written} records to files (a raw SS 12000 export: nothing is compared \
+             with or sent to a service)."
+        );
+    } else if report.nothing_sent() && report.outcome != RunOutcome::Aborted {
+        let _ = writeln!(out, "{}", nothing_sent_line(report));
     }
     let mut by_severity: BTreeMap<&str, usize> = BTreeMap::new();
     for problem in &report.problems {

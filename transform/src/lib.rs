@@ -28,12 +28,13 @@
 //!   Records in scope that break a rule are *rejected* with a reason.
 //!   Per type, `read = out_of_scope + in_scope` and `in_scope = out + rejected`.
 //! - **Pupil and staff in one person.** The provtjänst wants different EPPNs
-//!   for the two roles and a Person carries exactly one, so the service
-//!   refuses a Person with both enrolments and duties (9117). The pupil role
-//!   is kept; the person's duties are rejected with that reason.
+//!   for the two roles and a Person carries exactly one, so a Person with
+//!   both enrolments and duties cannot be right (skolsync's own check:
+//!   Skolverket documents no error id for it). The pupil role is kept; the
+//!   person's duties are rejected with that reason.
 //! - **Duplicates.** Two person records with one personnummer or one EPPN:
 //!   the first (pupils before staff, then source order) is kept, the others
-//!   are rejected (the service would refuse them, 9112/9115).
+//!   are rejected (skolsync's own check; no documented error id).
 //! - **References.** A group member or an activity's group or teacher that
 //!   is rejected or unknown is left out with a *warning*; the group or
 //!   activity is still sent. An activity left with no group is rejected; a
@@ -85,5 +86,5 @@ pub use ids::IdScheme;
 pub use open_data::{FetchScope, OpenData, OpenDataError, fetch_scope};
 pub use stale::{StaleEntity, keep_stale};
 pub use transformer::{
-    ConfigError, Counts, TransformError, TransformOutput, Transformer, TypeCounts,
+    ConfigError, Counts, TransformError, TransformOutput, Transformer, TypeCounts, check_offline,
 };

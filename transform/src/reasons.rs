@@ -3,6 +3,11 @@
 //! The joins mark problems with short codes (a string column); this module
 //! turns a code plus the values around it into the reject's reason. Keeping
 //! the wording in one place keeps it consistent across entity types.
+//!
+//! A reason cites a message id only when it is one of Skolverket's own
+//! (documented in the Provisioning API). The sandbox's ids (90xx/91xx)
+//! are invented for the emulator and never appear here; a rule Skolverket
+//! documents no id for says "(skolsync's own check)".
 
 /// Problem codes the frames carry.
 pub(crate) mod code {
@@ -133,7 +138,7 @@ pub(crate) fn reason(code: &str, what: &str, d: &Details<'_>) -> String {
             d.other.unwrap_or("?")
         ),
         code::PERSON_IS_STUDENT => format!(
-            "person {} is also an enrolled pupil in scope; one person in the provtjänst cannot be both pupil and staff (different EPPNs are required, error 9117), so the pupil role is kept and this duty is left out",
+            "person {} is also an enrolled pupil in scope; one person in the provtjänst cannot be both pupil and staff (Skolverket wants different EPPNs for the two roles), so the pupil role is kept and this duty is left out (skolsync's own check)",
             d.other.unwrap_or("?")
         ),
         code::ROLE_UNKNOWN => format!(

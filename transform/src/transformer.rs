@@ -221,6 +221,37 @@ impl Transformer {
     }
 }
 
+/// Checks everything in `config` that needs no network and no open-data:
+/// the code lists, the school years and unit codes' form, the mappings'
+/// shape, the EPPN domains (different for the two roles) and the
+/// reference date. `skolsync validate` reports these offline, and every
+/// command before it reads a source; [`Transformer::new`] checks them
+/// again, with open-data. Every problem is reported at once.
+pub fn check_offline(config: &TransformConfig) -> Result<(), ConfigError> {
+    let mut problems = Problems::default();
+    if config.open_data_url.is_some() && config.open_data_file.is_some() {
+        problems.add(
+            "open_data_file",
+            "set either open_data_url or open_data_file, not both".into(),
+        );
+    }
+    check_school_types(config, &mut problems);
+    check_school_years(config, &mut problems);
+    for code in &config.school_units {
+        if unit_code_form(code.trim()).is_err() {
+            problems.add(
+                "school_units",
+                format!("`{}` is not a school unit code (8 digits)", code.trim()),
+            );
+        }
+    }
+    check_mapping_shape(config, &mut problems);
+    check_duty_roles(config, &mut problems);
+    check_eppn_domain(config, &mut problems);
+    reference_day(config, &mut problems);
+    problems.check()
+}
+
 // ---------------------------------------------------------------------------
 // Checks of the `[transform]` section, in the order they are reported.
 
@@ -291,7 +322,7 @@ fn check_school_units(
     let mut scope_units = Vec::new();
     for code in &config.school_units {
         let code = code.trim();
-        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
+        if unit_code_form(code).is_err() {
             problems.add(
                 "school_units",
                 format!("`{code}` is not a school unit code (8 digits)"),
@@ -306,6 +337,46 @@ fn check_school_units(
         }
     }
     scope_units
+}
+
+/// Whether `code` has the form of a school unit code: digits only (the
+/// register's codes are 8 digits; shorter ones are not refused here
+/// because open-data decides which exist).
+fn unit_code_form(code: &str) -> Result<(), ()> {
+    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
+        Err(())
+    } else {
+        Ok(())
+    }
+}
+
+/// `subject_map` and `test_activities` without open-data: no mapping to
+/// nothing, no rule without a code, a test activity or a valid year.
+fn check_mapping_shape(config: &TransformConfig, problems: &mut Problems) {
+    for (local, target) in &config.subject_map {
+        if local.trim().is_empty() || target.trim().is_empty() {
+            problems.add(
+                "subject_map",
+                format!(
+                    "`{}` = `{}` maps a code to nothing: both sides must name a code (e.g. MA = \"GRGRMAT01\")",
+                    local.trim(),
+                    target.trim()
+                ),
+            );
+        }
+    }
+    for (i, rule) in config.test_activities.iter().enumerate() {
+        let key = format!("test_activities[{i}]");
+        if rule.code.trim().is_empty() {
+            problems.add(&key, "`code` is empty".into());
+        }
+        if rule.school_year.is_some_and(|y| !(1..=10).contains(&y)) {
+            problems.add(&key, "`school_year` must be 1–10".into());
+        }
+        if rule.test_activity.trim().is_empty() {
+            problems.add(&key, "`test_activity` is empty".into());
+        }
+    }
 }
 
 /// A rule of `[[transform.test_activities]]`: code, school year, test

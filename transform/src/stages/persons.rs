@@ -375,12 +375,16 @@ impl Run<'_, '_> {
                 };
                 let why = if key_name == "civic" {
                     format!(
-                        "person {} has the same personnummer; the provtjänst holds one person per personnummer (error 9112), so only that one is sent",
+                        // skolsync's own rule: Skolverket's documents give
+                        // no error id for a second person with one
+                        // personnummer, so none is cited.
+                        "person {} has the same personnummer; the provtjänst holds one person per personnummer, so only that one is sent (skolsync's own check)",
                         holder.id
                     )
                 } else {
                     format!(
-                        "person {} has the same EPPN; an EPPN identifies one person (error 9115), so only that one is sent",
+                        // skolsync's own rule, as above (no documented id).
+                        "person {} has the same EPPN; an EPPN identifies one person, so only that one is sent (skolsync's own check)",
                         holder.id
                     )
                 };
