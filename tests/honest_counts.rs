@@ -98,7 +98,11 @@ async fn counts_add_up_with_out_of_scope_in_the_report_and_the_plan() {
     let h = Harness::new().await;
     // Only years 3, 6 and 9: the other pupils, their classes and groups
     // are out of scope, not errors.
-    let path = with_transform(&h, "csv-template-to-skolverket.toml", "school_years = [3, 6, 9]");
+    let path = with_transform(
+        &h,
+        "csv-template-to-skolverket.toml",
+        "school_years = [3, 6, 9]",
+    );
     let pipeline = h.load(&path).await;
 
     let plan = engine::plan(&pipeline, true, &Progress::new(false))
@@ -123,7 +127,10 @@ async fn counts_add_up_with_out_of_scope_in_the_report_and_the_plan() {
     assert_every_record_counted(report);
     let persons = report.counts.persons;
     assert_eq!(persons.out_of_scope as usize, planned_persons.out_of_scope);
-    assert!(persons.in_scope > 0 && persons.out_of_scope > 0, "{persons:?}");
+    assert!(
+        persons.in_scope > 0 && persons.out_of_scope > 0,
+        "{persons:?}"
+    );
     assert!(
         report
             .out_of_scope_reasons
@@ -149,11 +156,18 @@ async fn counts_add_up_with_out_of_scope_in_the_report_and_the_plan() {
     let html = report_html(&result);
     assert!(html.contains("Out of scope, by reason"), "no reasons table");
     assert!(html.contains("no current enrolment or duty in scope"));
-    assert_eq!(html.matches(": adds up</li>").count(), 4, "one balance per type");
+    assert_eq!(
+        html.matches(": adds up</li>").count(),
+        4,
+        "one balance per type"
+    );
     assert!(!html.contains("DOES NOT ADD UP"));
     let summary = result.terminal_summary();
     assert!(summary.contains("out of scope"), "{summary}");
-    assert!(summary.contains("Every source record is counted"), "{summary}");
+    assert!(
+        summary.contains("Every source record is counted"),
+        "{summary}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +225,11 @@ async fn a_person_with_three_bad_fields_counts_once_and_every_row_is_listed() {
         assert!(fields.contains(&field), "{fields:?}");
     }
     // One rejected person.
-    assert_eq!(report.counts.persons.rejected, 1, "{:?}", report.counts.persons);
+    assert_eq!(
+        report.counts.persons.rejected, 1,
+        "{:?}",
+        report.counts.persons
+    );
     let json = report_json(&result);
     assert_eq!(json["counts"]["person"]["rejected"], 1);
     // The plan counts the same way.
@@ -227,9 +245,7 @@ async fn a_person_with_three_bad_fields_counts_once_and_every_row_is_listed() {
         let listed = report
             .problems
             .iter()
-            .filter(|p| {
-                p.entity == EntityKind::of(kind) && p.severity == ProblemSeverity::Warning
-            })
+            .filter(|p| p.entity == EntityKind::of(kind) && p.severity == ProblemSeverity::Warning)
             .count() as u64;
         assert_eq!(c.warning, listed, "{kind:?}");
     }
@@ -291,8 +307,14 @@ async fn a_problem_row_names_the_pupil_their_class_unit_and_origin() {
     assert_eq!(problem.school_unit.as_deref(), Some(row[unit].as_str()));
     assert!(problem.school_unit_name.is_some(), "{problem:?}");
     let origin = problem.location.as_deref().expect("where it came from");
-    assert!(origin.contains("persons/") && origin.contains(&row[person]), "{origin}");
-    let masked = problem.civic_no.as_deref().expect("the personnummer, masked");
+    assert!(
+        origin.contains("persons/") && origin.contains(&row[person]),
+        "{origin}"
+    );
+    let masked = problem
+        .civic_no
+        .as_deref()
+        .expect("the personnummer, masked");
     assert!(masked.ends_with("-****"), "{masked}");
     assert!(!masked.contains(&row[civic][8..]), "{masked}");
 
@@ -312,12 +334,20 @@ async fn a_problem_row_names_the_pupil_their_class_unit_and_origin() {
     let unit_name = problem.school_unit_name.as_deref().unwrap();
     assert!(html.contains(&format!("School unit {} {unit_name}", row[unit])));
     assert!(html.contains("table-layout: fixed") && html.contains("overflow-wrap: anywhere"));
-    assert!(!html.contains(&row[civic]), "a full personnummer in the HTML");
+    assert!(
+        !html.contains(&row[civic]),
+        "a full personnummer in the HTML"
+    );
     let header = html
         .split("<table class=\"sortable problems\">")
         .nth(1)
         .unwrap();
-    let columns = header.split("</tr>").next().unwrap().matches("<th>").count();
+    let columns = header
+        .split("</tr>")
+        .next()
+        .unwrap()
+        .matches("<th>")
+        .count();
     assert!(columns <= 4, "{columns} columns do not fit a laptop screen");
 }
 
@@ -351,7 +381,9 @@ async fn when_everything_is_rejected_the_summary_says_so() {
     assert_eq!(h.bulk_sends(), 0);
     let summary = result.terminal_summary();
     assert!(
-        summary.contains("nothing could be planned, because every source record in scope was rejected"),
+        summary.contains(
+            "nothing could be planned, because every source record in scope was rejected"
+        ),
         "{summary}"
     );
     assert!(!summary.contains("already matches"), "{summary}");

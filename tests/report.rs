@@ -545,7 +545,9 @@ fn reports_are_written_where_documented_and_summarised() {
     assert_eq!(
         numbers,
         // Source and out of scope are unknown: no transform in this run.
-        ["-", "-", "6", "2", "2", "1", "1", "0", "1", "2", "0", "0", "0"],
+        [
+            "-", "-", "6", "2", "2", "1", "1", "0", "1", "2", "0", "0", "0"
+        ],
         "{summary}"
     );
     assert!(summary.lines().any(|l| l.starts_with("total")));

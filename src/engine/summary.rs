@@ -155,7 +155,14 @@ impl PlanSummary {
     pub fn table(&self) -> String {
         let mut out = format!(
             "{:<10} {:>8} {:>8} {:>8} {:>10} {:>9} {:>11} {:>13}\n",
-            "type", "create", "update", "delete", "unchanged", "rejected", "kept stale", "out of scope"
+            "type",
+            "create",
+            "update",
+            "delete",
+            "unchanged",
+            "rejected",
+            "kept stale",
+            "out of scope"
         );
         for (kind, t) in self.iter() {
             out.push_str(&format!(

@@ -262,8 +262,14 @@ fn check(doc: &Document<'_>, file: &PipelineFile, inspect_only: bool) -> Result<
 fn guard_ratios(file: &PipelineFile) -> Vec<(String, f64)> {
     let guards = &file.guards;
     let mut ratios = vec![
-        ("guards.max_changes_ratio".to_string(), guards.max_changes_ratio),
-        ("guards.max_shrink_ratio".to_string(), guards.max_shrink_ratio),
+        (
+            "guards.max_changes_ratio".to_string(),
+            guards.max_changes_ratio,
+        ),
+        (
+            "guards.max_shrink_ratio".to_string(),
+            guards.max_shrink_ratio,
+        ),
         (
             "guards.max_member_loss_ratio".to_string(),
             guards.max_member_loss_ratio,

@@ -8,11 +8,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use skolsync_model::{ObjectType, PerType, SecurityMarking};
 use skolsync_model::civic_no::mask;
 use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, TypePlan};
 use skolsync_model::provtjanst::{LogEntry, Person};
 use skolsync_model::reject::{Reject, Severity, Stage};
+use skolsync_model::{ObjectType, PerType, SecurityMarking};
 use uuid::Uuid;
 
 use super::mask::{scrub, value_for_report};
@@ -564,7 +564,9 @@ impl ReportBuilder {
 /// "Given Family" of a person payload; `None` for a protected person (the
 /// report never names one) or an empty name.
 fn person_name(p: &Person) -> Option<String> {
-    if p.security_marking.is_some_and(|m| m != SecurityMarking::Ingen) {
+    if p.security_marking
+        .is_some_and(|m| m != SecurityMarking::Ingen)
+    {
         return None;
     }
     named(&format!("{} {}", p.given_name.trim(), p.family_name.trim()))

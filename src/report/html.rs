@@ -172,7 +172,11 @@ fn balance(html: &mut String, report: &RunReport) {
         );
     }
     html.push_str("</ul>\n");
-    if report.out_of_scope_reasons.iter().all(|(_, r)| r.is_empty()) {
+    if report
+        .out_of_scope_reasons
+        .iter()
+        .all(|(_, r)| r.is_empty())
+    {
         return;
     }
     html.push_str(
@@ -269,7 +273,14 @@ fn problem_row(html: &mut String, p: &Problem) {
         (code, _) => code.clone(),
     };
     let record = lines(&[
-        ("", Some(format!("{entity} {}", p.name.as_deref().unwrap_or("")).trim().to_string())),
+        (
+            "",
+            Some(
+                format!("{entity} {}", p.name.as_deref().unwrap_or(""))
+                    .trim()
+                    .to_string(),
+            ),
+        ),
         ("source id", p.source_id.clone()),
         ("personnummer", p.civic_no.clone()),
         ("school unit", unit),

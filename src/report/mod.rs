@@ -370,11 +370,7 @@ impl RunReport {
                 }
             };
             compare("errors", c.error, listed(ProblemSeverity::Error, false));
-            compare(
-                "rejected records",
-                c.rejected,
-                self.rejected_records(name),
-            );
+            compare("rejected records", c.rejected, self.rejected_records(name));
             compare(
                 "warnings",
                 c.warning,

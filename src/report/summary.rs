@@ -122,7 +122,11 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
         let _ = writeln!(
             out,
             "Every source record is counted: source = in scope + rejected + out of scope{}.",
-            if report.out_of_scope_reasons.iter().any(|(_, r)| !r.is_empty()) {
+            if report
+                .out_of_scope_reasons
+                .iter()
+                .any(|(_, r)| !r.is_empty())
+            {
                 " (out-of-scope reasons in the report)"
             } else {
                 ""
