@@ -92,11 +92,15 @@ pub async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
                 // Source values, shown escaped (a name with an escape
                 // sequence must not rewrite the operator's terminal).
                 println!(
-                    "reject  {name:<9} source {}{}  unit {}{}  from {}  {}{}",
+                    "reject  {name:<9} source {}{}{}  unit {}{}  from {}  {}{}",
                     or_dash(r.source_id.as_deref()),
                     r.name
                         .as_deref()
                         .map(|n| format!(" ({})", scrubbed(n)))
+                        .unwrap_or_default(),
+                    r.civic_no
+                        .as_deref()
+                        .map(|c| format!("  {}", escape(c)))
                         .unwrap_or_default(),
                     or_dash(r.school_unit.as_deref()),
                     r.school_unit_name

@@ -87,6 +87,8 @@ pub struct RejectRef {
     pub name: Option<String>,
     /// Where it came from (`elever.csv:17`, an endpoint).
     pub location: Option<String>,
+    /// A person's personnummer, masked.
+    pub civic_no: Option<String>,
     /// School unit code.
     pub school_unit: Option<String>,
     /// The school unit's name.
@@ -226,6 +228,7 @@ impl Prepared {
                     source_id: reject.source_id.as_deref().map(scrub),
                     name: reject.subject.as_deref().map(scrub),
                     location: reject.location.as_deref().map(scrub),
+                    civic_no: reject.civic_no.as_deref().map(mask),
                     school_unit: reject.school_unit.clone(),
                     school_unit_name: reject.school_unit_name.as_deref().map(scrub),
                     field: reject.field.clone(),

@@ -248,6 +248,11 @@ fn check(doc: &Document<'_>, file: &PipelineFile, inspect_only: bool) -> Result<
             invalid(&format!("{}.{}", p.section, p.key), p.message.clone());
         }
     }
+    // In the order of the file, as people read it.
+    problems.sort_by_key(|p| match p {
+        PipelineError::Invalid { line, .. } => line.unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    });
     match problems.len() {
         0 => Ok(()),
         1 => Err(problems.remove(0)),

@@ -494,7 +494,7 @@ fn reference_day(config: &TransformConfig, problems: &mut Problems) -> NaiveDate
             Err(_) => {
                 problems.add(
                     "reference_date",
-                    format!("`{text}` is not a date YYYY-MM-DD"),
+                    format!("`{text}` is not a day that exists, written YYYY-MM-DD"),
                 );
                 Local::now().date_naive()
             }
