@@ -240,6 +240,16 @@ async fn a_person_with_three_bad_fields_counts_once_and_every_row_is_listed() {
     assert_eq!(plan.summary.persons.rejected, 1);
     let details = plan.summary.persons.details.as_ref().unwrap();
     assert!(details.rejected.len() >= 3, "{:?}", details.rejected);
+    for r in &details.rejected {
+        assert!(
+            r.location.is_some() && r.school_unit_name.is_some(),
+            "{r:?}"
+        );
+        assert!(
+            r.civic_no.as_deref().is_some_and(|c| c.ends_with("-****")),
+            "{r:?}"
+        );
+    }
     // The warning count is the warnings listed.
     for (kind, c) in report.counts.iter() {
         let listed = report
@@ -276,12 +286,17 @@ async fn a_problem_row_names_the_pupil_their_class_unit_and_origin() {
     let last = bad.pop().unwrap().to_digit(10).unwrap();
     bad.push(char::from_digit((last + 1) % 10, 10).unwrap());
     rows[2][civic] = bad;
+    let misread = rows[2].clone();
     write_sheet(&students, &rows);
-    let class_name = read_sheet(&data.join("Klasser.csv"))
-        .into_iter()
-        .find(|r| r[0] == row[class])
-        .map(|r| r[1].clone())
-        .expect("the pupil's class");
+    let classes = read_sheet(&data.join("Klasser.csv"));
+    let class_of = |pupil: &[String]| {
+        classes
+            .iter()
+            .find(|r| r[0] == pupil[class])
+            .map(|r| r[1].clone())
+            .expect("the pupil's class")
+    };
+    let class_name = class_of(&row);
     let path = h.copy("csv-template-to-skolverket.toml");
 
     let result = h.run(&path).await;
@@ -325,7 +340,18 @@ async fn a_problem_row_names_the_pupil_their_class_unit_and_origin() {
         .expect("the read's reject");
     let at = read_reject.location.as_deref().unwrap();
     assert!(at.starts_with(&format!("{STUDENTS_FILE}:3")), "{at}");
-    assert!(read_reject.name.is_some(), "{read_reject:?}");
+    // Named with the class the snapshot still knows, at its class's unit.
+    let name = read_reject.name.as_deref().expect("named");
+    assert!(
+        name.contains(&misread[given]) && name.contains(&class_of(&misread)),
+        "{name}"
+    );
+    assert_eq!(
+        read_reject.school_unit.as_deref(),
+        Some(misread[unit].as_str())
+    );
+    assert!(read_reject.school_unit_name.is_some());
+    assert!(read_reject.civic_no.as_deref().unwrap().ends_with("-****"));
 
     // The HTML: the name, the unit's name beside its code, the origin; no
     // full personnummer; and a table that fits the page.

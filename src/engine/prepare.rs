@@ -166,6 +166,45 @@ pub(crate) fn unit_names(snapshot: &Snapshot) -> HashMap<String, String> {
         .collect()
 }
 
+/// For pupils `rejects` are about: the school unit code of their class
+/// (the reader of a file row that it rejects may not say which unit the
+/// pupil belongs to, but the class membership is still in the snapshot).
+fn class_units(snapshot: &Snapshot, rejects: &[Reject]) -> HashMap<String, String> {
+    let wanted: std::collections::HashSet<&str> = rejects
+        .iter()
+        .filter(|r| {
+            r.entity == skolsync_model::ss12000::EntityKind::Person && r.school_unit.is_none()
+        })
+        .filter_map(|r| r.source_id.as_deref())
+        .collect();
+    let mut units = HashMap::new();
+    if wanted.is_empty() {
+        return units;
+    }
+    let codes: HashMap<&str, &str> = snapshot
+        .organisations
+        .iter()
+        .filter_map(|o| Some((o.id.as_str(), o.school_unit_code.as_deref()?.trim())))
+        .collect();
+    for g in &snapshot.groups {
+        if g.group_type != skolsync_model::GroupType::Klass {
+            continue;
+        }
+        let Some(code) = codes.get(g.organisation.id.as_str()) else {
+            continue;
+        };
+        for m in &g.group_memberships {
+            let person = m.person.id.as_str();
+            if wanted.contains(person) {
+                units
+                    .entry(person.to_string())
+                    .or_insert_with(|| (*code).to_string());
+            }
+        }
+    }
+    units
+}
+
 /// The masked personnummer of every person `rejects` are about, by source
 /// id (only masked forms leave this function).
 fn masked_civic_numbers(snapshot: &Snapshot, rejects: &[Reject]) -> HashMap<String, String> {
@@ -205,8 +244,9 @@ fn identify(
     origin: &str,
 ) {
     for r in rejects {
-        if r.subject.is_none()
-            && let Some(id) = &r.source_id
+        // The snapshot's name says more (a pupil's class) than the
+        // reader's, which never names a protected person either.
+        if let Some(id) = &r.source_id
             && let Some(name) = names.get(&(r.entity, id.clone()))
         {
             r.subject = Some(name.clone());
@@ -289,6 +329,14 @@ pub async fn prepare_with(
         let names = kept::rejected_names(&snapshot, &all);
         let units = unit_names(&snapshot);
         let civic = masked_civic_numbers(&snapshot, &all);
+        let class_units = class_units(&snapshot, &all);
+        for r in &mut all {
+            if r.school_unit.is_none()
+                && let Some(code) = r.source_id.as_ref().and_then(|id| class_units.get(id))
+            {
+                r.school_unit = Some(code.clone());
+            }
+        }
         identify(&mut all, &names, &units, &origin);
         for r in &mut all {
             if r.entity == skolsync_model::ss12000::EntityKind::Person
