@@ -572,3 +572,52 @@ fn reports_are_written_where_documented_and_summarised() {
     );
     assert!(summary.contains("No problems."));
 }
+
+/// Issue 12: a reason never passes an id off as Skolverket's. The
+/// sandbox's invented ids (91xx) are labelled; Skolverket's are not.
+#[test]
+fn only_skolverkets_documented_ids_are_cited_as_skolverkets() {
+    let mut b = ReportBuilder::new("r", "demo", started());
+    let mut plan = Plan::default();
+    plan.persons.create = vec![
+        person(1, "p-1", "46165416", "200901012380"),
+        person(2, "p-2", "46165416", "200901022389"),
+    ];
+    b.add_plan(&plan);
+    let mut invented = outcome(ObjectType::Person, 1, Action::Create, OutcomeStatus::Error);
+    invented.messages.push(log_entry(
+        "9121",
+        "schoolYear missing",
+        SeverityLevel::Error,
+    ));
+    b.add_outcome(&invented);
+    let mut real = outcome(ObjectType::Person, 2, Action::Create, OutcomeStatus::Error);
+    real.messages
+        .push(log_entry("2011", "not a UUID", SeverityLevel::Error));
+    b.add_outcome(&real);
+    let report = b.finish(started());
+    report.assert_consistent().unwrap();
+    let by_id = |id: &str| {
+        report
+            .problems
+            .iter()
+            .find(|p| p.messages.first().is_some_and(|m| m.id == id))
+            .unwrap()
+    };
+    let sandbox = by_id("9121");
+    assert!(!sandbox.messages[0].documented);
+    assert!(
+        sandbox
+            .reason
+            .contains("9121 is not a documented Skolverket id")
+            && !sandbox.reason.contains("refused by Skolverket"),
+        "{}",
+        sandbox.reason
+    );
+    let skolverket = by_id("2011");
+    assert!(skolverket.messages[0].documented);
+    assert!(skolverket.reason.starts_with("refused by Skolverket"));
+    let html = to_html(&report);
+    assert!(html.contains("9121 (not a documented Skolverket id)"));
+    assert!(html.contains("Skolverket 2011"));
+}

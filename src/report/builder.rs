@@ -366,7 +366,15 @@ impl ReportBuilder {
             },
             OutcomeStatus::Error => match (&detail, &first_text) {
                 (Some(detail), _) => format!("failed: {detail}"),
-                (None, Some(text)) => format!("refused by Skolverket: {text}"),
+                (None, Some(text)) => match first.filter(|m| !is_documented(&m.id)) {
+                    // Not one of Skolverket's ids (the sandbox's own, say):
+                    // the reason does not pass it off as Skolverket's.
+                    Some(m) => format!(
+                        "refused by the service ({} is not a documented Skolverket id): {text}",
+                        scrub(&m.id)
+                    ),
+                    None => format!("refused by Skolverket: {text}"),
+                },
                 (None, None) => "refused by Skolverket (no message)".into(),
             },
             OutcomeStatus::HeldBack => match outcome.blocked_by {
@@ -432,10 +440,7 @@ impl ReportBuilder {
             messages: outcome
                 .messages
                 .iter()
-                .map(|m| ServiceMessage {
-                    id: m.id.clone(),
-                    message: scrub(&m.message),
-                })
+                .map(|m| ServiceMessage::new(&m.id, scrub(&m.message)))
                 .collect(),
             blocked_by: outcome.blocked_by.map(|b| BlockedBy {
                 entity: EntityKind::of(b.kind),
@@ -559,6 +564,10 @@ impl ReportBuilder {
             problems: self.problems,
         }
     }
+}
+
+fn is_documented(id: &str) -> bool {
+    super::SKOLVERKET_IDS.contains(&id.trim())
 }
 
 /// "Given Family" of a person payload; `None` for a protected person (the

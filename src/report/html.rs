@@ -297,8 +297,8 @@ fn problem_row(html: &mut String, p: &Problem) {
     for m in &p.messages {
         let _ = write!(
             problem,
-            "<br><span class=\"muted\">Skolverket {}</span> {}",
-            esc(&m.id),
+            "<br><span class=\"muted\">{}</span> {}",
+            esc(&m.label()),
             esc(&m.message)
         );
     }

@@ -274,6 +274,42 @@ pub struct ServiceMessage {
     pub id: String,
     /// Its text (personnummer masked).
     pub message: String,
+    /// Whether the id is one Skolverket documents ([`SKOLVERKET_IDS`]);
+    /// `false` for the sandbox's invented ids (90xx/91xx) and any other
+    /// id, so a report never passes one off as Skolverket's.
+    #[serde(default)]
+    pub documented: bool,
+}
+
+/// The LogEntry ids Skolverket's Provisioning API document shows
+/// (`provisioning-api_dnp-provisioning-api.yaml`, the examples of its
+/// responses: 2010, 2011, 2025, 3047, 3085, 4001, 5002, 5004, 5020, 5021,
+/// 5022, 6001). Any other id a service returns — the sandbox's 90xx/91xx,
+/// which it invents for checks the spec gives no id for — is labelled as
+/// not documented in the reports.
+pub const SKOLVERKET_IDS: [&str; 12] = [
+    "2010", "2011", "2025", "3047", "3085", "4001", "5002", "5004", "5020", "5021", "5022", "6001",
+];
+
+impl ServiceMessage {
+    /// A message of the service, masked, labelled documented or not.
+    pub fn new(id: &str, message: String) -> ServiceMessage {
+        ServiceMessage {
+            id: id.to_string(),
+            message,
+            documented: SKOLVERKET_IDS.contains(&id.trim()),
+        }
+    }
+
+    /// The id as the reports show it: `2011`, or `9121 (not a documented
+    /// Skolverket id)`.
+    pub fn label(&self) -> String {
+        if self.documented {
+            format!("Skolverket {}", self.id)
+        } else {
+            format!("{} (not a documented Skolverket id)", self.id)
+        }
+    }
 }
 
 /// The entity whose failure held another back.
