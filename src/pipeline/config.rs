@@ -88,7 +88,8 @@ pub struct GuardsConfig {
 
     /// Largest share of changes (creates + updates + deletes) against what
     /// the state holds, all types together, e.g. `0.25` for a quarter
-    /// (default 0.25).
+    /// (default 0.25). 0–1: above 1 it could never stop a mass delete, so
+    /// it is refused.
     #[serde(default = "default_max_changes_ratio")]
     pub max_changes_ratio: f64,
 
