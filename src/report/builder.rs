@@ -313,7 +313,7 @@ impl ReportBuilder {
                 .or_else(|| self.unit_name(reject.school_unit.as_deref())),
             skolverket_id: Some(id),
             school_unit: reject.school_unit.as_deref().map(scrub),
-            civic_no: None,
+            civic_no: reject.civic_no.as_deref().map(mask),
             location: reject.location.as_deref().map(scrub),
             field: reject.field.as_deref().map(scrub),
             value: None,

@@ -139,7 +139,14 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
             "Exported {written} records to files (a raw SS 12000 export: nothing is compared \
              with or sent to a service)."
         );
-    } else if report.nothing_sent() && report.outcome != RunOutcome::Aborted {
+    } else if report.nothing_sent()
+        && !matches!(
+            report.outcome,
+            RunOutcome::Aborted | RunOutcome::Interrupted
+        )
+    {
+        // A stopped run sent nothing because it stopped, not because the
+        // service matched the source.
         let _ = writeln!(out, "{}", nothing_sent_line(report));
     }
     let mut by_severity: BTreeMap<&str, usize> = BTreeMap::new();
