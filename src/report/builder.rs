@@ -4,6 +4,11 @@
 //! entity, its source id and school unit (so failed outcomes, which carry
 //! only the Skolverket id, can be reported in source terms). Outcomes are
 //! taken by reference as they stream in and never stored.
+//!
+//! Rejected records are counted once each (by source id, else location),
+//! however many problem rows they have; every warning row is counted; the
+//! transform's read and out-of-scope counts make `source_records`, so the
+//! report can show that every source record ended somewhere.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -182,7 +182,8 @@ impl std::ops::Add for TypeCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemSeverity {
-    /// Left out by extract or transform (counted in `rejected`).
+    /// Left out by extract or transform (counted in `rejected`, once per
+    /// record however many rows it has).
     Rejected,
     /// Refused by Skolverket or failed for good (counted in `error` or
     /// `delete_failed`).
