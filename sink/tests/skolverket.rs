@@ -606,7 +606,7 @@ async fn a_job_that_never_completes_ends_as_error_after_the_deadline() {
             o.detail
                 .as_deref()
                 .unwrap()
-                .contains("did not complete within 2 s"),
+                .contains("with a final status within 2 s"),
             "{o:?}"
         );
         assert!(o.job_id.is_some());

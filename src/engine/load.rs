@@ -18,9 +18,9 @@ use std::sync::{Arc, OnceLock};
 
 use skolsync_connectors::ReadSummary;
 use skolsync_model::ObjectType;
-use skolsync_model::hash::{content_hash, group_without};
+use skolsync_model::hash::{activity_without, content_hash, group_without};
 use skolsync_model::plan::{Action, Outcome, Plan};
-use skolsync_model::provtjanst::Group;
+use skolsync_model::provtjanst::{Activity, Group};
 use skolsync_sink::{Sink, SinkError, SinkStop};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -47,9 +47,9 @@ pub(super) async fn load(
     interrupt: &Interrupt,
     confirmed: &mut HashSet<(ObjectType, Uuid)>,
 ) -> Result<Option<Ended>, EngineError> {
-    // The planned groups by id, indexed when a group is first sent
-    // without some members.
-    let mut groups: Option<HashMap<Uuid, &Group>> = None;
+    // The planned groups and activities by id, indexed when one is first
+    // sent without some references.
+    let mut reduced: Option<Reduced<'_>> = None;
 
     let bars = progress.load(plan);
     let mut writer = store.outcome_writer(run_id, sink_identity).await;
@@ -80,7 +80,7 @@ pub(super) async fn load(
             }
             outcome = rx.recv() => {
                 let Some(mut outcome) = outcome else { break };
-                decide_hash(&mut outcome, plan, &mut groups);
+                decide_hash(&mut outcome, plan, &mut reduced);
                 // The report's index of the plan knows where it came from.
                 let (source_id, school_unit) = builder.origin(outcome.kind, outcome.id);
                 bars.inc(outcome.kind, !outcome.status.is_accepted());
@@ -142,31 +142,47 @@ pub(super) async fn load(
 
 /// Decides which hash an outcome confirms. The sink reports the desired
 /// entity's hash; a group it sent without some members (their Person was
-/// not accepted) confirms the hash of what was actually sent — the
-/// desired group without those members — so the next run sees it differs
-/// and sends the full group again. The hash is the model's one function;
-/// the sink computes none.
-fn decide_hash<'p>(
-    outcome: &mut Outcome,
-    plan: &'p Plan,
-    groups: &mut Option<HashMap<Uuid, &'p Group>>,
-) {
-    if outcome.left_out.is_empty() || outcome.kind != ObjectType::Group {
+/// not accepted, or the service said it does not hold them), or an
+/// activity it sent without some groups or teachers' duties (not
+/// accepted), confirms the hash of what the service holds — the desired
+/// entity without those references — so the next run sees it differs and
+/// sends it whole again. The hash is the model's one function; the sink
+/// computes none.
+fn decide_hash<'p>(outcome: &mut Outcome, plan: &'p Plan, index: &mut Option<Reduced<'p>>) {
+    if outcome.left_out.is_empty()
+        || !matches!(outcome.kind, ObjectType::Group | ObjectType::Activity)
+    {
         return;
     }
-    let groups = groups.get_or_insert_with(|| {
-        let p = &plan.groups;
-        p.create
-            .iter()
-            .chain(&p.update)
-            .map(|d| (d.id, &d.payload))
-            .collect()
-    });
-    if let Some(group) = groups.get(&outcome.id) {
-        outcome.hash = Some(content_hash(&group_without(group, &outcome.left_out)));
-    } else {
-        // Not a group of this plan: confirm nothing it could match.
-        outcome.hash = None;
+    let index = index.get_or_insert_with(|| Reduced::index(plan));
+    let sent = match outcome.kind {
+        ObjectType::Group => index
+            .groups
+            .get(&outcome.id)
+            .map(|g| content_hash(&group_without(g, &outcome.left_out))),
+        _ => index
+            .activities
+            .get(&outcome.id)
+            .map(|a| content_hash(&activity_without(a, &outcome.left_out))),
+    };
+    // Not an entity of this plan: confirm nothing it could match.
+    outcome.hash = sent;
+}
+
+/// The planned groups and activities by id, indexed when one is first sent
+/// without some references.
+struct Reduced<'p> {
+    groups: HashMap<Uuid, &'p Group>,
+    activities: HashMap<Uuid, &'p Activity>,
+}
+
+impl<'p> Reduced<'p> {
+    fn index(plan: &'p Plan) -> Self {
+        let (g, a) = (&plan.groups, &plan.activities);
+        Reduced {
+            groups: g.create.iter().chain(&g.update).map(|d| (d.id, &d.payload)).collect(),
+            activities: a.create.iter().chain(&a.update).map(|d| (d.id, &d.payload)).collect(),
+        }
     }
 }
 
@@ -293,5 +309,35 @@ mod tests {
         );
         decide_hash(&mut unknown, &plan, &mut groups);
         assert_eq!(unknown.hash, None);
+    }
+
+    #[test]
+    fn an_activity_sent_without_a_teacher_confirms_the_hash_of_what_was_sent() {
+        let (group, duty, other) = (
+            Uuid::from_u128(20),
+            Uuid::from_u128(10),
+            Uuid::from_u128(11),
+        );
+        let activity: Activity = serde_json::from_value(serde_json::json!({
+            "id": Uuid::from_u128(30), "displayName": "Ma 7A", "activityType": "Undervisning",
+            "groups": [{"id": group}], "teachers": [{"duty": {"id": duty}}, {"duty": {"id": other}}],
+            "organisation": {"id": Uuid::from_u128(5)}, "parentActivity": {"id": Uuid::from_u128(6)},
+        }))
+        .unwrap();
+        let desired_hash = content_hash(&activity);
+        let mut plan = Plan::default();
+        plan.activities.update.push(Desired {
+            id: activity.id,
+            source_id: "ma7a".into(),
+            hash: desired_hash.clone(),
+            school_unit: None,
+            payload: activity.clone(),
+        });
+        let mut index = None;
+        let mut reduced = outcome(ObjectType::Activity, activity.id, &desired_hash, vec![other]);
+        decide_hash(&mut reduced, &plan, &mut index);
+        let sent = content_hash(&activity_without(&activity, &[other]));
+        assert_eq!(reduced.hash.as_deref(), Some(sent.as_str()));
+        assert_ne!(sent, desired_hash);
     }
 }

@@ -59,7 +59,7 @@
 //! engine stops the run the same way when its outcome callback answers
 //! `Err` (it can no longer record outcomes).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -67,15 +67,14 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use reqwest::Method;
 use skolsync_model::plan::{Action, Outcome, OutcomeStatus, Plan, SEND_ORDER};
-use skolsync_model::provtjanst::{
-    Accepted, AsynchronousResponse, EntityOutcome, LogEntry, from_json, path_segment,
-};
+use skolsync_model::provtjanst::{Accepted, EntityOutcome, LogEntry, from_json, path_segment};
 use skolsync_model::{JobEntityStatus, ObjectType, by_type};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::api::{Api, Call, CallError, CallKind, Reply, backoff};
 use super::batch::{self, Item};
+use super::readback;
 use crate::error::SinkError;
 use crate::summary::ApplySummary;
 use crate::{OutcomeCallback, SinkStop};
@@ -84,6 +83,10 @@ use crate::{OutcomeCallback, SinkStop};
 /// Person was not accepted.
 pub const MEMBER_LEFT_OUT: &str = "skolsync-member-left-out";
 
+/// The sink's own LogEntry id for an activity's group or teacher's duty
+/// left out because that Group or Duty was not accepted.
+pub const REFERENCE_LEFT_OUT: &str = "skolsync-reference-left-out";
+
 mod estimator;
 mod gating;
 mod jobs;
@@ -91,7 +94,7 @@ mod outcomes;
 
 pub use estimator::Estimator;
 use gating::{Failed, Gated, gate};
-use outcomes::Emitter;
+use outcomes::{Dropped, Emitter};
 
 /// Whole-batch failures in a row that stop the run.
 const ABORT_AFTER: u32 = 3;
@@ -129,13 +132,18 @@ impl Op {
     fn call(self, kind: ObjectType, body: Vec<u8>) -> Call {
         let segment = path_segment(kind);
         let (method, path, query) = match self {
-            // An upsert, so a run repeated after a crash is idempotent.
-            Op::Create => (
+            // Creates and updates are both the spec's own upsert: `POST
+            // /{kind}/bulk` "Det går att skapa/uppdatera en eller flera
+            // personer via denna operation", with `updateIfExists` "Om
+            // denna parameter sätts till `true` kommer resurserna
+            // uppdateras". So a run repeated after a crash is idempotent, and
+            // an update of something the service no longer holds creates it
+            // (no fallback on an undocumented per-entity 404 of `PUT`).
+            Op::Create | Op::Update => (
                 Method::POST,
                 format!("/{segment}/bulk"),
                 vec![("updateIfExists", "true".to_string())],
             ),
-            Op::Update => (Method::PUT, format!("/{segment}/bulk"), Vec::new()),
             Op::Delete => (Method::POST, format!("/{segment}/bulk/delete"), Vec::new()),
         };
         Call {
@@ -214,6 +222,9 @@ pub struct Runner<'a> {
     body_limit: usize,
     failures_in_row: u32,
     aborted: Option<String>,
+    /// Groups of this phase the service accepted without some members,
+    /// waiting for [`Runner::regroup`].
+    dropped: Vec<Dropped>,
 }
 
 impl<'a> Runner<'a> {
@@ -228,6 +239,7 @@ impl<'a> Runner<'a> {
             body_limit,
             failures_in_row: 0,
             aborted: None,
+            dropped: Vec::new(),
         }
     }
 
@@ -245,6 +257,15 @@ impl<'a> Runner<'a> {
             let failed = self.emitter.failed();
             let lanes = by_type!(kind, &plan, |part| self.lanes(kind, gate(part, &failed)));
             self.phase(kind, lanes).await;
+            // Groups the service accepted without members that landed in
+            // this run go again whole (once each), before the activities.
+            loop {
+                let again = self.regroup(plan);
+                if again.is_empty() {
+                    break;
+                }
+                self.phase(kind, again).await;
+            }
         }
         for kind in SEND_ORDER.iter().rev().copied() {
             let ids = by_type!(kind, &plan, |part| &part.delete);
@@ -355,7 +376,7 @@ impl<'a> Runner<'a> {
                 if !jobs[j].busy && now >= jobs[j].accepted_at + deadline {
                     let job = jobs.swap_remove(j);
                     let detail = format!(
-                        "its job {} did not complete within {} s",
+                        "its job {} did not list it with a final status within {} s (job_deadline_secs)",
                         job.id,
                         deadline.as_secs()
                     );

@@ -9,6 +9,9 @@
 //! unknown, for key rotation), `exp`/`nbf`, `iss` when present, and that it
 //! grants `provisioning-api` for our Provisioning API URL (`requested_access`
 //! in the token, or the answer's `access` when the token has no such claim).
+//! When the pipeline names the huvudman's organisation number
+//! (`organisation_number`), the token's `organization_id` must be it
+//! ([`check_organisation`]).
 //!
 //! A token is cached until shortly before it expires (a tenth of its life,
 //! at most a minute) and fetched anew when the API says it is invalid
@@ -104,6 +107,9 @@ pub struct AuthSettings {
     pub provisioning_url: String,
     /// `client.key`.
     pub client_key: ClientKey,
+    /// The huvudman's organisation number (ten digits), when the pipeline
+    /// names it: the token's `organization_id` must be this one.
+    pub organisation_number: Option<String>,
 }
 
 /// A verified access token.
@@ -198,6 +204,47 @@ pub struct Claims {
     /// What the token grants.
     #[serde(default)]
     pub requested_access: Option<Vec<Access>>,
+    /// The organisation the certificate belongs to, `SE` + its number
+    /// (`"organization_id": "SE2021004185"` in the spec's example token).
+    #[serde(default)]
+    pub organization_id: Option<String>,
+}
+
+/// The ten digits of an organisation number written `212000-0000`,
+/// `2120000000` or `SE2120000000` (as a token's `organization_id`); `None`
+/// for anything else.
+pub fn organisation_digits(text: &str) -> Option<String> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix("SE")
+        .or_else(|| text.strip_prefix("se"))
+        .unwrap_or(text);
+    let digits: String = text.chars().filter(|c| *c != '-' && *c != ' ').collect();
+    (digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
+/// The token's `organization_id` names the huvudman `expected` (ten
+/// digits), when the pipeline names one. The authorisation README's token
+/// carries `"organization_id": "SE2021004185"`, and it asks the receiver of
+/// a token to "Kontrollera att `organization_id` i JWT är Skolverkets
+/// organisationsnummer"; the same check, made on our own token, catches a
+/// certificate of another huvudman before anything is sent. Not
+/// documented: that tokens for the Provisioning API carry the claim;
+/// chosen: when the pipeline names the organisation, a token without the
+/// claim is refused too (the check was asked for and cannot be made).
+pub fn check_organisation(claims: &Claims, expected: Option<&str>) -> Result<(), JwtProblem> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    match &claims.organization_id {
+        None => Err(JwtProblem::Invalid(format!(
+            "the token names no `organization_id`, so it cannot be checked against the huvudman's organisation number {expected} (organisation_number)"
+        ))),
+        Some(id) if organisation_digits(id).as_deref() == Some(expected) => Ok(()),
+        Some(id) => Err(JwtProblem::Invalid(format!(
+            "the token is for the organisation `{id}`, not for the huvudman's organisation number {expected} (organisation_number): is the client certificate another huvudman's?"
+        ))),
+    }
 }
 
 /// The signing keys of the authorisation server, by `kid`.
@@ -574,7 +621,16 @@ impl TokenProvider {
                 &granted.access,
                 unix_now(),
             ) {
-                Ok(claims) => return Ok(claims),
+                Ok(claims) => {
+                    return check_organisation(&claims, settings.organisation_number.as_deref())
+                        .map(|()| claims)
+                        .map_err(|problem| {
+                            self.auth_error(
+                                &settings.transaction_url,
+                                format!("the access token was not accepted: {problem}"),
+                            )
+                        });
+                }
                 Err(JwtProblem::UnknownKey(kid)) if !refetched && !jwks.has(&kid) => {
                     // The server may have rotated its key since we cached the JWKS.
                     state.jwks = None;
@@ -745,5 +801,32 @@ mod tests {
                 .is_err()
         );
         assert!(Jwks::parse(&json!({"nokeys": []})).is_err());
+    }
+
+    #[test]
+    fn the_organisation_is_checked_only_when_the_pipeline_names_it() {
+        let claims = |org: Option<&str>| Claims {
+            exp: 5000.0,
+            nbf: None,
+            iss: None,
+            requested_access: None,
+            organization_id: org.map(str::to_string),
+        };
+        assert_eq!(organisation_digits("212000-0000").as_deref(), Some("2120000000"));
+        assert_eq!(organisation_digits("SE2120000000").as_deref(), Some("2120000000"));
+        assert_eq!(organisation_digits("21200-0000"), None);
+        assert_eq!(organisation_digits("SE21200000AB"), None);
+
+        assert!(check_organisation(&claims(None), None).is_ok());
+        assert!(check_organisation(&claims(Some("SE5560000000")), None).is_ok());
+        assert!(check_organisation(&claims(Some("SE2120000000")), Some("2120000000")).is_ok());
+        let other = check_organisation(&claims(Some("SE5560000000")), Some("2120000000"))
+            .unwrap_err()
+            .to_string();
+        assert!(other.contains("SE5560000000") && other.contains("2120000000"), "{other}");
+        let missing = check_organisation(&claims(None), Some("2120000000"))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("names no `organization_id`"), "{missing}");
     }
 }
