@@ -7,41 +7,60 @@
 //! gated on final statuses.
 //!
 //! **Gating.** An entity whose dependency was refused in this run is not
-//! sent:
+//! sent whole:
 //! - a Duty whose Person did not end `Success`/`Warning` is `HeldBack`,
 //!   blocked by that Person;
-//! - an Activity with a Group or a teacher's Duty that did not end
-//!   `Success`/`Warning` (refused or itself held back) is `HeldBack`,
-//!   blocked by the first such dependency;
+//! - an Activity is sent without the groups and teachers' duties that did
+//!   not end `Success`/`Warning` (refused or themselves held back), with
+//!   one LogEntry `skolsync-reference-left-out` each, and ends `Warning`;
+//!   it is `HeldBack` only when no group is left (`groups` has
+//!   `minItems: 1`), blocked by the first failed group;
 //! - a Group is sent without the members whose Person was refused (the
 //!   service would drop them with a warning anyway, CHANGELOG v1.3.2) and
 //!   ends `Warning` with one LogEntry `skolsync-member-left-out` per member
-//!   left out. Its outcome carries the desired group's hash and names the
-//!   members left out (`Outcome::left_out`); the engine confirms the hash
-//!   of what was sent, so the next run sends the group again, with the
-//!   member once the Person lands. The sink computes no hash.
+//!   left out.
 //!
-//! Entities that are not in the plan (unchanged) count as present.
+//! Such outcomes carry the desired entity's hash and name what was left
+//! out (`Outcome::left_out`); the engine confirms the hash of what was
+//! sent, so the next run sends the entity again whole once what it refers
+//! to has landed. The sink computes no hash. Entities that are not in the
+//! plan (unchanged) count as present.
+//!
+//! **Members the service left out.** A Group the service accepts with
+//! warnings that name some of the members sent (CHANGELOG v1.3.2: "Efter
+//! eleverna har lagts till i provtjänsten behöver gruppen överföras igen")
+//! is sent again whole in the same run when every such member's Person
+//! landed in this run (once); otherwise it ends `Warning` with those
+//! members in `left_out`, and the next run sends it again.
 //!
 //! **Confirmation.** A job's first check fetches its full status directly:
 //! it costs one call like `isCompleted` does, and when the job has settled
 //! (the usual case, see [`Estimator`]) nothing else is needed. Only a job
 //! found still pending is then polled with the cheap `isCompleted` until it
-//! says `true`, and its status fetched once more. `showOnlyError=true` is
-//! never used: it lists only `Error` entities, so the `Warning` messages and
-//! `TemporaryError` entities this sink must keep would be lost.
+//! says `true`, and its status fetched once more. A job is complete only
+//! when every entity it carried is listed with a final status; entities
+//! listed final are resolved at once, the others (listed `Pending`, or not
+//! listed yet) are waited for until the job deadline and never sent again
+//! meanwhile ([`jobs`]). The status is read entity by entity
+//! ([`super::readback`]): one unreadable entity ends `Error` with the
+//! problem, the rest is used. `showOnlyError=true` is never used: it lists
+//! only `Error` entities, so the `Warning` messages and `TemporaryError`
+//! entities this sink must keep would be lost.
 //!
 //! **Outcomes** per entity status: `Success`/`Warning` are kept with their
-//! messages; `Error` keeps Skolverket's LogEntries; `TemporaryError` (and an
-//! entity the status does not list) is sent again after a backoff, up to
-//! `max_attempts` times. A delete the service answers "does not exist" (404)
-//! ends `Success`: the entity is gone, which is what was asked. An update of
-//! an entity the service does not know (404) is sent again as a create
-//! (upsert) once. A batch answered `413` goes back to the queue and is packed
-//! again under a lower limit (90 % of the refused body); a single entity
-//! over the limit ends `Error` alone. A batch the service refuses outright
-//! (another 4xx) ends `Error` for its entities; three such batches in a row
-//! stop the run.
+//! messages; `Error` keeps Skolverket's LogEntries; `TemporaryError` is sent
+//! again after a backoff, up to `max_attempts` times. Creates and updates
+//! are both `POST /{kind}/bulk?updateIfExists=true`, the spec's upsert, so
+//! an update of an entity the service no longer holds simply creates it. A
+//! delete the service answers "not found" ends `Success` (the entity is
+//! gone, which is what was asked): not documented how a bulk delete of an
+//! unknown id is answered; chosen: an entity `Error` whose `statusCode` is
+//! 404, or whose LogEntries are all 404 (the spec's `404_not_found`, "Posten
+//! hittades inte"), means absent. A batch answered `413` goes back to the
+//! queue and is packed again under a lower limit (90 % of the refused
+//! body); a single entity over the limit ends `Error` alone. A batch the
+//! service refuses outright (another 4xx) ends `Error` for its entities;
+//! three such batches in a row stop the run.
 //!
 //! **Layout.** This file holds the order and the event loop of a phase;
 //! `gating` decides what is sent and what is held back (pure, no HTTP),

@@ -148,9 +148,9 @@ pub struct SkolverketConfig {
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
     /// How many times an entity is sent before it ends as `Error` when the
-    /// service's job answers `TemporaryError` for it (or leaves it out of
-    /// the job's status). Failed calls are governed by
-    /// `retry_budget_secs` instead.
+    /// service's job answers `TemporaryError` for it. An entity the job's
+    /// status does not list yet is waited for (`job_deadline_secs`), never
+    /// sent again. Failed calls are governed by `retry_budget_secs` instead.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
     /// Seconds of transient trouble a call waits out before the run stops:
@@ -163,7 +163,8 @@ pub struct SkolverketConfig {
     /// `401` and `403` are never repeated.
     #[serde(default = "default_retry_budget_secs")]
     pub retry_budget_secs: u64,
-    /// Seconds a bulk job may stay incomplete before its entities end as
+    /// Seconds a bulk job may stay incomplete — some entity it carried not
+    /// yet listed with a final status — before those entities end as
     /// `Error` (a later run sends them again).
     #[serde(default = "default_job_deadline_secs")]
     pub job_deadline_secs: u64,

@@ -1,0 +1,274 @@
+//! End to end: outcomes the real provtjänst may give, as the sandbox shows
+//! them today, through the pipeline file, the engine and the report.
+//!
+//! - A pupil the service does not take leaves their class sent without
+//!   them (a warning naming them); the next run, once the pupil lands,
+//!   sends the class again whole. Creates and updates both go as the
+//!   spec's upsert (`POST …/bulk?updateIfExists=true`), never `PUT`.
+//! - After a `429` whose reset says `0`, the next call still waits the
+//!   client's own pacing interval.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use skolsync::state::RunOutcome;
+use skolsync_model::ObjectType;
+use skolsync_model::ss12000::{Group, Person, Reference, SourceId};
+use skolsync_sandbox::{Faults, Outage};
+use support::{Harness, assert_success, changes_since};
+use uuid::Uuid;
+
+const PIPELINE: &str = "educloud-to-skolverket.toml";
+
+/// The pipeline copied with `settings` added to its `[sink]`.
+fn with_sink_settings(h: &Harness, settings: &str) -> PathBuf {
+    let path = h.copy(PIPELINE);
+    let text = std::fs::read_to_string(&path).expect("read the pipeline file");
+    let changed = text.replacen(
+        "kind = \"skolverket\"\n",
+        &format!("kind = \"skolverket\"\n{settings}\n"),
+        1,
+    );
+    assert_ne!(changed, text, "no [sink] to change");
+    std::fs::write(&path, changed).expect("write the pipeline file");
+    path
+}
+
+/// A personnummer not in `taken`, from `like` with another serial and a
+/// correct check digit.
+fn fresh_civic_no(like: &str, taken: &HashSet<String>) -> String {
+    let date = &like[..8];
+    for serial in 900..999 {
+        for check in 0..10 {
+            let candidate = format!("{date}{serial}{check}");
+            if !taken.contains(&candidate) && skolsync_model::CivicNo::parse(&candidate).is_ok() {
+                return candidate;
+            }
+        }
+    }
+    panic!("no free personnummer");
+}
+
+/// A new pupil, a copy of one the service holds under a new id, name,
+/// EPPN and personnummer, put into one class of theirs (and no other
+/// group). Returns the newcomer's and the class's Skolverket ids.
+fn newcomer_in_a_class(h: &Harness) -> (Uuid, Uuid) {
+    let world = h.sandbox.world();
+    let provisioned: HashSet<Uuid> = h.store().persons().iter().map(|p| p.id).collect();
+    let (newcomer, class) = {
+        let data = world.source.read().unwrap();
+        let in_class = |p: &Person| {
+            data.groups.iter().find(|g| {
+                g.group_type == skolsync_model::GroupType::Klass
+                    && g.group_memberships.iter().any(|m| m.person.id == p.id)
+                    && Uuid::parse_str(g.id.as_str())
+                        .is_ok_and(|id| h.store().group(id).is_some())
+            })
+        };
+        let (original, class): (&Person, &Group) = data
+            .persons
+            .iter()
+            .filter(|p| {
+                p.enrolments.len() == 1
+                    && Uuid::parse_str(p.id.as_str()).is_ok_and(|id| provisioned.contains(&id))
+            })
+            .find_map(|p| in_class(p).map(|g| (p, g)))
+            .expect("a provisioned pupil in a provisioned class");
+        let mut newcomer = original.clone();
+        newcomer.id = SourceId::new(Uuid::new_v4().to_string());
+        newcomer.given_name = "Nyinflyttad".into();
+        let tag = newcomer.id.as_str()[..8].to_string();
+        newcomer.edu_person_principal_names = vec![format!("ny.{tag}@edu.exempelby.se")];
+        for e in &mut newcomer.emails {
+            e.value = format!("ny.{tag}@exempelby.se");
+        }
+        let taken: HashSet<String> = data
+            .persons
+            .iter()
+            .filter_map(|p| p.civic_no.as_ref().map(|c| c.value.clone()))
+            .collect();
+        let mut civic = newcomer.civic_no.clone().unwrap();
+        civic.value = fresh_civic_no(&civic.value, &taken);
+        newcomer.civic_no = Some(civic);
+        let mut class = class.clone();
+        let mut membership = class
+            .group_memberships
+            .iter()
+            .find(|m| m.person.id == original.id)
+            .unwrap()
+            .clone();
+        membership.person = Reference::to(newcomer.id.as_str());
+        class.group_memberships.push(membership);
+        (newcomer, class)
+    };
+    let ids = (
+        Uuid::parse_str(newcomer.id.as_str()).unwrap(),
+        Uuid::parse_str(class.id.as_str()).unwrap(),
+    );
+    world.upsert(newcomer).unwrap();
+    world.upsert(class).unwrap();
+    ids
+}
+
+/// Every create and update the service received since `from` went as
+/// `POST …/bulk?updateIfExists=true`; none as `PUT`.
+fn assert_upserts_only(h: &Harness, from: usize) {
+    let requests = h.store().requests();
+    let bulk: Vec<_> = requests
+        .iter()
+        .skip(from)
+        .filter(|r| r.path.ends_with("/bulk"))
+        .collect();
+    assert!(!bulk.is_empty(), "nothing was sent");
+    for r in bulk {
+        assert_eq!(r.method, "POST", "{} {}", r.method, r.path);
+        assert_eq!(
+            r.query.as_deref(),
+            Some("updateIfExists=true"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+/// Members of a group as the service holds it.
+fn members(h: &Harness, group: Uuid) -> HashSet<Uuid> {
+    h.store()
+        .group(group)
+        .expect("the service holds the group")
+        .group_memberships
+        .iter()
+        .map(|m| m.person.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_sent_without_a_refused_pupil_is_sent_whole_once_the_pupil_lands() {
+    // Jobs settle slowly enough that the fault can be switched off between
+    // the persons and the groups of the second run.
+    let h = Harness::with(Duration::from_millis(300)).await;
+    let path = with_sink_settings(&h, "max_attempts = 1");
+    assert_success(&h.run(&path).await);
+
+    let (newcomer, class) = newcomer_in_a_class(&h);
+    assert!(!members(&h, class).contains(&newcomer));
+
+    // Second run: the service fails the newcomer (TemporaryError, and one
+    // attempt is all the pipeline allows); the fault ends as soon as the
+    // groups are sent, so the class itself is taken.
+    h.sandbox.faults().set(Faults {
+        temporary_error_share: 1.0,
+        ..Faults::default()
+    });
+    let faults_off_at_the_groups = async {
+        for _ in 0..6000 {
+            if h.store()
+                .requests()
+                .iter()
+                .any(|r| r.path == "/groups/bulk")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        h.sandbox.faults().set(Faults::default());
+    };
+    h.store().clear_requests();
+    let before = h.store().changes().len();
+    let (second, ()) = tokio::join!(h.run(&path), faults_off_at_the_groups);
+    assert_eq!(h.store().person(newcomer), None, "the newcomer was refused");
+    assert_ne!(second.report.outcome, RunOutcome::Success);
+    let c = &second.report.counts;
+    assert_eq!((c.persons.error, c.groups.warning), (1, 1), "{c:?}");
+    // The report says why the class went without the newcomer.
+    let problem = second
+        .report
+        .problems
+        .iter()
+        .find(|p| p.skolverket_id == Some(class))
+        .expect("the class is reported");
+    assert!(
+        problem
+            .messages
+            .iter()
+            .any(|m| m.id == "skolsync-member-left-out" && m.message.contains(&newcomer.to_string())),
+        "{problem:?}"
+    );
+    assert!(!members(&h, class).contains(&newcomer));
+    assert_upserts_only(&h, 0);
+    let changes = changes_since(&h.store(), before);
+    assert!(
+        changes.keys().all(|(kind, _)| *kind == ObjectType::Group),
+        "only the class changed: {changes:?}"
+    );
+
+    // Third run: the newcomer lands, and the class is sent again whole —
+    // the second run confirmed only what it sent.
+    h.store().clear_requests();
+    let before = h.store().changes().len();
+    let third = h.run(&path).await;
+    assert_success(&third);
+    assert!(h.store().person(newcomer).is_some());
+    assert!(members(&h, class).contains(&newcomer));
+    let c = &third.report.counts;
+    assert_eq!((c.persons.created, c.groups.updated), (1, 1), "{c:?}");
+    assert_upserts_only(&h, 0);
+    let changes = changes_since(&h.store(), before);
+    assert_eq!(changes.len(), 2, "the newcomer and the class: {changes:?}");
+
+    // Fourth: nothing left to send.
+    h.store().clear_requests();
+    let fourth = h.run(&path).await;
+    assert_success(&fourth);
+    assert_eq!(h.bulk_sends(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_429_with_a_zero_reset_the_next_call_waits_the_pacing_interval() {
+    let h = Harness::new().await;
+    // One call at a time, each answered after 300 ms: longer than the
+    // 210 ms pacing interval, so only the 429 rule can space the calls
+    // after a refusal (the pacer alone would let the next go at once).
+    let path = with_sink_settings(&h, "max_in_flight = 1");
+    h.sandbox.faults().set(Faults {
+        slow: Duration::from_millis(300),
+        ..Faults::default()
+    });
+    h.sandbox.faults().set_outage(Outage {
+        throttle_burst: 3,
+        retry_after_secs: 0,
+        ..Outage::default()
+    });
+    let result = h.run(&path).await;
+    assert_success(&result);
+    let requests = h.store().requests();
+    let throttled: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == 429)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(throttled.len(), 3, "the burst happened");
+    // 1.05 s / 5 calls per second, less a little for the clocks.
+    let interval = Duration::from_millis(200);
+    for i in throttled {
+        let refused = &requests[i];
+        let next = &requests[i + 1];
+        let answered = refused.at + refused.elapsed;
+        let gap = next.at.saturating_duration_since(answered);
+        assert!(
+            gap >= interval,
+            "the call after a 429 (reset 0) came {gap:?} after it, under the pacing interval"
+        );
+    }
+}
