@@ -70,8 +70,7 @@ fn newcomer_in_a_class(h: &Harness) -> (Uuid, Uuid) {
             data.groups.iter().find(|g| {
                 g.group_type == skolsync_model::GroupType::Klass
                     && g.group_memberships.iter().any(|m| m.person.id == p.id)
-                    && Uuid::parse_str(g.id.as_str())
-                        .is_ok_and(|id| h.store().group(id).is_some())
+                    && Uuid::parse_str(g.id.as_str()).is_ok_and(|id| h.store().group(id).is_some())
             })
         };
         let (original, class): (&Person, &Group) = data
@@ -198,10 +197,9 @@ async fn a_class_sent_without_a_refused_pupil_is_sent_whole_once_the_pupil_lands
         .find(|p| p.skolverket_id == Some(class))
         .expect("the class is reported");
     assert!(
-        problem
-            .messages
-            .iter()
-            .any(|m| m.id == "skolsync-member-left-out" && m.message.contains(&newcomer.to_string())),
+        problem.messages.iter().any(
+            |m| m.id == "skolsync-member-left-out" && m.message.contains(&newcomer.to_string())
+        ),
         "{problem:?}"
     );
     assert!(!members(&h, class).contains(&newcomer));

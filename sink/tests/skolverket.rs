@@ -447,7 +447,9 @@ async fn members_the_service_left_out_are_named_and_the_group_goes_whole_once_th
     };
     let sink = sink(sink_config(&sandbox)).await;
     let collected = Collected::default();
-    sink.apply(&only_group, &collected.callback()).await.unwrap();
+    sink.apply(&only_group, &collected.callback())
+        .await
+        .unwrap();
     let o = &collected.by_id()[&group.id];
     assert_eq!(o.status, OutcomeStatus::Warning, "{o:#?}");
     // Every member is named as left out, so the engine confirms the hash

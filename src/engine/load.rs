@@ -180,8 +180,18 @@ impl<'p> Reduced<'p> {
     fn index(plan: &'p Plan) -> Self {
         let (g, a) = (&plan.groups, &plan.activities);
         Reduced {
-            groups: g.create.iter().chain(&g.update).map(|d| (d.id, &d.payload)).collect(),
-            activities: a.create.iter().chain(&a.update).map(|d| (d.id, &d.payload)).collect(),
+            groups: g
+                .create
+                .iter()
+                .chain(&g.update)
+                .map(|d| (d.id, &d.payload))
+                .collect(),
+            activities: a
+                .create
+                .iter()
+                .chain(&a.update)
+                .map(|d| (d.id, &d.payload))
+                .collect(),
         }
     }
 }
@@ -334,7 +344,12 @@ mod tests {
             payload: activity.clone(),
         });
         let mut index = None;
-        let mut reduced = outcome(ObjectType::Activity, activity.id, &desired_hash, vec![other]);
+        let mut reduced = outcome(
+            ObjectType::Activity,
+            activity.id,
+            &desired_hash,
+            vec![other],
+        );
         decide_hash(&mut reduced, &plan, &mut index);
         let sent = content_hash(&activity_without(&activity, &[other]));
         assert_eq!(reduced.hash.as_deref(), Some(sent.as_str()));

@@ -498,7 +498,8 @@ impl Api {
                 // The pacer holds every call back until the server's reset
                 // (at least one pacing interval, see `Pacer::observe`); a
                 // Retry-After holds them at least that long.
-                let wait = super::rate::after_429(&headers, retry_after(&headers), pacer.interval());
+                let wait =
+                    super::rate::after_429(&headers, retry_after(&headers), pacer.interval());
                 pacer.block_until(Instant::now(), wait);
                 Attempt::Transient {
                     message: what(&entries()),

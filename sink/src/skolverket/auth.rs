@@ -812,8 +812,14 @@ mod tests {
             requested_access: None,
             organization_id: org.map(str::to_string),
         };
-        assert_eq!(organisation_digits("212000-0000").as_deref(), Some("2120000000"));
-        assert_eq!(organisation_digits("SE2120000000").as_deref(), Some("2120000000"));
+        assert_eq!(
+            organisation_digits("212000-0000").as_deref(),
+            Some("2120000000")
+        );
+        assert_eq!(
+            organisation_digits("SE2120000000").as_deref(),
+            Some("2120000000")
+        );
         assert_eq!(organisation_digits("21200-0000"), None);
         assert_eq!(organisation_digits("SE21200000AB"), None);
 
@@ -823,7 +829,10 @@ mod tests {
         let other = check_organisation(&claims(Some("SE5560000000")), Some("2120000000"))
             .unwrap_err()
             .to_string();
-        assert!(other.contains("SE5560000000") && other.contains("2120000000"), "{other}");
+        assert!(
+            other.contains("SE5560000000") && other.contains("2120000000"),
+            "{other}"
+        );
         let missing = check_organisation(&claims(None), Some("2120000000"))
             .unwrap_err()
             .to_string();

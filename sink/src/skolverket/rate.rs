@@ -137,7 +137,11 @@ impl Pacer {
 /// (`retry_after`, already read), else its `X-RateLimit-Reset`, else a
 /// whole window (1 s, always enough) — and never less than `interval`, the
 /// pacer's own spacing (see the module doc).
-pub fn after_429(headers: &HeaderMap, retry_after: Option<Duration>, interval: Duration) -> Duration {
+pub fn after_429(
+    headers: &HeaderMap,
+    retry_after: Option<Duration>,
+    interval: Duration,
+) -> Duration {
     retry_after
         .or_else(|| RateHeaders::read(headers).reset)
         .unwrap_or(Duration::from_secs(1))

@@ -132,8 +132,8 @@ fn entity_outcome(response: Option<&Value>) -> Result<EntityOutcome, String> {
 /// Reads a job status body. Only a body that is not a JSON object with a
 /// `responses` list is unreadable as a whole.
 pub fn job_status(body: &[u8]) -> Result<JobStatus, String> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("the job status is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the job status is not JSON: {e}"))?;
     let Some(responses) = value.get("responses").and_then(Value::as_array) else {
         return Err("the job status has no `responses` list".to_string());
     };
@@ -143,7 +143,9 @@ pub fn job_status(body: &[u8]) -> Result<JobStatus, String> {
         let Some(id) = id else {
             out.problems.push(format!(
                 "responses[{i}] has no readable `id` ({}), so it answers for no entity",
-                entry.get("id").map_or("missing".to_string(), Value::to_string)
+                entry
+                    .get("id")
+                    .map_or("missing".to_string(), Value::to_string)
             ));
             continue;
         };

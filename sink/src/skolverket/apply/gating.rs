@@ -464,7 +464,11 @@ mod tests {
 
         assert_eq!(
             sent_ids(&gated),
-            vec![(Op::Create, id(31)), (Op::Create, id(32)), (Op::Create, id(33))]
+            vec![
+                (Op::Create, id(31)),
+                (Op::Create, id(32)),
+                (Op::Create, id(33))
+            ]
         );
         let sent = |n| gated.send.iter().find(|s| s.desired.id == id(n)).unwrap();
         // Without the failed teacher, the other teacher stays.
@@ -493,9 +497,17 @@ mod tests {
         // Without the failed group, the other group stays.
         let without_group = sent(32);
         assert_eq!(without_group.left_out, vec![id(20)]);
-        let groups: Vec<Uuid> = without_group.payload().groups.iter().map(|g| g.id).collect();
+        let groups: Vec<Uuid> = without_group
+            .payload()
+            .groups
+            .iter()
+            .map(|g| g.id)
+            .collect();
         assert_eq!(groups, vec![id(21)]);
-        assert_eq!(without_group.warnings[0].resource_type, Some(ObjectType::Group));
+        assert_eq!(
+            without_group.warnings[0].resource_type,
+            Some(ObjectType::Group)
+        );
         // The planned payload is untouched (the engine decides the hash).
         assert_eq!(without_group.desired.payload.groups.len(), 2);
         // Nothing failed that it uses: sent as planned.

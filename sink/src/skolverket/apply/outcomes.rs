@@ -251,8 +251,16 @@ impl Runner<'_> {
                 Err(problem) => {
                     // Not confirmed, so a later run sends it again (an
                     // upsert: harmless if it did land).
-                    let detail = format!("its outcome in the job status could not be read: {problem}");
-                    self.finish(kind, op, item, OutcomeStatus::Error, Vec::new(), Some(detail));
+                    let detail =
+                        format!("its outcome in the job status could not be read: {problem}");
+                    self.finish(
+                        kind,
+                        op,
+                        item,
+                        OutcomeStatus::Error,
+                        Vec::new(),
+                        Some(detail),
+                    );
                     continue;
                 }
             };
@@ -301,7 +309,7 @@ impl Runner<'_> {
     /// left out, the group waits for [`Runner::regroup`] after the phase;
     /// otherwise it ends `Warning` here.
     fn group_warning(&mut self, op: Op, item: Item, warnings: Vec<LogEntry>) {
-        let members = serde_json::from_slice::<Group>(&item.json)
+        let members: Vec<Uuid> = serde_json::from_slice::<Group>(&item.json)
             .map(|g| g.group_memberships.iter().map(|m| m.person.id).collect())
             .unwrap_or_default();
         let dropped = members_dropped(&members, &warnings);
@@ -337,7 +345,10 @@ impl Runner<'_> {
         if dropped.is_empty() {
             return lanes;
         }
-        let wanted: HashSet<Uuid> = dropped.iter().flat_map(|d| d.members.iter().copied()).collect();
+        let wanted: HashSet<Uuid> = dropped
+            .iter()
+            .flat_map(|d| d.members.iter().copied())
+            .collect();
         let failed = self.emitter.failed();
         // Persons of this plan that were not refused landed in this run.
         let landed: HashSet<Uuid> = plan
@@ -458,7 +469,11 @@ mod tests {
         Uuid::from_u128(n)
     }
 
-    fn warning(attribute_value: Option<Uuid>, resource_id: Option<Uuid>, message: &str) -> LogEntry {
+    fn warning(
+        attribute_value: Option<Uuid>,
+        resource_id: Option<Uuid>,
+        message: &str,
+    ) -> LogEntry {
         LogEntry {
             id: "9142".to_string(),
             status_code: 400,
@@ -484,7 +499,11 @@ mod tests {
             // The member as the resource.
             warning(None, Some(id(2)), "Personen saknas"),
             // Only in the text (upper case, as some services print UUIDs).
-            warning(None, None, &format!("Elev {} saknas", id(3).to_string().to_uppercase())),
+            warning(
+                None,
+                None,
+                &format!("Elev {} saknas", id(3).to_string().to_uppercase()),
+            ),
             // About the group itself (EPPN-like warnings): names no member.
             warning(None, Some(id(100)), "Något annat"),
         ];
