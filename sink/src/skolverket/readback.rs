@@ -101,6 +101,22 @@ pub fn log_entries(body: &[u8]) -> Vec<LogEntry> {
     log_list(Some(&value), SeverityLevel::Error)
 }
 
+/// The answer of `GET …/bulk/jobs/{id}/isCompleted`: the spec's
+/// `schema: type: boolean`; `"true"` as text and an object with an
+/// `isCompleted` field are read too. `None` when it says neither.
+pub fn is_completed(body: &[u8]) -> Option<bool> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let answer = match &value {
+        Value::Object(fields) => fields.get("isCompleted")?,
+        other => other,
+    };
+    match answer {
+        Value::Bool(done) => Some(*done),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// One entity's `response`.
 fn entity_outcome(response: Option<&Value>) -> Result<EntityOutcome, String> {
     let Some(response) = response.filter(|r| r.is_object()) else {
@@ -224,6 +240,16 @@ mod tests {
         let outcome = status.entities[0].read.clone().unwrap();
         assert_eq!(outcome.warnings[0].severity_level, SeverityLevel::Warning);
         assert_eq!(outcome.warnings[0].id, "3047");
+    }
+
+    #[test]
+    fn is_completed_reads_the_boolean_in_its_usual_forms() {
+        assert_eq!(is_completed(b"true"), Some(true));
+        assert_eq!(is_completed(b" false\n"), Some(false));
+        assert_eq!(is_completed(br#""true""#), Some(true));
+        assert_eq!(is_completed(br#"{"isCompleted": true}"#), Some(true));
+        assert_eq!(is_completed(b"<html>"), None);
+        assert_eq!(is_completed(b"1"), None);
     }
 
     #[test]

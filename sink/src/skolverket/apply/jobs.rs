@@ -148,8 +148,12 @@ impl Runner<'_> {
                         }
                     }
                 } else {
-                    let done = String::from_utf8_lossy(&reply.body).trim() == "true";
+                    let answer = readback::is_completed(&reply.body);
                     let job = &mut jobs[pos];
+                    if answer.is_none() {
+                        tracing::warn!(job = %job.id, body = %super::super::auth::excerpt(&reply.body), "isCompleted answered neither true nor false; taken as not yet");
+                    }
+                    let done = answer == Some(true);
                     job.checked = true;
                     if done {
                         self.estimator.complete(age);
