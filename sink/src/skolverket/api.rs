@@ -105,6 +105,8 @@ pub struct Reply {
     pub sent_at: Instant,
     /// Times the request was processed by the service (not refused with 429).
     pub sends: u32,
+    /// The `Location` header, if any (a bulk call's job URL).
+    pub location: Option<String>,
 }
 
 /// A call that did not end with `2xx`.
@@ -492,6 +494,10 @@ impl Api {
                 body,
                 sent_at,
                 sends: *sends,
+                location: headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
             }),
             429 => {
                 self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);

@@ -44,14 +44,14 @@ impl Runner<'_> {
                 for item in &mut items {
                     item.sends += reply.sends;
                 }
-                match from_json::<Accepted>(&String::from_utf8_lossy(&reply.body)) {
-                    Ok(accepted) => {
+                match job_id(&reply) {
+                    Ok(job_id) => {
                         for item in &mut items {
-                            item.job = Some(accepted.job_id);
+                            item.job = Some(job_id);
                         }
                         let now = Instant::now();
                         jobs.push(Job {
-                            id: accepted.job_id,
+                            id: job_id,
                             op,
                             items,
                             accepted_at: now,
@@ -261,6 +261,23 @@ impl Runner<'_> {
     }
 }
 
+/// The job a bulk call's `202` started: the body's `jobId`, else the last
+/// segment of its `Location` header (spec, `202_accepted`: "Location: URL
+/// till det nyskapade asynkrona jobbet", e.g. `…/persons/bulk/jobs/{id}`).
+fn job_id(reply: &Reply) -> Result<Uuid, String> {
+    let body = from_json::<Accepted>(&String::from_utf8_lossy(&reply.body));
+    let error = match body {
+        Ok(accepted) => return Ok(accepted.job_id),
+        Err(e) => e.to_string(),
+    };
+    reply
+        .location
+        .as_deref()
+        .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+        .and_then(|last| Uuid::parse_str(last).ok())
+        .ok_or(error)
+}
+
 /// What a job status says about the entities a job carried.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Settlement {
@@ -390,6 +407,29 @@ mod tests {
         assert_eq!(
             settlement.done[&id(1)].as_ref().map(|o| o.status),
             Ok(JobEntityStatus::Success)
+        );
+    }
+
+    #[test]
+    fn the_job_id_comes_from_the_body_or_else_the_location() {
+        let reply = |body: &str, location: Option<&str>| Reply {
+            status: 202,
+            body: body.as_bytes().to_vec(),
+            sent_at: Instant::now(),
+            sends: 1,
+            location: location.map(str::to_string),
+        };
+        let body = format!(r#"{{"jobId":"{}","message":"ok"}}"#, id(7));
+        assert_eq!(job_id(&reply(&body, None)), Ok(id(7)));
+        let location = format!("https://api.example/v1/persons/bulk/jobs/{}", id(8));
+        assert_eq!(job_id(&reply("{}", Some(&location))), Ok(id(8)));
+        assert!(job_id(&reply("{}", None)).is_err());
+        assert!(
+            job_id(&reply(
+                "{}",
+                Some("https://api.example/v1/persons/bulk/jobs/x")
+            ))
+            .is_err()
         );
     }
 
