@@ -5,6 +5,9 @@
 //!   them (a warning naming them); the next run, once the pupil lands,
 //!   sends the class again whole. Creates and updates both go as the
 //!   spec's upsert (`POST …/bulk?updateIfExists=true`), never `PUT`.
+//! - A teacher the service does not take leaves their activity sent
+//!   without them (the other teachers and the groups keep their access);
+//!   the next run, once the teacher lands, sends the activity whole.
 //! - After a `429` whose reset says `0`, the next call still waits the
 //!   client's own pacing interval.
 #![allow(
@@ -20,9 +23,10 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use skolsync::engine::RunResult;
 use skolsync::state::RunOutcome;
 use skolsync_model::ObjectType;
-use skolsync_model::ss12000::{Group, Person, Reference, SourceId};
+use skolsync_model::ss12000::{Activity, Duty, Group, Person, Reference, SourceId};
 use skolsync_sandbox::{Faults, Outage};
 use support::{Harness, assert_success, changes_since};
 use uuid::Uuid;
@@ -118,6 +122,97 @@ fn newcomer_in_a_class(h: &Harness) -> (Uuid, Uuid) {
     ids
 }
 
+/// `person` under a new id, name, EPPN, e-mail and personnummer.
+fn copy_of(person: &Person, persons: &[Person]) -> Person {
+    let mut copy = person.clone();
+    copy.id = SourceId::new(Uuid::new_v4().to_string());
+    copy.given_name = "Nyanställd".into();
+    let tag = copy.id.as_str()[..8].to_string();
+    copy.edu_person_principal_names = vec![format!("ny.{tag}@edu.exempelby.se")];
+    for e in &mut copy.emails {
+        e.value = format!("ny.{tag}@exempelby.se");
+    }
+    let taken: HashSet<String> = persons
+        .iter()
+        .filter_map(|p| p.civic_no.as_ref().map(|c| c.value.clone()))
+        .collect();
+    if let Some(mut civic) = copy.civic_no.clone() {
+        civic.value = fresh_civic_no(&civic.value, &taken);
+        copy.civic_no = Some(civic);
+    }
+    copy
+}
+
+/// A new teacher — a copy of one the service holds, with a copy of their
+/// duty — added to one activity that teacher teaches. Returns the new
+/// person's, duty's and the activity's Skolverket ids.
+fn new_teacher_on_an_activity(h: &Harness) -> (Uuid, Uuid, Uuid) {
+    let world = h.sandbox.world();
+    let uuid = |id: &SourceId| Uuid::parse_str(id.as_str()).unwrap();
+    let (person, duty, activity) = {
+        let data = world.source.read().unwrap();
+        let (activity, assignment, duty): (&Activity, _, &Duty) = data
+            .activities
+            .iter()
+            .filter(|a| h.store().activity(uuid(&a.id)).is_some())
+            .find_map(|a| {
+                a.teachers.iter().find_map(|t| {
+                    let reference = t.duty.as_ref()?;
+                    let duty = data.duties.iter().find(|d| d.id == reference.id)?;
+                    h.store().duty(uuid(&duty.id))?;
+                    Some((a, t.clone(), duty))
+                })
+            })
+            .expect("a provisioned activity with a provisioned teacher");
+        let teacher_ref = duty.person.as_ref().expect("the duty names its person");
+        let teacher = data
+            .persons
+            .iter()
+            .find(|p| p.id == teacher_ref.id)
+            .expect("the teacher");
+        let person = copy_of(teacher, &data.persons);
+        let mut duty = duty.clone();
+        duty.id = SourceId::new(Uuid::new_v4().to_string());
+        duty.person = Some(Reference::to(person.id.as_str()));
+        let mut activity = activity.clone();
+        let mut assignment = assignment;
+        assignment.duty = Some(Reference::to(duty.id.as_str()));
+        if assignment.person.is_some() {
+            assignment.person = Some(Reference::to(person.id.as_str()));
+        }
+        activity.teachers.push(assignment);
+        (person, duty, activity)
+    };
+    let ids = (uuid(&person.id), uuid(&duty.id), uuid(&activity.id));
+    world.upsert(person).unwrap();
+    world.upsert(duty).unwrap();
+    world.upsert(activity).unwrap();
+    ids
+}
+
+/// Runs `path` with every entity's first outcome a `TemporaryError` until
+/// the first bulk call to `until` (e.g. `/groups/bulk`), then without
+/// faults. Jobs must settle slowly enough for the switch (300 ms). Clears
+/// the request log first.
+async fn run_failing_until(h: &Harness, path: &std::path::Path, until: &str) -> RunResult {
+    h.store().clear_requests();
+    h.sandbox.faults().set(Faults {
+        temporary_error_share: 1.0,
+        ..Faults::default()
+    });
+    let faults_off = async {
+        for _ in 0..6000 {
+            if h.store().requests().iter().any(|r| r.path == until) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        h.sandbox.faults().set(Faults::default());
+    };
+    let (result, ()) = tokio::join!(h.run(path), faults_off);
+    result
+}
+
 /// Every create and update the service received since `from` went as
 /// `POST …/bulk?updateIfExists=true`; none as `PUT`.
 fn assert_upserts_only(h: &Harness, from: usize) {
@@ -165,26 +260,9 @@ async fn a_class_sent_without_a_refused_pupil_is_sent_whole_once_the_pupil_lands
     // Second run: the service fails the newcomer (TemporaryError, and one
     // attempt is all the pipeline allows); the fault ends as soon as the
     // groups are sent, so the class itself is taken.
-    h.sandbox.faults().set(Faults {
-        temporary_error_share: 1.0,
-        ..Faults::default()
-    });
-    let faults_off_at_the_groups = async {
-        for _ in 0..6000 {
-            if h.store()
-                .requests()
-                .iter()
-                .any(|r| r.path == "/groups/bulk")
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        h.sandbox.faults().set(Faults::default());
-    };
     h.store().clear_requests();
     let before = h.store().changes().len();
-    let (second, ()) = tokio::join!(h.run(&path), faults_off_at_the_groups);
+    let second = run_failing_until(&h, &path, "/groups/bulk").await;
     assert_eq!(h.store().person(newcomer), None, "the newcomer was refused");
     assert_ne!(second.report.outcome, RunOutcome::Success);
     let c = &second.report.counts;
@@ -229,6 +307,65 @@ async fn a_class_sent_without_a_refused_pupil_is_sent_whole_once_the_pupil_lands
     let fourth = h.run(&path).await;
     assert_success(&fourth);
     assert_eq!(h.bulk_sends(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_goes_without_a_refused_teacher_and_whole_once_the_teacher_lands() {
+    let h = Harness::with(Duration::from_millis(300)).await;
+    let path = with_sink_settings(&h, "max_attempts = 1");
+    assert_success(&h.run(&path).await);
+    let (teacher, duty, activity) = new_teacher_on_an_activity(&h);
+    let teachers_before = h.store().activity(activity).unwrap().teachers.len();
+
+    // Second run: the new teacher's Person fails, so their Duty is held
+    // back; the activity still goes, without that Duty, so the other
+    // teachers and the groups keep their access.
+    let second = run_failing_until(&h, &path, "/activities/bulk").await;
+    assert_ne!(
+        second.report.outcome,
+        RunOutcome::Success,
+        "{:?}\n{:#?}",
+        second.report.counts,
+        second.report.problems
+    );
+    assert!(h.store().person(teacher).is_none() && h.store().duty(duty).is_none());
+    let c = &second.report.counts;
+    assert_eq!(
+        (c.persons.error, c.duties.held_back, c.activities.warning),
+        (1, 1, 1),
+        "{c:?}"
+    );
+    let problem = second
+        .report
+        .problems
+        .iter()
+        .find(|p| p.skolverket_id == Some(activity))
+        .expect("the activity is reported");
+    assert!(
+        problem
+            .messages
+            .iter()
+            .any(|m| m.id == "skolsync-reference-left-out" && m.message.contains(&duty.to_string())),
+        "{problem:?}"
+    );
+    let held = h.store().activity(activity).unwrap();
+    assert_eq!(held.teachers.len(), teachers_before);
+    assert!(held.teachers.iter().all(|t| t.duty.id != duty));
+    assert!(!held.groups.is_empty());
+
+    // Third run: the teacher and the duty land, and the activity goes again
+    // whole — the second run confirmed only what it sent.
+    let third = h.run(&path).await;
+    assert_success(&third);
+    let c = &third.report.counts;
+    assert_eq!(
+        (c.persons.created, c.duties.created, c.activities.updated),
+        (1, 1, 1),
+        "{c:?}"
+    );
+    let whole = h.store().activity(activity).unwrap();
+    assert!(whole.teachers.iter().any(|t| t.duty.id == duty));
+    assert_eq!(whole.teachers.len(), teachers_before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
