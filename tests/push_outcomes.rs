@@ -5,6 +5,9 @@
 //!   them (a warning naming them); the next run, once the pupil lands,
 //!   sends the class again whole. Creates and updates both go as the
 //!   spec's upsert (`POST …/bulk?updateIfExists=true`), never `PUT`.
+//! - A pupil the service no longer holds (though the state says it does)
+//!   makes their class come back with a warning; the next run sends the
+//!   pupil again, and the class whole.
 //! - A teacher the service does not take leaves their activity sent
 //!   without them (the other teachers and the groups keep their access);
 //!   the next run, once the teacher lands, sends the activity whole.
@@ -62,57 +65,49 @@ fn fresh_civic_no(like: &str, taken: &HashSet<String>) -> String {
     panic!("no free personnummer");
 }
 
+/// A pupil the service holds in a class the service holds, as the source
+/// has them.
+fn pupil_in_a_class(h: &Harness) -> (Person, Group) {
+    let world = h.sandbox.world();
+    let provisioned: HashSet<Uuid> = h.store().persons().iter().map(|p| p.id).collect();
+    let data = world.source.read().unwrap();
+    let in_class = |p: &Person| {
+        data.groups.iter().find(|g| {
+            g.group_type == skolsync_model::GroupType::Klass
+                && g.group_memberships.iter().any(|m| m.person.id == p.id)
+                && Uuid::parse_str(g.id.as_str()).is_ok_and(|id| h.store().group(id).is_some())
+        })
+    };
+    data.persons
+        .iter()
+        .filter(|p| {
+            p.enrolments.len() == 1
+                && Uuid::parse_str(p.id.as_str()).is_ok_and(|id| provisioned.contains(&id))
+        })
+        .find_map(|p| in_class(p).map(|g| (p.clone(), g.clone())))
+        .expect("a provisioned pupil in a provisioned class")
+}
+
 /// A new pupil, a copy of one the service holds under a new id, name,
 /// EPPN and personnummer, put into one class of theirs (and no other
 /// group). Returns the newcomer's and the class's Skolverket ids.
 fn newcomer_in_a_class(h: &Harness) -> (Uuid, Uuid) {
+    let (original, mut class) = pupil_in_a_class(h);
     let world = h.sandbox.world();
-    let provisioned: HashSet<Uuid> = h.store().persons().iter().map(|p| p.id).collect();
-    let (newcomer, class) = {
+    let newcomer = {
         let data = world.source.read().unwrap();
-        let in_class = |p: &Person| {
-            data.groups.iter().find(|g| {
-                g.group_type == skolsync_model::GroupType::Klass
-                    && g.group_memberships.iter().any(|m| m.person.id == p.id)
-                    && Uuid::parse_str(g.id.as_str()).is_ok_and(|id| h.store().group(id).is_some())
-            })
-        };
-        let (original, class): (&Person, &Group) = data
-            .persons
-            .iter()
-            .filter(|p| {
-                p.enrolments.len() == 1
-                    && Uuid::parse_str(p.id.as_str()).is_ok_and(|id| provisioned.contains(&id))
-            })
-            .find_map(|p| in_class(p).map(|g| (p, g)))
-            .expect("a provisioned pupil in a provisioned class");
-        let mut newcomer = original.clone();
-        newcomer.id = SourceId::new(Uuid::new_v4().to_string());
+        let mut newcomer = copy_of(&original, &data.persons);
         newcomer.given_name = "Nyinflyttad".into();
-        let tag = newcomer.id.as_str()[..8].to_string();
-        newcomer.edu_person_principal_names = vec![format!("ny.{tag}@edu.exempelby.se")];
-        for e in &mut newcomer.emails {
-            e.value = format!("ny.{tag}@exempelby.se");
-        }
-        let taken: HashSet<String> = data
-            .persons
-            .iter()
-            .filter_map(|p| p.civic_no.as_ref().map(|c| c.value.clone()))
-            .collect();
-        let mut civic = newcomer.civic_no.clone().unwrap();
-        civic.value = fresh_civic_no(&civic.value, &taken);
-        newcomer.civic_no = Some(civic);
-        let mut class = class.clone();
-        let mut membership = class
-            .group_memberships
-            .iter()
-            .find(|m| m.person.id == original.id)
-            .unwrap()
-            .clone();
-        membership.person = Reference::to(newcomer.id.as_str());
-        class.group_memberships.push(membership);
-        (newcomer, class)
+        newcomer
     };
+    let mut membership = class
+        .group_memberships
+        .iter()
+        .find(|m| m.person.id == original.id)
+        .unwrap()
+        .clone();
+    membership.person = Reference::to(newcomer.id.as_str());
+    class.group_memberships.push(membership);
     let ids = (
         Uuid::parse_str(newcomer.id.as_str()).unwrap(),
         Uuid::parse_str(class.id.as_str()).unwrap(),
@@ -366,6 +361,80 @@ async fn an_activity_goes_without_a_refused_teacher_and_whole_once_the_teacher_l
     let whole = h.store().activity(activity).unwrap();
     assert!(whole.teachers.iter().any(|t| t.duty.id == duty));
     assert_eq!(whole.teachers.len(), teachers_before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pupil_the_service_no_longer_holds_is_sent_again_and_then_their_class_whole() {
+    let h = Harness::new().await;
+    let path = h.copy(PIPELINE);
+    assert_success(&h.run(&path).await);
+    let (pupil, mut class) = pupil_in_a_class(&h);
+    let (pupil, class_id) = (
+        Uuid::parse_str(pupil.id.as_str()).unwrap(),
+        Uuid::parse_str(class.id.as_str()).unwrap(),
+    );
+
+    // Skolverket removes the pupil behind our back (as it does with a
+    // personnummer not in the population register, CHANGELOG v1.3), and
+    // the class is renamed in the source, so the next run sends it.
+    let e = h.sandbox.endpoints();
+    let outside = skolsync_sink::build(
+        &skolsync_sink::SinkConfig::Skolverket(
+            skolsync_sink::skolverket::config::SkolverketConfig {
+                auth_url: Some(e.auth_url.clone()),
+                provisioning_url: Some(e.provisioning_url.clone()),
+                client_cert: Some(e.client_cert.clone().into()),
+                client_key: Some(e.client_key.clone().into()),
+                ca_cert: Some(e.ca_cert.clone().into()),
+                ..Default::default()
+            },
+        ),
+        &skolsync_model::BuildContext::new("/"),
+    )
+    .await
+    .expect("a sink outside the pipeline");
+    let removal = skolsync_model::plan::Plan {
+        persons: skolsync_model::plan::TypePlan {
+            delete: vec![pupil],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    outside.apply(&removal, &|_| Ok(())).await.unwrap();
+    assert!(h.store().person(pupil).is_none());
+    class.display_name = format!("{} (ny)", class.display_name);
+    h.sandbox.world().upsert(class).unwrap();
+
+    // Second run: the class is taken without the pupil, with the service's
+    // warning; the run learns the service does not hold the pupil.
+    let second = h.run(&path).await;
+    let c = &second.report.counts;
+    assert_eq!((c.groups.updated, c.groups.warning), (1, 1), "{c:?}");
+    let problem = second
+        .report
+        .problems
+        .iter()
+        .find(|p| p.skolverket_id == Some(class_id))
+        .expect("the class is reported");
+    assert!(
+        problem.messages.iter().any(|m| m.message.contains("Gruppmedlemmen")
+            || m.message.contains(&pupil.to_string())),
+        "{problem:?}"
+    );
+    assert!(!members(&h, class_id).contains(&pupil));
+
+    // Third run: the pupil is sent again, and then the class, whole.
+    let third = h.run(&path).await;
+    assert_success(&third);
+    let c = &third.report.counts;
+    assert_eq!((c.persons.created, c.groups.updated), (1, 1), "{c:?}");
+    assert!(h.store().person(pupil).is_some());
+    assert!(members(&h, class_id).contains(&pupil));
+
+    // Fourth: nothing left to send.
+    h.store().clear_requests();
+    assert_success(&h.run(&path).await);
+    assert_eq!(h.bulk_sends(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@
 //! made from what the store holds, so a run killed at any moment leaves a
 //! store from which the next run sends exactly what was not confirmed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 
@@ -50,6 +50,9 @@ pub(super) async fn load(
     // The planned groups and activities by id, indexed when one is first
     // sent without some references.
     let mut reduced: Option<Reduced<'_>> = None;
+    // Persons the state said the service holds, but a group's outcome says
+    // it does not: forgotten once the outcomes are stored.
+    let mut not_held = NotHeld::default();
 
     let bars = progress.load(plan);
     let mut writer = store.outcome_writer(run_id, sink_identity).await;
@@ -81,6 +84,7 @@ pub(super) async fn load(
             outcome = rx.recv() => {
                 let Some(mut outcome) = outcome else { break };
                 decide_hash(&mut outcome, plan, &mut reduced);
+                not_held.note(&outcome, plan);
                 // The report's index of the plan knows where it came from.
                 let (source_id, school_unit) = builder.origin(outcome.kind, outcome.id);
                 bars.inc(outcome.kind, !outcome.status.is_accepted());
@@ -116,6 +120,11 @@ pub(super) async fn load(
     // Whatever happened, what was received is committed.
     if let Err(e) = writer.finish().await {
         stopped.get_or_insert_with(|| Ended::Stopped(format!("the state store failed: {e}")));
+    }
+    if !matches!(&stopped, Some(Ended::Stopped(_)))
+        && let Err(e) = not_held.forget(store, sink_identity).await
+    {
+        stopped = Some(Ended::Stopped(format!("the state store failed: {e}")));
     }
     if stopped.is_some() {
         return Ok(stopped);
@@ -193,6 +202,51 @@ impl<'p> Reduced<'p> {
                 .map(|d| (d.id, &d.payload))
                 .collect(),
         }
+    }
+}
+
+/// Members a group's outcome names as left out whose Person this plan
+/// left alone as unchanged: the state said the service holds them, but the
+/// service (CHANGELOG v1.3.2: the group is taken "även om vissa elever i
+/// gruppen inte finns i provtjänsten", with a warning) says it does not —
+/// Skolverket removes a person whose personnummer is not in the population
+/// register after 10 days (CHANGELOG v1.3). They are forgotten, so the
+/// next plan creates them again, and the group (confirmed without them)
+/// is then sent whole. A member left out because its Person failed in this
+/// run was in the plan's creates or updates, and is not touched.
+#[derive(Default)]
+struct NotHeld<'p> {
+    /// The plan's unchanged persons, indexed when first needed.
+    unchanged: Option<HashSet<&'p Uuid>>,
+    found: BTreeSet<Uuid>,
+}
+
+impl<'p> NotHeld<'p> {
+    fn note(&mut self, outcome: &Outcome, plan: &'p Plan) {
+        if outcome.kind != ObjectType::Group
+            || outcome.left_out.is_empty()
+            || !outcome.status.is_accepted()
+        {
+            return;
+        }
+        let unchanged = self
+            .unchanged
+            .get_or_insert_with(|| plan.persons.unchanged.iter().collect());
+        for member in &outcome.left_out {
+            if unchanged.contains(member) {
+                self.found.insert(*member);
+            }
+        }
+    }
+
+    async fn forget(&self, store: &StateStore, sink_identity: &str) -> Result<(), EngineError> {
+        for id in &self.found {
+            tracing::warn!(person = %id, "the service does not hold a person the state said it holds (a group was taken without them); the next run sends the person again");
+            store
+                .forget_entity(sink_identity, ObjectType::Person, *id)
+                .await?;
+        }
+        Ok(())
     }
 }
 
