@@ -444,7 +444,7 @@ pub struct DutyAssignment {
     pub duty: ObjectReference,
 }
 
-/// The body of a bulk create/update (`POST`/`PUT /{kind}/bulk`).
+/// The body of a bulk create/update (`POST /{kind}/bulk`; `PUT` takes the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkRequest<T> {
     /// The resources to create or update.

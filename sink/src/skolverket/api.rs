@@ -460,7 +460,7 @@ impl Api {
                 Ok(answer) => answer,
                 Err(error) => {
                     // The request may or may not have been processed; every
-                    // call we repeat is safe to repeat (upserts, PUTs, reads,
+                    // call we repeat is safe to repeat (upserts, reads,
                     // deletes whose "already gone" counts as done).
                     *sends += 1;
                     if let Some(problem) = tls_problem(&error) {
