@@ -26,7 +26,7 @@ use serde::ser::{self, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::provtjanst::Group;
+use crate::provtjanst::{Activity, Group};
 
 /// SHA-256 (hex) of the canonical JSON of `value`: the JSON of
 /// `serde_json::to_value(value)`, printed compactly with object keys sorted.
@@ -68,6 +68,17 @@ pub fn group_without(group: &Group, left_out: &[Uuid]) -> Group {
     reduced
         .group_memberships
         .retain(|m| !left_out.contains(&m.person.id));
+    reduced
+}
+
+/// `activity` as sent without the groups and teachers' duties whose ids
+/// are in `left_out` (they were not accepted): what the sink sends when
+/// some of them failed, and what the engine hashes to know what the
+/// service holds.
+pub fn activity_without(activity: &Activity, left_out: &[Uuid]) -> Activity {
+    let mut reduced = activity.clone();
+    reduced.groups.retain(|g| !left_out.contains(&g.id));
+    reduced.teachers.retain(|t| !left_out.contains(&t.duty.id));
     reduced
 }
 

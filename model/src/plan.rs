@@ -103,7 +103,7 @@ pub struct LeftOutRef {
 pub struct TypePlan<T> {
     /// New entities (sent with `POST …/bulk?updateIfExists=true`).
     pub create: Vec<Desired<T>>,
-    /// Changed entities (sent with `PUT …/bulk`).
+    /// Changed entities (sent, like creates, with `POST …/bulk?updateIfExists=true`).
     pub update: Vec<Desired<T>>,
     /// Entities to remove (ids for `POST …/bulk/delete`).
     pub delete: Vec<Uuid>,

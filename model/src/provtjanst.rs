@@ -77,12 +77,26 @@ pub trait Payload: Serialize + DeserializeOwned + Clone + fmt::Debug + PartialEq
     /// Drops the read-only fields (`meta`, `provisioningStatus`), e.g. before
     /// sending back a resource that was read from the service.
     fn clear_read_only(&mut self);
+
+    /// The JSON sent to the service for this resource: its serialization,
+    /// except where a type must say "none left" explicitly (see
+    /// [`Person::to_wire`]). The content hash is of the serialization, not
+    /// of this.
+    fn to_wire(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(self)
+    }
 }
 
 macro_rules! impl_payload {
-    ($ty:ty, $kind:expr) => {
+    ($ty:ty, $kind:expr $(, $wire:ident)?) => {
         impl Payload for $ty {
             const KIND: ObjectType = $kind;
+
+            $(
+                fn to_wire(&self) -> serde_json::Result<Vec<u8>> {
+                    self.$wire()
+                }
+            )?
 
             fn id(&self) -> Uuid {
                 self.id
@@ -104,7 +118,7 @@ macro_rules! impl_payload {
     };
 }
 
-impl_payload!(Person, ObjectType::Person);
+impl_payload!(Person, ObjectType::Person, to_wire);
 impl_payload!(Duty, ObjectType::Duty);
 impl_payload!(Group, ObjectType::Group);
 impl_payload!(Activity, ObjectType::Activity);
@@ -184,6 +198,43 @@ record! {
         /// Whether the person has an account in the test platform (read-only).
         /// A person needs an enrolment or a duty to get one.
         pub provisioning_status: Option<bool> [optional],
+    }
+}
+
+/// The lists of a Person that are always sent, even empty.
+const PERSON_LISTS_SENT: [&str; 3] = ["enrolments", "emails", "externalIdentifiers"];
+
+impl Person {
+    /// The JSON sent for this person: its serialization with `enrolments`,
+    /// `emails` and `externalIdentifiers` present even when empty, so an
+    /// update says "none left" (a pupil who left every school unit, a
+    /// staff member whose eduID was withdrawn). Not documented: whether the
+    /// service keeps a list an update leaves out; chosen: never leave the
+    /// answer to it, as groups (`groupMemberships`) and activities
+    /// (`teachers`) already do. The serialization itself leaves empty lists
+    /// out, so the content hash of a person is what it always was, and a
+    /// person read back with `[]` hashes as one read back without the list.
+    pub fn to_wire(&self) -> serde_json::Result<Vec<u8>> {
+        let mut json = serde_json::to_vec(self)?;
+        let missing = [
+            self.enrolments.is_empty(),
+            self.emails.is_empty(),
+            self.external_identifiers.is_empty(),
+        ];
+        // The serialization is one object: add each missing list before its
+        // closing brace (`id` always precedes, so a comma is right).
+        if json.last() == Some(&b'}') {
+            json.pop();
+            for (key, missing) in PERSON_LISTS_SENT.iter().zip(missing) {
+                if missing {
+                    json.extend_from_slice(b",\"");
+                    json.extend_from_slice(key.as_bytes());
+                    json.extend_from_slice(b"\":[]");
+                }
+            }
+            json.push(b'}');
+        }
+        Ok(json)
     }
 }
 
@@ -393,7 +444,7 @@ pub struct DutyAssignment {
     pub duty: ObjectReference,
 }
 
-/// The body of a bulk create/update (`POST`/`PUT /{kind}/bulk`).
+/// The body of a bulk create/update (`POST /{kind}/bulk`; `PUT` takes the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkRequest<T> {
     /// The resources to create or update.
@@ -651,4 +702,55 @@ pub fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, PayloadError> {
         source,
     })?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::hash::content_hash;
+
+    fn person(extra: Value) -> Person {
+        let mut base = json!({
+            "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+            "givenName": "Pippi", "familyName": "Långstrump",
+            "eduPersonPrincipalNames": ["pippi@edu.huvudman.se"],
+            "civicNo": {"value": "200901272385", "nationality": "SE"},
+        });
+        if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn a_person_is_sent_with_its_emptied_lists_and_hashed_as_before() {
+        let bare = person(json!({}));
+        let wire: Value = serde_json::from_slice(&bare.to_wire().unwrap()).unwrap();
+        for key in ["enrolments", "emails", "externalIdentifiers"] {
+            assert_eq!(wire[key], json!([]), "{key} in {wire}");
+        }
+        // The serialization (and so the content hash) leaves them out.
+        let plain = serde_json::to_value(&bare).unwrap();
+        assert!(plain.get("emails").is_none());
+        // Read back with explicit empty lists, the person hashes the same.
+        let read_back: Person = serde_json::from_value(wire.clone()).unwrap();
+        assert_eq!(content_hash(&read_back), content_hash(&bare));
+
+        // Lists with content are sent as they are, once each.
+        let full = person(json!({
+            "emails": [{"value": "pippi@skola.se", "type": "Skola elev"}],
+        }));
+        let text = String::from_utf8(full.to_wire().unwrap()).unwrap();
+        assert_eq!(text.matches("\"emails\"").count(), 1, "{text}");
+        let wire: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(wire["emails"][0]["value"], "pippi@skola.se");
+        assert_eq!(wire["enrolments"], json!([]));
+        assert_eq!(
+            Payload::to_wire(&full).unwrap(),
+            full.to_wire().unwrap(),
+            "the trait sends the same"
+        );
+    }
 }

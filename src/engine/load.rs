@@ -12,15 +12,15 @@
 //! made from what the store holds, so a run killed at any moment leaves a
 //! store from which the next run sends exactly what was not confirmed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 
 use skolsync_connectors::ReadSummary;
 use skolsync_model::ObjectType;
-use skolsync_model::hash::{content_hash, group_without};
+use skolsync_model::hash::{activity_without, content_hash, group_without};
 use skolsync_model::plan::{Action, Outcome, Plan};
-use skolsync_model::provtjanst::Group;
+use skolsync_model::provtjanst::{Activity, Group};
 use skolsync_sink::{Sink, SinkError, SinkStop};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -47,9 +47,12 @@ pub(super) async fn load(
     interrupt: &Interrupt,
     confirmed: &mut HashSet<(ObjectType, Uuid)>,
 ) -> Result<Option<Ended>, EngineError> {
-    // The planned groups by id, indexed when a group is first sent
-    // without some members.
-    let mut groups: Option<HashMap<Uuid, &Group>> = None;
+    // The planned groups and activities by id, indexed when one is first
+    // sent without some references.
+    let mut reduced: Option<Reduced<'_>> = None;
+    // Persons the state said the service holds, but a group's outcome says
+    // it does not: forgotten once the outcomes are stored.
+    let mut not_held = NotHeld::default();
 
     let bars = progress.load(plan);
     let mut writer = store.outcome_writer(run_id, sink_identity).await;
@@ -80,7 +83,8 @@ pub(super) async fn load(
             }
             outcome = rx.recv() => {
                 let Some(mut outcome) = outcome else { break };
-                decide_hash(&mut outcome, plan, &mut groups);
+                decide_hash(&mut outcome, plan, &mut reduced);
+                not_held.note(&outcome, plan);
                 // The report's index of the plan knows where it came from.
                 let (source_id, school_unit) = builder.origin(outcome.kind, outcome.id);
                 bars.inc(outcome.kind, !outcome.status.is_accepted());
@@ -117,6 +121,11 @@ pub(super) async fn load(
     if let Err(e) = writer.finish().await {
         stopped.get_or_insert_with(|| Ended::Stopped(format!("the state store failed: {e}")));
     }
+    if !matches!(&stopped, Some(Ended::Stopped(_)))
+        && let Err(e) = not_held.forget(store, sink_identity).await
+    {
+        stopped = Some(Ended::Stopped(format!("the state store failed: {e}")));
+    }
     if stopped.is_some() {
         return Ok(stopped);
     }
@@ -142,31 +151,102 @@ pub(super) async fn load(
 
 /// Decides which hash an outcome confirms. The sink reports the desired
 /// entity's hash; a group it sent without some members (their Person was
-/// not accepted) confirms the hash of what was actually sent — the
-/// desired group without those members — so the next run sees it differs
-/// and sends the full group again. The hash is the model's one function;
-/// the sink computes none.
-fn decide_hash<'p>(
-    outcome: &mut Outcome,
-    plan: &'p Plan,
-    groups: &mut Option<HashMap<Uuid, &'p Group>>,
-) {
-    if outcome.left_out.is_empty() || outcome.kind != ObjectType::Group {
+/// not accepted, or the service said it does not hold them), or an
+/// activity it sent without some groups or teachers' duties (not
+/// accepted), confirms the hash of what the service holds — the desired
+/// entity without those references — so the next run sees it differs and
+/// sends it whole again. The hash is the model's one function; the sink
+/// computes none.
+fn decide_hash<'p>(outcome: &mut Outcome, plan: &'p Plan, index: &mut Option<Reduced<'p>>) {
+    if outcome.left_out.is_empty()
+        || !matches!(outcome.kind, ObjectType::Group | ObjectType::Activity)
+    {
         return;
     }
-    let groups = groups.get_or_insert_with(|| {
-        let p = &plan.groups;
-        p.create
-            .iter()
-            .chain(&p.update)
-            .map(|d| (d.id, &d.payload))
-            .collect()
-    });
-    if let Some(group) = groups.get(&outcome.id) {
-        outcome.hash = Some(content_hash(&group_without(group, &outcome.left_out)));
-    } else {
-        // Not a group of this plan: confirm nothing it could match.
-        outcome.hash = None;
+    let index = index.get_or_insert_with(|| Reduced::index(plan));
+    let sent = match outcome.kind {
+        ObjectType::Group => index
+            .groups
+            .get(&outcome.id)
+            .map(|g| content_hash(&group_without(g, &outcome.left_out))),
+        _ => index
+            .activities
+            .get(&outcome.id)
+            .map(|a| content_hash(&activity_without(a, &outcome.left_out))),
+    };
+    // Not an entity of this plan: confirm nothing it could match.
+    outcome.hash = sent;
+}
+
+/// The planned groups and activities by id, indexed when one is first sent
+/// without some references.
+struct Reduced<'p> {
+    groups: HashMap<Uuid, &'p Group>,
+    activities: HashMap<Uuid, &'p Activity>,
+}
+
+impl<'p> Reduced<'p> {
+    fn index(plan: &'p Plan) -> Self {
+        let (g, a) = (&plan.groups, &plan.activities);
+        Reduced {
+            groups: g
+                .create
+                .iter()
+                .chain(&g.update)
+                .map(|d| (d.id, &d.payload))
+                .collect(),
+            activities: a
+                .create
+                .iter()
+                .chain(&a.update)
+                .map(|d| (d.id, &d.payload))
+                .collect(),
+        }
+    }
+}
+
+/// Members a group's outcome names as left out whose Person this plan
+/// left alone as unchanged: the state said the service holds them, but the
+/// service (CHANGELOG v1.3.2: the group is taken "även om vissa elever i
+/// gruppen inte finns i provtjänsten", with a warning) says it does not —
+/// Skolverket removes a person whose personnummer is not in the population
+/// register after 10 days (CHANGELOG v1.3). They are forgotten, so the
+/// next plan creates them again, and the group (confirmed without them)
+/// is then sent whole. A member left out because its Person failed in this
+/// run was in the plan's creates or updates, and is not touched.
+#[derive(Default)]
+struct NotHeld<'p> {
+    /// The plan's unchanged persons, indexed when first needed.
+    unchanged: Option<HashSet<&'p Uuid>>,
+    found: BTreeSet<Uuid>,
+}
+
+impl<'p> NotHeld<'p> {
+    fn note(&mut self, outcome: &Outcome, plan: &'p Plan) {
+        if outcome.kind != ObjectType::Group
+            || outcome.left_out.is_empty()
+            || !outcome.status.is_accepted()
+        {
+            return;
+        }
+        let unchanged = self
+            .unchanged
+            .get_or_insert_with(|| plan.persons.unchanged.iter().collect());
+        for member in &outcome.left_out {
+            if unchanged.contains(member) {
+                self.found.insert(*member);
+            }
+        }
+    }
+
+    async fn forget(&self, store: &StateStore, sink_identity: &str) -> Result<(), EngineError> {
+        for id in &self.found {
+            tracing::warn!(person = %id, "the service does not hold a person the state said it holds (a group was taken without them); the next run sends the person again");
+            store
+                .forget_entity(sink_identity, ObjectType::Person, *id)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -293,5 +373,40 @@ mod tests {
         );
         decide_hash(&mut unknown, &plan, &mut groups);
         assert_eq!(unknown.hash, None);
+    }
+
+    #[test]
+    fn an_activity_sent_without_a_teacher_confirms_the_hash_of_what_was_sent() {
+        let (group, duty, other) = (
+            Uuid::from_u128(20),
+            Uuid::from_u128(10),
+            Uuid::from_u128(11),
+        );
+        let activity: Activity = serde_json::from_value(serde_json::json!({
+            "id": Uuid::from_u128(30), "displayName": "Ma 7A", "activityType": "Undervisning",
+            "groups": [{"id": group}], "teachers": [{"duty": {"id": duty}}, {"duty": {"id": other}}],
+            "organisation": {"id": Uuid::from_u128(5)}, "parentActivity": {"id": Uuid::from_u128(6)},
+        }))
+        .unwrap();
+        let desired_hash = content_hash(&activity);
+        let mut plan = Plan::default();
+        plan.activities.update.push(Desired {
+            id: activity.id,
+            source_id: "ma7a".into(),
+            hash: desired_hash.clone(),
+            school_unit: None,
+            payload: activity.clone(),
+        });
+        let mut index = None;
+        let mut reduced = outcome(
+            ObjectType::Activity,
+            activity.id,
+            &desired_hash,
+            vec![other],
+        );
+        decide_hash(&mut reduced, &plan, &mut index);
+        let sent = content_hash(&activity_without(&activity, &[other]));
+        assert_eq!(reduced.hash.as_deref(), Some(sent.as_str()));
+        assert_ne!(sent, desired_hash);
     }
 }

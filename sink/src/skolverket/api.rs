@@ -105,6 +105,8 @@ pub struct Reply {
     pub sent_at: Instant,
     /// Times the request was processed by the service (not refused with 429).
     pub sends: u32,
+    /// The `Location` header, if any (a bulk call's job URL).
+    pub location: Option<String>,
 }
 
 /// A call that did not end with `2xx`.
@@ -215,15 +217,9 @@ pub struct Api {
     stats: Stats,
 }
 
-/// Parses an error body as the spec's list of log entries (or one entry).
-pub fn log_entries(body: &[u8]) -> Vec<LogEntry> {
-    if let Ok(list) = serde_json::from_slice::<Vec<LogEntry>>(body) {
-        return list;
-    }
-    serde_json::from_slice::<LogEntry>(body)
-        .map(|e| vec![e])
-        .unwrap_or_default()
-}
+/// Parses an error body as the spec's list of log entries (or one entry),
+/// tolerantly ([`super::readback::log_entries`]).
+pub use super::readback::log_entries;
 
 fn summarise(status: u16, entries: &[LogEntry], body: &[u8]) -> String {
     match entries.first() {
@@ -464,7 +460,7 @@ impl Api {
                 Ok(answer) => answer,
                 Err(error) => {
                     // The request may or may not have been processed; every
-                    // call we repeat is safe to repeat (upserts, PUTs, reads,
+                    // call we repeat is safe to repeat (upserts, reads,
                     // deletes whose "already gone" counts as done).
                     *sends += 1;
                     if let Some(problem) = tls_problem(&error) {
@@ -498,20 +494,19 @@ impl Api {
                 body,
                 sent_at,
                 sends: *sends,
+                location: headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
             }),
             429 => {
                 self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                // The pacer holds every call back until the server's reset;
-                // a Retry-After holds them at least that long.
-                let wait = match retry_after(&headers) {
-                    Some(wait) => {
-                        pacer.block_until(Instant::now(), wait);
-                        wait
-                    }
-                    None => super::rate::RateHeaders::read(&headers)
-                        .reset
-                        .unwrap_or(Duration::from_secs(1)),
-                };
+                // The pacer holds every call back until the server's reset
+                // (at least one pacing interval, see `Pacer::observe`); a
+                // Retry-After holds them at least that long.
+                let wait =
+                    super::rate::after_429(&headers, retry_after(&headers), pacer.interval());
+                pacer.block_until(Instant::now(), wait);
                 Attempt::Transient {
                     message: what(&entries()),
                     wait,
@@ -581,19 +576,5 @@ impl Api {
                 })
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_entries_are_read_from_lists_or_single_objects() {
-        let one = br#"{"id":"5002","statusCode":403,"message":"Ogiltigt JWT bearer token.","severityLevel":"Error","timeOfOccurance":"2021-05-12T10:30:00.123+02:00"}"#;
-        assert_eq!(log_entries(one)[0].id, "5002");
-        let list = format!("[{}]", String::from_utf8_lossy(one));
-        assert_eq!(log_entries(list.as_bytes()).len(), 1);
-        assert!(log_entries(b"<html>").is_empty());
     }
 }

@@ -7,41 +7,60 @@
 //! gated on final statuses.
 //!
 //! **Gating.** An entity whose dependency was refused in this run is not
-//! sent:
+//! sent whole:
 //! - a Duty whose Person did not end `Success`/`Warning` is `HeldBack`,
 //!   blocked by that Person;
-//! - an Activity with a Group or a teacher's Duty that did not end
-//!   `Success`/`Warning` (refused or itself held back) is `HeldBack`,
-//!   blocked by the first such dependency;
+//! - an Activity is sent without the groups and teachers' duties that did
+//!   not end `Success`/`Warning` (refused or themselves held back), with
+//!   one LogEntry `skolsync-reference-left-out` each, and ends `Warning`;
+//!   it is `HeldBack` only when no group is left (`groups` has
+//!   `minItems: 1`), blocked by the first failed group;
 //! - a Group is sent without the members whose Person was refused (the
 //!   service would drop them with a warning anyway, CHANGELOG v1.3.2) and
 //!   ends `Warning` with one LogEntry `skolsync-member-left-out` per member
-//!   left out. Its outcome carries the desired group's hash and names the
-//!   members left out (`Outcome::left_out`); the engine confirms the hash
-//!   of what was sent, so the next run sends the group again, with the
-//!   member once the Person lands. The sink computes no hash.
+//!   left out.
 //!
-//! Entities that are not in the plan (unchanged) count as present.
+//! Such outcomes carry the desired entity's hash and name what was left
+//! out (`Outcome::left_out`); the engine confirms the hash of what was
+//! sent, so the next run sends the entity again whole once what it refers
+//! to has landed. The sink computes no hash. Entities that are not in the
+//! plan (unchanged) count as present.
+//!
+//! **Members the service left out.** A Group the service accepts with
+//! warnings that name some of the members sent (CHANGELOG v1.3.2: "Efter
+//! eleverna har lagts till i provtjänsten behöver gruppen överföras igen")
+//! is sent again whole in the same run when every such member's Person
+//! landed in this run (once); otherwise it ends `Warning` with those
+//! members in `left_out`, and the next run sends it again.
 //!
 //! **Confirmation.** A job's first check fetches its full status directly:
 //! it costs one call like `isCompleted` does, and when the job has settled
 //! (the usual case, see [`Estimator`]) nothing else is needed. Only a job
 //! found still pending is then polled with the cheap `isCompleted` until it
-//! says `true`, and its status fetched once more. `showOnlyError=true` is
-//! never used: it lists only `Error` entities, so the `Warning` messages and
-//! `TemporaryError` entities this sink must keep would be lost.
+//! says `true`, and its status fetched once more. A job is complete only
+//! when every entity it carried is listed with a final status; entities
+//! listed final are resolved at once, the others (listed `Pending`, or not
+//! listed yet) are waited for until the job deadline and never sent again
+//! meanwhile ([`jobs`]). The status is read entity by entity
+//! ([`super::readback`]): one unreadable entity ends `Error` with the
+//! problem, the rest is used. `showOnlyError=true` is never used: it lists
+//! only `Error` entities, so the `Warning` messages and `TemporaryError`
+//! entities this sink must keep would be lost.
 //!
 //! **Outcomes** per entity status: `Success`/`Warning` are kept with their
-//! messages; `Error` keeps Skolverket's LogEntries; `TemporaryError` (and an
-//! entity the status does not list) is sent again after a backoff, up to
-//! `max_attempts` times. A delete the service answers "does not exist" (404)
-//! ends `Success`: the entity is gone, which is what was asked. An update of
-//! an entity the service does not know (404) is sent again as a create
-//! (upsert) once. A batch answered `413` goes back to the queue and is packed
-//! again under a lower limit (90 % of the refused body); a single entity
-//! over the limit ends `Error` alone. A batch the service refuses outright
-//! (another 4xx) ends `Error` for its entities; three such batches in a row
-//! stop the run.
+//! messages; `Error` keeps Skolverket's LogEntries; `TemporaryError` is sent
+//! again after a backoff, up to `max_attempts` times. Creates and updates
+//! are both `POST /{kind}/bulk?updateIfExists=true`, the spec's upsert, so
+//! an update of an entity the service no longer holds simply creates it. A
+//! delete the service answers "not found" ends `Success` (the entity is
+//! gone, which is what was asked): not documented how a bulk delete of an
+//! unknown id is answered; chosen: an entity `Error` whose `statusCode` is
+//! 404, or whose LogEntries are all 404 (the spec's `404_not_found`, "Posten
+//! hittades inte"), means absent. A batch answered `413` goes back to the
+//! queue and is packed again under a lower limit (90 % of the refused
+//! body); a single entity over the limit ends `Error` alone. A batch the
+//! service refuses outright (another 4xx) ends `Error` for its entities;
+//! three such batches in a row stop the run.
 //!
 //! **Layout.** This file holds the order and the event loop of a phase;
 //! `gating` decides what is sent and what is held back (pure, no HTTP),
@@ -59,7 +78,7 @@
 //! engine stops the run the same way when its outcome callback answers
 //! `Err` (it can no longer record outcomes).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -67,15 +86,14 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use reqwest::Method;
 use skolsync_model::plan::{Action, Outcome, OutcomeStatus, Plan, SEND_ORDER};
-use skolsync_model::provtjanst::{
-    Accepted, AsynchronousResponse, EntityOutcome, LogEntry, from_json, path_segment,
-};
+use skolsync_model::provtjanst::{Accepted, EntityOutcome, LogEntry, from_json, path_segment};
 use skolsync_model::{JobEntityStatus, ObjectType, by_type};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::api::{Api, Call, CallError, CallKind, Reply, backoff};
 use super::batch::{self, Item};
+use super::readback;
 use crate::error::SinkError;
 use crate::summary::ApplySummary;
 use crate::{OutcomeCallback, SinkStop};
@@ -84,6 +102,10 @@ use crate::{OutcomeCallback, SinkStop};
 /// Person was not accepted.
 pub const MEMBER_LEFT_OUT: &str = "skolsync-member-left-out";
 
+/// The sink's own LogEntry id for an activity's group or teacher's duty
+/// left out because that Group or Duty was not accepted.
+pub const REFERENCE_LEFT_OUT: &str = "skolsync-reference-left-out";
+
 mod estimator;
 mod gating;
 mod jobs;
@@ -91,7 +113,7 @@ mod outcomes;
 
 pub use estimator::Estimator;
 use gating::{Failed, Gated, gate};
-use outcomes::Emitter;
+use outcomes::{Dropped, Emitter};
 
 /// Whole-batch failures in a row that stop the run.
 const ABORT_AFTER: u32 = 3;
@@ -129,13 +151,18 @@ impl Op {
     fn call(self, kind: ObjectType, body: Vec<u8>) -> Call {
         let segment = path_segment(kind);
         let (method, path, query) = match self {
-            // An upsert, so a run repeated after a crash is idempotent.
-            Op::Create => (
+            // Creates and updates are both the spec's own upsert: `POST
+            // /{kind}/bulk` "Det går att skapa/uppdatera en eller flera
+            // personer via denna operation", with `updateIfExists` "Om
+            // denna parameter sätts till `true` kommer resurserna
+            // uppdateras". So a run repeated after a crash is idempotent, and
+            // an update of something the service no longer holds creates it
+            // (no fallback on an undocumented per-entity 404 of `PUT`).
+            Op::Create | Op::Update => (
                 Method::POST,
                 format!("/{segment}/bulk"),
                 vec![("updateIfExists", "true".to_string())],
             ),
-            Op::Update => (Method::PUT, format!("/{segment}/bulk"), Vec::new()),
             Op::Delete => (Method::POST, format!("/{segment}/bulk/delete"), Vec::new()),
         };
         Call {
@@ -214,6 +241,9 @@ pub struct Runner<'a> {
     body_limit: usize,
     failures_in_row: u32,
     aborted: Option<String>,
+    /// Groups of this phase the service accepted without some members,
+    /// waiting for [`Runner::regroup`].
+    dropped: Vec<Dropped>,
 }
 
 impl<'a> Runner<'a> {
@@ -228,6 +258,7 @@ impl<'a> Runner<'a> {
             body_limit,
             failures_in_row: 0,
             aborted: None,
+            dropped: Vec::new(),
         }
     }
 
@@ -245,6 +276,15 @@ impl<'a> Runner<'a> {
             let failed = self.emitter.failed();
             let lanes = by_type!(kind, &plan, |part| self.lanes(kind, gate(part, &failed)));
             self.phase(kind, lanes).await;
+            // Groups the service accepted without members that landed in
+            // this run go again whole (once each), before the activities.
+            loop {
+                let again = self.regroup(plan);
+                if again.is_empty() {
+                    break;
+                }
+                self.phase(kind, again).await;
+            }
         }
         for kind in SEND_ORDER.iter().rev().copied() {
             let ids = by_type!(kind, &plan, |part| &part.delete);
@@ -355,7 +395,7 @@ impl<'a> Runner<'a> {
                 if !jobs[j].busy && now >= jobs[j].accepted_at + deadline {
                     let job = jobs.swap_remove(j);
                     let detail = format!(
-                        "its job {} did not complete within {} s",
+                        "its job {} did not list it with a final status within {} s (job_deadline_secs)",
                         job.id,
                         deadline.as_secs()
                     );

@@ -41,8 +41,9 @@ pub struct Item {
     pub detail: Option<String>,
     /// The last job that carried it.
     pub job: Option<Uuid>,
-    /// An update that the service did not know, now sent as an upsert.
-    pub fell_back: bool,
+    /// A group sent again whole after the service left out members that
+    /// landed in this run (done once).
+    pub resent_whole: bool,
 }
 
 impl Item {
@@ -58,7 +59,7 @@ impl Item {
             warnings: Vec::new(),
             detail: None,
             job: None,
-            fell_back: false,
+            resent_whole: false,
         }
     }
 

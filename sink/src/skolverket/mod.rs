@@ -7,6 +7,7 @@
 //! - [`retry`]: waiting out transient trouble within a time budget.
 //! - [`api`]: one reliable call (429, token renewal, retries).
 //! - [`batch`]: packing entities by bytes.
+//! - [`readback`]: job statuses and LogEntries, read entity by entity.
 //! - [`apply`]: order, gating, jobs and outcomes.
 //!
 //! [`SkolverketSink::new`] checks the settings and reads the certificates;
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod rate;
+pub mod readback;
 pub mod retry;
 pub mod tls;
 
@@ -278,6 +280,21 @@ impl SkolverketSink {
         {
             problems.push(invalid("client_key_id", "is empty"));
         }
+        let organisation_number = match config.organisation_number.as_deref() {
+            None => None,
+            Some(text) => {
+                let digits = auth::organisation_digits(text);
+                if digits.is_none() {
+                    problems.push(invalid(
+                        "organisation_number",
+                        format!(
+                            "`{text}` is not an organisation number: ten digits, as `212000-0000`, `2120000000` or `SE2120000000`"
+                        ),
+                    ));
+                }
+                digits
+            }
+        };
         let (Some(urls), Some(identity), Some(extra_roots), Some(pins)) =
             (urls, identity, extra_roots, pins)
         else {
@@ -315,6 +332,7 @@ impl SkolverketSink {
                 issuer: urls.issuer.clone(),
                 provisioning_url: urls.provisioning.clone(),
                 client_key,
+                organisation_number,
             },
         ));
         let pacers = rate::pacers_for(

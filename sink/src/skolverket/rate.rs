@@ -9,9 +9,18 @@
 //! would put limit + 1 calls into one second. Waiters are served in order.
 //!
 //! The limiter also follows the server: a `429`, or `X-RateLimit-Remaining:
-//! 0`, blocks every call until `X-RateLimit-Reset` seconds have passed
-//! (fractional values such as `0.5` are read as such; the spec types the
-//! header as an integer but documents `0.5`).
+//! 0`, blocks every call until `X-RateLimit-Reset` seconds have passed. The
+//! spec is ambiguous about the header's form — `x-ratelimit-reset` is
+//! "schema: type: integer" yet "`0.5` innebär att kvoten återställs om en
+//! halv sekund (500 millisekunder)", example `0.5` — so both integer and
+//! fractional seconds are read.
+//!
+//! After a `429` every call waits at least one pacing interval, even when
+//! the server says the quota resets in `0` seconds (or sends `Retry-After:
+//! 0`). Not documented; chosen because a refused call repeated at once is
+//! refused again (a reset rounded down to an integer reads `0` for most of
+//! a second), and one interval is what the client's own limit demands
+//! between two calls anyway.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -115,17 +124,28 @@ impl Pacer {
     pub fn observe(&self, headers: &HeaderMap, status: u16, sent_at: Instant) {
         let limits = RateHeaders::read(headers);
         if status == 429 {
-            // No reset header: a whole window is always enough.
-            self.block_until(
-                Instant::now(),
-                limits.reset.unwrap_or(Duration::from_secs(1)),
-            );
+            self.block_until(Instant::now(), after_429(headers, None, self.interval));
         } else if limits.remaining == Some(0)
             && let Some(reset) = limits.reset
         {
             self.block_until(sent_at, reset);
         }
     }
+}
+
+/// How long every call waits after a `429`: the server's `Retry-After`
+/// (`retry_after`, already read), else its `X-RateLimit-Reset`, else a
+/// whole window (1 s, always enough) — and never less than `interval`, the
+/// pacer's own spacing (see the module doc).
+pub fn after_429(
+    headers: &HeaderMap,
+    retry_after: Option<Duration>,
+    interval: Duration,
+) -> Duration {
+    retry_after
+        .or_else(|| RateHeaders::read(headers).reset)
+        .unwrap_or(Duration::from_secs(1))
+        .max(interval)
 }
 
 /// `X-RateLimit-Remaining` and `X-RateLimit-Reset` of an answer.
@@ -237,6 +257,59 @@ mod tests {
             }
         );
         assert_eq!(RateHeaders::read(&HeaderMap::new()), RateHeaders::default());
+    }
+
+    #[test]
+    fn after_a_429_the_wait_is_never_below_the_pacing_interval() {
+        let interval = Pacer::new(5).interval();
+        let reset = |value: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-ratelimit-reset", HeaderValue::from_static(value));
+            h
+        };
+        // A reset of 0, in either form, still waits one interval.
+        assert_eq!(after_429(&reset("0"), None, interval), interval);
+        assert_eq!(after_429(&reset("0.0"), None, interval), interval);
+        assert_eq!(
+            after_429(&reset("0"), Some(Duration::ZERO), interval),
+            interval
+        );
+        // Integer and fractional seconds above the interval are honoured.
+        assert_eq!(
+            after_429(&reset("2"), None, interval),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            after_429(&reset("0.75"), None, interval),
+            Duration::from_millis(750)
+        );
+        // Retry-After wins over the reset header; nothing at all: 1 s.
+        assert_eq!(
+            after_429(&reset("0.75"), Some(Duration::from_secs(3)), interval),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            after_429(&HeaderMap::new(), None, interval),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_with_a_zero_reset_still_holds_calls_one_interval() {
+        let pacer = Pacer::new(5);
+        pacer.acquire().await;
+        tokio::time::sleep(pacer.interval()).await;
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("0"));
+        pacer.observe(&h, 429, Instant::now());
+        let blocked = Instant::now();
+        pacer.acquire().await;
+        assert!(
+            blocked.elapsed() >= pacer.interval(),
+            "{:?} < {:?}",
+            blocked.elapsed(),
+            pacer.interval()
+        );
     }
 
     #[tokio::test]

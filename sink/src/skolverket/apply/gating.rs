@@ -1,7 +1,8 @@
 //! Dependency gating, as a pure decision: from one type's plan and the ids
 //! that were not accepted so far in this run, what is sent (groups without
-//! the members whose Person was not accepted, with one warning per member
-//! left out) and what is held back, with the dependency that blocks it.
+//! the members whose Person was not accepted, activities without the groups
+//! and teachers' duties that were not, with one warning per reference left
+//! out) and what is held back, with the dependency that blocks it.
 //!
 //! What each type depends on is said once, by [`Dependent`] on its payload;
 //! [`gate`] applies it to a whole [`TypePlan`]. Nothing here calls the
@@ -10,13 +11,13 @@
 
 use std::collections::HashSet;
 
-use skolsync_model::hash::group_without;
+use skolsync_model::hash::{activity_without, group_without};
 use skolsync_model::plan::{Blocker, Desired, TypePlan};
 use skolsync_model::provtjanst::{Activity, Duty, Group, LogEntry, Person};
 use skolsync_model::{ObjectType, PerType, SeverityLevel};
 use uuid::Uuid;
 
-use super::{MEMBER_LEFT_OUT, Op};
+use super::{MEMBER_LEFT_OUT, Op, REFERENCE_LEFT_OUT};
 
 /// Per type, the ids of entities created or updated in this run that did
 /// not end `Success`/`Warning` (refused, or themselves held back).
@@ -27,12 +28,13 @@ pub(super) type Failed = PerType<HashSet<Uuid>>;
 pub(super) enum Verdict<T> {
     /// Sent as planned.
     Send,
-    /// Sent as `payload`, without the group members in `left_out`.
+    /// Sent as `payload`, without the references in `left_out` (a
+    /// group's members, an activity's groups and teachers' duties).
     SendWithout {
         /// What is sent instead of the planned payload.
         payload: T,
-        /// The members (Person ids) left out.
-        left_out: Vec<Uuid>,
+        /// What was left out, each with its type.
+        left_out: Vec<Blocker>,
     },
     /// Not sent: a dependency was not accepted.
     HoldBack(Blocker),
@@ -91,27 +93,64 @@ impl Dependent for Group {
         } else {
             Verdict::SendWithout {
                 payload: group_without(self, &left_out),
-                left_out,
+                left_out: left_out
+                    .into_iter()
+                    .map(|id| Blocker {
+                        kind: ObjectType::Person,
+                        id,
+                    })
+                    .collect(),
             }
         }
     }
 }
 
 impl Dependent for Activity {
-    /// Held back by the first failed Group, else the first failed teacher's
-    /// Duty.
+    /// Sent without the groups and teachers' duties that failed, with a
+    /// warning each; held back (by the first failed group) only when no
+    /// group is left. The spec's `Activity.groups` has `minItems: 1`, and
+    /// `teachers` "alla lärare som finns i en aktivitet undervisar i alla
+    /// elevgrupper": an activity without one teacher or one group still
+    /// gives the others their access. Not documented whether the service
+    /// would take the activity with a reference it does not hold; chosen:
+    /// never send one (the service's answer is unknown, and the activity
+    /// is sent again whole once the reference lands, as the engine
+    /// confirms only the hash of what was sent).
     fn verdict(&self, failed: &Failed) -> Verdict<Self> {
-        hold_back_if(
-            first_failed(failed, ObjectType::Group, self.groups.iter().map(|g| g.id)).or_else(
-                || {
-                    first_failed(
-                        failed,
-                        ObjectType::Duty,
-                        self.teachers.iter().map(|t| t.duty.id),
-                    )
-                },
-            ),
-        )
+        let groups: Vec<Uuid> = self
+            .groups
+            .iter()
+            .map(|g| g.id)
+            .filter(|g| failed[ObjectType::Group].contains(g))
+            .collect();
+        let duties = self
+            .teachers
+            .iter()
+            .map(|t| t.duty.id)
+            .filter(|d| failed[ObjectType::Duty].contains(d));
+        let left_out: Vec<Blocker> = groups
+            .iter()
+            .map(|id| Blocker {
+                kind: ObjectType::Group,
+                id: *id,
+            })
+            .chain(duties.map(|id| Blocker {
+                kind: ObjectType::Duty,
+                id,
+            }))
+            .collect();
+        if left_out.is_empty() {
+            return Verdict::Send;
+        }
+        let ids: Vec<Uuid> = left_out.iter().map(|b| b.id).collect();
+        let payload = activity_without(self, &ids);
+        match groups.first() {
+            Some(first) if payload.groups.is_empty() => Verdict::HoldBack(Blocker {
+                kind: ObjectType::Group,
+                id: *first,
+            }),
+            _ => Verdict::SendWithout { payload, left_out },
+        }
     }
 }
 
@@ -171,22 +210,17 @@ pub(super) fn gate<'p, T: Dependent>(plan: &'p TypePlan<T>, failed: &Failed) -> 
     };
     for (op, list) in [(Op::Create, &plan.create), (Op::Update, &plan.update)] {
         for desired in list {
-            let to_send = |reduced, left_out: Vec<Uuid>| {
+            let to_send = |reduced, left_out: Vec<Blocker>| {
                 let warnings = left_out
                     .iter()
-                    .map(|p| member_left_out(desired.id, *p))
+                    .map(|b| left_out_warning(desired.id, *b))
                     .collect();
-                let detail = (!left_out.is_empty()).then(|| {
-                    format!(
-                        "sent without {} member(s) whose Person was not accepted",
-                        left_out.len()
-                    )
-                });
+                let detail = left_out_detail(&left_out);
                 ToSend {
                     op,
                     desired,
                     reduced,
-                    left_out,
+                    left_out: left_out.iter().map(|b| b.id).collect(),
                     warnings,
                     detail,
                 }
@@ -214,22 +248,69 @@ fn now_rfc3339() -> String {
         .to_string()
 }
 
-/// The warning for a member left out of `group`.
-fn member_left_out(group: Uuid, person: Uuid) -> LogEntry {
+/// The sink's note on what an entity was sent without.
+fn left_out_detail(left_out: &[Blocker]) -> Option<String> {
+    if left_out.is_empty() {
+        return None;
+    }
+    let count = |kind| left_out.iter().filter(|b| b.kind == kind).count();
+    let parts: Vec<String> = [
+        (ObjectType::Person, "member(s) whose Person"),
+        (ObjectType::Group, "group(s) whose Group"),
+        (ObjectType::Duty, "teacher(s) whose Duty"),
+    ]
+    .into_iter()
+    .filter(|(kind, _)| count(*kind) > 0)
+    .map(|(kind, what)| format!("{} {what}", count(kind)))
+    .collect();
+    Some(format!(
+        "sent without {} was not accepted",
+        parts.join(" and ")
+    ))
+}
+
+/// The warning for a reference left out of `entity`: a member of a group
+/// (`skolsync-member-left-out`), or a group or teacher of an activity
+/// (`skolsync-reference-left-out`). Ids and texts are skolsync's own.
+fn left_out_warning(entity: Uuid, left_out: Blocker) -> LogEntry {
+    let Blocker { kind, id } = left_out;
+    let (entry_id, message, attribute) = match kind {
+        ObjectType::Person => (
+            MEMBER_LEFT_OUT,
+            format!(
+                "Member {id} was left out of group {entity}: its Person was not accepted by the \
+                 service in this run. The group is sent again with the member once the Person has landed."
+            ),
+            "groupMemberships.person.id",
+        ),
+        ObjectType::Group => (
+            REFERENCE_LEFT_OUT,
+            format!(
+                "Group {id} was left out of activity {entity}: the Group was not accepted by the \
+                 service in this run. The activity is sent again with it once the Group has landed."
+            ),
+            "groups.id",
+        ),
+        _ => (
+            REFERENCE_LEFT_OUT,
+            format!(
+                "Teacher duty {id} was left out of activity {entity}: the Duty was not accepted by \
+                 the service in this run. The activity is sent again with it once the Duty has landed."
+            ),
+            "teachers.duty.id",
+        ),
+    };
     LogEntry {
-        id: MEMBER_LEFT_OUT.to_string(),
+        id: entry_id.to_string(),
         status_code: 424,
         message_type: Some("Beroende saknas".to_string()),
-        message: format!(
-            "Member {person} was left out of group {group}: its Person was not accepted by the \
-             service in this run. The group is sent again with the member once the Person has landed."
-        ),
+        message,
         parameter_name: None,
         parameter_value: None,
-        resource_type: Some(ObjectType::Person),
-        resource_id: Some(person.to_string()),
-        attribute_name: Some("groupMemberships.person.id".to_string()),
-        attribute_value: Some(person.to_string()),
+        resource_type: Some(kind),
+        resource_id: Some(id.to_string()),
+        attribute_name: Some(attribute.to_string()),
+        attribute_value: Some(id.to_string()),
         severity_level: SeverityLevel::Warning,
         time_of_occurance: now_rfc3339(),
     }
@@ -358,39 +439,80 @@ mod tests {
     }
 
     #[test]
-    fn an_activity_is_held_back_by_a_failed_group_or_duty() {
+    fn an_activity_goes_without_a_failed_group_or_duty_and_is_held_only_without_groups() {
         let plan = plan(
             vec![
                 activity(30, &[20], &[10]),
-                activity(31, &[21], &[11]),
-                activity(32, &[21], &[10]),
+                activity(31, &[21], &[11, 10]),
+                activity(32, &[20, 21], &[10]),
+                activity(33, &[21], &[10]),
+                activity(34, &[20], &[11]),
             ],
             Vec::new(),
         );
         let mut failed = failed(ObjectType::Group, &[20]);
         failed[ObjectType::Duty].insert(id(11));
         let gated = gate(&plan, &failed);
-        assert_eq!(sent_ids(&gated), vec![(Op::Create, id(32))]);
+
+        // Held back only when no group is left, by the first failed group.
         let blockers: Vec<(Uuid, Blocker)> = gated.held.iter().map(|h| (h.id, h.blocker)).collect();
+        let by_group_20 = Blocker {
+            kind: ObjectType::Group,
+            id: id(20),
+        };
+        assert_eq!(blockers, vec![(id(30), by_group_20), (id(34), by_group_20)]);
+
         assert_eq!(
-            blockers,
+            sent_ids(&gated),
             vec![
-                (
-                    id(30),
-                    Blocker {
-                        kind: ObjectType::Group,
-                        id: id(20)
-                    }
-                ),
-                (
-                    id(31),
-                    Blocker {
-                        kind: ObjectType::Duty,
-                        id: id(11)
-                    }
-                ),
+                (Op::Create, id(31)),
+                (Op::Create, id(32)),
+                (Op::Create, id(33))
             ]
         );
+        let sent = |n| gated.send.iter().find(|s| s.desired.id == id(n)).unwrap();
+        // Without the failed teacher, the other teacher stays.
+        let without_teacher = sent(31);
+        assert_eq!(without_teacher.left_out, vec![id(11)]);
+        let teachers: Vec<Uuid> = without_teacher
+            .payload()
+            .teachers
+            .iter()
+            .map(|t| t.duty.id)
+            .collect();
+        assert_eq!(teachers, vec![id(10)]);
+        assert_eq!(without_teacher.payload().groups.len(), 1);
+        let [warning] = without_teacher.warnings.as_slice() else {
+            panic!("one warning, got {:?}", without_teacher.warnings);
+        };
+        assert_eq!(warning.id, REFERENCE_LEFT_OUT);
+        assert_eq!(warning.resource_type, Some(ObjectType::Duty));
+        assert_eq!(warning.severity_level, SeverityLevel::Warning);
+        assert!(
+            without_teacher
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("1 teacher(s) whose Duty"))
+        );
+        // Without the failed group, the other group stays.
+        let without_group = sent(32);
+        assert_eq!(without_group.left_out, vec![id(20)]);
+        let groups: Vec<Uuid> = without_group
+            .payload()
+            .groups
+            .iter()
+            .map(|g| g.id)
+            .collect();
+        assert_eq!(groups, vec![id(21)]);
+        assert_eq!(
+            without_group.warnings[0].resource_type,
+            Some(ObjectType::Group)
+        );
+        // The planned payload is untouched (the engine decides the hash).
+        assert_eq!(without_group.desired.payload.groups.len(), 2);
+        // Nothing failed that it uses: sent as planned.
+        let whole = sent(33);
+        assert!(whole.reduced.is_none() && whole.left_out.is_empty() && whole.warnings.is_empty());
     }
 
     #[test]

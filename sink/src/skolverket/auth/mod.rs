@@ -9,6 +9,9 @@
 //! unknown, for key rotation), `exp`/`nbf`, `iss` when present, and that it
 //! grants `provisioning-api` for our Provisioning API URL (`requested_access`
 //! in the token, or the answer's `access` when the token has no such claim).
+//! When the pipeline names the huvudman's organisation number
+//! (`organisation_number`), the token's `organization_id` must be it
+//! ([`check_organisation`]).
 //!
 //! A token is cached until shortly before it expires (a tenth of its life,
 //! at most a minute) and fetched anew when the API says it is invalid
@@ -35,6 +38,10 @@ use serde_json::{Value, json};
 use skolsync_model::error_chain::with_causes;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+mod organisation;
+
+pub use organisation::{check_organisation, organisation_digits};
 
 use super::retry::retry_after;
 use super::tls::tls_problem;
@@ -104,6 +111,9 @@ pub struct AuthSettings {
     pub provisioning_url: String,
     /// `client.key`.
     pub client_key: ClientKey,
+    /// The huvudman's organisation number (ten digits), when the pipeline
+    /// names it: the token's `organization_id` must be this one.
+    pub organisation_number: Option<String>,
 }
 
 /// A verified access token.
@@ -198,6 +208,10 @@ pub struct Claims {
     /// What the token grants.
     #[serde(default)]
     pub requested_access: Option<Vec<Access>>,
+    /// The organisation the certificate belongs to, `SE` + its number
+    /// (`"organization_id": "SE2021004185"` in the spec's example token).
+    #[serde(default)]
+    pub organization_id: Option<String>,
 }
 
 /// The signing keys of the authorisation server, by `kid`.
@@ -574,7 +588,16 @@ impl TokenProvider {
                 &granted.access,
                 unix_now(),
             ) {
-                Ok(claims) => return Ok(claims),
+                Ok(claims) => {
+                    return check_organisation(&claims, settings.organisation_number.as_deref())
+                        .map(|()| claims)
+                        .map_err(|problem| {
+                            self.auth_error(
+                                &settings.transaction_url,
+                                format!("the access token was not accepted: {problem}"),
+                            )
+                        });
+                }
                 Err(JwtProblem::UnknownKey(kid)) if !refetched && !jwks.has(&kid) => {
                     // The server may have rotated its key since we cached the JWKS.
                     state.jwks = None;
