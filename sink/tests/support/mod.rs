@@ -87,7 +87,7 @@ fn persons(
         if !is_staff {
             for e in &p.enrolments {
                 let (Some(st), Some((unit, code))) =
-                    (school_type(e.school_type), units.get(&e.enroled_at.id))
+                    (e.school_type.known().and_then(school_type), units.get(&e.enroled_at.id))
                 else {
                     continue;
                 };
