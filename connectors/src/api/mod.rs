@@ -622,7 +622,8 @@ impl Run {
         )
         .warning()
         .at(format!("GET {path}"));
-        self.out.emit(Batch::Rejects(vec![warning])).await
+        self.out.emit(Batch::Rejects(vec![warning])).await?;
+        Ok(())
     }
 
     /// Reads `/deletedEntities` since `after` for the configured types.

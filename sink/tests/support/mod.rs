@@ -186,7 +186,7 @@ fn groups(
             _ => false,
         };
         let (Some(st), Some((unit, code))) = (
-            g.school_type.and_then(school_type),
+            g.school_type.as_ref().and_then(|t| t.known()).and_then(school_type),
             units.get(&g.organisation.id),
         ) else {
             continue;
