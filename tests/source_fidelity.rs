@@ -23,10 +23,10 @@ use std::time::Duration;
 use skolsync::report::ProblemSeverity;
 use skolsync::state::RunOutcome;
 use skolsync_model::codes::{SchoolType, SourceSchoolType, Ss12000SchoolType};
-use skolsync_model::ss12000::{EntityKind, Enrolment, Organisation, Person};
+use skolsync_model::ss12000::{Enrolment, EntityKind, Organisation, Person};
 use skolsync_model::{ObjectType, SchoolUnitCode};
 use skolsync_sandbox::{Faults, Sandbox, SandboxConfig, SourceFaults};
-use support::{Harness, STUDENTS, SEED, assert_success};
+use support::{Harness, SEED, STUDENTS, assert_success};
 
 /// The EduCloud pipeline with its source swapped for the generic SS 12000
 /// API (the sandbox points it at its own; `max_retries = 1` so a failing
@@ -91,8 +91,7 @@ async fn a_vux_pupil_from_an_ss12000_source_lands() {
         unit.school_types.contains(&Ss12000SchoolType::Vuxgy.into()),
         "the unit offers VUXGY in SS 12000"
     );
-    let unit_id =
-        SchoolUnitCode::new(unit.school_unit_code.as_deref().unwrap()).skolverket_id();
+    let unit_id = SchoolUnitCode::new(unit.school_unit_code.as_deref().unwrap()).skolverket_id();
 
     let path = ss12000_pipeline(&h);
     let result = h.run(&path).await;
@@ -174,7 +173,11 @@ async fn an_unknown_school_type_rejects_only_that_enrolment() {
     let path = ss12000_pipeline(&h);
     let result = h.run(&path).await;
     assert_eq!(result.report.outcome, RunOutcome::Partial);
-    assert!(result.inconsistencies.is_empty(), "{:?}", result.inconsistencies);
+    assert!(
+        result.inconsistencies.is_empty(),
+        "{:?}",
+        result.inconsistencies
+    );
 
     // The pupil with two enrolments landed with the good one only.
     let store = h.store();

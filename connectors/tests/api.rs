@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use common::*;
 use skolsync_connectors::{ReadOptions, ReadProgress, SourceError};
-use skolsync_model::ss12000::{EntityKind, SourceId};
 use skolsync_model::reject::{Reject, Severity};
+use skolsync_model::ss12000::{EntityKind, SourceId};
 use skolsync_sandbox::SourceFaults;
 use skolsync_sandbox::generate::DirtKind;
 
@@ -90,7 +90,7 @@ async fn tokens_are_renewed_before_they_expire() {
     // Tokens live 1 s; slow answers make the read take several lifetimes.
     let sandbox = sandbox(200, |c| {
         c.educloud_token_lifetime = Duration::from_secs(1);
-        c.faults.slow = Duration::from_millis(30);
+        c.source_faults.slow_ms = 30;
     })
     .await;
     let source = source(&educloud_toml(&sandbox, "page_size = 5\nconcurrency = 1"));
@@ -112,7 +112,7 @@ async fn tokens_are_renewed_before_they_expire() {
 
 #[tokio::test]
 async fn a_token_revoked_mid_read_is_renewed_once_and_the_read_goes_on() {
-    let sandbox = sandbox(300, |c| c.faults.slow = Duration::from_millis(5)).await;
+    let sandbox = sandbox(300, |c| c.source_faults.slow_ms = 5).await;
     let source = source(&educloud_toml(&sandbox, "page_size = 25\nconcurrency = 1"));
     let progress = ReadProgress::new();
     let tokens = sandbox.educloud_tokens().clone();
@@ -430,7 +430,7 @@ async fn an_unreadable_entity_is_rejected_with_its_page_and_the_rest_is_read() {
 
 #[tokio::test]
 async fn dropping_the_stream_stops_the_read() {
-    let sandbox = sandbox(200, |c| c.faults.slow = Duration::from_millis(20)).await;
+    let sandbox = sandbox(200, |c| c.source_faults.slow_ms = 20).await;
     let source = source(&educloud_toml(&sandbox, "page_size = 5\nconcurrency = 1"));
     let progress: Arc<ReadProgress> = ReadProgress::new();
     let stream = source.read(watched(&progress));
@@ -484,7 +484,11 @@ async fn a_server_without_syllabuses_and_programmes_is_read_with_a_warning_each(
             "{:?}",
             w.location
         );
-        assert!(w.reason.contains("404") && w.reason.contains(endpoint), "{}", w.reason);
+        assert!(
+            w.reason.contains("404") && w.reason.contains(endpoint),
+            "{}",
+            w.reason
+        );
     }
     assert!(
         rejects.iter().all(|r| r.severity == Severity::Warning),
@@ -494,7 +498,10 @@ async fn a_server_without_syllabuses_and_programmes_is_read_with_a_warning_each(
 
 #[tokio::test]
 async fn a_server_without_a_required_resource_is_an_error_naming_it() {
-    let sandbox = sandbox(50, |c| c.source_faults.unserved = vec!["groups".to_string()]).await;
+    let sandbox = sandbox(50, |c| {
+        c.source_faults.unserved = vec!["groups".to_string()]
+    })
+    .await;
     let err = read_all(
         source(&educloud_toml(&sandbox, "")).as_ref(),
         ReadOptions::default(),

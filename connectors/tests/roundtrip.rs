@@ -220,7 +220,9 @@ fn view(s: &Snapshot, catalogue: &Catalogue) -> View {
             GroupType::Undervisning => group_test.contains_key(g.id.as_str()),
             _ => false,
         };
-        typed && active(g.start_date, g.end_date, day) && g.school_type.as_ref().is_some_and(in_profile)
+        typed
+            && active(g.start_date, g.end_date, day)
+            && g.school_type.as_ref().is_some_and(in_profile)
     };
     let mut groups: Vec<GroupView> = s
         .groups

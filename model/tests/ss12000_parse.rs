@@ -266,10 +266,7 @@ fn subset_school_types_are_read_and_an_unknown_one_is_kept_as_text() {
     // VUXGY and TR come from Skolverket's SS 12000 subset, GYAN from
     // open-data; "GYVUX" is in no list. None of them spoils the person or
     // the unit: the transform decides per enrolment.
-    let json = PERSON.replace(
-        r#""schoolType": "GR","#,
-        r#""schoolType": "VUXGY","#,
-    );
+    let json = PERSON.replace(r#""schoolType": "GR","#, r#""schoolType": "VUXGY","#);
     let person: Person = parse_entity(json.as_bytes()).unwrap();
     assert_eq!(person.enrolments[0].school_type, Ss12000SchoolType::Vuxgy);
 

@@ -151,6 +151,9 @@ pub struct SourceFaults {
     pub server_error_share: f64,
     /// Extra delay before every source answer, in milliseconds.
     pub slow_ms: u64,
+    /// EduCloud tokens stop being accepted this many seconds before their
+    /// `expires_in` runs out.
+    pub token_early_expiry_secs: u64,
     /// Resources the source API does not serve at all (`"syllabuses"`,
     /// `"programmes"`, …): every path under them answers `404`, as on a
     /// server that implements only Skolverket's SS 12000 subset.

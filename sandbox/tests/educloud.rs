@@ -399,12 +399,12 @@ async fn missing_unknown_and_expired_tokens_get_401() {
 
     // Tokens that expire early: a fresh token is already dead.
     let token = fx.token().await;
-    fx.faults.set(Faults {
-        token_early_expiry: Duration::from_secs(3600),
-        ..Faults::default()
+    fx.faults.set_source(SourceFaults {
+        token_early_expiry_secs: 3600,
+        ..SourceFaults::default()
     });
     check_error(fx.get(&token, &url, &[]).await, 401).await;
-    fx.faults.set(Faults::default());
+    fx.faults.set_source(SourceFaults::default());
     assert_eq!(fx.get(&token, &url, &[]).await.status(), 200);
 }
 
@@ -1138,9 +1138,13 @@ async fn an_unserved_resource_is_404_and_the_others_are_served() {
         unserved: vec!["syllabuses".to_string(), "programmes".to_string()],
         ..SourceFaults::default()
     });
-    let response = fx.get(&token, &format!("{}/syllabuses", fx.api()), &[]).await;
+    let response = fx
+        .get(&token, &format!("{}/syllabuses", fx.api()), &[])
+        .await;
     check_error(response, 404).await;
-    let response = fx.get(&token, &format!("{}/programmes", fx.api()), &[]).await;
+    let response = fx
+        .get(&token, &format!("{}/programmes", fx.api()), &[])
+        .await;
     check_error(response, 404).await;
     let response = fx.get(&token, &format!("{}/persons", fx.api()), &[]).await;
     assert_eq!(response.status(), 200);

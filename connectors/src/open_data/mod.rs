@@ -70,9 +70,12 @@ pub async fn fetch(
         let Some(raw) = api.get::<Value>(&path).await? else {
             continue;
         };
-        if let Some(unit) =
-            UnreadableEntry::read::<SchoolUnit>(EntryKind::SchoolUnit, raw, path, &mut data.unreadable)
-        {
+        if let Some(unit) = UnreadableEntry::read::<SchoolUnit>(
+            EntryKind::SchoolUnit,
+            raw,
+            path,
+            &mut data.unreadable,
+        ) {
             covered.insert(unit.school_unit_code.clone());
             data.school_units.push(unit);
         } else {
@@ -80,9 +83,20 @@ pub async fn fetch(
             covered.insert(code.clone());
         }
     }
-    data.programmes = list(&api, "/programmes", EntryKind::Programme, &mut data.unreadable).await?;
-    data.test_activities =
-        list(&api, "/activities", EntryKind::TestActivity, &mut data.unreadable).await?;
+    data.programmes = list(
+        &api,
+        "/programmes",
+        EntryKind::Programme,
+        &mut data.unreadable,
+    )
+    .await?;
+    data.test_activities = list(
+        &api,
+        "/activities",
+        EntryKind::TestActivity,
+        &mut data.unreadable,
+    )
+    .await?;
     for entry in &data.unreadable {
         tracing::warn!(
             location = %entry.location,
@@ -167,7 +181,8 @@ mod tests {
         )
         .unwrap();
         let mut unreadable = Vec::new();
-        let (organisation, units) = organisation_entry(raw, "/organisations/code/x", &mut unreadable);
+        let (organisation, units) =
+            organisation_entry(raw, "/organisations/code/x", &mut unreadable);
         assert!(organisation.is_some());
         let codes: Vec<&str> = units.iter().map(|u| u.school_unit_code.as_str()).collect();
         assert_eq!(codes, ["11111111", "33333333"]);
@@ -176,7 +191,11 @@ mod tests {
         assert_eq!(entry.kind, EntryKind::SchoolUnit);
         assert_eq!(entry.key.as_deref(), Some("22222222"));
         assert!(entry.message.contains("status"), "{}", entry.message);
-        assert!(entry.location.contains("schoolUnits[1]"), "{}", entry.location);
+        assert!(
+            entry.location.contains("schoolUnits[1]"),
+            "{}",
+            entry.location
+        );
     }
 
     #[test]

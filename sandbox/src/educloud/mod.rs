@@ -6,7 +6,7 @@
 //!   `{"access_token", "token_type": "Bearer", "expires_in"}`; a wrong client
 //!   is `401 invalid_client`, another grant `400 unsupported_grant_type`.
 //!   Tokens are opaque and expire after [`EduCloudSettings::token_lifetime`]
-//!   (minus the `token_early_expiry` fault); [`TokenStore`] lets tests expire them.
+//!   (minus the source fault `token_early_expiry_secs`); [`TokenStore`] lets tests expire them.
 //! - `/ss12000v2-api/source/{customerId}/v2.0/…` serves [`SourceData`] with
 //!   those tokens; an unknown customer id is `404`.
 //! - `/ss12000/v2.0/…` ([`GENERIC_BASE`]) serves the same with the static
@@ -287,10 +287,10 @@ fn authorise(shared: &Shared, api: Api, headers: &HeaderMap) -> Result<(), ApiEr
     let token = bearer(headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
     let valid = match api {
         Api::Generic => token == shared.settings.ss12000_token,
-        Api::EduCloud => shared
-            .settings
-            .tokens
-            .is_valid(token, shared.faults.get().token_early_expiry),
+        Api::EduCloud => shared.settings.tokens.is_valid(
+            token,
+            Duration::from_secs(shared.faults.source().token_early_expiry_secs),
+        ),
     };
     if valid {
         Ok(())

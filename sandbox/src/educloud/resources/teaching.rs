@@ -31,8 +31,7 @@ impl Resource for Group {
         Ok(Box::new(move |g: &Group| {
             (types.is_empty() || types.contains(&g.group_type))
                 && (school_types.is_empty()
-                    || g
-                        .school_type
+                    || g.school_type
                         .as_ref()
                         .and_then(SourceSchoolType::known)
                         .is_some_and(|t| school_types.contains(&t)))
