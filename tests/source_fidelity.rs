@@ -272,3 +272,51 @@ async fn a_source_fault_fails_the_read_but_not_the_sink() {
         "the provtjänst's fault hit the provtjänst"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_without_syllabuses_and_programmes_is_read_with_warnings_in_the_report() {
+    let h = Harness::new().await;
+    h.sandbox.faults().set_source(SourceFaults {
+        unserved: vec!["syllabuses".to_string(), "programmes".to_string()],
+        ..SourceFaults::default()
+    });
+    let path = ss12000_pipeline(&h);
+    let result = h.run(&path).await;
+    assert_ne!(
+        result.report.outcome,
+        RunOutcome::Aborted,
+        "{:?}",
+        result.report.abort_reason
+    );
+    for endpoint in ["/syllabuses", "/programmes"] {
+        let warning = result
+            .report
+            .problems
+            .iter()
+            .find(|p| {
+                p.severity == ProblemSeverity::Warning
+                    && p.location.as_deref().is_some_and(|l| l.ends_with(endpoint))
+            })
+            .unwrap_or_else(|| panic!("a warning about {endpoint}"));
+        assert!(warning.reason.contains("404"), "{}", warning.reason);
+    }
+    assert!(
+        h.store().count(ObjectType::Person) > STUDENTS / 2,
+        "the read went on and pupils landed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_without_persons_stops_the_run_naming_the_resource() {
+    let h = Harness::new().await;
+    h.sandbox.faults().set_source(SourceFaults {
+        unserved: vec!["persons".to_string()],
+        ..SourceFaults::default()
+    });
+    let path = ss12000_pipeline(&h);
+    let result = h.run(&path).await;
+    assert_eq!(result.report.outcome, RunOutcome::Aborted);
+    let reason = result.report.abort_reason.clone().unwrap_or_default();
+    assert!(reason.contains("`/persons`") && reason.contains("404"), "{reason}");
+    assert!(h.store().requests().is_empty(), "nothing was sent");
+}
