@@ -317,6 +317,9 @@ async fn a_source_without_persons_stops_the_run_naming_the_resource() {
     let result = h.run(&path).await;
     assert_eq!(result.report.outcome, RunOutcome::Aborted);
     let reason = result.report.abort_reason.clone().unwrap_or_default();
-    assert!(reason.contains("`/persons`") && reason.contains("404"), "{reason}");
+    assert!(
+        reason.contains("`/persons`") && reason.contains("404"),
+        "{reason}"
+    );
     assert!(h.store().requests().is_empty(), "nothing was sent");
 }

@@ -133,7 +133,10 @@ fn an_unreadable_school_unit_is_named_as_such_and_the_rest_is_used() {
         .iter()
         .find(|r| r.severity == Severity::Warning && r.reason.contains("Vilande"))
         .expect("a warning naming what could not be read");
-    assert_eq!(warning.school_unit.as_deref(), Some(gone.school_unit_code.as_str()));
+    assert_eq!(
+        warning.school_unit.as_deref(),
+        Some(gone.school_unit_code.as_str())
+    );
     let at_unit: Vec<_> = out
         .rejects
         .iter()
@@ -143,8 +146,16 @@ fn an_unreadable_school_unit_is_named_as_such_and_the_rest_is_used() {
     assert!(!at_unit.is_empty());
     for r in &at_unit {
         assert!(r.reason.contains("could not be read"), "{}", r.reason);
-        assert!(!r.reason.contains("not known to Skolverket"), "{}", r.reason);
+        assert!(
+            !r.reason.contains("not known to Skolverket"),
+            "{}",
+            r.reason
+        );
     }
     // Every other unit's pupils are still sent.
-    assert!(out.desired.persons.len() > 100, "{}", out.desired.persons.len());
+    assert!(
+        out.desired.persons.len() > 100,
+        "{}",
+        out.desired.persons.len()
+    );
 }
