@@ -4,7 +4,10 @@
 //! Swedish where the spec is Swedish (`"Undervisning"`, `"Skola elev"`).
 //! Parsing is forgiving about what real exports get wrong (surrounding
 //! whitespace, letter case) but never guesses: an unknown value is an
-//! [`UnknownCode`] error that names the code list and the value.
+//! [`UnknownCode`] error that names the code list and the value. School
+//! types are the exception: sources send values from several generations
+//! of the list, so [`SourceSchoolType`] keeps an unknown one as text and
+//! the transform rejects only the enrolment that carries it.
 
 use std::fmt;
 use std::str::FromStr;
