@@ -116,6 +116,20 @@ pub enum SourceError {
         /// What was wrong.
         message: String,
     },
+    /// The server does not offer a resource the read needs (`404` on its
+    /// first page).
+    #[error(
+        "GET {url} answered HTTP 404: the server does not offer `/{resource}`, which skolsync needs \
+         (Skolverket's SS 12000 profile lists it); check `base_url`, and that the API serves {resource}: {message}"
+    )]
+    ResourceMissing {
+        /// The request URL.
+        url: String,
+        /// The resource, e.g. `persons`.
+        resource: String,
+        /// The server's message, if any.
+        message: String,
+    },
     /// The configured scope names something the source does not have.
     #[error("{0}")]
     Scope(String),

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use common::*;
 use skolsync_connectors::{ReadOptions, ReadProgress, SourceError};
+use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{EntityKind, SourceId};
-use skolsync_sandbox::Faults;
+use skolsync_sandbox::SourceFaults;
 use skolsync_sandbox::generate::DirtKind;
 
 #[tokio::test]
@@ -89,7 +90,7 @@ async fn tokens_are_renewed_before_they_expire() {
     // Tokens live 1 s; slow answers make the read take several lifetimes.
     let sandbox = sandbox(200, |c| {
         c.educloud_token_lifetime = Duration::from_secs(1);
-        c.faults.slow = Duration::from_millis(30);
+        c.source_faults.slow_ms = 30;
     })
     .await;
     let source = source(&educloud_toml(&sandbox, "page_size = 5\nconcurrency = 1"));
@@ -111,7 +112,7 @@ async fn tokens_are_renewed_before_they_expire() {
 
 #[tokio::test]
 async fn a_token_revoked_mid_read_is_renewed_once_and_the_read_goes_on() {
-    let sandbox = sandbox(300, |c| c.faults.slow = Duration::from_millis(5)).await;
+    let sandbox = sandbox(300, |c| c.source_faults.slow_ms = 5).await;
     let source = source(&educloud_toml(&sandbox, "page_size = 25\nconcurrency = 1"));
     let progress = ReadProgress::new();
     let tokens = sandbox.educloud_tokens().clone();
@@ -210,10 +211,11 @@ async fn incremental_reads_bring_changes_and_deletions() {
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_retried() {
     let sandbox = sandbox(150, |c| {
-        c.faults = Faults {
+        c.source_faults = SourceFaults {
             rate_limit_burst: 2,
+            retry_after_secs: 1,
             server_error_share: 0.2,
-            ..Faults::default()
+            ..SourceFaults::default()
         };
     })
     .await;
@@ -231,7 +233,7 @@ async fn rate_limits_and_server_errors_are_retried() {
 
 #[tokio::test]
 async fn a_server_that_keeps_failing_ends_the_read_naming_url_and_status() {
-    let sandbox = sandbox(50, |c| c.faults.server_error_share = 1.0).await;
+    let sandbox = sandbox(50, |c| c.source_faults.server_error_share = 1.0).await;
     let e = sandbox.endpoints();
     let toml_text = format!(
         "kind = \"ss12000\"\nbase_url = \"{}\"\nmax_retries = 1\nresources = [\"persons\"]\n[auth]\ntype = \"bearer\"\ntoken = \"{}\"\n",
@@ -428,7 +430,7 @@ async fn an_unreadable_entity_is_rejected_with_its_page_and_the_rest_is_read() {
 
 #[tokio::test]
 async fn dropping_the_stream_stops_the_read() {
-    let sandbox = sandbox(200, |c| c.faults.slow = Duration::from_millis(20)).await;
+    let sandbox = sandbox(200, |c| c.source_faults.slow_ms = 20).await;
     let source = source(&educloud_toml(&sandbox, "page_size = 5\nconcurrency = 1"));
     let progress: Arc<ReadProgress> = ReadProgress::new();
     let stream = source.read(watched(&progress));
@@ -442,4 +444,75 @@ async fn dropping_the_stream_stops_the_read() {
         after_drop,
         "no requests after the drop"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Servers with fewer resources (Skolverket's SS 12000 subset has no
+// /syllabuses or /programmes).
+
+#[tokio::test]
+async fn a_server_without_syllabuses_and_programmes_is_read_with_a_warning_each() {
+    let sandbox = sandbox(50, |c| {
+        c.source_faults.unserved = vec!["syllabuses".to_string(), "programmes".to_string()];
+    })
+    .await;
+    let (snap, rejects, _) = read_all(
+        source(&educloud_toml(&sandbox, "")).as_ref(),
+        ReadOptions::default(),
+    )
+    .await
+    .expect("the read goes on without the optional resources");
+    let world = sandbox.world().source.read().unwrap().clone();
+    assert_eq!(snap.persons, world.persons);
+    assert_eq!(snap.groups, world.groups);
+    assert!(snap.syllabuses.is_empty() && snap.programmes.is_empty());
+    let warnings: Vec<&Reject> = rejects
+        .iter()
+        .filter(|r| r.severity == Severity::Warning)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{rejects:?}");
+    for (kind, endpoint) in [
+        (EntityKind::Syllabus, "/syllabuses"),
+        (EntityKind::Programme, "/programmes"),
+    ] {
+        let w = warnings
+            .iter()
+            .find(|w| w.entity == kind)
+            .unwrap_or_else(|| panic!("a warning about {endpoint}"));
+        assert!(
+            w.location.as_deref().unwrap().ends_with(endpoint),
+            "{:?}",
+            w.location
+        );
+        assert!(
+            w.reason.contains("404") && w.reason.contains(endpoint),
+            "{}",
+            w.reason
+        );
+    }
+    assert!(
+        rejects.iter().all(|r| r.severity == Severity::Warning),
+        "{rejects:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_a_required_resource_is_an_error_naming_it() {
+    let sandbox = sandbox(50, |c| {
+        c.source_faults.unserved = vec!["groups".to_string()]
+    })
+    .await;
+    let err = read_all(
+        source(&educloud_toml(&sandbox, "")).as_ref(),
+        ReadOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    let SourceError::ResourceMissing { resource, url, .. } = &err else {
+        panic!("expected a missing resource, got {err:?}");
+    };
+    assert_eq!(resource, "groups");
+    assert!(url.contains("/groups"), "{url}");
+    let text = err.to_string();
+    assert!(text.contains("`/groups`") && text.contains("404"), "{text}");
 }

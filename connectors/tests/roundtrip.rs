@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::NaiveDate;
 use common::*;
 use skolsync_connectors::{ReadOptions, SourceConfig, build};
-use skolsync_model::codes::{GroupType, SchoolType, Ss12000SchoolType};
+use skolsync_model::codes::{GroupType, SourceSchoolType, Ss12000SchoolType};
 use skolsync_model::reject::Severity;
 use skolsync_model::ss12000::{Group, Snapshot};
 use skolsync_model::{CivicNo, TestActivityName};
@@ -68,8 +68,8 @@ struct GroupView {
     teachers: BTreeSet<String>,
 }
 
-fn in_profile(t: Ss12000SchoolType) -> bool {
-    SchoolType::try_from(t).is_ok()
+fn in_profile(t: &SourceSchoolType) -> bool {
+    t.profile().is_some()
 }
 
 fn active(start: Option<NaiveDate>, end: Option<NaiveDate>, day: NaiveDate) -> bool {
@@ -160,7 +160,7 @@ fn view(s: &Snapshot, catalogue: &Catalogue) -> View {
         let enrolments: BTreeSet<_> = p
             .enrolments
             .iter()
-            .filter(|e| e.is_active_on(day) && in_profile(e.school_type))
+            .filter(|e| e.is_active_on(day) && in_profile(&e.school_type))
             .map(|e| {
                 (
                     unit_of(e.enroled_at.id.as_str()),
@@ -220,7 +220,9 @@ fn view(s: &Snapshot, catalogue: &Catalogue) -> View {
             GroupType::Undervisning => group_test.contains_key(g.id.as_str()),
             _ => false,
         };
-        typed && active(g.start_date, g.end_date, day) && g.school_type.is_some_and(in_profile)
+        typed
+            && active(g.start_date, g.end_date, day)
+            && g.school_type.as_ref().is_some_and(in_profile)
     };
     let mut groups: Vec<GroupView> = s
         .groups
@@ -232,6 +234,7 @@ fn view(s: &Snapshot, catalogue: &Catalogue) -> View {
             group_type: g.group_type.as_str().to_string(),
             school_type: g
                 .school_type
+                .as_ref()
                 .map(|t| t.as_str().to_string())
                 .unwrap_or_default(),
             test: group_test.get(g.id.as_str()).cloned(),

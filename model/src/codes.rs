@@ -4,7 +4,10 @@
 //! Swedish where the spec is Swedish (`"Undervisning"`, `"Skola elev"`).
 //! Parsing is forgiving about what real exports get wrong (surrounding
 //! whitespace, letter case) but never guesses: an unknown value is an
-//! [`UnknownCode`] error that names the code list and the value.
+//! [`UnknownCode`] error that names the code list and the value. School
+//! types are the exception: sources send values from several generations
+//! of the list, so [`SourceSchoolType`] keeps an unknown one as text and
+//! the transform rejects only the enrolment that carries it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -97,7 +100,15 @@ macro_rules! code_list {
 }
 
 code_list! {
-    /// School type (skolform) as SS 12000 v2 knows it (`Code_SchoolType`).
+    /// School type (skolform, `Code_SchoolType`) as SS 12000 sources send it.
+    ///
+    /// The union of the SS 12000 v2 list (`ss12000v2/common.yaml`
+    /// `SchoolTypesEnum`, which has `KOMVUX`) and the newer list of
+    /// Skolverket's own SS 12000 subset (`skolverket-ss12000-subset.openapi.yml`
+    /// `SchoolTypesEnum`: `TR`, `VUX`, `VUXSFI`, `VUXGR`, `VUXGY`, `VUXSARGR`,
+    /// `VUXSARTR`, `VUXSARGY`, `SARVUXGR`, `SARVUXGY`) and of open-data's
+    /// `Code_SchoolType` (`GRAN`, `GYAN`, `VUXGRAN`, `VUXGYAN`). Values outside
+    /// all three are kept as text by [`SourceSchoolType`].
     Ss12000SchoolType, "Code_SchoolType" {
         /// Förskola.
         Fs = "FS",
@@ -109,20 +120,49 @@ code_list! {
         Oppfth = "OPPFTH",
         /// Grundskola.
         Gr = "GR",
+        /// Anpassad grundskola (open-data).
+        Gran = "GRAN",
         /// Grundsärskola.
         Grs = "GRS",
+        /// Träningsskolan.
+        Tr = "TR",
         /// Specialskola.
         Sp = "SP",
         /// Sameskola.
         Sam = "SAM",
         /// Gymnasieskola.
         Gy = "GY",
+        /// Anpassad gymnasieskola (open-data).
+        Gyan = "GYAN",
         /// Gymnasiesärskola.
         Gys = "GYS",
-        /// Kommunal vuxenutbildning.
+        /// Kommunal vuxenutbildning på grundläggande och gymnasial nivå
+        /// (SS 12000 v2's older value; both levels, see [`SchoolType`]'s mapping).
         Komvux = "KOMVUX",
+        /// Kommunal vuxenutbildning (no level given).
+        Vux = "VUX",
+        /// Kommunal vuxenutbildning i svenska för invandrare.
+        Vuxsfi = "VUXSFI",
+        /// Kommunal vuxenutbildning på grundläggande nivå.
+        Vuxgr = "VUXGR",
+        /// Kommunal vuxenutbildning på gymnasial nivå.
+        Vuxgy = "VUXGY",
+        /// Kommunal vuxenutbildning som anpassad utbildning på grundläggande nivå (open-data).
+        Vuxgran = "VUXGRAN",
+        /// Kommunal vuxenutbildning som särskild utbildning på grundläggande nivå.
+        Vuxsargr = "VUXSARGR",
+        /// Kommunal vuxenutbildning som särskild utbildning som motsvarar träningsskolan.
+        Vuxsartr = "VUXSARTR",
+        /// Kommunal vuxenutbildning som anpassad utbildning på gymnasial nivå (open-data).
+        Vuxgyan = "VUXGYAN",
+        /// Kommunal vuxenutbildning som särskild utbildning på gymnasial nivå.
+        Vuxsargy = "VUXSARGY",
         /// Särskild utbildning för vuxna.
         Sarvux = "SARVUX",
+        /// Särskild utbildning för vuxna på grundläggande nivå.
+        Sarvuxgr = "SARVUXGR",
+        /// Särskild utbildning för vuxna på gymnasial nivå.
+        Sarvuxgy = "SARVUXGY",
         /// Svenska för invandrare.
         Sfi = "SFI",
         /// Kulturskola.
@@ -141,6 +181,98 @@ code_list! {
         Abu = "ABU",
         /// Annan undervisning.
         Au = "AU",
+    }
+}
+
+impl Ss12000SchoolType {
+    /// Whether the value names adult education without saying its level
+    /// (`KOMVUX`: "på grundläggande och gymnasial nivå", SS 12000 v2
+    /// `common.yaml`; `VUX`: "Kommunal vuxenutbildning", Skolverket's subset).
+    /// Such an enrolment may or may not be the profile's `VUXGY`.
+    pub const fn is_adult_education_of_unknown_level(self) -> bool {
+        matches!(self, Ss12000SchoolType::Komvux | Ss12000SchoolType::Vux)
+    }
+}
+
+/// A school type as a source sent it: a value of [`Ss12000SchoolType`], or
+/// the text of one that is in no list skolsync knows.
+///
+/// Why a wrapper: a new or misspelt value must not make a whole Person,
+/// Group or school unit unreadable; the transform makes only the enrolment
+/// (or group) that carries it a reject, naming the value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceSchoolType {
+    /// A known value.
+    Known(Ss12000SchoolType),
+    /// Any other value, as received (trimmed).
+    Other(String),
+}
+
+impl SourceSchoolType {
+    /// The known value, if it is one.
+    pub fn known(&self) -> Option<Ss12000SchoolType> {
+        match self {
+            SourceSchoolType::Known(t) => Some(*t),
+            SourceSchoolType::Other(_) => None,
+        }
+    }
+
+    /// The value as the source wrote it (known values in their exact form).
+    pub fn as_str(&self) -> &str {
+        match self {
+            SourceSchoolType::Known(t) => t.as_str(),
+            SourceSchoolType::Other(raw) => raw,
+        }
+    }
+
+    /// The profile's school type, when this value is one (see
+    /// `TryFrom<Ss12000SchoolType> for SchoolType`).
+    pub fn profile(&self) -> Option<SchoolType> {
+        self.known().and_then(|t| SchoolType::try_from(t).ok())
+    }
+}
+
+impl From<Ss12000SchoolType> for SourceSchoolType {
+    fn from(value: Ss12000SchoolType) -> Self {
+        SourceSchoolType::Known(value)
+    }
+}
+
+impl PartialEq<Ss12000SchoolType> for SourceSchoolType {
+    fn eq(&self, other: &Ss12000SchoolType) -> bool {
+        self.known() == Some(*other)
+    }
+}
+
+impl FromStr for SourceSchoolType {
+    type Err = std::convert::Infallible;
+
+    /// Never fails: what is not a known value is kept as text.
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(match raw.parse::<Ss12000SchoolType>() {
+            Ok(t) => SourceSchoolType::Known(t),
+            Err(_) => SourceSchoolType::Other(raw.trim().to_string()),
+        })
+    }
+}
+
+impl fmt::Display for SourceSchoolType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for SourceSchoolType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SourceSchoolType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+        let Ok(value) = raw.parse::<SourceSchoolType>();
+        Ok(value)
     }
 }
 
@@ -363,15 +495,25 @@ impl JobEntityStatus {
 impl TryFrom<Ss12000SchoolType> for SchoolType {
     type Error = UnknownCode;
 
-    /// The profile's school types are a subset of SS 12000's, except VUXGY,
-    /// which SS 12000 calls KOMVUX (gymnasial level is decided by the course).
+    /// The profile's school types are the five the Provisioning API's
+    /// `Code_SchoolType` lists ("de utbildningsformer som är tillåtna för
+    /// digitala nationella prov (DNP) är `GR`, `GY`, `SP`, `SAM` och
+    /// `VUXGY`", open-data `Code_SchoolType`), each the same value in SS 12000.
+    ///
+    /// `KOMVUX` and `VUX` are not mapped: SS 12000 v2 defines `KOMVUX` as
+    /// "Kommunal vuxenutbildning på grundläggande och gymnasial nivå" and the
+    /// subset's `VUX` names no level, so either may be `VUXGR` (no national
+    /// tests) as well as `VUXGY`. Not documented how Skolverket treats them;
+    /// chosen because guessing would provision adults at grundläggande level
+    /// as gymnasial ones. The transform reports such an enrolment so the
+    /// source can send `VUXGY`.
     fn try_from(value: Ss12000SchoolType) -> Result<Self, Self::Error> {
         match value {
             Ss12000SchoolType::Gr => Ok(SchoolType::Gr),
             Ss12000SchoolType::Sp => Ok(SchoolType::Sp),
             Ss12000SchoolType::Sam => Ok(SchoolType::Sam),
             Ss12000SchoolType::Gy => Ok(SchoolType::Gy),
-            Ss12000SchoolType::Komvux => Ok(SchoolType::Vuxgy),
+            Ss12000SchoolType::Vuxgy => Ok(SchoolType::Vuxgy),
             other => Err(UnknownCode {
                 code_list: "Code_SchoolType (provtjänst)",
                 value: other.as_str().to_string(),
@@ -429,11 +571,44 @@ mod tests {
     }
 
     #[test]
-    fn komvux_maps_to_vuxgy_and_preschool_is_rejected() {
+    fn vuxgy_maps_to_the_profile_and_komvux_vux_and_preschool_do_not() {
         assert_eq!(
-            SchoolType::try_from(Ss12000SchoolType::Komvux),
+            SchoolType::try_from(Ss12000SchoolType::Vuxgy),
             Ok(SchoolType::Vuxgy)
         );
-        assert!(SchoolType::try_from(Ss12000SchoolType::Fs).is_err());
+        for t in [
+            Ss12000SchoolType::Komvux,
+            Ss12000SchoolType::Vux,
+            Ss12000SchoolType::Vuxgr,
+            Ss12000SchoolType::Fs,
+        ] {
+            assert!(SchoolType::try_from(t).is_err(), "{t}");
+        }
+        assert!(Ss12000SchoolType::Komvux.is_adult_education_of_unknown_level());
+        assert!(!Ss12000SchoolType::Vuxgy.is_adult_education_of_unknown_level());
+    }
+
+    #[test]
+    fn every_subset_and_open_data_value_is_known() {
+        for raw in [
+            "TR", "VUX", "VUXSFI", "VUXGR", "VUXGY", "VUXSARGR", "VUXSARTR", "VUXSARGY",
+            "SARVUXGR", "SARVUXGY", "GRAN", "GYAN", "VUXGRAN", "VUXGYAN", "KOMVUX",
+        ] {
+            let t: SourceSchoolType = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+            assert_eq!(t.as_str(), raw);
+            assert!(t.known().is_some(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_school_type_is_kept_as_text() {
+        let t: SourceSchoolType = serde_json::from_str("\" GYVUX \"").unwrap();
+        assert_eq!(t, SourceSchoolType::Other("GYVUX".to_string()));
+        assert_eq!(t.known(), None);
+        assert_eq!(t.profile(), None);
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"GYVUX\"");
+        let gr: SourceSchoolType = serde_json::from_str("\"gr\"").unwrap();
+        assert_eq!(gr, Ss12000SchoolType::Gr);
+        assert_eq!(gr.profile(), Some(SchoolType::Gr));
     }
 }

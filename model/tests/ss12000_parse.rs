@@ -89,16 +89,16 @@ fn real_world_variations_are_accepted() {
 #[test]
 fn an_unknown_enum_value_names_entity_field_and_value() {
     let json = r#"{"id": "p-1", "givenName": "A", "familyName": "B",
-      "enrolments": [{"enroledAt": {"id": "su-1"}, "schoolType": "GRUNDSKOLA"}]}"#;
+      "emails": [{"value": "a@b.se", "type": "Jobbmejl"}]}"#;
     let err = parse_entity::<Person>(json.as_bytes()).unwrap_err();
     assert_eq!(err.kind, EntityKind::Person);
     assert_eq!(err.id.as_deref(), Some("p-1"));
-    assert_eq!(err.path, "enrolments[0].schoolType");
-    assert!(err.message.contains("GRUNDSKOLA"), "{}", err.message);
-    assert!(err.message.contains("Code_SchoolType"), "{}", err.message);
+    assert_eq!(err.path, "emails[0].type");
+    assert!(err.message.contains("Jobbmejl"), "{}", err.message);
+    assert!(err.message.contains("Code_EmailType"), "{}", err.message);
     let shown = err.to_string();
     assert!(
-        shown.contains("p-1") && shown.contains("enrolments[0].schoolType"),
+        shown.contains("p-1") && shown.contains("emails[0].type"),
         "{shown}"
     );
 }
@@ -259,4 +259,29 @@ fn garbage_is_an_error_never_a_panic() {
         assert!(parse_entity::<Person>(junk.as_bytes()).is_err(), "{junk}");
         assert!(parse_entity::<Activity>(junk.as_bytes()).is_err(), "{junk}");
     }
+}
+
+#[test]
+fn subset_school_types_are_read_and_an_unknown_one_is_kept_as_text() {
+    // VUXGY and TR come from Skolverket's SS 12000 subset, GYAN from
+    // open-data; "GYVUX" is in no list. None of them spoils the person or
+    // the unit: the transform decides per enrolment.
+    let json = PERSON.replace(r#""schoolType": "GR","#, r#""schoolType": "VUXGY","#);
+    let person: Person = parse_entity(json.as_bytes()).unwrap();
+    assert_eq!(person.enrolments[0].school_type, Ss12000SchoolType::Vuxgy);
+
+    let json = PERSON.replace(r#""schoolType": "GR","#, r#""schoolType": "GYVUX","#);
+    let person: Person = parse_entity(json.as_bytes()).unwrap();
+    let t = &person.enrolments[0].school_type;
+    assert_eq!(t.known(), None);
+    assert_eq!(t.as_str(), "GYVUX");
+
+    let unit: Organisation = parse_entity(
+        br#"{"id": "u1", "displayName": "Vuxcentrum", "organisationType": "Skolenhet",
+             "schoolUnitCode": "12345678", "schoolTypes": ["TR", "GYAN", "VUXGY", "NYFORM"]}"#,
+    )
+    .unwrap();
+    let types: Vec<&str> = unit.school_types.iter().map(|t| t.as_str()).collect();
+    assert_eq!(types, ["TR", "GYAN", "VUXGY", "NYFORM"]);
+    assert_eq!(unit.school_types[2], Ss12000SchoolType::Vuxgy);
 }

@@ -16,6 +16,9 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Share (0.0–1.0) of generated records that are deliberately invalid.
     pub dirt: f64,
+    /// Adult pupils in municipal adult education at gymnasial level (VUXGY)
+    /// on top of `students` (see [`crate::generate::GenerateConfig::vux_students`]).
+    pub vux_students: usize,
     /// First port of a fixed range (auth, provisioning, open-data, educloud
     /// in that order); `None` picks free ports.
     pub port_base: Option<u16>,
@@ -30,8 +33,14 @@ pub struct SandboxConfig {
     pub job_settle_delay: Duration,
     /// The service limits.
     pub limits: Limits,
-    /// Faults switched on from the start (they can be changed while running).
+    /// Faults of the provtjänst (Provisioning API and its open-data and
+    /// auth servers) switched on from the start (they can be changed while
+    /// running). They never touch the source emulators.
     pub faults: Faults,
+    /// Faults of the source emulators (EduCloud and the generic SS 12000
+    /// API) switched on from the start; changed while running with
+    /// [`FaultSwitch::set_source`].
+    pub source_faults: SourceFaults,
     /// Outages of the Provisioning API switched on from the start: a 429
     /// burst with `Retry-After`, a 503 window (see [`Outage`]; they can be
     /// re-armed while running with [`FaultSwitch::set_outage`]).
@@ -52,6 +61,7 @@ impl Default for SandboxConfig {
             students: 2000,
             seed: 1,
             dirt: 0.0,
+            vux_students: 0,
             port_base: None,
             cert_dir: None,
             token_lifetime: Duration::from_secs(3600),
@@ -59,6 +69,7 @@ impl Default for SandboxConfig {
             job_settle_delay: Duration::from_millis(200),
             limits: Limits::default(),
             faults: Faults::default(),
+            source_faults: SourceFaults::default(),
             outage: Outage::default(),
             educloud_customer_id: "SE00100".to_string(),
             educloud_client_id: "skolsync-sandbox".to_string(),
@@ -96,7 +107,10 @@ impl Default for Limits {
     }
 }
 
-/// Injected faults. Shares are probabilities per call (or per entity).
+/// Injected faults of the provtjänst's services (the Provisioning API; the
+/// open-data API and the auth server share `slow` and `server_error_share`,
+/// the auth server `token_early_expiry`). Shares are probabilities per call
+/// (or per entity). The source emulators have their own: [`SourceFaults`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
     /// Answer this many consecutive calls with `429` (a burst), then recover.
@@ -113,6 +127,37 @@ pub struct Faults {
     pub pending_extra: Duration,
     /// Tokens stop being accepted this long before their `expires_in`.
     pub token_early_expiry: Duration,
+}
+
+/// Faults of the source emulators (EduCloud, with its token endpoint, and
+/// the generic SS 12000 API), apart from the provtjänst's, so a test can
+/// fail the source and the sink independently. All default to off.
+///
+/// In a pipeline's `[sandbox.source_faults]` these would be the keys of the
+/// same names.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceFaults {
+    /// The next this-many source calls answer `429` with `Retry-After:
+    /// retry_after_secs`, then the source recovers.
+    pub rate_limit_burst: u32,
+    /// The next this-many source calls answer `503` with `Retry-After:
+    /// retry_after_secs`, then the source recovers.
+    pub unavailable_calls: u32,
+    /// Seconds a `429` or `503` asks the client to wait (`Retry-After`).
+    pub retry_after_secs: u64,
+    /// Share (0–1) of source calls answered `500` (the rest of the call is
+    /// not served); 1 makes the source unusable.
+    pub server_error_share: f64,
+    /// Extra delay before every source answer, in milliseconds.
+    pub slow_ms: u64,
+    /// EduCloud tokens stop being accepted this many seconds before their
+    /// `expires_in` runs out.
+    pub token_early_expiry_secs: u64,
+    /// Resources the source API does not serve at all (`"syllabuses"`,
+    /// `"programmes"`, …): every path under them answers `404`, as on a
+    /// server that implements only Skolverket's SS 12000 subset.
+    pub unserved: Vec<String>,
 }
 
 /// Outages of the Provisioning API, as a gateway in front of it would show
@@ -145,6 +190,17 @@ pub struct Outage {
     pub refuse_calls: u32,
     /// `401` or `403` (the default; any other value is taken as `403`).
     pub refuse_status: u16,
+}
+
+/// What the source faults make of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceAnswer {
+    /// `429` with `Retry-After` of these seconds.
+    Throttled(u64),
+    /// `503` with `Retry-After` of these seconds.
+    Unavailable(u64),
+    /// `500`.
+    Internal,
 }
 
 /// What an outage makes of one call.
@@ -185,6 +241,9 @@ impl OutageState {
 #[derive(Debug)]
 pub struct FaultSwitch {
     faults: RwLock<Faults>,
+    source: RwLock<SourceFaults>,
+    /// Calls left of the source's 429 burst and of its 503s.
+    source_left: Mutex<(u32, u32)>,
     burst_left: Mutex<u32>,
     rng: Mutex<ChaCha8Rng>,
     outage: Mutex<OutageState>,
@@ -196,6 +255,8 @@ impl FaultSwitch {
         let burst = faults.rate_limit_burst;
         FaultSwitch {
             faults: RwLock::new(faults),
+            source: RwLock::new(SourceFaults::default()),
+            source_left: Mutex::new((0, 0)),
             burst_left: Mutex::new(burst),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_FA17)),
             outage: Mutex::new(OutageState::new(Outage::default())),
@@ -253,6 +314,49 @@ impl FaultSwitch {
             return Some(OutageAnswer::Throttled(wait));
         }
         None
+    }
+
+    /// The same switch with the source emulators' faults set.
+    pub fn with_source(self, source: SourceFaults) -> Self {
+        self.set_source(source);
+        self
+    }
+
+    /// Replaces the source emulators' faults (and restarts their 429 and
+    /// 503 counts).
+    pub fn set_source(&self, source: SourceFaults) {
+        if let Ok(mut left) = self.source_left.lock() {
+            *left = (source.rate_limit_burst, source.unavailable_calls);
+        }
+        if let Ok(mut current) = self.source.write() {
+            *current = source;
+        }
+    }
+
+    /// The source emulators' current faults.
+    pub fn source(&self) -> SourceFaults {
+        self.source.read().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// What the source faults make of a call arriving now, after waiting
+    /// out their slowness: `None` to answer normally.
+    pub(crate) async fn take_source(&self) -> Option<SourceAnswer> {
+        let current = self.source();
+        if current.slow_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(current.slow_ms)).await;
+        }
+        if let Ok(mut left) = self.source_left.lock() {
+            if left.0 > 0 {
+                left.0 -= 1;
+                return Some(SourceAnswer::Throttled(current.retry_after_secs));
+            }
+            if left.1 > 0 {
+                left.1 -= 1;
+                return Some(SourceAnswer::Unavailable(current.retry_after_secs));
+            }
+        }
+        self.chance(current.server_error_share)
+            .then_some(SourceAnswer::Internal)
     }
 
     /// The current settings.

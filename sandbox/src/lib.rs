@@ -29,6 +29,7 @@ pub mod world;
 
 pub use config::{
     FaultSwitch, Faults, Limits, Outage, OutageAnswer, STUDENTS_MAX, STUDENTS_MIN, SandboxConfig,
+    SourceAnswer, SourceFaults,
 };
 pub use server::{Endpoints, Sandbox, SandboxError};
 pub use world::{Catalogue, SourceData, World};

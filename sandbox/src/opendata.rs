@@ -11,7 +11,10 @@
 //! Open data needs no authentication. Errors carry the spec's `Error` body
 //! (`code`, `message`, `timeStamp`) with its messages: `400` "Invalid parameter:
 //! id" for an id that is not a UUID, `404` "School unit not found" and kin.
-//! The `slow` and `server_error_share` faults apply to every call.
+//! The `slow` and `server_error_share` faults of the provtjänst
+//! ([`crate::config::Faults`]) apply to every call: open-data is one of the
+//! provtjänst's APIs (`…/provtjanst/open-data/v1`). The source emulators'
+//! faults ([`crate::config::SourceFaults`]) do not.
 
 use std::sync::Arc;
 

@@ -164,7 +164,10 @@ impl Sandbox {
         // Ports first: a taken port should fail fast, before a large
         // municipality is generated.
         let listeners = Listeners::bind(config.port_base).await?;
-        let faults = Arc::new(FaultSwitch::new(config.faults.clone(), config.seed));
+        let faults = Arc::new(
+            FaultSwitch::new(config.faults.clone(), config.seed)
+                .with_source(config.source_faults.clone()),
+        );
         let (world, subject, dirty) = generate_world(&config).await?;
         let pki = Pki::generate(config.cert_dir.as_deref(), &subject)?;
 
@@ -365,6 +368,7 @@ async fn generate_world(
         students: config.students,
         seed: config.seed,
         dirt: config.dirt,
+        vux_students: config.vux_students,
         ..GenerateConfig::default()
     };
     let municipality = tokio::task::spawn_blocking(move || generate::generate(&generate_config))

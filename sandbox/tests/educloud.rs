@@ -16,7 +16,7 @@ use skolsync_model::ss12000::{
 };
 use skolsync_sandbox::educloud::{self, EduCloudSettings, TokenStore};
 use skolsync_sandbox::generate::{GenerateConfig, generate};
-use skolsync_sandbox::{FaultSwitch, Faults, SourceData, World};
+use skolsync_sandbox::{FaultSwitch, Faults, SourceData, SourceFaults, World};
 use uuid::Uuid;
 
 const CUSTOMER: &str = "SE00100";
@@ -399,12 +399,12 @@ async fn missing_unknown_and_expired_tokens_get_401() {
 
     // Tokens that expire early: a fresh token is already dead.
     let token = fx.token().await;
-    fx.faults.set(Faults {
-        token_early_expiry: Duration::from_secs(3600),
-        ..Faults::default()
+    fx.faults.set_source(SourceFaults {
+        token_early_expiry_secs: 3600,
+        ..SourceFaults::default()
     });
     check_error(fx.get(&token, &url, &[]).await, 401).await;
-    fx.faults.set(Faults::default());
+    fx.faults.set_source(SourceFaults::default());
     assert_eq!(fx.get(&token, &url, &[]).await.status(), 200);
 }
 
@@ -1079,34 +1079,75 @@ async fn a_429_burst_carries_retry_after_then_recovers() {
     let fx = Fixture::start().await;
     let token = fx.token().await;
     let url = format!("{}/persons", fx.api());
-    fx.faults.set(Faults {
+    fx.faults.set_source(SourceFaults {
         rate_limit_burst: 2,
-        ..Faults::default()
+        retry_after_secs: 3,
+        ..SourceFaults::default()
     });
     for _ in 0..2 {
         let response = fx.get(&token, &url, &[("limit", "1")]).await;
-        assert_eq!(response.headers()["retry-after"], "1");
+        assert_eq!(response.headers()["retry-after"], "3");
         check_error(response, 429).await;
     }
     assert_eq!(fx.get(&token, &url, &[("limit", "1")]).await.status(), 200);
 }
 
 #[tokio::test]
-async fn injected_server_errors_are_500_or_503() {
+async fn injected_server_errors_are_counted_503s_then_a_share_of_500s() {
+    let fx = Fixture::start().await;
+    let token = fx.token().await;
+    fx.faults.set_source(SourceFaults {
+        unavailable_calls: 2,
+        retry_after_secs: 1,
+        server_error_share: 1.0,
+        ..SourceFaults::default()
+    });
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let response = fx.get(&token, &format!("{}/groups", fx.api()), &[]).await;
+        let status = response.status().as_u16();
+        seen.push(status);
+        check_error(response, status).await;
+    }
+    assert_eq!(seen, [503, 503, 500, 500]);
+    fx.faults.set_source(SourceFaults::default());
+    let response = fx.get(&token, &format!("{}/groups", fx.api()), &[]).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn the_provtjanst_faults_do_not_touch_the_source() {
     let fx = Fixture::start().await;
     let token = fx.token().await;
     fx.faults.set(Faults {
+        rate_limit_burst: 3,
         server_error_share: 1.0,
         ..Faults::default()
     });
-    let mut seen = HashSet::new();
-    for _ in 0..12 {
-        let response = fx.get(&token, &format!("{}/groups", fx.api()), &[]).await;
-        let status = response.status().as_u16();
-        seen.insert(status);
-        check_error(response, status).await;
+    for _ in 0..4 {
+        let response = fx.get(&token, &format!("{}/persons", fx.api()), &[]).await;
+        assert_eq!(response.status(), 200);
     }
-    assert_eq!(seen, HashSet::from([500, 503]));
+}
+
+#[tokio::test]
+async fn an_unserved_resource_is_404_and_the_others_are_served() {
+    let fx = Fixture::start().await;
+    let token = fx.token().await;
+    fx.faults.set_source(SourceFaults {
+        unserved: vec!["syllabuses".to_string(), "programmes".to_string()],
+        ..SourceFaults::default()
+    });
+    let response = fx
+        .get(&token, &format!("{}/syllabuses", fx.api()), &[])
+        .await;
+    check_error(response, 404).await;
+    let response = fx
+        .get(&token, &format!("{}/programmes", fx.api()), &[])
+        .await;
+    check_error(response, 404).await;
+    let response = fx.get(&token, &format!("{}/persons", fx.api()), &[]).await;
+    assert_eq!(response.status(), 200);
 }
 
 // ---------------------------------------------------------------------------

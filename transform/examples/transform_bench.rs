@@ -100,6 +100,7 @@ fn source_snapshot(m: &mut Municipality) -> (Snapshot, OpenData) {
         school_units: catalogue.school_units,
         programmes: catalogue.programmes,
         test_activities: catalogue.test_activities,
+        unreadable: Vec::new(),
         fetched_at: None,
         source_url: None,
     };

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use skolsync_model::ss12000::{Organisation, Snapshot};
-use skolsync_model::{SchoolType, Ss12000SchoolType};
+use skolsync_model::{SchoolType, SourceSchoolType};
 
 use crate::open_data::OpenData;
 
@@ -27,8 +27,32 @@ pub(crate) fn within(start: Option<NaiveDate>, end: Option<NaiveDate>, day: Naiv
 }
 
 /// The profile school type of an SS 12000 one, as the profile writes it.
-pub(crate) fn profile_type(t: Ss12000SchoolType) -> Option<&'static str> {
-    SchoolType::try_from(t).ok().map(SchoolType::as_str)
+pub(crate) fn profile_type(t: &SourceSchoolType) -> Option<&'static str> {
+    t.profile().map(SchoolType::as_str)
+}
+
+/// Why a source school type cannot be placed at all (a reason code), or
+/// `None` when it is a profile type or a known type outside the profile.
+/// Such an enrolment is in scope and rejected (only it, never the person):
+/// leaving it out silently could drop a pupil who takes national tests.
+pub(crate) fn type_problem(t: &SourceSchoolType) -> Option<&'static str> {
+    match t.known() {
+        None => Some(crate::reasons::code::TYPE_UNKNOWN),
+        Some(k) if k.is_adult_education_of_unknown_level() => {
+            Some(crate::reasons::code::TYPE_LEVEL_UNKNOWN)
+        }
+        Some(_) => None,
+    }
+}
+
+/// A group's school type as the transform uses it: a value that names no
+/// known type, or adult education without a level (`KOMVUX`, `VUX`), is
+/// read as absent, so the type is deduced from the members' enrolments
+/// like that of a group without one. Not documented; chosen because a
+/// group's type only tells its test's school type, which its members'
+/// enrolments tell as well.
+fn group_type_src(t: Option<&SourceSchoolType>) -> Option<&SourceSchoolType> {
+    t.filter(|t| type_problem(t).is_none())
 }
 
 fn df(columns: Vec<Column>) -> PolarsResult<DataFrame> {
@@ -50,7 +74,7 @@ pub(crate) struct SourceFrames {
     pub units: DataFrame,
     /// `p`, `person_id`.
     pub persons: DataFrame,
-    /// `e_p`, `e_n`, `e_unit_ref`, `e_type`, `e_type_src`, `e_year`,
+    /// `e_p`, `e_n`, `e_unit_ref`, `e_type`, `e_type_src`, `e_type_problem`, `e_year`,
     /// `e_needs_year`, `e_edu_own`, `e_prog_ref` (active enrolments only).
     pub enrolments: DataFrame,
     /// `prog_ref`, `prog_code`: the source's programmes.
@@ -153,6 +177,7 @@ fn enrolments(s: &Snapshot, day: NaiveDate) -> PolarsResult<DataFrame> {
     let mut unit = Vec::with_capacity(n);
     let mut stype = Vec::with_capacity(n);
     let mut stype_src = Vec::with_capacity(n);
+    let mut stype_problem = Vec::with_capacity(n);
     let mut year = Vec::with_capacity(n);
     let mut needs_year = Vec::with_capacity(n);
     let mut edu = Vec::with_capacity(n);
@@ -162,12 +187,13 @@ fn enrolments(s: &Snapshot, day: NaiveDate) -> PolarsResult<DataFrame> {
             if !e.is_active_on(day) {
                 continue;
             }
-            let t = profile_type(e.school_type);
+            let t = profile_type(&e.school_type);
             e_p.push(idx(i));
             e_n.push(idx(k));
             unit.push(e.enroled_at.id.as_str());
             stype.push(t);
             stype_src.push(e.school_type.as_str());
+            stype_problem.push(type_problem(&e.school_type));
             year.push(e.school_year.map(i32::from));
             needs_year.push(matches!(t, Some("GR" | "SP" | "SAM")));
             edu.push(e.education_code.as_deref());
@@ -180,6 +206,7 @@ fn enrolments(s: &Snapshot, day: NaiveDate) -> PolarsResult<DataFrame> {
         c("e_unit_ref", unit),
         c("e_type", stype),
         c("e_type_src", stype_src),
+        c("e_type_problem", stype_problem),
         c("e_year", year),
         c("e_needs_year", needs_year),
         c("e_edu_own", edu),
@@ -228,12 +255,12 @@ fn groups(s: &Snapshot, day: NaiveDate) -> PolarsResult<DataFrame> {
     let stype: Vec<Option<&str>> = s
         .groups
         .iter()
-        .map(|g| g.school_type.and_then(profile_type))
+        .map(|g| group_type_src(g.school_type.as_ref()).and_then(profile_type))
         .collect();
     let stype_src: Vec<Option<&str>> = s
         .groups
         .iter()
-        .map(|g| g.school_type.map(Ss12000SchoolType::as_str))
+        .map(|g| group_type_src(g.school_type.as_ref()).map(SourceSchoolType::as_str))
         .collect();
     let unit: Vec<&str> = s
         .groups
@@ -376,7 +403,7 @@ fn syllabuses(s: &Snapshot) -> PolarsResult<DataFrame> {
         refs.push(syl.id.as_str());
         subject.push(syl.subject_code.as_deref());
         course.push(syl.course_code.as_deref());
-        stype.push(syl.school_type.and_then(profile_type));
+        stype.push(syl.school_type.as_ref().and_then(profile_type));
         start.push(syl.start_school_year.map(i32::from));
         end.push(syl.end_school_year.map(i32::from));
     }

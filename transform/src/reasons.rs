@@ -16,9 +16,12 @@ pub(crate) mod code {
     pub const UNIT_NO_CODE: &str = "unit_no_code";
     pub const UNIT_UNKNOWN: &str = "unit_unknown";
     pub const UNIT_EXPIRED: &str = "unit_expired";
+    pub const UNIT_UNREADABLE: &str = "unit_unreadable";
     pub const UNIT_NOT_IN_DNP: &str = "unit_not_in_dnp";
     pub const TYPE_NOT_OFFERED: &str = "type_not_offered";
     pub const TYPE_NOT_IN_DNP: &str = "type_not_in_dnp";
+    pub const TYPE_UNKNOWN: &str = "type_unknown";
+    pub const TYPE_LEVEL_UNKNOWN: &str = "type_level_unknown";
     pub const YEAR_INVALID: &str = "year_invalid";
     pub const YEAR_NOT_OFFERED: &str = "year_not_offered";
     pub const YEAR_NOT_IN_DNP: &str = "year_not_in_dnp";
@@ -85,6 +88,9 @@ pub(crate) fn reason(code: &str, what: &str, d: &Details<'_>) -> String {
         code::UNIT_UNKNOWN => format!(
             "school unit {unit} of {what} is not known to Skolverket (not in open-data); check the school unit code"
         ),
+        code::UNIT_UNREADABLE => format!(
+            "Skolverket's open-data entry for school unit {unit} of {what} could not be read (see the open-data warning), so the unit cannot be checked"
+        ),
         code::UNIT_EXPIRED => format!(
             "school unit {unit} of {what} has closed (status Expired in Skolverket's register)"
         ),
@@ -96,6 +102,12 @@ pub(crate) fn reason(code: &str, what: &str, d: &Details<'_>) -> String {
         ),
         code::TYPE_NOT_IN_DNP => format!(
             "school type {stype} at school unit {unit} is not set up in the provtjänst (dnpStatus false in open-data)"
+        ),
+        code::TYPE_UNKNOWN => format!(
+            "school type `{stype}` is not a Code_SchoolType value (SS 12000 or Skolverket's list); {what} is left out"
+        ),
+        code::TYPE_LEVEL_UNKNOWN => format!(
+            "school type {stype} does not say whether the adult education is at grundläggande or gymnasial level; the provtjänst takes only VUXGY, so send VUXGY for gymnasial level ({what} is left out)"
         ),
         code::YEAR_INVALID => match d.year {
             Some(y) => format!("school year {y} is not 1–10, which school type {stype} requires"),

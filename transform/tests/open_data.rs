@@ -108,3 +108,54 @@ fn config_problems_are_all_reported_with_their_keys() {
         "valid values are not problems"
     );
 }
+
+#[test]
+fn an_unreadable_school_unit_is_named_as_such_and_the_rest_is_used() {
+    use skolsync_model::open_data::{EntryKind, UnreadableEntry};
+    use skolsync_model::reject::Severity;
+
+    let m = common::municipality(300, 6, 0.0);
+    let snapshot = common::snapshot_of(&m.source);
+    let mut catalogue = common::open_data_of(&m.catalogue);
+    // Open-data sent the first unit with something the reader could not
+    // read: it is missing from the units and listed as unreadable.
+    let gone = catalogue.school_units.remove(0);
+    catalogue.unreadable.push(UnreadableEntry {
+        kind: EntryKind::SchoolUnit,
+        key: Some(gone.school_unit_code.clone()),
+        location: "GET /organisations/code/x: schoolUnits[0]".to_string(),
+        message: "field `status`: unknown variant `Vilande`".to_string(),
+    });
+    let out = common::run_with(&snapshot, catalogue);
+
+    let warning = out
+        .rejects
+        .iter()
+        .find(|r| r.severity == Severity::Warning && r.reason.contains("Vilande"))
+        .expect("a warning naming what could not be read");
+    assert_eq!(
+        warning.school_unit.as_deref(),
+        Some(gone.school_unit_code.as_str())
+    );
+    let at_unit: Vec<_> = out
+        .rejects
+        .iter()
+        .filter(|r| r.severity == Severity::Rejected)
+        .filter(|r| r.school_unit.as_deref() == Some(gone.school_unit_code.as_str()))
+        .collect();
+    assert!(!at_unit.is_empty());
+    for r in &at_unit {
+        assert!(r.reason.contains("could not be read"), "{}", r.reason);
+        assert!(
+            !r.reason.contains("not known to Skolverket"),
+            "{}",
+            r.reason
+        );
+    }
+    // Every other unit's pupils are still sent.
+    assert!(
+        out.desired.persons.len() > 100,
+        "{}",
+        out.desired.persons.len()
+    );
+}

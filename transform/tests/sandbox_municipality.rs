@@ -69,7 +69,10 @@ fn clean_municipality_goes_through_whole_and_nothing_is_rejected() {
         .filter(|p| {
             p.enrolments.iter().any(|e| {
                 e.is_active_on(day)
-                    && matches!(e.school_type, Ss12000SchoolType::Gr | Ss12000SchoolType::Gy)
+                    && matches!(
+                        e.school_type.known(),
+                        Some(Ss12000SchoolType::Gr | Ss12000SchoolType::Gy)
+                    )
             }) || staff.contains(p.id.as_str())
         })
         .map(|p| p.id.to_string())
@@ -138,7 +141,7 @@ fn clean_municipality_goes_through_whole_and_nothing_is_rejected() {
         .iter()
         .filter(|g| match g.group_type {
             GroupType::Klass => matches!(
-                g.school_type,
+                g.school_type.as_ref().and_then(|t| t.known()),
                 Some(Ss12000SchoolType::Gr | Ss12000SchoolType::Gy)
             ),
             GroupType::Undervisning => taught.contains(g.id.as_str()),

@@ -8,6 +8,13 @@
 //! located by endpoint path and page number and the rest of the page is
 //! kept. Only one page per resource is held at a time.
 //!
+//! `/syllabuses` and `/programmes` are optional: Skolverket's SS 12000
+//! subset (`skolverket-ss12000-subset.openapi.yml`) has only
+//! `/organisations`, `/persons`, `/groups`, `/activities`, `/duties` and
+//! `/deletedEntities`, so a server answering `404` on the first page of an
+//! optional one is read without it, with a warning in the run's report. A
+//! `404` on a required one is [`SourceError::ResourceMissing`].
+//!
 //! Order: organisations, programmes and syllabuses first (what others
 //! refer to), then persons, duties, groups and activities; up to
 //! `concurrency` resources at once. With a school unit filter the
@@ -524,11 +531,23 @@ impl Run {
         let mut pager = Pager::new(settings.limits);
         loop {
             pager.next_page(&url)?;
-            let answer = self
+            let answer = match self
                 .reader
                 .client
                 .get(&url, self.out.progress(), pager.bytes_left())
-                .await?;
+                .await
+            {
+                Ok(answer) => answer,
+                Err(SourceError::Http {
+                    url: shown,
+                    status: 404,
+                    message,
+                    ..
+                }) if pager.pages == 1 => {
+                    return self.resource_missing(kind, &path, shown, message).await;
+                }
+                Err(err) => return Err(err),
+            };
             pager.bytes += answer.body.len() as u64;
             if let Some(date) = answer.date {
                 let _ = self.server_start.set(date);
@@ -570,6 +589,40 @@ impl Run {
                 anomalies: Vec::new(),
             }))
             .await?;
+        Ok(())
+    }
+
+    /// A `404` on the first page of `kind`'s list: a warning when the
+    /// resource is optional (the read goes on without it), else an error
+    /// naming it.
+    async fn resource_missing(
+        &self,
+        kind: EntityKind,
+        path: &str,
+        url: String,
+        message: String,
+    ) -> Result<(), SourceError> {
+        if !is_optional(kind) {
+            return Err(SourceError::ResourceMissing {
+                url,
+                resource: kind.endpoint().to_string(),
+                message,
+            });
+        }
+        tracing::warn!(%url, "the server has no /{}; read without it", kind.endpoint());
+        let warning = Reject::new(
+            Stage::Extract,
+            kind,
+            format!(
+                "the server does not offer /{} (HTTP 404); it is optional in Skolverket's SS 12000 \
+                 profile, so the read goes on without it (activities then need their syllabus \
+                 embedded, their parentActivity or an inline subject, enrolments their own educationCode)",
+                kind.endpoint()
+            ),
+        )
+        .warning()
+        .at(format!("GET {path}"));
+        self.out.emit(Batch::Rejects(vec![warning])).await?;
         Ok(())
     }
 
@@ -615,6 +668,13 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// Whether a server may lack `kind`'s list: Skolverket's SS 12000 subset
+/// serves organisations, persons, groups, activities and duties, not
+/// syllabuses or programmes.
+fn is_optional(kind: EntityKind) -> bool {
+    matches!(kind, EntityKind::Syllabus | EntityKind::Programme)
 }
 
 /// Keeps the entities within `scope`. A plain function: the closure inside

@@ -645,7 +645,7 @@ fn activity<'r>(r: &mut Cells<'r>) -> (&'r str, Option<Activity>) {
 
 fn optional_school_type(
     raw: &str,
-) -> Result<Option<skolsync_model::codes::Ss12000SchoolType>, String> {
+) -> Result<Option<skolsync_model::codes::SourceSchoolType>, String> {
     if raw.is_empty() {
         Ok(None)
     } else {

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use skolsync_model::CivicNo;
-use skolsync_model::codes::Ss12000SchoolType;
+use skolsync_model::codes::SourceSchoolType;
 use skolsync_model::ids::SchoolUnitCode;
 use skolsync_model::reject::{Reject, Stage};
 use skolsync_model::ss12000::{EntityKind, RawCivicNo};
@@ -264,14 +264,16 @@ pub(crate) fn school_unit_id(code: &str) -> String {
     SchoolUnitCode::new(code).skolverket_id().to_string()
 }
 
-/// A school type as exports write it: SS 12000's codes, or the
-/// provtjänst's `VUXGY` (SS 12000 `KOMVUX`).
-pub(crate) fn school_type(raw: &str) -> Result<Ss12000SchoolType, String> {
-    if raw.trim().eq_ignore_ascii_case("VUXGY") {
-        return Ok(Ss12000SchoolType::Komvux);
+/// A school type as exports write it (SS 12000's and Skolverket's codes,
+/// `VUXGY` among them). A value in no list is kept as text, so the
+/// transform rejects only the enrolment or group that carries it; only a
+/// blank value is an error here.
+pub(crate) fn school_type(raw: &str) -> Result<SourceSchoolType, String> {
+    if raw.trim().is_empty() {
+        return Err("the school type is empty".to_string());
     }
-    raw.parse()
-        .map_err(|e: skolsync_model::codes::UnknownCode| e.to_string())
+    let Ok(value) = raw.parse::<SourceSchoolType>();
+    Ok(value)
 }
 
 /// A date `YYYY-MM-DD`; empty is none.
@@ -349,8 +351,15 @@ mod tests {
 
     #[test]
     fn small_parsers() {
-        assert_eq!(school_type("vuxgy").unwrap(), Ss12000SchoolType::Komvux);
-        assert!(school_type("XX").unwrap_err().contains("XX"));
+        assert_eq!(
+            school_type("vuxgy").unwrap(),
+            skolsync_model::codes::Ss12000SchoolType::Vuxgy
+        );
+        assert_eq!(
+            school_type("XX").unwrap(),
+            SourceSchoolType::Other("XX".to_string())
+        );
+        assert!(school_type(" ").is_err());
         assert!(yes_no("Ja").unwrap() && !yes_no("").unwrap());
         assert!(yes_no("kanske").is_err());
         assert_eq!(list("a, b;c,,").collect::<Vec<_>>(), ["a", "b", "c"]);

@@ -35,7 +35,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
-use skolsync_model::codes::{EmailType, OrganisationType, SecurityMarking, Ss12000SchoolType};
+use skolsync_model::codes::{EmailType, OrganisationType, SecurityMarking, SourceSchoolType};
 use skolsync_model::ss12000::{
     DeletedEntityIds, Duty, Email, Enrolment, EntityKind, ExternalIdentifier, Meta, Organisation,
     Person, Reference,
@@ -93,7 +93,7 @@ struct State {
     class_members: HashMap<String, Vec<Pending>>,
     group_members: HashMap<String, Vec<Pending>>,
     teachers: HashMap<String, Vec<Pending>>,
-    units: BTreeMap<String, BTreeSet<Ss12000SchoolType>>,
+    units: BTreeMap<String, BTreeSet<SourceSchoolType>>,
     deleted: DeletedEntityIds,
 }
 
@@ -638,7 +638,7 @@ fn student(
     state.persons[i].enrolments.push(Enrolment {
         enroled_at: Reference::to(school_unit_id(code)),
         school_year,
-        school_type,
+        school_type: school_type.clone(),
         start_date: None,
         end_date: None,
         cancelled: None,

@@ -33,12 +33,84 @@ pub struct OpenData {
     /// National test activities (`/activities`).
     #[serde(default)]
     pub test_activities: Vec<TestActivity>,
+    /// Entries the API sent that could not be read (an unknown enum value,
+    /// a missing required field), each on its own: the rest of the
+    /// catalogue is used, and records that need one of these get a clear
+    /// problem instead of "not known to Skolverket".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableEntry>,
     /// When the data was read (RFC 3339), for snapshot files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetched_at: Option<String>,
     /// The API it was read from, for snapshot files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_url: Option<String>,
+}
+
+/// What kind of open-data entry could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// An organiser (`/organisations/code/{orgnr}`).
+    Organisation,
+    /// A school unit (`schoolUnits` of an organiser, or `/schoolUnits/code/{code}`).
+    SchoolUnit,
+    /// A programme (`/programmes`).
+    Programme,
+    /// A test activity (`/activities`).
+    TestActivity,
+}
+
+/// One open-data entry that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableEntry {
+    /// What it is.
+    pub kind: EntryKind,
+    /// Its key, when the raw JSON had one: the school unit code, education
+    /// code, test activity name or organisation number.
+    pub key: Option<String>,
+    /// Where it was read: the request path and the entry's position.
+    pub location: String,
+    /// What was wrong, naming the field.
+    pub message: String,
+}
+
+impl UnreadableEntry {
+    /// Reads one entry of `kind` from its raw JSON, or records why not in
+    /// `unreadable`. Not documented how strictly a client must read
+    /// open-data; chosen because one entry with a new enum value must not
+    /// stop every school unit from being checked.
+    pub fn read<T: serde::de::DeserializeOwned>(
+        kind: EntryKind,
+        raw: serde_json::Value,
+        location: String,
+        unreadable: &mut Vec<UnreadableEntry>,
+    ) -> Option<T> {
+        let key_field = match kind {
+            EntryKind::Organisation => "organisationNumber",
+            EntryKind::SchoolUnit => "schoolUnitCode",
+            EntryKind::Programme => "educationCode",
+            EntryKind::TestActivity => "displayName",
+        };
+        let key = match raw.get(key_field) {
+            Some(serde_json::Value::String(s)) => Some(s.trim().to_string()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        match serde_path_to_error::deserialize::<_, T>(raw) {
+            Ok(entry) => Some(entry),
+            Err(err) => {
+                let path = err.path().to_string();
+                unreadable.push(UnreadableEntry {
+                    kind,
+                    key,
+                    location,
+                    message: format!("field `{path}`: {}", err.into_inner()),
+                });
+                None
+            }
+        }
+    }
 }
 
 /// Why open-data could not be obtained, or a snapshot file read or written.

@@ -10,7 +10,7 @@
 
 mod catalogue;
 
-pub use catalogue::{FetchScope, OpenData, OpenDataError};
+pub use catalogue::{EntryKind, FetchScope, OpenData, OpenDataError, UnreadableEntry};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

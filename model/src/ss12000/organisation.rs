@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Meta, Reference, SourceId};
 use super::lenient::{lenient_date, lenient_string, null_as_empty};
-use crate::codes::{OrganisationType, Ss12000SchoolType};
+use crate::codes::{OrganisationType, SourceSchoolType};
 use crate::record::record;
 
 record! {
@@ -33,7 +33,7 @@ record! {
         /// Skolverket's school unit code (skolenhetskod).
         pub school_unit_code: Option<String> [optional, via "lenient_string"],
         /// School types offered.
-        pub school_types: Vec<Ss12000SchoolType> [optional, via "null_as_empty"],
+        pub school_types: Vec<SourceSchoolType> [optional, via "null_as_empty"],
         /// Municipality code, e.g. `0580`.
         pub municipality_code: Option<String> [optional, via "lenient_string"],
         /// First day the element is valid (inclusive).

@@ -12,7 +12,7 @@ use super::lenient::{
     StringOrNumber, lenient_bool, lenient_date, lenient_string, lenient_u8, null_as_empty,
 };
 use crate::civic_no::{self, CivicNo, CivicNoError};
-use crate::codes::{EmailType, PersonStatus, SecurityMarking, Ss12000SchoolType};
+use crate::codes::{EmailType, PersonStatus, SecurityMarking, SourceSchoolType};
 use crate::record::record;
 
 /// A personal identity number exactly as the source sent it.
@@ -117,8 +117,9 @@ record! {
         pub enroled_at: Reference,
         /// School year (årskurs), 0–10.
         pub school_year: Option<u8> [optional, via "lenient_u8"],
-        /// School type of the enrolment.
-        pub school_type: Ss12000SchoolType,
+        /// School type of the enrolment; a value in no list is kept as text,
+        /// so only this enrolment is rejected, never the person.
+        pub school_type: SourceSchoolType,
         /// First day (inclusive).
         pub start_date: Option<NaiveDate> [optional, via "lenient_date"],
         /// Last day (inclusive).

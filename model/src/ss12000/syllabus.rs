@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Meta, SourceId};
 use super::lenient::{lenient_bool, lenient_string, lenient_u8};
-use crate::codes::Ss12000SchoolType;
+use crate::codes::SourceSchoolType;
 use crate::record::record;
 
 record! {
@@ -18,7 +18,7 @@ record! {
         #[serde(default)]
         pub meta: Meta,
         /// School type.
-        pub school_type: Option<Ss12000SchoolType> [optional],
+        pub school_type: Option<SourceSchoolType> [optional],
         /// Subject code, e.g. `GRGRMAT01`.
         pub subject_code: Option<String> [optional, via "lenient_string"],
         /// Subject name.
@@ -54,6 +54,6 @@ record! {
         /// Education code (studievägskod), e.g. `EKJURV`.
         pub code: Option<String> [optional, via "lenient_string"],
         /// School type.
-        pub school_type: Option<Ss12000SchoolType> [optional],
+        pub school_type: Option<SourceSchoolType> [optional],
     }
 }

@@ -9,7 +9,7 @@ use super::lenient::{
     lenient_date, lenient_string, null_as_empty, one_or_many, required_lenient_string,
 };
 use super::syllabus::Syllabus;
-use crate::codes::{ActivityType, GroupType, Ss12000SchoolType};
+use crate::codes::{ActivityType, GroupType, SourceSchoolType};
 use crate::record::record;
 
 record! {
@@ -88,7 +88,7 @@ record! {
         /// What the group is for; the provtjänst takes `Klass` and `Undervisning`.
         pub group_type: GroupType,
         /// School type of the group.
-        pub school_type: Option<Ss12000SchoolType> [optional],
+        pub school_type: Option<SourceSchoolType> [optional],
         /// The organisation element (school unit) the group belongs to.
         pub organisation: Reference,
         /// Members with their periods.

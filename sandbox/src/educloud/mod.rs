@@ -6,7 +6,7 @@
 //!   `{"access_token", "token_type": "Bearer", "expires_in"}`; a wrong client
 //!   is `401 invalid_client`, another grant `400 unsupported_grant_type`.
 //!   Tokens are opaque and expire after [`EduCloudSettings::token_lifetime`]
-//!   (minus the `token_early_expiry` fault); [`TokenStore`] lets tests expire them.
+//!   (minus the source fault `token_early_expiry_secs`); [`TokenStore`] lets tests expire them.
 //! - `/ss12000v2-api/source/{customerId}/v2.0/…` serves [`SourceData`] with
 //!   those tokens; an unknown customer id is `404`.
 //! - `/ss12000/v2.0/…` ([`GENERIC_BASE`]) serves the same with the static
@@ -31,8 +31,12 @@
 //! filtering and order, and its JSON is swapped for the raw one on the way
 //! out. Copies embedded by `expand` are the typed ones.
 //!
-//! The `slow`, `server_error_share` (500/503) and `rate_limit_burst` (429 with
-//! `Retry-After`) faults apply to every route, the token endpoint included.
+//! The source faults ([`crate::config::SourceFaults`]: slowness, a 429 burst
+//! and 503s with `Retry-After`, a share of 500s) apply to every route, the
+//! token endpoint included; resources it lists as `unserved` answer `404`
+//! as on a server without them. The provtjänst's faults
+//! ([`crate::config::Faults`]) never touch these APIs, so a test can fail
+//! the source and the sink apart.
 
 mod query;
 mod resources;
@@ -57,7 +61,7 @@ use skolsync_model::ss12000::{
 
 pub use token::TokenStore;
 
-use crate::config::{FaultSwitch, SandboxConfig};
+use crate::config::{FaultSwitch, SandboxConfig, SourceAnswer};
 use crate::world::{SourceData, World};
 use query::{ListRequest, Params, parse_bool, parse_datetime, parse_urlencoded};
 use resources::{Embeds, LookupBody, LookupContext, Names, Resource, Wanted};
@@ -283,10 +287,10 @@ fn authorise(shared: &Shared, api: Api, headers: &HeaderMap) -> Result<(), ApiEr
     let token = bearer(headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
     let valid = match api {
         Api::Generic => token == shared.settings.ss12000_token,
-        Api::EduCloud => shared
-            .settings
-            .tokens
-            .is_valid(token, shared.faults.get().token_early_expiry),
+        Api::EduCloud => shared.settings.tokens.is_valid(
+            token,
+            Duration::from_secs(shared.faults.source().token_early_expiry_secs),
+        ),
     };
     if valid {
         Ok(())
@@ -297,24 +301,43 @@ fn authorise(shared: &Shared, api: Api, headers: &HeaderMap) -> Result<(), ApiEr
     }
 }
 
-/// Slow answers, 429 bursts and 5xx, as configured at the moment of the call.
+/// The source faults as configured at the moment of the call: slow
+/// answers, 429 bursts, 503s, 500s, and unserved resources.
 async fn apply_faults(
     State(faults): State<Arc<FaultSwitch>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let current = faults.wait_slow().await;
-    if faults.take_burst() {
-        return ApiError::RateLimited.into_response();
+    let answer = faults.take_source().await;
+    let (error, wait) = match answer {
+        Some(SourceAnswer::Throttled(secs)) => (ApiError::RateLimited, Some(secs)),
+        Some(SourceAnswer::Unavailable(secs)) => (ApiError::Unavailable, Some(secs)),
+        Some(SourceAnswer::Internal) => (ApiError::Internal, None),
+        None => {
+            let unserved = faults.source().unserved;
+            if let Some(resource) = resource_of(request.uri().path())
+                && unserved.iter().any(|u| u.trim() == resource)
+            {
+                return ApiError::UnknownPath.into_response();
+            }
+            return next.run(request).await;
+        }
+    };
+    let mut response = error.into_response();
+    if let Some(secs) = wait
+        && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
-    if faults.chance(current.server_error_share) {
-        return if faults.chance(0.5) {
-            ApiError::Internal.into_response()
-        } else {
-            ApiError::Unavailable.into_response()
-        };
-    }
-    next.run(request).await
+    response
+}
+
+/// The resource a path under either API base names (`persons` of
+/// `/ss12000/v2.0/persons/{id}`), if any.
+fn resource_of(path: &str) -> Option<&str> {
+    let mut segments = path.split('/').skip_while(|s| *s != "v2.0");
+    segments.next()?;
+    segments.next().filter(|s| !s.is_empty())
 }
 
 /// Everything the API answers besides success, in the spec's `Error` shape.

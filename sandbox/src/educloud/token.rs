@@ -57,7 +57,7 @@ impl TokenStore {
     }
 
     /// Whether `token` was issued here and is still valid, treating it as
-    /// expired `early` before its real end (the `token_early_expiry` fault).
+    /// expired `early` before its real end (the source fault `token_early_expiry_secs`).
     pub fn is_valid(&self, token: &str, early: Duration) -> bool {
         let now = Instant::now();
         self.inner

@@ -17,7 +17,8 @@
 //!   tested subjects and courses and groups without a test, staff with
 //!   duties, activities with teachers and syllabuses (some already carrying
 //!   the test activity as `parentActivity`), a few ended memberships and
-//!   enrolments, and a few deletions.
+//!   enrolments, and a few deletions; with `vux_students`, adults enrolled
+//!   in VUXGY at a GY unit that offers it.
 //!
 //! Everything is a function of [`GenerateConfig`]: the random source is a
 //! ChaCha8 generator seeded with `seed`, ids are UUIDv5 over a namespace
@@ -110,6 +111,13 @@ pub struct GenerateConfig {
     /// Pupils per compulsory school unit, roughly (GY units take about
     /// half as many again).
     pub students_per_unit: usize,
+    /// Adults in municipal adult education at gymnasial level, on top of
+    /// `students`. With any, the first GY unit also offers `VUXGY` (in its
+    /// SS 12000 `schoolTypes` and in open-data, `dnpStatus: true`, no
+    /// years) and these adults are enrolled there with `schoolType: VUXGY`,
+    /// no school year and no education code (the Provisioning API requires
+    /// one for `GY` only). They belong to no group.
+    pub vux_students: usize,
 }
 
 impl Default for GenerateConfig {
@@ -123,6 +131,7 @@ impl Default for GenerateConfig {
             municipality_code: "0199".to_string(),
             parent_activity_share: 0.3,
             students_per_unit: 350,
+            vux_students: 0,
         }
     }
 }

@@ -86,9 +86,10 @@ fn persons(
         let mut unit_code = None;
         if !is_staff {
             for e in &p.enrolments {
-                let (Some(st), Some((unit, code))) =
-                    (school_type(e.school_type), units.get(&e.enroled_at.id))
-                else {
+                let (Some(st), Some((unit, code))) = (
+                    e.school_type.known().and_then(school_type),
+                    units.get(&e.enroled_at.id),
+                ) else {
                     continue;
                 };
                 if !current(e.end_date) || e.cancelled == Some(true) {
@@ -186,7 +187,10 @@ fn groups(
             _ => false,
         };
         let (Some(st), Some((unit, code))) = (
-            g.school_type.and_then(school_type),
+            g.school_type
+                .as_ref()
+                .and_then(|t| t.known())
+                .and_then(school_type),
             units.get(&g.organisation.id),
         ) else {
             continue;

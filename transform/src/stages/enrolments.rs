@@ -6,6 +6,7 @@
 //! persons stage reports and the nesting stage uses to leave them out.
 
 use polars::prelude::*;
+use skolsync_model::SchoolType;
 
 use super::common::{left, null_str};
 use super::units::{UNIT_CODE, UNIT_KNOWN, UNIT_PROBLEM, UNIT_REF};
@@ -20,6 +21,11 @@ pub(crate) const E_N: &str = "e_n";
 pub(crate) const E_UNIT_REF: &str = "e_unit_ref";
 /// The enrolment's profile school type.
 pub(crate) const E_TYPE: &str = "e_type";
+/// The enrolment's school type as the source wrote it.
+pub(crate) const E_TYPE_SRC: &str = "e_type_src";
+/// Why the source's school type cannot be placed (unknown value, adult
+/// education without a level), or null.
+const E_TYPE_PROBLEM: &str = "e_type_problem";
 /// The enrolment's school year.
 pub(crate) const E_YEAR: &str = "e_year";
 /// The education code: the enrolment's own, else its programme's.
@@ -42,6 +48,16 @@ impl Run<'_, '_> {
         units: &DataFrame,
     ) -> PolarsResult<(DataFrame, DataFrame)> {
         let cat = &self.t.catalogue;
+        // An enrolment whose school type cannot be placed is in scope (and
+        // rejected) unless the unit or year puts it out: an unknown value
+        // always, adult education of unknown level when VUXGY is wanted.
+        let vuxgy_wanted = self.t.school_types.contains(&SchoolType::Vuxgy.as_str());
+        let unplaced_in_scope = col(E_TYPE_PROBLEM)
+            .eq(lit(code::TYPE_UNKNOWN))
+            .or(col(E_TYPE_PROBLEM)
+                .eq(lit(code::TYPE_LEVEL_UNKNOWN))
+                .and(lit(vuxgy_wanted)))
+            .fill_null(lit(false));
         let enrolments = source
             .lazy()
             .left_join(units.clone().lazy(), col(E_UNIT_REF), col(UNIT_REF))
@@ -68,6 +84,7 @@ impl Run<'_, '_> {
                 col(E_TYPE)
                     .is_not_null()
                     .and(self.types_in_scope(E_TYPE))
+                    .or(unplaced_in_scope)
                     .and(self.unit_in_scope())
                     .and(
                         col("e_needs_year")
@@ -86,6 +103,7 @@ impl Run<'_, '_> {
                 col(E_UNIT_REF),
                 col(UNIT_CODE),
                 col(E_TYPE),
+                col(E_TYPE_SRC),
                 col(E_YEAR),
                 col(E_EDU),
                 col(PR_VALID_FROM),
@@ -118,6 +136,9 @@ impl Run<'_, '_> {
 
 /// `e_problem`: the first thing wrong with an enrolment, in the order a
 /// reader would fix them (unit, school type, year, education code).
+/// The education code is required for GY only: "Värde måste anges för
+/// utbildningsformen `GY`" (Provisioning API, `Enrolment.educationCode`),
+/// so a VUXGY enrolment goes without one.
 fn enrolment_problem() -> Expr {
     let needs_year = col("e_needs_year");
     let gy = col(E_TYPE).eq(lit("GY")).fill_null(lit(false));
@@ -125,6 +146,8 @@ fn enrolment_problem() -> Expr {
         .then(lit(code::UNIT_REF_MISSING))
         .when(col(UNIT_PROBLEM).is_not_null())
         .then(col(UNIT_PROBLEM))
+        .when(col(E_TYPE_PROBLEM).is_not_null())
+        .then(col(E_TYPE_PROBLEM))
         .when(col("t_dnp").is_null())
         .then(lit(code::TYPE_NOT_OFFERED))
         .when(col("t_dnp").not())

@@ -17,7 +17,9 @@ use skolsync_model::ss12000::EntityKind;
 
 use super::common::{Cols, Stopwatch, usize_of};
 use super::duties::{D_PERSON_REF, D_SCOPE};
-use super::enrolments::{E_EDU, E_N, E_P, E_PROBLEM, E_TYPE, E_UNIT_REF, E_YEAR, PR_VALID_FROM};
+use super::enrolments::{
+    E_EDU, E_N, E_P, E_PROBLEM, E_TYPE, E_TYPE_SRC, E_UNIT_REF, E_YEAR, PR_VALID_FROM,
+};
 use super::units::UNIT_CODE;
 use crate::persons::{Checked, Finding, Role};
 use crate::reasons::{Details, code, reason, scope};
@@ -508,6 +510,7 @@ fn problems_by_person(enrolment_problems: &DataFrame) -> PolarsResult<EnrolmentP
         ec.s(PR_VALID_FROM)?,
         ec.s(E_PROBLEM)?,
     );
+    let e_type_src = ec.s(E_TYPE_SRC)?;
     let mut problems = EnrolmentProblems::new();
     for i in 0..e_p.len() {
         let (Some(p), Some(problem)) = (e_p[i], e_problem[i]) else {
@@ -518,7 +521,7 @@ fn problems_by_person(enrolment_problems: &DataFrame) -> PolarsResult<EnrolmentP
         let d = Details {
             unit_ref: e_unit_ref[i],
             unit_code,
-            school_type: e_type[i],
+            school_type: e_type[i].or(e_type_src[i]),
             year: e_year[i],
             edu: e_edu[i],
             valid_from: e_from[i],
@@ -532,6 +535,10 @@ fn problems_by_person(enrolment_problems: &DataFrame) -> PolarsResult<EnrolmentP
             code::TYPE_NOT_OFFERED | code::TYPE_NOT_IN_DNP => (
                 format!("enrolments[{n}].schoolType"),
                 e_type[i].map(str::to_string),
+            ),
+            code::TYPE_UNKNOWN | code::TYPE_LEVEL_UNKNOWN => (
+                format!("enrolments[{n}].schoolType"),
+                e_type_src[i].map(str::to_string),
             ),
             code::EDU_MISSING | code::EDU_UNKNOWN | code::EDU_EXPIRED | code::EDU_NOT_YET => (
                 format!("enrolments[{n}].educationCode"),

@@ -5,7 +5,12 @@
 //! unit's problem is worked out once and reported on each record that
 //! points to it.
 
+use std::collections::BTreeSet;
+
 use polars::prelude::*;
+use skolsync_model::open_data::EntryKind;
+use skolsync_model::reject::{Reject, Stage};
+use skolsync_model::ss12000::EntityKind;
 
 use super::common::null_str;
 use crate::frames::SourceFrames;
@@ -28,12 +33,31 @@ pub(crate) const UNIT_PROBLEM: &str = "unit_problem";
 impl Run<'_, '_> {
     /// The units frame: `unit_ref`, `unit_code`, `unit_id`, `unit_known`,
     /// `unit_in_scope`, `unit_problem`.
-    pub(crate) fn units(&self, src: &SourceFrames) -> PolarsResult<DataFrame> {
+    ///
+    /// Open-data entries that could not be read are listed as warnings
+    /// here, once per run, and a unit whose entry is one of them gets
+    /// `unit_unreadable` rather than "not known to Skolverket".
+    pub(crate) fn units(&mut self, src: &SourceFrames) -> PolarsResult<DataFrame> {
+        self.warn_unreadable_open_data();
+        let unreadable: BTreeSet<&str> = self
+            .t
+            .open_data
+            .unreadable
+            .iter()
+            .filter(|e| e.kind == EntryKind::SchoolUnit)
+            .filter_map(|e| e.key.as_deref())
+            .collect();
+        let flags = vec![true; unreadable.len()];
+        let unreadable = DataFrame::new_infer_height(vec![
+            Column::new("ur_code".into(), unreadable.into_iter().collect::<Vec<_>>()),
+            Column::new("ur_flag".into(), flags),
+        ])?;
         let cat = &self.t.catalogue;
         src.units
             .clone()
             .lazy()
             .left_join(cat.units.clone().lazy(), col(UNIT_CODE), col("od_code"))
+            .left_join(unreadable.lazy(), col(UNIT_CODE), col("ur_code"))
             .left_join(
                 cat.scope_units.clone().lazy(),
                 col(UNIT_CODE),
@@ -45,6 +69,8 @@ impl Run<'_, '_> {
                     .alias(UNIT_IN_SCOPE),
                 when(col(UNIT_CODE).is_null())
                     .then(lit(code::UNIT_NO_CODE))
+                    .when(col("ur_flag").fill_null(lit(false)))
+                    .then(lit(code::UNIT_UNREADABLE))
                     .when(col(UNIT_ID).is_null())
                     .then(lit(code::UNIT_UNKNOWN))
                     .when(col("unit_status").eq(lit("Expired")).fill_null(lit(false)))
@@ -63,5 +89,36 @@ impl Run<'_, '_> {
                 col(UNIT_PROBLEM),
             ])
             .collect()
+    }
+
+    /// One warning per open-data entry that could not be read.
+    fn warn_unreadable_open_data(&mut self) {
+        for entry in &self.t.open_data.unreadable {
+            let (entity, what) = match entry.kind {
+                EntryKind::Organisation => (EntityKind::Organisation, "organiser"),
+                EntryKind::SchoolUnit => (EntityKind::Organisation, "school unit"),
+                EntryKind::Programme => (EntityKind::Programme, "programme"),
+                // Not an SS 12000 entity; a test activity is closest to
+                // the syllabus whose test it is.
+                EntryKind::TestActivity => (EntityKind::Syllabus, "test activity"),
+            };
+            let key = entry.key.as_deref().unwrap_or("?");
+            let mut warning = Reject::new(
+                Stage::Transform,
+                entity,
+                format!(
+                    "Skolverket's open-data {what} {key} could not be read ({}); it is left out of the checks and the rest of open-data is used",
+                    entry.message
+                ),
+            )
+            .warning()
+            .at(format!("open-data {}", entry.location));
+            if entry.kind == EntryKind::SchoolUnit
+                && let Some(code) = entry.key.as_deref()
+            {
+                warning = warning.school_unit(code);
+            }
+            self.rejects.push(warning);
+        }
     }
 }

@@ -46,6 +46,7 @@ pub fn open_data_of(catalogue: &Catalogue) -> OpenData {
         school_units: catalogue.school_units.clone(),
         programmes: catalogue.programmes.clone(),
         test_activities: catalogue.test_activities.clone(),
+        unreadable: Vec::new(),
         fetched_at: None,
         source_url: None,
     }

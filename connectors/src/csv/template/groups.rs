@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use skolsync_model::codes::{ActivityType, GroupType, Ss12000SchoolType};
+use skolsync_model::codes::{ActivityType, GroupType, SourceSchoolType};
 use skolsync_model::ids::TestActivityName;
 use skolsync_model::ss12000::{
     Activity, DeletedEntityIds, EntityKind, Group, GroupMembership, Meta, Reference,
@@ -23,7 +23,7 @@ use crate::source::Batch;
 struct GroupRow<'r> {
     id: &'r str,
     name: &'r str,
-    school_type: Ss12000SchoolType,
+    school_type: SourceSchoolType,
     code: &'r str,
 }
 
@@ -112,7 +112,7 @@ fn group(g: &GroupRow<'_>, group_type: GroupType, members: Vec<GroupMembership>)
         start_date: None,
         end_date: None,
         group_type,
-        school_type: Some(g.school_type),
+        school_type: Some(g.school_type.clone()),
         organisation: Reference::to(school_unit_id(g.code)),
         group_memberships: members,
     }
@@ -178,7 +178,7 @@ fn read_group_sheet(
                 .units
                 .entry(g.code.to_string())
                 .or_default()
-                .insert(g.school_type);
+                .insert(g.school_type.clone());
             let members = memberships((kind.members)(state).remove(g.id));
             out.push(
                 &mut groups,

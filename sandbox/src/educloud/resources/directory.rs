@@ -48,7 +48,9 @@ impl Resource for Organisation {
                     .is_none_or(|m| o.municipality_code.as_ref() == Some(m))
                 && (types.is_empty() || types.contains(&o.organisation_type))
                 && (school_types.is_empty()
-                    || o.school_types.iter().any(|t| school_types.contains(t)))
+                    || o.school_types
+                        .iter()
+                        .any(|t| t.known().is_some_and(|k| school_types.contains(&k))))
                 && dates.matches(o.start_date, o.end_date)
         }))
     }

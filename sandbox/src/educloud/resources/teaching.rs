@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
-use skolsync_model::codes::{GroupType, Ss12000SchoolType};
+use skolsync_model::codes::{GroupType, SourceSchoolType, Ss12000SchoolType};
 use skolsync_model::ss12000::{Activity, EntityKind, Group, Programme, Syllabus};
 
 use super::{
@@ -31,7 +31,10 @@ impl Resource for Group {
         Ok(Box::new(move |g: &Group| {
             (types.is_empty() || types.contains(&g.group_type))
                 && (school_types.is_empty()
-                    || g.school_type.is_some_and(|t| school_types.contains(&t)))
+                    || g.school_type
+                        .as_ref()
+                        .and_then(SourceSchoolType::known)
+                        .is_some_and(|t| school_types.contains(&t)))
                 && (organisations.is_empty() || organisations.contains(g.organisation.id.as_str()))
                 && dates.matches(g.start_date, g.end_date)
         }))
@@ -244,7 +247,11 @@ impl Resource for Programme {
         // Stored programmes carry no parent programme, so that filter matches none.
         let parent = params.one("parentProgramme").is_some();
         Ok(Box::new(move |p: &Programme| {
-            (school_types.is_empty() || p.school_type.is_some_and(|t| school_types.contains(&t)))
+            (school_types.is_empty()
+                || p.school_type
+                    .as_ref()
+                    .and_then(SourceSchoolType::known)
+                    .is_some_and(|t| school_types.contains(&t)))
                 && code.as_ref().is_none_or(|c| p.code.as_ref() == Some(c))
                 && !parent
         }))

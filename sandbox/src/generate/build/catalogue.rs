@@ -70,7 +70,20 @@ impl Builder<'_> {
             id: SchoolUnitCode::new(&u.code).skolverket_id(),
             display_name: u.name.clone(),
             school_unit_code: u.code.clone(),
-            school_types: open_data_school_types(u.kind, dnp),
+            school_types: {
+                let mut types = open_data_school_types(u.kind, dnp);
+                let offers_vux = self.vux_unit.is_some_and(|i| self.units[i].org == u.org);
+                if offers_vux {
+                    // Adult education has no school years (open-data lists
+                    // years only for the forms that have them).
+                    types.push(open_data::SchoolUnitSchoolType {
+                        school_type: "VUXGY".to_string(),
+                        dnp_status: Some(dnp),
+                        school_years: Vec::new(),
+                    });
+                }
+                types
+            },
             municipality_code: Some(self.cfg.municipality_code.clone()),
             municipality_name: Some(self.cfg.municipality_name.clone()),
             status: Some(status),

@@ -47,7 +47,7 @@ impl Builder<'_> {
             start_date: Some(TERM_START),
             end_date: None,
             group_type,
-            school_type: Some(school_type),
+            school_type: Some(school_type.into()),
             organisation: Reference::to(self.units[unit].org.as_str()),
             group_memberships: memberships,
         });

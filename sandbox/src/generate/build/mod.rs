@@ -210,6 +210,7 @@ pub(crate) fn build(config: &GenerateConfig) -> (Municipality, Eligible) {
         b.fill_unit(i, plan);
     }
     b.second_duties();
+    b.adult_education();
     b.deletions();
     if config.dirt > 0.0 {
         b.ghost_unit();
@@ -249,6 +250,8 @@ struct Builder<'c> {
     created: DateTime<FixedOffset>,
     unit_code_base: u64,
     unit_code_next: u64,
+    /// The unit that offers VUXGY (`vux_students` > 0), by position.
+    vux_unit: Option<usize>,
 }
 
 /// +02:00, Swedish summer time, the offset school systems report.
@@ -340,6 +343,7 @@ impl<'c> Builder<'c> {
             created,
             unit_code_base,
             unit_code_next: 0,
+            vux_unit: None,
         }
     }
 

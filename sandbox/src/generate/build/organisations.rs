@@ -90,7 +90,7 @@ impl Builder<'_> {
     pub(super) fn ghost_unit(&mut self) {
         let ghost = self.push_unit("Nya Hamnskolan".to_string(), UnitKind::F9, None);
         if let Some(org) = self.source.organisations.last_mut() {
-            org.school_types.push(Ss12000SchoolType::Gy);
+            org.school_types.push(Ss12000SchoolType::Gy.into());
         }
         self.eligible.ghost_units.push(ghost.org);
     }
@@ -118,7 +118,10 @@ impl Builder<'_> {
             organisation_number: None,
             parent_organisation: Some(Reference::to(self.huvudman.as_str())),
             school_unit_code: Some(code.clone()),
-            school_types: ss12000_school_types(kind),
+            school_types: ss12000_school_types(kind)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             municipality_code: Some(self.cfg.municipality_code.clone()),
             start_date: NaiveDate::from_ymd_opt(2011, 7, 1),
             end_date,
@@ -143,7 +146,7 @@ impl Builder<'_> {
                 meta,
                 name: o.name.to_string(),
                 code: Some(o.code.to_string()),
-                school_type: Some(Ss12000SchoolType::Gy),
+                school_type: Some(Ss12000SchoolType::Gy.into()),
             });
             self.programme_ids.insert(o.code, id);
         }
@@ -155,7 +158,7 @@ impl Builder<'_> {
         self.syllabus((subject.code, start, end), |id, meta| Syllabus {
             id,
             meta,
-            school_type: Some(Ss12000SchoolType::Gr),
+            school_type: Some(Ss12000SchoolType::Gr.into()),
             subject_code: Some(subject.code.to_string()),
             subject_name: Some(subject.name.to_string()),
             subject_designation: Some(subject.designation.to_string()),
@@ -172,7 +175,7 @@ impl Builder<'_> {
         self.syllabus((course.code, 0, 0), |id, meta| Syllabus {
             id,
             meta,
-            school_type: Some(Ss12000SchoolType::Gy),
+            school_type: Some(Ss12000SchoolType::Gy.into()),
             subject_code: Some(course.subject.to_string()),
             subject_name: Some(course.subject_name.to_string()),
             subject_designation: Some(course.subject.to_string()),

@@ -160,6 +160,46 @@ impl Builder<'_> {
         (index, sva)
     }
 
+    /// Adults in VUXGY at the first GY unit, which then offers it
+    /// (`vux_students`; see [`crate::generate::GenerateConfig`]).
+    pub(super) fn adult_education(&mut self) {
+        if self.cfg.vux_students == 0 {
+            return;
+        }
+        let Some(unit) = self.units.iter().position(|u| u.kind == UnitKind::Gy) else {
+            return;
+        };
+        self.vux_unit = Some(unit);
+        let org = self.units[unit].org.clone();
+        if let Some(o) = self.source.organisations.iter_mut().find(|o| o.id == org) {
+            o.school_types.push(Ss12000SchoolType::Vuxgy.into());
+        }
+        for _ in 0..self.cfg.vux_students {
+            let index = self.source.persons.len();
+            let id = self.next_id(Tag::Person);
+            let meta = self.meta();
+            let age = self.rng.random_range(20..=45);
+            let birth = self.random_day_in(REFERENCE_DATE.year() - age);
+            let who = self.identity(index, birth, civic::Kind::Personnummer);
+            let email = format!(
+                "{}.{}{}@vux.{}",
+                ascii_fold(&who.given),
+                ascii_fold(&who.family),
+                index,
+                self.domain
+            );
+            let marking = self.security_marking();
+            let enrolment = Enrolment {
+                start_date: Some(TERM_START),
+                ..self.enrolment(unit, Ss12000SchoolType::Vuxgy, None)
+            };
+            self.source.persons.push(Person {
+                enrolments: vec![enrolment],
+                ..person_record(id, meta, who, marking, email, EmailType::SkolaElev)
+            });
+        }
+    }
+
     /// Draws who person number `index` is: the civic number of `birth`
     /// and `kind`, names that go with its sex, and an EPPN.
     fn identity(&mut self, index: usize, birth: NaiveDate, kind: civic::Kind) -> Identity {
@@ -186,7 +226,7 @@ impl Builder<'_> {
         Enrolment {
             enroled_at: Reference::to(self.units[unit].org.as_str()),
             school_year: None,
-            school_type,
+            school_type: school_type.into(),
             start_date: None,
             end_date: None,
             cancelled: None,

@@ -245,7 +245,7 @@ fn groups(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), CsvExpo
             g.id.as_str(),
             &g.display_name,
             group_type,
-            g.school_type.map(|t| t.as_str()).unwrap_or(""),
+            g.school_type.as_ref().map(|t| t.as_str()).unwrap_or(""),
             g.organisation.id.as_str(),
             &date(g.start_date),
             &date(g.end_date),
@@ -320,7 +320,7 @@ fn syllabuses(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), Csv
     for sy in &m.source.syllabuses {
         f.row(&[
             sy.id.as_str(),
-            sy.school_type.map(|t| t.as_str()).unwrap_or(""),
+            sy.school_type.as_ref().map(|t| t.as_str()).unwrap_or(""),
             sy.subject_code.as_deref().unwrap_or(""),
             sy.subject_name.as_deref().unwrap_or(""),
             sy.subject_designation.as_deref().unwrap_or(""),
@@ -339,7 +339,7 @@ fn programmes(m: &Municipality, f: &mut Sheet, _: &CsvOptions) -> Result<(), Csv
             p.id.as_str(),
             &p.name,
             p.code.as_deref().unwrap_or(""),
-            p.school_type.map(|t| t.as_str()).unwrap_or(""),
+            p.school_type.as_ref().map(|t| t.as_str()).unwrap_or(""),
         ])?;
     }
     Ok(())

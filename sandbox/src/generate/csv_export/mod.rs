@@ -58,7 +58,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use skolsync_model::codes::{GroupType, SchoolType, Ss12000SchoolType};
+use skolsync_model::codes::{GroupType, SourceSchoolType, Ss12000SchoolType};
 use skolsync_model::ss12000::{EntityKind, Person, SourceId};
 
 use super::Municipality;
@@ -406,8 +406,8 @@ fn eduid(p: &Person) -> &str {
         .unwrap_or("")
 }
 
-fn in_profile(school_type: Ss12000SchoolType) -> bool {
-    SchoolType::try_from(school_type).is_ok()
+fn in_profile(school_type: &SourceSchoolType) -> bool {
+    school_type.profile().is_some()
 }
 
 /// A string field of a raw override, if the entity has one.

@@ -138,7 +138,7 @@ impl<'m> Context<'m> {
         let mut groups = self.sheet(SKOLVERKET_GROUPS_FILE, &GROUPS_HEADER)?;
         let mut of = Memberships::default();
         for g in &self.m.source.groups {
-            let Some(school_type) = g.school_type.filter(|t| in_profile(*t)) else {
+            let Some(school_type) = g.school_type.clone().filter(in_profile) else {
                 continue;
             };
             let active =
@@ -197,7 +197,7 @@ impl<'m> Context<'m> {
             for e in p
                 .enrolments
                 .iter()
-                .filter(|e| e.is_active_on(day) && in_profile(e.school_type))
+                .filter(|e| e.is_active_on(day) && in_profile(&e.school_type))
             {
                 let unit = e.enroled_at.id.as_str();
                 let classes = of.class_of.get(p.id.as_str());
