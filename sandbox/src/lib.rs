@@ -30,5 +30,6 @@ pub mod world;
 pub use config::{
     FaultSwitch, Faults, Limits, Outage, OutageAnswer, STUDENTS_MAX, STUDENTS_MIN, SandboxConfig,
 };
-pub use server::{Endpoints, Sandbox, SandboxError};
+pub use config::{ProvisioningOptions, UnsettledListing};
+pub use server::{Endpoints, Sandbox, SandboxError, StandIn, serve_open_data};
 pub use world::{Catalogue, SourceData, World};

@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use skolsync_model::ObjectType;
 use skolsync_model::open_data::{SchoolUnit, Status, TestActivity};
 use skolsync_model::{SchoolUnitCode, TestActivityName};
-use skolsync_sandbox::provisioning::{ProvisioningState, RateClass, Store, TokenCheck, router};
+use skolsync_sandbox::provisioning::{
+    ClientIdentity, ProvisioningState, RateClass, Store, TokenCheck, router,
+};
 use skolsync_sandbox::{Catalogue, FaultSwitch, Faults, Limits};
 use uuid::Uuid;
 
@@ -65,7 +67,14 @@ fn catalogue() -> Catalogue {
             school_unit(UNIT_B, "Björkskolan"),
             school_unit(UNIT_GY, "Lindgymnasiet"),
         ],
-        programmes: Vec::new(),
+        programmes: vec![skolsync_model::open_data::Programme {
+            id: Uuid::new_v5(&Uuid::NAMESPACE_OID, b"NA"),
+            display_name: "Naturvetenskapsprogrammet".to_string(),
+            education_code: "NA".to_string(),
+            school_type: Some("GY".to_string()),
+            valid_from: None,
+            status: Some(Status::Active),
+        }],
         test_activities: vec![
             activity("GRGRMAT01_6", "GR", Some(6)),
             activity("GRGRSVE01_9", "GR", Some(9)),
@@ -182,8 +191,8 @@ impl Api {
     async fn start(limits: Limits, faults: Faults, settle: Duration) -> Api {
         let switch = Arc::new(FaultSwitch::new(faults, 7));
         let check: TokenCheck = Arc::new(|token: &str| match token {
-            TOKEN => Ok("client-a".to_string()),
-            OTHER_TOKEN => Ok("client-b".to_string()),
+            TOKEN => Ok(ClientIdentity::client("client-a")),
+            OTHER_TOKEN => Ok(ClientIdentity::client("client-b")),
             _ => Err("unknown token".to_string()),
         });
         let state = ProvisioningState::new(

@@ -80,12 +80,30 @@ pub const EXTERNAL_ID_INVALID: &str = "9116";
 pub const STUDENT_AND_STAFF: &str = "9117";
 /// Sandbox: a staff member without e-mail.
 pub const STAFF_EMAIL_MISSING: &str = "9118";
+/// Sandbox: an e-mail address of a type other than "Skola elev"/"Skola
+/// personal" (Warning; spec Person.emails: only those are supported).
+pub const EMAIL_TYPE_UNSUPPORTED: &str = "9119";
 /// Sandbox: enrolment at a school unit id Skolverket does not know.
 pub const ENROLMENT_UNIT_UNKNOWN: &str = "9120";
 /// Sandbox: schoolYear missing or outside 1–10 for GR/SP/SAM.
 pub const SCHOOL_YEAR_INVALID: &str = "9121";
 /// Sandbox: educationCode missing for GY.
 pub const EDUCATION_CODE_MISSING: &str = "9122";
+/// Sandbox: educationCode is not a programme of open-data's `/programmes`.
+pub const EDUCATION_CODE_UNKNOWN: &str = "9123";
+/// Sandbox: the school unit has status `Expired` in open-data.
+pub const UNIT_EXPIRED: &str = "9124";
+/// Sandbox: the school unit's `dnpStatus` is false (not in the provtjänst).
+pub const UNIT_NOT_IN_DNP: &str = "9125";
+/// Sandbox: the school unit belongs to another huvudman than the one the
+/// token's client certificate was issued for.
+pub const UNIT_OTHER_HUVUDMAN: &str = "9126";
+/// Sandbox: the unit does not offer the school type in the provtjänst.
+pub const SCHOOL_TYPE_NOT_OFFERED: &str = "9127";
+/// Sandbox: the unit does not offer the school year for the school type.
+pub const SCHOOL_YEAR_NOT_OFFERED: &str = "9128";
+/// Sandbox: externalIdentifiers for an enrolled person (only for staff).
+pub const EXTERNAL_ID_NOT_STAFF: &str = "9129";
 /// Sandbox: the duty's person does not exist.
 pub const DUTY_PERSON_MISSING: &str = "9130";
 /// Sandbox: `dutyAt` is not a school unit id Skolverket knows.

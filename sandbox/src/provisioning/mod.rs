@@ -81,10 +81,18 @@
 //! | 9115 | 409 | EPPN held by another person id |
 //! | 9116 | 400 | more than one externalIdentifier, or context not `https://eduid.se` |
 //! | 9117 | 400 | a person both enrolled and holding a Duty |
-//! | 9118 | 400 | staff without e-mail |
+//! | 9118 | 400 | staff without e-mail of a supported type |
+//! | 9119 | Warning | e-mail of a type other than `Skola elev`/`Skola personal` (not counted for 9118) |
 //! | 9120 | 400 | enrolment at an unknown school unit id |
 //! | 9121 | 400 | schoolYear missing or not 1–10 for GR/SP/SAM |
 //! | 9122 | 400 | educationCode missing for GY |
+//! | 9123 | 400 | educationCode not one of open-data's programmes |
+//! | 9124 | 400 | school unit (enrolment, dutyAt, organisation) with open-data status `Expired` |
+//! | 9125 | 400 | school unit with `dnpStatus` false |
+//! | 9126 | 400 | school unit of another huvudman than the token's (`organization_id`) |
+//! | 9127 | 400 | school type the unit does not offer in the provtjänst (enrolment, group) |
+//! | 9128 | 400 | school year the unit does not offer for that school type |
+//! | 9129 | 400 | externalIdentifiers for an enrolled person (staff only) |
 //! | 9130 | 400 | Duty for a person that does not exist |
 //! | 9131 | 400 | `dutyAt` an unknown school unit id |
 //! | 9140 | 400 | group type other than `Klass`/`Undervisning` |
@@ -101,6 +109,7 @@ mod handlers;
 mod limiter;
 pub mod messages;
 mod rules;
+pub mod schema;
 mod store;
 
 use std::fmt;
@@ -116,12 +125,34 @@ pub use limiter::{Quota, RateClass};
 /// Rule 3047, shared with the transform ([`skolsync_model::eppn`]).
 pub use skolsync_model::eppn::resembles_name as eppn_resembles_name;
 pub use store::{Change, ChangeKind, RequestRecord, Store};
+use store::Settling;
 
-use crate::config::{FaultSwitch, Limits};
+use crate::config::{FaultSwitch, Limits, UnsettledListing};
 use crate::world::Catalogue;
 
 /// Checks a bearer token: the client identity, or why it is refused.
-pub type TokenCheck = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+pub type TokenCheck = Arc<dyn Fn(&str) -> Result<ClientIdentity, String> + Send + Sync>;
+
+/// Who a valid bearer token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The identity rate limits are kept by (the token's `sub`).
+    pub client: String,
+    /// The huvudman's organisation number, digits only (from the token's
+    /// `organization_id`, `SE` + ten digits); `None`: school units are not
+    /// checked for ownership (9126).
+    pub organisation: Option<String>,
+}
+
+impl ClientIdentity {
+    /// A client of no particular huvudman.
+    pub fn client(client: impl Into<String>) -> Self {
+        ClientIdentity {
+            client: client.into(),
+            organisation: None,
+        }
+    }
+}
 
 /// Everything the emulator shares between requests; cheap to clone.
 #[derive(Clone)]
@@ -136,6 +167,7 @@ struct Inner {
     faults: Arc<FaultSwitch>,
     limits: Limits,
     settle_delay: Duration,
+    settling: Settling,
     token_check: TokenCheck,
 }
 
@@ -158,6 +190,7 @@ impl ProvisioningState {
                 faults,
                 limits,
                 settle_delay,
+                settling: Settling::default(),
                 token_check,
             }),
             base_url: None,
@@ -169,6 +202,19 @@ impl ProvisioningState {
     /// request's `Host` header with `http://`.
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(Arc::from(base_url.into().trim_end_matches('/')));
+        self
+    }
+
+    /// Jobs settle entity by entity, `interval` apart (see
+    /// [`ProvisioningOptions`](crate::config::ProvisioningOptions)); without
+    /// this a job settles at once. Call before the state is shared.
+    pub fn with_settling(mut self, interval: Duration, unsettled: UnsettledListing) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.settling = Settling {
+                interval,
+                unsettled,
+            };
+        }
         self
     }
 

@@ -3,18 +3,19 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
 use skolsync_model::ObjectType;
 use skolsync_model::provtjanst::{Activity, Group};
 use skolsync_model::provtjanst::{LogEntry, Meta};
-use skolsync_model::{ActivityType, GroupType, SchoolType};
+use skolsync_model::{ActivityType, GroupType};
 use uuid::Uuid;
 
+use super::catalogue::At;
 use super::{
-    Resource, Rules, Verdict, code_problem, referenced_by_activities, remove_from, resource_error,
+    Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error,
     stored_in, unit_unknown,
 };
 use crate::provisioning::messages::{self as msg, Entry};
+use crate::provisioning::schema::{self, Shape};
 use crate::provisioning::store::{Mode, Table, Tables, Work};
 
 impl Resource for Group {
@@ -23,10 +24,10 @@ impl Resource for Group {
     /// Members that do not exist are a Warning, not an Error (v1.3.2), and
     /// are left out of the stored group: the CHANGELOG says the group must be
     /// sent again once the pupils exist for them to be included.
-    fn check(mut g: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+    fn check(mut g: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self> {
         let kind = ObjectType::Group;
         let type_allowed = matches!(g.group_type, GroupType::Klass | GroupType::Undervisning);
-        let errors = Refusal {
+        let mut errors = Refusal {
             kind,
             id: g.id,
             code: msg::GROUP_TYPE_NOT_ALLOWED,
@@ -36,7 +37,13 @@ impl Resource for Group {
             plural: "grupper",
             allowed: "Klass och Undervisning",
         }
-        .check(type_allowed, g.organisation.id, rules);
+        .check(type_allowed, g.organisation.id, judge);
+        errors.extend(judge.offer_errors(
+            organisation_at(kind, g.id),
+            g.organisation.id,
+            g.school_type.as_str(),
+            None,
+        ));
         let mut warnings = Vec::new();
         let mut seen = HashSet::new();
         g.group_memberships.retain(|m| {
@@ -80,10 +87,7 @@ impl Resource for Group {
         }
     }
 
-    fn inexact_code(item: &Value) -> Option<String> {
-        code_problem::<GroupType>(item, "groupType")
-            .or_else(|| code_problem::<SchoolType>(item, "schoolType"))
-    }
+    const SCHEMA: &'static Shape = &schema::GROUP;
 }
 
 impl Resource for Activity {
@@ -110,7 +114,7 @@ impl Resource for Activity {
         }
     }
 
-    fn check(a: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+    fn check(a: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self> {
         let kind = ObjectType::Activity;
         let mut errors = Refusal {
             kind,
@@ -125,9 +129,9 @@ impl Resource for Activity {
         .check(
             a.activity_type == ActivityType::Undervisning,
             a.organisation.id,
-            rules,
+            judge,
         );
-        if !rules.test_activity_known(&a.parent_activity.id) {
+        if !judge.test_activity_known(&a.parent_activity.id) {
             errors.push(
                 resource_error(kind, a.id, msg::PARENT_ACTIVITY_UNKNOWN, 400, "Ogiltigt värde",
                     "Provaktiviteten <parentActivity.id> finns inte. Värdet ska vara ett UUID för en provaktivitet som är genererat av Skolverket, se open-data API.")
@@ -192,9 +196,7 @@ impl Resource for Activity {
         e.groups.iter().any(|g| t.groups.rows.contains_key(&g.id))
     }
 
-    fn inexact_code(item: &Value) -> Option<String> {
-        code_problem::<ActivityType>(item, "activityType")
-    }
+    const SCHEMA: &'static Shape = &schema::ACTIVITY;
 }
 
 /// What groups and activities are first checked for: a type the test
@@ -214,7 +216,7 @@ struct Refusal<'a> {
 }
 
 impl Refusal<'_> {
-    fn check(&self, type_allowed: bool, organisation: Uuid, rules: &Rules) -> Vec<LogEntry> {
+    fn check(&self, type_allowed: bool, organisation: Uuid, judge: &Judge<'_>) -> Vec<LogEntry> {
         let mut errors = Vec::new();
         if !type_allowed {
             let (noun, value, plural, allowed) = (self.noun, self.value, self.plural, self.allowed);
@@ -226,15 +228,17 @@ impl Refusal<'_> {
                 .build(),
             );
         }
-        if !rules.school_unit_known(&organisation) {
-            errors.push(unit_unknown(
-                self.kind,
-                self.id,
-                msg::ORGANISATION_UNKNOWN,
-                "organisation.id",
-                organisation,
-            ));
-        }
+        errors.extend(judge.unit_errors(organisation_at(self.kind, self.id), organisation));
         errors
+    }
+}
+
+/// The `organisation` of a group or activity, for the unit checks.
+fn organisation_at(kind: ObjectType, id: Uuid) -> At<'static> {
+    At {
+        kind,
+        id,
+        attribute: "organisation.id",
+        unknown_code: msg::ORGANISATION_UNKNOWN,
     }
 }

@@ -1,10 +1,13 @@
 //! What the emulated service holds: the four resource tables with their
 //! indexes, the bulk jobs, a history of changes and a log of every request.
 //!
-//! Jobs settle lazily: every access first settles the jobs whose time has
-//! come, oldest first, so the outcome is the same as if a background worker
-//! had processed them at their settle time, and a Duty job submitted after a
-//! Person job sees that Person. One mutex guards everything; it is never
+//! Jobs settle lazily, entity by entity: every access first settles the
+//! entities whose time has come (a job's first after the settle delay, each
+//! next one [`Settling::interval`] later), earliest first, so the outcome is
+//! the same as if a background worker had processed them at their settle
+//! time, and a Duty job submitted after a Person job sees that Person. A
+//! job status read mid-way lists the settled entities with their outcome and
+//! the rest as `Pending` (or not at all, [`UnsettledListing::Absent`]). One mutex guards everything; it is never
 //! held across an `await`.
 //!
 //! This file holds the store's handle and what it answers; [`tables`] the
@@ -23,6 +26,7 @@ use uuid::Uuid;
 use super::limiter::RateClass;
 use super::messages::timestamp;
 use super::rules::{Resource, Rules};
+use crate::config::UnsettledListing;
 
 mod settle;
 mod tables;
@@ -40,7 +44,17 @@ pub enum Mode {
     Update,
 }
 
-/// The entities of a job waiting to be processed.
+/// How a job's entities settle over time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settling {
+    /// Time between two entities of one job (zero: all at once).
+    pub interval: Duration,
+    /// How the job status lists entities not settled yet.
+    pub unsettled: UnsettledListing,
+}
+
+/// The entities of a job waiting to be processed, *last first* (the next
+/// one to settle is popped from the end).
 #[derive(Debug)]
 pub enum Work {
     /// Persons to create/update.
@@ -110,13 +124,51 @@ pub struct RequestRecord {
     pub elapsed: Duration,
 }
 
+impl Work {
+    /// The same work with its items reversed, so that popping from the end
+    /// takes them in submission order.
+    fn queued(self) -> Work {
+        fn rev<T>(mut items: Vec<T>) -> Vec<T> {
+            items.reverse();
+            items
+        }
+        match self {
+            Work::Persons(v, m) => Work::Persons(rev(v), m),
+            Work::Duties(v, m) => Work::Duties(rev(v), m),
+            Work::Groups(v, m) => Work::Groups(rev(v), m),
+            Work::Activities(v, m) => Work::Activities(rev(v), m),
+            Work::Delete(v) => Work::Delete(rev(v)),
+            Work::Done => Work::Done,
+        }
+    }
+}
+
+/// What a job was submitted with, besides its entities.
+#[derive(Debug, Clone)]
+pub(crate) struct Submission {
+    /// Resource type.
+    pub kind: ObjectType,
+    /// Base URL for `location`s.
+    pub base_url: String,
+    /// The caller's organisation number (digits), for the huvudman check.
+    pub organisation: Option<String>,
+    /// When the first entity settles.
+    pub settle_in: Duration,
+    /// How the rest follow.
+    pub settling: Settling,
+}
+
 #[derive(Debug)]
 struct Job {
     kind: ObjectType,
     base_url: String,
+    organisation: Option<String>,
     submitted: String,
     settle_at: Instant,
+    settling: Settling,
     responses: Vec<EntityResponse>,
+    /// How many entities have settled (the first `settled` responses).
+    settled: usize,
     work: Work,
 }
 
@@ -270,7 +322,7 @@ impl Store {
         self.job_status(None, id, false)
     }
 
-    /// Number of jobs whose entities are still `Pending`.
+    /// Number of jobs with entities still `Pending`.
     pub fn pending_jobs(&self) -> usize {
         self.settled().due.len()
     }
@@ -403,15 +455,16 @@ impl Store {
         self.lookup::<Person>(&wanted)
     }
 
-    /// Registers a job; its entities are `Pending` until `settle_in` passed.
-    pub(crate) fn submit(
-        &self,
-        kind: ObjectType,
-        base_url: &str,
-        work: Work,
-        ids: Vec<Uuid>,
-        settle_in: Duration,
-    ) -> Uuid {
+    /// Registers a job; its entities are `Pending` until they settle, the
+    /// first when `settle_in` passed.
+    pub(crate) fn submit(&self, submission: Submission, work: Work, ids: Vec<Uuid>) -> Uuid {
+        let Submission {
+            kind,
+            base_url,
+            organisation,
+            settle_in,
+            settling,
+        } = submission;
         let id = Uuid::new_v4();
         let submitted = timestamp();
         let responses = ids
@@ -437,11 +490,14 @@ impl Store {
             id,
             Job {
                 kind,
-                base_url: base_url.to_string(),
+                base_url,
+                organisation,
                 submitted,
                 settle_at,
+                settling,
                 responses,
-                work,
+                settled: 0,
+                work: work.queued(),
             },
         );
         id
@@ -459,9 +515,13 @@ impl Store {
         if kind.is_some_and(|k| k != job.kind) {
             return None;
         }
+        let absent = job.settling.unsettled == UnsettledListing::Absent;
         let responses = job
             .responses
             .iter()
+            .enumerate()
+            .filter(|(i, _)| !(absent && *i >= job.settled))
+            .map(|(_, r)| r)
             .filter(|r| !only_errors || r.response.status == JobEntityStatus::Error)
             .cloned()
             .collect();
