@@ -83,11 +83,7 @@ async fn a_pupil_at_a_unit_outside_the_provtjanst_is_rejected_by_the_service_wit
 
     // The client's copy of open-data is stale: it still says the unit is in.
     let mut stale = (*world.catalogue).clone();
-    for unit in stale
-        .school_units
-        .iter_mut()
-        .filter(|u| u.id == outside.id)
-    {
+    for unit in stale.school_units.iter_mut().filter(|u| u.id == outside.id) {
         unit.dnp_status = Some(true);
         for t in &mut unit.school_types {
             t.dnp_status = Some(true);
@@ -157,5 +153,4 @@ async fn a_pupil_at_a_unit_outside_the_provtjanst_is_rejected_by_the_service_wit
             "{kind}: {c:#?}"
         );
     }
-
 }

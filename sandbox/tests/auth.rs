@@ -177,12 +177,19 @@ async fn the_sandbox_certificate_gets_a_token_shaped_like_the_readme() {
     // …and a changed payload does not.
     assert!(public.verify(b"tampered.payload", &signature).is_err());
 
-    // The Provisioning emulator's check accepts it and names the client.
+    // The Provisioning emulator's check accepts it and names the client
+    // and its huvudman (the certificate's organisation number).
     let verify = sandbox.token_issuer().bearer_verifier();
-    assert_eq!(
-        verify(&format!("Bearer {jwt}")).as_deref(),
-        Ok(sandbox.client_fingerprint())
-    );
+    let identity = verify(&format!("Bearer {jwt}")).unwrap();
+    assert_eq!(identity.client, sandbox.client_fingerprint());
+    let organisation: String = sandbox
+        .pki()
+        .subject()
+        .organisation_number
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(identity.organisation, Some(organisation));
 }
 
 #[tokio::test]

@@ -48,8 +48,8 @@ fn catalogue() -> Catalogue {
             })
             .collect(),
     };
-    let school_unit = |code: &str, org: &str, status: Status, dnp: bool, t: SchoolUnitSchoolType| {
-        SchoolUnit {
+    let school_unit =
+        |code: &str, org: &str, status: Status, dnp: bool, t: SchoolUnitSchoolType| SchoolUnit {
             id: unit(code),
             display_name: format!("Skola {code}"),
             school_unit_code: code.to_string(),
@@ -63,8 +63,7 @@ fn catalogue() -> Catalogue {
                 organisation_number: format!("{}-{}", &org[..6], &org[6..]),
                 display_name: None,
             }),
-        }
-    };
+        };
     Catalogue {
         organisations: Vec::new(),
         school_units: vec![
@@ -246,13 +245,20 @@ async fn bodies_are_judged_by_the_spec_and_each_problem_is_named() {
     let (_, mut person) = pupil(1, gr(F6, 3));
 
     // A misspelt required name: missing, and unknown to the schema.
-    let value = person.as_object_mut().unwrap().remove("familyName").unwrap();
+    let value = person
+        .as_object_mut()
+        .unwrap()
+        .remove("familyName")
+        .unwrap();
     person["familyname"] = value.clone();
     refused(
         &api,
         "/persons/bulk",
         json!({ "data": [person.clone()] }),
-        &["<data[0].familyName> saknas", "<data[0].familyname> finns inte i schemat"],
+        &[
+            "<data[0].familyName> saknas",
+            "<data[0].familyname> finns inte i schemat",
+        ],
     )
     .await;
     person.as_object_mut().unwrap().remove("familyname");
@@ -261,7 +267,13 @@ async fn bodies_are_judged_by_the_spec_and_each_problem_is_named() {
     // A misspelt optional name would silently drop data: refused too.
     let mut typo = person.clone();
     typo["securitymarking"] = json!("Ingen");
-    refused(&api, "/persons/bulk", json!({ "data": [typo] }), &["<data[0].securitymarking>"]).await;
+    refused(
+        &api,
+        "/persons/bulk",
+        json!({ "data": [typo] }),
+        &["<data[0].securitymarking>"],
+    )
+    .await;
 
     // Code lists are exact, and only the Provisioning API's own values.
     let mut case = person.clone();
@@ -271,18 +283,47 @@ async fn bodies_are_judged_by_the_spec_and_each_problem_is_named() {
         &api,
         "/persons/bulk",
         json!({ "data": [case] }),
-        &["<data[0].enrolments[0].schoolType>", "<data[0].emails[0].type>", "Code_SchoolType"],
+        &[
+            "<data[0].enrolments[0].schoolType>",
+            "<data[0].emails[0].type>",
+            "Code_SchoolType",
+        ],
     )
     .await;
     let mut vux = person.clone();
     vux["enrolments"][0]["schoolType"] = json!("VUX");
-    refused(&api, "/persons/bulk", json!({ "data": [vux] }), &["\"VUX\""]).await;
+    refused(
+        &api,
+        "/persons/bulk",
+        json!({ "data": [vux] }),
+        &["\"VUX\""],
+    )
+    .await;
 
     // A Duty without its required dutyRole; a delete of something not a UUID.
-    let duty = json!({"id": Uuid::new_v4(), "person": {"id": Uuid::new_v4()}, "dutyAt": {"id": unit(F6)}});
-    refused(&api, "/duties/bulk", json!({ "data": [duty] }), &["<data[0].dutyRole> saknas"]).await;
-    refused(&api, "/persons/bulk/delete", json!({ "data": ["42"] }), &["<data[0]>", "UUID"]).await;
-    refused(&api, "/groups/bulk", json!({ "items": [] }), &["<data> saknas"]).await;
+    let duty =
+        json!({"id": Uuid::new_v4(), "person": {"id": Uuid::new_v4()}, "dutyAt": {"id": unit(F6)}});
+    refused(
+        &api,
+        "/duties/bulk",
+        json!({ "data": [duty] }),
+        &["<data[0].dutyRole> saknas"],
+    )
+    .await;
+    refused(
+        &api,
+        "/persons/bulk/delete",
+        json!({ "data": ["42"] }),
+        &["<data[0]>", "UUID"],
+    )
+    .await;
+    refused(
+        &api,
+        "/groups/bulk",
+        json!({ "items": [] }),
+        &["<data> saknas"],
+    )
+    .await;
 
     // And the spec's own shape passes, read-only fields included.
     person["meta"] = json!({"created": "2021-05-12T10:30:00.123+02:00"});
@@ -321,7 +362,10 @@ async fn enrolments_are_judged_against_the_register() {
         assert!(message.contains(text), "{id}: {message}");
     }
     // The same pupil at a unit that offers it all is taken.
-    let (_, ok) = pupil(30, json!({"enroledAt": {"id": unit(GY)}, "schoolType": "GY", "schoolYear": 2, "educationCode": "NA"}));
+    let (_, ok) = pupil(
+        30,
+        json!({"enroledAt": {"id": unit(GY)}, "schoolType": "GY", "schoolYear": 2, "educationCode": "NA"}),
+    );
     assert_eq!(api.outcome("persons", ok).await["status"], "Success");
 }
 
@@ -333,9 +377,17 @@ async fn groups_duties_and_the_huvudman_are_judged_too() {
                "schoolType": school_type, "organisation": {"id": unit(code)}})
     };
     let outcome = api.outcome("groups", group(F6, "GY")).await;
-    assert_eq!(ids(&outcome, "errors"), vec!["9127".to_string()], "{outcome}");
+    assert_eq!(
+        ids(&outcome, "errors"),
+        vec!["9127".to_string()],
+        "{outcome}"
+    );
     let outcome = api.outcome("groups", group(FOREIGN, "GR")).await;
-    assert_eq!(ids(&outcome, "errors"), vec!["9126".to_string()], "{outcome}");
+    assert_eq!(
+        ids(&outcome, "errors"),
+        vec!["9126".to_string()],
+        "{outcome}"
+    );
     let outcome = api.outcome("groups", group(F6, "GR")).await;
     assert_eq!(outcome["status"], "Success", "{outcome}");
 
@@ -349,11 +401,13 @@ async fn groups_duties_and_the_huvudman_are_judged_too() {
         "externalIdentifiers": [{"value": "sven@eduid.se", "context": "https://eduid.se"}]
     });
     assert_eq!(api.outcome("persons", person).await["status"], "Success");
-    let duty = |code: &str| {
-        json!({"id": Uuid::new_v4(), "person": {"id": staff}, "dutyAt": {"id": unit(code)}, "dutyRole": "Lärare"})
-    };
+    let duty = |code: &str| json!({"id": Uuid::new_v4(), "person": {"id": staff}, "dutyAt": {"id": unit(code)}, "dutyRole": "Lärare"});
     let outcome = api.outcome("duties", duty(CLOSED)).await;
-    assert_eq!(ids(&outcome, "errors"), vec!["9124".to_string()], "{outcome}");
+    assert_eq!(
+        ids(&outcome, "errors"),
+        vec!["9124".to_string()],
+        "{outcome}"
+    );
     assert_eq!(api.outcome("duties", duty(F6)).await["status"], "Success");
 }
 
@@ -362,9 +416,14 @@ async fn staff_attributes_only_for_staff_and_email_only_of_supported_types() {
     let api = Api::quick().await;
     // externalIdentifiers on an enrolled pupil: Error 9129.
     let (_, mut with_eduid) = pupil(40, gr(F6, 4));
-    with_eduid["externalIdentifiers"] = json!([{"value": "maja@eduid.se", "context": "https://eduid.se"}]);
+    with_eduid["externalIdentifiers"] =
+        json!([{"value": "maja@eduid.se", "context": "https://eduid.se"}]);
     let outcome = api.outcome("persons", with_eduid).await;
-    assert_eq!(ids(&outcome, "errors"), vec!["9129".to_string()], "{outcome}");
+    assert_eq!(
+        ids(&outcome, "errors"),
+        vec!["9129".to_string()],
+        "{outcome}"
+    );
 
     // Staff whose only address is private: the person is taken with a
     // Warning (9119); the Duty is refused for want of a school address.
@@ -377,10 +436,18 @@ async fn staff_attributes_only_for_staff_and_email_only_of_supported_types() {
     });
     let outcome = api.outcome("persons", person).await;
     assert_eq!(outcome["status"], "Warning", "{outcome}");
-    assert_eq!(ids(&outcome, "warnings"), vec!["9119".to_string()], "{outcome}");
+    assert_eq!(
+        ids(&outcome, "warnings"),
+        vec!["9119".to_string()],
+        "{outcome}"
+    );
     let duty = json!({"id": Uuid::new_v4(), "person": {"id": staff}, "dutyAt": {"id": unit(F6)}, "dutyRole": "Lärare"});
     let outcome = api.outcome("duties", duty).await;
-    assert_eq!(ids(&outcome, "errors"), vec!["9118".to_string()], "{outcome}");
+    assert_eq!(
+        ids(&outcome, "errors"),
+        vec!["9118".to_string()],
+        "{outcome}"
+    );
 }
 
 // ---- jobs settle entity by entity ---------------------------------------------------
@@ -402,9 +469,14 @@ async fn a_job_read_mid_way_is_partial_and_not_completed() {
     // After the settle delay and before the second entity's turn.
     tokio::time::sleep(Duration::from_millis(150)).await;
     let mid = api.get(&format!("/persons/bulk/jobs/{job}")).await;
-    assert_eq!(statuses(&mid), ["Success", "Pending", "Pending", "Pending"], "{mid}");
     assert_eq!(
-        api.get(&format!("/persons/bulk/jobs/{job}/isCompleted")).await,
+        statuses(&mid),
+        ["Success", "Pending", "Pending", "Pending"],
+        "{mid}"
+    );
+    assert_eq!(
+        api.get(&format!("/persons/bulk/jobs/{job}/isCompleted"))
+            .await,
         json!(false)
     );
     let done = api.settled("persons", &job).await;
@@ -420,7 +492,8 @@ async fn a_job_can_leave_unsettled_entities_out_of_its_status() {
     let mid = api.get(&format!("/persons/bulk/jobs/{job}")).await;
     assert_eq!(statuses(&mid), ["Success"], "{mid}");
     assert_eq!(
-        api.get(&format!("/persons/bulk/jobs/{job}/isCompleted")).await,
+        api.get(&format!("/persons/bulk/jobs/{job}/isCompleted"))
+            .await,
         json!(false)
     );
     let done = api.settled("persons", &job).await;

@@ -313,7 +313,11 @@ async fn a_token_from_the_auth_server_opens_the_provisioning_api_and_educloud_se
 
     // HTTPS with the sandbox CA's certificate, no client certificate: a
     // client that does not trust the CA cannot connect at all.
-    assert!(e.provisioning_url.starts_with("https://"), "{}", e.provisioning_url);
+    assert!(
+        e.provisioning_url.starts_with("https://"),
+        "{}",
+        e.provisioning_url
+    );
     let untrusting = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)

@@ -12,8 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use skolsync_model::ObjectType;
 use skolsync_model::provtjanst::{
-    Accepted, Activity, BulkRequest, Duty, Group, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, Page,
-    Person,
+    Accepted, Activity, BulkRequest, Duty, Group, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, Page, Person,
 };
 use uuid::Uuid;
 

@@ -9,11 +9,25 @@
 //! [`router`] over a [`ProvisioningState`]; query what it holds and every
 //! request it received through [`Store`].
 //!
-//! **Jobs** are asynchronous: a bulk call checks the envelope (JSON of the
-//! resource's schema, exact code-list values) and answers `202` with
-//! `jobId`, `message` and a `Location` header; its entities stay `Pending`
-//! for the settle delay (plus the `pending_extra` fault), then get their
-//! outcome in submission order against the store as it is at that moment.
+//! **Bodies** are read by the sandbox's own reading of the spec's schemas
+//! ([`schema`]), not by `skolsync_model`'s payload types, so a client type
+//! that drifts from the spec fails here: unknown or missing properties,
+//! wrong JSON types, inexact code-list values and malformed UUIDs are a
+//! `400` (9000) naming every place. (The accepted entities are then held,
+//! and answered in reads, in the model's types.)
+//!
+//! **Jobs** are asynchronous: a bulk call checks the body and answers `202`
+//! with `jobId`, `message` and a `Location` header; its entities settle one
+//! by one in submission order (the first after the settle delay plus the
+//! `pending_extra` fault, each next one the settle interval later), each
+//! against the store as it is at that moment. Until an entity settles the
+//! job status lists it as `Pending` (or leaves it out, as configured), and
+//! `isCompleted` is `false` until all have settled.
+//!
+//! **The register**: entities are judged against the open-data catalogue
+//! the sandbox serves (unit status, `dnpStatus`, school types and years
+//! offered, programmes, and that the unit belongs to the huvudman of the
+//! token's `organization_id`); see the 912x ids below.
 //!
 //! **Limits**: per client identity (the bearer token's), 5 calls/s on bulk
 //! and job calls and 10/s on reads, counted in a *sliding* one-second window
@@ -40,6 +54,19 @@
 //! - `showOnlyError=true` keeps only entities with status `Error`.
 //! - Bulk/`lookup` bodies need `Content-Type: application/json` (415).
 //! - The store is one tenant: every client sees the same resources and jobs.
+//! - Structure is judged per request (400), values per entity in the job
+//!   (see [`schema`] for where the line is drawn and why).
+//! - Unknown properties are refused although the yaml leaves its schemas
+//!   open: a misspelt optional name would otherwise drop data silently.
+//! - `externalIdentifiers` "only for staff": refused for a person with an
+//!   active enrolment (a new staff member holds no Duty yet when the Person
+//!   arrives, so a Duty cannot be required).
+//! - E-mail of an unsupported type: a Warning, and not counted for the
+//!   staff e-mail rule; an untyped address counts.
+//! - A unit with status `New` is accepted; only `Expired` is refused. A
+//!   unit that lists no school types is not judged for type and year.
+//! - A token without `organization_id` digits is not judged for the
+//!   huvudman of its units.
 //! - `provisioningStatus`: a Person with an active enrolment or a Duty; every
 //!   Duty; a `Klass`, or an `Undervisning` group used by an Activity; an
 //!   Activity with at least one existing group.
@@ -124,8 +151,8 @@ pub use handlers::ACCEPTED_MESSAGE;
 pub use limiter::{Quota, RateClass};
 /// Rule 3047, shared with the transform ([`skolsync_model::eppn`]).
 pub use skolsync_model::eppn::resembles_name as eppn_resembles_name;
-pub use store::{Change, ChangeKind, RequestRecord, Store};
 use store::Settling;
+pub use store::{Change, ChangeKind, RequestRecord, Store};
 
 use crate::config::{FaultSwitch, Limits, UnsettledListing};
 use crate::world::Catalogue;

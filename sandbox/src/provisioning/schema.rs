@@ -210,7 +210,10 @@ pub const ACTIVITY: Shape = Shape::Object(&[
     req("id", Shape::Uuid),
     META,
     req("displayName", Shape::Text),
-    req("activityType", Shape::Code("Code_ActivityType", ACTIVITY_TYPES)),
+    req(
+        "activityType",
+        Shape::Code("Code_ActivityType", ACTIVITY_TYPES),
+    ),
     req("groups", Shape::List(&REFERENCE)),
     opt(
         "teachers",
@@ -385,7 +388,10 @@ mod tests {
 
     #[test]
     fn a_person_as_the_spec_writes_it_passes() {
-        assert_eq!(problems(&person(), &PERSON, "data[0]"), Vec::<String>::new());
+        assert_eq!(
+            problems(&person(), &PERSON, "data[0]"),
+            Vec::<String>::new()
+        );
         assert!(bulk_problems(&json!({ "data": [person()] }), &PERSON).is_empty());
     }
 
@@ -397,8 +403,14 @@ mod tests {
         obj.insert("familyname".into(), v);
         let found = problems(&p, &PERSON, "data[0]");
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].contains("<data[0].familyName> saknas"), "{found:?}");
-        assert!(found[1].contains("<data[0].familyname> finns inte"), "{found:?}");
+        assert!(
+            found[0].contains("<data[0].familyName> saknas"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].contains("<data[0].familyname> finns inte"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -408,7 +420,11 @@ mod tests {
         p["emails"][0]["type"] = json!("Skola Elev");
         let found = problems(&p, &PERSON, "data[0]");
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found.iter().any(|f| f.contains("<data[0].enrolments[0].schoolType>")));
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("<data[0].enrolments[0].schoolType>"))
+        );
         assert!(found.iter().any(|f| f.contains("<data[0].emails[0].type>")));
         // SS 12000 has VUX; the Provisioning API's Code_SchoolType does not.
         p["enrolments"][0]["schoolType"] = json!("VUX");
@@ -426,18 +442,37 @@ mod tests {
         let found = problems(&p, &PERSON, "");
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(found[0].starts_with("<id>"));
-        assert!(found.iter().any(|f| f.starts_with("<civicNo> ska vara ett objekt")));
-        assert!(found.iter().any(|f| f.starts_with("<enrolments[0].schoolYear> ska vara ett heltal")));
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("<civicNo> ska vara ett objekt"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("<enrolments[0].schoolYear> ska vara ett heltal"))
+        );
     }
 
     #[test]
     fn envelopes_need_data() {
         let found = bulk_problems(&json!({ "items": [] }), &DUTY);
-        assert!(found.iter().any(|f| f == "<data> saknas men är obligatoriskt"), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|f| f == "<data> saknas men är obligatoriskt"),
+            "{found:?}"
+        );
         let found = problems(&json!({ "data": ["x"] }), &DELETE, "");
-        assert!(found[0].starts_with("<data[0]> ska vara ett UUID"), "{found:?}");
+        assert!(
+            found[0].starts_with("<data[0]> ska vara ett UUID"),
+            "{found:?}"
+        );
         let found = problems(&json!([]), &DELETE, "");
-        assert!(found[0].starts_with("<body> ska vara ett objekt"), "{found:?}");
+        assert!(
+            found[0].starts_with("<body> ska vara ett objekt"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -454,7 +489,13 @@ mod tests {
             &ACTIVITY,
             "",
         );
-        assert!(found.contains(&"<parentActivity> saknas men är obligatoriskt".to_string()), "{found:?}");
-        assert!(found.contains(&"<teachers[0].duty.id> saknas men är obligatoriskt".to_string()), "{found:?}");
+        assert!(
+            found.contains(&"<parentActivity> saknas men är obligatoriskt".to_string()),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&"<teachers[0].duty.id> saknas men är obligatoriskt".to_string()),
+            "{found:?}"
+        );
     }
 }

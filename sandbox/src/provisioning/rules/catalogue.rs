@@ -142,10 +142,17 @@ impl Judge<'_> {
             .find(|t| t.school_type == school_type && t.dnp_status != Some(false));
         let Some(offered) = offered else {
             return vec![
-                resource_error(at.kind, at.id, msg::SCHOOL_TYPE_NOT_OFFERED, 400, "Ogiltigt värde", format!(
-                    "Skolenheten {name} ({}) har inte skolformen {school_type} i provtjänsten.",
-                    found.school_unit_code
-                ))
+                resource_error(
+                    at.kind,
+                    at.id,
+                    msg::SCHOOL_TYPE_NOT_OFFERED,
+                    400,
+                    "Ogiltigt värde",
+                    format!(
+                        "Skolenheten {name} ({}) har inte skolformen {school_type} i provtjänsten.",
+                        found.school_unit_code
+                    ),
+                )
                 .attribute("schoolType", school_type)
                 .build(),
             ];
@@ -178,6 +185,6 @@ impl Judge<'_> {
 }
 
 /// The digits of an organisation number (`SE2120000000`, `212000-0000`).
-pub fn digits(text: &str) -> String {
+fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }

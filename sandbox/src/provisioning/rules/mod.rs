@@ -27,7 +27,7 @@ mod catalogue;
 mod person;
 mod teaching;
 
-pub use catalogue::{Judge, digits};
+pub use catalogue::Judge;
 
 /// What the rules look things up in: Skolverket's catalogue and the faults.
 #[derive(Debug)]

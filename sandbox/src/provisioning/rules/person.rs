@@ -2,17 +2,16 @@
 //! both sides of the staff rules live here.
 
 use skolsync_model::ObjectType;
+use skolsync_model::SchoolType;
 use skolsync_model::civic_no::{CivicNo, CivicNoError, CivicNoKind, mask};
 use skolsync_model::eppn;
 use skolsync_model::provtjanst::{Duty, Person};
 use skolsync_model::provtjanst::{LogEntry, Meta};
-use skolsync_model::SchoolType;
 use uuid::Uuid;
 
 use super::catalogue::At;
 use super::{
-    Judge, Resource, Verdict, referenced_by_activities, remove_from,
-    resource_error, stored_in, unit_unknown,
+    Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error, stored_in,
 };
 use crate::provisioning::messages::{self as msg, Entry};
 use crate::provisioning::schema::{self, Shape};

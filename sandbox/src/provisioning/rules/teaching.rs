@@ -11,8 +11,7 @@ use uuid::Uuid;
 
 use super::catalogue::At;
 use super::{
-    Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error,
-    stored_in, unit_unknown,
+    Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error, stored_in,
 };
 use crate::provisioning::messages::{self as msg, Entry};
 use crate::provisioning::schema::{self, Shape};
