@@ -1236,6 +1236,8 @@ fn person_rule_cases(bad_luhn: &str) -> Vec<PersonCase> {
     vux["enrolments"] = json!([{"enroledAt": {"id": unit(UNIT_GY)}, "schoolType": "VUXGY"}]);
     cases.push(("VUXGY needs neither", vux, "Success", None));
     let mut external = base("p21@edu.se", &pnr("20090127", 471));
+    // externalIdentifiers are for staff only: these persons are not enrolled.
+    external["enrolments"] = json!([]);
     external["externalIdentifiers"] =
         json!([{"value": "movip-eiral@eduid.se", "context": "https://example.org"}]);
     cases.push((
@@ -1245,6 +1247,7 @@ fn person_rule_cases(bad_luhn: &str) -> Vec<PersonCase> {
         Some("9116"),
     ));
     let mut eduid = base("p22@edu.se", &pnr("20090127", 489));
+    eduid["enrolments"] = json!([]);
     eduid["externalIdentifiers"] =
         json!([{"value": "movip-eiral@eduid.se", "context": "https://eduid.se"}]);
     cases.push(("eduID externalIdentifier", eduid, "Success", None));

@@ -150,7 +150,7 @@ impl Resource for Person {
         let mut errors = civic_no_errors(&p, t);
         let mut warnings = Vec::new();
         let eppn = check_eppn(&p, t, &mut errors, &mut warnings);
-        errors.extend(external_identifier_error(&p));
+        errors.extend(external_identifier_errors(&p));
         errors.extend(enrolment_errors(&p, judge));
         warnings.extend(unsupported_email_warnings(&p));
         let (kind, id) = (ObjectType::Person, p.id);
@@ -316,11 +316,12 @@ fn check_eppn<'p>(
 /// person as *not* staff is an active enrolment. Not documented how the
 /// service tells; chosen because it is the only sign available when the
 /// Person arrives.
-fn external_identifier_error(p: &Person) -> Option<LogEntry> {
+fn external_identifier_errors(p: &Person) -> Vec<LogEntry> {
     let kind = ObjectType::Person;
     let id = p.id;
+    let mut errors = Vec::new();
     if !p.external_identifiers.is_empty() && has_active_enrolment(p) {
-        return Some(
+        errors.push(
             resource_error(kind, id, msg::EXTERNAL_ID_NOT_STAFF, 400, "Ogiltigt värde",
                 "externalIdentifiers ska skickas endast för skolpersonal, men personen är inskriven som elev.")
             .attribute("externalIdentifiers", p.external_identifiers.len().to_string())
@@ -331,18 +332,18 @@ fn external_identifier_error(p: &Person) -> Option<LogEntry> {
         .external_identifiers
         .iter()
         .find(|x| x.context != EDUID_CONTEXT);
-    if p.external_identifiers.len() <= 1 && bad_context.is_none() {
-        return None;
+    if p.external_identifiers.len() > 1 || bad_context.is_some() {
+        let value = bad_context
+            .map(|x| x.context.clone())
+            .unwrap_or_else(|| p.external_identifiers.len().to_string());
+        errors.push(
+            resource_error(kind, id, msg::EXTERNAL_ID_INVALID, 400, "Ogiltigt värde",
+                "externalIdentifiers får innehålla högst ett värde, och ´context´ ska vara https://eduid.se.")
+            .attribute("externalIdentifiers", value)
+            .build(),
+        );
     }
-    let value = bad_context
-        .map(|x| x.context.clone())
-        .unwrap_or_else(|| p.external_identifiers.len().to_string());
-    Some(
-        resource_error(kind, id, msg::EXTERNAL_ID_INVALID, 400, "Ogiltigt värde",
-            "externalIdentifiers får innehålla högst ett värde, och ´context´ ska vara https://eduid.se.")
-        .attribute("externalIdentifiers", value)
-        .build(),
-    )
+    errors
 }
 
 /// Enrolments: Skolverket's school unit ids, active, in the provtjänst and
