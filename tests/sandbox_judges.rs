@@ -17,7 +17,11 @@ use skolsync::state::RunOutcome;
 use skolsync_model::ObjectType;
 use skolsync_model::open_data::Status;
 use skolsync_model::ss12000::{Person, Reference};
-use skolsync_sandbox::serve_open_data;
+use std::time::Duration;
+
+use skolsync_sandbox::{
+    ProvisioningOptions, Sandbox, SandboxConfig, UnsettledListing, serve_open_data,
+};
 use support::Harness;
 use uuid::Uuid;
 
@@ -152,5 +156,58 @@ async fn a_pupil_at_a_unit_outside_the_provtjanst_is_rejected_by_the_service_wit
             c.in_scope,
             "{kind}: {c:#?}"
         );
+    }
+}
+
+/// Jobs whose status lists only the entities settled so far (the rest left
+/// out, as the spec allows) are waited out: everything lands, nothing is
+/// sent twice, and the run adds up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_job_statuses_are_waited_out() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        students: support::STUDENTS,
+        seed: support::SEED,
+        job_settle_delay: Duration::from_millis(20),
+        provisioning: ProvisioningOptions {
+            entity_interval: Duration::from_millis(4),
+            unsettled: UnsettledListing::Absent,
+            ..ProvisioningOptions::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let h = Harness {
+        sandbox,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let path = h.copy("demo.toml");
+    let result = h.run(&path).await;
+    support::assert_success(&result);
+    // Every job's outcome was read in full (the client may poll the cheap
+    // `isCompleted` first; a full read before that would see a short list).
+    let requests = h.store().requests();
+    let jobs = requests
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.contains("/bulk") && r.status == 202)
+        .count();
+    let full_reads = requests
+        .iter()
+        .filter(|r| {
+            r.method == "GET" && r.path.contains("/bulk/jobs/") && !r.path.ends_with("/isCompleted")
+        })
+        .count();
+    assert!(
+        jobs > 0 && full_reads >= jobs,
+        "{jobs} jobs, {full_reads} reads"
+    );
+    let counts = &result.report.counts;
+    for kind in KINDS {
+        let c = counts.get(kind);
+        assert!(c.in_scope > 0, "{kind}");
+        assert_eq!(c.created, c.in_scope, "{kind}: {c:#?}");
+        assert_eq!(h.store().count(kind) as u64, c.created, "{kind}");
+        // Each entity was created once: none was re-sent for being absent.
+        assert_eq!(h.store().created(kind).len() as u64, c.created, "{kind}");
     }
 }
