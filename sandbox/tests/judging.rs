@@ -332,6 +332,43 @@ async fn bodies_are_judged_by_the_spec_and_each_problem_is_named() {
     assert_eq!(outcome["status"], "Success", "{outcome}");
 }
 
+#[tokio::test]
+async fn every_optional_attribute_the_spec_names_is_taken() {
+    let api = Api::quick().await;
+    // A staff member with every optional Person attribute the yaml lists,
+    // each in a form it allows (an untyped address, `globallyUnique`,
+    // `middleName`, `securityMarking`, empty lists).
+    let staff = json!({
+        "id": Uuid::new_v4(), "givenName": "Sven", "middleName": "Olof", "familyName": "Berg",
+        "eduPersonPrincipalNames": ["s.o.b@edu.kommun.se"],
+        "civicNo": {"value": pnr("19800101", 9), "nationality": "SE"},
+        "securityMarking": "Skyddad folkbokföring",
+        "emails": [{"value": "sob@kommun.se"}],
+        "externalIdentifiers": [{"value": "sob@eduid.se", "context": "https://eduid.se", "globallyUnique": true}],
+        "enrolments": []
+    });
+    let outcome = api.outcome("persons", staff).await;
+    assert_eq!(outcome["status"], "Success", "{outcome}");
+    // A pupil with a cancelled enrolment besides the active one.
+    let (_, mut pupil) = pupil(70, gr(F6, 1));
+    pupil["enrolments"] = json!([
+        {"enroledAt": {"id": unit(F6)}, "schoolType": "GR", "schoolYear": 2, "cancelled": false},
+        {"enroledAt": {"id": unit(F6)}, "schoolType": "GR", "schoolYear": 1, "cancelled": true}
+    ]);
+    let outcome = api.outcome("persons", pupil).await;
+    assert_eq!(outcome["status"], "Success", "{outcome}");
+    // A group without members.
+    let group = Uuid::new_v4();
+    let outcome = api
+        .outcome(
+            "groups",
+            json!({"id": group, "displayName": "1A", "groupType": "Klass", "schoolType": "GR",
+                   "organisation": {"id": unit(F6)}, "groupMemberships": []}),
+        )
+        .await;
+    assert_eq!(outcome["status"], "Success", "{outcome}");
+}
+
 // ---- the register ------------------------------------------------------------------
 
 #[tokio::test]

@@ -231,6 +231,10 @@ Get a token:
     -H 'Content-Type: application/json' -X POST {auth}/transaction \\
     -d '{{\"access_token\":[{{\"access\":[{{\"type\":\"provisioning-api\",\"locations\":[\"{prov}\"]}}],\"flags\":[\"bearer\"]}}],\"client\":{{\"key\":{{\"proof\":\"mtls\",\"cert#S256\":\"{fp}\"}}}}}}'
 
+Call the Provisioning API with it (HTTPS unless --provisioning-plain-http;
+the server certificate is signed by the CA above):
+  curl --cacert {ca} -H 'Authorization: Bearer <token>' {prov}/persons?limit=1
+
 Press Ctrl-C to stop.
 ",
         students = args.students,
