@@ -26,7 +26,8 @@ pub struct SandboxConfig {
     pub token_lifetime: Duration,
     /// Lifetime of EduCloud OAuth2 tokens.
     pub educloud_token_lifetime: Duration,
-    /// How long bulk-job entities stay `Pending` before they settle.
+    /// How long a bulk job's first entity stays `Pending` before it settles
+    /// (the rest follow [`ProvisioningOptions::entity_interval`] apart).
     pub job_settle_delay: Duration,
     /// The service limits.
     pub limits: Limits,

@@ -91,7 +91,7 @@
 //!
 //! | id   | HTTP | when |
 //! |------|------|------|
-//! | 9000 | 400 | body is not JSON of the resource's schema, or a code-list value is not exact |
+//! | 9000 | 400 | body is not JSON of the resource's schema as the sandbox reads it ([`schema`]): unknown or missing properties, wrong types, inexact code-list values, malformed UUIDs; every place named |
 //! | 9001 | 415 | body without `Content-Type: application/json` |
 //! | 9002 | 400 | `pageToken` the service never gave out |
 //! | 9003 | 404 | unknown path |
