@@ -5,9 +5,13 @@
 //! entities whose time has come (a job's first after the settle delay, each
 //! next one [`Settling::interval`] later), earliest first, so the outcome is
 //! the same as if a background worker had processed them at their settle
-//! time, and a Duty job submitted after a Person job sees that Person. A
-//! job status read mid-way lists the settled entities with their outcome and
-//! the rest as `Pending` (or not at all, [`UnsettledListing::Absent`]). One mutex guards everything; it is never
+//! time. Entities of jobs running side by side interleave: a Duty job sent
+//! before the Person job finished may meet persons not there yet, which is
+//! why the README's order ("Kontrollera att 'Person' objekt är inskickad och
+//! fått lyckad status innan 'Duty' skickas") matters here as it does in
+//! production. A job status read mid-way lists the settled entities with
+//! their outcome and the rest as `Pending` (or not at all,
+//! [`UnsettledListing::Absent`]). One mutex guards everything; it is never
 //! held across an `await`.
 //!
 //! This file holds the store's handle and what it answers; [`tables`] the
