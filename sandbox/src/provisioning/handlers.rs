@@ -11,14 +11,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::{
-    Accepted, Activity, BulkRequest, Duty, Group, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, Page, Person,
-};
+use skolsync_model::provtjanst::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use uuid::Uuid;
 
 use super::ProvisioningState;
 use super::gate::Caller;
 use super::messages::{self as msg, Entry, mask_digit_runs, single};
+use super::payload::{Accepted, Activity, Bulk, Duty, Group, Page, Person, path_segment};
 use super::rules::Resource;
 use super::schema;
 use super::store::{Mode, Submission, Work};
@@ -166,12 +165,12 @@ enum Checked {
 
 fn parse_bulk<T: Resource>(body: &[u8]) -> Result<Vec<T>, Refusal> {
     let value = checked_json::<T>(body, Checked::Bulk)?;
-    // The body passed the sandbox's own schema, so the stored form can hold
-    // it; if it cannot, the model and the spec disagree, which is said so.
-    let request: BulkRequest<T> = serde_json::from_value(value).map_err(|e| {
+    // The body passed the sandbox's own schema, so its own types hold it;
+    // if they cannot, the two readings of the spec disagree: said so.
+    let request: Bulk<T> = serde_json::from_value(value).map_err(|e| {
         Refusal::from(msg::invalid_body(
             Some(T::KIND),
-            &format!("giltigt enligt specifikationen men kunde inte lagras: {e}"),
+            &format!("giltigt enligt schemat men kunde inte läsas: {e}"),
         ))
     })?;
     Ok(request.data)
@@ -198,13 +197,13 @@ fn accept(
     let location = format!(
         "{}/{}/bulk/jobs/{job_id}",
         caller.base_url,
-        skolsync_model::provtjanst::path_segment(kind)
+        path_segment(kind)
     );
     let mut response = (
         StatusCode::ACCEPTED,
         Json(Accepted {
             job_id,
-            message: Some(ACCEPTED_MESSAGE.to_string()),
+            message: ACCEPTED_MESSAGE.to_string(),
         }),
     )
         .into_response();

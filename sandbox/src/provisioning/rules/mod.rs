@@ -14,7 +14,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::{LogEntry, Meta, Payload};
+use skolsync_model::provtjanst::LogEntry;
+
+use super::payload::{Meta, Payload};
 use uuid::Uuid;
 
 use super::messages::{self as msg, Entry};

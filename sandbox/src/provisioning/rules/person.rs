@@ -2,11 +2,9 @@
 //! both sides of the staff rules live here.
 
 use skolsync_model::ObjectType;
-use skolsync_model::SchoolType;
 use skolsync_model::civic_no::{CivicNo, CivicNoError, CivicNoKind, mask};
 use skolsync_model::eppn;
-use skolsync_model::provtjanst::{Duty, Person};
-use skolsync_model::provtjanst::{LogEntry, Meta};
+use skolsync_model::provtjanst::LogEntry;
 use uuid::Uuid;
 
 use super::catalogue::At;
@@ -14,6 +12,7 @@ use super::{
     Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error, stored_in,
 };
 use crate::provisioning::messages::{self as msg, Entry};
+use crate::provisioning::payload::{Duty, Email, Meta, Person};
 use crate::provisioning::schema::{self, Shape};
 use crate::provisioning::store::{Mode, Table, Tables, Work};
 
@@ -59,11 +58,12 @@ fn has_active_enrolment(p: &Person) -> bool {
 /// elev" och "Skola personal" stöds i provtjänsten".
 const SUPPORTED_EMAIL_TYPES: [&str; 2] = ["Skola elev", "Skola personal"];
 
-fn supported_email_type(e: &skolsync_model::provtjanst::Email) -> bool {
+fn supported_email_type(e: &Email) -> bool {
     // An address without `type` counts: not documented; chosen because
     // `type` is optional in the schema.
-    e.email_type
-        .is_none_or(|t| SUPPORTED_EMAIL_TYPES.contains(&t.as_str()))
+    e.kind
+        .as_deref()
+        .is_none_or(|t| SUPPORTED_EMAIL_TYPES.contains(&t))
 }
 
 /// An address the staff rule counts: not empty, of a supported type.
@@ -80,7 +80,7 @@ fn unsupported_email_warnings(p: &Person) -> Vec<LogEntry> {
         .iter()
         .filter(|e| !supported_email_type(e))
         .map(|e| {
-            let shown = e.email_type.map(|t| t.as_str()).unwrap_or_default();
+            let shown = e.kind.clone().unwrap_or_default();
             Entry::new(msg::EMAIL_TYPE_UNSUPPORTED, 400, "Bristfälligt värde", format!(
                 "E-postadresser av typen {shown} stöds inte i provtjänsten; endast Skola elev och Skola personal används."
             ))
@@ -362,9 +362,13 @@ fn enrolment_errors(p: &Person, judge: &Judge<'_>) -> Vec<LogEntry> {
             unknown_code: msg::ENROLMENT_UNIT_UNKNOWN,
         };
         errors.extend(judge.unit_errors(at, unit));
-        let school_type = enrolment.school_type;
+        let school_type = enrolment.school_type.as_str();
         let year = enrolment.school_year;
-        if school_type.requires_school_year() && !year.is_some_and(|y| (1..=10).contains(&y)) {
+        // Enrolment.schoolYear: "Värde måste anges för utbildningsformerna
+        // `GR`, `SP` och `SAM`" (minimum 1, maximum 10).
+        let needs_year = ["GR", "SP", "SAM"].contains(&school_type);
+        let in_range = year.is_some_and(|y| (1..=10).contains(&y));
+        if (needs_year && !in_range) || (year.is_some() && !in_range) {
             errors.push(
                 resource_error(kind, id, msg::SCHOOL_YEAR_INVALID, 400, "Ogiltigt värde", format!(
                     "Värde för <Enrolment.schoolYear> måste anges som ett tal mellan 1 och 10 för skolform {school_type}."
@@ -373,7 +377,8 @@ fn enrolment_errors(p: &Person, judge: &Judge<'_>) -> Vec<LogEntry> {
                 .build(),
             );
         } else {
-            errors.extend(judge.offer_errors(at, unit, school_type.as_str(), year));
+            let year = year.and_then(|y| u8::try_from(y).ok());
+            errors.extend(judge.offer_errors(at, unit, school_type, year));
         }
         let code = enrolment
             .education_code
@@ -381,7 +386,7 @@ fn enrolment_errors(p: &Person, judge: &Judge<'_>) -> Vec<LogEntry> {
             .map(str::trim)
             .filter(|c| !c.is_empty());
         match code {
-            None if school_type == SchoolType::Gy => errors.push(
+            None if school_type == "GY" => errors.push(
                 resource_error(kind, id, msg::EDUCATION_CODE_MISSING, 400, "Värde saknas",
                     "Värde för <Enrolment.educationCode> (studievägskod) måste anges för skolform GY.")
                 .attribute("Enrolment.educationCode", "")

@@ -4,9 +4,7 @@
 use std::collections::HashSet;
 
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::{Activity, Group};
-use skolsync_model::provtjanst::{LogEntry, Meta};
-use skolsync_model::{ActivityType, GroupType};
+use skolsync_model::provtjanst::LogEntry;
 use uuid::Uuid;
 
 use super::catalogue::At;
@@ -14,6 +12,7 @@ use super::{
     Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error, stored_in,
 };
 use crate::provisioning::messages::{self as msg, Entry};
+use crate::provisioning::payload::{Activity, Group, Meta};
 use crate::provisioning::schema::{self, Shape};
 use crate::provisioning::store::{Mode, Table, Tables, Work};
 
@@ -25,7 +24,9 @@ impl Resource for Group {
     /// sent again once the pupils exist for them to be included.
     fn check(mut g: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self> {
         let kind = ObjectType::Group;
-        let type_allowed = matches!(g.group_type, GroupType::Klass | GroupType::Undervisning);
+        // GroupType: "enbart grupper av typen `Klass` och `Undervisning` ska
+        // skickas till provtjänsten".
+        let type_allowed = matches!(g.group_type.as_str(), "Klass" | "Undervisning");
         let mut errors = Refusal {
             kind,
             id: g.id,
@@ -46,7 +47,11 @@ impl Resource for Group {
         let mut warnings = Vec::new();
         let mut seen = HashSet::new();
         g.group_memberships.retain(|m| {
-            let person = m.person.id;
+            // A membership without `person` names nobody: not documented;
+            // chosen to leave it out like a member that does not exist.
+            let Some(person) = m.person.map(|p| p.id) else {
+                return false;
+            };
             if !seen.insert(person) {
                 return false;
             }
@@ -77,8 +82,8 @@ impl Resource for Group {
     /// A class reaches the test platform by itself; a teaching group only
     /// through an activity (spec: `provisioningStatus` of GroupFragment).
     fn provisioned(t: &Tables, e: &Self) -> bool {
-        match e.group_type {
-            GroupType::Klass => true,
+        match e.group_type.as_str() {
+            "Klass" => true,
             _ => t
                 .activities_by_group
                 .get(&e.id)
@@ -96,11 +101,8 @@ impl Resource for Activity {
         for g in &e.groups {
             t.activities_by_group.entry(g.id).or_default().insert(e.id);
         }
-        for teacher in &e.teachers {
-            t.activities_by_duty
-                .entry(teacher.duty.id)
-                .or_default()
-                .insert(e.id);
+        for duty in e.teachers.iter().filter_map(|x| x.duty.map(|d| d.id)) {
+            t.activities_by_duty.entry(duty).or_default().insert(e.id);
         }
     }
 
@@ -108,8 +110,8 @@ impl Resource for Activity {
         for g in &e.groups {
             remove_from(&mut t.activities_by_group, g.id, e.id);
         }
-        for teacher in &e.teachers {
-            remove_from(&mut t.activities_by_duty, teacher.duty.id, e.id);
+        for duty in e.teachers.iter().filter_map(|x| x.duty.map(|d| d.id)) {
+            remove_from(&mut t.activities_by_duty, duty, e.id);
         }
     }
 
@@ -125,11 +127,7 @@ impl Resource for Activity {
             plural: "aktiviteter",
             allowed: "Undervisning",
         }
-        .check(
-            a.activity_type == ActivityType::Undervisning,
-            a.organisation.id,
-            judge,
-        );
+        .check(a.activity_type == "Undervisning", a.organisation.id, judge);
         if !judge.test_activity_known(&a.parent_activity.id) {
             errors.push(
                 resource_error(kind, a.id, msg::PARENT_ACTIVITY_UNKNOWN, 400, "Ogiltigt värde",
@@ -168,8 +166,8 @@ impl Resource for Activity {
                 );
             }
         }
-        for teacher in &a.teachers {
-            if !t.duties.rows.contains_key(&teacher.duty.id) {
+        for duty in a.teachers.iter().filter_map(|x| x.duty.map(|d| d.id)) {
+            if !t.duties.rows.contains_key(&duty) {
                 errors.push(
                     resource_error(
                         kind,
@@ -179,7 +177,7 @@ impl Resource for Activity {
                         "Ogiltigt värde",
                         "Tjänstgöringen finns inte i provtjänsten. Överför tjänstgöringen först.",
                     )
-                    .attribute("teachers.duty.id", teacher.duty.id.to_string())
+                    .attribute("teachers.duty.id", duty.to_string())
                     .build(),
                 );
             }

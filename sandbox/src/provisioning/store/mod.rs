@@ -22,13 +22,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use skolsync_model::provtjanst::{
-    Activity, AsynchronousResponse, Duty, EntityOutcome, EntityResponse, Group, Meta, Person,
+    self as model, AsynchronousResponse, EntityOutcome, EntityResponse,
 };
 use skolsync_model::{JobEntityStatus, ObjectType};
 use uuid::Uuid;
 
 use super::limiter::RateClass;
 use super::messages::timestamp;
+use super::payload::{self, Activity, Duty, Group, Person};
 use super::rules::{Resource, Rules};
 use crate::config::UnsettledListing;
 
@@ -230,43 +231,55 @@ impl Store {
     // ---- queries for tests and the server -------------------------------
 
     /// Current persons, in creation order, with `meta` and `provisioningStatus`.
-    pub fn persons(&self) -> Vec<Person> {
+    pub fn persons(&self) -> Vec<model::Person> {
         self.all::<Person>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// Current duties, in creation order.
-    pub fn duties(&self) -> Vec<Duty> {
+    pub fn duties(&self) -> Vec<model::Duty> {
         self.all::<Duty>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// Current groups, in creation order.
-    pub fn groups(&self) -> Vec<Group> {
+    pub fn groups(&self) -> Vec<model::Group> {
         self.all::<Group>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// Current activities, in creation order.
-    pub fn activities(&self) -> Vec<Activity> {
+    pub fn activities(&self) -> Vec<model::Activity> {
         self.all::<Activity>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// A person by id.
-    pub fn person(&self, id: Uuid) -> Option<Person> {
-        self.get::<Person>(id)
+    pub fn person(&self, id: Uuid) -> Option<model::Person> {
+        self.get::<Person>(id).as_ref().and_then(payload::convert)
     }
 
     /// A duty by id.
-    pub fn duty(&self, id: Uuid) -> Option<Duty> {
-        self.get::<Duty>(id)
+    pub fn duty(&self, id: Uuid) -> Option<model::Duty> {
+        self.get::<Duty>(id).as_ref().and_then(payload::convert)
     }
 
     /// A group by id.
-    pub fn group(&self, id: Uuid) -> Option<Group> {
-        self.get::<Group>(id)
+    pub fn group(&self, id: Uuid) -> Option<model::Group> {
+        self.get::<Group>(id).as_ref().and_then(payload::convert)
     }
 
     /// An activity by id.
-    pub fn activity(&self, id: Uuid) -> Option<Activity> {
-        self.get::<Activity>(id)
+    pub fn activity(&self, id: Uuid) -> Option<model::Activity> {
+        self.get::<Activity>(id).as_ref().and_then(payload::convert)
     }
 
     /// Number of stored resources of a kind.
@@ -335,23 +348,31 @@ impl Store {
 
     /// Stores a person as if an earlier run had provisioned it, bypassing
     /// the rules (but keeping the indexes right).
-    pub fn insert_person(&self, person: Person) {
-        self.insert(person);
+    pub fn insert_person(&self, person: model::Person) {
+        if let Some(own) = payload::convert::<_, Person>(&person) {
+            self.insert(own);
+        }
     }
 
     /// Stores a duty, bypassing the rules.
-    pub fn insert_duty(&self, duty: Duty) {
-        self.insert(duty);
+    pub fn insert_duty(&self, duty: model::Duty) {
+        if let Some(own) = payload::convert::<_, Duty>(&duty) {
+            self.insert(own);
+        }
     }
 
     /// Stores a group, bypassing the rules.
-    pub fn insert_group(&self, group: Group) {
-        self.insert(group);
+    pub fn insert_group(&self, group: model::Group) {
+        if let Some(own) = payload::convert::<_, Group>(&group) {
+            self.insert(own);
+        }
     }
 
     /// Stores an activity, bypassing the rules.
-    pub fn insert_activity(&self, activity: Activity) {
-        self.insert(activity);
+    pub fn insert_activity(&self, activity: model::Activity) {
+        if let Some(own) = payload::convert::<_, Activity>(&activity) {
+            self.insert(own);
+        }
     }
 
     fn insert<T: Resource>(&self, mut entity: T) {
@@ -547,9 +568,9 @@ impl Store {
     }
 }
 
-/// A `meta` with both timestamps set.
-fn stamped(created: String, modified: String) -> Meta {
-    Meta {
+/// A job response's `meta` with both timestamps set.
+fn stamped(created: String, modified: String) -> model::Meta {
+    model::Meta {
         created: Some(created),
         modified: Some(modified),
     }

@@ -6,14 +6,13 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::Local;
-use skolsync_model::provtjanst::{
-    Activity, Duty, EntityOutcome, EntityResponse, Group, LogEntry, Meta, Person, path_segment,
-};
+use skolsync_model::provtjanst::{EntityOutcome, EntityResponse, LogEntry, Meta};
 use skolsync_model::{JobEntityStatus, ObjectType};
 use uuid::Uuid;
 
 use super::{Change, ChangeKind, Job, Mode, Row, StoreInner, Tables, Work, stamped};
 use crate::provisioning::messages::{self as msg, Entry};
+use crate::provisioning::payload::{Activity, Duty, Group, Person, path_segment};
 use crate::provisioning::rules::{Judge, Resource, Rules};
 
 impl StoreInner {
