@@ -7,14 +7,13 @@
 //! [`Entry`] so the required fields (`id`, `statusCode`, `message`,
 //! `severityLevel`, `timeOfOccurance`) are always there.
 
+use super::envelope::{LogEntry, Severity};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Local;
 use skolsync_model::ObjectType;
-use skolsync_model::SeverityLevel;
 use skolsync_model::civic_no;
-use skolsync_model::provtjanst::LogEntry;
 use uuid::Uuid;
 
 /// spec `400_invalid_lookup`: a lookup body value is not in the right format.
@@ -148,7 +147,7 @@ impl Entry {
             resource_id: None,
             attribute_name: None,
             attribute_value: None,
-            severity_level: SeverityLevel::Error,
+            severity_level: Severity::Error,
             time_of_occurance: timestamp(),
         })
     }
@@ -182,7 +181,7 @@ impl Entry {
 
     /// Makes it a warning (accepted, but should be fixed).
     pub fn warning(mut self) -> Self {
-        self.0.severity_level = SeverityLevel::Warning;
+        self.0.severity_level = Severity::Warning;
         self
     }
 

@@ -14,9 +14,11 @@
 //! that drifts from the spec fails here: unknown or missing properties,
 //! wrong JSON types, inexact code-list values and malformed UUIDs are a
 //! `400` (9000) naming every place. Accepted entities are held, and
-//! answered in reads, in the sandbox's own types ([`payload`]); only the
-//! job-status and LogEntry envelopes are still built from `skolsync_model`
-//! (their shapes are checked against the spec by the sandbox's tests).
+//! answered in reads, in the sandbox's own types ([`payload`]); job
+//! statuses and LogEntries likewise ([`envelope`]). `skolsync_model` is
+//! used for ids, `ObjectType`, the civic number and EPPN rules, and by the
+//! store's test-facing queries, which hand resources out in the model's
+//! types (converted through JSON).
 //!
 //! **Jobs** are asynchronous: a bulk call checks the body and answers `202`
 //! with `jobId`, `message` and a `Location` header; its entities settle one
@@ -133,6 +135,7 @@
 //! | 9153 | 400 | activity teacher whose duty does not exist |
 //! | 9190 | 503 | injected TemporaryError for one entity |
 
+pub mod envelope;
 mod gate;
 mod handlers;
 mod limiter;

@@ -14,9 +14,9 @@
 //! does not list the LogEntries it answers for them, so every id here is
 //! the sandbox's own (91xx, listed in the module table).
 
+use crate::provisioning::envelope::LogEntry;
 use skolsync_model::ObjectType;
 use skolsync_model::open_data::{SchoolUnit, Status};
-use skolsync_model::provtjanst::LogEntry;
 use uuid::Uuid;
 
 use super::{Rules, resource_error, unit_unknown};

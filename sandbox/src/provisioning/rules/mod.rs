@@ -13,8 +13,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use crate::provisioning::envelope::LogEntry;
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::LogEntry;
 
 use super::payload::{Meta, Payload};
 use uuid::Uuid;

@@ -1,10 +1,10 @@
 //! The rules of persons and of duties: a duty makes its person staff, so
 //! both sides of the staff rules live here.
 
+use crate::provisioning::envelope::LogEntry;
 use skolsync_model::ObjectType;
 use skolsync_model::civic_no::{CivicNo, CivicNoError, CivicNoKind, mask};
 use skolsync_model::eppn;
-use skolsync_model::provtjanst::LogEntry;
 use uuid::Uuid;
 
 use super::catalogue::At;

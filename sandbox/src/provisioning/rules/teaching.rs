@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
+use crate::provisioning::envelope::LogEntry;
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::LogEntry;
 use uuid::Uuid;
 
 use super::catalogue::At;

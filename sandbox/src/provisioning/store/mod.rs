@@ -21,12 +21,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use skolsync_model::provtjanst::{
-    self as model, AsynchronousResponse, EntityOutcome, EntityResponse,
-};
-use skolsync_model::{JobEntityStatus, ObjectType};
+use skolsync_model::ObjectType;
+use skolsync_model::provtjanst as model;
 use uuid::Uuid;
 
+use super::envelope::{
+    AsynchronousResponse, EntityOutcome, EntityResponse, JobStatus as JobEntityStatus,
+};
 use super::limiter::RateClass;
 use super::messages::timestamp;
 use super::payload::{self, Activity, Duty, Group, Person};
@@ -503,7 +504,7 @@ impl Store {
                     errors: Vec::new(),
                     warnings: Vec::new(),
                 },
-                meta: Some(stamped(submitted.clone(), submitted.clone())),
+                meta: stamped(submitted.clone(), submitted.clone()),
             })
             .collect();
         let mut inner = self.lock();
@@ -569,8 +570,8 @@ impl Store {
 }
 
 /// A job response's `meta` with both timestamps set.
-fn stamped(created: String, modified: String) -> model::Meta {
-    model::Meta {
+fn stamped(created: String, modified: String) -> payload::Meta {
+    payload::Meta {
         created: Some(created),
         modified: Some(modified),
     }

@@ -6,13 +6,15 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::Local;
-use skolsync_model::provtjanst::{EntityOutcome, EntityResponse, LogEntry, Meta};
-use skolsync_model::{JobEntityStatus, ObjectType};
+use skolsync_model::ObjectType;
 use uuid::Uuid;
 
 use super::{Change, ChangeKind, Job, Mode, Row, StoreInner, Tables, Work, stamped};
+use crate::provisioning::envelope::{
+    EntityOutcome, EntityResponse, JobStatus as JobEntityStatus, LogEntry,
+};
 use crate::provisioning::messages::{self as msg, Entry};
-use crate::provisioning::payload::{Activity, Duty, Group, Person, path_segment};
+use crate::provisioning::payload::{Activity, Duty, Group, Meta, Person, path_segment};
 use crate::provisioning::rules::{Judge, Resource, Rules};
 
 impl StoreInner {
@@ -131,7 +133,7 @@ fn entity_response(
             errors,
             warnings,
         },
-        meta: Some(meta),
+        meta,
     }
 }
 
