@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use uuid::Uuid;
 
 use super::ProvisioningState;
@@ -24,6 +23,11 @@ use super::store::{Mode, Submission, Work};
 
 /// The `message` of a `202 Accepted` (spec example).
 pub const ACCEPTED_MESSAGE: &str = "Anropet har tagits emot. Återkoppling görs asynkront. Kontrollera status av asynkrona processen genom att följa URL-adressen i ’Location’-header.";
+
+/// `components/parameters/Limit`: `default: 50`.
+const PAGE_LIMIT_DEFAULT: usize = 50;
+/// `components/parameters/Limit`: `minimum: 1, maximum: 100`.
+const PAGE_LIMIT_MAX: usize = 100;
 
 /// All paths of the spec.
 pub fn routes() -> Router<ProvisioningState> {
@@ -297,9 +301,9 @@ async fn completed<T: Resource>(
 
 async fn list<T: Resource>(State(state): State<ProvisioningState>, uri: Uri) -> Answer {
     let limit = match query_value(&uri, "limit") {
-        None => usize::from(PAGE_LIMIT_DEFAULT),
+        None => PAGE_LIMIT_DEFAULT,
         Some(text) => match text.trim().parse::<usize>() {
-            Ok(n) if (1..=usize::from(PAGE_LIMIT_MAX)).contains(&n) => n,
+            Ok(n) if (1..=PAGE_LIMIT_MAX).contains(&n) => n,
             _ => return Err(msg::invalid_limit().into()),
         },
     };

@@ -368,7 +368,7 @@ fn enrolment_errors(p: &Person, judge: &Judge<'_>) -> Vec<LogEntry> {
         // `GR`, `SP` och `SAM`" (minimum 1, maximum 10).
         let needs_year = ["GR", "SP", "SAM"].contains(&school_type);
         let in_range = year.is_some_and(|y| (1..=10).contains(&y));
-        if (needs_year && !in_range) || (year.is_some() && !in_range) {
+        if !in_range && (needs_year || year.is_some()) {
             errors.push(
                 resource_error(kind, id, msg::SCHOOL_YEAR_INVALID, 400, "Ogiltigt värde", format!(
                     "Värde för <Enrolment.schoolYear> måste anges som ett tal mellan 1 och 10 för skolform {school_type}."
