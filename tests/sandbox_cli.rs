@@ -75,7 +75,7 @@ fn json_mode_prints_the_endpoints_first_and_keeps_serving() {
             object["provisioning_url"]
                 .as_str()
                 .unwrap()
-                .starts_with(&format!("http://127.0.0.1:{}/", base + 1))
+                .starts_with(&format!("https://127.0.0.1:{}/", base + 1))
         );
         let ca = object["ca_cert"].as_str().unwrap();
         assert!(

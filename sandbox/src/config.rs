@@ -29,7 +29,8 @@ pub struct SandboxConfig {
     pub token_lifetime: Duration,
     /// Lifetime of EduCloud OAuth2 tokens.
     pub educloud_token_lifetime: Duration,
-    /// How long bulk-job entities stay `Pending` before they settle.
+    /// How long a bulk job's first entity stays `Pending` before it settles
+    /// (the rest follow [`ProvisioningOptions::entity_interval`] apart).
     pub job_settle_delay: Duration,
     /// The service limits.
     pub limits: Limits,
@@ -53,6 +54,8 @@ pub struct SandboxConfig {
     pub educloud_client_secret: String,
     /// Static bearer token of the generic SS 12000 API.
     pub ss12000_token: String,
+    /// How the Provisioning API is served and how its jobs settle.
+    pub provisioning: ProvisioningOptions,
 }
 
 impl Default for SandboxConfig {
@@ -75,6 +78,7 @@ impl Default for SandboxConfig {
             educloud_client_id: "skolsync-sandbox".to_string(),
             educloud_client_secret: "sandbox-secret".to_string(),
             ss12000_token: "sandbox-ss12000-token".to_string(),
+            provisioning: ProvisioningOptions::default(),
         }
     }
 }
@@ -405,4 +409,52 @@ impl FaultSwitch {
             _ => false,
         }
     }
+}
+
+/// How the emulated Provisioning API is served and how its bulk jobs
+/// settle (the sandbox's own choices where the spec is silent; see each
+/// field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningOptions {
+    /// Serve the Provisioning API over HTTPS with a server certificate of
+    /// the sandbox CA (the production service is HTTPS-only); clients trust
+    /// the CA (`Endpoints::ca_cert`). `false` serves plain HTTP.
+    pub tls: bool,
+    /// Time between two entities of one job settling: the first settles
+    /// after `job_settle_delay`, the n-th `n × entity_interval` later, so a
+    /// job status read mid-way is partial. Zero settles a job at once.
+    pub entity_interval: Duration,
+    /// How a job status lists the entities not settled yet.
+    pub unsettled: UnsettledListing,
+    /// Further Provisioning API locations the authorisation server grants
+    /// tokens for, besides the sandbox's own (a recording or validating
+    /// proxy in front of it); the API accepts tokens for any of them.
+    pub token_locations: Vec<String>,
+}
+
+impl Default for ProvisioningOptions {
+    fn default() -> Self {
+        ProvisioningOptions {
+            tls: true,
+            // Small enough that the demo's jobs (a few hundred entities)
+            // settle within a second, large enough that polls see partial
+            // jobs.
+            entity_interval: Duration::from_millis(1),
+            unsettled: UnsettledListing::Pending,
+            token_locations: Vec::new(),
+        }
+    }
+}
+
+/// How a job status lists an entity that has not settled yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnsettledListing {
+    /// Listed with status `Pending` (the spec's `default: "Pending"`: "Den
+    /// asynkrona processen är inte klar ännu").
+    #[default]
+    Pending,
+    /// Left out of `responses` until it settles. Not documented; offered
+    /// because the spec does not promise every entity is listed, so a
+    /// client must not take a short list for a finished job.
+    Absent,
 }

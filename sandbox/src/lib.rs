@@ -31,5 +31,6 @@ pub use config::{
     FaultSwitch, Faults, Limits, Outage, OutageAnswer, STUDENTS_MAX, STUDENTS_MIN, SandboxConfig,
     SourceAnswer, SourceFaults,
 };
-pub use server::{Endpoints, Sandbox, SandboxError};
+pub use config::{ProvisioningOptions, UnsettledListing};
+pub use server::{Endpoints, Sandbox, SandboxError, StandIn, serve_open_data};
 pub use world::{Catalogue, SourceData, World};

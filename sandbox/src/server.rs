@@ -3,11 +3,15 @@
 //!
 //! - the authorisation server speaks HTTPS and requires a client
 //!   certificate of the sandbox CA, like the real one;
-//! - the Provisioning API, the Open-data API and EduCloud (with the generic
-//!   SS 12000 API) speak plain HTTP on loopback. The real services use TLS
-//!   with public certificates; here TLS would only make every client trust
-//!   the sandbox CA for no gain in fidelity of what is being tested (bearer
-//!   tokens, payloads, limits), and loopback traffic never leaves the host.
+//! - the Provisioning API speaks HTTPS with a server certificate of the same
+//!   CA and no client certificate (bearer tokens), as production does, so
+//!   the client's TLS set-up for the API is exercised too
+//!   ([`ProvisioningOptions::tls`](crate::config::ProvisioningOptions), on by
+//!   default; clients trust `ca_cert`);
+//! - the Open-data API and EduCloud (with the generic SS 12000 API) speak
+//!   plain HTTP on loopback: TLS there would only make every client trust
+//!   the sandbox CA for no gain in fidelity of what is being tested, and
+//!   loopback traffic never leaves the host.
 //!
 //! The Provisioning API and Open-data API sit under the same paths as in
 //! production (`/provtjanst/provisioning/v1`, `/provtjanst/open-data/v1`), so
@@ -40,7 +44,7 @@ use crate::educloud::{self, EduCloudSettings, TokenStore};
 use crate::generate::{self, DirtyRecord, GenerateConfig};
 use crate::provisioning::{self, ProvisioningState, Store};
 use crate::tls::{ClientSubject, Pki};
-use crate::world::World;
+use crate::world::{Catalogue, World};
 
 /// Path of the Provisioning API under its listener, as in production.
 pub const PROVISIONING_PATH: &str = "/provtjanst/provisioning/v1";
@@ -177,7 +181,13 @@ impl Sandbox {
         let educloud_port = local_port(&listeners.educloud)?;
 
         let auth_url = format!("https://127.0.0.1:{auth_port}");
-        let provisioning_url = format!("http://127.0.0.1:{provisioning_port}{PROVISIONING_PATH}");
+        let provisioning_scheme = if config.provisioning.tls {
+            "https"
+        } else {
+            "http"
+        };
+        let provisioning_url =
+            format!("{provisioning_scheme}://127.0.0.1:{provisioning_port}{PROVISIONING_PATH}");
         let open_data_url = format!("http://127.0.0.1:{open_data_port}{OPEN_DATA_PATH}");
         let educloud_base = format!("http://127.0.0.1:{educloud_port}");
 
@@ -185,6 +195,7 @@ impl Sandbox {
             IssuerSettings {
                 issuer: auth_url.clone(),
                 provisioning_url: provisioning_url.clone(),
+                extra_locations: config.provisioning.token_locations.clone(),
                 organisation_number: subject.organisation_number.clone(),
                 common_name: subject.common_name.clone(),
                 lifetime: config.token_lifetime,
@@ -214,6 +225,10 @@ impl Sandbox {
 
         let (shutdown, _) = watch::channel(false);
         let tls = TlsAcceptor::from(pki.server_config());
+        let api_tls = config
+            .provisioning
+            .tls
+            .then(|| TlsAcceptor::from(pki.api_server_config()));
         let tasks = vec![
             tokio::spawn(serve(
                 listeners.auth,
@@ -228,7 +243,7 @@ impl Sandbox {
                     PROVISIONING_PATH,
                     provisioning::router(services.provisioning.clone()),
                 ),
-                None,
+                api_tls,
                 Some(Arc::clone(&faults)),
                 shutdown.subscribe(),
             )),
@@ -397,6 +412,10 @@ fn build_services(
         config.job_settle_delay,
         issuer.bearer_verifier(),
     )
+    .with_settling(
+        config.provisioning.entity_interval,
+        config.provisioning.unsettled,
+    )
     .with_base_url(provisioning_url);
     let educloud_settings = EduCloudSettings::from_config(config);
     let educloud_tokens = educloud_settings.tokens.clone();
@@ -406,6 +425,46 @@ fn build_services(
         educloud: crate::educloud::router(world.clone(), educloud_settings, Arc::clone(faults)),
         educloud_tokens,
     }
+}
+
+/// A lone service started beside a sandbox ([`serve_open_data`]); it stops
+/// when dropped.
+pub struct StandIn {
+    url: String,
+    shutdown: watch::Sender<bool>,
+}
+
+impl StandIn {
+    /// Its base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// An Open-data API serving `catalogue` alone, on a free loopback port at
+/// the production path (plain HTTP, no faults): for tests in which the
+/// client's view of Skolverket's register differs from the service's, as
+/// with a stale copy. Must be called inside a tokio runtime.
+pub async fn serve_open_data(catalogue: Catalogue) -> Result<StandIn, SandboxError> {
+    let listener = bind(0).await?;
+    let port = local_port(&listener)?;
+    let (shutdown, _) = watch::channel(false);
+    let faults = Arc::new(FaultSwitch::new(crate::config::Faults::default(), 0));
+    let app = Router::new().nest(
+        OPEN_DATA_PATH,
+        crate::opendata::router(Arc::new(catalogue), faults),
+    );
+    tokio::spawn(serve(listener, app, None, None, shutdown.subscribe()));
+    Ok(StandIn {
+        url: format!("http://127.0.0.1:{port}{OPEN_DATA_PATH}"),
+        shutdown,
+    })
 }
 
 /// The request was chosen by the `drop_share` fault: hyper closes the

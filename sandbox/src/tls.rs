@@ -96,6 +96,7 @@ pub struct Pki {
     server_pin: String,
     subject: ClientSubject,
     server_config: Arc<rustls::ServerConfig>,
+    api_server_config: Arc<rustls::ServerConfig>,
 }
 
 impl std::fmt::Debug for Pki {
@@ -185,11 +186,10 @@ impl Pki {
         );
         let client_fingerprint = cert_fingerprint(client_cert.der());
 
-        let server_config = server_config(
-            ca_cert.der().clone(),
-            vec![server_cert.der().clone(), ca_cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )?;
+        let chain = vec![server_cert.der().clone(), ca_cert.der().clone()];
+        let key_der = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+        let server_config = server_config(ca_cert.der().clone(), chain.clone(), key_der())?;
+        let api_server_config = api_server_config(chain, key_der())?;
 
         let (dir, owns_dir) = match cert_dir {
             Some(dir) => {
@@ -211,6 +211,7 @@ impl Pki {
             server_pin,
             subject: subject.clone(),
             server_config,
+            api_server_config,
         };
         pki.write_files()?;
         Ok(pki)
@@ -227,6 +228,14 @@ impl Pki {
     /// the sandbox CA (a client without one fails the handshake).
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
         Arc::clone(&self.server_config)
+    }
+
+    /// The rustls configuration of the Provisioning API: the same server
+    /// certificate, no client certificate (the API authenticates by bearer
+    /// token; provisioning-api README, "Autentiseringsflöde": the client
+    /// certificate is presented to the authorisation server only).
+    pub fn api_server_config(&self) -> Arc<rustls::ServerConfig> {
+        Arc::clone(&self.api_server_config)
     }
 
     /// The directory holding the PEM files.
@@ -352,6 +361,19 @@ fn server_config(
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn api_server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use skolsync_sandbox::auth::TokenError;
 use skolsync_sandbox::tls::{ClientSubject, Pki};
-use skolsync_sandbox::{Faults, Sandbox, SandboxConfig};
+use skolsync_sandbox::{Faults, ProvisioningOptions, Sandbox, SandboxConfig};
 
 async fn sandbox(token_lifetime: Duration) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -177,12 +177,19 @@ async fn the_sandbox_certificate_gets_a_token_shaped_like_the_readme() {
     // …and a changed payload does not.
     assert!(public.verify(b"tampered.payload", &signature).is_err());
 
-    // The Provisioning emulator's check accepts it and names the client.
+    // The Provisioning emulator's check accepts it and names the client
+    // and its huvudman (the certificate's organisation number).
     let verify = sandbox.token_issuer().bearer_verifier();
-    assert_eq!(
-        verify(&format!("Bearer {jwt}")).as_deref(),
-        Ok(sandbox.client_fingerprint())
-    );
+    let identity = verify(&format!("Bearer {jwt}")).unwrap();
+    assert_eq!(identity.client, sandbox.client_fingerprint());
+    let organisation: String = sandbox
+        .pki()
+        .subject()
+        .organisation_number
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(identity.organisation, Some(organisation));
 }
 
 #[tokio::test]
@@ -323,4 +330,46 @@ async fn bad_access_requests_get_400_naming_the_problem() {
 
     // None of these produced a token.
     assert_eq!(sandbox.token_issuer().tokens_issued(), 0);
+}
+
+/// A proxy in front of the Provisioning API: the authorisation server
+/// grants tokens for the locations it is configured with besides the API's
+/// own, and the API takes such a token when the proxy forwards it; any
+/// other location is still refused.
+#[tokio::test]
+async fn tokens_can_be_granted_for_a_configured_proxy_location() {
+    let proxy = "http://127.0.0.1:9/recording-proxy/provtjanst/provisioning/v1";
+    let sandbox = Sandbox::start(SandboxConfig {
+        students: 50,
+        provisioning: ProvisioningOptions {
+            token_locations: vec![proxy.to_string()],
+            ..ProvisioningOptions::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let for_location = |location: &str| {
+        let mut request = access_request(&sandbox);
+        request["access_token"][0]["access"][0]["locations"] = json!([location]);
+        request
+    };
+    let (status, body) = post(&sandbox, &for_location(proxy)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["access_token"]["access"][0]["locations"],
+        json!([proxy])
+    );
+    let token = body["access_token"]["value"].as_str().unwrap();
+    let persons = format!("{}/persons?limit=1", sandbox.endpoints().provisioning_url);
+    let answer = client(&sandbox, None)
+        .get(&persons)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+
+    let (status, body) = post(&sandbox, &for_location("http://127.0.0.1:9/elsewhere")).await;
+    assert_eq!(status, 400, "{body}");
 }

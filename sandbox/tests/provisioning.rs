@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use skolsync_model::ObjectType;
 use skolsync_model::open_data::{SchoolUnit, Status, TestActivity};
 use skolsync_model::{SchoolUnitCode, TestActivityName};
-use skolsync_sandbox::provisioning::{ProvisioningState, RateClass, Store, TokenCheck, router};
+use skolsync_sandbox::provisioning::{
+    ClientIdentity, ProvisioningState, RateClass, Store, TokenCheck, router,
+};
 use skolsync_sandbox::{Catalogue, FaultSwitch, Faults, Limits};
 use uuid::Uuid;
 
@@ -65,7 +67,14 @@ fn catalogue() -> Catalogue {
             school_unit(UNIT_B, "Björkskolan"),
             school_unit(UNIT_GY, "Lindgymnasiet"),
         ],
-        programmes: Vec::new(),
+        programmes: vec![skolsync_model::open_data::Programme {
+            id: Uuid::new_v5(&Uuid::NAMESPACE_OID, b"NA"),
+            display_name: "Naturvetenskapsprogrammet".to_string(),
+            education_code: "NA".to_string(),
+            school_type: Some("GY".to_string()),
+            valid_from: None,
+            status: Some(Status::Active),
+        }],
         test_activities: vec![
             activity("GRGRMAT01_6", "GR", Some(6)),
             activity("GRGRSVE01_9", "GR", Some(9)),
@@ -182,8 +191,8 @@ impl Api {
     async fn start(limits: Limits, faults: Faults, settle: Duration) -> Api {
         let switch = Arc::new(FaultSwitch::new(faults, 7));
         let check: TokenCheck = Arc::new(|token: &str| match token {
-            TOKEN => Ok("client-a".to_string()),
-            OTHER_TOKEN => Ok("client-b".to_string()),
+            TOKEN => Ok(ClientIdentity::client("client-a")),
+            OTHER_TOKEN => Ok(ClientIdentity::client("client-b")),
             _ => Err("unknown token".to_string()),
         });
         let state = ProvisioningState::new(
@@ -1227,6 +1236,8 @@ fn person_rule_cases(bad_luhn: &str) -> Vec<PersonCase> {
     vux["enrolments"] = json!([{"enroledAt": {"id": unit(UNIT_GY)}, "schoolType": "VUXGY"}]);
     cases.push(("VUXGY needs neither", vux, "Success", None));
     let mut external = base("p21@edu.se", &pnr("20090127", 471));
+    // externalIdentifiers are for staff only: these persons are not enrolled.
+    external["enrolments"] = json!([]);
     external["externalIdentifiers"] =
         json!([{"value": "movip-eiral@eduid.se", "context": "https://example.org"}]);
     cases.push((
@@ -1236,6 +1247,7 @@ fn person_rule_cases(bad_luhn: &str) -> Vec<PersonCase> {
         Some("9116"),
     ));
     let mut eduid = base("p22@edu.se", &pnr("20090127", 489));
+    eduid["enrolments"] = json!([]);
     eduid["externalIdentifiers"] =
         json!([{"value": "movip-eiral@eduid.se", "context": "https://eduid.se"}]);
     cases.push(("eduID externalIdentifier", eduid, "Success", None));

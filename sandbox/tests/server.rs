@@ -242,7 +242,9 @@ async fn a_chosen_cert_dir_gets_the_pem_files_and_keeps_them() {
 async fn the_drop_fault_closes_provisioning_connections_without_an_answer() {
     let sandbox = Sandbox::start(small()).await.unwrap();
     let url = format!("{}/alive", sandbox.endpoints().provisioning_url);
+    let ca = reqwest::Certificate::from_pem(sandbox.pki().ca_pem().as_bytes()).unwrap();
     let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
@@ -309,8 +311,27 @@ async fn a_token_from_the_auth_server_opens_the_provisioning_api_and_educloud_se
         .unwrap();
     let token = answer["access_token"]["value"].as_str().unwrap();
 
-    let plain = reqwest::Client::new();
+    // HTTPS with the sandbox CA's certificate, no client certificate: a
+    // client that does not trust the CA cannot connect at all.
+    assert!(
+        e.provisioning_url.starts_with("https://"),
+        "{}",
+        e.provisioning_url
+    );
+    let untrusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .build()
+        .unwrap();
     let persons = format!("{}/persons?limit=10", e.provisioning_url);
+    assert!(untrusting.get(&persons).send().await.is_err());
+    let ca = reqwest::Certificate::from_pem(sandbox.pki().ca_pem().as_bytes()).unwrap();
+    let plain = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
     let without = plain.get(&persons).send().await.unwrap();
     assert_eq!(without.status().as_u16(), 403);
     let with = plain.get(&persons).bearer_auth(token).send().await.unwrap();

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use skolsync_sandbox::{Endpoints, Faults, Sandbox, SandboxConfig};
+use skolsync_sandbox::{
+    Endpoints, Faults, ProvisioningOptions, Sandbox, SandboxConfig, UnsettledListing,
+};
 
 /// Options of `skolsync sandbox`.
 #[derive(Debug, Clone, Args)]
@@ -47,6 +49,26 @@ pub struct SandboxArgs {
     /// How long bulk-job entities stay `Pending` before they settle, in ms.
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub job_delay_ms: u64,
+
+    /// Time between two entities of one bulk job settling, in ms: a job
+    /// status read mid-way is partial. 0 settles a whole job at once.
+    #[arg(long, default_value_t = 1, value_name = "MS")]
+    pub job_entity_interval_ms: u64,
+
+    /// Leave entities that have not settled out of a job status instead of
+    /// listing them as `Pending`.
+    #[arg(long)]
+    pub job_status_omits_pending: bool,
+
+    /// Serve the Provisioning API over plain HTTP instead of HTTPS (with a
+    /// certificate of the sandbox CA, `ca_cert`).
+    #[arg(long)]
+    pub provisioning_plain_http: bool,
+
+    /// A further Provisioning API location the authorisation server grants
+    /// tokens for (a proxy in front of the API); repeatable.
+    #[arg(long = "token-location", value_name = "URL")]
+    pub token_locations: Vec<String>,
 
     /// Fault: answer this many provisioning calls in a row with 429, then recover.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -108,6 +130,16 @@ impl SandboxArgs {
             cert_dir: self.cert_dir.clone(),
             token_lifetime: Duration::from_secs(self.token_lifetime),
             job_settle_delay: Duration::from_millis(self.job_delay_ms),
+            provisioning: ProvisioningOptions {
+                tls: !self.provisioning_plain_http,
+                entity_interval: Duration::from_millis(self.job_entity_interval_ms),
+                unsettled: if self.job_status_omits_pending {
+                    UnsettledListing::Absent
+                } else {
+                    UnsettledListing::Pending
+                },
+                token_locations: self.token_locations.clone(),
+            },
             faults: Faults {
                 rate_limit_burst: self.fault_429_burst,
                 server_error_share: self.fault_5xx,
@@ -198,6 +230,10 @@ Get a token:
   curl --cert {cert} --key {key} --cacert {ca} \\
     -H 'Content-Type: application/json' -X POST {auth}/transaction \\
     -d '{{\"access_token\":[{{\"access\":[{{\"type\":\"provisioning-api\",\"locations\":[\"{prov}\"]}}],\"flags\":[\"bearer\"]}}],\"client\":{{\"key\":{{\"proof\":\"mtls\",\"cert#S256\":\"{fp}\"}}}}}}'
+
+Call the Provisioning API with it (HTTPS unless --provisioning-plain-http;
+the server certificate is signed by the CA above):
+  curl --cacert {ca} -H 'Authorization: Bearer <token>' {prov}/persons?limit=1
 
 Press Ctrl-C to stop.
 ",

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::{
     BEARER_FLAG, ClientKey, MAX_REQUEST_BYTES, PROVISIONING_ACCESS_TYPE, PeerCertificate,
-    RequestedAccess, TokenIssuer, normalise_location,
+    RequestedAccess, TokenIssuer,
 };
 use crate::tls::{cert_fingerprint, fingerprint_matches};
 
@@ -44,11 +44,7 @@ impl TokenIssuer {
                     self.location
                 )));
             }
-            if let Some(other) = item
-                .locations
-                .iter()
-                .find(|l| normalise_location(l) != self.location)
-            {
+            if let Some(other) = item.locations.iter().find(|l| !self.grants_location(l)) {
                 return Err(GnapError::request(format!(
                     "location `{other}` is not this sandbox's Provisioning API; use `{}`",
                     self.location

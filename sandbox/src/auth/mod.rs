@@ -29,7 +29,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::FaultSwitch;
-use crate::provisioning::TokenCheck;
+use crate::provisioning::{ClientIdentity, TokenCheck};
 use crate::tls::cert_fingerprint;
 
 mod gnap;
@@ -171,6 +171,7 @@ pub struct TokenIssuer {
     kid: String,
     issuer: String,
     location: String,
+    extra_locations: Vec<String>,
     organization_id: String,
     common_name: String,
     lifetime: Duration,
@@ -194,8 +195,12 @@ impl std::fmt::Debug for TokenIssuer {
 pub struct IssuerSettings {
     /// The authorisation server's base URL (`iss`).
     pub issuer: String,
-    /// The Provisioning API base URL: the only location tokens are for.
+    /// The Provisioning API base URL: the location tokens are for.
     pub provisioning_url: String,
+    /// Further locations tokens may be granted for (a recording or
+    /// validating proxy in front of the Provisioning API); a token for any
+    /// of them is accepted by the API.
+    pub extra_locations: Vec<String>,
     /// The huvudman's organisation number (ten digits, dash allowed).
     pub organisation_number: String,
     /// The client certificate's common name.
@@ -235,6 +240,11 @@ impl TokenIssuer {
             kid,
             issuer: settings.issuer.trim_end_matches('/').to_string(),
             location: normalise_location(&settings.provisioning_url),
+            extra_locations: settings
+                .extra_locations
+                .iter()
+                .map(|l| normalise_location(l))
+                .collect(),
             organization_id: format!("SE{digits}"),
             common_name: settings.common_name,
             lifetime: settings.lifetime,
@@ -256,6 +266,13 @@ impl TokenIssuer {
     /// The Provisioning API URL tokens are issued for.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Whether tokens are granted for `location` (the API's own URL or one
+    /// of the configured extra ones; compared without a trailing slash).
+    pub fn grants_location(&self, location: &str) -> bool {
+        let location = normalise_location(location);
+        location == self.location || self.extra_locations.contains(&location)
     }
 
     /// `expires_in` of every token.
@@ -382,9 +399,7 @@ impl TokenIssuer {
         }
         let grants = claims.requested_access.iter().any(|a| {
             a.access_type == PROVISIONING_ACCESS_TYPE
-                && a.locations
-                    .iter()
-                    .any(|l| normalise_location(l) == self.location)
+                && a.locations.iter().any(|l| self.grants_location(l))
         });
         if !grants {
             return Err(TokenError::NoAccess(self.location.clone()));
@@ -394,13 +409,24 @@ impl TokenIssuer {
 
     /// A closure for the Provisioning API emulator: verifies a bearer token
     /// and returns the client identity (`sub`: entity id or certificate
-    /// fingerprint), or the reason it was refused.
+    /// fingerprint; the huvudman of `organization_id`), or the reason it
+    /// was refused.
     pub fn bearer_verifier(self: &Arc<Self>) -> TokenCheck {
         let issuer = Arc::clone(self);
         Arc::new(move |bearer: &str| {
             issuer
                 .verify(bearer)
-                .map(|claims| claims.sub)
+                .map(|claims| {
+                    let digits: String = claims
+                        .organization_id
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .collect();
+                    ClientIdentity {
+                        client: claims.sub,
+                        organisation: (!digits.is_empty()).then_some(digits),
+                    }
+                })
                 .map_err(|err| err.to_string())
         })
     }
@@ -449,6 +475,7 @@ mod tests {
             IssuerSettings {
                 issuer: "https://127.0.0.1:1".to_string(),
                 provisioning_url: "http://127.0.0.1:2/provtjanst/provisioning/v1".to_string(),
+                extra_locations: vec!["http://127.0.0.1:3/proxy/".to_string()],
                 organisation_number: "212000-0000".to_string(),
                 common_name: "Sandbox huvudman".to_string(),
                 lifetime,
@@ -523,7 +550,38 @@ mod tests {
         };
         let token = issuer.issue(&client, grant_access()).unwrap();
         let verify = issuer.bearer_verifier();
-        assert_eq!(verify(&token), Ok("abc=".to_string()));
+        assert_eq!(
+            verify(&token),
+            Ok(ClientIdentity {
+                client: "abc=".to_string(),
+                organisation: Some("2120000000".to_string()),
+            })
+        );
         assert!(verify("Bearer nonsense").is_err());
+    }
+
+    #[test]
+    fn tokens_for_a_configured_proxy_location_are_granted_and_accepted() {
+        let issuer = Arc::new(issuer(Duration::from_secs(60)));
+        assert!(issuer.grants_location("http://127.0.0.1:3/proxy"));
+        assert!(!issuer.grants_location("http://127.0.0.1:4/elsewhere"));
+        let client = ClientKey::EntityId("https://kommun.se/skolsync".to_string());
+        let access = |location: &str| {
+            vec![RequestedAccess {
+                access_type: PROVISIONING_ACCESS_TYPE.to_string(),
+                locations: vec![location.to_string()],
+            }]
+        };
+        let proxied = issuer
+            .issue(&client, access("http://127.0.0.1:3/proxy"))
+            .unwrap();
+        assert!(issuer.verify(&proxied).is_ok());
+        let elsewhere = issuer
+            .issue(&client, access("http://127.0.0.1:4/elsewhere"))
+            .unwrap();
+        assert!(matches!(
+            issuer.verify(&elsewhere),
+            Err(TokenError::NoAccess(_))
+        ));
     }
 }

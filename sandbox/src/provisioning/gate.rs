@@ -39,6 +39,8 @@ const ANONYMOUS: &str = "anonymous";
 pub struct Caller {
     /// Client identity from the bearer token.
     pub client: String,
+    /// The huvudman's organisation number (digits) the token names.
+    pub organisation: Option<String>,
     /// `scheme://host[:port]` under which this API is reached.
     pub base_url: String,
 }
@@ -172,7 +174,7 @@ pub async fn gate(
     let open = path == "/alive";
     let identity = match bearer(&parts.headers) {
         Some(token) => match (state.inner.token_check)(token) {
-            Ok(client) => Some(client),
+            Ok(identity) => Some(identity),
             Err(reason) => {
                 debug!(%reason, "provisioning: bearer token refused");
                 None
@@ -180,7 +182,10 @@ pub async fn gate(
         },
         None => None,
     };
-    let key = identity.as_deref().unwrap_or(ANONYMOUS).to_string();
+    let key = identity
+        .as_ref()
+        .map_or(ANONYMOUS, |i| i.client.as_str())
+        .to_string();
     let limiter = &state.inner.limiter;
     let switch = &state.inner.faults;
 
@@ -215,6 +220,7 @@ pub async fn gate(
                     } else {
                         let caller = Caller {
                             client: key.clone(),
+                            organisation: identity.as_ref().and_then(|i| i.organisation.clone()),
                             base_url: base_url(&state, &parts.headers),
                         };
                         let mut request = Request::from_parts(parts, Body::from(bytes));
@@ -234,7 +240,7 @@ pub async fn gate(
         method: method.to_string(),
         path,
         query,
-        client: identity,
+        client: identity.map(|i| i.client),
         class,
         body_bytes,
         at,

@@ -11,20 +11,23 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::{
-    Accepted, Activity, BulkRequest, DeleteRequest, Duty, Group, PAGE_LIMIT_DEFAULT,
-    PAGE_LIMIT_MAX, Page, Person, from_json,
-};
 use uuid::Uuid;
 
 use super::ProvisioningState;
 use super::gate::Caller;
 use super::messages::{self as msg, Entry, mask_digit_runs, single};
+use super::payload::{Accepted, Activity, Bulk, Duty, Group, Page, Person, path_segment};
 use super::rules::Resource;
-use super::store::{Mode, Work};
+use super::schema;
+use super::store::{Mode, Submission, Work};
 
 /// The `message` of a `202 Accepted` (spec example).
 pub const ACCEPTED_MESSAGE: &str = "Anropet har tagits emot. Återkoppling görs asynkront. Kontrollera status av asynkrona processen genom att följa URL-adressen i ’Location’-header.";
+
+/// `components/parameters/Limit`: `default: 50`.
+const PAGE_LIMIT_DEFAULT: usize = 50;
+/// `components/parameters/Limit`: `minimum: 1, maximum: 100`.
+const PAGE_LIMIT_MAX: usize = 100;
 
 /// All paths of the spec.
 pub fn routes() -> Router<ProvisioningState> {
@@ -138,20 +141,42 @@ fn utf8<T: Resource>(body: &[u8]) -> Result<&str, Refusal> {
         .map_err(|_| msg::invalid_body(Some(T::KIND), "innehållet är inte UTF-8").into())
 }
 
-fn parse_bulk<T: Resource>(body: &[u8]) -> Result<Vec<T>, Refusal> {
+/// The body as JSON, judged against the sandbox's own reading of the
+/// spec's schema ([`schema`]): every problem named at once.
+fn checked_json<T: Resource>(body: &[u8], shape: Checked) -> Result<Value, Refusal> {
     let bad = |detail: &str| Refusal::from(msg::invalid_body(Some(T::KIND), detail));
     let text = utf8::<T>(body)?;
-    let request: BulkRequest<T> =
-        from_json(text).map_err(|e| bad(&format!("{}: {}", e.path, e.source)))?;
-    // The model forgives the case of code-list values; the service does not.
-    let raw: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
-    if let Some(items) = raw.get("data").and_then(Value::as_array) {
-        for (i, item) in items.iter().enumerate() {
-            if let Some(problem) = T::inexact_code(item) {
-                return Err(bad(&format!("data[{i}]: {problem}")));
-            }
-        }
+    let value: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
+    let problems = match shape {
+        Checked::Bulk => schema::bulk_problems(&value, T::SCHEMA),
+        Checked::Delete => schema::problems(&value, &schema::DELETE, ""),
+    };
+    if problems.is_empty() {
+        Ok(value)
+    } else {
+        Err(bad(&problems.join("; ")))
     }
+}
+
+/// Which body a bulk call takes.
+#[derive(Debug, Clone, Copy)]
+enum Checked {
+    /// `{data: [resource]}`.
+    Bulk,
+    /// `{data: [uuid]}`.
+    Delete,
+}
+
+fn parse_bulk<T: Resource>(body: &[u8]) -> Result<Vec<T>, Refusal> {
+    let value = checked_json::<T>(body, Checked::Bulk)?;
+    // The body passed the sandbox's own schema, so its own types hold it;
+    // if they cannot, the two readings of the spec disagree: said so.
+    let request: Bulk<T> = serde_json::from_value(value).map_err(|e| {
+        Refusal::from(msg::invalid_body(
+            Some(T::KIND),
+            &format!("giltigt enligt schemat men kunde inte läsas: {e}"),
+        ))
+    })?;
     Ok(request.data)
 }
 
@@ -164,21 +189,25 @@ fn accept(
 ) -> Response {
     let settle_in = state.inner.settle_delay + state.inner.faults.get().pending_extra;
     let count = ids.len();
-    let job_id = state
-        .inner
-        .store
-        .submit(kind, &caller.base_url, work, ids, settle_in);
+    let submission = Submission {
+        kind,
+        base_url: caller.base_url.clone(),
+        organisation: caller.organisation.clone(),
+        settle_in,
+        settling: state.inner.settling,
+    };
+    let job_id = state.inner.store.submit(submission, work, ids);
     tracing::debug!(%kind, %job_id, count, client = %caller.client, "provisioning: bulk job accepted");
     let location = format!(
         "{}/{}/bulk/jobs/{job_id}",
         caller.base_url,
-        skolsync_model::provtjanst::path_segment(kind)
+        path_segment(kind)
     );
     let mut response = (
         StatusCode::ACCEPTED,
         Json(Accepted {
             job_id,
-            message: Some(ACCEPTED_MESSAGE.to_string()),
+            message: ACCEPTED_MESSAGE.to_string(),
         }),
     )
         .into_response();
@@ -222,18 +251,20 @@ async fn delete<T: Resource>(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Answer {
-    let request: DeleteRequest = from_json(utf8::<T>(&body)?).map_err(|e| {
-        Refusal::from(msg::invalid_body(
-            Some(T::KIND),
-            &format!("{}: {}", e.path, e.source),
-        ))
-    })?;
-    let ids = request.data.clone();
+    let value = checked_json::<T>(&body, Checked::Delete)?;
+    // Checked above: `data` is a list of UUIDs.
+    let ids: Vec<Uuid> = value
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().and_then(uuid))
+        .collect();
     Ok(accept(
         &state,
         &caller,
         T::KIND,
-        Work::Delete(request.data),
+        Work::Delete(ids.clone()),
         ids,
     ))
 }
@@ -270,9 +301,9 @@ async fn completed<T: Resource>(
 
 async fn list<T: Resource>(State(state): State<ProvisioningState>, uri: Uri) -> Answer {
     let limit = match query_value(&uri, "limit") {
-        None => usize::from(PAGE_LIMIT_DEFAULT),
+        None => PAGE_LIMIT_DEFAULT,
         Some(text) => match text.trim().parse::<usize>() {
-            Ok(n) if (1..=usize::from(PAGE_LIMIT_MAX)).contains(&n) => n,
+            Ok(n) if (1..=PAGE_LIMIT_MAX).contains(&n) => n,
             _ => return Err(msg::invalid_limit().into()),
         },
     };

@@ -7,14 +7,13 @@
 //! [`Entry`] so the required fields (`id`, `statusCode`, `message`,
 //! `severityLevel`, `timeOfOccurance`) are always there.
 
+use super::envelope::{LogEntry, Severity};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Local;
 use skolsync_model::ObjectType;
-use skolsync_model::SeverityLevel;
 use skolsync_model::civic_no;
-use skolsync_model::provtjanst::LogEntry;
 use uuid::Uuid;
 
 /// spec `400_invalid_lookup`: a lookup body value is not in the right format.
@@ -80,12 +79,30 @@ pub const EXTERNAL_ID_INVALID: &str = "9116";
 pub const STUDENT_AND_STAFF: &str = "9117";
 /// Sandbox: a staff member without e-mail.
 pub const STAFF_EMAIL_MISSING: &str = "9118";
+/// Sandbox: an e-mail address of a type other than "Skola elev"/"Skola
+/// personal" (Warning; spec Person.emails: only those are supported).
+pub const EMAIL_TYPE_UNSUPPORTED: &str = "9119";
 /// Sandbox: enrolment at a school unit id Skolverket does not know.
 pub const ENROLMENT_UNIT_UNKNOWN: &str = "9120";
 /// Sandbox: schoolYear missing or outside 1–10 for GR/SP/SAM.
 pub const SCHOOL_YEAR_INVALID: &str = "9121";
 /// Sandbox: educationCode missing for GY.
 pub const EDUCATION_CODE_MISSING: &str = "9122";
+/// Sandbox: educationCode is not a programme of open-data's `/programmes`.
+pub const EDUCATION_CODE_UNKNOWN: &str = "9123";
+/// Sandbox: the school unit has status `Expired` in open-data.
+pub const UNIT_EXPIRED: &str = "9124";
+/// Sandbox: the school unit's `dnpStatus` is false (not in the provtjänst).
+pub const UNIT_NOT_IN_DNP: &str = "9125";
+/// Sandbox: the school unit belongs to another huvudman than the one the
+/// token's client certificate was issued for.
+pub const UNIT_OTHER_HUVUDMAN: &str = "9126";
+/// Sandbox: the unit does not offer the school type in the provtjänst.
+pub const SCHOOL_TYPE_NOT_OFFERED: &str = "9127";
+/// Sandbox: the unit does not offer the school year for the school type.
+pub const SCHOOL_YEAR_NOT_OFFERED: &str = "9128";
+/// Sandbox: externalIdentifiers for an enrolled person (only for staff).
+pub const EXTERNAL_ID_NOT_STAFF: &str = "9129";
 /// Sandbox: the duty's person does not exist.
 pub const DUTY_PERSON_MISSING: &str = "9130";
 /// Sandbox: `dutyAt` is not a school unit id Skolverket knows.
@@ -130,7 +147,7 @@ impl Entry {
             resource_id: None,
             attribute_name: None,
             attribute_value: None,
-            severity_level: SeverityLevel::Error,
+            severity_level: Severity::Error,
             time_of_occurance: timestamp(),
         })
     }
@@ -164,7 +181,7 @@ impl Entry {
 
     /// Makes it a warning (accepted, but should be fixed).
     pub fn warning(mut self) -> Self {
-        self.0.severity_level = SeverityLevel::Warning;
+        self.0.severity_level = Severity::Warning;
         self
     }
 

@@ -9,11 +9,29 @@
 //! [`router`] over a [`ProvisioningState`]; query what it holds and every
 //! request it received through [`Store`].
 //!
-//! **Jobs** are asynchronous: a bulk call checks the envelope (JSON of the
-//! resource's schema, exact code-list values) and answers `202` with
-//! `jobId`, `message` and a `Location` header; its entities stay `Pending`
-//! for the settle delay (plus the `pending_extra` fault), then get their
-//! outcome in submission order against the store as it is at that moment.
+//! **Bodies** are read by the sandbox's own reading of the spec's schemas
+//! ([`schema`]), not by `skolsync_model`'s payload types, so a client type
+//! that drifts from the spec fails here: unknown or missing properties,
+//! wrong JSON types, inexact code-list values and malformed UUIDs are a
+//! `400` (9000) naming every place. Accepted entities are held, and
+//! answered in reads, in the sandbox's own types ([`payload`]); job
+//! statuses and LogEntries likewise ([`envelope`]). `skolsync_model` is
+//! used for ids, `ObjectType`, the civic number and EPPN rules, and by the
+//! store's test-facing queries, which hand resources out in the model's
+//! types (converted through JSON).
+//!
+//! **Jobs** are asynchronous: a bulk call checks the body and answers `202`
+//! with `jobId`, `message` and a `Location` header; its entities settle one
+//! by one in submission order (the first after the settle delay plus the
+//! `pending_extra` fault, each next one the settle interval later), each
+//! against the store as it is at that moment. Until an entity settles the
+//! job status lists it as `Pending` (or leaves it out, as configured), and
+//! `isCompleted` is `false` until all have settled.
+//!
+//! **The register**: entities are judged against the open-data catalogue
+//! the sandbox serves (unit status, `dnpStatus`, school types and years
+//! offered, programmes, and that the unit belongs to the huvudman of the
+//! token's `organization_id`); see the 912x ids below.
 //!
 //! **Limits**: per client identity (the bearer token's), 5 calls/s on bulk
 //! and job calls and 10/s on reads, counted in a *sliding* one-second window
@@ -40,6 +58,19 @@
 //! - `showOnlyError=true` keeps only entities with status `Error`.
 //! - Bulk/`lookup` bodies need `Content-Type: application/json` (415).
 //! - The store is one tenant: every client sees the same resources and jobs.
+//! - Structure is judged per request (400), values per entity in the job
+//!   (see [`schema`] for where the line is drawn and why).
+//! - Unknown properties are refused although the yaml leaves its schemas
+//!   open: a misspelt optional name would otherwise drop data silently.
+//! - `externalIdentifiers` "only for staff": refused for a person with an
+//!   active enrolment (a new staff member holds no Duty yet when the Person
+//!   arrives, so a Duty cannot be required).
+//! - E-mail of an unsupported type: a Warning, and not counted for the
+//!   staff e-mail rule; an untyped address counts.
+//! - A unit with status `New` is accepted; only `Expired` is refused. A
+//!   unit that lists no school types is not judged for type and year.
+//! - A token without `organization_id` digits is not judged for the
+//!   huvudman of its units.
 //! - `provisioningStatus`: a Person with an active enrolment or a Duty; every
 //!   Duty; a `Klass`, or an `Undervisning` group used by an Activity; an
 //!   Activity with at least one existing group.
@@ -64,7 +95,7 @@
 //!
 //! | id   | HTTP | when |
 //! |------|------|------|
-//! | 9000 | 400 | body is not JSON of the resource's schema, or a code-list value is not exact |
+//! | 9000 | 400 | body is not JSON of the resource's schema as the sandbox reads it ([`schema`]): unknown or missing properties, wrong types, inexact code-list values, malformed UUIDs; every place named |
 //! | 9001 | 415 | body without `Content-Type: application/json` |
 //! | 9002 | 400 | `pageToken` the service never gave out |
 //! | 9003 | 404 | unknown path |
@@ -81,10 +112,18 @@
 //! | 9115 | 409 | EPPN held by another person id |
 //! | 9116 | 400 | more than one externalIdentifier, or context not `https://eduid.se` |
 //! | 9117 | 400 | a person both enrolled and holding a Duty |
-//! | 9118 | 400 | staff without e-mail |
+//! | 9118 | 400 | staff without e-mail of a supported type |
+//! | 9119 | Warning | e-mail of a type other than `Skola elev`/`Skola personal` (not counted for 9118) |
 //! | 9120 | 400 | enrolment at an unknown school unit id |
 //! | 9121 | 400 | schoolYear missing or not 1–10 for GR/SP/SAM |
 //! | 9122 | 400 | educationCode missing for GY |
+//! | 9123 | 400 | educationCode not one of open-data's programmes |
+//! | 9124 | 400 | school unit (enrolment, dutyAt, organisation) with open-data status `Expired` |
+//! | 9125 | 400 | school unit with `dnpStatus` false |
+//! | 9126 | 400 | school unit of another huvudman than the token's (`organization_id`) |
+//! | 9127 | 400 | school type the unit does not offer in the provtjänst (enrolment, group) |
+//! | 9128 | 400 | school year the unit does not offer for that school type |
+//! | 9129 | 400 | externalIdentifiers for an enrolled person (staff only) |
 //! | 9130 | 400 | Duty for a person that does not exist |
 //! | 9131 | 400 | `dutyAt` an unknown school unit id |
 //! | 9140 | 400 | group type other than `Klass`/`Undervisning` |
@@ -96,11 +135,14 @@
 //! | 9153 | 400 | activity teacher whose duty does not exist |
 //! | 9190 | 503 | injected TemporaryError for one entity |
 
+pub mod envelope;
 mod gate;
 mod handlers;
 mod limiter;
 pub mod messages;
+pub mod payload;
 mod rules;
+pub mod schema;
 mod store;
 
 use std::fmt;
@@ -115,13 +157,35 @@ pub use handlers::ACCEPTED_MESSAGE;
 pub use limiter::{Quota, RateClass};
 /// Rule 3047, shared with the transform ([`skolsync_model::eppn`]).
 pub use skolsync_model::eppn::resembles_name as eppn_resembles_name;
+use store::Settling;
 pub use store::{Change, ChangeKind, RequestRecord, Store};
 
-use crate::config::{FaultSwitch, Limits};
+use crate::config::{FaultSwitch, Limits, UnsettledListing};
 use crate::world::Catalogue;
 
 /// Checks a bearer token: the client identity, or why it is refused.
-pub type TokenCheck = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+pub type TokenCheck = Arc<dyn Fn(&str) -> Result<ClientIdentity, String> + Send + Sync>;
+
+/// Who a valid bearer token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The identity rate limits are kept by (the token's `sub`).
+    pub client: String,
+    /// The huvudman's organisation number, digits only (from the token's
+    /// `organization_id`, `SE` + ten digits); `None`: school units are not
+    /// checked for ownership (9126).
+    pub organisation: Option<String>,
+}
+
+impl ClientIdentity {
+    /// A client of no particular huvudman.
+    pub fn client(client: impl Into<String>) -> Self {
+        ClientIdentity {
+            client: client.into(),
+            organisation: None,
+        }
+    }
+}
 
 /// Everything the emulator shares between requests; cheap to clone.
 #[derive(Clone)]
@@ -136,6 +200,7 @@ struct Inner {
     faults: Arc<FaultSwitch>,
     limits: Limits,
     settle_delay: Duration,
+    settling: Settling,
     token_check: TokenCheck,
 }
 
@@ -158,6 +223,7 @@ impl ProvisioningState {
                 faults,
                 limits,
                 settle_delay,
+                settling: Settling::default(),
                 token_check,
             }),
             base_url: None,
@@ -169,6 +235,19 @@ impl ProvisioningState {
     /// request's `Host` header with `http://`.
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = Some(Arc::from(base_url.into().trim_end_matches('/')));
+        self
+    }
+
+    /// Jobs settle entity by entity, `interval` apart (see
+    /// [`ProvisioningOptions`](crate::config::ProvisioningOptions)); without
+    /// this a job settles at once. Call before the state is shared.
+    pub fn with_settling(mut self, interval: Duration, unsettled: UnsettledListing) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.settling = Settling {
+                interval,
+                unsettled,
+            };
+        }
         self
     }
 

@@ -13,22 +13,29 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::provisioning::envelope::LogEntry;
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::{LogEntry, Meta, Payload};
+
+use super::payload::{Meta, Payload};
 use uuid::Uuid;
 
 use super::messages::{self as msg, Entry};
+use super::schema::Shape;
 use super::store::{Mode, Table, Tables, Work};
 use crate::config::FaultSwitch;
 use crate::world::{Catalogue, CatalogueIndex};
 
+mod catalogue;
 mod person;
 mod teaching;
+
+pub use catalogue::Judge;
 
 /// What the rules look things up in: Skolverket's catalogue and the faults.
 #[derive(Debug)]
 pub struct Rules {
+    /// What Skolverket's open-data publishes.
+    pub catalogue: Arc<Catalogue>,
     /// Hash indexes of the school units and test activities Skolverket knows.
     pub index: CatalogueIndex,
     /// Injected faults (TemporaryError share).
@@ -40,16 +47,9 @@ impl Rules {
     pub fn new(catalogue: Arc<Catalogue>, faults: Arc<FaultSwitch>) -> Self {
         Rules {
             index: catalogue.index(),
+            catalogue,
             faults,
         }
-    }
-
-    pub(super) fn school_unit_known(&self, id: &Uuid) -> bool {
-        self.index.school_units.contains_key(id)
-    }
-
-    pub(super) fn test_activity_known(&self, id: &Uuid) -> bool {
-        self.index.test_activities.contains_key(id)
     }
 }
 
@@ -75,8 +75,8 @@ pub trait Resource: Payload + Send + Sync + 'static {
     fn link(_t: &mut Tables, _e: &Self) {}
     /// Removes the entity from the secondary indexes (after it left the table).
     fn unlink(_t: &mut Tables, _e: &Self) {}
-    /// Applies the profile rules.
-    fn check(e: Self, t: &Tables, rules: &Rules) -> Verdict<Self>;
+    /// Applies the profile rules, for the huvudman `judge` names.
+    fn check(e: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self>;
     /// Why the resource cannot be deleted now (empty: it can).
     fn blockers(_t: &Tables, _id: Uuid) -> Vec<LogEntry> {
         Vec::new()
@@ -89,9 +89,8 @@ pub trait Resource: Payload + Send + Sync + 'static {
     fn list_form(self) -> Self {
         self
     }
-    /// A code-list value that is not written exactly as the spec's enum
-    /// (the model's parser forgives case; the service does not).
-    fn inexact_code(item: &Value) -> Option<String>;
+    /// Its schema, as the sandbox reads the spec ([`crate::provisioning::schema`]).
+    const SCHEMA: &'static Shape;
     /// The job work for a bulk call with these entities.
     fn work(items: Vec<Self>, mode: Mode) -> Work;
 }
@@ -120,55 +119,6 @@ macro_rules! stored_in {
     };
 }
 use stored_in;
-
-/// The values of one of the model's code lists.
-pub(super) trait CodeList: Copy + 'static {
-    const ALL: &'static [Self];
-    const CODE_LIST: &'static str;
-    fn as_str(self) -> &'static str;
-}
-
-/// Implements [`CodeList`] for code-list enums of the model.
-macro_rules! code_lists {
-    ($($code:ty),+ $(,)?) => {$(
-        impl CodeList for $code {
-            const ALL: &'static [Self] = <$code>::ALL;
-            const CODE_LIST: &'static str = <$code>::CODE_LIST;
-            fn as_str(self) -> &'static str {
-                <$code>::as_str(self)
-            }
-        }
-    )+};
-}
-code_lists!(
-    skolsync_model::ActivityType,
-    skolsync_model::DutyRole,
-    skolsync_model::EmailType,
-    skolsync_model::GroupType,
-    skolsync_model::SchoolType,
-    skolsync_model::SecurityMarking,
-);
-
-/// Why the `key` of `item` is not written exactly as a value of `C`, if
-/// it is not.
-pub(super) fn code_problem<C: CodeList>(item: &Value, key: &str) -> Option<String> {
-    let text = item.get(key)?.as_str()?;
-    if C::ALL.iter().any(|c| c.as_str() == text) {
-        None
-    } else {
-        Some(format!(
-            "värdet \"{text}\" för <{key}> finns inte i kodlistan {}",
-            C::CODE_LIST
-        ))
-    }
-}
-
-pub(super) fn each<'a>(item: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    item.get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
 
 pub(super) fn resource_error(
     kind: ObjectType,

@@ -1,20 +1,19 @@
 //! The rules of persons and of duties: a duty makes its person staff, so
 //! both sides of the staff rules live here.
 
-use serde_json::Value;
+use crate::provisioning::envelope::LogEntry;
 use skolsync_model::ObjectType;
 use skolsync_model::civic_no::{CivicNo, CivicNoError, CivicNoKind, mask};
 use skolsync_model::eppn;
-use skolsync_model::provtjanst::{Duty, Person};
-use skolsync_model::provtjanst::{LogEntry, Meta};
-use skolsync_model::{DutyRole, EmailType, SchoolType, SecurityMarking};
 use uuid::Uuid;
 
+use super::catalogue::At;
 use super::{
-    Resource, Rules, Verdict, code_problem, each, referenced_by_activities, remove_from,
-    resource_error, stored_in, unit_unknown,
+    Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error, stored_in,
 };
 use crate::provisioning::messages::{self as msg, Entry};
+use crate::provisioning::payload::{Duty, Email, Meta, Person};
+use crate::provisioning::schema::{self, Shape};
 use crate::provisioning::store::{Mode, Table, Tables, Work};
 
 /// The only `externalIdentifiers[].context` the provtjänst takes.
@@ -55,8 +54,42 @@ fn has_active_enrolment(p: &Person) -> bool {
     p.enrolments.iter().any(|e| e.cancelled != Some(true))
 }
 
+/// The e-mail types the provtjänst supports: Person.emails "endast "Skola
+/// elev" och "Skola personal" stöds i provtjänsten".
+const SUPPORTED_EMAIL_TYPES: [&str; 2] = ["Skola elev", "Skola personal"];
+
+fn supported_email_type(e: &Email) -> bool {
+    // An address without `type` counts: not documented; chosen because
+    // `type` is optional in the schema.
+    e.kind
+        .as_deref()
+        .is_none_or(|t| SUPPORTED_EMAIL_TYPES.contains(&t))
+}
+
+/// An address the staff rule counts: not empty, of a supported type.
 fn has_email(p: &Person) -> bool {
-    p.emails.iter().any(|e| !e.value.trim().is_empty())
+    p.emails
+        .iter()
+        .any(|e| !e.value.trim().is_empty() && supported_email_type(e))
+}
+
+/// A Warning for each address of a type the provtjänst does not support
+/// (kept out of what the staff rule counts; the person is still accepted).
+fn unsupported_email_warnings(p: &Person) -> Vec<LogEntry> {
+    p.emails
+        .iter()
+        .filter(|e| !supported_email_type(e))
+        .map(|e| {
+            let shown = e.kind.clone().unwrap_or_default();
+            Entry::new(msg::EMAIL_TYPE_UNSUPPORTED, 400, "Bristfälligt värde", format!(
+                "E-postadresser av typen {shown} stöds inte i provtjänsten; endast Skola elev och Skola personal används."
+            ))
+            .resource(ObjectType::Person, p.id)
+            .attribute("emails.type", shown)
+            .warning()
+            .build()
+        })
+        .collect()
 }
 
 fn is_staff(t: &Tables, person: Uuid) -> bool {
@@ -113,12 +146,13 @@ impl Resource for Person {
         }
     }
 
-    fn check(p: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+    fn check(p: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self> {
         let mut errors = civic_no_errors(&p, t);
         let mut warnings = Vec::new();
         let eppn = check_eppn(&p, t, &mut errors, &mut warnings);
-        errors.extend(external_identifier_error(&p));
-        errors.extend(enrolment_errors(&p, rules));
+        errors.extend(external_identifier_errors(&p));
+        errors.extend(enrolment_errors(&p, judge));
+        warnings.extend(unsupported_email_warnings(&p));
         let (kind, id) = (ObjectType::Person, p.id);
 
         // Staff rules for a person who already holds duties.
@@ -166,13 +200,7 @@ impl Resource for Person {
         self
     }
 
-    fn inexact_code(item: &Value) -> Option<String> {
-        code_problem::<SecurityMarking>(item, "securityMarking")
-            .or_else(|| each(item, "emails").find_map(|e| code_problem::<EmailType>(e, "type")))
-            .or_else(|| {
-                each(item, "enrolments").find_map(|e| code_problem::<SchoolType>(e, "schoolType"))
-            })
-    }
+    const SCHEMA: &'static Shape = &schema::PERSON;
 }
 
 /// civicNo: 12 characters, valid date and check digit (or a TF number),
@@ -280,69 +308,100 @@ fn check_eppn<'p>(
     eppn
 }
 
-/// externalIdentifiers: at most one, an eduID EPPN.
-fn external_identifier_error(p: &Person) -> Option<LogEntry> {
+/// externalIdentifiers: at most one, an eduID EPPN, and only for staff.
+///
+/// Spec (Person.externalIdentifiers): "`externalIdentifiers` ska skickas
+/// endast för skolpersonal". A Person is sent before its Duty (README,
+/// "Ordningsföljd"), so a new staff member holds no Duty yet; what marks a
+/// person as *not* staff is an active enrolment. Not documented how the
+/// service tells; chosen because it is the only sign available when the
+/// Person arrives.
+fn external_identifier_errors(p: &Person) -> Vec<LogEntry> {
     let kind = ObjectType::Person;
     let id = p.id;
+    let mut errors = Vec::new();
+    if !p.external_identifiers.is_empty() && has_active_enrolment(p) {
+        errors.push(
+            resource_error(kind, id, msg::EXTERNAL_ID_NOT_STAFF, 400, "Ogiltigt värde",
+                "externalIdentifiers ska skickas endast för skolpersonal, men personen är inskriven som elev.")
+            .attribute("externalIdentifiers", p.external_identifiers.len().to_string())
+            .build(),
+        );
+    }
     let bad_context = p
         .external_identifiers
         .iter()
         .find(|x| x.context != EDUID_CONTEXT);
-    if p.external_identifiers.len() <= 1 && bad_context.is_none() {
-        return None;
+    if p.external_identifiers.len() > 1 || bad_context.is_some() {
+        let value = bad_context
+            .map(|x| x.context.clone())
+            .unwrap_or_else(|| p.external_identifiers.len().to_string());
+        errors.push(
+            resource_error(kind, id, msg::EXTERNAL_ID_INVALID, 400, "Ogiltigt värde",
+                "externalIdentifiers får innehålla högst ett värde, och ´context´ ska vara https://eduid.se.")
+            .attribute("externalIdentifiers", value)
+            .build(),
+        );
     }
-    let value = bad_context
-        .map(|x| x.context.clone())
-        .unwrap_or_else(|| p.external_identifiers.len().to_string());
-    Some(
-        resource_error(kind, id, msg::EXTERNAL_ID_INVALID, 400, "Ogiltigt värde",
-            "externalIdentifiers får innehålla högst ett värde, och ´context´ ska vara https://eduid.se.")
-        .attribute("externalIdentifiers", value)
-        .build(),
-    )
+    errors
 }
 
-/// Enrolments: Skolverket's school unit ids; year or programme by school type.
-fn enrolment_errors(p: &Person, rules: &Rules) -> Vec<LogEntry> {
+/// Enrolments: Skolverket's school unit ids, active, in the provtjänst and
+/// the huvudman's, offering the school type and year; year or programme by
+/// school type, the programme one of open-data's.
+fn enrolment_errors(p: &Person, judge: &Judge<'_>) -> Vec<LogEntry> {
     let kind = ObjectType::Person;
     let id = p.id;
     let mut errors = Vec::new();
     for enrolment in &p.enrolments {
         let unit = enrolment.enroled_at.id;
-        if !rules.school_unit_known(&unit) {
-            errors.push(unit_unknown(
-                kind,
-                id,
-                msg::ENROLMENT_UNIT_UNKNOWN,
-                "Enrolment.enroledAt.id",
-                unit,
-            ));
-        }
-        let school_type = enrolment.school_type;
-        if school_type.requires_school_year() {
-            let year = enrolment.school_year;
-            if !year.is_some_and(|y| (1..=10).contains(&y)) {
-                errors.push(
-                    resource_error(kind, id, msg::SCHOOL_YEAR_INVALID, 400, "Ogiltigt värde", format!(
-                        "Värde för <Enrolment.schoolYear> måste anges som ett tal mellan 1 och 10 för skolform {school_type}."
-                    ))
-                    .attribute("Enrolment.schoolYear", year.map(|y| y.to_string()).unwrap_or_default())
-                    .build(),
-                );
-            }
-        }
-        if school_type == SchoolType::Gy
-            && enrolment
-                .education_code
-                .as_deref()
-                .is_none_or(|c| c.trim().is_empty())
-        {
+        let at = At {
+            kind,
+            id,
+            attribute: "Enrolment.enroledAt.id",
+            unknown_code: msg::ENROLMENT_UNIT_UNKNOWN,
+        };
+        errors.extend(judge.unit_errors(at, unit));
+        let school_type = enrolment.school_type.as_str();
+        let year = enrolment.school_year;
+        // Enrolment.schoolYear: "Värde måste anges för utbildningsformerna
+        // `GR`, `SP` och `SAM`" (minimum 1, maximum 10).
+        let needs_year = ["GR", "SP", "SAM"].contains(&school_type);
+        let in_range = year.is_some_and(|y| (1..=10).contains(&y));
+        if !in_range && (needs_year || year.is_some()) {
             errors.push(
+                resource_error(kind, id, msg::SCHOOL_YEAR_INVALID, 400, "Ogiltigt värde", format!(
+                    "Värde för <Enrolment.schoolYear> måste anges som ett tal mellan 1 och 10 för skolform {school_type}."
+                ))
+                .attribute("Enrolment.schoolYear", year.map(|y| y.to_string()).unwrap_or_default())
+                .build(),
+            );
+        } else {
+            let year = year.and_then(|y| u8::try_from(y).ok());
+            errors.extend(judge.offer_errors(at, unit, school_type, year));
+        }
+        let code = enrolment
+            .education_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        match code {
+            None if school_type == "GY" => errors.push(
                 resource_error(kind, id, msg::EDUCATION_CODE_MISSING, 400, "Värde saknas",
                     "Värde för <Enrolment.educationCode> (studievägskod) måste anges för skolform GY.")
                 .attribute("Enrolment.educationCode", "")
                 .build(),
-            );
+            ),
+            // Checklist step 2: "hämta studievägs- … information från
+            // open-data-api för att sedan kontrollera uppgifter".
+            Some(code) if !judge.education_code_known(code) => errors.push(
+                resource_error(kind, id, msg::EDUCATION_CODE_UNKNOWN, 400, "Ogiltigt värde", format!(
+                    "Studievägskoden {code} finns inte bland provtjänstens studievägar (se open-data API /programmes)."
+                ))
+                .attribute("Enrolment.educationCode", code)
+                .build(),
+            ),
+            _ => {}
         }
     }
     errors
@@ -367,7 +426,7 @@ impl Resource for Duty {
     /// be enrolled — one Person carries one EPPN, and the profile wants
     /// different EPPNs for the student and the staff role, so the two roles
     /// cannot meet in one Person.
-    fn check(d: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+    fn check(d: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self> {
         let kind = ObjectType::Duty;
         let mut errors = Vec::new();
         match t.persons.rows.get(&d.person.id) {
@@ -386,15 +445,15 @@ impl Resource for Duty {
                 }
             }
         }
-        if !rules.school_unit_known(&d.duty_at.id) {
-            errors.push(unit_unknown(
+        errors.extend(judge.unit_errors(
+            At {
                 kind,
-                d.id,
-                msg::DUTY_UNIT_UNKNOWN,
-                "dutyAt.id",
-                d.duty_at.id,
-            ));
-        }
+                id: d.id,
+                attribute: "dutyAt.id",
+                unknown_code: msg::DUTY_UNIT_UNKNOWN,
+            },
+            d.duty_at.id,
+        ));
         Verdict {
             entity: d,
             errors,
@@ -410,9 +469,7 @@ impl Resource for Duty {
         true
     }
 
-    fn inexact_code(item: &Value) -> Option<String> {
-        code_problem::<DutyRole>(item, "dutyRole")
-    }
+    const SCHEMA: &'static Shape = &schema::DUTY;
 }
 
 #[cfg(test)]

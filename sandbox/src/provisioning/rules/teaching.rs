@@ -3,18 +3,17 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use crate::provisioning::envelope::LogEntry;
 use skolsync_model::ObjectType;
-use skolsync_model::provtjanst::{Activity, Group};
-use skolsync_model::provtjanst::{LogEntry, Meta};
-use skolsync_model::{ActivityType, GroupType, SchoolType};
 use uuid::Uuid;
 
+use super::catalogue::At;
 use super::{
-    Resource, Rules, Verdict, code_problem, referenced_by_activities, remove_from, resource_error,
-    stored_in, unit_unknown,
+    Judge, Resource, Verdict, referenced_by_activities, remove_from, resource_error, stored_in,
 };
 use crate::provisioning::messages::{self as msg, Entry};
+use crate::provisioning::payload::{Activity, Group, Meta};
+use crate::provisioning::schema::{self, Shape};
 use crate::provisioning::store::{Mode, Table, Tables, Work};
 
 impl Resource for Group {
@@ -23,10 +22,12 @@ impl Resource for Group {
     /// Members that do not exist are a Warning, not an Error (v1.3.2), and
     /// are left out of the stored group: the CHANGELOG says the group must be
     /// sent again once the pupils exist for them to be included.
-    fn check(mut g: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+    fn check(mut g: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self> {
         let kind = ObjectType::Group;
-        let type_allowed = matches!(g.group_type, GroupType::Klass | GroupType::Undervisning);
-        let errors = Refusal {
+        // GroupType: "enbart grupper av typen `Klass` och `Undervisning` ska
+        // skickas till provtjänsten".
+        let type_allowed = matches!(g.group_type.as_str(), "Klass" | "Undervisning");
+        let mut errors = Refusal {
             kind,
             id: g.id,
             code: msg::GROUP_TYPE_NOT_ALLOWED,
@@ -36,11 +37,21 @@ impl Resource for Group {
             plural: "grupper",
             allowed: "Klass och Undervisning",
         }
-        .check(type_allowed, g.organisation.id, rules);
+        .check(type_allowed, g.organisation.id, judge);
+        errors.extend(judge.offer_errors(
+            organisation_at(kind, g.id),
+            g.organisation.id,
+            g.school_type.as_str(),
+            None,
+        ));
         let mut warnings = Vec::new();
         let mut seen = HashSet::new();
         g.group_memberships.retain(|m| {
-            let person = m.person.id;
+            // A membership without `person` names nobody: not documented;
+            // chosen to leave it out like a member that does not exist.
+            let Some(person) = m.person.map(|p| p.id) else {
+                return false;
+            };
             if !seen.insert(person) {
                 return false;
             }
@@ -71,8 +82,8 @@ impl Resource for Group {
     /// A class reaches the test platform by itself; a teaching group only
     /// through an activity (spec: `provisioningStatus` of GroupFragment).
     fn provisioned(t: &Tables, e: &Self) -> bool {
-        match e.group_type {
-            GroupType::Klass => true,
+        match e.group_type.as_str() {
+            "Klass" => true,
             _ => t
                 .activities_by_group
                 .get(&e.id)
@@ -80,10 +91,7 @@ impl Resource for Group {
         }
     }
 
-    fn inexact_code(item: &Value) -> Option<String> {
-        code_problem::<GroupType>(item, "groupType")
-            .or_else(|| code_problem::<SchoolType>(item, "schoolType"))
-    }
+    const SCHEMA: &'static Shape = &schema::GROUP;
 }
 
 impl Resource for Activity {
@@ -93,11 +101,8 @@ impl Resource for Activity {
         for g in &e.groups {
             t.activities_by_group.entry(g.id).or_default().insert(e.id);
         }
-        for teacher in &e.teachers {
-            t.activities_by_duty
-                .entry(teacher.duty.id)
-                .or_default()
-                .insert(e.id);
+        for duty in e.teachers.iter().filter_map(|x| x.duty.map(|d| d.id)) {
+            t.activities_by_duty.entry(duty).or_default().insert(e.id);
         }
     }
 
@@ -105,12 +110,12 @@ impl Resource for Activity {
         for g in &e.groups {
             remove_from(&mut t.activities_by_group, g.id, e.id);
         }
-        for teacher in &e.teachers {
-            remove_from(&mut t.activities_by_duty, teacher.duty.id, e.id);
+        for duty in e.teachers.iter().filter_map(|x| x.duty.map(|d| d.id)) {
+            remove_from(&mut t.activities_by_duty, duty, e.id);
         }
     }
 
-    fn check(a: Self, t: &Tables, rules: &Rules) -> Verdict<Self> {
+    fn check(a: Self, t: &Tables, judge: &Judge<'_>) -> Verdict<Self> {
         let kind = ObjectType::Activity;
         let mut errors = Refusal {
             kind,
@@ -122,12 +127,8 @@ impl Resource for Activity {
             plural: "aktiviteter",
             allowed: "Undervisning",
         }
-        .check(
-            a.activity_type == ActivityType::Undervisning,
-            a.organisation.id,
-            rules,
-        );
-        if !rules.test_activity_known(&a.parent_activity.id) {
+        .check(a.activity_type == "Undervisning", a.organisation.id, judge);
+        if !judge.test_activity_known(&a.parent_activity.id) {
             errors.push(
                 resource_error(kind, a.id, msg::PARENT_ACTIVITY_UNKNOWN, 400, "Ogiltigt värde",
                     "Provaktiviteten <parentActivity.id> finns inte. Värdet ska vara ett UUID för en provaktivitet som är genererat av Skolverket, se open-data API.")
@@ -165,8 +166,8 @@ impl Resource for Activity {
                 );
             }
         }
-        for teacher in &a.teachers {
-            if !t.duties.rows.contains_key(&teacher.duty.id) {
+        for duty in a.teachers.iter().filter_map(|x| x.duty.map(|d| d.id)) {
+            if !t.duties.rows.contains_key(&duty) {
                 errors.push(
                     resource_error(
                         kind,
@@ -176,7 +177,7 @@ impl Resource for Activity {
                         "Ogiltigt värde",
                         "Tjänstgöringen finns inte i provtjänsten. Överför tjänstgöringen först.",
                     )
-                    .attribute("teachers.duty.id", teacher.duty.id.to_string())
+                    .attribute("teachers.duty.id", duty.to_string())
                     .build(),
                 );
             }
@@ -192,9 +193,7 @@ impl Resource for Activity {
         e.groups.iter().any(|g| t.groups.rows.contains_key(&g.id))
     }
 
-    fn inexact_code(item: &Value) -> Option<String> {
-        code_problem::<ActivityType>(item, "activityType")
-    }
+    const SCHEMA: &'static Shape = &schema::ACTIVITY;
 }
 
 /// What groups and activities are first checked for: a type the test
@@ -214,7 +213,7 @@ struct Refusal<'a> {
 }
 
 impl Refusal<'_> {
-    fn check(&self, type_allowed: bool, organisation: Uuid, rules: &Rules) -> Vec<LogEntry> {
+    fn check(&self, type_allowed: bool, organisation: Uuid, judge: &Judge<'_>) -> Vec<LogEntry> {
         let mut errors = Vec::new();
         if !type_allowed {
             let (noun, value, plural, allowed) = (self.noun, self.value, self.plural, self.allowed);
@@ -226,15 +225,17 @@ impl Refusal<'_> {
                 .build(),
             );
         }
-        if !rules.school_unit_known(&organisation) {
-            errors.push(unit_unknown(
-                self.kind,
-                self.id,
-                msg::ORGANISATION_UNKNOWN,
-                "organisation.id",
-                organisation,
-            ));
-        }
+        errors.extend(judge.unit_errors(organisation_at(self.kind, self.id), organisation));
         errors
+    }
+}
+
+/// The `organisation` of a group or activity, for the unit checks.
+fn organisation_at(kind: ObjectType, id: Uuid) -> At<'static> {
+    At {
+        kind,
+        id,
+        attribute: "organisation.id",
+        unknown_code: msg::ORGANISATION_UNKNOWN,
     }
 }

@@ -1,10 +1,17 @@
 //! What the emulated service holds: the four resource tables with their
 //! indexes, the bulk jobs, a history of changes and a log of every request.
 //!
-//! Jobs settle lazily: every access first settles the jobs whose time has
-//! come, oldest first, so the outcome is the same as if a background worker
-//! had processed them at their settle time, and a Duty job submitted after a
-//! Person job sees that Person. One mutex guards everything; it is never
+//! Jobs settle lazily, entity by entity: every access first settles the
+//! entities whose time has come (a job's first after the settle delay, each
+//! next one [`Settling::interval`] later), earliest first, so the outcome is
+//! the same as if a background worker had processed them at their settle
+//! time. Entities of jobs running side by side interleave: a Duty job sent
+//! before the Person job finished may meet persons not there yet, which is
+//! why the README's order ("Kontrollera att 'Person' objekt är inskickad och
+//! fått lyckad status innan 'Duty' skickas") matters here as it does in
+//! production. A job status read mid-way lists the settled entities with
+//! their outcome and the rest as `Pending` (or not at all,
+//! [`UnsettledListing::Absent`]). One mutex guards everything; it is never
 //! held across an `await`.
 //!
 //! This file holds the store's handle and what it answers; [`tables`] the
@@ -14,15 +21,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use skolsync_model::provtjanst::{
-    Activity, AsynchronousResponse, Duty, EntityOutcome, EntityResponse, Group, Meta, Person,
-};
-use skolsync_model::{JobEntityStatus, ObjectType};
+use skolsync_model::ObjectType;
+use skolsync_model::provtjanst as model;
 use uuid::Uuid;
 
+use super::envelope::{
+    AsynchronousResponse, EntityOutcome, EntityResponse, JobStatus as JobEntityStatus,
+};
 use super::limiter::RateClass;
 use super::messages::timestamp;
+use super::payload::{self, Activity, Duty, Group, Person};
 use super::rules::{Resource, Rules};
+use crate::config::UnsettledListing;
 
 mod settle;
 mod tables;
@@ -40,7 +50,17 @@ pub enum Mode {
     Update,
 }
 
-/// The entities of a job waiting to be processed.
+/// How a job's entities settle over time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settling {
+    /// Time between two entities of one job (zero: all at once).
+    pub interval: Duration,
+    /// How the job status lists entities not settled yet.
+    pub unsettled: UnsettledListing,
+}
+
+/// The entities of a job waiting to be processed, *last first* (the next
+/// one to settle is popped from the end).
 #[derive(Debug)]
 pub enum Work {
     /// Persons to create/update.
@@ -110,13 +130,51 @@ pub struct RequestRecord {
     pub elapsed: Duration,
 }
 
+impl Work {
+    /// The same work with its items reversed, so that popping from the end
+    /// takes them in submission order.
+    fn queued(self) -> Work {
+        fn rev<T>(mut items: Vec<T>) -> Vec<T> {
+            items.reverse();
+            items
+        }
+        match self {
+            Work::Persons(v, m) => Work::Persons(rev(v), m),
+            Work::Duties(v, m) => Work::Duties(rev(v), m),
+            Work::Groups(v, m) => Work::Groups(rev(v), m),
+            Work::Activities(v, m) => Work::Activities(rev(v), m),
+            Work::Delete(v) => Work::Delete(rev(v)),
+            Work::Done => Work::Done,
+        }
+    }
+}
+
+/// What a job was submitted with, besides its entities.
+#[derive(Debug, Clone)]
+pub(crate) struct Submission {
+    /// Resource type.
+    pub kind: ObjectType,
+    /// Base URL for `location`s.
+    pub base_url: String,
+    /// The caller's organisation number (digits), for the huvudman check.
+    pub organisation: Option<String>,
+    /// When the first entity settles.
+    pub settle_in: Duration,
+    /// How the rest follow.
+    pub settling: Settling,
+}
+
 #[derive(Debug)]
 struct Job {
     kind: ObjectType,
     base_url: String,
+    organisation: Option<String>,
     submitted: String,
     settle_at: Instant,
+    settling: Settling,
     responses: Vec<EntityResponse>,
+    /// How many entities have settled (the first `settled` responses).
+    settled: usize,
     work: Work,
 }
 
@@ -174,43 +232,55 @@ impl Store {
     // ---- queries for tests and the server -------------------------------
 
     /// Current persons, in creation order, with `meta` and `provisioningStatus`.
-    pub fn persons(&self) -> Vec<Person> {
+    pub fn persons(&self) -> Vec<model::Person> {
         self.all::<Person>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// Current duties, in creation order.
-    pub fn duties(&self) -> Vec<Duty> {
+    pub fn duties(&self) -> Vec<model::Duty> {
         self.all::<Duty>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// Current groups, in creation order.
-    pub fn groups(&self) -> Vec<Group> {
+    pub fn groups(&self) -> Vec<model::Group> {
         self.all::<Group>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// Current activities, in creation order.
-    pub fn activities(&self) -> Vec<Activity> {
+    pub fn activities(&self) -> Vec<model::Activity> {
         self.all::<Activity>()
+            .iter()
+            .filter_map(payload::convert)
+            .collect()
     }
 
     /// A person by id.
-    pub fn person(&self, id: Uuid) -> Option<Person> {
-        self.get::<Person>(id)
+    pub fn person(&self, id: Uuid) -> Option<model::Person> {
+        self.get::<Person>(id).as_ref().and_then(payload::convert)
     }
 
     /// A duty by id.
-    pub fn duty(&self, id: Uuid) -> Option<Duty> {
-        self.get::<Duty>(id)
+    pub fn duty(&self, id: Uuid) -> Option<model::Duty> {
+        self.get::<Duty>(id).as_ref().and_then(payload::convert)
     }
 
     /// A group by id.
-    pub fn group(&self, id: Uuid) -> Option<Group> {
-        self.get::<Group>(id)
+    pub fn group(&self, id: Uuid) -> Option<model::Group> {
+        self.get::<Group>(id).as_ref().and_then(payload::convert)
     }
 
     /// An activity by id.
-    pub fn activity(&self, id: Uuid) -> Option<Activity> {
-        self.get::<Activity>(id)
+    pub fn activity(&self, id: Uuid) -> Option<model::Activity> {
+        self.get::<Activity>(id).as_ref().and_then(payload::convert)
     }
 
     /// Number of stored resources of a kind.
@@ -270,7 +340,7 @@ impl Store {
         self.job_status(None, id, false)
     }
 
-    /// Number of jobs whose entities are still `Pending`.
+    /// Number of jobs with entities still `Pending`.
     pub fn pending_jobs(&self) -> usize {
         self.settled().due.len()
     }
@@ -279,23 +349,31 @@ impl Store {
 
     /// Stores a person as if an earlier run had provisioned it, bypassing
     /// the rules (but keeping the indexes right).
-    pub fn insert_person(&self, person: Person) {
-        self.insert(person);
+    pub fn insert_person(&self, person: model::Person) {
+        if let Some(own) = payload::convert::<_, Person>(&person) {
+            self.insert(own);
+        }
     }
 
     /// Stores a duty, bypassing the rules.
-    pub fn insert_duty(&self, duty: Duty) {
-        self.insert(duty);
+    pub fn insert_duty(&self, duty: model::Duty) {
+        if let Some(own) = payload::convert::<_, Duty>(&duty) {
+            self.insert(own);
+        }
     }
 
     /// Stores a group, bypassing the rules.
-    pub fn insert_group(&self, group: Group) {
-        self.insert(group);
+    pub fn insert_group(&self, group: model::Group) {
+        if let Some(own) = payload::convert::<_, Group>(&group) {
+            self.insert(own);
+        }
     }
 
     /// Stores an activity, bypassing the rules.
-    pub fn insert_activity(&self, activity: Activity) {
-        self.insert(activity);
+    pub fn insert_activity(&self, activity: model::Activity) {
+        if let Some(own) = payload::convert::<_, Activity>(&activity) {
+            self.insert(own);
+        }
     }
 
     fn insert<T: Resource>(&self, mut entity: T) {
@@ -403,15 +481,16 @@ impl Store {
         self.lookup::<Person>(&wanted)
     }
 
-    /// Registers a job; its entities are `Pending` until `settle_in` passed.
-    pub(crate) fn submit(
-        &self,
-        kind: ObjectType,
-        base_url: &str,
-        work: Work,
-        ids: Vec<Uuid>,
-        settle_in: Duration,
-    ) -> Uuid {
+    /// Registers a job; its entities are `Pending` until they settle, the
+    /// first when `settle_in` passed.
+    pub(crate) fn submit(&self, submission: Submission, work: Work, ids: Vec<Uuid>) -> Uuid {
+        let Submission {
+            kind,
+            base_url,
+            organisation,
+            settle_in,
+            settling,
+        } = submission;
         let id = Uuid::new_v4();
         let submitted = timestamp();
         let responses = ids
@@ -425,7 +504,7 @@ impl Store {
                     errors: Vec::new(),
                     warnings: Vec::new(),
                 },
-                meta: Some(stamped(submitted.clone(), submitted.clone())),
+                meta: stamped(submitted.clone(), submitted.clone()),
             })
             .collect();
         let mut inner = self.lock();
@@ -437,11 +516,14 @@ impl Store {
             id,
             Job {
                 kind,
-                base_url: base_url.to_string(),
+                base_url,
+                organisation,
                 submitted,
                 settle_at,
+                settling,
                 responses,
-                work,
+                settled: 0,
+                work: work.queued(),
             },
         );
         id
@@ -459,9 +541,13 @@ impl Store {
         if kind.is_some_and(|k| k != job.kind) {
             return None;
         }
+        let absent = job.settling.unsettled == UnsettledListing::Absent;
         let responses = job
             .responses
             .iter()
+            .enumerate()
+            .filter(|(i, _)| !(absent && *i >= job.settled))
+            .map(|(_, r)| r)
             .filter(|r| !only_errors || r.response.status == JobEntityStatus::Error)
             .cloned()
             .collect();
@@ -483,9 +569,9 @@ impl Store {
     }
 }
 
-/// A `meta` with both timestamps set.
-fn stamped(created: String, modified: String) -> Meta {
-    Meta {
+/// A job response's `meta` with both timestamps set.
+fn stamped(created: String, modified: String) -> payload::Meta {
+    payload::Meta {
         created: Some(created),
         modified: Some(modified),
     }

@@ -6,28 +6,40 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::Local;
-use skolsync_model::provtjanst::{
-    Activity, Duty, EntityOutcome, EntityResponse, Group, LogEntry, Meta, Person, path_segment,
-};
-use skolsync_model::{JobEntityStatus, ObjectType};
+use skolsync_model::ObjectType;
 use uuid::Uuid;
 
-use super::{Change, ChangeKind, Mode, Row, StoreInner, Tables, Work, stamped};
+use super::{Change, ChangeKind, Job, Mode, Row, StoreInner, Tables, Work, stamped};
+use crate::provisioning::envelope::{
+    EntityOutcome, EntityResponse, JobStatus as JobEntityStatus, LogEntry,
+};
 use crate::provisioning::messages::{self as msg, Entry};
-use crate::provisioning::rules::{Resource, Rules};
+use crate::provisioning::payload::{Activity, Duty, Group, Meta, Person, path_segment};
+use crate::provisioning::rules::{Judge, Resource, Rules};
 
 impl StoreInner {
     pub(super) fn settle_due(&mut self, rules: &Rules, now: Instant) {
         while let Some(entry) = self.due.first_entry() {
-            if entry.key().0 > now {
+            let (due_at, seq) = *entry.key();
+            if due_at > now {
                 break;
             }
             let job_id = entry.remove();
-            self.settle(rules, job_id, now);
+            if let Some(next_at) = self.settle(rules, job_id, due_at, now) {
+                self.due.insert((next_at, seq), job_id);
+            }
         }
     }
 
-    fn settle(&mut self, rules: &Rules, job_id: Uuid, now: Instant) {
+    /// Settles the job's next entity (all of them when it has no interval);
+    /// returns when its next entity is due, if any is left.
+    fn settle(
+        &mut self,
+        rules: &Rules,
+        job_id: Uuid,
+        due_at: Instant,
+        now: Instant,
+    ) -> Option<Instant> {
         let StoreInner {
             tables,
             jobs,
@@ -35,48 +47,70 @@ impl StoreInner {
             temporary_last,
             ..
         } = self;
-        let Some(job) = jobs.get_mut(&job_id) else {
-            return;
-        };
+        let job = jobs.get_mut(&job_id)?;
         // Timestamps as of the settle time, not of this (lazy) moment.
-        let late = now.saturating_duration_since(job.settle_at);
+        let late = now.saturating_duration_since(due_at);
         let at = chrono::Duration::from_std(late)
             .ok()
             .and_then(|late| Local::now().checked_sub_signed(late))
             .unwrap_or_else(Local::now)
             .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
             .to_string();
+        let Job {
+            kind,
+            base_url,
+            organisation,
+            submitted,
+            settle_at,
+            settling,
+            responses,
+            settled,
+            work,
+        } = job;
         let mut cx = Settle {
             tables,
             changes,
             temporary_last,
-            rules,
+            judge: Judge {
+                rules,
+                organisation: organisation.as_deref(),
+            },
             temporary_share: rules.faults.get().temporary_error_share,
             job_id,
-            kind: job.kind,
-            base_url: &job.base_url,
-            submitted: &job.submitted,
+            kind: *kind,
+            base_url,
+            submitted,
             at,
         };
-        let outcomes: Vec<EntityResponse> = match std::mem::replace(&mut job.work, Work::Done) {
-            Work::Persons(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
-            Work::Duties(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
-            Work::Groups(items, mode) => items.into_iter().map(|e| cx.upsert(e, mode)).collect(),
-            Work::Activities(items, mode) => {
-                items.into_iter().map(|e| cx.upsert(e, mode)).collect()
+        let all_at_once = settling.interval.is_zero();
+        while let Some(outcome) = cx.next(work) {
+            if let Some(slot) = responses.get_mut(*settled) {
+                *slot = outcome;
             }
-            Work::Delete(ids) => ids
-                .into_iter()
-                .map(|id| match cx.kind {
-                    ObjectType::Person => cx.delete::<Person>(id),
-                    ObjectType::Duty => cx.delete::<Duty>(id),
-                    ObjectType::Group => cx.delete::<Group>(id),
-                    ObjectType::Activity => cx.delete::<Activity>(id),
-                })
-                .collect(),
-            Work::Done => return,
-        };
-        job.responses = outcomes;
+            *settled += 1;
+            if !all_at_once {
+                break;
+            }
+        }
+        if work.is_empty() {
+            *work = Work::Done;
+            return None;
+        }
+        let n = u32::try_from(*settled).unwrap_or(u32::MAX);
+        Some(*settle_at + settling.interval.saturating_mul(n))
+    }
+}
+
+impl Work {
+    fn is_empty(&self) -> bool {
+        match self {
+            Work::Persons(v, _) => v.is_empty(),
+            Work::Duties(v, _) => v.is_empty(),
+            Work::Groups(v, _) => v.is_empty(),
+            Work::Activities(v, _) => v.is_empty(),
+            Work::Delete(v) => v.is_empty(),
+            Work::Done => true,
+        }
     }
 }
 
@@ -99,7 +133,7 @@ fn entity_response(
             errors,
             warnings,
         },
-        meta: Some(meta),
+        meta,
     }
 }
 
@@ -108,7 +142,7 @@ struct Settle<'a> {
     tables: &'a mut Tables,
     changes: &'a mut Vec<Change>,
     temporary_last: &'a mut HashSet<(ObjectType, Uuid)>,
-    rules: &'a Rules,
+    judge: Judge<'a>,
     temporary_share: f64,
     job_id: Uuid,
     kind: ObjectType,
@@ -118,6 +152,38 @@ struct Settle<'a> {
 }
 
 impl Settle<'_> {
+    /// Settles the next entity of `work` (submission order), if any is left.
+    fn next(&mut self, work: &mut Work) -> Option<EntityResponse> {
+        Some(match work {
+            Work::Persons(items, mode) => {
+                let mode = *mode;
+                self.upsert(items.pop()?, mode)
+            }
+            Work::Duties(items, mode) => {
+                let mode = *mode;
+                self.upsert(items.pop()?, mode)
+            }
+            Work::Groups(items, mode) => {
+                let mode = *mode;
+                self.upsert(items.pop()?, mode)
+            }
+            Work::Activities(items, mode) => {
+                let mode = *mode;
+                self.upsert(items.pop()?, mode)
+            }
+            Work::Delete(ids) => {
+                let id = ids.pop()?;
+                match self.kind {
+                    ObjectType::Person => self.delete::<Person>(id),
+                    ObjectType::Duty => self.delete::<Duty>(id),
+                    ObjectType::Group => self.delete::<Group>(id),
+                    ObjectType::Activity => self.delete::<Activity>(id),
+                }
+            }
+            Work::Done => return None,
+        })
+    }
+
     /// An outcome without a stored entity: created when submitted, last
     /// touched now.
     fn failed(
@@ -142,7 +208,7 @@ impl Settle<'_> {
         if self.temporary_last.remove(&key) {
             return None;
         }
-        if !self.rules.faults.chance(self.temporary_share) {
+        if !self.judge.rules.faults.chance(self.temporary_share) {
             return None;
         }
         self.temporary_last.insert(key);
@@ -194,7 +260,7 @@ impl Settle<'_> {
             _ => {}
         }
         entity.clear_read_only();
-        let verdict = T::check(entity, self.tables, self.rules);
+        let verdict = T::check(entity, self.tables, &self.judge);
         if !verdict.errors.is_empty() {
             return self.refused(id, verdict.errors);
         }

@@ -3,10 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use skolsync_model::provtjanst::{Activity, Duty, Group, Person};
+use crate::provisioning::payload::{Activity, Duty, Group, Meta, Person};
 use uuid::Uuid;
 
-use super::stamped;
 use crate::provisioning::rules::Resource;
 
 /// One stored resource with its service-side metadata.
@@ -87,7 +86,10 @@ impl Tables {
         let mut entity = row.entity.clone();
         let provisioned = T::provisioned(self, &entity);
         entity.set_read_only(
-            stamped(row.created.clone(), row.modified.clone()),
+            Meta {
+                created: Some(row.created.clone()),
+                modified: Some(row.modified.clone()),
+            },
             provisioned,
         );
         entity
