@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use skolsync_sandbox::{
-    Endpoints, Faults, ProvisioningOptions, Sandbox, SandboxConfig, UnsettledListing,
+    Endpoints, Faults, ProvisioningOptions, Sandbox, SandboxConfig, SourceFaults, UnsettledListing,
 };
 
 /// Options of `skolsync sandbox`.
@@ -74,7 +74,8 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fault_429_burst: u32,
 
-    /// Fault: share (0–1) of calls answered with a 5xx.
+    /// Fault (provtjänst: Provisioning API and open-data): share (0–1) of
+    /// calls answered with a 5xx.
     #[arg(long = "fault-5xx", default_value_t = 0.0, value_name = "SHARE", value_parser = share)]
     pub fault_5xx: f64,
 
@@ -82,7 +83,8 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0.0, value_name = "SHARE", value_parser = share)]
     pub fault_temporary_error: f64,
 
-    /// Fault: extra delay before every answer, in ms.
+    /// Fault (provtjänst: Provisioning API and open-data): extra delay
+    /// before every answer, in ms.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub fault_slow_ms: u64,
 
@@ -95,10 +97,33 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub fault_pending_ms: u64,
 
-    /// Fault: access tokens stop being accepted this many seconds before
-    /// their `expires_in` runs out.
+    /// Fault: provtjänst access tokens stop being accepted this many seconds
+    /// before their `expires_in` runs out (the source's tokens are not
+    /// touched).
     #[arg(long, default_value_t = 0, value_name = "SECS")]
     pub fault_token_early_expiry: u64,
+
+    /// Source side (EduCloud and SS 12000 APIs only): the first N calls
+    /// answer `429` with `Retry-After`, then the source recovers.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub source_fault_429_burst: u32,
+
+    /// Source side: the first N calls answer `503`, then it recovers.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub source_fault_503_calls: u32,
+
+    /// Source side: share (0–1) of calls answered `500`.
+    #[arg(long = "source-fault-5xx", default_value_t = 0.0, value_name = "SHARE", value_parser = share)]
+    pub source_fault_5xx: f64,
+
+    /// Source side: extra delay before every answer, in ms.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub source_fault_slow_ms: u64,
+
+    /// Source side: a resource the source APIs do not serve at all (404),
+    /// e.g. `syllabuses`; repeat for more.
+    #[arg(long = "source-unserved", value_name = "RESOURCE")]
+    pub source_unserved: Vec<String>,
 
     /// Print the endpoints as one JSON object on the first stdout line
     /// (keys: auth_url, provisioning_url, open_data_url, educloud_url,
@@ -148,6 +173,14 @@ impl SandboxArgs {
                 drop_share: self.fault_drop,
                 pending_extra: Duration::from_millis(self.fault_pending_ms),
                 token_early_expiry: Duration::from_secs(self.fault_token_early_expiry),
+            },
+            source_faults: SourceFaults {
+                rate_limit_burst: self.source_fault_429_burst,
+                unavailable_calls: self.source_fault_503_calls,
+                server_error_share: self.source_fault_5xx,
+                slow_ms: self.source_fault_slow_ms,
+                unserved: self.source_unserved.clone(),
+                ..SourceFaults::default()
             },
             ..SandboxConfig::default()
         }

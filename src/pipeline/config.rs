@@ -241,9 +241,15 @@ pub struct SandboxSection {
     #[serde(default = "default_job_settle_ms")]
     pub job_settle_ms: u64,
 
-    /// Faults to inject.
+    /// Faults to inject into the provtjänst (Provisioning API, open-data,
+    /// auth server).
     #[serde(default)]
     pub faults: SandboxFaults,
+
+    /// Faults to inject into the source APIs (EduCloud, SS 12000) only, so
+    /// a test can fail the source and the sink apart.
+    #[serde(default)]
+    pub source_faults: SandboxSourceFaults,
 }
 
 impl Default for SandboxSection {
@@ -255,6 +261,7 @@ impl Default for SandboxSection {
             dirt: 0.0,
             job_settle_ms: default_job_settle_ms(),
             faults: SandboxFaults::default(),
+            source_faults: SandboxSourceFaults::default(),
         }
     }
 }
@@ -310,6 +317,35 @@ pub struct SandboxFaults {
     /// An outage: the first this-many Provisioning API calls answer `503`.
     #[serde(default)]
     pub unavailable_calls: u32,
+}
+
+/// `[sandbox.source_faults]`: faults of the sandbox's EduCloud and SS 12000
+/// APIs (the source side); the provtjänst is not touched by them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSourceFaults {
+    /// The first this-many source calls answer `429` with `Retry-After:
+    /// retry_after_secs`, then the source recovers.
+    #[serde(default)]
+    pub rate_limit_burst: u32,
+    /// The first this-many source calls answer `503`, then it recovers.
+    #[serde(default)]
+    pub unavailable_calls: u32,
+    /// Seconds a source `429` or `503` asks the client to wait.
+    #[serde(default)]
+    pub retry_after_secs: u64,
+    /// Share (0.0–1.0) of source calls answered `500`; 1 makes the source
+    /// unusable.
+    #[serde(default)]
+    pub server_error_share: f64,
+    /// Milliseconds of extra delay before every source answer.
+    #[serde(default)]
+    pub slow_ms: u64,
+    /// Resources the source does not serve at all (every path under them
+    /// answers `404`), e.g. `["syllabuses", "programmes"]` for a server
+    /// with only Skolverket's SS 12000 subset.
+    #[serde(default)]
+    pub unserved: Vec<String>,
 }
 
 #[cfg(test)]

@@ -115,6 +115,7 @@ pub(super) async fn start_sandbox(
 ) -> Result<skolsync_sandbox::Sandbox, PipelineError> {
     use std::time::Duration;
     let f = &section.faults;
+    let sf = &section.source_faults;
     let config = skolsync_sandbox::SandboxConfig {
         students: section.students,
         seed: section.seed,
@@ -135,6 +136,15 @@ pub(super) async fn start_sandbox(
             unavailable_secs: f.unavailable_secs,
             unavailable_calls: f.unavailable_calls,
             ..skolsync_sandbox::Outage::default()
+        },
+        source_faults: skolsync_sandbox::SourceFaults {
+            rate_limit_burst: sf.rate_limit_burst,
+            unavailable_calls: sf.unavailable_calls,
+            retry_after_secs: sf.retry_after_secs,
+            server_error_share: sf.server_error_share,
+            slow_ms: sf.slow_ms,
+            unserved: sf.unserved.clone(),
+            ..skolsync_sandbox::SourceFaults::default()
         },
         ..skolsync_sandbox::SandboxConfig::default()
     };
