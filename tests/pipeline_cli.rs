@@ -354,3 +354,58 @@ fn extract_loads_the_file_like_every_command_but_needs_only_the_source() {
     assert!(!err.contains("SKOLSYNC_TEST_SURELY_UNSET"), "{err}");
     assert!(err.contains("Elevinskrivningar.csv"), "{err}");
 }
+
+/// `[sandbox.source_faults]` in a pipeline file fails only the source side:
+/// an SS 12000 server without `/syllabuses` and `/programmes` (Skolverket's
+/// subset) is read with a warning each and the run lands the rest; a
+/// source without `/persons` stops the run naming it, before anything is
+/// sent.
+#[test]
+fn source_faults_in_the_pipeline_file_hit_only_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = |faults: &str| {
+        format!(
+            "name = \"faults\"\n\n[source]\nkind = \"educloud\"\n\n[transform]\n\n\
+             [sink]\nkind = \"skolverket\"\n\n[sandbox]\nenabled = true\nstudents = 150\n\n\
+             [sandbox.source_faults]\n{faults}\n"
+        )
+    };
+    let run = |name: &str, faults: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, pipeline(faults)).unwrap();
+        let reports = dir.path().join(format!("{name}-reports"));
+        let out = on_file(
+            "run",
+            &path,
+            &[
+                "--state".as_ref(),
+                dir.path().join(format!("{name}.sqlite")).as_os_str(),
+                "--reports-dir".as_ref(),
+                reports.as_os_str(),
+            ],
+        );
+        let mut report = String::new();
+        // Reports are written to `<reports-dir>/<pipeline name>/`.
+        for entry in std::fs::read_dir(reports.join("faults"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.path().extension().is_some_and(|e| e == "json") {
+                report.push_str(&std::fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+        (out, report)
+    };
+
+    let (out, report) = run("subset", "unserved = [\"syllabuses\", \"programmes\"]");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(report.contains("syllabuses"), "{report}");
+    assert!(report.contains("programmes"), "{report}");
+
+    let (out, report) = run("down", "unserved = [\"persons\"]");
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    let said = format!("{}{}{report}", stdout(&out), stderr(&out));
+    assert!(said.contains("persons"), "{said}");
+    assert!(!report.contains("\"outcome\": \"success\""), "{report}");
+}

@@ -215,6 +215,10 @@ struct Job {
     id: Uuid,
     op: Op,
     items: Vec<Item>,
+    /// Entities of this job already resolved by an earlier, partial status:
+    /// a later status lists them again, and they are neither strangers nor
+    /// resolved twice.
+    resolved: HashSet<Uuid>,
     accepted_at: Instant,
     next_check: Instant,
     checked: bool,

@@ -54,6 +54,7 @@ impl Runner<'_> {
                             id: job_id,
                             op,
                             items,
+                            resolved: HashSet::new(),
                             accepted_at: now,
                             next_check: now + self.estimator.first_check(),
                             checked: false,
@@ -223,7 +224,7 @@ impl Runner<'_> {
         }
         let job = &mut jobs[pos];
         let sent: Vec<Uuid> = job.items.iter().map(|i| i.id).collect();
-        let mut settlement = settle(&sent, status);
+        let mut settlement = settle(&sent, &job.resolved, status);
         if settlement.strangers > 0 {
             tracing::warn!(job = %job.id, strangers = settlement.strangers, "the job status lists ids this job did not carry; ignored");
         }
@@ -232,6 +233,7 @@ impl Runner<'_> {
             .drain(..)
             .partition(|i| settlement.done.contains_key(&i.id));
         job.items = waiting;
+        job.resolved.extend(done.iter().map(|i| i.id));
         let op = job.op;
         let resolved: Vec<(Item, Result<EntityOutcome, String>)> = done
             .into_iter()
@@ -300,12 +302,18 @@ pub(super) struct Settlement {
 /// for like a `Pending` one (until the job deadline), never sent again —
 /// sending it again could race its own first job. When an id is listed
 /// twice, a final status wins over `Pending`.
-pub(super) fn settle(sent: &[Uuid], status: readback::JobStatus) -> Settlement {
+pub(super) fn settle(
+    sent: &[Uuid],
+    resolved: &HashSet<Uuid>,
+    status: readback::JobStatus,
+) -> Settlement {
     let carried: HashSet<Uuid> = sent.iter().copied().collect();
     let mut out = Settlement::default();
     for entity in status.entities {
         if !carried.contains(&entity.id) {
-            out.strangers += 1;
+            if !resolved.contains(&entity.id) {
+                out.strangers += 1;
+            }
             continue;
         }
         let is_final = entity.read.as_ref().map_or(true, |o| o.status.is_final());
@@ -357,6 +365,7 @@ mod tests {
         let sent = [id(1), id(2), id(3), id(4)];
         let settlement = settle(
             &sent,
+            &HashSet::new(),
             status(vec![
                 listed(1, JobEntityStatus::Success),
                 listed(2, JobEntityStatus::Pending),
@@ -375,10 +384,15 @@ mod tests {
     fn a_job_is_complete_only_when_every_sent_id_is_listed_final() {
         let sent = [id(1), id(2)];
         // Every listed entity is final, but one sent id is missing.
-        let partial = settle(&sent, status(vec![listed(1, JobEntityStatus::Error)]));
+        let partial = settle(
+            &sent,
+            &HashSet::new(),
+            status(vec![listed(1, JobEntityStatus::Error)]),
+        );
         assert_eq!(partial.waiting, [id(2)]);
         let whole = settle(
             &sent,
+            &HashSet::new(),
             status(vec![
                 listed(2, JobEntityStatus::Warning),
                 listed(1, JobEntityStatus::Error),
@@ -387,7 +401,10 @@ mod tests {
         assert!(whole.waiting.is_empty());
         assert_eq!(whole.done.len(), 2);
         // An empty list (nothing processed yet) completes nothing.
-        assert_eq!(settle(&sent, JobStatus::default()).waiting, sent);
+        assert_eq!(
+            settle(&sent, &HashSet::new(), JobStatus::default()).waiting,
+            sent
+        );
     }
 
     #[test]
@@ -395,6 +412,7 @@ mod tests {
         let sent = [id(1)];
         let settlement = settle(
             &sent,
+            &HashSet::new(),
             status(vec![
                 listed(9, JobEntityStatus::Success),
                 listed(1, JobEntityStatus::Pending),
@@ -408,6 +426,24 @@ mod tests {
             settlement.done[&id(1)].as_ref().map(|o| o.status),
             Ok(JobEntityStatus::Success)
         );
+    }
+
+    #[test]
+    fn ids_resolved_by_an_earlier_partial_status_are_not_strangers() {
+        // The first status listed 1 final; the job now waits only for 2,
+        // and the next status lists both again.
+        let resolved: HashSet<Uuid> = [id(1)].into_iter().collect();
+        let settlement = settle(
+            &[id(2)],
+            &resolved,
+            status(vec![
+                listed(1, JobEntityStatus::Success),
+                listed(2, JobEntityStatus::Success),
+            ]),
+        );
+        assert_eq!(settlement.strangers, 0);
+        assert!(settlement.done.contains_key(&id(2)));
+        assert!(!settlement.done.contains_key(&id(1)));
     }
 
     #[test]
@@ -438,6 +474,7 @@ mod tests {
         let sent = [id(1), id(2)];
         let settlement = settle(
             &sent,
+            &HashSet::new(),
             status(vec![
                 EntityStatus {
                     id: id(1),
