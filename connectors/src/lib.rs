@@ -35,7 +35,8 @@ use skolsync_model::sandbox::{Endpoints, Redirect};
 pub use error::{ConfigError, ConfigErrors, SourceError};
 pub use shape::{InputShape, ReadAnomaly, ReadCheck};
 pub use source::{
-    Batch, BatchStream, ReadOptions, ReadProgress, ReadSummary, Source, WATERMARK_OVERLAP, collect,
+    Batch, BatchStream, EntityVisitor, ReadOptions, ReadProgress, ReadSummary, Source,
+    WATERMARK_OVERLAP, collect,
 };
 
 /// Declares the source kinds, one line each: the `kind` value, the

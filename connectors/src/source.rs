@@ -75,72 +75,115 @@ pub struct ReadOptions {
     pub progress: Option<Arc<ReadProgress>>,
 }
 
-/// One item of a read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Batch {
+/// Declares [`Batch`] with one variant per SS 12000 kind, in reading order,
+/// and what follows from that list (its kind, its length, where it goes in
+/// a [`Snapshot`], handing it on whatever its type), so that no code
+/// matches the seven entity variants by hand.
+macro_rules! batch_kinds {
+    ($( $(#[$doc:meta])* $variant:ident($entity:ident) => $kind:ident, $field:ident; )+) => {
+        /// One item of a read.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Batch {
+            $( $(#[$doc])* $variant(Vec<$entity>), )+
+        /// Ids the source reports as deleted (`/deletedEntities`, `Ta bort = Ja`).
+        Deleted(DeletedEntityIds),
+        /// Records that could not be read, each with where and why.
+        Rejects(Vec<Reject>),
+        /// What one input (file, resource) looked like once read in full; sent
+        /// before [`Batch::Complete`], once per input.
+        Input(InputShape),
+        /// The last item of a successful read.
+        Complete {
+            /// What to store and pass as [`ReadOptions::modified_after`] next
+            /// time: the moment this read started by the source's clock (the
+            /// `Date` header of its first answer, else the local clock) minus
+            /// [`WATERMARK_OVERLAP`]. `None` for sources without modification
+            /// times (CSV), which must always be read in full.
+            watermark: Option<DateTime<FixedOffset>>,
+        },
+        }
+
+        impl Batch {
+            /// The entity type of an entity batch.
+            pub fn kind(&self) -> Option<EntityKind> {
+                match self {
+                    $( Batch::$variant(_) => Some(EntityKind::$kind), )+
+                    _ => None,
+                }
+            }
+
+            /// How many entities an entity batch carries.
+            fn entity_count(&self) -> Option<usize> {
+                match self {
+                    $( Batch::$variant(v) => Some(v.len()), )+
+                    _ => None,
+                }
+            }
+
+            /// Moves an entity batch into `snapshot`; any other item comes
+            /// back.
+            fn add_to(self, snapshot: &mut Snapshot) -> Option<Batch> {
+                match self {
+                    $( Batch::$variant(v) => {
+                        snapshot.$field.extend(v);
+                        None
+                    } )+
+                    other => Some(other),
+                }
+            }
+
+            /// Hands an entity batch's entities to `visitor` with their
+            /// kind; `None` for any other item.
+            pub fn visit_entities<V: EntityVisitor>(
+                &self,
+                visitor: &mut V,
+            ) -> Option<Result<(), V::Error>> {
+                match self {
+                    $( Batch::$variant(v) => Some(visitor.visit(EntityKind::$kind, v)), )+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+batch_kinds! {
     /// Organisation elements, including school units.
-    Organisations(Vec<Organisation>),
+    Organisations(Organisation) => Organisation, organisations;
     /// Persons with enrolments.
-    Persons(Vec<Person>),
+    Persons(Person) => Person, persons;
     /// Staff duties.
-    Duties(Vec<Duty>),
+    Duties(Duty) => Duty, duties;
     /// Groups with memberships.
-    Groups(Vec<Group>),
+    Groups(Group) => Group, groups;
     /// Activities.
-    Activities(Vec<Activity>),
+    Activities(Activity) => Activity, activities;
     /// Syllabuses.
-    Syllabuses(Vec<Syllabus>),
+    Syllabuses(Syllabus) => Syllabus, syllabuses;
     /// Programmes.
-    Programmes(Vec<Programme>),
-    /// Ids the source reports as deleted (`/deletedEntities`, `Ta bort = Ja`).
-    Deleted(DeletedEntityIds),
-    /// Records that could not be read, each with where and why.
-    Rejects(Vec<Reject>),
-    /// What one input (file, resource) looked like once read in full; sent
-    /// before [`Batch::Complete`], once per input.
-    Input(InputShape),
-    /// The last item of a successful read.
-    Complete {
-        /// What to store and pass as [`ReadOptions::modified_after`] next
-        /// time: the moment this read started by the source's clock (the
-        /// `Date` header of its first answer, else the local clock) minus
-        /// [`WATERMARK_OVERLAP`]. `None` for sources without modification
-        /// times (CSV), which must always be read in full.
-        watermark: Option<DateTime<FixedOffset>>,
-    },
+    Programmes(Programme) => Programme, programmes;
+}
+
+/// Takes the entities of a batch whatever their type (the `extract`
+/// command writes each kind to its own file).
+pub trait EntityVisitor {
+    /// What can go wrong with them.
+    type Error;
+    /// Takes `entities`, all of `kind`.
+    fn visit<T: Serialize>(&mut self, kind: EntityKind, entities: &[T]) -> Result<(), Self::Error>;
 }
 
 impl Batch {
-    /// The entity type of an entity batch.
-    pub fn kind(&self) -> Option<EntityKind> {
-        Some(match self {
-            Batch::Organisations(_) => EntityKind::Organisation,
-            Batch::Persons(_) => EntityKind::Person,
-            Batch::Duties(_) => EntityKind::Duty,
-            Batch::Groups(_) => EntityKind::Group,
-            Batch::Activities(_) => EntityKind::Activity,
-            Batch::Syllabuses(_) => EntityKind::Syllabus,
-            Batch::Programmes(_) => EntityKind::Programme,
-            Batch::Deleted(_) | Batch::Rejects(_) | Batch::Input(_) | Batch::Complete { .. } => {
-                return None;
-            }
-        })
-    }
-
     /// Number of entities, ids or rejects it carries.
     pub fn len(&self) -> usize {
+        if let Some(n) = self.entity_count() {
+            return n;
+        }
         match self {
-            Batch::Organisations(v) => v.len(),
-            Batch::Persons(v) => v.len(),
-            Batch::Duties(v) => v.len(),
-            Batch::Groups(v) => v.len(),
-            Batch::Activities(v) => v.len(),
-            Batch::Syllabuses(v) => v.len(),
-            Batch::Programmes(v) => v.len(),
             Batch::Deleted(d) => deleted_count(d),
             Batch::Rejects(v) => v.len(),
             Batch::Input(_) => 1,
-            Batch::Complete { .. } => 0,
+            _ => 0,
         }
     }
 
@@ -151,13 +194,10 @@ impl Batch {
 }
 
 fn deleted_count(d: &DeletedEntityIds) -> usize {
-    d.organisations.len()
-        + d.persons.len()
-        + d.duties.len()
-        + d.groups.len()
-        + d.activities.len()
-        + d.syllabuses.len()
-        + d.programmes.len()
+    EntityKind::ALL
+        .iter()
+        .map(|kind| skolsync_model::by_kind!(*kind, &d, |ids| ids.len()))
+        .sum()
 }
 
 /// What [`Source::read`] returns.
@@ -300,14 +340,10 @@ pub async fn collect(
         if let Some(kind) = batch.kind() {
             *summary.counts.entry(kind).or_default() += batch.len();
         }
+        let Some(batch) = batch.add_to(&mut snapshot) else {
+            continue;
+        };
         match batch {
-            Batch::Organisations(v) => snapshot.organisations.extend(v),
-            Batch::Persons(v) => snapshot.persons.extend(v),
-            Batch::Duties(v) => snapshot.duties.extend(v),
-            Batch::Groups(v) => snapshot.groups.extend(v),
-            Batch::Activities(v) => snapshot.activities.extend(v),
-            Batch::Syllabuses(v) => snapshot.syllabuses.extend(v),
-            Batch::Programmes(v) => snapshot.programmes.extend(v),
             Batch::Deleted(d) => {
                 summary.deleted += deleted_count(&d);
                 merge_deleted(&mut snapshot.deleted, d);
@@ -326,6 +362,8 @@ pub async fn collect(
                 summary.watermark = watermark;
                 complete = true;
             }
+            // Entity batches went into the snapshot above.
+            _ => {}
         }
     }
     if !complete {

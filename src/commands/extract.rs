@@ -26,7 +26,7 @@ use serde::Serialize;
 use skolsync::engine::{EXIT_ABORTED, EXIT_USAGE};
 use skolsync::pipeline::Pipeline;
 use skolsync::terminal::{escape, scrubbed};
-use skolsync_connectors::{Batch, ReadOptions, ReadProgress};
+use skolsync_connectors::{Batch, EntityVisitor, ReadOptions, ReadProgress};
 use skolsync_model::by_kind;
 use skolsync_model::ss12000::{EntityKind, SourceId};
 use skolsync_sink::file::JsonlFiles;
@@ -103,14 +103,11 @@ impl Outputs {
     }
 
     fn batch(&mut self, batch: &Batch) -> anyhow::Result<()> {
+        // Each kind goes to the file named as its endpoint (`persons`, …).
+        if let Some(written) = batch.visit_entities(self) {
+            return written;
+        }
         match batch {
-            Batch::Organisations(v) => self.write("organisations", v),
-            Batch::Persons(v) => self.write("persons", v),
-            Batch::Duties(v) => self.write("duties", v),
-            Batch::Groups(v) => self.write("groups", v),
-            Batch::Activities(v) => self.write("activities", v),
-            Batch::Syllabuses(v) => self.write("syllabuses", v),
-            Batch::Programmes(v) => self.write("programmes", v),
             Batch::Rejects(v) => self.write("rejects", v),
             Batch::Deleted(d) => {
                 for kind in EntityKind::ALL {
@@ -132,12 +129,21 @@ impl Outputs {
                 }
                 Ok(())
             }
-            Batch::Complete { .. } => Ok(()),
+            // Entity batches were written above; `Complete` carries nothing.
+            _ => Ok(()),
         }
     }
 
     fn finish(self) -> anyhow::Result<BTreeMap<&'static str, u64>> {
         Ok(self.0.finish()?)
+    }
+}
+
+impl EntityVisitor for Outputs {
+    type Error = anyhow::Error;
+
+    fn visit<T: Serialize>(&mut self, kind: EntityKind, entities: &[T]) -> anyhow::Result<()> {
+        self.write(kind.endpoint(), entities)
     }
 }
 
