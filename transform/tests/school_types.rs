@@ -76,3 +76,31 @@ fn an_unknown_school_type_rejects_the_enrolment_whatever_the_scope() {
     );
     assert_eq!(out.counts.persons.rejected, 1);
 }
+
+#[test]
+fn a_class_with_an_unusable_school_type_is_kept_with_a_warning_and_its_members_type() {
+    use skolsync_model::GroupType;
+    let mut m = common::municipality(300, 6, 0.0);
+    let class = m
+        .source
+        .groups
+        .iter_mut()
+        .find(|g| g.group_type == GroupType::Klass && g.school_type.is_some())
+        .unwrap();
+    class.school_type = Some(SourceSchoolType::Other("KLASSFORM".to_string()));
+    let id = class.id.as_str().to_string();
+    let before = common::run(&common::municipality(300, 6, 0.0), common::config());
+    let out = common::run(&m, common::config());
+    common::assert_counts_add_up(&out);
+    let row = out
+        .rejects
+        .iter()
+        .find(|r| r.source_id.as_deref() == Some(id.as_str()))
+        .expect("a warning row for the class");
+    assert_eq!(row.severity, Severity::Warning);
+    assert_eq!(row.value.as_deref(), Some("KLASSFORM"));
+    assert!(row.reason.contains("members' enrolments"), "{}", row.reason);
+    // The class still goes, typed from its members, as without the value.
+    assert_eq!(out.counts.groups.rejected, before.counts.groups.rejected);
+    assert_eq!(out.desired.groups.len(), before.desired.groups.len());
+}

@@ -9,6 +9,8 @@
 
 use polars::prelude::*;
 use skolsync_model::GroupType;
+use skolsync_model::reject::{Reject, Stage};
+use skolsync_model::ss12000::EntityKind;
 
 use super::common::{left, most_common, null_str};
 use super::enrolments::{E_P, E_PROBLEM, E_TYPE};
@@ -63,6 +65,7 @@ impl Run<'_, '_> {
         acts: &DataFrame,
         groups_first: LazyFrame,
     ) -> PolarsResult<DataFrame> {
+        self.warn_ignored_school_types();
         let cat = &self.t.catalogue;
         let base = src
             .groups
@@ -147,6 +150,38 @@ impl Run<'_, '_> {
 
 /// The first position of each group id (`g_id`, `g_first`): later records
 /// with the same id are duplicates.
+impl Run<'_, '_> {
+    /// A class or teaching group whose school type names no known type, or
+    /// adult education without a level (`KOMVUX`, `VUX`), is read as if it
+    /// had none ([`crate::frames`]: its type comes from its members'
+    /// enrolments); a warning says so, so the source can be fixed.
+    fn warn_ignored_school_types(&mut self) {
+        let sent = [GroupType::Klass, GroupType::Undervisning];
+        for group in &self.s.groups {
+            let Some(stype) = group.school_type.as_ref() else {
+                continue;
+            };
+            if !sent.contains(&group.group_type) || crate::frames::type_problem(stype).is_none() {
+                continue;
+            }
+            self.rejects.push(
+                Reject::new(
+                    Stage::Transform,
+                    EntityKind::Group,
+                    format!(
+                        "the group's school type `{}` is not one the provtjänst can use; it is ignored and the type is taken from the members' enrolments",
+                        stype.as_str()
+                    ),
+                )
+                .warning()
+                .id(group.id.as_str())
+                .subject(group.display_name.as_str())
+                .field("schoolType", Some(stype.as_str().to_string())),
+            );
+        }
+    }
+}
+
 pub(crate) fn groups_first(src: &SourceFrames) -> LazyFrame {
     src.groups
         .clone()
