@@ -402,6 +402,13 @@ fn source_faults_in_the_pipeline_file_hit_only_the_source() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(report.contains("syllabuses"), "{report}");
     assert!(report.contains("programmes"), "{report}");
+    // The table has no type for them, and the summary says why its
+    // warning column does not show them.
+    assert!(
+        stdout(&out).contains("2 of the warnings concern the read"),
+        "{}",
+        stdout(&out)
+    );
 
     let (out, report) = run("down", "unserved = [\"persons\"]");
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -167,9 +167,21 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
                 )
             })
             .collect();
+        // The table counts warnings per type; a warning about the read
+        // itself (a resource the server lacks, open-data) belongs to none.
+        let listed = by_severity.get("warning").copied().unwrap_or(0) as u64;
+        let per_type: u64 = report.counts.iter().map(|(_, c)| c.warning).sum();
+        let outside = if listed > per_type {
+            format!(
+                "; {} of the warnings concern the read, not a record of the table",
+                listed - per_type
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "Problems: {} (by school unit and reason in the report).",
+            "Problems: {}{outside} (by school unit and reason in the report).",
             list.join(", ")
         );
     }
