@@ -23,8 +23,8 @@ use serde::Serialize;
 use skolsync_model::PerKind;
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{
-    Activity, DeletedEntityIds, Duty, EntityKind, Group, Organisation, Person, Programme, Snapshot,
-    Syllabus,
+    Activity, DeletedEntityIds, Duty, EntityKind, Group, Organisation, Origins, Person, Programme,
+    Snapshot, Syllabus,
 };
 use tokio::sync::mpsc;
 
@@ -96,6 +96,12 @@ pub enum Batch {
     Deleted(DeletedEntityIds),
     /// Records that could not be read, each with where and why.
     Rejects(Vec<Reject>),
+    /// Where records sent (or about to be sent) came from: the file and line
+    /// of the first row that made each. File sources send them so that a
+    /// record the transform rejects later is located like one the reader
+    /// rejected; API sources send none (their records are located by
+    /// endpoint and id).
+    Origins(Origins),
     /// What one input (file, resource) looked like once read in full; sent
     /// before [`Batch::Complete`], once per input.
     Input(InputShape),
@@ -121,7 +127,11 @@ impl Batch {
             Batch::Activities(_) => EntityKind::Activity,
             Batch::Syllabuses(_) => EntityKind::Syllabus,
             Batch::Programmes(_) => EntityKind::Programme,
-            Batch::Deleted(_) | Batch::Rejects(_) | Batch::Input(_) | Batch::Complete { .. } => {
+            Batch::Deleted(_)
+            | Batch::Rejects(_)
+            | Batch::Origins(_)
+            | Batch::Input(_)
+            | Batch::Complete { .. } => {
                 return None;
             }
         })
@@ -139,6 +149,7 @@ impl Batch {
             Batch::Programmes(v) => v.len(),
             Batch::Deleted(d) => deleted_count(d),
             Batch::Rejects(v) => v.len(),
+            Batch::Origins(o) => o.len(),
             Batch::Input(_) => 1,
             Batch::Complete { .. } => 0,
         }
@@ -217,7 +228,7 @@ impl ReadProgress {
         match batch {
             Batch::Deleted(_) => self.deleted.fetch_add(n, Ordering::Relaxed),
             Batch::Rejects(_) => self.rejects.fetch_add(n, Ordering::Relaxed),
-            Batch::Complete { .. } | Batch::Input(_) => 0,
+            Batch::Complete { .. } | Batch::Input(_) | Batch::Origins(_) => 0,
             other => match other.kind() {
                 Some(kind) => self.entities[kind].fetch_add(n, Ordering::Relaxed),
                 None => 0,
@@ -321,6 +332,7 @@ pub async fn collect(
                 }
                 rejects.extend(v);
             }
+            Batch::Origins(o) => snapshot.origins.extend(o),
             Batch::Input(shape) => summary.inputs.push(shape),
             Batch::Complete { watermark } => {
                 summary.watermark = watermark;

@@ -132,7 +132,9 @@ impl Outputs {
                 }
                 Ok(())
             }
-            Batch::Complete { .. } => Ok(()),
+            // The extract's files carry no locations (its rejects have
+            // theirs).
+            Batch::Origins(_) | Batch::Complete { .. } => Ok(()),
         }
     }
 
