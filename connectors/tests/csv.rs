@@ -441,7 +441,11 @@ async fn every_record_of_a_csv_read_knows_its_file_and_first_line() {
         "id,given_name,family_name,civic_no\nb,Bo,Ek,20090127-2386\na,Anna,Ek,200901272385\n",
     )
     .unwrap();
-    let (snap, _, _) = read_dir(flat.path(), "kind = \"csv\"\nlayout = \"flat\"\ndir = \".\"\n").await;
+    let (snap, _, _) = read_dir(
+        flat.path(),
+        "kind = \"csv\"\nlayout = \"flat\"\ndir = \".\"\n",
+    )
+    .await;
     assert_eq!(
         snap.origins.get(EntityKind::Person, "a").as_deref(),
         Some("persons.csv:3")
