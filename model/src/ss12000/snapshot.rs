@@ -146,7 +146,11 @@ mod tests {
             Some("Personal.csv:4")
         );
         assert_eq!(origins.get(EntityKind::Group, "p1"), None);
-        assert_eq!(origins.files.len(), 3, "Other.csv was recorded, unused");
+        assert_eq!(
+            origins.files,
+            ["Elev.csv", "Personal.csv"],
+            "each file once"
+        );
         assert_eq!(origins.len(), 3);
     }
 
