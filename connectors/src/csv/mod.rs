@@ -6,7 +6,10 @@
 //! from the pupils file onto the class, enrolments onto persons) is kept as
 //! ids until the entity it belongs to is built. Every row that cannot be
 //! used becomes a [`Reject`] naming the file, the line, the column, the
-//! value (personnummer masked) and the reason; the rest is read. CSV files
+//! value (personnummer masked) and the reason; the rest is read. Every
+//! entity made also goes out with the file and line of the first row that
+//! made it ([`Batch::Origins`]), so that a record the transform rejects
+//! later is located the same way. CSV files
 //! carry no modification times, so a CSV read is always a full read
 //! (watermark `None`).
 //!
