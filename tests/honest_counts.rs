@@ -321,11 +321,9 @@ async fn a_problem_row_names_the_pupil_their_class_unit_and_origin() {
     );
     assert_eq!(problem.school_unit.as_deref(), Some(row[unit].as_str()));
     assert!(problem.school_unit_name.is_some(), "{problem:?}");
+    // Found after the read, yet located by the row that made the pupil.
     let origin = problem.location.as_deref().expect("where it came from");
-    assert!(
-        origin.contains("persons/") && origin.contains(&row[person]),
-        "{origin}"
-    );
+    assert_eq!(origin, format!("{STUDENTS_FILE}:2"));
     let masked = problem
         .civic_no
         .as_deref()
@@ -375,6 +373,59 @@ async fn a_problem_row_names_the_pupil_their_class_unit_and_origin() {
         .matches("<th>")
         .count();
     assert!(columns <= 4, "{columns} columns do not fit a laptop screen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_pupil_the_transform_rejects_is_located_by_file_and_line() {
+    let h = Harness::new().await;
+    let data = copy_template_data(&h);
+    let students = data.join(STUDENTS_FILE);
+    let mut rows = read_sheet(&students);
+    let (person, civic, unit) = (
+        column(&rows, "Person-ID"),
+        column(&rows, "Personnummer"),
+        column(&rows, "Skolenhetskod"),
+    );
+    // Line 5 repeats the personnummer of line 4 (the first holder keeps
+    // it); line 7 enrols its pupil at a school unit open-data does not
+    // know. The reader reads both fine; the transform rejects them.
+    rows[4][civic] = rows[3][civic].clone();
+    rows[6][unit] = "99999999".into();
+    let (twin, stranger) = (rows[4][person].clone(), rows[6][person].clone());
+    write_sheet(&students, &rows);
+    let path = h.copy("csv-template-to-skolverket.toml");
+
+    let result = h.run(&path).await;
+    assert_eq!(result.exit_code(), 3, "{}", result.terminal_summary());
+    assert_every_record_counted(&result.report);
+    let json = report_json(&result);
+    let problems = json["problems"].as_array().expect("problem rows");
+    let rows_of = |id: &str| -> Vec<(String, String)> {
+        problems
+            .iter()
+            .filter(|p| p["source_id"] == id && p["severity"] == "rejected")
+            .map(|p| {
+                (
+                    p["location"].as_str().unwrap_or_default().to_string(),
+                    p["reason"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let twin_rows = rows_of(&twin);
+    assert_eq!(twin_rows.len(), 1, "{json:#}");
+    assert_eq!(
+        twin_rows[0].0,
+        format!("{STUDENTS_FILE}:5"),
+        "{twin_rows:?}"
+    );
+    let stranger_rows = rows_of(&stranger);
+    assert!(!stranger_rows.is_empty(), "{json:#}");
+    for (location, reason) in &stranger_rows {
+        assert_eq!(location, &format!("{STUDENTS_FILE}:7"), "{reason}");
+    }
+    // The first holder of the personnummer is no problem row at all.
+    assert!(rows_of(&rows[3][person]).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

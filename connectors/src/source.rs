@@ -23,8 +23,8 @@ use serde::Serialize;
 use skolsync_model::PerKind;
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{
-    Activity, DeletedEntityIds, Duty, EntityKind, Group, Organisation, Person, Programme, Snapshot,
-    Syllabus,
+    Activity, DeletedEntityIds, Duty, EntityKind, Group, Organisation, Origins, Person, Programme,
+    Snapshot, Syllabus,
 };
 use tokio::sync::mpsc;
 
@@ -89,6 +89,12 @@ macro_rules! batch_kinds {
         Deleted(DeletedEntityIds),
         /// Records that could not be read, each with where and why.
         Rejects(Vec<Reject>),
+        /// Where records sent (or about to be sent) came from: the file and
+        /// line of the first row that made each. File sources send them so
+        /// that a record the transform rejects later is located like one the
+        /// reader rejected; API sources send none (their records are located
+        /// by endpoint and id).
+        Origins(Origins),
         /// What one input (file, resource) looked like once read in full; sent
         /// before [`Batch::Complete`], once per input.
         Input(InputShape),
@@ -182,6 +188,7 @@ impl Batch {
         match self {
             Batch::Deleted(d) => deleted_count(d),
             Batch::Rejects(v) => v.len(),
+            Batch::Origins(o) => o.len(),
             Batch::Input(_) => 1,
             _ => 0,
         }
@@ -257,7 +264,7 @@ impl ReadProgress {
         match batch {
             Batch::Deleted(_) => self.deleted.fetch_add(n, Ordering::Relaxed),
             Batch::Rejects(_) => self.rejects.fetch_add(n, Ordering::Relaxed),
-            Batch::Complete { .. } | Batch::Input(_) => 0,
+            Batch::Complete { .. } | Batch::Input(_) | Batch::Origins(_) => 0,
             other => match other.kind() {
                 Some(kind) => self.entities[kind].fetch_add(n, Ordering::Relaxed),
                 None => 0,
@@ -357,6 +364,7 @@ pub async fn collect(
                 }
                 rejects.extend(v);
             }
+            Batch::Origins(o) => snapshot.origins.extend(o),
             Batch::Input(shape) => summary.inputs.push(shape),
             Batch::Complete { watermark } => {
                 summary.watermark = watermark;

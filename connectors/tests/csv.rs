@@ -357,3 +357,109 @@ fn a_flat_layout_names_its_missing_folder_or_named_files() {
     std::fs::write(dir.path().join("export/people.csv"), "id\n").unwrap();
     assert!(source.missing_files().is_empty());
 }
+
+#[tokio::test]
+async fn every_record_of_a_csv_read_knows_its_file_and_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let students = "Person-ID;Federationsanvändarnamn;Personnummer;Förnamn;Efternamn;Skolform;Skolenhetskod;Årskurs;Klass;Ämnesgrupper\n\
+                    p1;p1@edu.x;20090127-2386;Anna;Ek;GR;31279295;6;k1;g1\n\
+                    p1;p1@edu.x;200901272385;Anna;Ek;GR;31279295;6;k1;g1\n\
+                    p2;p2@edu.x;20100315-6781;Bo;Ek;GR;31279295;6;k1;\n\
+                    p1;p1@edu.x;200901272385;Anna;Ek;GR;22222222;6;;\n";
+    write_excel(dir.path(), STUDENTS, students);
+    write_excel(
+        dir.path(),
+        STAFF,
+        "Person-ID;Tjänstgörings-ID;Personnummer;Förnamn;Efternamn;Federationsanvändarnamn;Skolenhetskod;Personalkategori;Ämnesgrupper\n\
+         t1;d1;19121212-1212;Tea;Ek;t1@edu.x;31279295;Lärare;g1\n",
+    );
+    write_excel(
+        dir.path(),
+        CLASSES,
+        "Klass-ID;Klass;Skolform;Skolenhetskod\nk1;6A;GR;31279295\n",
+    );
+    write_excel(
+        dir.path(),
+        GROUPS,
+        "Grupp-ID;Ämnesgrupp;Skolform;Provaktivitetsnamn;Skolenhetskod\nx;x;;;\ng1;Ma 6A;GR;GRGRMAT01_6;31279295\n",
+    );
+    let (snap, rejects, _) = read_dir(dir.path(), &template_toml("")).await;
+    assert_eq!(snap.persons.len(), 3, "{rejects:?}");
+    assert_eq!(snap.activities.len(), 1, "{rejects:?}");
+    let origin = |kind: EntityKind, id: &str| snap.origins.get(kind, id);
+    let unit = |code: &str| {
+        skolsync_model::ids::SchoolUnitCode::new(code)
+            .skolverket_id()
+            .to_string()
+    };
+    // p1's first row is rejected (check digit): the first row that made
+    // the person is line 3, not the later enrolment on line 5.
+    assert_eq!(
+        origin(EntityKind::Person, "p1").as_deref(),
+        Some("Elevinskrivningar.csv:3")
+    );
+    assert_eq!(
+        origin(EntityKind::Person, "p2").as_deref(),
+        Some("Elevinskrivningar.csv:4")
+    );
+    assert_eq!(
+        origin(EntityKind::Person, "t1").as_deref(),
+        Some("Personalstjänstgöringar.csv:2")
+    );
+    assert_eq!(
+        origin(EntityKind::Duty, "d1").as_deref(),
+        Some("Personalstjänstgöringar.csv:2")
+    );
+    assert_eq!(
+        origin(EntityKind::Group, "k1").as_deref(),
+        Some("Klasser.csv:2")
+    );
+    assert_eq!(
+        origin(EntityKind::Group, "g1").as_deref(),
+        Some("Ämnesgrupp & provaktiviteter.csv:3")
+    );
+    let activity = snap.activities[0].id.as_str();
+    assert_eq!(
+        origin(EntityKind::Activity, activity).as_deref(),
+        Some("Ämnesgrupp & provaktiviteter.csv:3")
+    );
+    assert_eq!(
+        origin(EntityKind::Organisation, &unit("22222222")).as_deref(),
+        Some("Elevinskrivningar.csv:5")
+    );
+    assert_eq!(
+        origin(EntityKind::Organisation, &unit("31279295")).as_deref(),
+        Some("Elevinskrivningar.csv:3")
+    );
+    let entities: usize = EntityKind::ALL.iter().map(|k| snap.count(*k)).sum();
+    assert_eq!(snap.origins.len(), entities, "every entity is located");
+
+    // The flat layout locates its records the same way.
+    let flat = tempfile::tempdir().unwrap();
+    std::fs::write(
+        flat.path().join("persons.csv"),
+        "id,given_name,family_name,civic_no\nb,Bo,Ek,20090127-2386\na,Anna,Ek,200901272385\n",
+    )
+    .unwrap();
+    let (snap, _, _) = read_dir(
+        flat.path(),
+        "kind = \"csv\"\nlayout = \"flat\"\ndir = \".\"\n",
+    )
+    .await;
+    assert_eq!(
+        snap.origins.get(EntityKind::Person, "a").as_deref(),
+        Some("persons.csv:3")
+    );
+    assert_eq!(snap.origins.get(EntityKind::Person, "b"), None, "rejected");
+}
+
+#[tokio::test]
+async fn api_sources_locate_records_by_endpoint_not_by_origin() {
+    let sandbox = common::sandbox(50, |_| {}).await;
+    let source = common::source(&common::educloud_toml(&sandbox, ""));
+    let (snap, _, _) = read_all(source.as_ref(), ReadOptions::default())
+        .await
+        .unwrap();
+    assert!(!snap.persons.is_empty());
+    assert!(snap.origins.is_empty());
+}

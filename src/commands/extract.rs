@@ -129,7 +129,9 @@ impl Outputs {
                 }
                 Ok(())
             }
-            // Entity batches were written above; `Complete` carries nothing.
+            // Entity batches were written above; the extract's files carry
+            // no locations (its rejects have theirs); `Complete` carries
+            // nothing.
             _ => Ok(()),
         }
     }

@@ -24,7 +24,7 @@ use skolsync_connectors::{ReadAnomaly, ReadOptions, ReadProgress, ReadSummary};
 use skolsync_model::ObjectType;
 use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER};
 use skolsync_model::reject::{Reject, Severity};
-use skolsync_model::ss12000::Snapshot;
+use skolsync_model::ss12000::{Origins, Snapshot};
 use skolsync_model::{PerType, by_type};
 use skolsync_sink::Sink;
 use skolsync_transform::crosswalk::Crosswalk;
@@ -235,13 +235,14 @@ fn masked_civic_numbers(snapshot: &Snapshot, rejects: &[Reject]) -> HashMap<Stri
 /// Makes every reject identify its record the way the people who fix the
 /// source do: the name (a person's with class, a group's), the school
 /// unit's name beside its code, and where it came from — the reader's file
-/// and line or endpoint and page when it found the problem, else the
+/// and line or endpoint and page when it found the problem, else the file
+/// and line the record was read from (`origins`: file sources), else the
 /// source and the record's endpoint and id (`… persons/p-1`).
 fn identify(
     rejects: &mut [Reject],
     names: &HashMap<(skolsync_model::ss12000::EntityKind, String), String>,
     units: &HashMap<String, String>,
-    origin: &str,
+    (origin, origins): (&str, &Origins),
 ) {
     for r in rejects {
         // The snapshot's name says more (a pupil's class) than the
@@ -258,7 +259,9 @@ fn identify(
         }
         if r.location.is_none() {
             r.location = Some(match &r.source_id {
-                Some(id) => format!("{origin}: {}/{id}", r.entity.endpoint()),
+                Some(id) => origins
+                    .get(r.entity, id)
+                    .unwrap_or_else(|| format!("{origin}: {}/{id}", r.entity.endpoint())),
                 None => format!("{origin}: {}", r.entity.endpoint()),
             });
         }
@@ -337,7 +340,7 @@ pub async fn prepare_with(
                 r.school_unit = Some(code.clone());
             }
         }
-        identify(&mut all, &names, &units, &origin);
+        identify(&mut all, &names, &units, (&origin, &snapshot.origins));
         for r in &mut all {
             if r.entity == skolsync_model::ss12000::EntityKind::Person
                 && r.civic_no.is_none()

@@ -89,6 +89,7 @@ fn source_snapshot(m: &mut Municipality) -> (Snapshot, OpenData) {
         syllabuses: std::mem::take(&mut source.syllabuses),
         programmes: std::mem::take(&mut source.programmes),
         deleted: Default::default(),
+        origins: Default::default(),
     };
     snapshot.groups.retain(|g| keep(EntityKind::Group, &g.id));
     snapshot

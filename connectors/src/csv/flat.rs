@@ -148,6 +148,7 @@ fn entities<E>(
         let (id, entity) = build(&mut r);
         let ok = r.ok(out, id)?;
         if let Some(entity) = complete(id, entity.filter(|_| ok)) {
+            out.origin(t.entity(), id, row.at())?;
             out.push(&mut batch, entity, wrap)?;
         }
     }

@@ -6,7 +6,10 @@
 //! from the pupils file onto the class, enrolments onto persons) is kept as
 //! ids until the entity it belongs to is built. Every row that cannot be
 //! used becomes a [`Reject`] naming the file, the line, the column, the
-//! value (personnummer masked) and the reason; the rest is read. CSV files
+//! value (personnummer masked) and the reason; the rest is read. Every
+//! entity made also goes out with the file and line of the first row that
+//! made it ([`Batch::Origins`]), so that a record the transform rejects
+//! later is located the same way. CSV files
 //! carry no modification times, so a CSV read is always a full read
 //! (watermark `None`).
 //!
@@ -29,7 +32,7 @@ use skolsync_model::CivicNo;
 use skolsync_model::codes::SourceSchoolType;
 use skolsync_model::ids::SchoolUnitCode;
 use skolsync_model::reject::{Reject, Stage};
-use skolsync_model::ss12000::{EntityKind, RawCivicNo};
+use skolsync_model::ss12000::{EntityKind, Origins, RawCivicNo};
 use uuid::Uuid;
 
 pub use config::{
@@ -176,10 +179,14 @@ impl At<'_> {
     }
 }
 
-/// Batches going out: entities gather into chunks, rejects too.
+/// Batches going out: entities gather into chunks, rejects and origins
+/// too.
 pub(crate) struct Out<'a> {
     emitter: &'a Emitter,
     rejects: Vec<Reject>,
+    /// Where the entities made since the last [`Batch::Origins`] came from;
+    /// sent in chunks, so a large read never holds them all here too.
+    origins: Origins,
 }
 
 impl<'a> Out<'a> {
@@ -187,7 +194,26 @@ impl<'a> Out<'a> {
         Out {
             emitter,
             rejects: Vec::new(),
+            origins: Origins::default(),
         }
+    }
+
+    /// Records that the `entity` record `id` was made from the row `at`
+    /// (the first row of it that made it: the snapshot keeps the first
+    /// location of every record), so that a reject of the record after the
+    /// read names the file and line too.
+    pub(crate) fn origin(
+        &mut self,
+        entity: EntityKind,
+        id: &str,
+        at: At<'_>,
+    ) -> Result<(), Stopped> {
+        self.origins.record(entity, id, at.file, at.line);
+        if self.origins.len() >= CHUNK {
+            self.emitter
+                .emit_blocking(Batch::Origins(std::mem::take(&mut self.origins)))?;
+        }
+        Ok(())
     }
 
     pub(crate) fn reject(&mut self, reject: Reject) -> Result<(), Stopped> {
@@ -240,8 +266,10 @@ impl<'a> Out<'a> {
         self.emitter.emit_blocking(batch)
     }
 
-    /// Sends the remaining rejects.
+    /// Sends the remaining rejects and origins.
     pub(crate) fn finish(mut self) -> Result<(), Stopped> {
+        self.emitter
+            .emit_blocking(Batch::Origins(std::mem::take(&mut self.origins)))?;
         self.emitter
             .emit_blocking(Batch::Rejects(std::mem::take(&mut self.rejects)))
     }

@@ -505,10 +505,27 @@ impl State {
             },
             enrolments: Vec::new(),
         };
+        out.origin(EntityKind::Person, f.id, at)?;
         let i = self.persons.len();
         self.persons.push(person);
         self.person_index.insert(f.id.to_string(), i);
         Ok(Some(i))
+    }
+}
+
+impl State {
+    /// The school types seen at unit `code`, named on the row `at`; the
+    /// first row naming a unit locates its organisation element.
+    fn unit(
+        &mut self,
+        out: &mut Out<'_>,
+        at: At<'_>,
+        code: &str,
+    ) -> Result<&mut BTreeSet<SourceSchoolType>, SourceError> {
+        if !self.units.contains_key(code) {
+            out.origin(EntityKind::Organisation, &school_unit_id(code), at)?;
+        }
+        Ok(self.units.entry(code.to_string()).or_default())
     }
 }
 
@@ -645,11 +662,7 @@ fn student(
         education_code: (!education_code.is_empty()).then(|| education_code.to_string()),
         programme: None,
     });
-    state
-        .units
-        .entry(code.to_string())
-        .or_default()
-        .insert(school_type);
+    state.unit(out, at, code)?.insert(school_type);
     Ok(())
 }
 
@@ -738,7 +751,8 @@ fn duty(
         return Ok(None);
     }
     seen.insert(duty_id.clone(), row.line);
-    state.units.entry(code.to_string()).or_default();
+    out.origin(EntityKind::Duty, &duty_id, at)?;
+    state.unit(out, at, code)?;
     for group in list(cols.get(row, SUBJECT_GROUPS)) {
         state
             .teachers

@@ -41,7 +41,7 @@ pub use envelope::{DeletedEntities, DeletedEntityIds, Page};
 pub use kind::EntityKind;
 pub use organisation::Organisation;
 pub use person::{Email, Enrolment, ExternalIdentifier, Person, RawCivicNo};
-pub use snapshot::Snapshot;
+pub use snapshot::{Origins, Snapshot};
 pub use syllabus::{Programme, Syllabus};
 pub use teaching::{
     Activity, ActivityEmbedded, Duty, Group, GroupMembership, InlineSubject, TeacherAssignment,

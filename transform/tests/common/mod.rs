@@ -24,6 +24,7 @@ pub fn snapshot_of(source: &SourceData) -> Snapshot {
         syllabuses: source.syllabuses.clone(),
         programmes: source.programmes.clone(),
         deleted: Default::default(),
+        origins: Default::default(),
     }
 }
 

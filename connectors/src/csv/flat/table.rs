@@ -76,6 +76,11 @@ impl Table {
         })
     }
 
+    /// The kind of the records it holds.
+    pub(super) fn entity(&self) -> EntityKind {
+        self.entity
+    }
+
     /// The column `field` is read from, as configured.
     pub(super) fn column_name<'a>(&'a self, field: &'a str) -> &'a str {
         self.columns.column_name(field)

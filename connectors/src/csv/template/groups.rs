@@ -175,10 +175,9 @@ fn read_group_sheet(
                 return Ok(());
             };
             state
-                .units
-                .entry(g.code.to_string())
-                .or_default()
+                .unit(out, row.at(), g.code)?
                 .insert(g.school_type.clone());
+            out.origin(EntityKind::Group, g.id, row.at())?;
             let members = memberships((kind.members)(state).remove(g.id));
             out.push(
                 &mut groups,
@@ -244,7 +243,9 @@ pub(super) fn read_subject_groups(
             if test.is_empty() {
                 return Ok(());
             }
-            out.push(&mut activities, activity(state, g, test), Batch::Activities)?;
+            let activity = activity(state, g, test);
+            out.origin(EntityKind::Activity, activity.id.as_str(), row.at())?;
+            out.push(&mut activities, activity, Batch::Activities)?;
             Ok(())
         },
     )?;
