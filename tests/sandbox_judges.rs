@@ -211,3 +211,52 @@ async fn partial_job_statuses_are_waited_out() {
         assert_eq!(h.store().created(kind).len() as u64, c.created, "{kind}");
     }
 }
+
+/// A service whose `isCompleted` says `true` before every entity is listed
+/// (the sandbox's `completed_early`): the client reads short job statuses,
+/// waits for the rest without sending anything again, and everything lands
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_reported_complete_too_early_is_waited_out_without_resending() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        students: support::STUDENTS,
+        seed: support::SEED,
+        job_settle_delay: Duration::from_millis(20),
+        provisioning: ProvisioningOptions {
+            entity_interval: Duration::from_millis(3),
+            unsettled: UnsettledListing::Absent,
+            completed_early: true,
+            ..ProvisioningOptions::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let h = Harness {
+        sandbox,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let path = h.copy("demo.toml");
+    let result = h.run(&path).await;
+    support::assert_success(&result);
+    let requests = h.store().requests();
+    let jobs = requests
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.contains("/bulk") && r.status == 202)
+        .count();
+    let full_reads = requests
+        .iter()
+        .filter(|r| {
+            r.method == "GET" && r.path.contains("/bulk/jobs/") && !r.path.ends_with("/isCompleted")
+        })
+        .count();
+    // Some statuses were read short and read again.
+    assert!(full_reads > jobs, "{jobs} jobs, {full_reads} full reads");
+    for kind in KINDS {
+        let c = result.report.counts.get(kind);
+        assert!(c.in_scope > 0, "{kind}");
+        assert_eq!(c.created, c.in_scope, "{kind}: {c:#?}");
+        // Each entity was created once: none was re-sent for being absent.
+        assert_eq!(h.store().created(kind).len() as u64, c.created, "{kind}");
+    }
+}

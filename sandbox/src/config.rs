@@ -430,6 +430,11 @@ pub struct ProvisioningOptions {
     /// tokens for, besides the sandbox's own (a recording or validating
     /// proxy in front of it); the API accepts tokens for any of them.
     pub token_locations: Vec<String>,
+    /// `isCompleted` answers `true` as soon as a job's first entity has
+    /// settled, as an eventually consistent service might, so a client
+    /// that trusts it reads partial job statuses and must wait for the
+    /// rest. Not documented behaviour of the real service; off by default.
+    pub completed_early: bool,
 }
 
 impl Default for ProvisioningOptions {
@@ -442,6 +447,7 @@ impl Default for ProvisioningOptions {
             entity_interval: Duration::from_millis(1),
             unsettled: UnsettledListing::Pending,
             token_locations: Vec::new(),
+            completed_early: false,
         }
     }
 }

@@ -412,10 +412,7 @@ fn build_services(
         config.job_settle_delay,
         issuer.bearer_verifier(),
     )
-    .with_settling(
-        config.provisioning.entity_interval,
-        config.provisioning.unsettled,
-    )
+    .with_settling(&config.provisioning)
     .with_base_url(provisioning_url);
     let educloud_settings = EduCloudSettings::from_config(config);
     let educloud_tokens = educloud_settings.tokens.clone();

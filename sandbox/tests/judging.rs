@@ -16,7 +16,9 @@ use skolsync_model::open_data::{
     OrganisationReference, Programme, SchoolUnit, SchoolUnitSchoolType, SchoolYear, Status,
 };
 use skolsync_sandbox::provisioning::{ClientIdentity, ProvisioningState, TokenCheck, router};
-use skolsync_sandbox::{Catalogue, FaultSwitch, Faults, Limits, UnsettledListing};
+use skolsync_sandbox::{
+    Catalogue, FaultSwitch, Faults, Limits, ProvisioningOptions, UnsettledListing,
+};
 use uuid::Uuid;
 
 const TOKEN: &str = "own-huvudman";
@@ -142,7 +144,11 @@ impl Api {
             Duration::from_millis(100),
             check,
         )
-        .with_settling(interval, unsettled);
+        .with_settling(&ProvisioningOptions {
+            entity_interval: interval,
+            unsettled,
+            ..ProvisioningOptions::default()
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move {

@@ -60,6 +60,12 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub job_status_omits_pending: bool,
 
+    /// `isCompleted` says `true` as soon as a job's first entity settled
+    /// (an eventually consistent service), so clients must wait for the
+    /// entities a job status does not list yet.
+    #[arg(long)]
+    pub job_completed_early: bool,
+
     /// Serve the Provisioning API over plain HTTP instead of HTTPS (with a
     /// certificate of the sandbox CA, `ca_cert`).
     #[arg(long)]
@@ -164,6 +170,7 @@ impl SandboxArgs {
                     UnsettledListing::Pending
                 },
                 token_locations: self.token_locations.clone(),
+                completed_early: self.job_completed_early,
             },
             faults: Faults {
                 rate_limit_burst: self.fault_429_burst,

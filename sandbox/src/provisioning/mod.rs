@@ -238,14 +238,15 @@ impl ProvisioningState {
         self
     }
 
-    /// Jobs settle entity by entity, `interval` apart (see
+    /// Jobs settle entity by entity as `options` say (see
     /// [`ProvisioningOptions`](crate::config::ProvisioningOptions)); without
     /// this a job settles at once. Call before the state is shared.
-    pub fn with_settling(mut self, interval: Duration, unsettled: UnsettledListing) -> Self {
+    pub fn with_settling(mut self, options: &crate::config::ProvisioningOptions) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.settling = Settling {
-                interval,
-                unsettled,
+                interval: options.entity_interval,
+                unsettled: options.unsettled,
+                completed_early: options.completed_early,
             };
         }
         self

@@ -57,6 +57,9 @@ pub struct Settling {
     pub interval: Duration,
     /// How the job status lists entities not settled yet.
     pub unsettled: UnsettledListing,
+    /// `isCompleted` is `true` once the first entity has settled
+    /// ([`crate::config::ProvisioningOptions::completed_early`]).
+    pub completed_early: bool,
 }
 
 /// The entities of a job waiting to be processed, *last first* (the next
@@ -561,7 +564,9 @@ impl Store {
     pub(crate) fn job_completed(&self, kind: ObjectType, id: Uuid) -> Option<bool> {
         let inner = self.settled();
         let job = inner.jobs.get(&id)?;
-        (job.kind == kind).then_some(matches!(job.work, Work::Done))
+        let done =
+            matches!(job.work, Work::Done) || (job.settling.completed_early && job.settled > 0);
+        (job.kind == kind).then_some(done)
     }
 
     pub(crate) fn record(&self, request: RequestRecord) {
