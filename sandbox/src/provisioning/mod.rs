@@ -160,7 +160,7 @@ pub use skolsync_model::eppn::resembles_name as eppn_resembles_name;
 use store::Settling;
 pub use store::{Change, ChangeKind, RequestRecord, Store};
 
-use crate::config::{FaultSwitch, Limits, UnsettledListing};
+use crate::config::{FaultSwitch, Limits};
 use crate::world::Catalogue;
 
 /// Checks a bearer token: the client identity, or why it is refused.
