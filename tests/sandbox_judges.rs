@@ -159,20 +159,17 @@ async fn a_pupil_at_a_unit_outside_the_provtjanst_is_rejected_by_the_service_wit
     }
 }
 
-/// Jobs whose status lists only the entities settled so far (the rest left
-/// out, as the spec allows) are waited out: everything lands, nothing is
-/// sent twice, and the run adds up.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partial_job_statuses_are_waited_out() {
+/// Runs the demo pipeline against a sandbox whose jobs settle as
+/// `provisioning` says; returns the bulk jobs started and the full job
+/// statuses read, after checking that everything in scope landed and that
+/// no entity was created twice (none re-sent for being absent from a
+/// status).
+async fn demo_against(provisioning: ProvisioningOptions) -> (usize, usize) {
     let sandbox = Sandbox::start(SandboxConfig {
         students: support::STUDENTS,
         seed: support::SEED,
         job_settle_delay: Duration::from_millis(20),
-        provisioning: ProvisioningOptions {
-            entity_interval: Duration::from_millis(4),
-            unsettled: UnsettledListing::Absent,
-            ..ProvisioningOptions::default()
-        },
+        provisioning,
         ..SandboxConfig::default()
     })
     .await
@@ -184,8 +181,13 @@ async fn partial_job_statuses_are_waited_out() {
     let path = h.copy("demo.toml");
     let result = h.run(&path).await;
     support::assert_success(&result);
-    // Every job's outcome was read in full (the client may poll the cheap
-    // `isCompleted` first; a full read before that would see a short list).
+    for kind in KINDS {
+        let c = result.report.counts.get(kind);
+        assert!(c.in_scope > 0, "{kind}");
+        assert_eq!(c.created, c.in_scope, "{kind}: {c:#?}");
+        assert_eq!(h.store().count(kind) as u64, c.created, "{kind}");
+        assert_eq!(h.store().created(kind).len() as u64, c.created, "{kind}");
+    }
     let requests = h.store().requests();
     let jobs = requests
         .iter()
@@ -197,19 +199,26 @@ async fn partial_job_statuses_are_waited_out() {
             r.method == "GET" && r.path.contains("/bulk/jobs/") && !r.path.ends_with("/isCompleted")
         })
         .count();
+    (jobs, full_reads)
+}
+
+/// Jobs whose status lists only the entities settled so far (the rest left
+/// out, as the spec allows) are waited out: everything lands, nothing is
+/// sent twice, and the run adds up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_job_statuses_are_waited_out() {
+    let (jobs, full_reads) = demo_against(ProvisioningOptions {
+        entity_interval: Duration::from_millis(4),
+        unsettled: UnsettledListing::Absent,
+        ..ProvisioningOptions::default()
+    })
+    .await;
+    // Every job's outcome was read in full (the client may poll the cheap
+    // `isCompleted` first; a full read before that would see a short list).
     assert!(
         jobs > 0 && full_reads >= jobs,
         "{jobs} jobs, {full_reads} reads"
     );
-    let counts = &result.report.counts;
-    for kind in KINDS {
-        let c = counts.get(kind);
-        assert!(c.in_scope > 0, "{kind}");
-        assert_eq!(c.created, c.in_scope, "{kind}: {c:#?}");
-        assert_eq!(h.store().count(kind) as u64, c.created, "{kind}");
-        // Each entity was created once: none was re-sent for being absent.
-        assert_eq!(h.store().created(kind).len() as u64, c.created, "{kind}");
-    }
 }
 
 /// A service whose `isCompleted` says `true` before every entity is listed
@@ -218,45 +227,13 @@ async fn partial_job_statuses_are_waited_out() {
 /// exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_reported_complete_too_early_is_waited_out_without_resending() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        students: support::STUDENTS,
-        seed: support::SEED,
-        job_settle_delay: Duration::from_millis(20),
-        provisioning: ProvisioningOptions {
-            entity_interval: Duration::from_millis(3),
-            unsettled: UnsettledListing::Absent,
-            completed_early: true,
-            ..ProvisioningOptions::default()
-        },
-        ..SandboxConfig::default()
+    let (jobs, full_reads) = demo_against(ProvisioningOptions {
+        entity_interval: Duration::from_millis(3),
+        unsettled: UnsettledListing::Absent,
+        completed_early: true,
+        ..ProvisioningOptions::default()
     })
-    .await
-    .expect("sandbox starts");
-    let h = Harness {
-        sandbox,
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let path = h.copy("demo.toml");
-    let result = h.run(&path).await;
-    support::assert_success(&result);
-    let requests = h.store().requests();
-    let jobs = requests
-        .iter()
-        .filter(|r| r.method != "GET" && r.path.contains("/bulk") && r.status == 202)
-        .count();
-    let full_reads = requests
-        .iter()
-        .filter(|r| {
-            r.method == "GET" && r.path.contains("/bulk/jobs/") && !r.path.ends_with("/isCompleted")
-        })
-        .count();
+    .await;
     // Some statuses were read short and read again.
     assert!(full_reads > jobs, "{jobs} jobs, {full_reads} full reads");
-    for kind in KINDS {
-        let c = result.report.counts.get(kind);
-        assert!(c.in_scope > 0, "{kind}");
-        assert_eq!(c.created, c.in_scope, "{kind}: {c:#?}");
-        // Each entity was created once: none was re-sent for being absent.
-        assert_eq!(h.store().created(kind).len() as u64, c.created, "{kind}");
-    }
 }
