@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Delivery;
+use crate::file::Format;
 use crate::file::config::{Content, FileConfig};
 use crate::skolverket::config::SkolverketConfig;
 
@@ -40,26 +41,41 @@ pub fn sandbox_redirect(
     }
 }
 
+/// Which component a `[sink]` section is for: the Provisioning API, or the
+/// file sink in one of its formats.
+#[derive(Debug, Clone, Copy)]
+pub enum SinkComponent<'a> {
+    /// Skolverket's Provisioning API.
+    Skolverket(&'a SkolverketConfig),
+    /// Files of one format.
+    File(Format, &'a FileConfig),
+}
+
 impl SinkConfig {
+    /// The component this section configures: the one place that knows
+    /// which kinds write files, and in which format.
+    pub fn component(&self) -> SinkComponent<'_> {
+        match self {
+            SinkConfig::Skolverket(c) => SinkComponent::Skolverket(c),
+            SinkConfig::Jsonl(c) => SinkComponent::File(Format::Jsonl, c),
+            SinkConfig::Csv(c) => SinkComponent::File(Format::Csv, c),
+            SinkConfig::Parquet(c) => SinkComponent::File(Format::Parquet, c),
+        }
+    }
+
     /// The `kind` value.
     pub fn kind(&self) -> &'static str {
-        match self {
-            SinkConfig::Skolverket(_) => "skolverket",
-            SinkConfig::Jsonl(_) => "jsonl",
-            SinkConfig::Csv(_) => "csv",
-            SinkConfig::Parquet(_) => "parquet",
+        match self.component() {
+            SinkComponent::Skolverket(_) => "skolverket",
+            SinkComponent::File(format, _) => format.extension(),
         }
     }
 
     /// What a pipeline with this sink does: export the source as SS 12000
     /// files (a file sink with `content = "ss12000"`) or carry out a plan.
     pub fn delivery(&self) -> Delivery {
-        match self {
-            SinkConfig::Jsonl(c) | SinkConfig::Csv(c) | SinkConfig::Parquet(c)
-                if c.content == Content::Ss12000 =>
-            {
-                Delivery::Snapshot
-            }
+        match self.component() {
+            SinkComponent::File(_, c) if c.content == Content::Ss12000 => Delivery::Snapshot,
             _ => Delivery::Plan,
         }
     }
@@ -67,9 +83,9 @@ impl SinkConfig {
     /// The Open-data API of the sink's environment, for a transform that
     /// names none (only the `skolverket` sink implies one).
     pub fn open_data_url(&self) -> Option<String> {
-        match self {
-            SinkConfig::Skolverket(c) => c.open_data_url(),
-            SinkConfig::Jsonl(_) | SinkConfig::Csv(_) | SinkConfig::Parquet(_) => None,
+        match self.component() {
+            SinkComponent::Skolverket(c) => c.open_data_url(),
+            SinkComponent::File(..) => None,
         }
     }
 }

@@ -26,7 +26,7 @@ use skolsync_model::BuildContext;
 use async_trait::async_trait;
 use skolsync_model::plan::{Outcome, Plan};
 
-pub use config::SinkConfig;
+pub use config::{SinkComponent, SinkConfig};
 pub use error::{ConfigError, ConfigErrors, SinkError};
 pub use skolverket::{Resources, SkolverketSink};
 pub use summary::{ApplySummary, CallStats, CheckReport, KindCounts, SnapshotSummary};
@@ -88,19 +88,14 @@ pub fn snapshot_writer(
     config: &SinkConfig,
     ctx: &BuildContext,
 ) -> Result<file::SnapshotWriter, ConfigErrors> {
-    let (format, c) = match config {
-        SinkConfig::Skolverket(_) => {
-            return Err(ConfigError::Invalid {
-                field: "kind",
-                message: "`skolverket` takes plans, not SS 12000 snapshots".to_string(),
-            }
-            .into());
+    match config.component() {
+        SinkComponent::File(format, c) => Ok(file::SnapshotWriter::new(format, c, ctx)?),
+        SinkComponent::Skolverket(_) => Err(ConfigError::Invalid {
+            field: "kind",
+            message: format!("`{}` takes plans, not SS 12000 snapshots", config.kind()),
         }
-        SinkConfig::Jsonl(c) => (file::Format::Jsonl, c),
-        SinkConfig::Csv(c) => (file::Format::Csv, c),
-        SinkConfig::Parquet(c) => (file::Format::Parquet, c),
-    };
-    Ok(file::SnapshotWriter::new(format, c, ctx)?)
+        .into()),
+    }
 }
 
 /// Builds the sink a `[sink]` section describes, reporting every problem
@@ -108,13 +103,8 @@ pub fn snapshot_writer(
 /// context's folder (the pipeline file's). Certificates and keys are read
 /// and checked here, so a mistake is reported before a run starts.
 pub async fn build(config: &SinkConfig, ctx: &BuildContext) -> Result<Box<dyn Sink>, ConfigErrors> {
-    let file = |format, c| -> Result<Box<dyn Sink>, ConfigErrors> {
-        Ok(Box::new(file::FileSink::new(format, c, ctx)?))
-    };
-    match config {
-        SinkConfig::Skolverket(c) => Ok(Box::new(SkolverketSink::new(c, ctx)?)),
-        SinkConfig::Jsonl(c) => file(file::Format::Jsonl, c),
-        SinkConfig::Csv(c) => file(file::Format::Csv, c),
-        SinkConfig::Parquet(c) => file(file::Format::Parquet, c),
-    }
+    Ok(match config.component() {
+        SinkComponent::Skolverket(c) => Box::new(SkolverketSink::new(c, ctx)?),
+        SinkComponent::File(format, c) => Box::new(file::FileSink::new(format, c, ctx)?),
+    })
 }
