@@ -341,14 +341,7 @@ impl<'a> Runner<'a> {
                         "its payload alone makes a {}-byte request body, over the {limit}-byte limit",
                         batch::single_len(&item)
                     );
-                    self.finish(
-                        kind,
-                        op,
-                        item,
-                        OutcomeStatus::Error,
-                        Vec::new(),
-                        Some(detail),
-                    );
+                    self.error(kind, op, item, detail);
                 }
             }
             let items = batch::take_batch(lane, limit);

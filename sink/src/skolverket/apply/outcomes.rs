@@ -146,6 +146,19 @@ impl Runner<'_> {
 
     // ---- outcomes ---------------------------------------------------------
 
+    /// Ends `item` as `Error` with `detail` and no service messages: what
+    /// skolsync itself decided (not sent, unreadable status, too large).
+    pub(super) fn error(&self, kind: ObjectType, op: Op, item: Item, detail: String) {
+        self.finish(
+            kind,
+            op,
+            item,
+            OutcomeStatus::Error,
+            Vec::new(),
+            Some(detail),
+        );
+    }
+
     pub(super) fn finish(
         &self,
         kind: ObjectType,
@@ -187,14 +200,7 @@ impl Runner<'_> {
         item.warnings.clear();
         item.detail = None;
         let detail = format!("not sent: {reason}");
-        self.finish(
-            kind,
-            op,
-            item,
-            OutcomeStatus::Error,
-            Vec::new(),
-            Some(detail),
-        );
+        self.error(kind, op, item, detail);
     }
 
     pub(super) fn fail_all(
@@ -253,14 +259,7 @@ impl Runner<'_> {
                     // upsert: harmless if it did land).
                     let detail =
                         format!("its outcome in the job status could not be read: {problem}");
-                    self.finish(
-                        kind,
-                        op,
-                        item,
-                        OutcomeStatus::Error,
-                        Vec::new(),
-                        Some(detail),
-                    );
+                    self.error(kind, op, item, detail);
                     continue;
                 }
             };

@@ -462,6 +462,24 @@ impl TokenProvider {
     }
 
     /// A request that got no answer: transient, unless TLS failed.
+    /// Sends `request` to `url` and reads the whole answer; a request that
+    /// got no (complete) answer is [`Self::unanswered`].
+    async fn exchange(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), AuthFailure> {
+        let response = request.send().await.map_err(|e| self.unanswered(url, &e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.unanswered(url, &e))?;
+        // Token and JWKS answers are small; owning them keeps callers simple.
+        Ok((status, headers, body.to_vec()))
+    }
+
     fn unanswered(&self, url: &str, error: &reqwest::Error) -> AuthFailure {
         match tls_problem(error) {
             Some(problem) => self.auth_error(url, problem),
@@ -508,19 +526,9 @@ impl TokenProvider {
             "client": { "key": self.settings.client_key.to_json() },
         });
         let started = Instant::now();
-        let response = self
-            .http
-            .post(url)
-            .json(&request)
-            .send()
-            .await
-            .map_err(|e| self.unanswered(url, &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.unanswered(url, &e))?;
+        let (status, headers, body) = self
+            .exchange(url, self.http.post(url).json(&request))
+            .await?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<Value>(&body)
                 .ok()
@@ -614,18 +622,7 @@ impl TokenProvider {
 
     async fn fetch_jwks(&self) -> Result<Jwks, AuthFailure> {
         let url = &self.settings.jwks_url;
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| self.unanswered(url, &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.unanswered(url, &e))?;
+        let (status, headers, body) = self.exchange(url, self.http.get(url)).await?;
         if !status.is_success() {
             let detail = format!("JWKS answered {status}: {}", excerpt(&body));
             return Err(self.refused(url, status, &headers, &detail));
