@@ -26,6 +26,7 @@ pub mod open_data;
 mod shape;
 mod source;
 pub mod ss12000;
+mod subscription;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -35,9 +36,9 @@ use skolsync_model::sandbox::{Endpoints, Redirect};
 pub use error::{ConfigError, ConfigErrors, SourceError};
 pub use shape::{InputShape, ReadAnomaly, ReadCheck};
 pub use source::{
-    Batch, BatchStream, EntityVisitor, ReadOptions, ReadProgress, ReadSummary, Source,
-    WATERMARK_OVERLAP, collect,
+    Batch, BatchStream, EntityVisitor, ReadOptions, ReadProgress, ReadSummary, Source, collect,
 };
+pub use subscription::{NewSubscription, Subscription, Subscriptions};
 
 /// Declares the source kinds, one line each: the `kind` value, the
 /// variant of [`SourceConfig`], the component's folder, its config type and

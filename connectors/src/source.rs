@@ -31,13 +31,6 @@ use tokio::sync::mpsc;
 use crate::error::SourceError;
 use crate::shape::InputShape;
 
-/// How far the watermark of an API read lies before the moment the read
-/// started (by the server's clock). Changes made while a read is under way,
-/// or stamped by a server node whose clock lags a little, are then read again
-/// next time instead of being missed; reading a change twice is harmless
-/// because the plan compares content.
-pub const WATERMARK_OVERLAP: Duration = Duration::from_secs(60);
-
 /// Batches in flight between a connector and its caller. Small: a batch is a
 /// page (up to a few thousand entities), and a slow caller should slow the
 /// reader down rather than let pages pile up.
@@ -61,14 +54,36 @@ pub trait Source: Send + Sync {
     fn missing_files(&self) -> Vec<(String, PathBuf)> {
         Vec::new()
     }
+
+    /// Whether [`ReadOptions::modified_after`] makes this source read only
+    /// what changed (`meta.modified.after`, `meta.created.after` and
+    /// `/deletedEntities`). Sources without modification times (files)
+    /// always read everything and say `false`.
+    fn reads_incrementally(&self) -> bool {
+        false
+    }
+
+    /// The local files a read consumes, in a stable order (file sources),
+    /// so the caller can tell an unchanged input (size, modification time,
+    /// content hash) and skip the read. Network sources have none.
+    fn input_files(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// The source's SS 12000 subscription endpoints (`/subscriptions`), if
+    /// it has any, for being notified of changes instead of polling.
+    fn subscriptions(&self) -> Option<Arc<dyn crate::subscription::Subscriptions>> {
+        None
+    }
 }
 
 /// How to read.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
-    /// Incremental read: only entities modified after this instant, plus the
-    /// deletions since then. `None` reads everything. Pass the
-    /// [`ReadSummary::watermark`] of the last successful run. Sources without
+    /// Incremental read: only entities created or modified after this
+    /// instant, plus the deletions since then. `None` reads everything.
+    /// Pass the [`ReadSummary::watermark`] of the last successful run minus
+    /// a lookback window (clock skew, same-second changes). Sources without
     /// modification times (CSV files) always read everything.
     pub modified_after: Option<DateTime<FixedOffset>>,
     /// Counters to update while reading, for a progress bar.
@@ -85,8 +100,26 @@ macro_rules! batch_kinds {
         #[derive(Debug, Clone, PartialEq)]
         pub enum Batch {
             $( $(#[$doc])* $variant(Vec<$entity>), )+
-        /// Ids the source reports as deleted (`/deletedEntities`, `Ta bort = Ja`).
+        /// Ids the source reports as deleted (`/deletedEntities`, `Ta bort = Ja`),
+        /// and, on an incremental read with a school unit filter, ids of
+        /// entities that changed and no longer belong to the filter's scope
+        /// (to the reader's cached copy of the source they are gone alike).
         Deleted(DeletedEntityIds),
+        /// On an incremental read: every entity of `kind` (within the
+        /// configured scope) has been sent in this read, not only the
+        /// changed ones — the server ignored or refused the change filters
+        /// for it, or the connector reads it in full on purpose (school
+        /// units under a school unit filter). A cached copy of the source
+        /// replaces this kind instead of merging into it. Sent after the
+        /// last entity of `kind`. A full read sends none: everything in it
+        /// is listed in full.
+        ListedInFull {
+            /// The entity type.
+            kind: EntityKind,
+            /// Why, for the log and the report (e.g. "the server ignores
+            /// meta.modified.after on /persons").
+            reason: String,
+        },
         /// Records that could not be read, each with where and why.
         Rejects(Vec<Reject>),
         /// Where records sent (or about to be sent) came from: the file and
@@ -100,11 +133,12 @@ macro_rules! batch_kinds {
         Input(InputShape),
         /// The last item of a successful read.
         Complete {
-            /// What to store and pass as [`ReadOptions::modified_after`] next
-            /// time: the moment this read started by the source's clock (the
-            /// `Date` header of its first answer, else the local clock) minus
-            /// [`WATERMARK_OVERLAP`]. `None` for sources without modification
-            /// times (CSV), which must always be read in full.
+            /// Where the next incremental read starts: the moment this read
+            /// started by the source's clock (the `Date` header of its first
+            /// answer, else the local clock). The caller subtracts its
+            /// lookback window before passing it as
+            /// [`ReadOptions::modified_after`]. `None` for sources without
+            /// modification times (CSV), which are always read in full.
             watermark: Option<DateTime<FixedOffset>>,
         },
         }
@@ -264,7 +298,10 @@ impl ReadProgress {
         match batch {
             Batch::Deleted(_) => self.deleted.fetch_add(n, Ordering::Relaxed),
             Batch::Rejects(_) => self.rejects.fetch_add(n, Ordering::Relaxed),
-            Batch::Complete { .. } | Batch::Input(_) | Batch::Origins(_) => 0,
+            Batch::Complete { .. }
+            | Batch::Input(_)
+            | Batch::Origins(_)
+            | Batch::ListedInFull { .. } => 0,
             other => match other.kind() {
                 Some(kind) => self.entities[kind].fetch_add(n, Ordering::Relaxed),
                 None => 0,
@@ -296,6 +333,9 @@ pub struct ReadSummary {
     /// [`ReadOptions::modified_after`] next time; see [`Batch::Complete`].
     /// `None`: the source has no modification times; read in full next time.
     pub watermark: Option<DateTime<FixedOffset>>,
+    /// On an incremental read: the kinds sent in full anyway, each with
+    /// why (see [`Batch::ListedInFull`]).
+    pub listed_in_full: BTreeMap<EntityKind, String>,
     /// Every input read (files, resources), in order, with what it looked
     /// like and the anomalies found in it.
     pub inputs: Vec<InputShape>,
@@ -366,6 +406,9 @@ pub async fn collect(
             }
             Batch::Origins(o) => snapshot.origins.extend(o),
             Batch::Input(shape) => summary.inputs.push(shape),
+            Batch::ListedInFull { kind, reason } => {
+                summary.listed_in_full.insert(kind, reason);
+            }
             Batch::Complete { watermark } => {
                 summary.watermark = watermark;
                 complete = true;

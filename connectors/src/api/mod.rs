@@ -52,7 +52,7 @@ use self::http::{HttpClient, HttpSettings, redact};
 use self::scope::Scope;
 use crate::error::{ConfigError, ConfigErrors, SourceError};
 use crate::shape::InputShape;
-use crate::source::{Batch, BatchStream, Emitter, ReadOptions, WATERMARK_OVERLAP, spawn_reader};
+use crate::source::{Batch, BatchStream, Emitter, ReadOptions, spawn_reader};
 use crate::ss12000::Resource;
 
 /// Largest `limit` accepted in a config.
@@ -380,10 +380,9 @@ impl Run {
             self.read_deleted(after).await?;
         }
         let start = self.server_start.get().copied().unwrap_or(started);
-        let overlap = chrono::Duration::from_std(WATERMARK_OVERLAP).unwrap_or_default();
         self.out
             .emit(Batch::Complete {
-                watermark: Some(start - overlap),
+                watermark: Some(start),
             })
             .await?;
         Ok(())
