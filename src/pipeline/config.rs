@@ -54,6 +54,11 @@ pub struct PipelineFile {
     #[serde(default)]
     pub report: ReportConfig,
 
+    /// Reading only what changed: the cached copy of the source, the
+    /// lookback window and the periodic full read.
+    #[serde(default)]
+    pub incremental: super::incremental::IncrementalConfig,
+
     /// Run against the embedded sandbox instead of the real services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxSection>,

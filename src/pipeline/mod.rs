@@ -16,6 +16,7 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod expand;
+pub mod incremental;
 pub mod load;
 pub mod sandbox;
 pub mod schema;
@@ -25,5 +26,6 @@ pub use config::{
     TypeGuards,
 };
 pub use error::{PipelineError, UnknownKey};
+pub use incremental::IncrementalConfig;
 pub use load::{LoadOptions, Pipeline, StateLocation, resolve};
 pub use sandbox::{SandboxChoice, SandboxHandle, inject_sandbox};
