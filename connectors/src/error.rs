@@ -67,8 +67,10 @@ pub enum SourceError {
     },
     /// The server answered with an error that retrying does not cure, or
     /// still failed after every retry.
-    #[error("GET {url} failed with HTTP {status}{}: {message}", attempts_text(*attempts))]
+    #[error("{method} {url} failed with HTTP {status}{}: {message}", attempts_text(*attempts))]
     Http {
+        /// The request method, e.g. `GET`.
+        method: String,
         /// The request URL.
         url: String,
         /// HTTP status of the last answer.
@@ -149,6 +151,19 @@ pub enum SourceError {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// An incremental read cannot be trusted to see every change: the
+    /// server refuses a change filter (`meta.modified.after`,
+    /// `meta.created.after`) that a plain listing of the same resource
+    /// does not mind, or has no `/deletedEntities`. Read in full instead.
+    #[error(
+        "{url}: incremental reads do not work with this server: {reason}; read in full instead"
+    )]
+    IncrementalUnsupported {
+        /// The request that showed it.
+        url: String,
+        /// What the server does not support, and its answer.
+        reason: String,
     },
     /// The stream ended before the source said it was complete.
     #[error("the source stopped before the read was complete: {0}")]

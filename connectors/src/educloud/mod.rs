@@ -10,8 +10,11 @@ pub use config::{DEFAULT_TOKEN_URL, EduCloudConfig};
 use crate::api::ApiSource;
 use crate::api::http::AuthSettings;
 use crate::error::{ConfigError, ConfigErrors};
+use std::sync::Arc;
+
 use crate::source::{BatchStream, ReadOptions, Source};
 use crate::ss12000::TokenAuthStyle;
+use crate::subscription::Subscriptions;
 use skolsync_model::BuildContext;
 
 /// The EduCloud API of an organisation.
@@ -94,6 +97,14 @@ impl Source for EduCloudSource {
 
     fn read(&self, options: ReadOptions) -> BatchStream {
         self.api.read(options)
+    }
+
+    fn reads_incrementally(&self) -> bool {
+        self.api.reads_incrementally()
+    }
+
+    fn subscriptions(&self) -> Option<Arc<dyn Subscriptions>> {
+        Some(self.api.subscriptions())
     }
 }
 

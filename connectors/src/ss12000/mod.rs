@@ -11,7 +11,10 @@ use crate::api::ApiSource;
 use crate::api::http::AuthSettings;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::resolve;
+use std::sync::Arc;
+
 use crate::source::{BatchStream, ReadOptions, Source};
+use crate::subscription::Subscriptions;
 use skolsync_model::BuildContext;
 
 /// A built SS 12000 API source.
@@ -85,5 +88,13 @@ impl Source for Ss12000Source {
 
     fn read(&self, options: ReadOptions) -> BatchStream {
         self.api.read(options)
+    }
+
+    fn reads_incrementally(&self) -> bool {
+        self.api.reads_incrementally()
+    }
+
+    fn subscriptions(&self) -> Option<Arc<dyn Subscriptions>> {
+        Some(self.api.subscriptions())
     }
 }
