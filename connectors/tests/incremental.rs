@@ -316,6 +316,45 @@ async fn pupils_and_staff_moving_across_a_school_unit_filter_leave_or_enter_the_
     assert_same(&cache, &fresh.0);
 }
 
+#[tokio::test]
+async fn when_many_duties_changed_the_persons_in_scope_are_listed_in_full() {
+    let sandbox = sandbox(1500, |_| {}).await;
+    let (_, code, _) = two_units(&sandbox);
+    let source = source(&educloud_toml(
+        &sandbox,
+        &format!("school_units = [\"{code}\"]"),
+    ));
+    let first = read_all(source.as_ref(), ReadOptions::default())
+        .await
+        .unwrap();
+    let mut cache = first.0.clone();
+    let world = sandbox.world();
+    let duties = world.source.read().unwrap().duties.clone();
+    let holders: HashSet<&SourceId> = duties
+        .iter()
+        .filter_map(|d| d.person.as_ref().map(|p| &p.id))
+        .collect();
+    assert!(
+        holders.len() > 100,
+        "the test needs over 100 staff: {}",
+        holders.len()
+    );
+    // An edit that touches every duty (say, a new role code set).
+    for duty in &duties {
+        world.upsert(duty.clone()).unwrap();
+    }
+    let read = read_all(source.as_ref(), since(first.2.watermark.unwrap()))
+        .await
+        .unwrap();
+    let reason = &read.2.listed_in_full[&EntityKind::Person];
+    assert!(reason.contains("duties"), "{reason}");
+    apply(&mut cache, &read);
+    let fresh = read_all(source.as_ref(), ReadOptions::default())
+        .await
+        .unwrap();
+    assert_same(&cache, &fresh.0);
+}
+
 // ---------------------------------------------------------------------------
 // Small servers that serve the filters their own way.
 
@@ -330,6 +369,8 @@ struct Behaviour {
     deleted_entities: bool,
     /// `400` for a `limit` above this.
     max_limit: Option<usize>,
+    /// Pages of at most this many, whatever `limit` asks.
+    clamp: Option<usize>,
 }
 
 const HONEST: Behaviour = Behaviour {
@@ -338,6 +379,7 @@ const HONEST: Behaviour = Behaviour {
     refuses_created: false,
     deleted_entities: true,
     max_limit: None,
+    clamp: None,
 };
 
 const TOKEN: &str = "fake-bearer-token";
@@ -462,12 +504,13 @@ fn error(status: u16, code: &str, message: &str) -> (u16, String) {
 
 /// A list endpoint over `all`, filtered and paged (`pageToken` = offset).
 fn list(all: &[Value], request: &Seen, behaviour: Behaviour) -> (u16, String) {
-    let limit: usize = request
+    let asked: usize = request
         .param("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(1000);
+    let limit = behaviour.clamp.map_or(asked, |c| asked.min(c));
     if let Some(max) = behaviour.max_limit
-        && limit > max
+        && asked > max
     {
         return error(
             400,
@@ -668,6 +711,24 @@ async fn a_page_size_the_server_refuses_is_lowered_once_for_the_whole_read() {
         .unwrap();
     assert_eq!(sorted_ids(&snap.persons), vec!["p20", "p21"]);
     assert!(summary.listed_in_full.is_empty());
+}
+
+#[tokio::test]
+async fn a_server_that_clamps_the_page_size_is_followed_page_by_page() {
+    let fake = api(Behaviour {
+        clamp: Some(4),
+        ..HONEST
+    })
+    .await;
+    let (snap, _, _) = read_persons(&fake, ReadOptions::default()).await.unwrap();
+    assert_eq!(snap.persons.len(), 22);
+    assert!(unique(&snap.persons));
+    let pages = fake.seen().iter().filter(|s| s.path == "/persons").count();
+    assert_eq!(pages, 6, "22 persons in pages of 4");
+    assert!(
+        fake.seen().iter().all(|s| s.param("limit") == Some("100")),
+        "a clamping server is not asked for smaller pages"
+    );
 }
 
 // ---------------------------------------------------------------------------
