@@ -1,7 +1,8 @@
 //! `kind = "educloud"`: IST EduCloud's SS 12000 v2 API with OAuth2 client
 //! credentials at `skolid.se`. The API is built from the org identifier
 //! (`https://api.ist.com/ss12000v2-api/source/{org}/v2.0`) unless a
-//! `base_url` is given; the reading is shared with `ss12000` (`crate::api`).
+//! `base_url` is given; the reading (incremental reads included) and the
+//! `/subscriptions` endpoints are shared with `ss12000` (`crate::api`).
 
 pub mod config;
 

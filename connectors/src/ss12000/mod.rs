@@ -1,7 +1,8 @@
 //! `kind = "ss12000"`: any SS 12000 v2 API (Tieto Edu, Vklass, Edlevo,
-//! Skolverket's reference API, …). The reading itself is shared with
-//! EduCloud and lives in `crate::api`; this component validates its config
-//! section and chooses the authorisation.
+//! Skolverket's reference API, …). The reading itself (incremental reads
+//! included) and the `/subscriptions` endpoints are shared with EduCloud
+//! and live in `crate::api`; this component validates its config section
+//! and chooses the authorisation.
 
 pub mod config;
 
