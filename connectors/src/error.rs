@@ -132,6 +132,16 @@ pub enum SourceError {
         /// The server's message, if any.
         message: String,
     },
+    /// An incremental read is not possible: the server refuses a change
+    /// filter (`meta.modified.after`, `meta.created.after`) or has no
+    /// `/deletedEntities`. The caller reads in full instead.
+    #[error("{url} cannot be read incrementally: {reason}")]
+    IncrementalUnsupported {
+        /// The request URL.
+        url: String,
+        /// What the server refused, and how.
+        reason: String,
+    },
     /// The configured scope names something the source does not have.
     #[error("{0}")]
     Scope(String),
@@ -151,19 +161,6 @@ pub enum SourceError {
         path: PathBuf,
         /// What is wrong.
         message: String,
-    },
-    /// An incremental read cannot be trusted to see every change: the
-    /// server refuses a change filter (`meta.modified.after`,
-    /// `meta.created.after`) that a plain listing of the same resource
-    /// does not mind, or has no `/deletedEntities`. Read in full instead.
-    #[error(
-        "{url}: incremental reads do not work with this server: {reason}; read in full instead"
-    )]
-    IncrementalUnsupported {
-        /// The request that showed it.
-        url: String,
-        /// What the server does not support, and its answer.
-        reason: String,
     },
     /// The stream ended before the source said it was complete.
     #[error("the source stopped before the read was complete: {0}")]
