@@ -194,7 +194,7 @@ impl FlatFiles {
             .collect()
     }
 
-    /// Every table of the layout, in reading order, with the file the
+    /// Every table of the layout, in a fixed order, with the file the
     /// config names for it (`None`: the default `<table>.csv`).
     pub fn tables(&self) -> [(&'static str, Option<&PathBuf>); 11] {
         [

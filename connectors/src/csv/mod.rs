@@ -160,12 +160,16 @@ impl Source for CsvSource {
             .collect()
     }
 
-    /// Every file a read opens if it is there, in reading order: the
-    /// template's configured files, or each table of the flat layout
-    /// (absent default-named ones too, so a file that appears later
-    /// counts as a change).
+    /// Every file a read opens, in a fixed order: the template's
+    /// configured files, or the flat layout's tables — those the config
+    /// names, and those left at their default name that are there now (a
+    /// default-named file that appears or goes away changes the list).
     fn input_files(&self) -> Vec<PathBuf> {
-        self.inputs().into_iter().map(|input| input.path).collect()
+        self.inputs()
+            .into_iter()
+            .filter(|input| input.named || input.path.is_file())
+            .map(|input| input.path)
+            .collect()
     }
 
     fn read(&self, options: ReadOptions) -> BatchStream {
