@@ -125,8 +125,22 @@ async fn a_second_run_reads_only_what_changed_and_sends_exactly_that() {
     assert!(changed.len() >= 3, "{} persons delivered", delivered.len());
     rename(&h, &changed);
     let from = h.store().changes().len();
+    h.sandbox.reset_source_calls();
 
     let second = h.run(&path).await;
+    // Every list was asked only for what changed (both filters, one page
+    // each), never in full. (At this size that is no fewer calls than a
+    // full read; the benchmark measures a municipality.)
+    let calls = h.sandbox.source_calls();
+    for resource in ["organisations", "persons", "duties", "groups", "activities"] {
+        let endpoint = format!("GET /{resource}");
+        let filtered = calls.with_param(&endpoint, "meta.modified.after")
+            + calls.with_param(&endpoint, "meta.created.after");
+        assert_eq!(filtered, calls.endpoint(&endpoint), "{endpoint}: {calls:?}");
+        assert_eq!(filtered, 2, "{endpoint}: one page per filter: {calls:?}");
+    }
+    assert_eq!(calls.endpoint("GET /deletedEntities"), 1);
+
     assert_success(&second);
     let read = read_of(&second);
     assert_eq!(read.mode, "incremental", "{read:?}");
@@ -298,4 +312,37 @@ async fn unchanged_csv_files_are_not_read_again() {
     rewrite(&staff, |t| t.trim_end().to_string() + "\n\n");
     let fourth = h.run(&path).await;
     assert_eq!(read_of(&fourth).mode, "full", "{:?}", read_of(&fourth));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_without_deleted_entities_falls_back_to_a_full_read() {
+    let h = Harness::new().await;
+    let path = h.copy("educloud-to-skolverket.toml");
+    assert_success(&h.run(&path).await);
+    let mut faults = h.sandbox.faults().source();
+    faults.unserved = vec!["deletedEntities".to_string()];
+    h.sandbox.faults().set_source(faults);
+    let renamed = delivered_persons(&h).await[5..6].to_vec();
+    rename(&h, &renamed);
+
+    let second = h.run(&path).await;
+    assert_success(&second);
+    let read = read_of(&second);
+    assert_eq!(read.mode, "full", "{read:?}");
+    let reason = read.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("refused an incremental read") && reason.contains("deletedEntities"),
+        "{reason}"
+    );
+    assert_eq!(second.report.counts[ObjectType::Person].updated, 1);
+    // Remembered: the next run reads in full at once, saying why.
+    let third = h.run(&path).await;
+    let read = read_of(&third);
+    assert_eq!(read.mode, "full");
+    assert!(
+        read.reason
+            .clone()
+            .unwrap_or_default()
+            .contains("refused incremental reads")
+    );
 }

@@ -207,4 +207,8 @@ async fn sigterm_while_sending_stops_sends_nothing_more_and_the_next_run_finishe
     let next = h.run(&path).await;
     assert_success(&next);
     assert!(h.store().count(ObjectType::Activity) > 0);
+    // It read only what changed (nothing): the rest came from its plan.
+    let read = next.report.read.as_ref().expect("a read");
+    assert_eq!(read.mode, "incremental", "{read:?}");
+    assert_eq!(read.entities_read, 0);
 }

@@ -113,7 +113,7 @@ pub(crate) async fn read(
             files_unchanged: stamps
                 .as_ref()
                 .zip(info.as_ref())
-                .is_some_and(|(now, i)| !now.is_empty() && *now == i.files),
+                .is_some_and(|(now, i)| same_content(now, &i.files)),
         },
         info.as_ref(),
         &fingerprint,
@@ -136,7 +136,14 @@ pub(crate) async fn read(
         },
     };
     let read = match (decision, cached) {
-        (Decision::Unchanged, Some(cached)) => unchanged(cached, &description),
+        (Decision::Unchanged, Some(cached)) => {
+            if request.record && new_info.files != cached.info.files {
+                // New times for the same bytes: remember them, so the next
+                // run need not hash the files again.
+                store.set_source_cache_info(&description, &new_info).await?;
+            }
+            unchanged(cached, &description)
+        }
         (Decision::Incremental(since), Some(cached)) => {
             match incremental_read(source.as_ref(), &description, progress, since).await {
                 Ok((changes, rejects, summary)) => {
@@ -282,6 +289,17 @@ fn stamp_files(
         });
     }
     Ok(stamps)
+}
+
+/// Whether two sets of stamps name the same files with the same content
+/// (a file written again with the same bytes has a new time only).
+fn same_content(now: &[FileStamp], before: &[FileStamp]) -> bool {
+    !now.is_empty()
+        && now.len() == before.len()
+        && now
+            .iter()
+            .zip(before)
+            .all(|(a, b)| a.path == b.path && a.size == b.size && a.sha256 == b.sha256)
 }
 
 /// SHA-256 of a file's content, hex.

@@ -275,6 +275,25 @@ impl StateStore {
         Ok(())
     }
 
+    /// Replaces the info of `source`'s cached copy (new file times, same
+    /// content).
+    pub async fn set_source_cache_info(
+        &self,
+        source: &str,
+        info: &CacheInfo,
+    ) -> Result<(), StateError> {
+        let text = serde_json::to_string(info)
+            .map_err(|e| StateError::Corrupt(format!("cannot write the source cache: {e}")))?;
+        sqlx::query("UPDATE source_cache SET info = $2, updated_at = $3 WHERE source_id = $1")
+            .bind(source)
+            .bind(text)
+            .bind(now_text())
+            .execute(self.pool())
+            .await
+            .map_err(StateError::query("update the source cache"))?;
+        Ok(())
+    }
+
     /// Forgets `source`'s cached copy and watermark (the next read is full).
     pub async fn clear_source_cache(&self, source: &str) -> Result<(), StateError> {
         let err = StateError::query("clear the source cache");
