@@ -11,6 +11,7 @@
 //! - [`sandbox`]: the embedded sandbox and pointing the stages at it.
 //! - [`expand`]: `${env:NAME}` and `${file:PATH}` in string values.
 //! - [`schema`]: the JSON Schema of the format.
+//! - [`schedule`]: `[schedule]`, when `skolsync watch` runs the pipeline.
 
 pub mod config;
 pub mod document;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod expand;
 pub mod load;
 pub mod sandbox;
+pub mod schedule;
 pub mod schema;
 
 pub use config::{
@@ -27,3 +29,4 @@ pub use config::{
 pub use error::{PipelineError, UnknownKey};
 pub use load::{LoadOptions, Pipeline, StateLocation, resolve};
 pub use sandbox::{SandboxChoice, SandboxHandle, inject_sandbox};
+pub use schedule::{Schedule, ScheduleConfig};

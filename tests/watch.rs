@@ -1,0 +1,321 @@
+//! `skolsync watch` as an operator meets it: the real binary, against an
+//! in-process sandbox, runs a pipeline at start and at its cron times,
+//! prints one line per run, records every run in the history, and stops
+//! cleanly on SIGTERM — interrupting a running run as `skolsync run` does
+//! and exiting 0. Pipelines that nothing would run again, and schedules
+//! that are wrong, are refused before anything starts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // tests assert by unwrapping; long scenarios read top to bottom
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::Harness;
+
+const PIPELINE: &str = "educloud-to-skolverket.toml";
+const NAME: &str = "exempelby-dnp";
+
+fn skolsync() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_skolsync"))
+}
+
+/// The pipeline copied into the harness's folder with `schedule` appended.
+fn pipeline_with(h: &Harness, schedule: &str) -> PathBuf {
+    let path = h.copy(PIPELINE);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[schedule]\n");
+    text.push_str(schedule);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A running `skolsync watch`, its stdout lines arriving on a channel.
+struct Watcher {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: PathBuf,
+}
+
+impl Watcher {
+    fn start(h: &Harness, path: &Path) -> Watcher {
+        let stderr = h.dir.path().join("watch-stderr.txt");
+        let mut child = skolsync()
+            .arg("watch")
+            .arg(path)
+            .arg("--sandbox-endpoints")
+            .arg(h.endpoints_file())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("start skolsync watch");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watcher {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The next summary line, within `limit`.
+    fn next_run(&mut self, limit: Duration) -> String {
+        match self.lines.recv_timeout(limit) {
+            Ok(line) => line,
+            Err(e) => panic!("no run line within {limit:?} ({e}): {}", self.stderr()),
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg("-s")
+            .arg(name)
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Waits for the process to end; its exit code.
+    async fn exit_code(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status
+                    .code()
+                    .unwrap_or_else(|| panic!("killed by a signal: {}", self.stderr()));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watch did not stop: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        // A failed assertion must not leave the process behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `key=value` of a summary line (values without spaces).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|part| part.strip_prefix(&format!("{key}=")))
+}
+
+fn count(line: &str, key: &str) -> u64 {
+    field(line, key)
+        .unwrap_or_else(|| panic!("no {key}= in {line}"))
+        .parse()
+        .unwrap()
+}
+
+/// `skolsync history --json` of the pipeline.
+fn history(h: &Harness, path: &Path) -> Vec<serde_json::Value> {
+    let out = skolsync()
+        .arg("history")
+        .arg(path)
+        .arg("--json")
+        .arg("--sandbox-endpoints")
+        .arg(h.endpoints_file())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_start_and_at_cron_times_then_stops_cleanly_on_sigterm() {
+    let h = Harness::new().await;
+    let path = pipeline_with(
+        &h,
+        "cron = [\"*/2 * * * * *\"]\ntimezone = \"UTC\"\non_change = false\n",
+    );
+    let mut watch = Watcher::start(&h, &path);
+
+    let first = watch.next_run(Duration::from_secs(120));
+    assert!(first.contains(NAME), "{first}");
+    assert!(first.contains("trigger=\"start-up\""), "{first}");
+    assert_eq!(field(&first, "outcome"), Some("success"), "{first}");
+    assert!(count(&first, "created") > 0, "{first}");
+    let report = PathBuf::from(field(&first, "report").expect("the report's path"));
+    assert!(report.is_file(), "{first}");
+
+    // The cron time: a second run, which finds nothing to change.
+    let second = watch.next_run(Duration::from_secs(60));
+    assert!(
+        second.contains("trigger=\"schedule `*/2 * * * * *`\""),
+        "{second}"
+    );
+    assert_eq!(field(&second, "outcome"), Some("success"), "{second}");
+    for key in ["created", "updated", "deleted", "failed"] {
+        assert_eq!(count(&second, key), 0, "{second}");
+    }
+    let sends = h.bulk_sends();
+
+    watch.signal("TERM");
+    assert_eq!(
+        watch.exit_code(Duration::from_secs(60)).await,
+        0,
+        "{}",
+        watch.stderr()
+    );
+    assert!(watch.stderr().contains("stopped"), "{}", watch.stderr());
+    assert_eq!(
+        h.bulk_sends(),
+        sends,
+        "something was sent after the second run"
+    );
+
+    // Every run is in the history, each finished.
+    let runs = history(&h, &path);
+    assert!(runs.len() >= 2, "{runs:#?}");
+    for run in &runs {
+        assert!(
+            matches!(run["outcome"].as_str(), Some("success" | "interrupted")),
+            "{run:#}"
+        );
+        assert_eq!(run["pipeline"], NAME);
+    }
+    assert_eq!(runs.last().unwrap()["outcome"], "success", "{runs:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_run_interrupts_it_and_watch_exits_0() {
+    let h = Harness::new().await;
+    // Slow source answers, so the first run is still reading when told to stop.
+    let mut faults = h.sandbox.faults().get();
+    faults.slow = Duration::from_millis(400);
+    h.sandbox.faults().set(faults);
+    let path = pipeline_with(&h, "cron = [\"0 3 * * *\"]\non_change = false\n");
+    let mut watch = Watcher::start(&h, &path);
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while h.sandbox.educloud_tokens().issued() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no run began: {}",
+            watch.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    watch.signal("TERM");
+
+    let line = watch.next_run(Duration::from_secs(60));
+    assert_eq!(field(&line, "outcome"), Some("interrupted"), "{line}");
+    assert!(line.contains("SIGTERM"), "{line}");
+    assert_eq!(
+        watch.exit_code(Duration::from_secs(60)).await,
+        0,
+        "{}",
+        watch.stderr()
+    );
+    assert_eq!(h.bulk_sends(), 0, "the interrupted read sent something");
+    let runs = history(&h, &path);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["outcome"], "interrupted", "{runs:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_nothing_would_run_again_is_refused() {
+    let h = Harness::new().await;
+    let path = pipeline_with(&h, "on_change = false\n");
+    let out = skolsync()
+        .arg("watch")
+        .arg(&path)
+        .arg("--sandbox-endpoints")
+        .arg(h.endpoints_file())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("nothing would run") && err.contains(NAME),
+        "{err}"
+    );
+    assert!(history(&h, &path).is_empty(), "it ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_cron_expressions_are_named_with_their_line_at_load() {
+    let h = Harness::new().await;
+    let path = pipeline_with(
+        &h,
+        "cron = [\"0 2 * * *\", \"0 25 * * *\"]\ntimezone = \"Europe/Stokholm\"\n",
+    );
+    let line = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("cron"))
+        .unwrap()
+        + 1;
+    for command in ["validate", "watch"] {
+        let out = skolsync()
+            .arg(command)
+            .arg(&path)
+            .arg("--sandbox-endpoints")
+            .arg(h.endpoints_file())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains(&format!(":{line}: schedule.cron[1]: `0 25 * * *`")),
+            "{command}: {err}"
+        );
+        assert!(err.contains("Europe/Stokholm"), "{command}: {err}");
+    }
+}
+
+#[test]
+fn watch_help_explains_triggers_the_receiver_and_stopping() {
+    let out = skolsync().args(["watch", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--listen",
+        "--public-url",
+        "--tls-cert",
+        "--tls-key",
+        "--insecure-http",
+        "--no-initial-run",
+        "[schedule]",
+        "debounce_secs",
+        "exactly one",
+        "SIGTERM",
+        "/notifications/",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing:\n{text}");
+    }
+    let out = skolsync().args(["watch"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a pipeline is required");
+}
