@@ -130,6 +130,16 @@ pub enum SourceError {
         /// The server's message, if any.
         message: String,
     },
+    /// An incremental read is not possible: the server refuses a change
+    /// filter (`meta.modified.after`, `meta.created.after`) or has no
+    /// `/deletedEntities`. The caller reads in full instead.
+    #[error("{url} cannot be read incrementally: {reason}")]
+    IncrementalUnsupported {
+        /// The request URL.
+        url: String,
+        /// What the server refused, and how.
+        reason: String,
+    },
     /// The configured scope names something the source does not have.
     #[error("{0}")]
     Scope(String),

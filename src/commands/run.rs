@@ -24,6 +24,14 @@ pub struct RunArgs {
     /// quote). Check the plan first: `skolsync plan`.
     #[arg(long)]
     pub allow_large_changes: bool,
+
+    /// Read the whole source even where an incremental read (only what
+    /// changed since the last run) or the cached copy of unchanged files
+    /// would do: heals anything the incremental path missed, and renews the
+    /// cached copy. Runs also read in full on their own every
+    /// `[incremental] full_read_every_hours` (default a week).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// Carries out `skolsync run`.
@@ -40,6 +48,7 @@ pub async fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
         allow_large_changes: args.allow_large_changes,
         progress: Progress::new(!args.json),
         interrupt: Interrupt::listen(),
+        full_read: args.full,
     };
     let result = engine::run(&pipeline, &options).await?;
     if args.json {

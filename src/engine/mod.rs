@@ -17,6 +17,7 @@
 pub mod consistency;
 pub mod guards;
 pub mod identity;
+pub mod incremental;
 pub mod interrupt;
 pub mod kept;
 pub mod load;
@@ -29,7 +30,7 @@ pub mod summary;
 
 pub use guards::Violation;
 pub use interrupt::Interrupt;
-pub use prepare::{Prepared, open_store, prepare};
+pub use prepare::{PrepareOptions, Prepared, open_store, prepare};
 pub use progress::Progress;
 pub use reconcile::{ReconcileResult, reconcile};
 pub use run::{

@@ -7,20 +7,19 @@
 //! the plan by one path, and so that this half reads without the sending
 //! loop and the run's bookkeeping.
 //!
-//! # Why the source is read in full
+//! # The whole source, read or merged
 //!
 //! The diff compares everything the source holds now with everything the
-//! state says the service holds. An incremental read (`meta.modified.after`)
-//! returns only what changed, and everything it does not return would look
-//! deleted — one run would remove every unchanged pupil from the
-//! provtjänst. So every run reads the whole source; the watermark the
-//! source hands back is stored all the same, for a later incremental mode
-//! that merges changes into a cached snapshot.
+//! state says the service holds, so the plan needs the whole source: a
+//! read of only what changed would make every unchanged pupil look
+//! deleted. [`incremental`](super::incremental) gives the plan the whole
+//! source either way — read in full, or read incrementally and merged into
+//! the cached copy in the state store.
 
 use std::collections::{BTreeMap, HashMap};
 
 use skolsync_connectors::open_data::{self as open_data_api, ClientOptions};
-use skolsync_connectors::{ReadAnomaly, ReadOptions, ReadProgress, ReadSummary};
+use skolsync_connectors::{ReadAnomaly, ReadSummary};
 use skolsync_model::ObjectType;
 use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER};
 use skolsync_model::reject::{Reject, Severity};
@@ -33,11 +32,13 @@ use skolsync_transform::{
 };
 
 use super::guards::{self, GuardBase, Violation};
+use super::incremental::{self, ReadRequest, SourceRead};
 use super::kept::{self, KeptStale};
 use super::progress::Progress;
 use super::read_checks;
 use super::{EngineError, identity};
 use crate::pipeline::{Pipeline, StateLocation, resolve};
+use crate::report::ReadInfo;
 use crate::report::RunOutcome;
 use crate::state::StateStore;
 use uuid::Uuid;
@@ -113,6 +114,8 @@ pub struct Prepared {
     /// School unit names by code (the source's organisations), for the
     /// report's problems.
     pub unit_names: HashMap<String, String>,
+    /// How the source was read (full, incremental, unchanged files).
+    pub read_info: ReadInfo,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -124,33 +127,17 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Reads the whole source (see the module docs for why in full).
+/// Reads the whole source, with no cached copy (a raw SS 12000 export).
 pub(super) async fn read_source(
     pipeline: &Pipeline,
     progress: &Progress,
-) -> Result<(Snapshot, Vec<Reject>, ReadSummary, String), EngineError> {
-    let source = skolsync_connectors::build(&pipeline.file.source, &pipeline.build_context())?;
-    let description = source.describe();
-    tracing::info!(source = %description, "reading the source");
-    let counters = ReadProgress::new();
-    let stage = progress.read(counters.clone());
-    let stream = source.read(ReadOptions {
-        modified_after: None,
-        progress: Some(counters),
-    });
-    match skolsync_connectors::collect(stream).await {
-        Ok((snapshot, rejects, summary)) => {
-            stage.done(true);
-            Ok((snapshot, rejects, summary, description))
-        }
-        Err(e) => {
-            stage.done(false);
-            Err(EngineError::Source {
-                source_name: description,
-                error: e,
-            })
-        }
-    }
+) -> Result<SourceRead, EngineError> {
+    let request = ReadRequest {
+        full: true,
+        record: false,
+        store: None,
+    };
+    incremental::read(pipeline, request, progress).await
 }
 
 /// School unit names by school unit code, from the source's organisations.
@@ -300,21 +287,45 @@ pub async fn prepare(
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
     let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context()).await?;
-    // A plan records nothing: no crosswalk keys are needed.
-    prepare_with(pipeline, store, progress, sink, false).await
+    // A plan records nothing: no crosswalk keys, no cached copy.
+    let options = PrepareOptions {
+        record: false,
+        full_read: false,
+    };
+    prepare_with(pipeline, store, progress, sink, options).await
 }
 
-/// [`prepare`] with a sink the caller built (a run builds it once);
-/// `record_keys`: keep the desired entities' crosswalk keys, which a run
-/// records for what the service confirms.
+/// How [`prepare_with`] goes about it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrepareOptions {
+    /// A run: keep the desired entities' crosswalk keys (recorded for what
+    /// the service confirms) and write the cached copy of the source.
+    pub record: bool,
+    /// Read the whole source whatever the cached copy (`run --full`).
+    pub full_read: bool,
+}
+
+/// [`prepare`] with a sink the caller built (a run builds it once).
 pub async fn prepare_with(
     pipeline: &Pipeline,
     store: &StateStore,
     progress: &Progress,
     sink: Box<dyn Sink>,
-    record_keys: bool,
+    options: PrepareOptions,
 ) -> Result<Prepared, EngineError> {
-    let (snapshot, rejects_so_far, read, source) = read_source(pipeline, progress).await?;
+    let record_keys = options.record;
+    let request = ReadRequest {
+        full: options.full_read,
+        record: options.record,
+        store: Some(store),
+    };
+    let SourceRead {
+        snapshot,
+        rejects: rejects_so_far,
+        summary: read,
+        description: source,
+        info: read_info,
+    } = incremental::read(pipeline, request, progress).await?;
 
     let stage = progress.stage("transform");
     stage.message("reading open-data");
@@ -457,6 +468,7 @@ pub async fn prepare_with(
         sink,
         source,
         unit_names,
+        read_info,
     })
 }
 

@@ -31,7 +31,7 @@ use super::consistency::{mark_inconsistent, transform_inconsistencies};
 use super::guards::Violation;
 use super::interrupt::Interrupt;
 use super::load::{confirmed_unchanged, load, record_baselines};
-use super::prepare::{checked_guards, prepare_with, read_source};
+use super::prepare::{PrepareOptions, checked_guards, prepare_with, read_source};
 use super::progress::Progress;
 use super::{EngineError, identity};
 use crate::pipeline::Pipeline;
@@ -64,6 +64,8 @@ pub struct RunOptions {
     /// What stops the run early: [`Interrupt::listen`] for SIGINT and
     /// SIGTERM (the CLI), [`Interrupt::never`] by default.
     pub interrupt: Interrupt,
+    /// Read the whole source whatever the cached copy (`run --full`).
+    pub full_read: bool,
 }
 
 impl Default for RunOptions {
@@ -72,6 +74,7 @@ impl Default for RunOptions {
             allow_large_changes: false,
             progress: Progress::hidden(),
             interrupt: Interrupt::never(),
+            full_read: false,
         }
     }
 }
@@ -303,7 +306,16 @@ async fn execute(
     let prepared = match unless_interrupted(
         interrupt,
         "reading and transforming",
-        prepare_with(pipeline, store, progress, sink, true),
+        prepare_with(
+            pipeline,
+            store,
+            progress,
+            sink,
+            PrepareOptions {
+                record: true,
+                full_read: options.full_read,
+            },
+        ),
     )
     .await?
     {
@@ -311,6 +323,7 @@ async fn execute(
         Err(ended) => return Ok(ended),
     };
     builder.set_unit_names(prepared.unit_names.clone());
+    builder.set_read(prepared.read_info.clone());
     builder.add_transform_counts(&prepared.counts);
     builder.add_rejects(&prepared.rejects);
     for kept in &prepared.kept_stale {
@@ -384,13 +397,6 @@ async fn execute(
     }
     let keys = identity::record(store, desired.keys, &confirmed).await?;
     tracing::debug!(keys, "crosswalk recorded");
-    if stopped.is_none()
-        && let Some(watermark) = read.watermark
-    {
-        store
-            .set_watermark(&source, &watermark.to_rfc3339())
-            .await?;
-    }
     Ok(stopped.unwrap_or(Ended::Completed))
 }
 
@@ -409,12 +415,12 @@ async fn write_snapshot(
         read_source(pipeline, progress),
     )
     .await?;
-    let (snapshot, rejects, _read, _source) = match read {
+    let read = match read {
         Ok(read) => read,
         Err(ended) => return Ok(ended),
     };
-    builder.add_rejects(&rejects);
-    let written = writer.write(&snapshot).await?;
+    builder.add_rejects(&read.rejects);
+    let written = writer.write(&read.snapshot).await?;
     for (file, n) in &written.files {
         progress.println(&format!("wrote {n} records to {file}"));
     }

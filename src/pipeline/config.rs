@@ -54,6 +54,11 @@ pub struct PipelineFile {
     #[serde(default)]
     pub report: ReportConfig,
 
+    /// Reading only what changed: the cached copy of the source, the
+    /// lookback window and the periodic full read.
+    #[serde(default)]
+    pub incremental: super::incremental::IncrementalConfig,
+
     /// When `skolsync watch` runs the pipeline: cron expressions and change
     /// notifications (see [`ScheduleConfig`](super::schedule::ScheduleConfig)).
     #[serde(default)]

@@ -17,6 +17,7 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod expand;
+pub mod incremental;
 pub mod load;
 pub mod sandbox;
 pub mod schedule;
@@ -27,6 +28,7 @@ pub use config::{
     TypeGuards,
 };
 pub use error::{PipelineError, UnknownKey};
+pub use incremental::IncrementalConfig;
 pub use load::{LoadOptions, Pipeline, StateLocation, resolve};
 pub use sandbox::{SandboxChoice, SandboxHandle, inject_sandbox};
 pub use schedule::{Schedule, ScheduleConfig};

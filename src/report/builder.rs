@@ -61,6 +61,7 @@ pub struct ReportBuilder {
     out_of_scope_reasons: PerType<BTreeMap<String, u64>>,
     plan_added: bool,
     written: Option<u64>,
+    read: Option<super::ReadInfo>,
     /// School unit names by code, for the problems.
     unit_names: HashMap<String, String>,
 }
@@ -86,6 +87,7 @@ impl ReportBuilder {
             out_of_scope_reasons: PerType::default(),
             plan_added: false,
             written: None,
+            read: None,
             unit_names: HashMap::new(),
         }
     }
@@ -111,6 +113,11 @@ impl ReportBuilder {
     /// beside the code in every problem.
     pub fn set_unit_names(&mut self, names: HashMap<String, String>) {
         self.unit_names = names;
+    }
+
+    /// Records how the source was read.
+    pub fn set_read(&mut self, read: super::ReadInfo) {
+        self.read = Some(read);
     }
 
     /// Records that a raw SS 12000 file export wrote `records` records.
@@ -566,6 +573,7 @@ impl ReportBuilder {
             out_of_scope_reasons: self.out_of_scope_reasons,
             transformed,
             written: self.written,
+            read: self.read,
             problems: self.problems,
         }
     }

@@ -73,6 +73,9 @@ pub fn to_html(report: &RunReport) -> String {
             .map(|r| format!(" — {}", esc(r)))
             .unwrap_or_default(),
     );
+    if let Some(read) = &report.read {
+        let _ = writeln!(html, "<p>Source: {}</p>", esc(&read.line()));
+    }
     counts_table(&mut html, report);
     problems(&mut html, report);
     let _ = write!(html, "<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n");

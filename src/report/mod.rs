@@ -41,12 +41,17 @@
 //! (per type: reason → records), `transformed` (whether the source got as
 //! far as the transform, so that `source_records` is known), `written`
 //! (records a raw SS 12000 file export wrote, null for other sinks),
+//! `read` (how the source was read: `mode` `full` | `incremental` |
+//! `unchanged`, `reason`, `since`, `watermark`, `entities_read`,
+//! `deletions_reported`, `listed_in_full`, `entities_total`; absent when
+//! the run stopped before reading),
 //! `problems` (a list of [`Problem`], sorted by school unit, then reason,
 //! so that it reads grouped).
 
 mod builder;
 mod html;
 pub mod mask;
+mod read;
 mod summary;
 mod write;
 
@@ -64,6 +69,7 @@ use uuid::Uuid;
 pub use crate::state::RunOutcome;
 pub use builder::ReportBuilder;
 pub use html::to_html;
+pub use read::ReadInfo;
 pub use summary::terminal_summary;
 pub use write::{ReportError, ReportPaths, to_json, write_reports};
 
@@ -96,6 +102,9 @@ pub struct RunReport {
     /// Records a raw SS 12000 file export wrote (`null` for other sinks).
     #[serde(default)]
     pub written: Option<u64>,
+    /// How the source was read (`null` when the run stopped before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<ReadInfo>,
     /// Every reject and every entity that failed, was held back or got a
     /// warning, sorted by school unit and reason.
     pub problems: Vec<Problem>,

@@ -85,6 +85,13 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
     if let Some(reason) = &report.abort_reason {
         let _ = writeln!(out, "Aborted: {}", crate::terminal::escape_lines(reason));
     }
+    if let Some(read) = &report.read {
+        let _ = writeln!(
+            out,
+            "Source: {}",
+            crate::terminal::escape_lines(&read.line())
+        );
+    }
     out.push('\n');
 
     let mut rows: Vec<[String; 14]> = vec![COLUMNS.map(str::to_string)];

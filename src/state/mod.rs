@@ -20,6 +20,7 @@ mod entities;
 mod error;
 mod runs;
 mod shapes;
+mod source_cache;
 mod watermark;
 mod writer;
 
@@ -36,6 +37,7 @@ pub use crosswalk::{Crosswalk, CrosswalkKey, KEY_ENV, KeyType, OLD_KEY_ENV, key_
 pub use entities::EntityRecord;
 pub use error::StateError;
 pub use runs::{LockHolder, RunGuard, RunOutcome, RunRecord};
+pub use source_cache::{CacheInfo, CacheWrite, CachedSource, FileStamp, cache_row};
 pub use writer::{OutcomeWriter, WriterConfig};
 
 /// The schema, embedded in the binary.

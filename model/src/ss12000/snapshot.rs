@@ -53,6 +53,11 @@ impl Snapshot {
     pub fn count(&self, kind: EntityKind) -> usize {
         crate::by_kind!(kind, &self, |list| list.len())
     }
+
+    /// How many entities it holds, of every kind.
+    pub fn total(&self) -> usize {
+        EntityKind::ALL.into_iter().map(|k| self.count(k)).sum()
+    }
 }
 
 /// Where the records of a file-based read came from: the file and line of
