@@ -55,18 +55,39 @@ pub enum WatchError {
          `cron = [\"0 2 * * *\"]`), or use a source that offers SS 12000 subscriptions with \
          `on_change = true`",
         if .0.len() == 1 { "this pipeline" } else { "these pipelines" },
-        .0.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        names(.0)
     )]
     NeverRuns(Vec<String>),
     /// Two pipelines of one name would share a queue and a notification path.
     #[error("two pipelines are named `{0}`: each watched pipeline needs its own name")]
     DuplicateName(String),
     /// The receiver's settings.
-    #[error("the change receiver: {0}")]
-    Receiver(#[from] ReceiverConfigErrors),
+    #[error(
+        "the change receiver, which {} need{} because {} offer{} change subscriptions (or set \
+         [schedule] on_change = false): {error}",
+        names(pipelines),
+        if pipelines.len() == 1 { "s" } else { "" },
+        if pipelines.len() == 1 { "its source" } else { "their sources" },
+        if pipelines.len() == 1 { "s" } else { "" },
+    )]
+    Receiver {
+        /// The pipelines that subscribe.
+        pipelines: Vec<String>,
+        /// Every problem of the settings.
+        error: ReceiverConfigErrors,
+    },
     /// The receiver could not listen.
     #[error(transparent)]
     Listen(#[from] ReceiverError),
+}
+
+/// Pipeline names as the messages quote them.
+fn names(pipelines: &[String]) -> String {
+    pipelines
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How to watch.
@@ -143,16 +164,24 @@ impl Watch {
         if !never.is_empty() {
             problems.push(WatchError::NeverRuns(never));
         }
-        let receiver = if watched.iter().any(|w| w.subscriptions.is_some()) {
+        let subscribing: Vec<String> = watched
+            .iter()
+            .filter(|w| w.subscriptions.is_some())
+            .map(|w| w.pipeline.name().to_string())
+            .collect();
+        let receiver = if subscribing.is_empty() {
+            None
+        } else {
             match Receiver::new(&options.receiver) {
                 Ok(r) => Some(r),
-                Err(e) => {
-                    problems.push(WatchError::Receiver(e));
+                Err(error) => {
+                    problems.push(WatchError::Receiver {
+                        pipelines: subscribing,
+                        error,
+                    });
                     None
                 }
             }
-        } else {
-            None
         };
         if !problems.is_empty() {
             return Err(problems);
