@@ -8,7 +8,10 @@
 //! and deletes it when stopped (`DELETE`).
 //!
 //! What goes wrong is retried, never fatal: a source that is down keeps
-//! the pipeline on its cron times until it answers again. Failed calls are
+//! the pipeline on its cron times until it answers again. A source that
+//! answers `POST /subscriptions` with `404`, `405` or `501` has no
+//! subscriptions (the endpoint is optional in SS 12000): the keeper says
+//! so once and ends. Failed calls are
 //! retried with exponential backoff (1 s doubling to 5 minutes). A renewal
 //! the source answers `404`/`410` (it forgot the subscription), or one
 //! still failing when the subscription has expired, re-creates it with a
@@ -73,6 +76,19 @@ pub fn forgotten(error: &SourceError) -> bool {
         error,
         SourceError::Http {
             status: 404 | 410,
+            ..
+        }
+    )
+}
+
+/// Whether a failed `POST /subscriptions` means the source has no
+/// subscriptions at all (`404`, `405`, `501`): many SS 12000 servers leave
+/// the optional endpoint out. Retrying would only fill the log.
+pub fn unsupported(error: &SourceError) -> bool {
+    matches!(
+        error,
+        SourceError::Http {
+            status: 404 | 405 | 501,
             ..
         }
     )
@@ -184,6 +200,15 @@ impl Keeper {
                         subscription,
                         secret,
                     });
+                }
+                Err(e) if unsupported(&e) => {
+                    self.targets.revoke(&pipeline, &secret);
+                    tracing::warn!(
+                        pipeline,
+                        "the source has no change subscriptions after all: the pipeline runs \
+                         on its [schedule] cron times only, if it has any: {e}"
+                    );
+                    return None;
                 }
                 Err(e) => {
                     self.targets.revoke(&pipeline, &secret);
@@ -322,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn only_not_found_and_gone_mean_forgotten() {
+    fn which_failures_mean_forgotten_or_unsupported() {
         let http = |status| SourceError::Http {
             url: "https://source/subscriptions/x".into(),
             status,
@@ -331,6 +356,8 @@ mod tests {
         };
         assert!(forgotten(&http(404)) && forgotten(&http(410)));
         assert!(!forgotten(&http(500)) && !forgotten(&http(403)));
+        assert!(unsupported(&http(404)) && unsupported(&http(405)) && unsupported(&http(501)));
+        assert!(!unsupported(&http(503)) && !unsupported(&http(401)) && !unsupported(&http(429)));
         let unreachable = SourceError::Unreachable {
             url: "https://source".into(),
             attempts: 3,
