@@ -169,6 +169,7 @@ async fn demo_against(provisioning: ProvisioningOptions) -> (usize, usize) {
         students: support::STUDENTS,
         seed: support::SEED,
         job_settle_delay: Duration::from_millis(20),
+        source: support::quick_source(),
         provisioning,
         ..SandboxConfig::default()
     })

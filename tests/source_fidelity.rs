@@ -53,6 +53,7 @@ async fn harness_with_vux(vux: usize) -> Harness {
         seed: SEED,
         vux_students: vux,
         job_settle_delay: Duration::from_millis(20),
+        source: support::quick_source(),
         ..SandboxConfig::default()
     })
     .await

@@ -67,8 +67,10 @@ pub enum SourceError {
     },
     /// The server answered with an error that retrying does not cure, or
     /// still failed after every retry.
-    #[error("GET {url} failed with HTTP {status}{}: {message}", attempts_text(*attempts))]
+    #[error("{method} {url} failed with HTTP {status}{}: {message}", attempts_text(*attempts))]
     Http {
+        /// The request method, e.g. `GET`.
+        method: String,
         /// The request URL.
         url: String,
         /// HTTP status of the last answer.

@@ -16,7 +16,10 @@
 //! the transform checks references against.
 //!
 //! The two API connectors share the HTTP machinery in `api` (rate limit,
-//! retries with backoff, token cache, paging, per-entity parsing).
+//! retries with backoff, token cache, paging, per-entity parsing), their
+//! incremental reads (both change filters, `/deletedEntities`, kinds sent
+//! in full when a server ignores a filter) and the SS 12000
+//! `/subscriptions` endpoints ([`Subscriptions`]).
 
 mod api;
 pub mod csv;

@@ -460,7 +460,7 @@ impl From<Stopped> for SourceError {
 impl Emitter {
     /// Sends a batch unless it is empty (a `Complete` is always sent).
     pub(crate) async fn emit(&self, batch: Batch) -> Result<(), Stopped> {
-        if batch.is_empty() && !matches!(batch, Batch::Complete { .. }) {
+        if carries_nothing(&batch) {
             return Ok(());
         }
         if let Some(p) = &self.progress {
@@ -471,7 +471,7 @@ impl Emitter {
 
     /// [`Emitter::emit`] from a blocking thread (the CSV reader).
     pub(crate) fn emit_blocking(&self, batch: Batch) -> Result<(), Stopped> {
-        if batch.is_empty() && !matches!(batch, Batch::Complete { .. }) {
+        if carries_nothing(&batch) {
             return Ok(());
         }
         if let Some(p) = &self.progress {
@@ -483,6 +483,12 @@ impl Emitter {
     pub(crate) fn progress(&self) -> Option<&Arc<ReadProgress>> {
         self.progress.as_ref()
     }
+}
+
+/// Whether a batch can be left out: an empty list. Markers
+/// ([`Batch::Complete`], [`Batch::ListedInFull`]) always go out.
+fn carries_nothing(batch: &Batch) -> bool {
+    batch.is_empty() && !matches!(batch, Batch::Complete { .. } | Batch::ListedInFull { .. })
 }
 
 /// A stream fed by a spawned reader; dropping it aborts the reader.

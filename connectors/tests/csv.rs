@@ -358,6 +358,51 @@ fn a_flat_layout_names_its_missing_folder_or_named_files() {
     assert!(source.missing_files().is_empty());
 }
 
+#[test]
+fn a_csv_source_lists_every_file_it_reads_in_a_stable_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let flat: SourceConfig = toml::from_str(
+        "kind = \"csv\"\nlayout = \"flat\"\ndir = \"export\"\n[files]\npersons = \"people.csv\"\n",
+    )
+    .unwrap();
+    let source = build(&flat, &skolsync_model::BuildContext::new(dir.path())).unwrap();
+    assert!(!source.reads_incrementally());
+    let export = dir.path().join("export");
+    // Named files count whether or not they are there (a read fails
+    // without them); default-named ones when they are there.
+    assert_eq!(source.input_files(), vec![export.join("people.csv")]);
+    std::fs::create_dir(&export).unwrap();
+    for name in ["groups.csv", "organisations.csv", "activity_teachers.csv"] {
+        std::fs::write(export.join(name), "id\n").unwrap();
+    }
+    let files = source.input_files();
+    assert_eq!(
+        files,
+        vec![
+            export.join("organisations.csv"),
+            export.join("people.csv"),
+            export.join("groups.csv"),
+            export.join("activity_teachers.csv"),
+        ],
+        "in the layout's fixed order"
+    );
+    assert_eq!(source.input_files(), files, "the same order every time");
+
+    let template: SourceConfig = toml::from_str(
+        "kind = \"csv\"\nlayout = \"skolverket-template\"\nstaff = \"in/personal.csv\"\nstudents = \"in/elever.csv\"\n",
+    )
+    .unwrap();
+    let source = build(&template, &skolsync_model::BuildContext::new(dir.path())).unwrap();
+    assert_eq!(
+        source.input_files(),
+        vec![
+            dir.path().join("in/elever.csv"),
+            dir.path().join("in/personal.csv")
+        ]
+    );
+    assert!(source.subscriptions().is_none());
+}
+
 #[tokio::test]
 async fn every_record_of_a_csv_read_knows_its_file_and_first_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -56,6 +56,9 @@ pub struct SandboxConfig {
     pub ss12000_token: String,
     /// How the Provisioning API is served and how its jobs settle.
     pub provisioning: ProvisioningOptions,
+    /// How realistically the source emulators behave: page size cap,
+    /// latency, subscriptions and their webhooks.
+    pub source: SourceOptions,
 }
 
 impl Default for SandboxConfig {
@@ -79,6 +82,94 @@ impl Default for SandboxConfig {
             educloud_client_secret: "sandbox-secret".to_string(),
             ss12000_token: "sandbox-ss12000-token".to_string(),
             provisioning: ProvisioningOptions::default(),
+            source: SourceOptions::default(),
+        }
+    }
+}
+
+/// How the source emulators (EduCloud and the generic SS 12000 API) behave
+/// like real servers rather than like a local file: small pages, slow
+/// pages, subscriptions that expire. Unlike [`SourceFaults`] these are not
+/// faults but the normal behaviour a client must be built for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceOptions {
+    /// Largest page a list serves (clients of EduCloud use 50–200). A list
+    /// request without `limit` gets this many.
+    pub max_page_size: usize,
+    /// What a `limit` over `max_page_size` gets.
+    pub over_max_page_size: OverMaxPageSize,
+    /// Time every list, lookup and by-id read waits before it answers (the
+    /// token endpoint and subscriptions do not wait).
+    pub latency: Duration,
+    /// How long a subscription lives after it is created or renewed
+    /// (`PATCH`); an expired one gets no more notifications.
+    pub subscription_lifetime: Duration,
+    /// An extra CA or root certificate (PEM file) webhook deliveries trust
+    /// besides the sandbox's own CA, for a receiver with another
+    /// certificate.
+    pub webhook_ca: Option<PathBuf>,
+}
+
+/// Default of [`SourceOptions::max_page_size`].
+pub const DEFAULT_MAX_PAGE_SIZE: usize = 100;
+/// Default of [`SourceOptions::latency`], in milliseconds.
+pub const DEFAULT_LATENCY_MS: u64 = 150;
+/// Default of [`SourceOptions::subscription_lifetime`], in seconds (a day).
+pub const DEFAULT_SUBSCRIPTION_LIFETIME_SECS: u64 = 24 * 3600;
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        SourceOptions {
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            over_max_page_size: OverMaxPageSize::Clamp,
+            latency: Duration::from_millis(DEFAULT_LATENCY_MS),
+            subscription_lifetime: Duration::from_secs(DEFAULT_SUBSCRIPTION_LIFETIME_SECS),
+            webhook_ca: None,
+        }
+    }
+}
+
+impl SourceOptions {
+    /// Every problem of these options, each naming its setting (empty: fine).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.max_page_size == 0 {
+            problems.push("max_page_size: must be at least 1".to_string());
+        }
+        if self.subscription_lifetime < Duration::from_secs(1) {
+            problems.push("subscription_lifetime: must be at least one second".to_string());
+        }
+        if let Some(path) = &self.webhook_ca
+            && !path.is_file()
+        {
+            problems.push(format!(
+                "webhook_ca: {} is not a readable file",
+                path.display()
+            ));
+        }
+        problems
+    }
+}
+
+/// What a list request whose `limit` is over the maximum page size gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverMaxPageSize {
+    /// The maximum, with a `pageToken` for the rest (what most servers do).
+    #[default]
+    Clamp,
+    /// `400` with the spec's `Error` body naming `limit` and the maximum.
+    Reject,
+}
+
+impl std::str::FromStr for OverMaxPageSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "clamp" => Ok(OverMaxPageSize::Clamp),
+            "reject" => Ok(OverMaxPageSize::Reject),
+            _ => Err(format!("`{text}` is neither `clamp` nor `reject`")),
         }
     }
 }

@@ -9,6 +9,9 @@
 //!   test activities.
 //! - [`educloud`]: IST EduCloud — OAuth2 client credentials and the SS 12000 v2
 //!   read API; the same handlers serve a generic SS 12000 API.
+//! - [`change`]: changing the municipality while it is served, with
+//!   correct `meta` stamps, deletions logged and subscriptions notified
+//!   ([`webhooks`]).
 //! - [`generate`]: a deterministic municipality of any size, with optional dirt,
 //!   exportable as the CSV layouts skolsync reads.
 //!
@@ -18,6 +21,7 @@
 //! against the real services.
 
 pub mod auth;
+pub mod change;
 pub mod config;
 pub mod educloud;
 pub mod generate;
@@ -25,11 +29,12 @@ pub mod opendata;
 pub mod provisioning;
 mod server;
 pub mod tls;
+pub mod webhooks;
 pub mod world;
 
 pub use config::{
-    FaultSwitch, Faults, Limits, Outage, OutageAnswer, STUDENTS_MAX, STUDENTS_MIN, SandboxConfig,
-    SourceAnswer, SourceFaults,
+    FaultSwitch, Faults, Limits, Outage, OutageAnswer, OverMaxPageSize, STUDENTS_MAX, STUDENTS_MIN,
+    SandboxConfig, SourceAnswer, SourceFaults, SourceOptions,
 };
 pub use config::{ProvisioningOptions, UnsettledListing};
 pub use server::{Endpoints, Sandbox, SandboxError, StandIn, serve_open_data};

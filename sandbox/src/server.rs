@@ -25,6 +25,7 @@ use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -39,11 +40,15 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::auth::{self, IssuerSettings, PeerCertificate, TokenIssuer};
+use crate::change::{ChangeError, Changed, Changes};
 use crate::config::{FaultSwitch, SandboxConfig};
-use crate::educloud::{self, EduCloudSettings, TokenStore};
+use crate::educloud::{
+    self, CallCounts, EduCloudSettings, SourceCalls, Subscription, Subscriptions, TokenStore,
+};
 use crate::generate::{self, DirtyRecord, GenerateConfig};
 use crate::provisioning::{self, ProvisioningState, Store};
 use crate::tls::{ClientSubject, Pki};
+use crate::webhooks::{Delivery, Notifier};
 use crate::world::{Catalogue, World};
 
 /// Path of the Provisioning API under its listener, as in production.
@@ -79,6 +84,20 @@ pub enum SandboxError {
     /// The municipality could not be generated.
     #[error("could not generate the municipality: {0}")]
     Generate(String),
+    /// The source options are invalid (every problem, one per line).
+    #[error("invalid source options:\n{}", .0.join("\n"))]
+    Source(Vec<String>),
+    /// The webhook client could not be set up.
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhookError),
+    /// `webhook_ca` could not be read.
+    #[error("could not read webhook_ca {path}: {source}")]
+    WebhookCa {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// `students` is outside the documented range.
     #[error(
         "students: {0} is out of range; the sandbox generates {min} to {max} students",
@@ -104,6 +123,9 @@ pub struct Sandbox {
     services: Services,
     pki: Pki,
     config: SandboxConfig,
+    notifier: Notifier,
+    /// Change sets so far; each draws from its own seed.
+    change_sets: AtomicU64,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -165,6 +187,10 @@ impl Sandbox {
         if !(crate::config::STUDENTS_MIN..=crate::config::STUDENTS_MAX).contains(&config.students) {
             return Err(SandboxError::Students(config.students));
         }
+        let problems = config.source.problems();
+        if !problems.is_empty() {
+            return Err(SandboxError::Source(problems));
+        }
         // Ports first: a taken port should fail fast, before a large
         // municipality is generated.
         let listeners = Listeners::bind(config.port_base).await?;
@@ -204,6 +230,7 @@ impl Sandbox {
         )?);
 
         let services = build_services(&config, &world, &faults, &issuer, &provisioning_url);
+        let notifier = notifier(&config, &pki, &services.subscriptions)?;
 
         let endpoints = Endpoints {
             auth_url,
@@ -280,6 +307,8 @@ impl Sandbox {
             services,
             pki,
             config,
+            notifier,
+            change_sets: AtomicU64::new(0),
             shutdown,
             tasks,
         })
@@ -318,6 +347,52 @@ impl Sandbox {
     /// The tokens EduCloud's token endpoint issued (expire them from tests).
     pub fn educloud_tokens(&self) -> &TokenStore {
         &self.services.educloud_tokens
+    }
+
+    /// The calls the source APIs (EduCloud and generic SS 12000, token
+    /// endpoint included) received since the start or the last
+    /// [`Sandbox::reset_source_calls`].
+    pub fn source_calls(&self) -> CallCounts {
+        self.services.educloud_calls.snapshot()
+    }
+
+    /// Starts counting source calls from zero; returns the counts so far.
+    pub fn reset_source_calls(&self) -> CallCounts {
+        self.services.educloud_calls.reset()
+    }
+
+    /// The subscriptions made at the source APIs, oldest first.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.services.subscriptions.list()
+    }
+
+    /// Every webhook delivery attempt so far, oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<Delivery> {
+        self.notifier.deliveries()
+    }
+
+    /// Changes the municipality in one change set (see [`crate::change`])
+    /// and notifies the live subscriptions once. Returns what was touched;
+    /// on an edit's error the edits before it stay (and are notified).
+    pub fn change<F>(&self, edit: F) -> Result<Changed, ChangeError>
+    where
+        F: FnOnce(&mut Changes<'_>) -> Result<(), ChangeError>,
+    {
+        let n = self.change_sets.fetch_add(1, Ordering::Relaxed);
+        let seed = self.config.seed ^ (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let (changed, result) = self.world.change_set(seed, edit);
+        if !changed.is_empty() {
+            self.notifier
+                .notify(&changed.modified_kinds(), &changed.deleted_kinds());
+        }
+        result.map(|()| changed)
+    }
+
+    /// Changes `share` (0–1) of the pupils in one change set: new family
+    /// names or moves to a parallel class (see
+    /// [`Changes::change_share_of_pupils`]).
+    pub fn change_share_of_pupils(&self, share: f64) -> Result<Changed, ChangeError> {
+        self.change(|changes| changes.change_share_of_pupils(share).map(|_| ()))
     }
 
     /// The client certificate's `cert#S256` fingerprint.
@@ -372,6 +447,31 @@ struct Services {
     open_data: Router,
     educloud: Router,
     educloud_tokens: TokenStore,
+    educloud_calls: SourceCalls,
+    subscriptions: Subscriptions,
+}
+
+/// The webhook notifier, trusting the sandbox CA and `webhook_ca`.
+fn notifier(
+    config: &SandboxConfig,
+    pki: &Pki,
+    subscriptions: &Subscriptions,
+) -> Result<Notifier, SandboxError> {
+    let extra = match &config.source.webhook_ca {
+        Some(path) => Some((
+            path.display().to_string(),
+            std::fs::read(path).map_err(|source| SandboxError::WebhookCa {
+                path: path.clone(),
+                source,
+            })?,
+        )),
+        None => None,
+    };
+    let mut roots: Vec<(&str, &[u8])> = vec![("the sandbox CA", pki.ca_pem().as_bytes())];
+    if let Some((name, pem)) = &extra {
+        roots.push((name, pem));
+    }
+    Ok(Notifier::new(subscriptions.clone(), &roots)?)
 }
 
 /// Generates the municipality (off the async threads: a national-scale
@@ -416,11 +516,15 @@ fn build_services(
     .with_base_url(provisioning_url);
     let educloud_settings = EduCloudSettings::from_config(config);
     let educloud_tokens = educloud_settings.tokens.clone();
+    let educloud_calls = educloud_settings.calls.clone();
+    let subscriptions = educloud_settings.subscriptions.clone();
     Services {
         provisioning,
         open_data: crate::opendata::router(Arc::clone(&world.catalogue), Arc::clone(faults)),
         educloud: crate::educloud::router(world.clone(), educloud_settings, Arc::clone(faults)),
         educloud_tokens,
+        educloud_calls,
+        subscriptions,
     }
 }
 

@@ -56,6 +56,9 @@ pub enum TlsError {
     /// rustls refused the configuration.
     #[error("could not build the TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    /// A certificate name that is not a plain file stem.
+    #[error("`{0}` is not a plain file name (letters, digits, - and _)")]
+    Name(String),
     /// The client-certificate verifier could not be built.
     #[error("could not build the client certificate verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
@@ -97,6 +100,9 @@ pub struct Pki {
     subject: ClientSubject,
     server_config: Arc<rustls::ServerConfig>,
     api_server_config: Arc<rustls::ServerConfig>,
+    /// The CA's key and name, to issue further server certificates.
+    issuer: Issuer<'static, KeyPair>,
+    ca_der: CertificateDer<'static>,
 }
 
 impl std::fmt::Debug for Pki {
@@ -144,20 +150,7 @@ impl Pki {
         let issuer = Issuer::new(ca_params, ca_key);
 
         // The server certificate, valid for the loopback names the URLs use.
-        let server_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let mut server_params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
-        server_params.distinguished_name = distinguished_name(&[
-            (DnType::CountryName, "SE"),
-            (DnType::OrganizationName, "skolsync sandbox"),
-            (DnType::CommonName, "localhost"),
-        ])?;
-        server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        server_params.use_authority_key_identifier_extension = true;
-        server_params.not_before = days_from_today(-1);
-        server_params.not_after = days_from_today(730);
-        let server_cert = server_params.signed_by(&server_key, &issuer)?;
+        let (server_cert, server_key) = loopback_server_cert(&issuer)?;
 
         // The huvudman's client certificate, carrying the organisation number
         // as the README requires ("organisationsnummer i certifikatet").
@@ -212,6 +205,8 @@ impl Pki {
             subject: subject.clone(),
             server_config,
             api_server_config,
+            issuer,
+            ca_der: ca_cert.der().clone(),
         };
         pki.write_files()?;
         Ok(pki)
@@ -236,6 +231,38 @@ impl Pki {
     /// certificate is presented to the authorisation server only).
     pub fn api_server_config(&self) -> Arc<rustls::ServerConfig> {
         Arc::clone(&self.api_server_config)
+    }
+
+    /// Issues a fresh server certificate of the sandbox CA for `localhost`
+    /// and `127.0.0.1` (its own key), for a test's HTTPS server that
+    /// clients trusting `ca.pem` must accept, such as skolsync's change
+    /// receiver that the sandbox's webhooks call. Writes `{name}.crt` (the
+    /// certificate followed by the CA) and `{name}.key` (mode 0600) to the
+    /// certificate directory; `name` is a plain file stem.
+    pub fn issue_server_identity(&self, name: &str) -> Result<ServerIdentity, TlsError> {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !plain {
+            return Err(TlsError::Name(name.to_string()));
+        }
+        let (cert, key) = loopback_server_cert(&self.issuer)?;
+        let cert_pem = format!("{}{}", cert.pem(), self.ca_pem);
+        let key_pem = key.serialize_pem();
+        let cert_path = self.dir.join(format!("{name}.crt"));
+        let key_path = self.dir.join(format!("{name}.key"));
+        write_file(&cert_path, &cert_pem, 0o644)?;
+        write_file(&key_path, &key_pem, 0o600)?;
+        let chain = vec![cert.der().clone(), self.ca_der.clone()];
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        Ok(ServerIdentity {
+            cert_path,
+            key_path,
+            cert_pem,
+            key_pem,
+            config: api_server_config(chain, key_der)?,
+        })
     }
 
     /// The directory holding the PEM files.
@@ -296,6 +323,65 @@ impl Pki {
     pub fn subject(&self) -> &ClientSubject {
         &self.subject
     }
+}
+
+/// A server certificate issued by [`Pki::issue_server_identity`].
+pub struct ServerIdentity {
+    /// The certificate chain file (certificate, then the CA), PEM.
+    pub cert_path: PathBuf,
+    /// The private key file, PKCS#8 PEM, mode 0600.
+    pub key_path: PathBuf,
+    /// The certificate chain, PEM.
+    pub cert_pem: String,
+    /// The private key, PKCS#8 PEM.
+    pub key_pem: String,
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for ServerIdentity {
+    // The private key stays out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerIdentity")
+            .field("cert_path", &self.cert_path)
+            .field("key_path", &self.key_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerIdentity {
+    /// A rustls server configuration with this certificate (HTTP/1.1, no
+    /// client certificate).
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        Arc::clone(&self.config)
+    }
+}
+
+/// A server certificate of `issuer` for `localhost` and `127.0.0.1`, with
+/// its new key.
+fn loopback_server_cert(
+    issuer: &Issuer<'static, KeyPair>,
+) -> Result<(rcgen::Certificate, KeyPair), TlsError> {
+    let today = Utc::now().date_naive();
+    let days_from_today = |days: i64| {
+        let day = today + ChronoDuration::days(days);
+        // chrono's month/day always fit in u8.
+        rcgen::date_time_ymd(day.year(), day.month() as u8, day.day() as u8)
+    };
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    params.distinguished_name = distinguished_name(&[
+        (DnType::CountryName, "SE"),
+        (DnType::OrganizationName, "skolsync sandbox"),
+        (DnType::CommonName, "localhost"),
+    ])?;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.not_before = days_from_today(-1);
+    params.not_after = days_from_today(730);
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert, key))
 }
 
 impl Drop for Pki {

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use skolsync_model::ss12000::{
     Activity, Duty, EntityKind, Group, Organisation, Person, Programme, SourceId, Syllabus,
 };
-use skolsync_sandbox::educloud::{self, EduCloudSettings, TokenStore};
+use skolsync_sandbox::OverMaxPageSize;
+use skolsync_sandbox::educloud::{self, EduCloudSettings, SourceCalls, Subscriptions, TokenStore};
 use skolsync_sandbox::generate::{GenerateConfig, generate};
 use skolsync_sandbox::{FaultSwitch, Faults, SourceData, SourceFaults, World};
 use uuid::Uuid;
@@ -139,7 +140,11 @@ impl Fixture {
             ss12000_token: STATIC_TOKEN.to_string(),
             default_page_size: 100,
             max_page_size: 500,
+            over_max_page_size: OverMaxPageSize::Clamp,
+            latency: Duration::ZERO,
             tokens: tokens.clone(),
+            calls: SourceCalls::new(),
+            subscriptions: Subscriptions::new(Duration::from_secs(3600)),
         };
         let faults = Arc::new(FaultSwitch::new(Faults::default(), 3));
         let router = educloud::router(world.clone(), settings, Arc::clone(&faults));

@@ -11,8 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use skolsync_sandbox::config::{
+    DEFAULT_LATENCY_MS, DEFAULT_MAX_PAGE_SIZE, DEFAULT_SUBSCRIPTION_LIFETIME_SECS,
+};
 use skolsync_sandbox::{
-    Endpoints, Faults, ProvisioningOptions, Sandbox, SandboxConfig, SourceFaults, UnsettledListing,
+    Endpoints, Faults, OverMaxPageSize, ProvisioningOptions, Sandbox, SandboxConfig, SourceFaults,
+    SourceOptions, UnsettledListing,
 };
 
 /// Options of `skolsync sandbox`.
@@ -131,6 +135,34 @@ pub struct SandboxArgs {
     #[arg(long = "source-unserved", value_name = "RESOURCE")]
     pub source_unserved: Vec<String>,
 
+    /// Source APIs (EduCloud and SS 12000): the largest page a list serves;
+    /// a list without `limit` gets this many.
+    #[arg(long, default_value_t = DEFAULT_MAX_PAGE_SIZE as u64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub source_max_page_size: u64,
+
+    /// Source APIs: what a `limit` over the maximum page size gets:
+    /// `clamp` (the maximum and a pageToken) or `reject` (400 naming
+    /// `limit` and the maximum).
+    #[arg(long, default_value = "clamp", value_name = "clamp|reject")]
+    pub source_over_max_page_size: OverMaxPageSize,
+
+    /// Source APIs: time every list, lookup and by-id read waits before it
+    /// answers, in ms (real servers page slowly); 0 answers at once.
+    #[arg(long, default_value_t = DEFAULT_LATENCY_MS, value_name = "MS")]
+    pub source_latency_ms: u64,
+
+    /// Source APIs: how long a subscription (`POST /subscriptions`) lives
+    /// after it is created or renewed (`PATCH`), in seconds.
+    #[arg(long, default_value_t = DEFAULT_SUBSCRIPTION_LIFETIME_SECS, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub subscription_lifetime_secs: u64,
+
+    /// An extra CA or root certificate (PEM) that webhook deliveries to
+    /// subscription targets trust besides the sandbox's own CA.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_ca: Option<PathBuf>,
+
     /// Print the endpoints as one JSON object on the first stdout line
     /// (keys: auth_url, provisioning_url, open_data_url, educloud_url,
     /// educloud_token_url, client_id, client_secret, ss12000_url,
@@ -188,6 +220,13 @@ impl SandboxArgs {
                 slow_ms: self.source_fault_slow_ms,
                 unserved: self.source_unserved.clone(),
                 ..SourceFaults::default()
+            },
+            source: SourceOptions {
+                max_page_size: usize::try_from(self.source_max_page_size).unwrap_or(usize::MAX),
+                over_max_page_size: self.source_over_max_page_size,
+                latency: Duration::from_millis(self.source_latency_ms),
+                subscription_lifetime: Duration::from_secs(self.subscription_lifetime_secs),
+                webhook_ca: self.webhook_ca.clone(),
             },
             ..SandboxConfig::default()
         }
@@ -259,6 +298,9 @@ IST EduCloud
   Client secret         {secret}
 
 Generic SS 12000 API    {ss}  (Authorization: Bearer {ss_token})
+  Both source APIs serve at most {page} per page ({over} a larger limit),
+  wait {latency} ms per read and take POST /subscriptions (webhooks to the
+  target trust the CA below).
 
 Client certificate      {cert}
 Client key              {key}
@@ -288,6 +330,12 @@ Press Ctrl-C to stop.
         secret = e.client_secret,
         ss = e.ss12000_url,
         ss_token = e.ss12000_token,
+        page = args.source_max_page_size,
+        over = match args.source_over_max_page_size {
+            OverMaxPageSize::Clamp => "clamping",
+            OverMaxPageSize::Reject => "refusing with 400",
+        },
+        latency = args.source_latency_ms,
         cert = e.client_cert,
         key = e.client_key,
         ca = e.ca_cert,

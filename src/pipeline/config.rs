@@ -260,6 +260,11 @@ pub struct SandboxSection {
     /// a test can fail the source and the sink apart.
     #[serde(default)]
     pub source_faults: SandboxSourceFaults,
+
+    /// How realistically the source APIs (EduCloud, SS 12000) behave: page
+    /// size cap, latency, subscriptions.
+    #[serde(default)]
+    pub source: SandboxSource,
 }
 
 impl Default for SandboxSection {
@@ -272,6 +277,7 @@ impl Default for SandboxSection {
             job_settle_ms: default_job_settle_ms(),
             faults: SandboxFaults::default(),
             source_faults: SandboxSourceFaults::default(),
+            source: SandboxSource::default(),
         }
     }
 }
@@ -358,6 +364,69 @@ pub struct SandboxSourceFaults {
     pub unserved: Vec<String>,
 }
 
+/// `[sandbox.source]`: the sandbox's EduCloud and SS 12000 APIs behave
+/// like real servers (small, slow pages; subscriptions that expire).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSource {
+    /// Largest page a list serves; a list without `limit` gets this many
+    /// (default 100).
+    #[serde(default = "default_max_page_size")]
+    pub max_page_size: usize,
+    /// What a `limit` over `max_page_size` gets: `"clamp"` (the maximum
+    /// and a `pageToken`, the default) or `"reject"` (`400` naming `limit`
+    /// and the maximum).
+    #[serde(default)]
+    pub over_max_page_size: SandboxOverMaxPageSize,
+    /// Milliseconds every list, lookup and by-id read waits before it
+    /// answers (default 150); 0 answers at once.
+    #[serde(default = "default_latency_ms")]
+    pub latency_ms: u64,
+    /// Seconds a subscription lives after it is created or renewed
+    /// (default 86400, a day).
+    #[serde(default = "default_subscription_lifetime_secs")]
+    pub subscription_lifetime_secs: u64,
+    /// An extra CA or root certificate (PEM file) that webhook deliveries
+    /// trust besides the sandbox's own CA.
+    #[serde(default)]
+    pub webhook_ca: Option<PathBuf>,
+}
+
+impl Default for SandboxSource {
+    fn default() -> Self {
+        SandboxSource {
+            max_page_size: default_max_page_size(),
+            over_max_page_size: SandboxOverMaxPageSize::default(),
+            latency_ms: default_latency_ms(),
+            subscription_lifetime_secs: default_subscription_lifetime_secs(),
+            webhook_ca: None,
+        }
+    }
+}
+
+fn default_max_page_size() -> usize {
+    skolsync_sandbox::config::DEFAULT_MAX_PAGE_SIZE
+}
+
+fn default_latency_ms() -> u64 {
+    skolsync_sandbox::config::DEFAULT_LATENCY_MS
+}
+
+fn default_subscription_lifetime_secs() -> u64 {
+    skolsync_sandbox::config::DEFAULT_SUBSCRIPTION_LIFETIME_SECS
+}
+
+/// `[sandbox.source] over_max_page_size`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxOverMaxPageSize {
+    /// Serve the maximum and a `pageToken`.
+    #[default]
+    Clamp,
+    /// Answer `400`.
+    Reject,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +440,12 @@ mod tests {
         let sandbox: SandboxSection = toml::from_str("enabled = true").unwrap();
         assert!(sandbox.enabled);
         assert_eq!(sandbox.students, 3000);
+        assert_eq!(sandbox.source.max_page_size, 100);
+        assert_eq!(sandbox.source.latency_ms, 150);
+        let source: SandboxSource =
+            toml::from_str("over_max_page_size = \"reject\"\nlatency_ms = 0").unwrap();
+        assert_eq!(source.over_max_page_size, SandboxOverMaxPageSize::Reject);
+        assert!(toml::from_str::<SandboxSource>("over_max_page_size = \"drop\"").is_err());
         assert!(toml::from_str::<GuardsConfig>("max_delete = 3").is_err());
     }
 }

@@ -15,7 +15,7 @@ use skolsync_model::sandbox::Redirect;
 use skolsync_sandbox::Endpoints;
 use toml::{Table, Value};
 
-use super::config::SandboxSection;
+use super::config::{SandboxOverMaxPageSize, SandboxSection};
 use super::document::{Document, Expander};
 use super::error::PipelineError;
 
@@ -116,6 +116,7 @@ pub(super) async fn start_sandbox(
     use std::time::Duration;
     let f = &section.faults;
     let sf = &section.source_faults;
+    let so = &section.source;
     let config = skolsync_sandbox::SandboxConfig {
         students: section.students,
         seed: section.seed,
@@ -145,6 +146,20 @@ pub(super) async fn start_sandbox(
             slow_ms: sf.slow_ms,
             unserved: sf.unserved.clone(),
             ..skolsync_sandbox::SourceFaults::default()
+        },
+        source: skolsync_sandbox::SourceOptions {
+            max_page_size: so.max_page_size,
+            over_max_page_size: match so.over_max_page_size {
+                SandboxOverMaxPageSize::Clamp => skolsync_sandbox::OverMaxPageSize::Clamp,
+                SandboxOverMaxPageSize::Reject => skolsync_sandbox::OverMaxPageSize::Reject,
+            },
+            latency: Duration::from_millis(so.latency_ms),
+            subscription_lifetime: Duration::from_secs(so.subscription_lifetime_secs),
+            // Relative to the pipeline file, like the file's other paths.
+            webhook_ca: so
+                .webhook_ca
+                .as_ref()
+                .map(|ca| path.parent().map_or_else(|| ca.clone(), |dir| dir.join(ca))),
         },
         ..skolsync_sandbox::SandboxConfig::default()
     };

@@ -21,7 +21,7 @@ use skolsync_model::ObjectType;
 use skolsync_sandbox::generate::csv_export::{CsvOptions, export_csv};
 use skolsync_sandbox::generate::{GenerateConfig, generate};
 use skolsync_sandbox::provisioning::{ChangeKind, Store};
-use skolsync_sandbox::{Sandbox, SandboxConfig};
+use skolsync_sandbox::{Sandbox, SandboxConfig, SourceOptions};
 use uuid::Uuid;
 
 /// Pupils of the test municipality (and of the committed CSV data).
@@ -32,6 +32,15 @@ pub const SEED: u64 = 7;
 /// The repository's `pipelines/` folder.
 pub fn pipelines_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")
+}
+
+/// The sandbox's source with real pages (100 at most) but no wait per
+/// page: these tests are about what is read, not how long it takes.
+pub fn quick_source() -> SourceOptions {
+    SourceOptions {
+        latency: Duration::ZERO,
+        ..SourceOptions::default()
+    }
 }
 
 /// A sandbox serving the test municipality, and a temporary folder.
@@ -52,6 +61,7 @@ impl Harness {
             students: STUDENTS,
             seed: SEED,
             job_settle_delay: job_settle,
+            source: quick_source(),
             ..SandboxConfig::default()
         })
         .await

@@ -41,14 +41,19 @@ macro_rules! api_config {
             /// working at them, and their duties, groups and activities. Empty: all.
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub school_units: Vec<String>,
-            /// Entities per page (`limit`), 1–10 000.
+            /// Entities per page (`limit`), 1–10 000 (default 100, what clients
+            /// of EduCloud use). A server that refuses the page size with a
+            /// `400` about `limit` is asked again with smaller pages (the
+            /// maximum its message names, else half), with a warning.
             #[serde(default = "crate::api::config::default_page_size")]
             pub page_size: u32,
             /// Which list endpoints to read; default all seven.
             #[serde(default = "crate::ss12000::Resource::all")]
             pub resources: Vec<$crate::ss12000::Resource>,
             /// Read `/deletedEntities` on incremental reads, so removals in the
-            /// source become deletes downstream (default true).
+            /// source become deletes downstream (default true). Without it an
+            /// incremental read could not see removals, so `false` makes every
+            /// read a full read.
             #[serde(default = "crate::api::config::yes")]
             pub deleted_entities: bool,
             /// `expand` values per resource, e.g. `activities = ["syllabus"]`.
@@ -194,7 +199,7 @@ impl ApiRead<'_> {
 }
 
 pub(crate) fn default_page_size() -> u32 {
-    1000
+    100
 }
 pub(crate) fn default_rate() -> u32 {
     20

@@ -24,7 +24,7 @@ use oauth2::{
     TokenResponse, TokenUrl,
 };
 use reqwest::header;
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use skolsync_model::{Secret, error_chain};
 
 use super::retry::Sender;
@@ -262,6 +262,21 @@ impl HttpClient {
         progress: Option<&Arc<ReadProgress>>,
         max_body: u64,
     ) -> Result<Answer, SourceError> {
+        self.send(Method::GET, url, None, progress, max_body).await
+    }
+
+    /// Sends a request (with `body` as JSON, if any) the way [`HttpClient::get`]
+    /// does: authorised, within the rate limit, retried, its answer read in
+    /// full. Any 2xx is an [`Answer`]; any other status an error naming the
+    /// method, the URL and the server's message.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        progress: Option<&Arc<ReadProgress>>,
+        max_body: u64,
+    ) -> Result<Answer, SourceError> {
         let shown = redact(url);
         let mut renewed = false;
         loop {
@@ -272,11 +287,14 @@ impl HttpClient {
             };
             let reply = self
                 .sender
-                .send(&shown, progress, max_body, || {
-                    let request = self
+                .send(&method, &shown, progress, max_body, || {
+                    let mut request = self
                         .http
-                        .get(url.clone())
+                        .request(method.clone(), url.clone())
                         .header(header::ACCEPT, "application/json");
+                    if let Some(body) = body {
+                        request = request.json(body);
+                    }
                     match &token {
                         Some(t) => request.bearer_auth(t.expose()),
                         None => request,
@@ -324,6 +342,7 @@ impl HttpClient {
                     },
                 },
                 _ => SourceError::Http {
+                    method: method.to_string(),
                     url: shown,
                     status: status.as_u16(),
                     attempts: 1,
@@ -563,12 +582,18 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
             })?;
             let reply = self
                 .sender
-                .send(shown, self.progress.as_ref(), MAX_TOKEN_ANSWER, || {
-                    self.http
-                        .request(parts.method.clone(), url.clone())
-                        .headers(parts.headers.clone())
-                        .body(body.clone())
-                })
+                .send(
+                    &parts.method,
+                    shown,
+                    self.progress.as_ref(),
+                    MAX_TOKEN_ANSWER,
+                    || {
+                        self.http
+                            .request(parts.method.clone(), url.clone())
+                            .headers(parts.headers.clone())
+                            .body(body.clone())
+                    },
+                )
                 .await?;
             if let Ok(mut s) = self.last_status.lock() {
                 *s = Some(reply.status.as_u16());

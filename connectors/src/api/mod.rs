@@ -2,11 +2,23 @@
 //! components.
 //!
 //! Each list endpoint is read page by page (`limit`, then `pageToken` with
-//! `limit` only, as the spec requires), with `meta.modified.after` on
-//! incremental reads and the configured `expand`. A page is parsed entity
-//! by entity with [`parse_entity`], so one bad entity becomes a [`Reject`]
-//! located by endpoint path and page number and the rest of the page is
-//! kept. Only one page per resource is held at a time.
+//! `limit` only, as the spec requires) with the configured `expand`. A page
+//! is parsed entity by entity with [`parse_entity`], so one bad entity
+//! becomes a [`Reject`] located by endpoint path and page number and the
+//! rest of the page is kept. Only one page per resource is held at a time.
+//! A server that refuses the page size (`400` about `limit`) is asked
+//! again with smaller pages for the rest of the read (`listing`).
+//!
+//! An incremental read ([`ReadOptions::modified_after`]) lists each
+//! resource with `meta.modified.after` and again with `meta.created.after`
+//! (servers differ in which they honour), sends each entity once, and ends
+//! with `/deletedEntities`. What cannot be trusted is never skipped: a
+//! server that ignores a filter has the kind sent in full
+//! ([`Batch::ListedInFull`]); one that refuses a filter, or has no
+//! `/deletedEntities`, fails the read with
+//! [`SourceError::IncrementalUnsupported`] so the caller reads in full
+//! (`listing`). The watermark of a read is its start by the server's clock
+//! (the `Date` of its first answer).
 //!
 //! `/syllabuses` and `/programmes` are optional: Skolverket's SS 12000
 //! subset (`skolverket-ss12000-subset.openapi.yml`) has only
@@ -18,21 +30,26 @@
 //! Order: organisations, programmes and syllabuses first (what others
 //! refer to), then persons, duties, groups and activities; up to
 //! `concurrency` resources at once. With a school unit filter the
-//! organisations are read in full first (the filter is computed from
-//! them), then duties (a staff member belongs to a unit through a duty),
-//! then the rest. `/deletedEntities` comes last, on incremental reads only:
-//! a full read has no use for it, since whatever is absent is found by the
-//! diff.
+//! organisations and duties are read in full first (`scoped`), then the
+//! rest. `/deletedEntities` comes last, on incremental reads only: a full
+//! read has no use for it, since whatever is absent is found by the diff.
+//!
+//! The `/subscriptions` endpoints (`subscriptions`) go through the same
+//! HTTP client.
 
 pub(crate) mod config;
 mod guard;
 pub(crate) mod http;
+mod listing;
 mod retry;
 mod scope;
+mod scoped;
+mod subscriptions;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
@@ -49,9 +66,9 @@ use skolsync_model::ss12000::{
 pub(crate) use self::guard::ReadLimits;
 use self::guard::{Pager, insecure_http_check};
 use self::http::{HttpClient, HttpSettings, redact};
+use self::listing::{Dest, Filter, Sent};
 use self::scope::Scope;
 use crate::error::{ConfigError, ConfigErrors, SourceError};
-use crate::shape::InputShape;
 use crate::source::{Batch, BatchStream, Emitter, ReadOptions, spawn_reader};
 use crate::ss12000::Resource;
 
@@ -250,13 +267,34 @@ impl ApiSource {
         )
     }
 
+    /// Whether a read with `modified_after` reads only the changes: only
+    /// when `/deletedEntities` is read, else removals would go unseen (and
+    /// such a source is always read in full).
+    pub(crate) fn reads_incrementally(&self) -> bool {
+        self.reader.settings.deleted_entities
+    }
+
+    /// The source's `/subscriptions` endpoints.
+    pub(crate) fn subscriptions(&self) -> Arc<dyn crate::subscription::Subscriptions> {
+        Arc::new(subscriptions::ApiSubscriptions::new(Arc::clone(
+            &self.reader,
+        )))
+    }
+
     pub(crate) fn read(&self, options: ReadOptions) -> BatchStream {
         let reader = Arc::clone(&self.reader);
         spawn_reader(options.progress.clone(), move |out| async move {
+            // Without /deletedEntities an incremental read could not see
+            // removals: such a source is always read in full.
+            let after = options
+                .modified_after
+                .filter(|_| reader.settings.deleted_entities);
             let run = Run {
+                page_size: Arc::new(AtomicU32::new(reader.settings.page_size)),
+                page_size_warned: Arc::new(AtomicBool::new(false)),
                 reader,
                 out,
-                after: options.modified_after,
+                after,
                 server_start: Arc::new(OnceLock::new()),
             };
             run.run().await
@@ -334,14 +372,6 @@ impl ApiEntity for Programme {
     }
 }
 
-/// Where the entities of a listing go.
-enum Dest<'a, T> {
-    /// To the stream, those in scope.
-    Emit(Option<Arc<Scope>>),
-    /// Into a list, all of them (the caller filters).
-    Collect(&'a mut Vec<T>),
-}
-
 /// The read of one resource, boxed so it can be proven `Send`.
 type ResourceRead = Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send>>;
 
@@ -353,6 +383,11 @@ struct Run {
     after: Option<DateTime<FixedOffset>>,
     /// The server's clock at its first answer.
     server_start: Arc<OnceLock<DateTime<FixedOffset>>>,
+    /// The page size in use: the configured one, or smaller once the
+    /// server refused it (see `listing`).
+    page_size: Arc<AtomicU32>,
+    /// Whether the smaller page size was logged.
+    page_size_warned: Arc<AtomicBool>,
 }
 
 /// A page as it arrives: the entities stay raw JSON until parsed one by one.
@@ -417,72 +452,38 @@ impl Run {
         scope: Option<Arc<Scope>>,
     ) -> Result<(), SourceError> {
         match kind {
-            EntityKind::Organisation => self.list::<Organisation>(true, Dest::Emit(scope)).await,
-            EntityKind::Person => self.list::<Person>(true, Dest::Emit(scope)).await,
-            EntityKind::Duty => self.list::<Duty>(true, Dest::Emit(scope)).await,
-            EntityKind::Group => self.list::<Group>(true, Dest::Emit(scope)).await,
-            EntityKind::Activity => self.list::<Activity>(true, Dest::Emit(scope)).await,
-            EntityKind::Syllabus => self.list::<Syllabus>(true, Dest::Emit(scope)).await,
-            EntityKind::Programme => self.list::<Programme>(true, Dest::Emit(scope)).await,
+            EntityKind::Organisation => self.read_one::<Organisation>(scope).await,
+            EntityKind::Person => self.read_one::<Person>(scope).await,
+            EntityKind::Duty => self.read_one::<Duty>(scope).await,
+            EntityKind::Group => self.read_one::<Group>(scope).await,
+            EntityKind::Activity => self.read_one::<Activity>(scope).await,
+            EntityKind::Syllabus => self.read_one::<Syllabus>(scope).await,
+            EntityKind::Programme => self.read_one::<Programme>(scope).await,
         }
     }
 
-    /// The read with a school unit filter: organisations (in full), then
-    /// duties (in full when persons are read: a staff member is in scope
-    /// through a duty, even one that did not change), then the rest.
-    async fn read_scoped(&self) -> Result<(), SourceError> {
-        let settings = &self.reader.settings;
-        let has = |k: EntityKind| settings.resources.contains(&k);
-        let mut organisations = Vec::new();
-        let independent: Vec<EntityKind> = [EntityKind::Programme, EntityKind::Syllabus]
-            .into_iter()
-            .filter(|k| has(*k))
-            .collect();
-        let (orgs, others) = futures::join!(
-            self.list::<Organisation>(false, Dest::Collect(&mut organisations)),
-            self.read_kinds(&independent, None)
-        );
-        orgs?;
-        others?;
-        let mut scope =
-            Scope::new(&organisations, &settings.school_units).map_err(SourceError::Scope)?;
-        // Organisations are few; all in scope go out, changed or not.
-        retain_in_scope(&mut organisations, &scope);
-        self.emit_chunked(organisations).await?;
-
-        if has(EntityKind::Person) {
-            let mut duties = Vec::new();
-            self.list::<Duty>(false, Dest::Collect(&mut duties)).await?;
-            retain_in_scope(&mut duties, &scope);
-            scope.add_duty_holders(&duties);
-            if has(EntityKind::Duty) {
-                duties.retain(|d| self.modified_since_watermark(d));
-                self.emit_chunked(duties).await?;
+    /// Reads one resource to the stream: all of it, or on an incremental
+    /// read what changed.
+    async fn read_one<T: ApiEntity>(&self, scope: Option<Arc<Scope>>) -> Result<(), SourceError> {
+        let mut sent = Sent::default();
+        match self.after {
+            Some(after) => self.read_changed::<T>(after, scope, &mut sent).await?,
+            None => {
+                self.list::<T>(
+                    Filter::None,
+                    Dest::Emit {
+                        scope,
+                        sent: &mut sent,
+                    },
+                )
+                .await?
             }
-        } else if has(EntityKind::Duty) {
-            self.list::<Duty>(true, Dest::Emit(Some(Arc::new(scope.clone()))))
-                .await?;
-        }
-
-        let rest: Vec<EntityKind> = [EntityKind::Person, EntityKind::Group, EntityKind::Activity]
-            .into_iter()
-            .filter(|k| has(*k))
-            .collect();
-        self.read_kinds(&rest, Some(Arc::new(scope))).await
-    }
-
-    /// Whether an entity read in full belongs in an incremental read.
-    fn modified_since_watermark<T: Entity>(&self, entity: &T) -> bool {
-        let meta = entity.meta();
-        match (self.after, meta.modified.or(meta.created)) {
-            (Some(after), Some(modified)) => modified > after,
-            // Without a watermark, or a timestamp to compare, it goes out.
-            _ => true,
-        }
+        };
+        Ok(())
     }
 
     async fn emit_chunked<T: ApiEntity>(&self, mut entities: Vec<T>) -> Result<(), SourceError> {
-        let size = self.reader.settings.page_size as usize;
+        let size = self.page_size() as usize;
         while !entities.is_empty() {
             let rest = entities.split_off(size.min(entities.len()));
             self.out.emit(T::batch(entities)).await?;
@@ -500,95 +501,6 @@ impl Run {
                 url: redact(&self.reader.settings.base_url),
                 message: format!("cannot build the URL of `{path}`: {err}"),
             })
-    }
-
-    /// Reads one list endpoint to its end.
-    async fn list<T: ApiEntity>(
-        &self,
-        incremental: bool,
-        mut dest: Dest<'_, T>,
-    ) -> Result<(), SourceError> {
-        let settings = &self.reader.settings;
-        let kind = T::KIND;
-        let endpoint = self.endpoint(kind.endpoint())?;
-        let limit = settings.page_size.to_string();
-        let mut url = endpoint.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("limit", &limit);
-            if incremental && let Some(after) = self.after {
-                query.append_pair(
-                    "meta.modified.after",
-                    &after.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-                );
-            }
-            if let Some(expand) = settings.expand.get(&kind) {
-                query.append_pair("expand", expand);
-            }
-        }
-        let path = endpoint.path().to_string();
-        let mut pager = Pager::new(settings.limits);
-        loop {
-            pager.next_page(&url)?;
-            let answer = match self
-                .reader
-                .client
-                .get(&url, self.out.progress(), pager.bytes_left())
-                .await
-            {
-                Ok(answer) => answer,
-                Err(SourceError::Http {
-                    url: shown,
-                    status: 404,
-                    message,
-                    ..
-                }) if pager.pages == 1 => {
-                    return self.resource_missing(kind, &path, shown, message).await;
-                }
-                Err(err) => return Err(err),
-            };
-            pager.bytes += answer.body.len() as u64;
-            if let Some(date) = answer.date {
-                let _ = self.server_start.set(date);
-            }
-            let location = format!("GET {path} (page {})", pager.pages);
-            let (entities, rejects, next) =
-                parse_page::<T>(&answer.body, &location).map_err(|message| {
-                    SourceError::Protocol {
-                        url: redact(&url),
-                        message,
-                    }
-                })?;
-            drop(answer);
-            pager.add_entities(&url, (entities.len() + rejects.len()) as u64)?;
-            self.out.emit(Batch::Rejects(rejects)).await?;
-            match &mut dest {
-                Dest::Emit(scope) => {
-                    let mut entities = entities;
-                    if let Some(scope) = scope {
-                        retain_in_scope(&mut entities, scope);
-                    }
-                    self.out.emit(T::batch(entities)).await?;
-                }
-                Dest::Collect(into) => into.extend(entities),
-            }
-            let Some(token) = next else { break };
-            pager.token(&url, &token)?;
-            url = endpoint.clone();
-            url.query_pairs_mut()
-                .append_pair("limit", &limit)
-                .append_pair("pageToken", &token);
-        }
-        self.out
-            .emit(Batch::Input(InputShape {
-                name: format!("/{}", kind.endpoint()),
-                columns: Vec::new(),
-                records: pager.entities,
-                bytes: pager.bytes,
-                anomalies: Vec::new(),
-            }))
-            .await?;
-        Ok(())
     }
 
     /// A `404` on the first page of `kind`'s list: a warning when the
@@ -629,24 +541,39 @@ impl Run {
     async fn read_deleted(&self, after: DateTime<FixedOffset>) -> Result<(), SourceError> {
         let settings = &self.reader.settings;
         let endpoint = self.endpoint("deletedEntities")?;
-        let limit = settings.page_size.to_string();
-        let mut url = endpoint.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("after", &after.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-            for kind in &settings.resources {
-                query.append_pair("entities", kind.type_name());
+        let first = |limit: u32, _: Filter| {
+            let mut url = endpoint.clone();
+            {
+                let mut query = url.query_pairs_mut();
+                query.append_pair("after", &after.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+                for kind in &settings.resources {
+                    query.append_pair("entities", kind.type_name());
+                }
+                query.append_pair("limit", &limit.to_string());
             }
-            query.append_pair("limit", &limit);
-        }
+            url
+        };
         let mut pager = Pager::new(settings.limits);
+        pager.next_page(&endpoint)?;
+        let (mut url, mut answer) = match self.first_request(&first, Filter::None, &pager).await {
+            Ok(first) => first,
+            Err(SourceError::Http {
+                url,
+                status: status @ (400 | 404 | 501),
+                message,
+                ..
+            }) => {
+                return Err(SourceError::IncrementalUnsupported {
+                    url,
+                    reason: format!(
+                        "the server has no usable /deletedEntities (HTTP {status}: {message}), \
+                         so removals would go unseen; set deleted_entities = false to always read in full"
+                    ),
+                });
+            }
+            Err(err) => return Err(err),
+        };
         loop {
-            pager.next_page(&url)?;
-            let answer = self
-                .reader
-                .client
-                .get(&url, self.out.progress(), pager.bytes_left())
-                .await?;
             pager.bytes += answer.body.len() as u64;
             let page: DeletedEntities =
                 serde_json::from_slice(&answer.body).map_err(|err| SourceError::Protocol {
@@ -660,10 +587,16 @@ impl Run {
                 break;
             };
             pager.token(&url, &token)?;
+            pager.next_page(&url)?;
             url = endpoint.clone();
             url.query_pairs_mut()
-                .append_pair("limit", &limit)
+                .append_pair("limit", &self.page_size().to_string())
                 .append_pair("pageToken", &token);
+            answer = self
+                .reader
+                .client
+                .get(&url, self.out.progress(), pager.bytes_left())
+                .await?;
         }
         Ok(())
     }
@@ -685,27 +618,10 @@ fn retain_in_scope<T: ApiEntity>(entities: &mut Vec<T>, scope: &Scope) {
 /// Drops deletions of types that are not read (a server that ignores
 /// `entities` may send them all).
 fn keep_kinds(ids: &mut DeletedEntityIds, kinds: &[EntityKind]) {
-    let has = |k| kinds.contains(&k);
-    if !has(EntityKind::Organisation) {
-        ids.organisations.clear();
-    }
-    if !has(EntityKind::Person) {
-        ids.persons.clear();
-    }
-    if !has(EntityKind::Duty) {
-        ids.duties.clear();
-    }
-    if !has(EntityKind::Group) {
-        ids.groups.clear();
-    }
-    if !has(EntityKind::Activity) {
-        ids.activities.clear();
-    }
-    if !has(EntityKind::Syllabus) {
-        ids.syllabuses.clear();
-    }
-    if !has(EntityKind::Programme) {
-        ids.programmes.clear();
+    for kind in EntityKind::ALL {
+        if !kinds.contains(&kind) {
+            skolsync_model::by_kind!(kind, &mut *ids, |list| list.clear());
+        }
     }
 }
 

@@ -71,6 +71,7 @@ impl Sender {
     /// for the rate limiter. A TLS failure is not retried.
     pub(crate) async fn send<F>(
         &self,
+        method: &reqwest::Method,
         shown_url: &str,
         progress: Option<&Arc<ReadProgress>>,
         max_body: u64,
@@ -116,6 +117,7 @@ impl Sender {
                         .and_then(|v| v.to_str().ok());
                     let wait = RETRY.wait(attempt, retry_after, chrono::Utc::now());
                     let failure = SourceError::Http {
+                        method: method.to_string(),
                         url: shown_url.to_string(),
                         status: reply.status.as_u16(),
                         attempts: attempt,
@@ -164,11 +166,13 @@ fn with_budget_note(failure: SourceError, budget: Duration, needed: Duration) ->
     );
     match failure {
         SourceError::Http {
+            method,
             url,
             status,
             attempts,
             message,
         } => SourceError::Http {
+            method,
             url,
             status,
             attempts,

@@ -188,6 +188,15 @@ pub struct FlatFiles {
 impl FlatFiles {
     /// The files the config names explicitly, with their keys.
     pub fn named(&self) -> Vec<(&'static str, &PathBuf)> {
+        self.tables()
+            .into_iter()
+            .filter_map(|(key, path)| Some((key, path?)))
+            .collect()
+    }
+
+    /// Every table of the layout, in a fixed order, with the file the
+    /// config names for it (`None`: the default `<table>.csv`).
+    pub fn tables(&self) -> [(&'static str, Option<&PathBuf>); 11] {
         [
             ("organisations", &self.organisations),
             ("persons", &self.persons),
@@ -201,9 +210,7 @@ impl FlatFiles {
             ("syllabuses", &self.syllabuses),
             ("programmes", &self.programmes),
         ]
-        .into_iter()
-        .filter_map(|(key, path)| Some((key, path.as_ref()?)))
-        .collect()
+        .map(|(key, path)| (key, path.as_ref()))
     }
 }
 

@@ -82,6 +82,56 @@ impl CsvSource {
     }
 }
 
+/// A file the config makes the reader open.
+struct InputFile {
+    /// The key that names it, e.g. `students` or `files.persons`.
+    key: String,
+    /// The resolved path.
+    path: PathBuf,
+    /// Whether the config names it (else it is a default name and may be
+    /// absent).
+    named: bool,
+}
+
+impl CsvSource {
+    /// The files of [`Source::missing_files`] and [`Source::input_files`],
+    /// listed once.
+    fn inputs(&self) -> Vec<InputFile> {
+        match &self.config {
+            CsvConfig::SkolverketTemplate(t) => [
+                ("classes", &t.classes),
+                ("subject_groups", &t.subject_groups),
+                ("students", &t.students),
+                ("staff", &t.staff),
+            ]
+            .into_iter()
+            .filter_map(|(key, path)| {
+                Some(InputFile {
+                    key: key.to_string(),
+                    path: resolve(&self.base_dir, path.as_ref()?),
+                    named: true,
+                })
+            })
+            .collect(),
+            CsvConfig::Flat(f) => {
+                let dir = resolve(&self.base_dir, &f.dir);
+                f.files
+                    .tables()
+                    .into_iter()
+                    .map(|(key, path)| InputFile {
+                        key: format!("files.{key}"),
+                        path: match path {
+                            Some(path) => resolve(&dir, path),
+                            None => dir.join(format!("{key}.csv")),
+                        },
+                        named: path.is_some(),
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
 impl Source for CsvSource {
     fn describe(&self) -> String {
         match &self.config {
@@ -95,34 +145,31 @@ impl Source for CsvSource {
     }
 
     fn missing_files(&self) -> Vec<(String, PathBuf)> {
-        let mut named: Vec<(String, PathBuf)> = Vec::new();
-        match &self.config {
-            CsvConfig::SkolverketTemplate(t) => {
-                for (key, path) in [
-                    ("classes", &t.classes),
-                    ("subject_groups", &t.subject_groups),
-                    ("students", &t.students),
-                    ("staff", &t.staff),
-                ] {
-                    if let Some(path) = path {
-                        named.push((key.to_string(), resolve(&self.base_dir, path)));
-                    }
-                }
-            }
-            CsvConfig::Flat(f) => {
-                let dir = resolve(&self.base_dir, &f.dir);
-                if !dir.is_dir() {
-                    return vec![("dir".to_string(), dir)];
-                }
-                // Files left to their default names are optional; a file
-                // named in the config is meant to be there.
-                for (key, path) in f.files.named() {
-                    named.push((format!("files.{key}"), resolve(&dir, path)));
-                }
+        if let CsvConfig::Flat(f) = &self.config {
+            let dir = resolve(&self.base_dir, &f.dir);
+            if !dir.is_dir() {
+                return vec![("dir".to_string(), dir)];
             }
         }
-        named.retain(|(_, path)| !path.is_file());
-        named
+        self.inputs()
+            .into_iter()
+            // Files left to their default names are optional; a file
+            // named in the config is meant to be there.
+            .filter(|input| input.named && !input.path.is_file())
+            .map(|input| (input.key, input.path))
+            .collect()
+    }
+
+    /// Every file a read opens, in a fixed order: the template's
+    /// configured files, or the flat layout's tables — those the config
+    /// names, and those left at their default name that are there now (a
+    /// default-named file that appears or goes away changes the list).
+    fn input_files(&self) -> Vec<PathBuf> {
+        self.inputs()
+            .into_iter()
+            .filter(|input| input.named || input.path.is_file())
+            .map(|input| input.path)
+            .collect()
     }
 
     fn read(&self, options: ReadOptions) -> BatchStream {

@@ -1,7 +1,8 @@
 //! `kind = "educloud"`: IST EduCloud's SS 12000 v2 API with OAuth2 client
 //! credentials at `skolid.se`. The API is built from the org identifier
 //! (`https://api.ist.com/ss12000v2-api/source/{org}/v2.0`) unless a
-//! `base_url` is given; the reading is shared with `ss12000` (`crate::api`).
+//! `base_url` is given; the reading (incremental reads included) and the
+//! `/subscriptions` endpoints are shared with `ss12000` (`crate::api`).
 
 pub mod config;
 
@@ -10,8 +11,11 @@ pub use config::{DEFAULT_TOKEN_URL, EduCloudConfig};
 use crate::api::ApiSource;
 use crate::api::http::AuthSettings;
 use crate::error::{ConfigError, ConfigErrors};
+use std::sync::Arc;
+
 use crate::source::{BatchStream, ReadOptions, Source};
 use crate::ss12000::TokenAuthStyle;
+use crate::subscription::Subscriptions;
 use skolsync_model::BuildContext;
 
 /// The EduCloud API of an organisation.
@@ -94,6 +98,14 @@ impl Source for EduCloudSource {
 
     fn read(&self, options: ReadOptions) -> BatchStream {
         self.api.read(options)
+    }
+
+    fn reads_incrementally(&self) -> bool {
+        self.api.reads_incrementally()
+    }
+
+    fn subscriptions(&self) -> Option<Arc<dyn Subscriptions>> {
+        Some(self.api.subscriptions())
     }
 }
 

@@ -166,7 +166,7 @@ mod tests {
     fn reads_a_minimal_and_a_full_section() {
         let c: Ss12000Config = toml::from_str(r#"base_url = "https://x/v2.0""#).unwrap();
         assert_eq!(c.auth, Ss12000Auth::None);
-        assert_eq!(c.page_size, 1000);
+        assert_eq!(c.page_size, 100);
         assert_eq!(c.resources.len(), 7);
         assert_eq!(
             (c.retry_budget_secs, c.max_pages, c.max_entities),

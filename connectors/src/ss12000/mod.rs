@@ -1,7 +1,8 @@
 //! `kind = "ss12000"`: any SS 12000 v2 API (Tieto Edu, Vklass, Edlevo,
-//! Skolverket's reference API, …). The reading itself is shared with
-//! EduCloud and lives in `crate::api`; this component validates its config
-//! section and chooses the authorisation.
+//! Skolverket's reference API, …). The reading itself (incremental reads
+//! included) and the `/subscriptions` endpoints are shared with EduCloud
+//! and live in `crate::api`; this component validates its config section
+//! and chooses the authorisation.
 
 pub mod config;
 
@@ -11,7 +12,10 @@ use crate::api::ApiSource;
 use crate::api::http::AuthSettings;
 use crate::error::{ConfigError, ConfigErrors};
 use crate::resolve;
+use std::sync::Arc;
+
 use crate::source::{BatchStream, ReadOptions, Source};
+use crate::subscription::Subscriptions;
 use skolsync_model::BuildContext;
 
 /// A built SS 12000 API source.
@@ -85,5 +89,13 @@ impl Source for Ss12000Source {
 
     fn read(&self, options: ReadOptions) -> BatchStream {
         self.api.read(options)
+    }
+
+    fn reads_incrementally(&self) -> bool {
+        self.api.reads_incrementally()
+    }
+
+    fn subscriptions(&self) -> Option<Arc<dyn Subscriptions>> {
+        Some(self.api.subscriptions())
     }
 }

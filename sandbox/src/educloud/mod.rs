@@ -31,6 +31,13 @@
 //! filtering and order, and its JSON is swapped for the raw one on the way
 //! out. Copies embedded by `expand` are the typed ones.
 //!
+//! Like a real server, lists serve at most
+//! [`SourceOptions::max_page_size`](crate::config::SourceOptions) entities a
+//! page (a larger `limit` is clamped or refused, as configured) and every
+//! data read waits [`EduCloudSettings::latency`] before it answers. Both APIs
+//! take subscriptions ([`subscriptions`]); [`SourceCalls`] counts every call
+//! received, so tests can assert how much a client read.
+//!
 //! The source faults ([`crate::config::SourceFaults`]: slowness, a 429 burst
 //! and 503s with `Retry-After`, a share of 500s) apply to every route, the
 //! token endpoint included; resources it lists as `unserved` answer `404`
@@ -38,8 +45,11 @@
 //! ([`crate::config::Faults`]) never touch these APIs, so a test can fail
 //! the source and the sink apart.
 
+mod calls;
+mod error;
 mod query;
 mod resources;
+mod subscriptions;
 mod token;
 
 use std::collections::{BTreeSet, HashMap};
@@ -50,7 +60,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{RawPathParams, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -59,9 +69,12 @@ use skolsync_model::ss12000::{
     Activity, Duty, EntityKind, Group, Organisation, Person, Programme, Syllabus,
 };
 
+pub use calls::{CallCounts, SourceCalls};
+use error::ApiError;
+pub use subscriptions::{Subscription, Subscriptions};
 pub use token::TokenStore;
 
-use crate::config::{FaultSwitch, SandboxConfig, SourceAnswer};
+use crate::config::{FaultSwitch, OverMaxPageSize, SandboxConfig, SourceAnswer};
 use crate::world::{SourceData, World};
 use query::{ListRequest, Params, parse_bool, parse_datetime, parse_urlencoded};
 use resources::{Embeds, LookupBody, LookupContext, Names, Resource, Wanted};
@@ -93,10 +106,20 @@ pub struct EduCloudSettings {
     /// Page size when a list request gives no `limit` (the spec leaves it to
     /// the server: "så många poster som möjligt").
     pub default_page_size: usize,
-    /// Largest page served; a larger `limit` gets this many and a `pageToken`.
+    /// Largest page served.
     pub max_page_size: usize,
+    /// What a `limit` over `max_page_size` gets: that many and a
+    /// `pageToken`, or `400`.
+    pub over_max_page_size: OverMaxPageSize,
+    /// Time every list, lookup and by-id read (and `/deletedEntities`)
+    /// waits before answering.
+    pub latency: Duration,
     /// Issued tokens; keep a clone to expire them from a test.
     pub tokens: TokenStore,
+    /// Counts every call received; keep a clone to read it.
+    pub calls: SourceCalls,
+    /// The subscriptions made through either API; keep a clone to notify them.
+    pub subscriptions: Subscriptions,
 }
 
 impl EduCloudSettings {
@@ -108,9 +131,27 @@ impl EduCloudSettings {
             client_secret: config.educloud_client_secret.clone(),
             token_lifetime: config.educloud_token_lifetime,
             ss12000_token: config.ss12000_token.clone(),
-            default_page_size: 1000,
-            max_page_size: 10_000,
+            // The cap is also the default, as on servers that answer a
+            // request without `limit` with one full page.
+            default_page_size: config.source.max_page_size,
+            max_page_size: config.source.max_page_size,
+            over_max_page_size: config.source.over_max_page_size,
+            latency: config.source.latency,
             tokens: TokenStore::new(),
+            calls: SourceCalls::new(),
+            subscriptions: Subscriptions::new(config.source.subscription_lifetime),
+        }
+    }
+
+    /// The page size of a request asking for `limit` entities.
+    fn page_limit(&self, limit: Option<usize>) -> Result<usize, ApiError> {
+        let max = self.max_page_size.max(1);
+        match limit {
+            None => Ok(self.default_page_size.clamp(1, max)),
+            Some(asked) if asked > max && self.over_max_page_size == OverMaxPageSize::Reject => {
+                Err(ApiError::LimitTooLarge { asked, max })
+            }
+            Some(asked) => Ok(asked.clamp(1, max)),
         }
     }
 }
@@ -123,16 +164,21 @@ struct Shared {
     faults: Arc<FaultSwitch>,
 }
 
-/// Which of the two APIs a route belongs to; they differ only in how the
-/// caller is authorised.
+/// Which of the two source APIs a route belongs to; they differ only in
+/// how the caller is authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Api {
+pub enum SourceApi {
+    /// IST EduCloud (OAuth2 client credentials, customer in the path).
     EduCloud,
+    /// The generic SS 12000 API (static bearer token).
     Generic,
 }
 
+type Api = SourceApi;
+
 /// The EduCloud emulator: token endpoint, EduCloud API and generic API.
 pub fn router(world: World, config: EduCloudSettings, faults: Arc<FaultSwitch>) -> Router {
+    let calls = config.calls.clone();
     let shared = Arc::new(Shared {
         world,
         settings: config,
@@ -146,6 +192,8 @@ pub fn router(world: World, config: EduCloudSettings, faults: Arc<FaultSwitch>) 
         .fallback(|| async { ApiError::UnknownPath })
         .with_state(shared)
         .layer(middleware::from_fn_with_state(faults, apply_faults))
+        // Outermost: a call refused by a fault still reached the source.
+        .layer(middleware::from_fn_with_state(calls, calls::count))
 }
 
 /// Calls the generic `handler` with the resource type of `kind`.
@@ -221,6 +269,7 @@ fn api_routes(mut router: Router<Arc<Shared>>, api: Api) -> Router<Arc<Shared>> 
                 ),
             );
     }
+    let router = subscriptions::routes(router, api, prefix);
     router.route(
         &format!("{prefix}/deletedEntities"),
         get(
@@ -249,8 +298,9 @@ fn customer_param(params: Option<RawPathParams>) -> Option<String> {
     path_param(params.as_ref(), "customer_id")
 }
 
-/// Authorises the caller, checks the customer and runs `work` off the async
-/// threads (a filtered page of a national-scale list may scan a while).
+/// Waits the configured latency, authorises the caller, checks the
+/// customer and runs `work` off the async threads (a filtered page of a
+/// national-scale list may scan a while).
 async fn guarded<F>(
     shared: Arc<Shared>,
     api: Api,
@@ -261,18 +311,32 @@ async fn guarded<F>(
 where
     F: FnOnce(Arc<Shared>) -> Result<Response, ApiError> + Send + 'static,
 {
-    if let Err(err) = authorise(&shared, api, &headers) {
-        return err.into_response();
+    if !shared.settings.latency.is_zero() {
+        tokio::time::sleep(shared.settings.latency).await;
     }
-    if let Some(customer) = customer
-        && customer != shared.settings.customer_id
-    {
-        return ApiError::UnknownCustomer(customer).into_response();
+    if let Err(err) = check_access(&shared, api, customer, &headers) {
+        return err.into_response();
     }
     match tokio::task::spawn_blocking(move || work(shared)).await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => err.into_response(),
         Err(_) => ApiError::Internal.into_response(),
+    }
+}
+
+/// Authorises the caller and checks the customer of an EduCloud path.
+fn check_access(
+    shared: &Shared,
+    api: Api,
+    customer: Option<String>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    authorise(shared, api, headers)?;
+    match customer {
+        Some(customer) if customer != shared.settings.customer_id => {
+            Err(ApiError::UnknownCustomer(customer))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -338,77 +402,6 @@ fn resource_of(path: &str) -> Option<&str> {
     let mut segments = path.split('/').skip_while(|s| *s != "v2.0");
     segments.next()?;
     segments.next().filter(|s| !s.is_empty())
-}
-
-/// Everything the API answers besides success, in the spec's `Error` shape.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum ApiError {
-    #[error("{0}")]
-    Unauthorized(&'static str),
-    #[error("unknown customer `{0}`")]
-    UnknownCustomer(String),
-    #[error("no {0} with id `{1}`")]
-    NotFound(&'static str, String),
-    #[error("invalid id `{0}`: not a UUID")]
-    InvalidId(String),
-    #[error("{0}")]
-    InvalidFilter(String),
-    #[error("{0}")]
-    InvalidBody(String),
-    #[error("too many requests, retry later")]
-    RateLimited,
-    #[error("internal server error")]
-    Internal,
-    #[error("service temporarily unavailable")]
-    Unavailable,
-    #[error("not found")]
-    UnknownPath,
-}
-
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "Unauthorized"),
-            ApiError::UnknownCustomer(_) => (StatusCode::NOT_FOUND, "UnknownCustomer"),
-            ApiError::NotFound(..) | ApiError::UnknownPath => (StatusCode::NOT_FOUND, "NotFound"),
-            ApiError::InvalidId(_) => (StatusCode::BAD_REQUEST, "InvalidId"),
-            ApiError::InvalidFilter(_) => (StatusCode::BAD_REQUEST, "InvalidFilter"),
-            ApiError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "InvalidBody"),
-            ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"),
-            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let body = json!({ "code": code, "message": self.to_string() });
-        let mut response = (status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        match self {
-            ApiError::Unauthorized(reason) => {
-                let challenge = if reason.starts_with("missing") {
-                    "Bearer"
-                } else {
-                    "Bearer error=\"invalid_token\""
-                };
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(challenge),
-                );
-            }
-            ApiError::RateLimited => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            ApiError::Unavailable => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            _ => {}
-        }
-        response
-    }
 }
 
 fn json_response(body: Vec<u8>) -> Response {
@@ -520,11 +513,7 @@ fn list<T: Resource>(shared: &Shared, query: Option<&str>) -> Result<Response, A
     let resource = T::KIND.endpoint();
     let request = ListRequest::parse(query, resource, T::FILTERS)?;
     check_expand::<T>(&request.expand)?;
-    let settings = &shared.settings;
-    let limit = request
-        .limit
-        .unwrap_or(settings.default_page_size)
-        .clamp(1, settings.max_page_size.max(1));
+    let limit = shared.settings.page_limit(request.limit)?;
 
     let data = read_source(shared)?;
     let params = Params::new(&request.filters);
@@ -682,11 +671,7 @@ fn deleted_entities(shared: &Shared, query: Option<&str>) -> Result<Response, Ap
         .into_iter()
         .filter(|k| types.is_empty() || types.contains(&k.type_name()))
         .collect();
-    let settings = &shared.settings;
-    let limit = request
-        .limit
-        .unwrap_or(settings.default_page_size)
-        .clamp(1, settings.max_page_size.max(1));
+    let limit = shared.settings.page_limit(request.limit)?;
 
     let data = read_source(shared)?;
     let mut ids: HashMap<EntityKind, Vec<&str>> = kinds.iter().map(|k| (*k, Vec::new())).collect();
@@ -721,16 +706,6 @@ fn deleted_entities(shared: &Shared, query: Option<&str>) -> Result<Response, Ap
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_bodies_have_string_codes_and_auth_challenges() {
-        let response = ApiError::Unauthorized("missing bearer token").into_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
-        let response = ApiError::RateLimited.into_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-    }
 
     #[test]
     fn bearer_tokens_are_read_case_insensitively() {

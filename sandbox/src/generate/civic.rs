@@ -89,7 +89,7 @@ fn day_hash(day: NaiveDate, salt: u32) -> u32 {
 }
 
 /// Builds the 12 characters for a serial (0–999, or 0–99 for temporary).
-fn build(birth: NaiveDate, kind: Kind, serial: u32) -> Generated {
+pub(crate) fn build(birth: NaiveDate, kind: Kind, serial: u32) -> Generated {
     let day = match kind {
         Kind::Samordningsnummer => birth.day() + 60,
         _ => birth.day(),

@@ -55,11 +55,11 @@
 //! sheets or as a flat one-file-per-entity layout.
 
 mod build;
-mod civic;
+pub(crate) mod civic;
 pub mod csv_export;
 mod curriculum;
 mod dirt;
-mod names;
+pub(crate) mod names;
 
 use chrono::NaiveDate;
 use skolsync_model::ss12000::{EntityKind, SourceId};

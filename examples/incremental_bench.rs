@@ -1,0 +1,190 @@
+//! Full versus incremental reads of a large municipality behind the
+//! sandbox's realistic source (at most 100 entities a page, 150 ms a page),
+//! end to end through `engine::run` into the sandbox's Provisioning API.
+//!
+//! 1. A first run loads everything (not measured: the initial load).
+//! 2. 1 % of the pupils change (moved class or renamed); `run --full`.
+//! 3. Another 1 % change; a plain run, which reads incrementally.
+//!
+//! Steps 2 and 3 send the same kind and amount of change, so the difference
+//! between them is the read. Printed: source calls (data reads: lists,
+//! `/deletedEntities`), wall time and what was sent, and the ratios.
+//!
+//! `cargo run --release --example incremental_bench -- [--students N]
+//! [--share 0.01] [--latency-ms 150] [--page 100]` (default 100 000 pupils).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)] // a benchmark reports by unwrapping; the scenario reads top to bottom
+
+use std::time::{Duration, Instant};
+
+use skolsync::engine::{self, RunOptions, RunResult};
+use skolsync::pipeline::{LoadOptions, Pipeline, SandboxChoice};
+use skolsync_sandbox::{Sandbox, SandboxConfig, SourceOptions};
+
+const PIPELINE: &str = r#"
+name = "bench"
+
+[source]
+kind = "educloud"
+org_identifier = "SE00100"
+client_id = "replaced-by-the-sandbox"
+client_secret = "replaced-by-the-sandbox"
+
+[transform]
+school_types = ["GR", "SP", "SAM", "GY", "VUXGY"]
+
+[sink]
+kind = "skolverket"
+environment = "verifieringstest"
+client_cert = "replaced-by-the-sandbox"
+client_key = "replaced-by-the-sandbox"
+
+[guards]
+max_changes_ratio = 0.5
+"#;
+
+fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().ok().expect("a number"))
+        .unwrap_or(default)
+}
+
+struct Measured {
+    calls: u64,
+    pages_persons: u64,
+    seconds: f64,
+    sent: u64,
+    mode: String,
+}
+
+async fn measured_run(sandbox: &Sandbox, pipeline: &Pipeline, full: bool) -> Measured {
+    sandbox.reset_source_calls();
+    let start = Instant::now();
+    let result: RunResult = engine::run(
+        pipeline,
+        &RunOptions {
+            full_read: full,
+            allow_large_changes: true,
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .expect("the run runs");
+    let seconds = start.elapsed().as_secs_f64();
+    let calls = sandbox.source_calls();
+    let c = result.report.counts.sum();
+    assert!(
+        result.inconsistencies.is_empty(),
+        "{}",
+        result.terminal_summary()
+    );
+    Measured {
+        calls: calls.data_reads(),
+        pages_persons: calls.endpoint("GET /persons"),
+        seconds,
+        sent: c.created + c.updated + c.deleted,
+        mode: result
+            .report
+            .read
+            .as_ref()
+            .map(|r| r.line())
+            .unwrap_or_default(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let students: usize = arg("--students", 100_000);
+    let share: f64 = arg("--share", 0.01);
+    let latency_ms: u64 = arg("--latency-ms", 150);
+    let page: usize = arg("--page", 100);
+    println!(
+        "generating {students} pupils; source: {page} a page, {latency_ms} ms a page; {:.1} % changed per step",
+        share * 100.0
+    );
+    let sandbox = Sandbox::start(SandboxConfig {
+        students,
+        job_settle_delay: Duration::from_millis(50),
+        source: SourceOptions {
+            max_page_size: page,
+            latency: Duration::from_millis(latency_ms),
+            ..SourceOptions::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bench.toml");
+    std::fs::write(&path, PIPELINE)?;
+    let pipeline = Pipeline::load(
+        &path,
+        &LoadOptions {
+            sandbox: SandboxChoice::Attach(Box::new(sandbox.endpoints().clone())),
+            ..LoadOptions::default()
+        },
+    )
+    .await?;
+
+    let start = Instant::now();
+    let initial = measured_run(&sandbox, &pipeline, false).await;
+    println!(
+        "initial load: {} entities sent in {:.1} s ({} source calls)",
+        initial.sent,
+        start.elapsed().as_secs_f64(),
+        initial.calls
+    );
+
+    let changed = sandbox.change_share_of_pupils(share)?;
+    println!(
+        "changed {} persons, {} groups",
+        changed
+            .touched(skolsync_model::ss12000::EntityKind::Person)
+            .len(),
+        changed
+            .touched(skolsync_model::ss12000::EntityKind::Group)
+            .len()
+    );
+    let full = measured_run(&sandbox, &pipeline, true).await;
+
+    let changed = sandbox.change_share_of_pupils(share)?;
+    println!(
+        "changed {} persons, {} groups",
+        changed
+            .touched(skolsync_model::ss12000::EntityKind::Person)
+            .len(),
+        changed
+            .touched(skolsync_model::ss12000::EntityKind::Group)
+            .len()
+    );
+    let incremental = measured_run(&sandbox, &pipeline, false).await;
+
+    println!();
+    println!("| run | source calls | of which GET /persons | wall time | entities sent |");
+    println!("|---|---|---|---|---|");
+    for (name, m) in [
+        ("full (`run --full`)", &full),
+        ("incremental", &incremental),
+    ] {
+        println!(
+            "| {name} | {} | {} | {:.1} s | {} |",
+            m.calls, m.pages_persons, m.seconds, m.sent
+        );
+    }
+    println!();
+    println!("full: {}", full.mode);
+    println!("incremental: {}", incremental.mode);
+    println!(
+        "incremental / full: source calls {:.1} %, wall time {:.1} %",
+        100.0 * incremental.calls as f64 / full.calls.max(1) as f64,
+        100.0 * incremental.seconds / full.seconds.max(f64::EPSILON)
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}
