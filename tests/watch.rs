@@ -47,12 +47,17 @@ struct Watcher {
 
 impl Watcher {
     fn start(h: &Harness, path: &Path) -> Watcher {
+        Watcher::start_with(h, path, &[])
+    }
+
+    fn start_with(h: &Harness, path: &Path, extra: &[&std::ffi::OsStr]) -> Watcher {
         let stderr = h.dir.path().join("watch-stderr.txt");
         let mut child = skolsync()
             .arg("watch")
             .arg(path)
             .arg("--sandbox-endpoints")
             .arg(h.endpoints_file())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
@@ -318,4 +323,247 @@ fn watch_help_explains_triggers_the_receiver_and_stopping() {
     }
     let out = skolsync().args(["watch"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "a pipeline is required");
+}
+
+/// The end-to-end promise of continuous sync: `watch` subscribes at the
+/// source (the sandbox's EduCloud), a burst of changes there becomes one
+/// run through the HTTPS change receiver, the change lands at the
+/// provtjänst within 60 s of the first change, and on SIGTERM the
+/// subscription is removed at the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_source_changes_becomes_one_run_within_60_seconds() {
+    let h = Harness::new().await;
+    let identity = h.sandbox.pki().issue_server_identity("receiver").unwrap();
+    let path = pipeline_with(&h, "debounce_secs = 3\n");
+    let mut watch = Watcher::start_with(
+        &h,
+        &path,
+        &[
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--tls-cert".as_ref(),
+            identity.cert_path.as_os_str(),
+            "--tls-key".as_ref(),
+            identity.key_path.as_os_str(),
+        ],
+    );
+    let first = watch.next_run(Duration::from_secs(120));
+    assert!(first.contains("trigger=\"start-up\""), "{first}");
+    assert_eq!(field(&first, "outcome"), Some("success"), "{first}");
+
+    // Subscribed, with a target on the receiver and the types read.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let subscription = loop {
+        if let Some(s) = h.sandbox.subscriptions().into_iter().next() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no subscription: {}",
+            watch.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        subscription.target.starts_with("https://127.0.0.1:")
+            && subscription
+                .target
+                .contains(&format!("/notifications/{NAME}/")),
+        "{}",
+        subscription.target
+    );
+    assert!(subscription.resource_types.iter().any(|t| t == "Person"));
+    assert!(
+        !watch
+            .stderr()
+            .contains(subscription.target.rsplit('/').next().unwrap()),
+        "the secret was logged"
+    );
+
+    // A burst: three change sets, one notification each.
+    let changes_before = h.store().changes().len();
+    let changed_at = Instant::now();
+    for _ in 0..3 {
+        h.sandbox.change_share_of_pupils(0.01).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let line = watch.next_run(Duration::from_secs(60));
+    let took = changed_at.elapsed();
+    assert!(line.contains("trigger=\"change"), "{line}");
+    assert!(
+        line.contains("(+2 coalesced)"),
+        "one run per notification: {line}"
+    );
+    assert_eq!(field(&line, "outcome"), Some("success"), "{line}");
+    assert!(count(&line, "updated") > 0, "{line}");
+    assert!(h.store().changes().len() > changes_before, "nothing landed");
+    assert!(
+        took < Duration::from_secs(60),
+        "the change took {took:?} to land"
+    );
+    println!("a burst of changes landed {took:?} after the first change");
+
+    // The burst was one run: nothing more within twice the debounce.
+    assert!(
+        watch.lines.recv_timeout(Duration::from_secs(6)).is_err(),
+        "another run followed the burst"
+    );
+
+    watch.signal("TERM");
+    assert_eq!(
+        watch.exit_code(Duration::from_secs(60)).await,
+        0,
+        "{}",
+        watch.stderr()
+    );
+    assert!(
+        h.sandbox.subscriptions().is_empty(),
+        "the subscription was not removed: {:?}",
+        h.sandbox.subscriptions()
+    );
+}
+
+/// Forgets a subscription as a source that lost it would: `DELETE` through
+/// the sandbox's EduCloud API with a token of its own.
+async fn forget_at_the_source(h: &Harness, id: &str) {
+    let e = h.sandbox.endpoints();
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(&e.educloud_token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", e.client_id.as_str()),
+            ("client_secret", e.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status = http
+        .delete(format!("{}/subscriptions/{id}", e.educloud_url))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+}
+
+/// The keeper against a source whose subscriptions live three seconds: it
+/// renews before they expire (the same subscription stays live), and when
+/// the source forgets it, subscribes again with a fresh target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_are_renewed_in_time_and_recreated_when_forgotten() {
+    let sandbox = skolsync_sandbox::Sandbox::start(skolsync_sandbox::SandboxConfig {
+        students: support::STUDENTS,
+        seed: support::SEED,
+        source: skolsync_sandbox::SourceOptions {
+            subscription_lifetime: Duration::from_secs(3),
+            latency: Duration::ZERO,
+            ..skolsync_sandbox::SourceOptions::default()
+        },
+        ..skolsync_sandbox::SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let h = Harness {
+        sandbox,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let identity = h.sandbox.pki().issue_server_identity("receiver").unwrap();
+    let path = pipeline_with(&h, "debounce_secs = 1\n");
+    let mut watch = Watcher::start_with(
+        &h,
+        &path,
+        &[
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--tls-cert".as_ref(),
+            identity.cert_path.as_os_str(),
+            "--tls-key".as_ref(),
+            identity.key_path.as_os_str(),
+        ],
+    );
+    watch.next_run(Duration::from_secs(120));
+    let live = || {
+        let now = chrono::Utc::now();
+        h.sandbox
+            .subscriptions()
+            .into_iter()
+            .filter(|s| s.is_live(now))
+            .collect::<Vec<_>>()
+    };
+    let first = live().into_iter().next().expect("subscribed");
+
+    // Three lifetimes later the same subscription is still live.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let now = live();
+    assert_eq!(now.len(), 1, "{now:?}\n{}", watch.stderr());
+    assert_eq!(now[0].id, first.id, "renewal replaced the subscription");
+    assert!(now[0].expires > first.expires);
+
+    // Forgotten at the source: the next renewal subscribes again, with a
+    // fresh secret in the target.
+    forget_at_the_source(&h, &first.id.to_string()).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        if let Some(s) = live().into_iter().find(|s| s.id != first.id) {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not subscribed again: {}",
+            watch.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(second.target, first.target, "the secret was reused");
+    assert!(
+        watch.stderr().contains("no longer knows the subscription"),
+        "{}",
+        watch.stderr()
+    );
+
+    // The new subscription works: a change runs the pipeline.
+    h.sandbox.change_share_of_pupils(0.01).unwrap();
+    let line = watch.next_run(Duration::from_secs(60));
+    assert!(line.contains("trigger=\"change"), "{line}");
+
+    watch.signal("TERM");
+    assert_eq!(
+        watch.exit_code(Duration::from_secs(60)).await,
+        0,
+        "{}",
+        watch.stderr()
+    );
+}
+
+/// A source that offers subscriptions needs the receiver, and the receiver
+/// needs TLS: without a certificate `watch` refuses to start, saying which
+/// pipeline needs it and how to do without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribing_pipeline_without_a_certificate_is_refused_with_the_way_out() {
+    let h = Harness::new().await;
+    let path = pipeline_with(&h, "");
+    let out = skolsync()
+        .arg("watch")
+        .arg(&path)
+        .arg("--sandbox-endpoints")
+        .arg(h.endpoints_file())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for needle in [
+        NAME,
+        "tls_cert: missing",
+        "tls_key: missing",
+        "on_change = false",
+    ] {
+        assert!(err.contains(needle), "`{needle}` missing: {err}");
+    }
+    assert!(history(&h, &path).is_empty(), "it ran");
+    assert!(h.sandbox.subscriptions().is_empty(), "it subscribed");
 }

@@ -349,6 +349,7 @@ mod tests {
     #[test]
     fn which_failures_mean_forgotten_or_unsupported() {
         let http = |status| SourceError::Http {
+            method: "PATCH".into(),
             url: "https://source/subscriptions/x".into(),
             status,
             attempts: 1,
