@@ -51,13 +51,22 @@ impl Watcher {
     }
 
     fn start_with(h: &Harness, path: &Path, extra: &[&std::ffi::OsStr]) -> Watcher {
-        let stderr = h.dir.path().join("watch-stderr.txt");
+        let endpoints = h.endpoints_file();
+        let mut args = vec![
+            path.as_os_str(),
+            "--sandbox-endpoints".as_ref(),
+            endpoints.as_os_str(),
+        ];
+        args.extend_from_slice(extra);
+        Watcher::spawn(h.dir.path(), &args)
+    }
+
+    /// `skolsync watch ARGS…`, its stderr in a file in `dir`.
+    fn spawn(dir: &Path, args: &[&std::ffi::OsStr]) -> Watcher {
+        let stderr = dir.join("watch-stderr.txt");
         let mut child = skolsync()
             .arg("watch")
-            .arg(path)
-            .arg("--sandbox-endpoints")
-            .arg(h.endpoints_file())
-            .args(extra)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
@@ -566,4 +575,52 @@ async fn a_subscribing_pipeline_without_a_certificate_is_refused_with_the_way_ou
     }
     assert!(history(&h, &path).is_empty(), "it ran");
     assert!(h.sandbox.subscriptions().is_empty(), "it subscribed");
+}
+
+/// The demo as a user runs it: one pipeline with an embedded sandbox needs
+/// no certificate — the receiver gets one of the sandbox's CA — subscribes
+/// at start and removes the subscription on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_sandbox_demo_subscribes_without_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(support::pipelines_dir().join("demo.toml")).unwrap();
+    let path = dir.path().join("demo.toml");
+    std::fs::write(&path, demo.replace("students = 3000", "students = 150")).unwrap();
+    let mut watch = Watcher::spawn(
+        dir.path(),
+        &[
+            path.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+    );
+    let first = watch.next_run(Duration::from_secs(120));
+    assert!(first.contains("trigger=\"start-up\""), "{first}");
+    assert_eq!(field(&first, "outcome"), Some("success"), "{first}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !watch
+        .stderr()
+        .contains("subscribed to the source's changes")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not subscribed: {}",
+            watch.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watch.signal("TERM");
+    assert_eq!(
+        watch.exit_code(Duration::from_secs(60)).await,
+        0,
+        "{}",
+        watch.stderr()
+    );
+    assert!(
+        watch
+            .stderr()
+            .contains("subscription removed at the source"),
+        "{}",
+        watch.stderr()
+    );
 }

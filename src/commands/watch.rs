@@ -8,8 +8,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use skolsync::engine::{EXIT_ERROR, Interrupt};
+use skolsync::pipeline::{Pipeline, SandboxHandle};
 use skolsync::watch::receiver::config::DEFAULT_MAX_BODY_BYTES;
 use skolsync::watch::{ReceiverConfig, RunRecord, Watch, WatchOptions};
 
@@ -36,7 +38,8 @@ the pipeline again. Each run prints one line on stdout: time, pipeline, trigger,
 counts, duration and the report's path (reports are written as by `skolsync run`).
 
 The change receiver (started only when a pipeline subscribes) speaks HTTPS with
---tls-cert and --tls-key. SS 12000 defines no authentication for notifications, so each
+--tls-cert and --tls-key (a single pipeline with an embedded [sandbox] gets a certificate
+of the sandbox's CA without them). SS 12000 defines no authentication for notifications, so each
 subscription's target carries a fresh random secret in its path; anything else is answered
 404. Use --insecure-http only behind a reverse proxy that terminates TLS (and give the
 proxy's https:// address as --public-url).
@@ -78,7 +81,9 @@ pub struct WatchArgs {
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
 
-    /// The receiver's TLS certificate (chain), PEM.
+    /// The receiver's TLS certificate (chain), PEM. A single pipeline with
+    /// an embedded [sandbox] gets one of the sandbox's CA when this is not
+    /// given.
     #[arg(long, value_name = "FILE", env = "SKOLSYNC_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
 
@@ -97,13 +102,19 @@ pub struct WatchArgs {
 }
 
 impl WatchArgs {
-    fn options(&self) -> WatchOptions {
+    /// The options; `certificate` stands in for --tls-cert and --tls-key
+    /// when they are not given.
+    fn options(&self, certificate: Option<(PathBuf, PathBuf)>) -> WatchOptions {
+        let (tls_cert, tls_key) = match certificate {
+            Some((cert, key)) => (Some(cert), Some(key)),
+            None => (self.tls_cert.clone(), self.tls_key.clone()),
+        };
         WatchOptions {
             receiver: ReceiverConfig {
                 listen: self.listen,
                 public_url: self.public_url.clone(),
-                tls_cert: self.tls_cert.clone(),
-                tls_key: self.tls_key.clone(),
+                tls_cert,
+                tls_key,
                 insecure_http: self.insecure_http,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             },
@@ -134,15 +145,18 @@ pub async fn execute(args: &WatchArgs) -> Result<ExitCode, Failure> {
         .iter()
         .map(|p| format!("`{}`", p.name()))
         .collect();
-    let watch = Watch::new(pipelines, &args.options()).map_err(|problems| {
+    let certificate = sandbox_certificate(args, &pipelines).map_err(Failure::Usage)?;
+    let watch = Watch::new(pipelines, &args.options(certificate)).map_err(|problems| {
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         Failure::Usage(anyhow::anyhow!("{}", text.join("\n")))
     })?;
     eprintln!(
         "skolsync: watching {}{}; Ctrl-C or SIGTERM stops",
         names.join(", "),
-        if watch.uses_receiver() {
+        if watch.uses_receiver() && args.listen.port() != 0 {
             format!(", change notifications on {}", args.listen)
+        } else if watch.uses_receiver() {
+            ", change notifications on the receiver (its port is logged)".to_string()
         } else {
             String::new()
         }
@@ -164,6 +178,35 @@ pub async fn execute(args: &WatchArgs) -> Result<ExitCode, Failure> {
             Ok(ExitCode::from(EXIT_ERROR))
         }
     }
+}
+
+/// Without --tls-cert, --tls-key and --insecure-http, a single pipeline
+/// that runs against its embedded sandbox gets a receiver certificate of
+/// that sandbox's CA, which the sandbox's webhooks trust: `skolsync watch
+/// pipelines/demo.toml` needs nothing else. Nothing leaves the machine
+/// there (the sandbox and the receiver are on loopback).
+fn sandbox_certificate(
+    args: &WatchArgs,
+    pipelines: &[Pipeline],
+) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+    if args.tls_cert.is_some() || args.tls_key.is_some() || args.insecure_http {
+        return Ok(None);
+    }
+    let [pipeline] = pipelines else {
+        return Ok(None);
+    };
+    let Some(SandboxHandle::Embedded(sandbox)) = &pipeline.sandbox else {
+        return Ok(None);
+    };
+    let identity = sandbox
+        .pki()
+        .issue_server_identity("watch-receiver")
+        .context("could not issue the change receiver's certificate from the sandbox's CA")?;
+    tracing::info!(
+        cert = %identity.cert_path.display(),
+        "the change receiver uses a certificate of the embedded sandbox's CA"
+    );
+    Ok(Some((identity.cert_path, identity.key_path)))
 }
 
 /// Logs a run and prints its summary line.
