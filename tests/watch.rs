@@ -624,3 +624,50 @@ async fn the_embedded_sandbox_demo_subscribes_without_a_certificate() {
         watch.stderr()
     );
 }
+
+/// A run that fails is reported and watching goes on: the source does not
+/// serve persons at first (every run aborts), then recovers, and the next
+/// cron time's run lands everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_does_not_stop_watching() {
+    let h = Harness::new().await;
+    let faults = h.sandbox.faults();
+    faults.set_source(skolsync_sandbox::config::SourceFaults {
+        unserved: vec!["persons".into()],
+        ..faults.source()
+    });
+    let path = pipeline_with(
+        &h,
+        "cron = [\"*/2 * * * * *\"]\ntimezone = \"UTC\"\non_change = false\n",
+    );
+    let mut watch = Watcher::start(&h, &path);
+    let failed = watch.next_run(Duration::from_secs(120));
+    assert!(failed.contains("trigger=\"start-up\""), "{failed}");
+    assert_eq!(field(&failed, "outcome"), Some("aborted"), "{failed}");
+    assert!(
+        failed.contains("persons"),
+        "the reason is missing: {failed}"
+    );
+
+    faults.set_source(skolsync_sandbox::config::SourceFaults {
+        unserved: Vec::new(),
+        ..faults.source()
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let landed = loop {
+        let line = watch.next_run(Duration::from_secs(60));
+        if field(&line, "outcome") == Some("success") {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {line}");
+    };
+    assert!(landed.contains("trigger=\"schedule"), "{landed}");
+    assert!(count(&landed, "created") > 0, "{landed}");
+    watch.signal("TERM");
+    assert_eq!(
+        watch.exit_code(Duration::from_secs(60)).await,
+        0,
+        "{}",
+        watch.stderr()
+    );
+}
