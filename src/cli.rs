@@ -11,6 +11,7 @@ use crate::commands::run::RunArgs;
 use crate::commands::sandbox::SandboxArgs;
 use crate::commands::status::StatusArgs;
 use crate::commands::validate::ValidateArgs;
+use crate::commands::watch::WatchArgs;
 
 /// What `skolsync --help` says about the tool as a whole.
 const ABOUT: &str = "Provision school data into Skolverket's provtjänst.";
@@ -67,6 +68,11 @@ pub enum Command {
     /// codes: 0 all landed, 3 some records rejected/failed/held back, 4
     /// aborted (guard, lock, source or sink failure).
     Run(RunArgs),
+    /// Run pipelines continuously until Ctrl-C/SIGTERM: at start, at the
+    /// cron times of their `[schedule]`, and when their source notifies a
+    /// change (SS 12000 subscriptions, served over HTTPS), one run at a
+    /// time per pipeline, one summary line per run.
+    Watch(WatchArgs),
     /// The pipeline's past runs, newest first.
     History(HistoryArgs),
     /// The last known outcome of one entity: what was sent, what Skolverket

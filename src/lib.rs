@@ -12,6 +12,8 @@
 //! - [`lock`]: one run at a time per provtjänst client, machine-wide.
 //! - [`terminal`]: outside text made safe to print (control characters
 //!   escaped).
+//! - [`watch`]: continuous sync — run queues, cron times, the change
+//!   receiver, SS 12000 subscriptions kept alive.
 
 pub mod engine;
 pub mod lock;
@@ -19,3 +21,4 @@ pub mod pipeline;
 pub mod report;
 pub mod state;
 pub mod terminal;
+pub mod watch;

@@ -39,6 +39,9 @@ fn main() -> ExitCode {
         Some(cli::Command::Run(args)) => {
             report(commands::common::block_on(commands::run::execute(&args)))
         }
+        Some(cli::Command::Watch(args)) => {
+            report(commands::common::block_on(commands::watch::execute(&args)))
+        }
         Some(cli::Command::History(args)) => report(commands::common::block_on(
             commands::history::execute(&args),
         )),

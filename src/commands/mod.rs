@@ -11,3 +11,4 @@ pub mod sandbox;
 pub mod schema;
 pub mod status;
 pub mod validate;
+pub mod watch;

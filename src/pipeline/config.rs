@@ -59,6 +59,11 @@ pub struct PipelineFile {
     #[serde(default)]
     pub incremental: super::incremental::IncrementalConfig,
 
+    /// When `skolsync watch` runs the pipeline: cron expressions and change
+    /// notifications (see [`ScheduleConfig`](super::schedule::ScheduleConfig)).
+    #[serde(default)]
+    pub schedule: super::schedule::ScheduleConfig,
+
     /// Run against the embedded sandbox instead of the real services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxSection>,

@@ -215,6 +215,11 @@ fn check(doc: &Document<'_>, file: &PipelineFile, inspect_only: bool) -> Result<
             ),
         );
     }
+    if let Err(found) = super::schedule::Schedule::new(&file.schedule) {
+        for p in found {
+            invalid(&p.key, p.message);
+        }
+    }
     if file.state.path.is_some() && file.state.url.is_some() {
         invalid("state.url", "set either `path` or `url`, not both".into());
     }

@@ -11,6 +11,7 @@
 //! - [`sandbox`]: the embedded sandbox and pointing the stages at it.
 //! - [`expand`]: `${env:NAME}` and `${file:PATH}` in string values.
 //! - [`schema`]: the JSON Schema of the format.
+//! - [`schedule`]: `[schedule]`, when `skolsync watch` runs the pipeline.
 
 pub mod config;
 pub mod document;
@@ -19,6 +20,7 @@ pub mod expand;
 pub mod incremental;
 pub mod load;
 pub mod sandbox;
+pub mod schedule;
 pub mod schema;
 
 pub use config::{
@@ -29,3 +31,4 @@ pub use error::{PipelineError, UnknownKey};
 pub use incremental::IncrementalConfig;
 pub use load::{LoadOptions, Pipeline, StateLocation, resolve};
 pub use sandbox::{SandboxChoice, SandboxHandle, inject_sandbox};
+pub use schedule::{Schedule, ScheduleConfig};
