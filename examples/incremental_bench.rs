@@ -3,11 +3,15 @@
 //! end to end through `engine::run` into the sandbox's Provisioning API.
 //!
 //! 1. A first run loads everything (not measured: the initial load).
-//! 2. 1 % of the pupils change (moved class or renamed); `run --full`.
-//! 3. Another 1 % change; a plain run, which reads incrementally.
+//! 2. Scenario "moves": 1 % of the pupils change (half move to a parallel
+//!    class, which touches every group they leave and join; half get a new
+//!    family name); `run --full`; another 1 % change; a plain run, which
+//!    reads incrementally.
+//! 3. Scenario "renames": the same with 1 % of the pupils renamed only.
 //!
-//! Steps 2 and 3 send the same kind and amount of change, so the difference
-//! between them is the read. Printed: source calls (data reads: lists,
+//! In each scenario the two runs send the same kind and amount of change,
+//! so the difference between them is the read. Log lines (stderr, `INFO`)
+//! give the phases. Printed: source calls (data reads: lists,
 //! `/deletedEntities`), wall time and what was sent, and the ratios.
 //!
 //! `cargo run --release --example incremental_bench -- [--students N]
@@ -23,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use skolsync::engine::{self, RunOptions, RunResult};
 use skolsync::pipeline::{LoadOptions, Pipeline, SandboxChoice};
+use skolsync_model::ss12000::{EntityKind, SourceId};
+use skolsync_sandbox::change::Changed;
 use skolsync_sandbox::{Sandbox, SandboxConfig, SourceOptions};
 
 const PIPELINE: &str = r#"
@@ -99,8 +105,40 @@ async fn measured_run(sandbox: &Sandbox, pipeline: &Pipeline, full: bool) -> Mea
     }
 }
 
+/// Renames `share` of the pupils (persons with an enrolment), every
+/// `1/share`-th one starting at `round` (so rounds rename other pupils),
+/// as one change set.
+fn rename_share(sandbox: &Sandbox, share: f64, round: usize) -> anyhow::Result<Changed> {
+    let pupils: Vec<(SourceId, String)> = {
+        let data = sandbox
+            .world()
+            .source
+            .read()
+            .map_err(|_| anyhow::anyhow!("the source lock is poisoned"))?;
+        data.persons
+            .iter()
+            .filter(|p| !p.enrolments.is_empty())
+            .map(|p| (p.id.clone(), p.given_name.clone()))
+            .collect()
+    };
+    let step = (1.0 / share).round().max(1.0) as usize;
+    Ok(sandbox.change(|m| {
+        for (id, given) in pupils.iter().skip(round).step_by(step) {
+            m.rename_person(id, given, "Bytesson")?;
+        }
+        Ok(())
+    })?)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let students: usize = arg("--students", 100_000);
     let share: f64 = arg("--share", 0.01);
     let latency_ms: u64 = arg("--latency-ms", 150);
@@ -141,50 +179,46 @@ async fn main() -> anyhow::Result<()> {
         initial.calls
     );
 
-    let changed = sandbox.change_share_of_pupils(share)?;
-    println!(
-        "changed {} persons, {} groups",
-        changed
-            .touched(skolsync_model::ss12000::EntityKind::Person)
-            .len(),
-        changed
-            .touched(skolsync_model::ss12000::EntityKind::Group)
-            .len()
-    );
-    let full = measured_run(&sandbox, &pipeline, true).await;
+    for scenario in ["moves", "renames"] {
+        let change = |sandbox: &Sandbox, round: usize| -> anyhow::Result<()> {
+            let changed = if scenario == "moves" {
+                sandbox.change_share_of_pupils(share)?
+            } else {
+                rename_share(sandbox, share, round)?
+            };
+            eprintln!(
+                "changed {} persons, {} groups",
+                changed.touched(EntityKind::Person).len(),
+                changed.touched(EntityKind::Group).len()
+            );
+            Ok(())
+        };
+        change(&sandbox, 1)?;
+        let full = measured_run(&sandbox, &pipeline, true).await;
+        change(&sandbox, 2)?;
+        let incremental = measured_run(&sandbox, &pipeline, false).await;
 
-    let changed = sandbox.change_share_of_pupils(share)?;
-    println!(
-        "changed {} persons, {} groups",
-        changed
-            .touched(skolsync_model::ss12000::EntityKind::Person)
-            .len(),
-        changed
-            .touched(skolsync_model::ss12000::EntityKind::Group)
-            .len()
-    );
-    let incremental = measured_run(&sandbox, &pipeline, false).await;
-
-    println!();
-    println!("| run | source calls | of which GET /persons | wall time | entities sent |");
-    println!("|---|---|---|---|---|");
-    for (name, m) in [
-        ("full (`run --full`)", &full),
-        ("incremental", &incremental),
-    ] {
+        println!();
+        println!("scenario {scenario}:");
+        println!("| run | source calls | of which GET /persons | wall time | entities sent |");
+        println!("|---|---|---|---|---|");
+        for (name, m) in [
+            ("full (`run --full`)", &full),
+            ("incremental", &incremental),
+        ] {
+            println!(
+                "| {name} | {} | {} | {:.1} s | {} |",
+                m.calls, m.pages_persons, m.seconds, m.sent
+            );
+        }
+        println!("full: {}", full.mode);
+        println!("incremental: {}", incremental.mode);
         println!(
-            "| {name} | {} | {} | {:.1} s | {} |",
-            m.calls, m.pages_persons, m.seconds, m.sent
+            "incremental / full: source calls {:.1} %, wall time {:.1} %",
+            100.0 * incremental.calls as f64 / full.calls.max(1) as f64,
+            100.0 * incremental.seconds / full.seconds.max(f64::EPSILON)
         );
     }
-    println!();
-    println!("full: {}", full.mode);
-    println!("incremental: {}", incremental.mode);
-    println!(
-        "incremental / full: source calls {:.1} %, wall time {:.1} %",
-        100.0 * incremental.calls as f64 / full.calls.max(1) as f64,
-        100.0 * incremental.seconds / full.seconds.max(f64::EPSILON)
-    );
     sandbox.shutdown().await;
     Ok(())
 }

@@ -343,7 +343,8 @@ fn watch_help_explains_triggers_the_receiver_and_stopping() {
 async fn a_burst_of_source_changes_becomes_one_run_within_60_seconds() {
     let h = Harness::new().await;
     let identity = h.sandbox.pki().issue_server_identity("receiver").unwrap();
-    let path = pipeline_with(&h, "debounce_secs = 3\n");
+    // The default debounce (30 s): the guarantee is for what users get.
+    let path = pipeline_with(&h, "on_change = true\n");
     let mut watch = Watcher::start_with(
         &h,
         &path,
@@ -412,9 +413,9 @@ async fn a_burst_of_source_changes_becomes_one_run_within_60_seconds() {
     );
     println!("a burst of changes landed {took:?} after the first change");
 
-    // The burst was one run: nothing more within twice the debounce.
+    // The burst was one run: nothing more within the next debounce.
     assert!(
-        watch.lines.recv_timeout(Duration::from_secs(6)).is_err(),
+        watch.lines.recv_timeout(Duration::from_secs(35)).is_err(),
         "another run followed the burst"
     );
 
