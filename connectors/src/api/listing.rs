@@ -198,6 +198,30 @@ impl Run {
         self.page_size.load(Ordering::Relaxed)
     }
 
+    /// Asks for the page after `url` (a list or `/deletedEntities`):
+    /// `limit` and the server's `token` only, as the spec requires, within
+    /// the pager's limits. Returns the page's URL and answer.
+    pub(super) async fn follow(
+        &self,
+        endpoint: &Url,
+        pager: &mut Pager,
+        url: &Url,
+        token: &str,
+    ) -> Result<(Url, Answer), SourceError> {
+        pager.token(url, token)?;
+        pager.next_page(url)?;
+        let mut next = endpoint.clone();
+        next.query_pairs_mut()
+            .append_pair("limit", &self.page_size().to_string())
+            .append_pair("pageToken", token);
+        let answer = self
+            .reader
+            .client
+            .get(&next, self.out.progress(), pager.bytes_left())
+            .await?;
+        Ok((next, answer))
+    }
+
     /// Reads one list endpoint to its end.
     pub(super) async fn list<T: ApiEntity>(
         &self,
@@ -271,17 +295,7 @@ impl Run {
                 Dest::Collect(into) => into.extend(entities),
             }
             let Some(token) = next else { break };
-            pager.token(&url, &token)?;
-            pager.next_page(&url)?;
-            url = endpoint.clone();
-            url.query_pairs_mut()
-                .append_pair("limit", &self.page_size().to_string())
-                .append_pair("pageToken", &token);
-            answer = self
-                .reader
-                .client
-                .get(&url, self.out.progress(), pager.bytes_left())
-                .await?;
+            (url, answer) = self.follow(&endpoint, &mut pager, &url, &token).await?;
         }
         self.out
             .emit(Batch::Input(InputShape {

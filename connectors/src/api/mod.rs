@@ -586,17 +586,7 @@ impl Run {
             let Some(token) = page.page_token.filter(|t| !t.trim().is_empty()) else {
                 break;
             };
-            pager.token(&url, &token)?;
-            pager.next_page(&url)?;
-            url = endpoint.clone();
-            url.query_pairs_mut()
-                .append_pair("limit", &self.page_size().to_string())
-                .append_pair("pageToken", &token);
-            answer = self
-                .reader
-                .client
-                .get(&url, self.out.progress(), pager.bytes_left())
-                .await?;
+            (url, answer) = self.follow(&endpoint, &mut pager, &url, &token).await?;
         }
         Ok(())
     }

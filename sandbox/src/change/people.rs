@@ -184,19 +184,8 @@ impl Changes<'_> {
             .unwrap_or(REFERENCE_DATE - chrono::Days::new(10 * 365));
         let number = self.civic_no(birth);
         let (given, family) = self.name(number.male);
-        let eppn_domain = model
-            .edu_person_principal_names
-            .iter()
-            .find_map(|e| domain_after(e, "@edu."))
-            .unwrap_or("sandbox.invalid")
-            .to_string();
+        let (eppn_domain, email_domain) = domains_like(&model, "elev.sandbox.invalid");
         let eppn = self.eppn(&eppn_domain, &given, &family);
-        let email_domain = model
-            .emails
-            .iter()
-            .find_map(|e| domain_after(&e.value, "@"))
-            .unwrap_or("elev.sandbox.invalid")
-            .to_string();
         let serial = self.data.persons.len();
         let id = SourceId::new(self.uuid().to_string());
         let person = Person {
@@ -362,19 +351,8 @@ impl Changes<'_> {
             .unwrap_or(REFERENCE_DATE);
         let number = self.civic_no(birth);
         let (given, family) = self.name(number.male);
-        let eppn_domain = model
-            .edu_person_principal_names
-            .iter()
-            .find_map(|e| domain_after(e, "@edu."))
-            .unwrap_or("sandbox.invalid")
-            .to_string();
+        let (eppn_domain, email_domain) = domains_like(&model, "sandbox.invalid");
         let eppn = self.eppn(&eppn_domain, &given, &family);
-        let email_domain = model
-            .emails
-            .iter()
-            .find_map(|e| domain_after(&e.value, "@"))
-            .unwrap_or("sandbox.invalid")
-            .to_string();
         let person_id = SourceId::new(self.uuid().to_string());
         // The uuid's first block keeps the address unique without a scan.
         let tag: String = person_id.as_str().chars().take(4).collect();
@@ -478,6 +456,22 @@ fn same_place(a: &[Enrolment], b: &[Enrolment]) -> bool {
         )
     };
     a.len() == b.len() && a.iter().map(key).eq(b.iter().map(key))
+}
+
+/// The EPPN domain (after `@edu.`) and e-mail domain of `model`, a person
+/// the new one is modelled on; `email_fallback` when it has no address.
+fn domains_like(model: &Person, email_fallback: &str) -> (String, String) {
+    let eppn = model
+        .edu_person_principal_names
+        .iter()
+        .find_map(|e| domain_after(e, "@edu."))
+        .unwrap_or("sandbox.invalid");
+    let email = model
+        .emails
+        .iter()
+        .find_map(|e| domain_after(&e.value, "@"))
+        .unwrap_or(email_fallback);
+    (eppn.to_string(), email.to_string())
 }
 
 #[cfg(test)]
