@@ -19,6 +19,7 @@ pub mod engine;
 pub mod lock;
 pub mod pipeline;
 pub mod report;
+pub mod serve;
 pub mod state;
 pub mod terminal;
 pub mod watch;

@@ -40,6 +40,11 @@ pub struct Endpoints {
     pub client_key: String,
     /// Path of the CA certificate that signed the server and client certificates.
     pub ca_cert: String,
+    /// The base URL of the emulated SS12000 client of Skolverket (the pull
+    /// method): tokens for its webhooks are requested for this location, and
+    /// its webhook targets live under it (`…/webhooks/{urlId}`).
+    #[serde(default)]
+    pub ss12000_client_url: String,
 }
 
 /// How one section of a pipeline file is pointed at the sandbox: the keys

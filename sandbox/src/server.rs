@@ -248,6 +248,8 @@ impl Sandbox {
             client_cert: path_string(pki.client_cert_path()),
             client_key: path_string(pki.client_key_path()),
             ca_cert: path_string(pki.ca_cert_path()),
+            // Set by the SS12000 client emulator (pull method).
+            ss12000_client_url: String::new(),
         };
 
         let (shutdown, _) = watch::channel(false);

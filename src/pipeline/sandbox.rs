@@ -78,6 +78,7 @@ pub(super) fn placeholder_endpoints() -> Endpoints {
         client_cert: "not-started".into(),
         client_key: "not-started".into(),
         ca_cert: "not-started".into(),
+        ss12000_client_url: url.into(),
     }
 }
 

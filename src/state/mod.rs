@@ -19,6 +19,7 @@ mod crosswalk;
 mod entities;
 mod error;
 mod runs;
+pub mod served;
 mod shapes;
 mod source_cache;
 mod watermark;
