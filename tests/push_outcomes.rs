@@ -390,6 +390,7 @@ async fn a_pupil_the_service_no_longer_holds_is_sent_again_and_then_their_class_
             },
         ),
         &skolsync_model::BuildContext::new("/"),
+        None,
     )
     .await
     .expect("a sink outside the pipeline");

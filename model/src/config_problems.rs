@@ -67,6 +67,14 @@ impl<E> ConfigProblems<E> {
         self.problems.is_empty()
     }
 
+    /// Each problem rewritten by `f` (a component reusing another's checks
+    /// under its own key names).
+    pub fn map(self, f: impl FnMut(E) -> E) -> Self {
+        ConfigProblems {
+            problems: self.problems.into_iter().map(f).collect(),
+        }
+    }
+
     /// The problems, in the order found.
     pub fn iter(&self) -> std::slice::Iter<'_, E> {
         self.problems.iter()

@@ -21,6 +21,7 @@
 //! - [`error_chain`]: an error and its causes on one line.
 //! - [`config_problems`]: every problem of a config section at once.
 //! - [`sandbox`]: where the sandbox is and how a component points at it.
+//! - [`served`]: what a pull sink writes for `skolsync serve` to serve.
 //!
 //! Every other crate depends on this one; this one depends on no other stage.
 
@@ -42,6 +43,7 @@ pub mod reject;
 pub mod retry;
 pub mod sandbox;
 pub mod secret;
+pub mod served;
 pub mod ss12000;
 pub mod template;
 

@@ -145,6 +145,23 @@ pub struct Plan {
     pub groups: TypePlan<Group>,
     /// Activity changes.
     pub activities: TypePlan<Activity>,
+    /// Every school unit the desired state refers to (not only the changed
+    /// entities'), by Skolverket's id: the pull method serves them as
+    /// `Organisation`s. Push and file sinks do not use them.
+    #[serde(default)]
+    pub school_units: Vec<SchoolUnitRef>,
+}
+
+/// A school unit the desired state refers to (enrolments, duties, groups,
+/// activities), as open-data names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SchoolUnitRef {
+    /// Skolverket's id (`uuid5(nil, schoolUnitCode)`).
+    pub id: Uuid,
+    /// The school unit code (skolenhetskod).
+    pub code: String,
+    /// Its name (open-data's `displayName`, else the code).
+    pub name: String,
 }
 
 impl Plan {

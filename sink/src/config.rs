@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::Delivery;
 use crate::file::Format;
 use crate::file::config::{Content, FileConfig};
+use crate::pull::config::PullConfig;
 use crate::skolverket::config::SkolverketConfig;
 
 /// Where the plan goes, chosen by `kind`.
@@ -21,6 +22,10 @@ use crate::skolverket::config::SkolverketConfig;
 pub enum SinkConfig {
     /// Skolverket's Provisioning API (provtjänst).
     Skolverket(SkolverketConfig),
+    /// Skolverket's pull method: the DNP profile served by `skolsync serve`
+    /// for Skolverket's SS12000 client, which is notified after each run.
+    #[serde(rename = "ss12000-pull")]
+    Ss12000Pull(PullConfig),
     /// One JSON Lines file per entity type.
     Jsonl(FileConfig),
     /// One CSV file per entity type.
@@ -37,6 +42,7 @@ pub fn sandbox_redirect(
 ) -> Option<skolsync_model::sandbox::Redirect> {
     match kind {
         "skolverket" => Some(crate::skolverket::config::sandbox_redirect(endpoints)),
+        "ss12000-pull" => Some(crate::pull::config::sandbox_redirect(endpoints)),
         _ => None,
     }
 }
@@ -47,6 +53,8 @@ pub fn sandbox_redirect(
 pub enum SinkComponent<'a> {
     /// Skolverket's Provisioning API.
     Skolverket(&'a SkolverketConfig),
+    /// The served dataset of the pull method.
+    Pull(&'a PullConfig),
     /// Files of one format.
     File(Format, &'a FileConfig),
 }
@@ -57,6 +65,7 @@ impl SinkConfig {
     pub fn component(&self) -> SinkComponent<'_> {
         match self {
             SinkConfig::Skolverket(c) => SinkComponent::Skolverket(c),
+            SinkConfig::Ss12000Pull(c) => SinkComponent::Pull(c),
             SinkConfig::Jsonl(c) => SinkComponent::File(Format::Jsonl, c),
             SinkConfig::Csv(c) => SinkComponent::File(Format::Csv, c),
             SinkConfig::Parquet(c) => SinkComponent::File(Format::Parquet, c),
@@ -67,6 +76,7 @@ impl SinkConfig {
     pub fn kind(&self) -> &'static str {
         match self.component() {
             SinkComponent::Skolverket(_) => "skolverket",
+            SinkComponent::Pull(_) => "ss12000-pull",
             SinkComponent::File(format, _) => format.extension(),
         }
     }
@@ -81,10 +91,11 @@ impl SinkConfig {
     }
 
     /// The Open-data API of the sink's environment, for a transform that
-    /// names none (only the `skolverket` sink implies one).
+    /// names none (the `skolverket` and `ss12000-pull` sinks imply one).
     pub fn open_data_url(&self) -> Option<String> {
         match self.component() {
             SinkComponent::Skolverket(c) => c.open_data_url(),
+            SinkComponent::Pull(c) => c.open_data_url(),
             SinkComponent::File(..) => None,
         }
     }

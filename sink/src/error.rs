@@ -43,6 +43,39 @@ pub enum ConfigError {
     Tls(String),
 }
 
+impl ConfigError {
+    /// This problem with the setting `from` called `to` (in its field and
+    /// its message), for a sink that reuses another's checks.
+    pub(crate) fn renamed(self, from: &'static str, to: &'static str) -> ConfigError {
+        let swap = |field: &'static str| if field == from { to } else { field };
+        match self {
+            ConfigError::Invalid { field, message } => ConfigError::Invalid {
+                field: swap(field),
+                message: message.replace(&format!("`{from}`"), &format!("`{to}`")),
+            },
+            ConfigError::Read {
+                field,
+                path,
+                source,
+            } => ConfigError::Read {
+                field: swap(field),
+                path,
+                source,
+            },
+            ConfigError::Certificate {
+                field,
+                path,
+                message,
+            } => ConfigError::Certificate {
+                field: swap(field),
+                path,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
 /// A sink that could not do (all of) its work.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

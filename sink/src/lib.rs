@@ -5,6 +5,9 @@
 //!   Duty → Group → Activity (deletes in reverse), packed by bytes under the
 //!   body limit, paced under the per-client call limit, confirmed job by job,
 //!   with dependency gating, retries and per-entity outcomes as they happen.
+//! - [`pull`]: Skolverket's pull method — the DNP profile written into the
+//!   state store as the dataset `skolsync serve` serves, then Skolverket's
+//!   SS12000 client notified.
 //! - [`file`](mod@file): JSONL, CSV and Parquet files per entity type, for audits,
 //!   migrations and dry runs.
 //!
@@ -18,6 +21,7 @@
 pub mod config;
 pub mod error;
 pub mod file;
+pub mod pull;
 pub mod skolverket;
 mod summary;
 
@@ -90,7 +94,7 @@ pub fn snapshot_writer(
 ) -> Result<file::SnapshotWriter, ConfigErrors> {
     match config.component() {
         SinkComponent::File(format, c) => Ok(file::SnapshotWriter::new(format, c, ctx)?),
-        SinkComponent::Skolverket(_) => Err(ConfigError::Invalid {
+        SinkComponent::Skolverket(_) | SinkComponent::Pull(_) => Err(ConfigError::Invalid {
             field: "kind",
             message: format!("`{}` takes plans, not SS 12000 snapshots", config.kind()),
         }
@@ -102,9 +106,26 @@ pub fn snapshot_writer(
 /// of the section at once. Relative paths in it are taken from the
 /// context's folder (the pipeline file's). Certificates and keys are read
 /// and checked here, so a mistake is reported before a run starts.
-pub async fn build(config: &SinkConfig, ctx: &BuildContext) -> Result<Box<dyn Sink>, ConfigErrors> {
+///
+/// `served` is where a pull sink keeps its dataset (the engine's state
+/// store); other sinks ignore it, and a pull sink without it is refused.
+pub async fn build(
+    config: &SinkConfig,
+    ctx: &BuildContext,
+    served: Option<std::sync::Arc<dyn pull::ServedStore>>,
+) -> Result<Box<dyn Sink>, ConfigErrors> {
     Ok(match config.component() {
         SinkComponent::Skolverket(c) => Box::new(SkolverketSink::new(c, ctx)?),
+        SinkComponent::Pull(c) => {
+            let Some(served) = served else {
+                return Err(ConfigError::Invalid {
+                    field: "kind",
+                    message: "`ss12000-pull` needs the pipeline's state store".to_string(),
+                }
+                .into());
+            };
+            Box::new(pull::PullSink::new(c, ctx, served)?)
+        }
         SinkComponent::File(format, c) => Box::new(file::FileSink::new(format, c, ctx)?),
     })
 }

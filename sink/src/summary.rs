@@ -64,6 +64,13 @@ pub struct ApplySummary {
     pub calls: CallStats,
     /// Wall time of the run, in milliseconds.
     pub elapsed_ms: u64,
+    /// The notifications of the pull method (empty for other sinks).
+    #[serde(skip_serializing_if = "is_default")]
+    pub notifications: crate::pull::notify::NotifyReport,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl ApplySummary {

@@ -71,7 +71,7 @@ async fn a_municipality_lands_completely_within_the_limits() {
         config.open_data_url().as_deref(),
         Some(sandbox.endpoints().open_data_url.as_str())
     );
-    let sink = build(&config, &skolsync_model::BuildContext::new("/"))
+    let sink = build(&config, &skolsync_model::BuildContext::new("/"), None)
         .await
         .expect("sink builds");
 
@@ -809,6 +809,7 @@ async fn pkcs12_entity_id_and_pin_work_and_read_all_returns_what_landed() {
     let err = build(
         &SinkConfig::Skolverket(wrong),
         &skolsync_model::BuildContext::new(dir.path()),
+        None,
     )
     .await
     .unwrap_err()

@@ -113,19 +113,20 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
             None
         }
     };
-    let sink = match skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context()).await {
-        Ok(sink) => {
-            checks.ok(
-                "sink",
-                &format!("{} ({})", sink.kind(), pipeline.sink_identity()),
-            );
-            Some(sink)
-        }
-        Err(e) => {
-            checks.fail("sink", &chain(&e), false);
-            None
-        }
-    };
+    let sink =
+        match skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context(), None).await {
+            Ok(sink) => {
+                checks.ok(
+                    "sink",
+                    &format!("{} ({})", sink.kind(), pipeline.sink_identity()),
+                );
+                Some(sink)
+            }
+            Err(e) => {
+                checks.fail("sink", &chain(&e), false);
+                None
+            }
+        };
     match &pipeline.state {
         StateLocation::Path(p) => checks.ok("state", &p.display().to_string()),
         StateLocation::Url(u) => checks.ok(

@@ -16,12 +16,12 @@
 //! source either way — read in full, or read incrementally and merged into
 //! the cached copy in the state store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use skolsync_connectors::open_data::{self as open_data_api, ClientOptions};
 use skolsync_connectors::{ReadAnomaly, ReadSummary};
 use skolsync_model::ObjectType;
-use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER};
+use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER, SchoolUnitRef};
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{Origins, Snapshot};
 use skolsync_model::{PerType, by_type};
@@ -286,7 +286,7 @@ pub async fn prepare(
     store: &StateStore,
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
-    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context()).await?;
+    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context(), None).await?;
     // A plan records nothing: no crosswalk keys, no cached copy.
     let options = PrepareOptions {
         record: false,
@@ -333,6 +333,7 @@ pub async fn prepare_with(
     stage.message("mapping to the provtjänst profile");
     let transformer = Transformer::new(pipeline.file.transform.clone(), open_data)?;
     let ids = transformer.ids();
+    let unit_directory = school_unit_directory(transformer.open_data());
     let origin = source.clone();
     let (output, names) = tokio::task::spawn_blocking(move || {
         let output = transformer.run(&snapshot)?;
@@ -401,7 +402,9 @@ pub async fn prepare_with(
     let stale =
         skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
     let facts = DesiredFacts::of(&desired, record_keys);
+    let school_units = referenced_school_units(&desired, &unit_directory);
     let mut plan = skolsync_transform::diff_keeping(desired, &previous, &stale);
+    plan.school_units = school_units;
     let kept_stale: Vec<KeptStale> = stale
         .into_iter()
         .map(|entity| {
@@ -499,4 +502,43 @@ pub(super) async fn checked_guards(
         &prepared.previous,
         &base,
     ))
+}
+
+/// Open-data's school units by Skolverket's id: (code, name).
+fn school_unit_directory(open_data: &OpenData) -> HashMap<Uuid, (String, String)> {
+    open_data
+        .school_units
+        .iter()
+        .map(|u| {
+            let code = u.school_unit_code.trim().to_string();
+            (u.id, (code, u.display_name.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Every school unit the desired state refers to — enrolments, duties,
+/// groups, activities — named as open-data names it (a unit open-data does
+/// not know cannot be referred to: the transform rejects that first).
+fn referenced_school_units(
+    desired: &DesiredState,
+    directory: &HashMap<Uuid, (String, String)>,
+) -> Vec<SchoolUnitRef> {
+    let mut ids: BTreeSet<Uuid> = BTreeSet::new();
+    for person in &desired.persons {
+        ids.extend(person.payload.enrolments.iter().map(|e| e.enroled_at.id));
+    }
+    ids.extend(desired.duties.iter().map(|d| d.payload.duty_at.id));
+    ids.extend(desired.groups.iter().map(|g| g.payload.organisation.id));
+    ids.extend(desired.activities.iter().map(|a| a.payload.organisation.id));
+    ids.into_iter()
+        .filter_map(|id| {
+            let (code, name) = directory.get(&id)?;
+            let name = if name.is_empty() { code } else { name };
+            Some(SchoolUnitRef {
+                id,
+                code: code.clone(),
+                name: name.clone(),
+            })
+        })
+        .collect()
 }

@@ -171,6 +171,8 @@ fn sink_identity(file: &PipelineFile, base_dir: &Path, embedded: bool) -> String
             .unwrap_or_default()
             .trim_end_matches('/')
             .to_string(),
+        // The served dataset is the pipeline's own: its name keys it.
+        SinkConfig::Ss12000Pull(_) => format!("ss12000-pull:{}", file.name),
         SinkConfig::Jsonl(c) | SinkConfig::Csv(c) | SinkConfig::Parquet(c) => {
             format!(
                 "{}:{}",

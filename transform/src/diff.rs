@@ -58,6 +58,7 @@ pub fn diff_keeping(
         duties,
         groups,
         activities,
+        school_units: Vec::new(),
     }
 }
 

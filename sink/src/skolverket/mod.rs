@@ -87,11 +87,13 @@ impl Resources {
 
 /// The resolved URLs.
 #[derive(Debug, Clone)]
-struct Urls {
-    transaction: String,
-    jwks: String,
-    issuer: String,
-    provisioning: String,
+pub(crate) struct Urls {
+    pub(crate) transaction: String,
+    pub(crate) jwks: String,
+    pub(crate) issuer: String,
+    /// The API the tokens are for (the Provisioning API, or the SS12000
+    /// client for the pull sink's notifications).
+    pub(crate) provisioning: String,
 }
 
 /// A sink that provisions into Skolverket's provtjänst.
@@ -253,12 +255,34 @@ fn client_identity(
     }
 }
 
-impl SkolverketSink {
-    /// Checks the settings (reporting every problem at once), reads the
-    /// certificates and builds the clients. Relative paths are taken from
-    /// the context's folder.
-    pub fn new(config: &SkolverketConfig, ctx: &BuildContext) -> Result<Self, ConfigErrors> {
-        let mut problems = ConfigErrors::new();
+/// What talking to Skolverket takes, built from a `[sink]` section: the
+/// checked URLs, the client certificate, a token provider for one access
+/// type, and an HTTP client for the API the tokens are for. The push sink
+/// builds one for `provisioning-api`; the pull sink's notifier one for
+/// `ss12000-client` (its `provisioning_url` is then the SS12000 client's
+/// base URL).
+#[derive(Debug)]
+pub(crate) struct Connection {
+    /// The checked URLs.
+    pub urls: Urls,
+    /// Access tokens, fetched over mutual TLS and verified.
+    pub tokens: Arc<TokenProvider>,
+    /// For calls to the API the tokens are for (server-verified TLS only).
+    pub api_http: reqwest::Client,
+    /// The identity the access request names (entity id or `cert#S256`).
+    pub client_identity: String,
+}
+
+impl Connection {
+    /// Checks the connection settings of `config` (every problem at once,
+    /// `problems` also receiving the caller's own), reads the certificates
+    /// and builds the clients.
+    pub(crate) fn new(
+        config: &SkolverketConfig,
+        ctx: &BuildContext,
+        access_type: &'static str,
+        mut problems: ConfigErrors,
+    ) -> Result<Connection, ConfigErrors> {
         let urls = problems.take(Urls::resolve(config));
         let identity = problems.take(client_identity(config, ctx));
         if config.client_pkcs12_password.is_some() && config.client_pkcs12.is_none() {
@@ -272,7 +296,6 @@ impl SkolverketSink {
             None => Ok(Vec::new()),
         });
         let pins = problems.take(config.pinned_pubkey.as_deref().map(Pins::parse).transpose());
-        check_limits(config, &mut problems);
         if config
             .client_key_id
             .as_ref()
@@ -331,10 +354,33 @@ impl SkolverketSink {
                 jwks_url: urls.jwks.clone(),
                 issuer: urls.issuer.clone(),
                 provisioning_url: urls.provisioning.clone(),
+                access_type,
                 client_key,
                 organisation_number,
             },
         ));
+        Ok(Connection {
+            urls,
+            tokens,
+            api_http,
+            client_identity,
+        })
+    }
+}
+
+impl SkolverketSink {
+    /// Checks the settings (reporting every problem at once), reads the
+    /// certificates and builds the clients. Relative paths are taken from
+    /// the context's folder.
+    pub fn new(config: &SkolverketConfig, ctx: &BuildContext) -> Result<Self, ConfigErrors> {
+        let mut problems = ConfigErrors::new();
+        check_limits(config, &mut problems);
+        let Connection {
+            urls,
+            tokens,
+            api_http,
+            client_identity,
+        } = Connection::new(config, ctx, auth::PROVISIONING_ACCESS_TYPE, problems)?;
         let pacers = rate::pacers_for(
             &client_identity,
             &urls.provisioning,

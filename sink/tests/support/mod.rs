@@ -404,6 +404,7 @@ pub fn plan_from(catalogue: &Catalogue, source: &SourceData) -> Plan {
         duties: creates(duties),
         groups: creates(groups),
         activities: creates(activities),
+        school_units: Vec::new(),
     }
 }
 
@@ -424,6 +425,7 @@ pub async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
     build(
         &SinkConfig::Skolverket(config),
         &skolsync_model::BuildContext::new("/"),
+        None,
     )
     .await
     .expect("sink builds")

@@ -67,6 +67,14 @@ impl From<AuthFailure> for SinkError {
 /// The access type the Provisioning API needs.
 pub const PROVISIONING_ACCESS_TYPE: &str = "provisioning-api";
 
+/// The access type of a token for notifying Skolverket's SS12000 client
+/// (the pull method's webhooks).
+pub const SS12000_CLIENT_ACCESS_TYPE: &str = "ss12000-client";
+
+/// The access type of the token Skolverket's SS12000 client presents to a
+/// huvudman's SS 12000 API.
+pub const SS12000_API_ACCESS_TYPE: &str = "ss12000-api";
+
 /// Allowed difference between our clock and the server's for `nbf`.
 const CLOCK_SKEW: u64 = 60;
 
@@ -107,8 +115,13 @@ pub struct AuthSettings {
     pub jwks_url: String,
     /// The authorisation server's base URL, compared with `iss`.
     pub issuer: String,
-    /// The Provisioning API base URL the token must grant.
+    /// The base URL the token must grant (`locations`): the Provisioning
+    /// API's, or for pull notifications the SS12000 client's.
     pub provisioning_url: String,
+    /// The access type asked for and checked: [`PROVISIONING_ACCESS_TYPE`],
+    /// or [`SS12000_CLIENT_ACCESS_TYPE`] for webhooks to Skolverket's
+    /// SS12000 client.
+    pub access_type: &'static str,
     /// `client.key`.
     pub client_key: ClientKey,
     /// The huvudman's organisation number (ten digits), when the pipeline
@@ -297,16 +310,49 @@ fn decode_part<T: serde::de::DeserializeOwned>(part: &str, what: &str) -> Result
 
 /// Verifies a JWT: ES256 signature by a key of `jwks`, `exp` after `now`,
 /// `nbf` not after `now` (with clock skew), `iss` = `issuer` when present,
-/// and `provisioning-api` granted for `provisioning_url` — by the token's
+/// and `access_type` granted for `location` — by the token's
 /// `requested_access`, or, if it has none, by `granted` (the answer's list).
 pub fn verify_jwt(
     jwt: &str,
     jwks: &Jwks,
     issuer: &str,
-    provisioning_url: &str,
+    (access_type, location): (&str, &str),
     granted: &[Access],
     now: u64,
 ) -> Result<Claims, JwtProblem> {
+    let claims = verify_signature_and_time(jwt, jwks, now)?;
+    if let Some(iss) = &claims.iss
+        && normalise_url(iss) != normalise_url(issuer)
+    {
+        return Err(JwtProblem::Invalid(format!(
+            "the token was issued by `{iss}`, not by {issuer}"
+        )));
+    }
+    let grants = |list: &[Access]| {
+        list.iter().any(|a| {
+            a.access_type == access_type
+                && a.locations
+                    .iter()
+                    .any(|l| normalise_url(l) == normalise_url(location))
+        })
+    };
+    let granted_here = match &claims.requested_access {
+        Some(list) => grants(list),
+        None => grants(granted),
+    };
+    if !granted_here {
+        return Err(JwtProblem::Invalid(format!(
+            "the token does not grant `{access_type}` for {location}"
+        )));
+    }
+    Ok(claims)
+}
+
+/// Verifies what every JWT of the authorisation server must satisfy, and
+/// nothing else: ES256 signature by a key of `jwks`, `exp` after `now`,
+/// `nbf` not after `now` (with clock skew). What it grants, and to whom,
+/// is the caller's to check on the returned claims.
+pub fn verify_signature_and_time(jwt: &str, jwks: &Jwks, now: u64) -> Result<Claims, JwtProblem> {
     let invalid = |m: &str| JwtProblem::Invalid(m.to_string());
     let mut parts = jwt.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
@@ -347,30 +393,6 @@ pub fn verify_jwt(
         return Err(invalid(
             "the token is not valid yet (is this machine's clock right?)",
         ));
-    }
-    if let Some(iss) = &claims.iss
-        && normalise_url(iss) != normalise_url(issuer)
-    {
-        return Err(JwtProblem::Invalid(format!(
-            "the token was issued by `{iss}`, not by {issuer}"
-        )));
-    }
-    let grants = |list: &[Access]| {
-        list.iter().any(|a| {
-            a.access_type == PROVISIONING_ACCESS_TYPE
-                && a.locations
-                    .iter()
-                    .any(|l| normalise_url(l) == normalise_url(provisioning_url))
-        })
-    };
-    let granted_here = match &claims.requested_access {
-        Some(list) => grants(list),
-        None => grants(granted),
-    };
-    if !granted_here {
-        return Err(JwtProblem::Invalid(format!(
-            "the token does not grant `{PROVISIONING_ACCESS_TYPE}` for {provisioning_url}"
-        )));
     }
     Ok(claims)
 }
@@ -518,7 +540,7 @@ impl TokenProvider {
         let request = json!({
             "access_token": [{
                 "access": [{
-                    "type": PROVISIONING_ACCESS_TYPE,
+                    "type": self.settings.access_type,
                     "locations": [self.settings.provisioning_url],
                 }],
                 "flags": ["bearer"],
@@ -592,7 +614,7 @@ impl TokenProvider {
                 &granted.value,
                 &jwks,
                 &settings.issuer,
-                &settings.provisioning_url,
+                (settings.access_type, &settings.provisioning_url),
                 &granted.access,
                 unix_now(),
             ) {
@@ -706,10 +728,22 @@ mod tests {
         let jwks = signer.jwks("k1");
         let header = json!({"alg": "ES256", "kid": "k1"});
         let good = signer.sign(header.clone(), claims(5000, &format!("{API}/")));
-        assert!(verify_jwt(&good, &jwks, ISS, API, &[], 2000).is_ok());
+        assert!(
+            verify_jwt(
+                &good,
+                &jwks,
+                ISS,
+                (PROVISIONING_ACCESS_TYPE, API),
+                &[],
+                2000
+            )
+            .is_ok()
+        );
 
         // Expired, not yet valid, other issuer, other location.
-        let err = |jwt: &str, now| verify_jwt(jwt, &jwks, ISS, API, &[], now).unwrap_err();
+        let err = |jwt: &str, now| {
+            verify_jwt(jwt, &jwks, ISS, (PROVISIONING_ACCESS_TYPE, API), &[], now).unwrap_err()
+        };
         assert!(err(&good, 5000).to_string().contains("expired"));
         assert!(err(&good, 100).to_string().contains("not valid yet"));
         let mut other = claims(5000, API);
@@ -754,8 +788,18 @@ mod tests {
             access_type: "provisioning-api".to_string(),
             locations: vec![API.to_string()],
         }];
-        assert!(verify_jwt(&jwt, &jwks, ISS, API, &granted, 2000).is_ok());
-        assert!(verify_jwt(&jwt, &jwks, ISS, API, &[], 2000).is_err());
+        assert!(
+            verify_jwt(
+                &jwt,
+                &jwks,
+                ISS,
+                (PROVISIONING_ACCESS_TYPE, API),
+                &granted,
+                2000
+            )
+            .is_ok()
+        );
+        assert!(verify_jwt(&jwt, &jwks, ISS, (PROVISIONING_ACCESS_TYPE, API), &[], 2000).is_err());
     }
 
     #[test]
