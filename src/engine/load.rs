@@ -131,6 +131,12 @@ pub(super) async fn load(
     }
     match applied {
         Some(Ok(summary)) => {
+            if sink.kind() == "ss12000-pull" {
+                builder.set_pull(crate::report::PullReport {
+                    notifications: summary.notifications.clone(),
+                    feedback: Vec::new(),
+                });
+            }
             let c = summary.calls;
             tracing::info!(
                 bulk_calls = c.bulk_calls,

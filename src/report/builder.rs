@@ -62,6 +62,7 @@ pub struct ReportBuilder {
     plan_added: bool,
     written: Option<u64>,
     read: Option<super::ReadInfo>,
+    pull: Option<super::PullReport>,
     /// School unit names by code, for the problems.
     unit_names: HashMap<String, String>,
 }
@@ -88,6 +89,7 @@ impl ReportBuilder {
             plan_added: false,
             written: None,
             read: None,
+            pull: None,
             unit_names: HashMap::new(),
         }
     }
@@ -113,6 +115,11 @@ impl ReportBuilder {
     /// beside the code in every problem.
     pub fn set_unit_names(&mut self, names: HashMap<String, String>) {
         self.unit_names = names;
+    }
+
+    /// The pull method's notifications and feedback.
+    pub fn set_pull(&mut self, pull: super::PullReport) {
+        self.pull = Some(pull);
     }
 
     /// Records how the source was read.
@@ -495,10 +502,16 @@ impl ReportBuilder {
                 blocked_by: None,
             });
         }
-        let partial = self
-            .problems
-            .iter()
-            .any(|p| p.severity != ProblemSeverity::Warning);
+        // A served change nobody was told of is not fetched: not a success.
+        let unnotified = self
+            .pull
+            .as_ref()
+            .is_some_and(|p| p.failed_notifications() > 0);
+        let partial = unnotified
+            || self
+                .problems
+                .iter()
+                .any(|p| p.severity != ProblemSeverity::Warning);
         let outcome = if partial {
             RunOutcome::Partial
         } else {
@@ -574,6 +587,7 @@ impl ReportBuilder {
             transformed,
             written: self.written,
             read: self.read,
+            pull: self.pull,
             problems: self.problems,
         }
     }

@@ -76,6 +76,10 @@ pub fn to_html(report: &RunReport) -> String {
     if let Some(read) = &report.read {
         let _ = writeln!(html, "<p>Source: {}</p>", esc(&read.line()));
     }
+    if let Some(pull) = &report.pull {
+        let _ = writeln!(html, "<p>Pull: {}</p>", esc(&pull.line()));
+        feedback(&mut html, &pull.feedback);
+    }
     counts_table(&mut html, report);
     problems(&mut html, report);
     let _ = write!(html, "<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n");
@@ -331,4 +335,33 @@ pub(crate) fn esc(text: &str) -> String {
         }
     }
     out
+}
+
+/// Skolverket's LogEntries, each against its source record: what to fix.
+fn feedback(html: &mut String, lines: &[super::FeedbackLine]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        html,
+        "<h2>What Skolverket reported</h2>\n<table>\n<tr><th>received</th><th>severity</th><th>type</th><th>source record</th><th>school unit</th><th>Skolverket id</th><th>message</th></tr>"
+    );
+    for f in lines {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+            esc(&f.received_at),
+            esc(&f.severity),
+            esc(f.resource_type.as_deref().unwrap_or("–")),
+            esc(f.source_id.as_deref().unwrap_or("–")),
+            esc(f.school_unit.as_deref().unwrap_or("–")),
+            f.resource_id.map(|id| id.to_string()).unwrap_or_else(|| "–".into()),
+            esc(&f.message),
+            f.message_type
+                .as_deref()
+                .map(|t| format!(" ({})", esc(t)))
+                .unwrap_or_default(),
+        );
+    }
+    let _ = writeln!(html, "</table>");
 }

@@ -51,6 +51,7 @@
 mod builder;
 mod html;
 pub mod mask;
+mod pull;
 mod read;
 mod summary;
 mod write;
@@ -69,6 +70,7 @@ use uuid::Uuid;
 pub use crate::state::RunOutcome;
 pub use builder::ReportBuilder;
 pub use html::to_html;
+pub use pull::{FeedbackLine, PullReport};
 pub use read::ReadInfo;
 pub use summary::terminal_summary;
 pub use write::{ReportError, ReportPaths, to_json, write_reports};
@@ -105,6 +107,10 @@ pub struct RunReport {
     /// How the source was read (`null` when the run stopped before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read: Option<ReadInfo>,
+    /// The pull method: notifications sent and Skolverket's feedback
+    /// (`null` for other sinks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<PullReport>,
     /// Every reject and every entity that failed, was held back or got a
     /// warning, sorted by school unit and reason.
     pub problems: Vec<Problem>,

@@ -92,6 +92,13 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
             crate::terminal::escape_lines(&read.line())
         );
     }
+    if let Some(pull) = &report.pull {
+        let _ = writeln!(
+            out,
+            "Pull: {}",
+            crate::terminal::escape_lines(&pull.line())
+        );
+    }
     out.push('\n');
 
     let mut rows: Vec<[String; 14]> = vec![COLUMNS.map(str::to_string)];

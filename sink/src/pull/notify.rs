@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use skolsync_model::BuildContext;
 use skolsync_model::retry::{Backoff, Jitter};
@@ -45,12 +45,12 @@ const BACKOFF: Backoff = Backoff {
 };
 
 /// How the notifications of one run went.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NotifyReport {
     /// Per subscription notified.
     pub subscriptions: Vec<SubscriberResult>,
     /// Why nobody could be notified (the subscriptions could not be read).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -62,7 +62,7 @@ impl NotifyReport {
 }
 
 /// How one subscription's notification went.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubscriberResult {
     /// The subscription.
     pub subscription: uuid::Uuid,
@@ -75,7 +75,7 @@ pub struct SubscriberResult {
     /// How many tries it took (or were made).
     pub attempts: u32,
     /// The last failure, if it was not delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
