@@ -33,7 +33,7 @@ use uuid::Uuid;
 use self::page_token::{DeletedPosition, ListPosition, Position};
 use self::params::{META_FILTERS, Params, echo};
 use crate::serve::error::ApiError;
-use crate::serve::state::{ApiState, DEFAULT_PAGE_LIMIT};
+use crate::serve::state::{ApiState, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use crate::state::served::{SERVED_KINDS, ServedEntity};
 
 /// The filters of `/deletedEntities` (refused with a page token; the
@@ -95,7 +95,7 @@ async fn list(
             (
                 position.filter,
                 Some(position.last),
-                limit.unwrap_or(position.limit),
+                limit.unwrap_or(page_size(position.limit)),
             )
         }
         None => (
@@ -178,7 +178,7 @@ async fn deleted(state: &ApiState, query: Option<&str>) -> Result<Json<Value>, A
                 position.after,
                 position.kinds,
                 Some(position.last),
-                limit.unwrap_or(position.limit),
+                limit.unwrap_or(page_size(position.limit)),
             )
         }
         None => (
@@ -228,6 +228,12 @@ async fn deleted(state: &ApiState, query: Option<&str>) -> Result<Json<Value>, A
         "pull API: deletedEntities page"
     );
     Ok(Json(json!({ "data": data, "pageToken": next })))
+}
+
+/// A token's page size, kept within what a call may ask for (a token is
+/// not signed, so its size is not trusted).
+fn page_size(limit: usize) -> usize {
+    limit.clamp(1, MAX_PAGE_LIMIT)
 }
 
 /// A type's key in the `data` of `/deletedEntities`: its endpoint, but

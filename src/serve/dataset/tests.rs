@@ -355,3 +355,30 @@ async fn deleted_entities_page_and_filter_by_type() {
     let (status, _) = call(&state, "/deletedEntities?after=soon").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_token_cannot_ask_for_an_empty_or_oversized_page() {
+    use super::page_token::{ListPosition, Position, encode};
+    let (_dir, state) = state().await;
+    write(
+        &state,
+        (1..=3)
+            .map(|n| upsert(EntityKind::Person, n, "p"))
+            .collect(),
+        vec![],
+    )
+    .await;
+    let token = encode(&Position::List(ListPosition {
+        kind: EntityKind::Person,
+        filter: crate::state::served::ServedFilter::default(),
+        limit: 0,
+        last: Uuid::from_u128(1),
+    }));
+    let (status, body) = call(&state, &format!("/persons?pageToken={token}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        ids(body["data"].as_array().unwrap()),
+        [Uuid::from_u128(2).to_string()]
+    );
+    assert!(body["pageToken"].is_string());
+}
