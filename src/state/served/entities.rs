@@ -606,6 +606,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn modified_never_goes_backwards_when_the_clock_does() {
+        let (_dir, store) = store().await;
+        let duty = EntityKind::Duty;
+        store
+            .write_served(DATASET, &upserts(vec![upsert(duty, 1, "a")]))
+            .await
+            .unwrap();
+        // As if the last write had happened with a clock far ahead.
+        let ahead = "2999-01-01T00:00:00.000000Z";
+        sqlx::query("UPDATE served_entities SET modified = $1")
+            .bind(ahead)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store
+            .write_served(DATASET, &upserts(vec![upsert(duty, 1, "b")]))
+            .await
+            .unwrap();
+        let entity = one(&store, duty, 1).await.unwrap();
+        assert_eq!(entity.body["content"], "b");
+        assert_eq!(entity.modified, ahead);
+    }
+
+    #[tokio::test]
     async fn deletes_leave_tombstones_and_re_creation_clears_them() {
         let (_dir, store) = store().await;
         let group = EntityKind::Group;
