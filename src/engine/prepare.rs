@@ -383,18 +383,7 @@ pub async fn prepare_with(
 
     let stage = progress.stage("plan");
     let crosswalk = identity::apply(store, &mut desired).await?;
-    if crosswalk.persons + crosswalk.duties + crosswalk.groups + crosswalk.activities > 0 {
-        tracing::info!(
-            persons = crosswalk.persons,
-            duties = crosswalk.duties,
-            groups = crosswalk.groups,
-            activities = crosswalk.activities,
-            "kept the Skolverket ids of entities known under other source ids"
-        );
-    }
-    for conflict in &crosswalk.conflicts {
-        tracing::warn!("crosswalk: {conflict}");
-    }
+    log_crosswalk(&crosswalk);
     let sink_identity = pipeline.sink_identity();
     let previous = store.previous_state(&sink_identity).await?;
     // Rejected is not absent: what the service holds of a rejected record
@@ -541,4 +530,20 @@ fn referenced_school_units(
             })
         })
         .collect()
+}
+
+/// Logs what the crosswalk did: ids kept across source ids, and conflicts.
+fn log_crosswalk(crosswalk: &CrosswalkReport) {
+    if crosswalk.persons + crosswalk.duties + crosswalk.groups + crosswalk.activities > 0 {
+        tracing::info!(
+            persons = crosswalk.persons,
+            duties = crosswalk.duties,
+            groups = crosswalk.groups,
+            activities = crosswalk.activities,
+            "kept the Skolverket ids of entities known under other source ids"
+        );
+    }
+    for conflict in &crosswalk.conflicts {
+        tracing::warn!("crosswalk: {conflict}");
+    }
 }
