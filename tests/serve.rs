@@ -312,6 +312,14 @@ async fn tokens_are_checked_before_anything_is_served() {
             .await;
         assert_eq!(got, *status, "{what} (subscriptions)");
     }
+    let answer = setup
+        .client
+        .post(setup.url("/log"))
+        .body(LOG_ENTRY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["www-authenticate"], "Bearer");
     // Nothing refused reached the store.
     let stored = setup
         .store
@@ -693,7 +701,24 @@ pipeline = "missing.toml"
         );
     }
 
-    // The command exits 2 with the same report; --check passes a good file.
+    // An unreadable certificate is named.
+    let unreadable = dir.path().join("unreadable.toml");
+    std::fs::write(
+        &unreadable,
+        "[server]\npublic_url = \"https://x.test\"\ntls_cert = \"nope.crt\"\ntls_key = \"nope.key\"\n\
+         [auth]\nenvironment = \"production\"\n[[pull]]\npipeline = \"pull-a.toml\"\n",
+    )
+    .unwrap();
+    let text = ServeConfig::load(&unreadable)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("server.tls_cert") && text.contains("nope.crt"),
+        "{text}"
+    );
+
+    // The command exits 2 with the same report.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
         .args(["serve", "--check"])
         .arg(&path)

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -166,8 +166,7 @@ impl Verifier {
     pub fn new(settings: AuthSettings) -> Result<Verifier, AuthSetupError> {
         let mut builder = reqwest::Client::builder()
             .timeout(JWKS_TIMEOUT)
-            .connect_timeout(JWKS_TIMEOUT)
-            .https_only(false);
+            .connect_timeout(JWKS_TIMEOUT);
         if let Some(pem) = &settings.extra_root_pem {
             for cert in reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| AuthSetupError::Root(error_chain(&e)))?
@@ -444,7 +443,15 @@ pub async fn require_token(
                 "refused a call: {}",
                 refusal.reason()
             );
-            refusal.to_api_error().into_response()
+            let mut response = refusal.to_api_error().into_response();
+            if matches!(refusal, Refusal::Unauthenticated(_)) {
+                // RFC 6750: a 401 names the scheme it wants.
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            response
         }
     }
 }
