@@ -20,7 +20,7 @@
 //! No token, a malformed one, a bad signature, `iss`, expired or not yet
 //! valid: `401`. A valid token for another organisation, another location
 //! or another access type: `403`. Refusals are logged with their reason,
-//! never with the token. The JWKS is fetched at the first call, on a timer
+//! never with the token. The JWKS is fetched at start, on a timer
 //! ([`Verifier::refresher`]), and again when a token names an unknown
 //! `kid` (key rotation) — at most every 30 s, so a flood of forged `kid`s
 //! cannot make us hammer the authorisation server.
@@ -198,9 +198,19 @@ impl Verifier {
         self.fetch_into(&mut keys).await
     }
 
-    /// The background task that fetches the JWKS every
-    /// [`AuthSettings::refresh_every`] until `shutdown`.
+    /// The background task that fetches the JWKS at start (unless a call
+    /// already did; a failure is only a warning, the next call tries
+    /// again) and then every [`AuthSettings::refresh_every`] until
+    /// `shutdown`.
     pub async fn refresher(self, mut shutdown: ShutdownSignal) {
+        {
+            let mut keys = self.inner.keys.lock().await;
+            if keys.jwks.is_none()
+                && let Err(e) = self.fetch_into(&mut keys).await
+            {
+                tracing::warn!("{e}: tokens cannot be checked until it can be fetched");
+            }
+        }
         loop {
             tokio::select! {
                 () = tokio::time::sleep(self.inner.settings.refresh_every) => {}
