@@ -126,10 +126,18 @@ impl Host {
         }
     }
 
-    /// Serves `router` under `path` (e.g. `/ss12000/linkoping`; not `/`).
+    /// Serves `router` under `path` (e.g. `/ss12000/linkoping`; `/` or an
+    /// empty path merges it at the root).
     pub fn mount(&mut self, path: &str, router: Router) {
         let current = std::mem::take(&mut self.router);
-        self.router = current.nest(path, router);
+        let path = path.trim_end_matches('/');
+        self.router = if path.is_empty() {
+            current.merge(router)
+        } else if path.starts_with('/') {
+            current.nest(path, router)
+        } else {
+            current.nest(&format!("/{path}"), router)
+        };
         self.mounted.push(path.to_string());
     }
 
