@@ -9,6 +9,7 @@ use crate::commands::plan::PlanArgs;
 use crate::commands::reconcile::ReconcileArgs;
 use crate::commands::run::RunArgs;
 use crate::commands::sandbox::SandboxArgs;
+use crate::commands::serve::ServeArgs;
 use crate::commands::status::StatusArgs;
 use crate::commands::validate::ValidateArgs;
 use crate::commands::watch::WatchArgs;
@@ -73,6 +74,10 @@ pub enum Command {
     /// change (SS 12000 subscriptions, served over HTTPS), one run at a
     /// time per pipeline, one summary line per run.
     Watch(WatchArgs),
+    /// Serve pipelines with an `ss12000-pull` sink as SS 12000 APIs for
+    /// Skolverket's SS12000 client (the pull method), over HTTPS with its
+    /// JWT checked, until Ctrl-C/SIGTERM; one config file names them.
+    Serve(ServeArgs),
     /// The pipeline's past runs, newest first.
     History(HistoryArgs),
     /// The last known outcome of one entity: what was sent, what Skolverket

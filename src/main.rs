@@ -42,6 +42,9 @@ fn main() -> ExitCode {
         Some(cli::Command::Watch(args)) => {
             report(commands::common::block_on(commands::watch::execute(&args)))
         }
+        Some(cli::Command::Serve(args)) => {
+            report(commands::common::block_on(commands::serve::execute(&args)))
+        }
         Some(cli::Command::History(args)) => report(commands::common::block_on(
             commands::history::execute(&args),
         )),

@@ -9,6 +9,7 @@ pub mod reconcile;
 pub mod run;
 pub mod sandbox;
 pub mod schema;
+pub mod serve;
 pub mod status;
 pub mod validate;
 pub mod watch;

@@ -20,7 +20,7 @@
 pub mod config;
 pub mod routes;
 pub mod targets;
-mod tls;
+pub(crate) mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use super::config::{ReceiverConfigError, ReceiverConfigErrors};
 /// Reads the certificate chain and its key and builds the server
 /// configuration (HTTP/2 and HTTP/1.1 offered), reporting each unusable
 /// file.
-pub(super) fn server_config(
+pub(crate) fn server_config(
     cert: &Path,
     key: &Path,
 ) -> Result<Arc<ServerConfig>, ReceiverConfigErrors> {
