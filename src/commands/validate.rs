@@ -113,20 +113,25 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
             None
         }
     };
-    let sink =
-        match skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context(), None).await {
-            Ok(sink) => {
-                checks.ok(
-                    "sink",
-                    &format!("{} ({})", sink.kind(), pipeline.sink_identity()),
-                );
-                Some(sink)
-            }
-            Err(e) => {
-                checks.fail("sink", &chain(&e), false);
-                None
-            }
-        };
+    // A pull sink keeps its dataset in the state store: open it (a store
+    // that cannot be opened leaves the sink to report it is missing).
+    let store = match pipeline.file.sink.component() {
+        skolsync_sink::SinkComponent::Pull(_) => skolsync::engine::open_store(&pipeline).await.ok(),
+        _ => None,
+    };
+    let sink = match skolsync::engine::pull::build_sink(&pipeline, store.as_ref()).await {
+        Ok(sink) => {
+            checks.ok(
+                "sink",
+                &format!("{} ({})", sink.kind(), pipeline.sink_identity()),
+            );
+            Some(sink)
+        }
+        Err(e) => {
+            checks.fail("sink", &chain(&e), false);
+            None
+        }
+    };
     match &pipeline.state {
         StateLocation::Path(p) => checks.ok("state", &p.display().to_string()),
         StateLocation::Url(u) => checks.ok(

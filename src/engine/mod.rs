@@ -13,6 +13,8 @@
 //! - [`identity`]: Skolverket ids kept across a change of source system.
 //! - [`reconcile`]: rebuilding the state from what the provtjänst holds.
 //! - [`progress`]: progress bars on a terminal.
+//! - [`pull`](mod@pull): the pull sink's view of the state store (the served
+//!   dataset), building a pipeline's sink with it, Skolverket's feedback.
 
 pub mod consistency;
 pub mod guards;
@@ -23,6 +25,7 @@ pub mod kept;
 pub mod load;
 pub mod prepare;
 pub mod progress;
+pub mod pull;
 pub mod read_checks;
 pub mod reconcile;
 pub mod run;

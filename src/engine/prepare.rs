@@ -286,7 +286,7 @@ pub async fn prepare(
     store: &StateStore,
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
-    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context(), None).await?;
+    let sink = super::pull::build_sink(pipeline, Some(store)).await?;
     // A plan records nothing: no crosswalk keys, no cached copy.
     let options = PrepareOptions {
         record: false,

@@ -301,7 +301,7 @@ async fn execute(
     }
     // Built once, before the source is read, so a mistake in `[sink]`
     // (a certificate, a URL) is reported first.
-    let sink = skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context(), None).await?;
+    let sink = super::pull::build_sink(pipeline, Some(store)).await?;
 
     let prepared = match unless_interrupted(
         interrupt,

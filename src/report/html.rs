@@ -355,7 +355,9 @@ fn feedback(html: &mut String, lines: &[super::FeedbackLine]) {
             esc(f.resource_type.as_deref().unwrap_or("–")),
             esc(f.source_id.as_deref().unwrap_or("–")),
             esc(f.school_unit.as_deref().unwrap_or("–")),
-            f.resource_id.map(|id| id.to_string()).unwrap_or_else(|| "–".into()),
+            f.resource_id
+                .map(|id| id.to_string())
+                .unwrap_or_else(|| "–".into()),
             esc(&f.message),
             f.message_type
                 .as_deref()

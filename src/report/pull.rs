@@ -81,7 +81,11 @@ impl PullReport {
             line
         };
         if !self.feedback.is_empty() {
-            let errors = self.feedback.iter().filter(|f| f.severity == "Error").count();
+            let errors = self
+                .feedback
+                .iter()
+                .filter(|f| f.severity == "Error")
+                .count();
             line.push_str(&format!(
                 "; Skolverket reported {} problem(s) since the last run ({errors} errors; `skolsync status` lists them)",
                 self.feedback.len()

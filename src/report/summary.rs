@@ -93,11 +93,7 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
         );
     }
     if let Some(pull) = &report.pull {
-        let _ = writeln!(
-            out,
-            "Pull: {}",
-            crate::terminal::escape_lines(&pull.line())
-        );
+        let _ = writeln!(out, "Pull: {}", crate::terminal::escape_lines(&pull.line()));
     }
     out.push('\n');
 

@@ -1,0 +1,140 @@
+//! The pull sink's view of the state store, and building a pipeline's
+//! sink with it.
+//!
+//! The `ss12000-pull` sink (in the sink crate) writes the dataset
+//! `skolsync serve` serves; the rows live in the pipeline's state store
+//! under the sink's identity. The sink sees the store only through
+//! [`ServedStore`], implemented here, so neither crate knows the other.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use skolsync_model::served::{ServedWrite, ServedWritten};
+use skolsync_model::ss12000::EntityKind;
+use skolsync_sink::pull::{NotificationAttempt, ServedStore, Subscriber};
+use skolsync_sink::{Sink, SinkComponent};
+use uuid::Uuid;
+
+use super::EngineError;
+use crate::pipeline::Pipeline;
+use crate::report::FeedbackLine;
+use crate::report::mask::scrub;
+use crate::state::{StateError, StateStore};
+
+/// One pipeline's served dataset in its state store.
+#[derive(Debug, Clone)]
+pub struct ServedDataset {
+    store: StateStore,
+    dataset: String,
+}
+
+impl ServedDataset {
+    /// The dataset `dataset` (the pull sink's identity) of `store`.
+    pub fn new(store: StateStore, dataset: impl Into<String>) -> ServedDataset {
+        ServedDataset {
+            store,
+            dataset: dataset.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl ServedStore for ServedDataset {
+    async fn write(&self, write: &ServedWrite) -> Result<ServedWritten, String> {
+        self.store
+            .write_served(&self.dataset, write)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn served_ids(&self, kind: EntityKind) -> Result<Vec<Uuid>, String> {
+        self.store
+            .served_ids(&self.dataset, kind)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn live_subscriptions(&self) -> Result<Vec<Subscriber>, String> {
+        let live = self
+            .store
+            .live_subscriptions(&self.dataset, Utc::now())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(live
+            .into_iter()
+            .map(|s| Subscriber {
+                id: s.id,
+                target: s.target,
+                resource_types: s.resource_types,
+            })
+            .collect())
+    }
+
+    async fn record_notification(&self, attempt: &NotificationAttempt) -> Result<(), String> {
+        self.store
+            .record_notification(&self.dataset, attempt)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Builds the pipeline's sink; a pull sink gets its dataset in `store`
+/// (a pull sink without a store is refused with a clear message).
+pub async fn build_sink(
+    pipeline: &Pipeline,
+    store: Option<&StateStore>,
+) -> Result<Box<dyn Sink>, EngineError> {
+    let served: Option<Arc<dyn ServedStore>> = match (pipeline.file.sink.component(), store) {
+        (SinkComponent::Pull(_), Some(store)) => Some(Arc::new(ServedDataset::new(
+            store.clone(),
+            pipeline.sink_identity(),
+        ))),
+        _ => None,
+    };
+    Ok(skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context(), served).await?)
+}
+
+/// The LogEntries Skolverket's client posted to `dataset` at or after
+/// `since` (all when `None`), newest first, at most `limit`, each joined to
+/// the entity it concerns and that entity's source record.
+pub async fn feedback(
+    store: &StateStore,
+    dataset: &str,
+    since: Option<DateTime<Utc>>,
+    limit: usize,
+) -> Result<Vec<FeedbackLine>, StateError> {
+    let entries = store.log_entries(dataset, since, limit).await?;
+    let mut lines = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let record = match entry.resource_id {
+            Some(id) => store.entity_status(dataset, id).await?,
+            None => None,
+        };
+        lines.push(FeedbackLine {
+            received_at: entry.received_at,
+            severity: entry.severity,
+            message: scrub(&entry.message),
+            message_type: entry.message_type,
+            resource_type: entry.resource_type,
+            resource_id: entry.resource_id,
+            source_id: record.as_ref().and_then(|r| r.source_id.clone()),
+            school_unit: record.and_then(|r| r.school_unit),
+        });
+    }
+    Ok(lines)
+}
+
+/// What Skolverket's client reported since the previous run began (the
+/// current run is the newest in the history), for the run's report.
+pub async fn feedback_since_last_run(
+    store: &StateStore,
+    dataset: &str,
+) -> Result<Vec<FeedbackLine>, StateError> {
+    let runs = store.history(2).await?;
+    let since = runs.get(1).map(|previous| previous.started);
+    feedback(store, dataset, since, FEEDBACK_IN_REPORT).await
+}
+
+/// At most this many LogEntries go into a run report.
+const FEEDBACK_IN_REPORT: usize = 1000;
