@@ -11,5 +11,6 @@ pub mod sandbox;
 pub mod schema;
 pub mod serve;
 pub mod status;
+pub mod status_pull;
 pub mod validate;
 pub mod watch;

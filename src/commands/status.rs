@@ -1,5 +1,9 @@
 //! `skolsync status PIPELINE --id ID | --civic-no N`: the last known
-//! outcome of one entity — what was sent and what Skolverket answered.
+//! outcome of one entity — what was sent and what Skolverket answered
+//! (for a pull pipeline also the LogEntries Skolverket's SS12000 client
+//! posted about it). A pull pipeline without `--id`/`--civic-no`: the
+//! overview of what is served and what Skolverket reported
+//! ([`super::status_pull`]).
 
 use std::process::ExitCode;
 
@@ -14,12 +18,14 @@ use super::common::{Failure, PipelineArgs, print_json};
 
 /// Options of `skolsync status`.
 #[derive(Debug, Clone, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "civic_no"])))]
+#[command(group(clap::ArgGroup::new("which").required(false).args(["id", "civic_no"])))]
 pub struct StatusArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 
-    /// The entity's Skolverket id (UUID) or its id in the source.
+    /// The entity's Skolverket id (UUID) or its id in the source. Without
+    /// `--id` or `--civic-no`, a pull pipeline (`ss12000-pull`) shows what
+    /// it serves and what Skolverket reported.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 
@@ -43,6 +49,27 @@ pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
     let store = engine::open_store(&pipeline).await?;
     let sink = pipeline.sink_identity();
     let state = |e: skolsync::state::StateError| Failure::Engine(e.into());
+    let pull = matches!(
+        pipeline.file.sink.component(),
+        skolsync_sink::SinkComponent::Pull(_)
+    );
+    if args.id.is_none() && args.civic_no.is_none() {
+        if !pull {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "give --id or --civic-no (an overview is shown only for `ss12000-pull` pipelines)"
+            )));
+        }
+        let overview = super::status_pull::overview(&store, &sink)
+            .await
+            .map_err(state)?;
+        store.close().await;
+        if args.json {
+            print_json(&overview, "the status");
+        } else {
+            print!("{}", super::status_pull::describe(&overview));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut records: Vec<EntityRecord> = Vec::new();
     if let Some(id) = &args.id {
         if let Ok(uuid) = Uuid::parse_str(id.trim()) {
@@ -63,6 +90,12 @@ pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::Usage(anyhow::anyhow!("--civic-no: {e}")))?;
         records.extend(store.find_by_civic_no(&sink, &civic).await.map_err(state)?);
     }
+    let mut reported = Vec::new();
+    if pull {
+        for r in &records {
+            reported.push(store.log_entries_for(&sink, r.id).await.map_err(state)?);
+        }
+    }
     store.close().await;
     if args.json {
         print_json(&records, "the status");
@@ -72,8 +105,17 @@ pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
             escape(pipeline.name())
         );
     } else {
-        for r in &records {
+        for (i, r) in records.iter().enumerate() {
             print!("{}", describe(r));
+            for entry in reported.get(i).into_iter().flatten() {
+                println!(
+                    "  Skolverket      {} {} ({}): {}",
+                    entry.received_at,
+                    escape(&entry.severity),
+                    escape(entry.message_type.as_deref().unwrap_or("-")),
+                    scrubbed(&entry.message)
+                );
+            }
         }
     }
     Ok(if records.is_empty() {
