@@ -219,8 +219,9 @@ impl Pki {
     }
 
     /// The rustls configuration of the authorisation server: its own
-    /// certificate, and a verifier that requires a client certificate of
-    /// the sandbox CA (a client without one fails the handshake).
+    /// certificate, and a verifier that refuses a client certificate not of
+    /// the sandbox CA (the handshake fails) and lets a client without one
+    /// in (for the public JWKS; `/transaction` answers it `401`).
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
         Arc::clone(&self.server_config)
     }
@@ -441,8 +442,11 @@ fn server_config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     roots.add(ca)?;
+    // A certificate that is presented must chain to the CA; none at all is
+    // let in for the public JWKS, and `/transaction` refuses such requests.
     let verifier =
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .allow_unauthenticated()
             .build()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

@@ -78,14 +78,27 @@ async fn token(sandbox: &Sandbox) -> String {
 }
 
 #[tokio::test]
-async fn a_client_without_a_certificate_cannot_even_finish_the_handshake() {
+async fn a_client_without_a_certificate_gets_no_token_but_may_read_the_jwks() {
     let sandbox = sandbox(Duration::from_secs(3600)).await;
-    let result = client(&sandbox, None)
+    let response = client(&sandbox, None)
         .post(transaction_url(&sandbox))
         .json(&access_request(&sandbox))
         .send()
-        .await;
-    assert!(result.is_err(), "got an answer: {result:?}");
+        .await
+        .expect("the handshake lets it in");
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_client");
+    // The JWKS is public, as the real one is.
+    let jwks = client(&sandbox, None)
+        .get(format!(
+            "{}/.well-known/jwks.json",
+            sandbox.endpoints().auth_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200);
     // The server is fine: the same call with the certificate works.
     token(&sandbox).await;
 }
