@@ -274,7 +274,7 @@ impl Sandbox {
         };
 
         let (shutdown, _) = watch::channel(false);
-        let tls = TlsAcceptor::from(pki.server_config());
+        let tls = TlsAcceptor::from(pki.auth_server_config());
         let api_tls = config
             .provisioning
             .tls

@@ -16,6 +16,7 @@ use super::{
     ResourceType, SubscriptionInfo,
 };
 use crate::provisioning::envelope::LogEntry;
+use crate::provisioning::messages::mask_digit_runs;
 use crate::provisioning::profile::Judged;
 
 /// Tries of one GET before the job fails (README: "tre gånger").
@@ -607,7 +608,10 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
+/// The start of an odd answer, for a reason; digit runs masked, since an
+/// answer may carry a personnummer and reasons reach the log.
 fn snippet(text: &str) -> String {
+    let text = mask_digit_runs(text);
     let mut cut: String = text.chars().take(SNIPPET).collect();
     if cut.len() < text.len() {
         cut.push('…');
