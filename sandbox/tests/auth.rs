@@ -263,15 +263,9 @@ async fn bad_access_requests_get_400_naming_the_problem() {
     let sandbox = sandbox(Duration::from_secs(3600)).await;
 
     let mut wrong_type = access_request(&sandbox);
-    wrong_type["access_token"][0]["access"][0]["type"] = json!("ss12000-client");
-    refused(
-        &sandbox,
-        &wrong_type,
-        400,
-        "invalid_request",
-        "ss12000-client",
-    )
-    .await;
+    // `ss12000-api` is Skolverket's own client's access, not a huvudman's.
+    wrong_type["access_token"][0]["access"][0]["type"] = json!("ss12000-api");
+    refused(&sandbox, &wrong_type, 400, "invalid_request", "ss12000-api").await;
 
     let mut wrong_location = access_request(&sandbox);
     wrong_location["access_token"][0]["access"][0]["locations"] =
