@@ -498,8 +498,11 @@ fn page_token(value: Option<&Value>) -> Result<Option<String>, String> {
     }
 }
 
+/// Ids named in `deletedEntities`, with their type.
+type DeletedIds = Vec<(ResourceType, Uuid)>;
+
 /// The ids of a `deletedEntities` page, by type, and its next token.
-fn read_deleted(page: &Value) -> Result<(Vec<(ResourceType, Uuid)>, Option<String>), String> {
+fn read_deleted(page: &Value) -> Result<(DeletedIds, Option<String>), String> {
     let Some(Value::Object(data)) = page.get("data") else {
         return Err("the answer has no `data` object".to_string());
     };
