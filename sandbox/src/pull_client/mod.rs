@@ -31,7 +31,22 @@
 //!   the job with a recorded reason; each GET is tried three times
 //!   (network errors and 5xx) before that.
 //!
-//! Interpretations where the spec is silent are noted where they are made.
+//! Interpretations where the spec is silent:
+//! - Later pages send only `pageToken` (the reference API refuses filters
+//!   with a token; the token carries the query), the first one `limit`
+//!   and, after a webhook, `meta.modified.after`.
+//! - A rule's warning (a group member not held, …) is posted as a LogEntry
+//!   with `severityLevel: "Warning"`; the entity is held.
+//! - Organisations are not judged by the profile rules (the Provisioning
+//!   API has none); one is held when it has a UUID `id` and a
+//!   `displayName`.
+//! - Deletions drop the entity without the Provisioning API's "still
+//!   referenced" check: the source is authoritative.
+//! - A job stops at its first failure (a GET failed three times, an odd
+//!   answer, a `/log` or `/statistics` POST not answered 2xx); what it
+//!   held until then stays held.
+//! - Deletions get a StatisticsEntry per type named in `deletedEntities`
+//!   (`deletedCount`: how many of those ids were held).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
