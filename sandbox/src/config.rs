@@ -19,8 +19,8 @@ pub struct SandboxConfig {
     /// Adult pupils in municipal adult education at gymnasial level (VUXGY)
     /// on top of `students` (see [`crate::generate::GenerateConfig::vux_students`]).
     pub vux_students: usize,
-    /// First port of a fixed range (auth, provisioning, open-data, educloud
-    /// in that order); `None` picks free ports.
+    /// First port of a fixed range (auth, provisioning, open-data, educloud,
+    /// SS12000 client in that order); `None` picks free ports.
     pub port_base: Option<u16>,
     /// Where the CA and client certificate/key PEMs are written; `None`
     /// uses a fresh temporary directory.

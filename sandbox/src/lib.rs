@@ -9,6 +9,9 @@
 //!   test activities.
 //! - [`educloud`]: IST EduCloud — OAuth2 client credentials and the SS 12000 v2
 //!   read API; the same handlers serve a generic SS 12000 API.
+//! - [`pull_client`]: Skolverket's SS12000 client (the pull method) —
+//!   subscribes to a huvudman's SS 12000 API, fetches and judges the DNP
+//!   profile, takes webhooks, posts LogEntries and StatisticsEntries.
 //! - [`change`]: changing the municipality while it is served, with
 //!   correct `meta` stamps, deletions logged and subscriptions notified
 //!   ([`webhooks`]).
@@ -27,6 +30,7 @@ pub mod educloud;
 pub mod generate;
 pub mod opendata;
 pub mod provisioning;
+pub mod pull_client;
 mod server;
 pub mod tls;
 pub mod webhooks;

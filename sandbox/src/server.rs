@@ -1,8 +1,12 @@
 //! Starting and stopping a whole sandbox: generate the municipality, build
-//! the PKI, bind the four listeners on 127.0.0.1 and serve the emulators.
+//! the PKI, bind the five listeners on 127.0.0.1 and serve the emulators.
 //!
-//! - the authorisation server speaks HTTPS and requires a client
-//!   certificate of the sandbox CA, like the real one;
+//! - the authorisation server speaks HTTPS and takes only client
+//!   certificates of the sandbox CA, like the real one; `/transaction`
+//!   refuses a connection without one, the JWKS is public;
+//! - Skolverket's SS12000 client ([`crate::pull_client`]) speaks HTTPS at
+//!   its production path (`/provtjanst/ss12000/klient/v1`) without client
+//!   certificates (webhook callers authenticate with a JWT);
 //! - the Provisioning API speaks HTTPS with a server certificate of the same
 //!   CA and no client certificate (bearer tokens), as production does, so
 //!   the client's TLS set-up for the API is exercised too
@@ -47,6 +51,7 @@ use crate::educloud::{
 };
 use crate::generate::{self, DirtyRecord, GenerateConfig};
 use crate::provisioning::{self, ProvisioningState, Store};
+use crate::pull_client::{self, ClientSetup, Ss12000Client};
 use crate::tls::{ClientSubject, Pki};
 use crate::webhooks::{Delivery, Notifier};
 use crate::world::{Catalogue, World};
@@ -78,8 +83,8 @@ pub enum SandboxError {
         /// The cause.
         source: std::io::Error,
     },
-    /// `port_base` leaves no room for the four consecutive ports.
-    #[error("port base {0} is too high: the sandbox needs four consecutive ports")]
+    /// `port_base` leaves no room for the five consecutive ports.
+    #[error("port base {0} is too high: the sandbox needs five consecutive ports")]
     PortBase(u16),
     /// The municipality could not be generated.
     #[error("could not generate the municipality: {0}")]
@@ -124,6 +129,7 @@ pub struct Sandbox {
     pki: Pki,
     config: SandboxConfig,
     notifier: Notifier,
+    ss12000_client: Arc<Ss12000Client>,
     /// Change sets so far; each draws from its own seed.
     change_sets: AtomicU64,
     shutdown: watch::Sender<bool>,
@@ -139,30 +145,32 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
-/// The four bound listeners, before anything serves on them.
+/// The five bound listeners, before anything serves on them.
 struct Listeners {
     auth: TcpListener,
     provisioning: TcpListener,
     open_data: TcpListener,
     educloud: TcpListener,
+    ss12000_client: TcpListener,
 }
 
 impl Listeners {
     async fn bind(port_base: Option<u16>) -> Result<Listeners, SandboxError> {
-        let ports: [u16; 4] = match port_base {
+        let ports: [u16; 5] = match port_base {
             Some(base) => {
-                if base > u16::MAX - 3 || base == 0 {
+                if base > u16::MAX - 4 || base == 0 {
                     return Err(SandboxError::PortBase(base));
                 }
-                [base, base + 1, base + 2, base + 3]
+                [base, base + 1, base + 2, base + 3, base + 4]
             }
-            None => [0; 4],
+            None => [0; 5],
         };
         Ok(Listeners {
             auth: bind(ports[0]).await?,
             provisioning: bind(ports[1]).await?,
             open_data: bind(ports[2]).await?,
             educloud: bind(ports[3]).await?,
+            ss12000_client: bind(ports[4]).await?,
         })
     }
 }
@@ -205,6 +213,11 @@ impl Sandbox {
         let provisioning_port = local_port(&listeners.provisioning)?;
         let open_data_port = local_port(&listeners.open_data)?;
         let educloud_port = local_port(&listeners.educloud)?;
+        let client_port = local_port(&listeners.ss12000_client)?;
+        let ss12000_client_url = format!(
+            "https://127.0.0.1:{client_port}{}",
+            pull_client::CLIENT_PATH
+        );
 
         let auth_url = format!("https://127.0.0.1:{auth_port}");
         let provisioning_scheme = if config.provisioning.tls {
@@ -225,12 +238,21 @@ impl Sandbox {
                 organisation_number: subject.organisation_number.clone(),
                 common_name: subject.common_name.clone(),
                 lifetime: config.token_lifetime,
+                ss12000_client_url: ss12000_client_url.clone(),
             },
             Arc::clone(&faults),
         )?);
 
         let services = build_services(&config, &world, &faults, &issuer, &provisioning_url);
         let notifier = notifier(&config, &pki, &services.subscriptions)?;
+        let ss12000_client = Arc::new(Ss12000Client::new(ClientSetup {
+            base_url: ss12000_client_url.clone(),
+            issuer: Arc::clone(&issuer),
+            ca_pem: pki.ca_pem().to_string(),
+            catalogue: Arc::clone(&world.catalogue),
+            faults: Arc::clone(&faults),
+            organisation: Some(subject.organisation_number.clone()),
+        }));
 
         let endpoints = Endpoints {
             auth_url,
@@ -248,12 +270,11 @@ impl Sandbox {
             client_cert: path_string(pki.client_cert_path()),
             client_key: path_string(pki.client_key_path()),
             ca_cert: path_string(pki.ca_cert_path()),
-            // Set by the SS12000 client emulator (pull method).
-            ss12000_client_url: String::new(),
+            ss12000_client_url,
         };
 
         let (shutdown, _) = watch::channel(false);
-        let tls = TlsAcceptor::from(pki.server_config());
+        let tls = TlsAcceptor::from(pki.auth_server_config());
         let api_tls = config
             .provisioning
             .tls
@@ -290,12 +311,23 @@ impl Sandbox {
                 None,
                 shutdown.subscribe(),
             )),
+            tokio::spawn(serve(
+                listeners.ss12000_client,
+                Router::new().nest(
+                    pull_client::CLIENT_PATH,
+                    pull_client::router(Arc::clone(&ss12000_client)),
+                ),
+                Some(TlsAcceptor::from(pki.api_server_config())),
+                None,
+                shutdown.subscribe(),
+            )),
         ];
         tracing::info!(
             auth = %endpoints.auth_url,
             provisioning = %endpoints.provisioning_url,
             open_data = %endpoints.open_data_url,
             educloud = %endpoints.educloud_url,
+            ss12000_client = %endpoints.ss12000_client_url,
             "sandbox started"
         );
         // Armed now that everything serves, so a 503 window counts from here.
@@ -310,6 +342,7 @@ impl Sandbox {
             pki,
             config,
             notifier,
+            ss12000_client,
             change_sets: AtomicU64::new(0),
             shutdown,
             tasks,
@@ -366,6 +399,12 @@ impl Sandbox {
     /// The subscriptions made at the source APIs, oldest first.
     pub fn subscriptions(&self) -> Vec<Subscription> {
         self.services.subscriptions.list()
+    }
+
+    /// Skolverket's SS12000 client (pull method): register a huvudman's
+    /// SS 12000 API on it, observe what it fetched, held and posted.
+    pub fn ss12000_client(&self) -> Arc<Ss12000Client> {
+        Arc::clone(&self.ss12000_client)
     }
 
     /// Every webhook delivery attempt so far, oldest first.

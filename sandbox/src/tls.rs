@@ -99,6 +99,7 @@ pub struct Pki {
     server_pin: String,
     subject: ClientSubject,
     server_config: Arc<rustls::ServerConfig>,
+    auth_server_config: Arc<rustls::ServerConfig>,
     api_server_config: Arc<rustls::ServerConfig>,
     /// The CA's key and name, to issue further server certificates.
     issuer: Issuer<'static, KeyPair>,
@@ -181,7 +182,9 @@ impl Pki {
 
         let chain = vec![server_cert.der().clone(), ca_cert.der().clone()];
         let key_der = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
-        let server_config = server_config(ca_cert.der().clone(), chain.clone(), key_der())?;
+        let auth_server_config =
+            server_config(ca_cert.der().clone(), chain.clone(), key_der(), true)?;
+        let server_config = server_config(ca_cert.der().clone(), chain.clone(), key_der(), false)?;
         let api_server_config = api_server_config(chain, key_der())?;
 
         let (dir, owns_dir) = match cert_dir {
@@ -204,6 +207,7 @@ impl Pki {
             server_pin,
             subject: subject.clone(),
             server_config,
+            auth_server_config,
             api_server_config,
             issuer,
             ca_der: ca_cert.der().clone(),
@@ -218,11 +222,19 @@ impl Pki {
         write_file(&self.client_key_path(), &self.client_key_pem, 0o600)
     }
 
-    /// The rustls configuration of the authorisation server: its own
-    /// certificate, and a verifier that requires a client certificate of
-    /// the sandbox CA (a client without one fails the handshake).
+    /// A strict mutual-TLS configuration: the sandbox's server certificate
+    /// and a verifier that requires a client certificate of the sandbox CA
+    /// (a client without one fails the handshake), for tests' mTLS servers.
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
         Arc::clone(&self.server_config)
+    }
+
+    /// The rustls configuration of the authorisation server: its own
+    /// certificate, and a verifier that refuses a client certificate not of
+    /// the sandbox CA (the handshake fails) but lets a client without one
+    /// in, for the public JWKS; `/transaction` answers such a client `401`.
+    pub fn auth_server_config(&self) -> Arc<rustls::ServerConfig> {
+        Arc::clone(&self.auth_server_config)
     }
 
     /// The rustls configuration of the Provisioning API: the same server
@@ -433,17 +445,23 @@ fn distinguished_name(parts: &[(DnType, &str)]) -> Result<DistinguishedName, rcg
     Ok(dn)
 }
 
+/// A server configuration taking client certificates of `ca`; with
+/// `optional`, a client without one is let in too.
 fn server_config(
     ca: CertificateDer<'static>,
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    optional: bool,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     roots.add(ca)?;
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-            .build()?;
+    let mut builder =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
+    if optional {
+        builder = builder.allow_unauthenticated();
+    }
+    let verifier = builder.build()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)

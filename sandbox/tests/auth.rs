@@ -78,14 +78,27 @@ async fn token(sandbox: &Sandbox) -> String {
 }
 
 #[tokio::test]
-async fn a_client_without_a_certificate_cannot_even_finish_the_handshake() {
+async fn a_client_without_a_certificate_gets_no_token_but_may_read_the_jwks() {
     let sandbox = sandbox(Duration::from_secs(3600)).await;
-    let result = client(&sandbox, None)
+    let response = client(&sandbox, None)
         .post(transaction_url(&sandbox))
         .json(&access_request(&sandbox))
         .send()
-        .await;
-    assert!(result.is_err(), "got an answer: {result:?}");
+        .await
+        .expect("the handshake lets it in");
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_client");
+    // The JWKS is public, as the real one is.
+    let jwks = client(&sandbox, None)
+        .get(format!(
+            "{}/.well-known/jwks.json",
+            sandbox.endpoints().auth_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200);
     // The server is fine: the same call with the certificate works.
     token(&sandbox).await;
 }
@@ -250,15 +263,9 @@ async fn bad_access_requests_get_400_naming_the_problem() {
     let sandbox = sandbox(Duration::from_secs(3600)).await;
 
     let mut wrong_type = access_request(&sandbox);
-    wrong_type["access_token"][0]["access"][0]["type"] = json!("ss12000-client");
-    refused(
-        &sandbox,
-        &wrong_type,
-        400,
-        "invalid_request",
-        "ss12000-client",
-    )
-    .await;
+    // `ss12000-api` is Skolverket's own client's access, not a huvudman's.
+    wrong_type["access_token"][0]["access"][0]["type"] = json!("ss12000-api");
+    refused(&sandbox, &wrong_type, 400, "invalid_request", "ss12000-api").await;
 
     let mut wrong_location = access_request(&sandbox);
     wrong_location["access_token"][0]["access"][0]["locations"] =

@@ -17,7 +17,7 @@ fn small() -> SandboxConfig {
     }
 }
 
-/// Starts on some free block of four ports from a base derived from the
+/// Starts on some free block of five ports from a base derived from the
 /// process id, moving on when a port is taken (tests run in parallel).
 async fn start_on_port_base(mut config: SandboxConfig) -> (Sandbox, u16) {
     let mut base = 20_000 + (std::process::id() % 2000) as u16 * 16;
@@ -25,11 +25,11 @@ async fn start_on_port_base(mut config: SandboxConfig) -> (Sandbox, u16) {
         config.port_base = Some(base);
         match Sandbox::start(config.clone()).await {
             Ok(sandbox) => return (sandbox, base),
-            Err(SandboxError::Bind { .. }) => base += 4,
+            Err(SandboxError::Bind { .. }) => base += 5,
             Err(other) => panic!("{other}"),
         }
     }
-    panic!("no free block of four ports found");
+    panic!("no free block of five ports found");
 }
 
 fn port_of(url: &str) -> u16 {
@@ -62,6 +62,7 @@ async fn endpoints_have_exactly_the_documented_keys_and_lead_to_live_services() 
         "client_cert",
         "client_key",
         "ca_cert",
+        "ss12000_client_url",
     ]
     .into_iter()
     .collect();
@@ -74,10 +75,16 @@ async fn endpoints_have_exactly_the_documented_keys_and_lead_to_live_services() 
         &e.provisioning_url,
         &e.open_data_url,
         &e.educloud_url,
+        &e.ss12000_client_url,
     ] {
         assert!(url.contains("://127.0.0.1:"), "{url}");
     }
     assert!(e.auth_url.starts_with("https://"));
+    assert!(e.ss12000_client_url.starts_with("https://"));
+    assert!(
+        e.ss12000_client_url
+            .ends_with("/provtjanst/ss12000/klient/v1")
+    );
     assert!(e.provisioning_url.ends_with("/provtjanst/provisioning/v1"));
     assert!(e.open_data_url.ends_with("/provtjanst/open-data/v1"));
     assert!(
@@ -155,7 +162,7 @@ async fn the_token_names_the_generated_huvudman() {
 }
 
 #[tokio::test]
-async fn port_base_fixes_four_consecutive_ports_and_shutdown_frees_them() {
+async fn port_base_fixes_five_consecutive_ports_and_shutdown_frees_them() {
     let (sandbox, base) = start_on_port_base(small()).await;
     let e = sandbox.endpoints().clone();
     assert_eq!(port_of(&e.auth_url), base);
@@ -163,6 +170,7 @@ async fn port_base_fixes_four_consecutive_ports_and_shutdown_frees_them() {
     assert_eq!(port_of(&e.open_data_url), base + 2);
     assert_eq!(port_of(&e.educloud_url), base + 3);
     assert_eq!(port_of(&e.educloud_token_url), base + 3);
+    assert_eq!(port_of(&e.ss12000_client_url), base + 4);
     let cert_dir = sandbox.cert_dir();
     assert!(cert_dir.is_dir());
 

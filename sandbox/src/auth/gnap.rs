@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::{
     BEARER_FLAG, ClientKey, MAX_REQUEST_BYTES, PROVISIONING_ACCESS_TYPE, PeerCertificate,
-    RequestedAccess, TokenIssuer,
+    RequestedAccess, SS12000_CLIENT_ACCESS_TYPE, TokenIssuer,
 };
 use crate::tls::{cert_fingerprint, fingerprint_matches};
 
@@ -30,26 +30,14 @@ impl TokenIssuer {
         request: &Value,
         peer: Option<&PeerCertificate>,
     ) -> Result<GrantResponse, GnapError> {
+        let Some(peer) = peer else {
+            return Err(GnapError::client(
+                "no client certificate was presented over TLS".to_string(),
+            ));
+        };
         let grant = parse_grant(request)?;
         for item in &grant.access {
-            if item.access_type != PROVISIONING_ACCESS_TYPE {
-                return Err(GnapError::request(format!(
-                    "access type `{}` is not served by this authorisation server; request `{PROVISIONING_ACCESS_TYPE}`",
-                    item.access_type
-                )));
-            }
-            if item.locations.is_empty() {
-                return Err(GnapError::request(format!(
-                    "`locations` must name the Provisioning API base URL `{}`",
-                    self.location
-                )));
-            }
-            if let Some(other) = item.locations.iter().find(|l| !self.grants_location(l)) {
-                return Err(GnapError::request(format!(
-                    "location `{other}` is not this sandbox's Provisioning API; use `{}`",
-                    self.location
-                )));
-            }
+            self.check_access_item(item)?;
         }
         if let Some(flag) = grant.flags.iter().find(|f| f.as_str() != BEARER_FLAG) {
             return Err(GnapError::flag(format!(
@@ -61,11 +49,6 @@ impl TokenIssuer {
                 "the `{BEARER_FLAG}` flag is required: the Provisioning API takes bearer tokens"
             )));
         }
-        let Some(peer) = peer else {
-            return Err(GnapError::client(
-                "no client certificate was presented over TLS".to_string(),
-            ));
-        };
         let client = match grant.client_key {
             RequestedKey::EntityId(id) => ClientKey::EntityId(id),
             RequestedKey::Fingerprint(sent) => {
@@ -98,6 +81,45 @@ impl TokenIssuer {
                 flags: vec![BEARER_FLAG.to_string()],
             },
         })
+    }
+}
+
+impl TokenIssuer {
+    /// Whether one requested access item is one this server grants: the
+    /// Provisioning API at its location, or the SS12000 client (webhooks,
+    /// `ss12000-client`) at its base URL.
+    fn check_access_item(&self, item: &AccessItem) -> Result<(), GnapError> {
+        let provisioning = item.access_type == PROVISIONING_ACCESS_TYPE;
+        let client =
+            item.access_type == SS12000_CLIENT_ACCESS_TYPE && !self.ss12000_client_url().is_empty();
+        let (what, url) = if provisioning {
+            ("the Provisioning API base URL", self.location.as_str())
+        } else if client {
+            ("the SS12000 client base URL", self.ss12000_client_url())
+        } else {
+            return Err(GnapError::request(format!(
+                "access type `{}` is not served by this authorisation server; request `{PROVISIONING_ACCESS_TYPE}` or `{SS12000_CLIENT_ACCESS_TYPE}`",
+                item.access_type
+            )));
+        };
+        let location_ok = |l: &str| {
+            if provisioning {
+                self.grants_location(l)
+            } else {
+                l.trim().trim_end_matches('/') == url
+            }
+        };
+        if item.locations.is_empty() {
+            return Err(GnapError::request(format!(
+                "`locations` must name {what} `{url}`"
+            )));
+        }
+        if let Some(other) = item.locations.iter().find(|l| !location_ok(l)) {
+            return Err(GnapError::request(format!(
+                "location `{other}` is not {what} of this sandbox; use `{url}`"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -172,8 +194,10 @@ impl IntoResponse for GnapError {
 }
 
 /// The authorisation server's routes: `POST /transaction` and
-/// `GET /.well-known/jwks.json`. Mutual TLS is the listener's job; it puts a
-/// [`PeerCertificate`] into each request.
+/// `GET /.well-known/jwks.json`. The listener asks for a client certificate
+/// but does not require one (the JWKS is public, as the real one is); it
+/// puts a [`PeerCertificate`] into each request that came with one, and
+/// `/transaction` refuses the requests without (`401 invalid_client`).
 pub fn router(issuer: Arc<TokenIssuer>) -> Router {
     Router::new()
         .route("/transaction", post(transaction))
@@ -191,6 +215,12 @@ async fn transaction(State(issuer): State<Arc<TokenIssuer>>, request: Request) -
         return err.into_response();
     }
     let peer = parts.extensions.get::<PeerCertificate>().cloned();
+    if peer.is_none() {
+        // The listener lets certificate-less clients in for the public
+        // JWKS; access requests still need the certificate.
+        return GnapError::client("no client certificate was presented over TLS".to_string())
+            .into_response();
+    }
     let bytes = match axum::body::to_bytes(Body::new(body), MAX_REQUEST_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {

@@ -1,8 +1,13 @@
 //! Skolverket's authorisation server, emulated: the client presents its
-//! certificate over mutual TLS (enforced by the listener, see
-//! [`crate::tls`]), POSTs a JSON access request to `/transaction` and gets an
-//! ES256-signed JWT to use as a bearer token at the Provisioning API. The
-//! signing key is published at `/.well-known/jwks.json`.
+//! certificate over mutual TLS (checked by the listener, see
+//! [`crate::tls`]; `/transaction` refuses a request that came without
+//! one), POSTs a JSON access request to `/transaction` and gets an
+//! ES256-signed JWT to use as a bearer token at the Provisioning API
+//! (`provisioning-api`) or at Skolverket's SS12000 client's webhooks
+//! (`ss12000-client`). The signing key is published, without a client
+//! certificate, at `/.well-known/jwks.json`; [`TokenIssuer::issue_ss12000_api_token`]
+//! mints the tokens Skolverket's own SS12000 client sends to a huvudman's
+//! SS12000 API.
 //!
 //! The request is the GNAP-style grant request of `authentication-api_README.md`;
 //! the token's claims follow the README's example (`iss`, `aud`, `exp`, `iat`,
@@ -38,6 +43,15 @@ pub use gnap::{GnapError, GrantResponse, GrantedToken, router};
 
 /// The access type a token for the Provisioning API must request.
 pub const PROVISIONING_ACCESS_TYPE: &str = "provisioning-api";
+/// The access type of a huvudman's token for Skolverket's SS12000 client
+/// (its webhooks; authentication README, access types).
+pub const SS12000_CLIENT_ACCESS_TYPE: &str = "ss12000-client";
+/// The access type of Skolverket's SS12000 client's token for a
+/// huvudman's SS12000 API.
+pub const SS12000_API_ACCESS_TYPE: &str = "ss12000-api";
+/// Skolverket's organisation number as `organization_id` carries it
+/// (authentication README, "Verifiering av JWT").
+pub const SKOLVERKET_ORGANIZATION_ID: &str = "SE2021004185";
 /// The only token flag the sandbox issues (and requires).
 pub const BEARER_FLAG: &str = "bearer";
 /// `aud` of every token, as in the README's example.
@@ -91,8 +105,9 @@ pub enum TokenError {
     /// Past its `exp` (or past the early-expiry fault's cut-off).
     #[error("the access token has expired")]
     Expired,
-    /// It does not grant `provisioning-api` for this location.
-    #[error("the access token does not grant `provisioning-api` access to {0}")]
+    /// It does not grant the needed access type for this location
+    /// (`type` at location).
+    #[error("the access token does not grant {0}")]
     NoAccess(String),
 }
 
@@ -175,6 +190,7 @@ pub struct TokenIssuer {
     organization_id: String,
     common_name: String,
     lifetime: Duration,
+    ss12000_client_url: String,
     faults: Arc<FaultSwitch>,
     issued: AtomicU64,
 }
@@ -207,6 +223,9 @@ pub struct IssuerSettings {
     pub common_name: String,
     /// `expires_in` of every token.
     pub lifetime: Duration,
+    /// The base URL of the sandbox's SS12000 client (pull method): the
+    /// location `ss12000-client` tokens are granted for; empty when none.
+    pub ss12000_client_url: String,
 }
 
 impl TokenIssuer {
@@ -248,6 +267,7 @@ impl TokenIssuer {
             organization_id: format!("SE{digits}"),
             common_name: settings.common_name,
             lifetime: settings.lifetime,
+            ss12000_client_url: normalise_location(&settings.ss12000_client_url),
             faults,
             issued: AtomicU64::new(0),
         })
@@ -273,6 +293,12 @@ impl TokenIssuer {
     pub fn grants_location(&self, location: &str) -> bool {
         let location = normalise_location(location);
         location == self.location || self.extra_locations.contains(&location)
+    }
+
+    /// The SS12000 client's base URL `ss12000-client` tokens are for
+    /// (empty when the sandbox has none).
+    pub fn ss12000_client_url(&self) -> &str {
+        &self.ss12000_client_url
     }
 
     /// `expires_in` of every token.
@@ -343,8 +369,45 @@ impl TokenIssuer {
             sub: client.identity().to_string(),
             version: 1,
         };
+        self.sign(&claims)
+    }
+
+    /// Signs a token for Skolverket's SS12000 client (`entity_id` =
+    /// `client_url`) to call the huvudman's SS12000 API at `api_url`,
+    /// shaped like the authentication README's example: `tlsfed`,
+    /// Skolverket's `organization_id`, `requested_access` of type
+    /// `ss12000-api` for that one location.
+    pub fn issue_ss12000_api_token(
+        &self,
+        client_url: &str,
+        api_url: &str,
+    ) -> Result<String, AuthError> {
+        let now = unix_now().as_secs();
+        let claims = TokenClaims {
+            aud: AUDIENCE.to_string(),
+            auth_source: "tlsfed".to_string(),
+            entity_id: Some(client_url.to_string()),
+            common_name: None,
+            exp: now + self.lifetime.as_secs(),
+            iat: now,
+            iss: self.issuer.clone(),
+            nbf: now,
+            organization_id: SKOLVERKET_ORGANIZATION_ID.to_string(),
+            requested_access: vec![RequestedAccess {
+                access_type: SS12000_API_ACCESS_TYPE.to_string(),
+                locations: vec![api_url.to_string()],
+            }],
+            source: Some(format!("{}/metadata", self.issuer)),
+            sub: client_url.to_string(),
+            version: 1,
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs `claims` with the ES256 key (header names the `kid`).
+    pub fn sign(&self, claims: &TokenClaims) -> Result<String, AuthError> {
         let header = serde_json::json!({ "alg": "ES256", "kid": self.kid, "typ": "JWT" });
-        let signing_input = format!("{}.{}", b64_json(&header), b64_json(&claims));
+        let signing_input = format!("{}.{}", b64_json(&header), b64_json(claims));
         let sig = self
             .key
             .sign(&self.rng, signing_input.as_bytes())
@@ -360,6 +423,27 @@ impl TokenIssuer {
     /// signature, our issuer, inside `nbf`..`exp` (less the early-expiry
     /// fault), and granting `provisioning-api` for this sandbox's location.
     pub fn verify(&self, bearer: &str) -> Result<TokenClaims, TokenError> {
+        self.verify_access(bearer, PROVISIONING_ACCESS_TYPE, |l| {
+            self.grants_location(l)
+        })
+        .map_err(|e| match e {
+            TokenError::NoAccess(_) => TokenError::NoAccess(format!(
+                "`{PROVISIONING_ACCESS_TYPE}` access to {}",
+                self.location
+            )),
+            other => other,
+        })
+    }
+
+    /// Checks a bearer token as [`TokenIssuer::verify`] does, but for
+    /// `access_type` at a location `location_ok` accepts (the SS12000
+    /// client checks `ss12000-client` for its own base URL).
+    pub fn verify_access(
+        &self,
+        bearer: &str,
+        access_type: &str,
+        location_ok: impl Fn(&str) -> bool,
+    ) -> Result<TokenClaims, TokenError> {
         let token = strip_bearer(bearer);
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(sig), None) =
@@ -397,12 +481,12 @@ impl TokenIssuer {
         if now + early >= Duration::from_secs(claims.exp) {
             return Err(TokenError::Expired);
         }
-        let grants = claims.requested_access.iter().any(|a| {
-            a.access_type == PROVISIONING_ACCESS_TYPE
-                && a.locations.iter().any(|l| self.grants_location(l))
-        });
+        let grants = claims
+            .requested_access
+            .iter()
+            .any(|a| a.access_type == access_type && a.locations.iter().any(|l| location_ok(l)));
         if !grants {
-            return Err(TokenError::NoAccess(self.location.clone()));
+            return Err(TokenError::NoAccess(format!("`{access_type}` access")));
         }
         Ok(claims)
     }
@@ -479,6 +563,7 @@ mod tests {
                 organisation_number: "212000-0000".to_string(),
                 common_name: "Sandbox huvudman".to_string(),
                 lifetime,
+                ss12000_client_url: "https://127.0.0.1:5/provtjanst/ss12000/klient/v1".to_string(),
             },
             Arc::new(FaultSwitch::new(Faults::default(), 1)),
         )

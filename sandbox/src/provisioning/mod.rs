@@ -141,6 +141,7 @@ mod handlers;
 mod limiter;
 pub mod messages;
 pub mod payload;
+pub mod profile;
 mod rules;
 pub mod schema;
 mod store;

@@ -9,7 +9,7 @@ use chrono::Local;
 use skolsync_model::ObjectType;
 use uuid::Uuid;
 
-use super::{Change, ChangeKind, Job, Mode, Row, StoreInner, Tables, Work, stamped};
+use super::{Change, ChangeKind, Job, Mode, StoreInner, Tables, Work, stamped};
 use crate::provisioning::envelope::{
     EntityOutcome, EntityResponse, JobStatus as JobEntityStatus, LogEntry,
 };
@@ -233,7 +233,7 @@ impl Settle<'_> {
         });
     }
 
-    fn upsert<T: Resource>(&mut self, mut entity: T, mode: Mode) -> EntityResponse {
+    fn upsert<T: Resource>(&mut self, entity: T, mode: Mode) -> EntityResponse {
         let id = entity.id();
         if let Some(temporary) = self.temporary(id) {
             return temporary;
@@ -259,64 +259,27 @@ impl Settle<'_> {
             }
             _ => {}
         }
-        entity.clear_read_only();
-        let verdict = T::check(entity, self.tables, &self.judge);
-        if !verdict.errors.is_empty() {
-            return self.refused(id, verdict.errors);
-        }
-        let status = if verdict.warnings.is_empty() {
+        let stored = match self.tables.judge_and_store(entity, &self.judge, &self.at) {
+            Ok(stored) => stored,
+            Err(errors) => return self.refused(id, errors),
+        };
+        let status = if stored.warnings.is_empty() {
             JobEntityStatus::Success
         } else {
             JobEntityStatus::Warning
         };
-        let entity = verdict.entity;
-        let (seq, created, modified, code, location, change) =
-            match T::table_mut(self.tables).remove(&id) {
-                Some(old) => {
-                    T::unlink(self.tables, &old.entity);
-                    let modified = if old.entity == entity {
-                        old.modified
-                    } else {
-                        self.at.clone()
-                    };
-                    (
-                        old.seq,
-                        old.created,
-                        modified,
-                        200,
-                        None,
-                        ChangeKind::Updated,
-                    )
-                }
-                None => {
-                    let location = format!(
-                        "{}/{}/{}",
-                        self.base_url.trim_end_matches('/'),
-                        path_segment(self.kind),
-                        id
-                    );
-                    let seq = self.tables.next_seq();
-                    (
-                        seq,
-                        self.at.clone(),
-                        self.at.clone(),
-                        201,
-                        Some(location),
-                        ChangeKind::Created,
-                    )
-                }
-            };
-        T::link(self.tables, &entity);
-        let meta = stamped(created.clone(), modified.clone());
-        T::table_mut(self.tables).insert(
-            id,
-            Row {
-                seq,
-                entity,
-                created,
-                modified,
-            },
-        );
+        let (code, location, change) = if stored.new {
+            let location = format!(
+                "{}/{}/{}",
+                self.base_url.trim_end_matches('/'),
+                path_segment(self.kind),
+                id
+            );
+            (201, Some(location), ChangeKind::Created)
+        } else {
+            (200, None, ChangeKind::Updated)
+        };
+        let meta = stamped(stored.created, stored.modified);
         self.change(id, change);
         entity_response(
             id,
@@ -324,7 +287,7 @@ impl Settle<'_> {
             code,
             location,
             Vec::new(),
-            verdict.warnings,
+            stored.warnings,
             meta,
         )
     }
@@ -352,10 +315,9 @@ impl Settle<'_> {
         if !blockers.is_empty() {
             return self.refused(id, blockers);
         }
-        let Some(row) = T::table_mut(self.tables).remove(&id) else {
+        let Some(row) = self.tables.forget::<T>(id) else {
             return self.refused(id, vec![self.missing(id)]);
         };
-        T::unlink(self.tables, &row.entity);
         self.change(id, ChangeKind::Deleted);
         let meta = stamped(row.created, self.at.clone());
         entity_response(

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::provisioning::envelope::LogEntry;
 use crate::provisioning::payload::{Activity, Duty, Group, Meta, Person};
 use uuid::Uuid;
 
-use crate::provisioning::rules::Resource;
+use crate::provisioning::rules::{Judge, Resource};
 
 /// One stored resource with its service-side metadata.
 #[derive(Debug, Clone)]
@@ -76,7 +77,75 @@ pub struct Tables {
     next_seq: u64,
 }
 
+/// How [`Tables::judge_and_store`] stored an accepted entity.
+#[derive(Debug)]
+pub struct Stored {
+    /// `meta.created`.
+    pub created: String,
+    /// `meta.modified` (unchanged when the content is).
+    pub modified: String,
+    /// The id was not held before.
+    pub new: bool,
+    /// Problems that did not stop it.
+    pub warnings: Vec<LogEntry>,
+}
+
 impl Tables {
+    /// Judges `entity` by the profile rules against what is held now and,
+    /// when it passes, stores it in place of the row of its id (indexes
+    /// too), stamped `at`; otherwise says why not. The one implementation
+    /// of "accept an entity" that the Provisioning API's jobs and the
+    /// SS12000 client emulator share.
+    pub fn judge_and_store<T: Resource>(
+        &mut self,
+        mut entity: T,
+        judge: &Judge<'_>,
+        at: &str,
+    ) -> Result<Stored, Vec<LogEntry>> {
+        let id = entity.id();
+        entity.clear_read_only();
+        let verdict = T::check(entity, self, judge);
+        if !verdict.errors.is_empty() {
+            return Err(verdict.errors);
+        }
+        let entity = verdict.entity;
+        let (seq, created, modified, new) = match T::table_mut(self).remove(&id) {
+            Some(old) => {
+                T::unlink(self, &old.entity);
+                let modified = if old.entity == entity {
+                    old.modified
+                } else {
+                    at.to_string()
+                };
+                (old.seq, old.created, modified, false)
+            }
+            None => (self.next_seq(), at.to_string(), at.to_string(), true),
+        };
+        T::link(self, &entity);
+        T::table_mut(self).insert(
+            id,
+            Row {
+                seq,
+                entity,
+                created: created.clone(),
+                modified: modified.clone(),
+            },
+        );
+        Ok(Stored {
+            created,
+            modified,
+            new,
+            warnings: verdict.warnings,
+        })
+    }
+
+    /// Removes the entity of `id` and its index entries; the row it had.
+    pub fn forget<T: Resource>(&mut self, id: Uuid) -> Option<Row<T>> {
+        let row = T::table_mut(self).remove(&id)?;
+        T::unlink(self, &row.entity);
+        Some(row)
+    }
+
     pub(super) fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
