@@ -33,6 +33,7 @@ fn issuer(organisation_number: &str, lifetime: Duration) -> TokenIssuer {
             organisation_number: organisation_number.to_string(),
             common_name: "SS12000-klient".to_string(),
             lifetime,
+            ss12000_client_url: "https://api.skolverket.se/provtjanst/ss12000/klient/v1".to_string(),
         },
         Arc::new(FaultSwitch::new(Faults::default(), 0)),
     )

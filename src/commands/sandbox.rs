@@ -31,8 +31,9 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Serve on four consecutive ports from PORT (auth, provisioning,
-    /// open-data, EduCloud) instead of free ones, for reproducible URLs.
+    /// Serve on five consecutive ports from PORT (auth, provisioning,
+    /// open-data, EduCloud, Skolverket's SS12000 client) instead of free
+    /// ones, for reproducible URLs.
     #[arg(long, value_name = "PORT")]
     pub port_base: Option<u16>,
 

@@ -9,7 +9,9 @@ use serde::Serialize;
 use skolsync::engine::pull::feedback;
 use skolsync::report::FeedbackLine;
 use skolsync::state::StateStore;
-use skolsync::state::served::{ReceivedStatistics, RecordedNotification, SERVED_KINDS, Subscription};
+use skolsync::state::served::{
+    ReceivedStatistics, RecordedNotification, SERVED_KINDS, Subscription,
+};
 use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::ss12000::EntityKind;
 use uuid::Uuid;
@@ -76,7 +78,10 @@ pub struct StatisticsLine {
 }
 
 /// Reads the overview of `dataset`.
-pub async fn overview(store: &StateStore, dataset: &str) -> Result<PullStatus, skolsync::state::StateError> {
+pub async fn overview(
+    store: &StateStore,
+    dataset: &str,
+) -> Result<PullStatus, skolsync::state::StateError> {
     let counts = store.served_counts(dataset).await?;
     let served = SERVED_KINDS
         .iter()

@@ -1,0 +1,351 @@
+//! Skolverket's pull method end to end: EduCloud (sandbox) → a pipeline
+//! with the `ss12000-pull` sink → `skolsync serve` over TLS with JWT
+//! checks → the sandbox's emulator of Skolverket's SS12000 client, which
+//! subscribes, fetches, takes webhooks, judges the data with the
+//! Provisioning API's own profile rules and posts LogEntries and
+//! StatisticsEntries back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use skolsync::engine::RunResult;
+use skolsync::serve::config::ServeConfig;
+use skolsync::serve::host::{RunningHost, pull_host};
+use skolsync::state::StateStore;
+use skolsync_model::GroupType;
+use skolsync_model::ss12000::{EntityKind, Group, Person, SourceId};
+use skolsync_sandbox::pull_client::{Holdings, RegistrationId};
+use support::{Harness, assert_success};
+use uuid::Uuid;
+
+const API_PATH: &str = "/ss12000/exempelby";
+const DATASET: &str = "ss12000-pull:exempelby-pull";
+
+/// `skolsync serve` for `pipeline`, over TLS with a certificate of the
+/// sandbox's CA, checking tokens against the sandbox's JWKS.
+async fn serve(h: &Harness, pipeline: &Path) -> (RunningHost, String) {
+    let identity = h.sandbox.pki().issue_server_identity("pull-api").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = h.sandbox.endpoints();
+    let config = h.dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "https://127.0.0.1:{port}"
+tls_cert = "{cert}"
+tls_key = "{key}"
+
+[auth]
+jwks_url = "{auth}/.well-known/jwks.json"
+issuer = "{auth}"
+ca_cert = "{ca}"
+
+[[pull]]
+pipeline = "{pipeline}"
+path = "{API_PATH}"
+"#,
+            cert = identity.cert_path.display(),
+            key = identity.key_path.display(),
+            auth = e.auth_url,
+            ca = e.ca_cert,
+            pipeline = pipeline.display(),
+        ),
+    )
+    .unwrap();
+    let config = ServeConfig::load(&config)
+        .await
+        .unwrap_or_else(|e| panic!("serve config: {e}"));
+    let host = pull_host(&config).await.unwrap().start().unwrap();
+    (host, format!("https://127.0.0.1:{port}{API_PATH}"))
+}
+
+/// Two classes of one school unit, a pupil of the first to move to the
+/// second and another to remove.
+struct Classes {
+    class: SourceId,
+    other: SourceId,
+    moved: SourceId,
+    removed: SourceId,
+}
+
+fn classes(h: &Harness) -> Classes {
+    let data = h.sandbox.world().source.read().unwrap();
+    let candidates: Vec<&Group> = data
+        .groups
+        .iter()
+        .filter(|g| g.group_type == GroupType::Klass && g.group_memberships.len() >= 4)
+        .collect();
+    for a in &candidates {
+        if let Some(b) = candidates.iter().find(|b| {
+            b.id != a.id && b.organisation.id == a.organisation.id && b.school_type == a.school_type
+        }) {
+            return Classes {
+                class: a.id.clone(),
+                other: b.id.clone(),
+                moved: a.group_memberships[0].person.id.clone(),
+                removed: a.group_memberships[1].person.id.clone(),
+            };
+        }
+    }
+    panic!("no two classes at one school unit");
+}
+
+/// Gives a pupil of `class` an EPPN made of their name: skolsync warns and
+/// serves it; Skolverket warns too (its message 3047), by LogEntry.
+fn name_in_eppn(h: &Harness, class: &SourceId) -> SourceId {
+    let world = h.sandbox.world();
+    let mut person = {
+        let data = world.source.read().unwrap();
+        let group = data.get::<Group>(class).unwrap();
+        let id = group.group_memberships[2].person.id.clone();
+        data.get::<Person>(&id).cloned().unwrap()
+    };
+    let domain = person.edu_person_principal_names[0]
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    person.edu_person_principal_names = vec![format!(
+        "{}{}7@{domain}",
+        fold(&person.family_name),
+        fold(&person.given_name)
+    )];
+    let id = person.id.clone();
+    world.upsert(person).unwrap();
+    id
+}
+
+fn fold(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'å' | 'ä' => 'a',
+            'ö' => 'o',
+            'é' => 'e',
+            c if c.is_ascii_alphabetic() => c,
+            _ => 'x',
+        })
+        .collect()
+}
+
+async fn skolverket_id(store: &StateStore, source_id: &SourceId) -> Uuid {
+    store
+        .find_by_source_id(DATASET, source_id.as_str())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kind == skolsync_model::ObjectType::Person)
+        .unwrap_or_else(|| panic!("no person from {source_id:?}"))
+        .id
+}
+
+fn members(holdings: &Holdings, group: Uuid) -> BTreeSet<String> {
+    holdings.groups[&group]["groupMemberships"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| m["person"]["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn notified(result: &RunResult) -> usize {
+    let pull = result.report.pull.as_ref().expect("a pull section");
+    pull.notifications
+        .subscriptions
+        .iter()
+        .filter(|s| s.delivered)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skolverket_pulls_what_push_would_create_and_follows_changes_through_webhooks() {
+    let h = Harness::new().await;
+    let pull = h.copy("educloud-to-pull.toml");
+    let push = h.copy("educloud-to-skolverket.toml");
+    let chosen = classes(&h);
+    let named = name_in_eppn(&h, &chosen.class);
+
+    // The first run serves everything; nobody has subscribed yet.
+    let first = h.run(&pull).await;
+    assert_success(&first);
+    assert_eq!(notified(&first), 0);
+    let (host, api) = serve(&h, &pull).await;
+
+    // Administration provtjänsten registers the API: the client subscribes
+    // and fetches everything.
+    let client = h.sandbox.ss12000_client();
+    let id: RegistrationId = client.register(&api, None).await.unwrap();
+    client.wait_idle(id, Duration::from_secs(60)).await.unwrap();
+    for job in client.jobs(id).unwrap() {
+        assert_eq!(job.outcome, Ok(()), "{job:?}");
+    }
+    let held = client.holdings(id).unwrap();
+
+    // It holds exactly what the push method creates from the same source.
+    assert_success(&h.run(&push).await);
+    let pushed = h.store();
+    let set = |ids: Vec<Uuid>| ids.into_iter().collect::<BTreeSet<_>>();
+    let keys =
+        |m: &std::collections::BTreeMap<Uuid, Value>| m.keys().copied().collect::<BTreeSet<_>>();
+    assert_eq!(
+        keys(&held.persons),
+        set(pushed.persons().iter().map(|p| p.id).collect())
+    );
+    assert_eq!(
+        keys(&held.duties),
+        set(pushed.duties().iter().map(|d| d.id).collect())
+    );
+    assert_eq!(
+        keys(&held.groups),
+        set(pushed.groups().iter().map(|g| g.id).collect())
+    );
+    assert_eq!(
+        keys(&held.activities),
+        set(pushed.activities().iter().map(|a| a.id).collect())
+    );
+    for g in pushed.groups() {
+        let pushed_members: BTreeSet<String> = g
+            .group_memberships
+            .iter()
+            .map(|m| m.person.id.to_string())
+            .collect();
+        assert_eq!(members(&held, g.id), pushed_members, "group {}", g.id);
+    }
+    assert!(!held.organisations.is_empty());
+    assert!(
+        held.organisations
+            .values()
+            .all(|o| o["schoolUnitCode"].is_string() && o["displayName"].is_string())
+    );
+
+    // The name in the EPPN came back as a LogEntry, stored against the
+    // pupil's source record.
+    let store = StateStore::open(h.dir.path().join("state/exempelby-pull.sqlite"))
+        .await
+        .unwrap();
+    let named_id = skolverket_id(&store, &named).await;
+    let posted = client.log_entries_posted(id).unwrap();
+    assert!(
+        posted
+            .iter()
+            .any(|e| e["resourceId"] == Value::String(named_id.to_string())),
+        "{posted:?}"
+    );
+    let kept = store.log_entries_for(DATASET, named_id).await.unwrap();
+    assert!(!kept.is_empty(), "the LogEntry is stored");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("status")
+        .arg(&pull)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(named.as_str()) && l.contains(&named_id.to_string())),
+        "status shows the LogEntry against the source record:\n{text}"
+    );
+    assert!(!client.statistics_posted(id).unwrap().is_empty());
+
+    // A new pupil, a moved pupil and a removed pupil reach the client
+    // through a webhook and an incremental fetch.
+    let class_id = {
+        let rec = store
+            .find_by_source_id(DATASET, chosen.class.as_str())
+            .await
+            .unwrap();
+        rec[0].id
+    };
+    let other_id = store
+        .find_by_source_id(DATASET, chosen.other.as_str())
+        .await
+        .unwrap()[0]
+        .id;
+    let moved_id = skolverket_id(&store, &chosen.moved).await;
+    let removed_id = skolverket_id(&store, &chosen.removed).await;
+    let mut added = None;
+    h.sandbox
+        .change(|m| {
+            added = Some(m.add_pupil(&chosen.class)?);
+            m.move_pupil(&chosen.moved, &chosen.other)?;
+            m.remove_pupil(&chosen.removed)
+        })
+        .unwrap();
+    let calls_before = client.calls(id).unwrap().len();
+    let second = h.run(&pull).await;
+    assert_success(&second);
+    assert_eq!(notified(&second), 1, "{}", second.terminal_summary());
+    client.wait_idle(id, Duration::from_secs(60)).await.unwrap();
+    let added_id = skolverket_id(&store, added.as_ref().unwrap()).await;
+
+    let hooks = client.webhooks(id).unwrap();
+    let hook = hooks.last().expect("a webhook");
+    assert_eq!(hook.status, 200, "{hook:?}");
+    let body = hook.body.as_ref().unwrap();
+    assert_eq!(body["deletedEntities"], Value::Bool(true), "{body}");
+    let types: Vec<&str> = body["modifiedEntites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        types.contains(&"Person") && types.contains(&"Group"),
+        "{body}"
+    );
+    let calls = client.calls(id).unwrap();
+    let incremental = &calls[calls_before..];
+    assert!(
+        incremental
+            .iter()
+            .any(|c| c.path_and_query.contains("/persons?")
+                && c.path_and_query.contains("meta.modified.after=")),
+        "{incremental:?}"
+    );
+    assert!(
+        incremental
+            .iter()
+            .any(|c| c.path_and_query.contains("/deletedEntities")),
+        "{incremental:?}"
+    );
+
+    let now = client.holdings(id).unwrap();
+    assert!(now.persons.contains_key(&added_id), "the new pupil arrived");
+    assert!(
+        !now.persons.contains_key(&removed_id),
+        "the removed pupil is gone"
+    );
+    assert!(members(&now, other_id).contains(&moved_id.to_string()));
+    assert!(!members(&now, class_id).contains(&moved_id.to_string()));
+    assert!(members(&now, class_id).contains(&added_id.to_string()));
+    // And it holds exactly what is served.
+    let served = set(store.served_ids(DATASET, EntityKind::Person).await.unwrap());
+    assert_eq!(keys(&now.persons), served);
+
+    // The second run's report shows what Skolverket reported since the first.
+    let feedback = &second.report.pull.as_ref().unwrap().feedback;
+    assert!(
+        feedback
+            .iter()
+            .any(|f| f.resource_id == Some(named_id)
+                && f.source_id.as_deref() == Some(named.as_str())),
+        "{feedback:?}"
+    );
+    store.close().await;
+    host.shutdown().await;
+}
