@@ -130,7 +130,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let identity = sandbox.pki().issue_server_identity("serve-bench")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let e = sandbox.endpoints();
     let config = dir.path().join("serve.toml");
     std::fs::write(
@@ -183,7 +185,10 @@ path = "/ss12000/bench"
         {
             break;
         }
-        anyhow::ensure!(ready.elapsed() < Duration::from_secs(30), "serve did not start");
+        anyhow::ensure!(
+            ready.elapsed() < Duration::from_secs(30),
+            "serve did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let idle_mib = peak_mib(pid);

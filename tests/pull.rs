@@ -163,6 +163,48 @@ fn members(holdings: &Holdings, group: Uuid) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The client holds exactly what the push method created in the sandbox's
+/// provtjänst: the same ids per type, the same group members, and the
+/// school units as organisations.
+fn assert_same_as_push(h: &Harness, held: &Holdings) {
+    let pushed = h.store();
+    let set = |ids: Vec<Uuid>| ids.into_iter().collect::<BTreeSet<_>>();
+    assert_eq!(
+        keys(&held.persons),
+        set(pushed.persons().iter().map(|p| p.id).collect())
+    );
+    assert_eq!(
+        keys(&held.duties),
+        set(pushed.duties().iter().map(|d| d.id).collect())
+    );
+    assert_eq!(
+        keys(&held.groups),
+        set(pushed.groups().iter().map(|g| g.id).collect())
+    );
+    assert_eq!(
+        keys(&held.activities),
+        set(pushed.activities().iter().map(|a| a.id).collect())
+    );
+    for g in pushed.groups() {
+        let pushed_members: BTreeSet<String> = g
+            .group_memberships
+            .iter()
+            .map(|m| m.person.id.to_string())
+            .collect();
+        assert_eq!(members(held, g.id), pushed_members, "group {}", g.id);
+    }
+    assert!(!held.organisations.is_empty());
+    assert!(
+        held.organisations
+            .values()
+            .all(|o| o["schoolUnitCode"].is_string() && o["displayName"].is_string())
+    );
+}
+
+fn keys(map: &std::collections::BTreeMap<Uuid, Value>) -> BTreeSet<Uuid> {
+    map.keys().copied().collect()
+}
+
 fn notified(result: &RunResult) -> usize {
     let pull = result.report.pull.as_ref().expect("a pull section");
     pull.notifications
@@ -198,40 +240,7 @@ async fn skolverket_pulls_what_push_would_create_and_follows_changes_through_web
 
     // It holds exactly what the push method creates from the same source.
     assert_success(&h.run(&push).await);
-    let pushed = h.store();
-    let set = |ids: Vec<Uuid>| ids.into_iter().collect::<BTreeSet<_>>();
-    let keys =
-        |m: &std::collections::BTreeMap<Uuid, Value>| m.keys().copied().collect::<BTreeSet<_>>();
-    assert_eq!(
-        keys(&held.persons),
-        set(pushed.persons().iter().map(|p| p.id).collect())
-    );
-    assert_eq!(
-        keys(&held.duties),
-        set(pushed.duties().iter().map(|d| d.id).collect())
-    );
-    assert_eq!(
-        keys(&held.groups),
-        set(pushed.groups().iter().map(|g| g.id).collect())
-    );
-    assert_eq!(
-        keys(&held.activities),
-        set(pushed.activities().iter().map(|a| a.id).collect())
-    );
-    for g in pushed.groups() {
-        let pushed_members: BTreeSet<String> = g
-            .group_memberships
-            .iter()
-            .map(|m| m.person.id.to_string())
-            .collect();
-        assert_eq!(members(&held, g.id), pushed_members, "group {}", g.id);
-    }
-    assert!(!held.organisations.is_empty());
-    assert!(
-        held.organisations
-            .values()
-            .all(|o| o["schoolUnitCode"].is_string() && o["displayName"].is_string())
-    );
+    assert_same_as_push(&h, &held);
 
     // The name in the EPPN came back as a LogEntry, stored against the
     // pupil's source record.
@@ -334,7 +343,12 @@ async fn skolverket_pulls_what_push_would_create_and_follows_changes_through_web
     assert!(!members(&now, class_id).contains(&moved_id.to_string()));
     assert!(members(&now, class_id).contains(&added_id.to_string()));
     // And it holds exactly what is served.
-    let served = set(store.served_ids(DATASET, EntityKind::Person).await.unwrap());
+    let served: BTreeSet<Uuid> = store
+        .served_ids(DATASET, EntityKind::Person)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(keys(&now.persons), served);
 
     // The second run's report shows what Skolverket reported since the first.

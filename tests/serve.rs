@@ -33,7 +33,8 @@ fn issuer(organisation_number: &str, lifetime: Duration) -> TokenIssuer {
             organisation_number: organisation_number.to_string(),
             common_name: "SS12000-klient".to_string(),
             lifetime,
-            ss12000_client_url: "https://api.skolverket.se/provtjanst/ss12000/klient/v1".to_string(),
+            ss12000_client_url: "https://api.skolverket.se/provtjanst/ss12000/klient/v1"
+                .to_string(),
         },
         Arc::new(FaultSwitch::new(Faults::default(), 0)),
     )
@@ -359,11 +360,28 @@ async fn tokens_are_checked_before_anything_is_served() {
         health.json::<Value>().await.unwrap(),
         json!({"status": "ok"})
     );
-    // Unknown routes and wrong methods answer in the Error shape.
-    let (got, body) = setup
-        .call(reqwest::Method::GET, "/nothing-here", None, None)
+    // An unknown resource needs a token too, then answers 400 naming it;
+    // wrong methods answer in the Error shape.
+    let (got, _) = setup
+        .call(reqwest::Method::GET, "/syllabuses", None, None)
         .await;
-    assert_eq!((got, body["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(got, 401);
+    let (got, body) = setup
+        .call(
+            reqwest::Method::GET,
+            "/syllabuses",
+            Some(&setup.valid()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (400, Some("unknown_resource"))
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("/syllabuses"),
+        "{body}"
+    );
     let (got, body) = setup
         .call(reqwest::Method::PUT, "/log", Some(&setup.valid()), None)
         .await;

@@ -300,13 +300,26 @@ impl Drop for RunningHost {
 }
 
 /// One pipeline's pull API: the SS 12000 GETs, subscriptions, `/log` and
-/// `/statistics`, every route behind the token check.
+/// `/statistics`, everything behind the token check — an unknown resource
+/// too, which then answers 400 naming what the API serves.
 pub fn pull_api(state: ApiState, guard: ApiGuard) -> Router {
     super::dataset::routes()
         .merge(super::subscriptions::routes())
         .merge(super::feedback::routes())
-        .route_layer(middleware::from_fn_with_state(guard, require_token))
+        .fallback(unknown_resource)
+        .layer(middleware::from_fn_with_state(guard, require_token))
         .with_state(state)
+}
+
+/// A path under a pull API that is none of its resources.
+async fn unknown_resource(uri: axum::http::Uri) -> ApiError {
+    let path: String = uri.path().chars().take(100).collect();
+    ApiError::bad_request(
+        "unknown_resource",
+        format!(
+            "`{path}` is not a resource of this API: it serves /organisations, /persons, /groups, /duties, /activities (each also by id), /deletedEntities, /subscriptions, /log and /statistics"
+        ),
+    )
 }
 
 /// The host `skolsync serve` runs for `config`: every pull API mounted
