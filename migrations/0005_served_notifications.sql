@@ -16,7 +16,11 @@ CREATE TABLE served_notifications (
     status       BIGINT,
     error        TEXT,
     -- 1 when the target took it (2xx).
-    delivered    INTEGER NOT NULL
+    delivered    INTEGER NOT NULL,
+    -- When the changes it told of began to be written: everything they
+    -- touched is stamped at or after it (for re-stamping after a miss).
+    changes_since TEXT NOT NULL
 );
 
 CREATE INDEX served_notifications_by_time ON served_notifications (dataset, attempted_at);
+CREATE INDEX served_notifications_by_subscription ON served_notifications (dataset, subscription, attempted_at);

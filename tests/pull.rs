@@ -363,3 +363,156 @@ async fn skolverket_pulls_what_push_would_create_and_follows_changes_through_web
     store.close().await;
     host.shutdown().await;
 }
+
+/// An HTTPS endpoint standing in for a subscription's target, which takes
+/// notifications only when told to.
+struct Target {
+    url: String,
+    accept: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Target {
+    async fn start(h: &Harness) -> Target {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let identity = h.sandbox.pki().issue_server_identity("target").unwrap();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(identity.cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).unwrap();
+        let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let accept = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (a, b) = (accept.clone(), bodies.clone());
+        let app = axum::Router::new().route(
+            "/webhooks/1",
+            axum::routing::post(move |body: axum::Json<Value>| {
+                let (a, b) = (a.clone(), b.clone());
+                async move {
+                    if a.load(std::sync::atomic::Ordering::SeqCst) {
+                        b.lock().unwrap().push(body.0);
+                        axum::http::StatusCode::OK
+                    } else {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    }
+                }
+            }),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let config = axum_server::tls_rustls::RustlsConfig::from_config(std::sync::Arc::new(tls));
+        tokio::spawn(
+            axum_server::from_tcp_rustls(listener, config)
+                .unwrap()
+                .serve(app.into_make_service()),
+        );
+        Target {
+            url: format!("https://127.0.0.1:{port}/webhooks/1"),
+            accept,
+            bodies,
+        }
+    }
+
+    fn accept(&self, yes: bool) {
+        self.accept.store(yes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notification_not_taken_is_made_good_by_the_next_run() {
+    let h = Harness::new().await;
+    let pull = h.copy("educloud-to-pull.toml");
+    // Give up on a notification after a second, not five minutes.
+    let text = std::fs::read_to_string(&pull).unwrap().replace(
+        "kind = \"ss12000-pull\"",
+        "kind = \"ss12000-pull\"\nnotify_retry_secs = 1",
+    );
+    std::fs::write(&pull, text).unwrap();
+    assert_success(&h.run(&pull).await);
+    let target = Target::start(&h).await;
+    let store = StateStore::open(h.dir.path().join("state/exempelby-pull.sqlite"))
+        .await
+        .unwrap();
+    store
+        .create_subscription(
+            DATASET,
+            "Webhook for test",
+            &target.url,
+            &[],
+            chrono::Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+
+    // A pupil is renamed while the client's end refuses notifications.
+    let chosen = classes(&h);
+    let world = h.sandbox.world();
+    let mut person = world
+        .source
+        .read()
+        .unwrap()
+        .get::<Person>(&chosen.moved)
+        .cloned()
+        .unwrap();
+    person.given_name = format!("{}a", person.given_name);
+    world.upsert(person).unwrap();
+    let missed = h.run(&pull).await;
+    assert_eq!(
+        missed.report.outcome,
+        skolsync::state::RunOutcome::Partial,
+        "{}",
+        missed.terminal_summary()
+    );
+    assert_eq!(notified(&missed), 0);
+    assert!(missed.terminal_summary().contains("NOT notified"));
+    let id = skolverket_id(&store, &chosen.moved).await;
+    let stamp = |e: Option<skolsync::state::served::ServedEntity>| e.unwrap().modified;
+    let before = stamp(
+        store
+            .served_one(DATASET, EntityKind::Person, id)
+            .await
+            .unwrap(),
+    );
+
+    // The next run, with nothing new in the source, stamps the change anew
+    // and tells the client of it.
+    target.accept(true);
+    let next = h.run(&pull).await;
+    assert_success(&next);
+    assert_eq!(notified(&next), 1, "{}", next.terminal_summary());
+    let bodies = target.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert!(
+        bodies[0]["modifiedEntites"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("Person")),
+        "{bodies:?}"
+    );
+    let after = stamp(
+        store
+            .served_one(DATASET, EntityKind::Person, id)
+            .await
+            .unwrap(),
+    );
+    assert!(after > before, "{before} → {after}");
+
+    // Then nothing is owed: a quiet run notifies nobody.
+    let quiet = h.run(&pull).await;
+    assert_success(&quiet);
+    assert_eq!(target.bodies().len(), 1);
+    store.close().await;
+}

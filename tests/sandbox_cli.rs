@@ -19,7 +19,7 @@ impl Drop for Running {
     }
 }
 
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "auth_url",
     "provisioning_url",
     "open_data_url",
@@ -32,6 +32,7 @@ const KEYS: [&str; 12] = [
     "client_cert",
     "client_key",
     "ca_cert",
+    "ss12000_client_url",
 ];
 
 #[test]
@@ -57,7 +58,7 @@ fn json_mode_prints_the_endpoints_first_and_keeps_serving() {
         BufReader::new(stdout).read_line(&mut line).unwrap();
         if line.is_empty() {
             // It exited: most likely a port of this block was taken.
-            base += 4;
+            base += 5;
             continue;
         }
         let endpoints: serde_json::Value = serde_json::from_str(&line).expect("first line is JSON");

@@ -64,4 +64,18 @@ impl ServedWritten {
     pub fn any_deleted(&self) -> bool {
         self.deleted.values().any(|n| *n > 0)
     }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &ServedWritten) {
+        for (mine, theirs) in [
+            (&mut self.created, &other.created),
+            (&mut self.updated, &other.updated),
+            (&mut self.unchanged, &other.unchanged),
+            (&mut self.deleted, &other.deleted),
+        ] {
+            for (kind, n) in theirs {
+                *mine.entry(*kind).or_default() += n;
+            }
+        }
+    }
 }

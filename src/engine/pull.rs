@@ -77,6 +77,30 @@ impl ServedStore for ServedDataset {
             .await
             .map_err(|e| e.to_string())
     }
+
+    async fn restamp_missed(&self) -> Result<ServedWritten, String> {
+        let live = self.live_subscriptions().await?;
+        let mut since: Option<String> = None;
+        for subscriber in &live {
+            let missed = self
+                .store
+                .missed_since(&self.dataset, subscriber.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            since = match (since, missed) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        match since {
+            Some(since) => self
+                .store
+                .restamp_served_since(&self.dataset, &since)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Ok(ServedWritten::default()),
+        }
+    }
 }
 
 /// Builds the pipeline's sink; a pull sink gets its dataset in `store`

@@ -61,9 +61,14 @@ impl PullReport {
         let n = &self.notifications;
         let mut line = if let Some(error) = &n.error {
             format!("Skolverket's SS12000 client NOT notified: {error}")
-        } else if n.subscriptions.is_empty() {
+        } else if n.live == 0 {
             "no subscription to notify (has the API been registered in Administration provtjänsten?)"
                 .to_string()
+        } else if n.subscriptions.is_empty() {
+            format!(
+                "nothing changed for the {} subscription(s): no notification needed",
+                n.live
+            )
         } else {
             let delivered = n.subscriptions.len() - n.failed();
             let mut line = format!(

@@ -67,6 +67,10 @@ pub struct NotificationAttempt {
     pub error: Option<String>,
     /// Whether the target took it (2xx).
     pub delivered: bool,
+    /// When the changes it tells of began to be written (RFC 3339): every
+    /// entity they touched has `meta.modified` at or after it. If it is
+    /// never taken, the next run re-stamps what changed since then.
+    pub changes_since: String,
 }
 
 /// Where a pull sink keeps what it serves: the pipeline's state store,
@@ -82,6 +86,13 @@ pub trait ServedStore: Send + Sync + std::fmt::Debug {
     async fn live_subscriptions(&self) -> Result<Vec<Subscriber>, String>;
     /// Records one notification attempt.
     async fn record_notification(&self, attempt: &NotificationAttempt) -> Result<(), String>;
+    /// Changes a live subscription was never told of (its last
+    /// notifications were not taken): re-stamped now — `meta.modified` and
+    /// tombstones moved to now — so that the next notification, and the
+    /// client's fetch from five minutes before it, cover them. Counts what
+    /// was re-stamped (as `updated` and `deleted`); empty when nothing was
+    /// missed.
+    async fn restamp_missed(&self) -> Result<ServedWritten, String>;
 }
 
 /// The pull sink.
@@ -216,6 +227,8 @@ impl Sink for PullSink {
         on_outcome: OutcomeCallback<'_>,
     ) -> Result<ApplySummary, SinkError> {
         let started = Instant::now();
+        // Every stamp this run sets is at or after this.
+        let changes_since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let written = match self.served_write(plan).await {
             Ok(write) => self.store.write(&write).await,
             Err(e) => Err(e),
@@ -251,7 +264,23 @@ impl Sink for PullSink {
             return Err(SinkError::Aborted(stop.to_string()));
         }
         summary.notifications = match &self.notifier {
-            Some(notifier) => notifier.notify(self.store.as_ref(), &written).await,
+            Some(notifier) => {
+                let mut written = written;
+                match self.store.restamp_missed().await {
+                    Ok(missed) => {
+                        if missed != ServedWritten::default() {
+                            tracing::warn!(
+                                "a notification was missed before: what it told of is stamped anew and notified with this run's changes"
+                            );
+                        }
+                        written.merge(&missed);
+                    }
+                    Err(e) => tracing::error!("missed notifications could not be checked: {e}"),
+                }
+                notifier
+                    .notify(self.store.as_ref(), &written, &changes_since)
+                    .await
+            }
             None => NotifyReport::default(),
         };
         summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -52,6 +52,9 @@ pub struct NotifyReport {
     /// Why nobody could be notified (the subscriptions could not be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Live subscriptions when the run ended.
+    #[serde(default)]
+    pub live: usize,
 }
 
 impl NotifyReport {
@@ -142,11 +145,13 @@ impl Notifier {
 
     /// Notifies every live subscription of what `written` changed that it
     /// subscribed to; nothing when nothing changed.
-    pub async fn notify(&self, store: &dyn ServedStore, written: &ServedWritten) -> NotifyReport {
+    pub async fn notify(
+        &self,
+        store: &dyn ServedStore,
+        written: &ServedWritten,
+        changes_since: &str,
+    ) -> NotifyReport {
         let modified = written.modified_kinds(&NOTIFY_ORDER);
-        if modified.is_empty() && !written.any_deleted() {
-            return NotifyReport::default();
-        }
         let subscribers = match store.live_subscriptions().await {
             Ok(list) => list,
             Err(e) => {
@@ -154,12 +159,19 @@ impl Notifier {
                 return NotifyReport {
                     subscriptions: Vec::new(),
                     error: Some(format!("the subscriptions could not be read: {e}")),
+                    live: 0,
                 };
             }
         };
+        if modified.is_empty() && !written.any_deleted() {
+            return NotifyReport {
+                live: subscribers.len(),
+                ..NotifyReport::default()
+            };
+        }
         let deliveries = subscribers.iter().filter_map(|s| {
             let body = body_for(s, &modified, written)?;
-            Some(self.deliver(store, s, body))
+            Some(self.deliver(store, s, body, changes_since))
         });
         let results = futures::future::join_all(deliveries).await;
         for r in results.iter().filter(|r| !r.delivered) {
@@ -173,6 +185,7 @@ impl Notifier {
         NotifyReport {
             subscriptions: results,
             error: None,
+            live: subscribers.len(),
         }
     }
 
@@ -183,6 +196,7 @@ impl Notifier {
         store: &dyn ServedStore,
         sub: &Subscriber,
         body: Value,
+        changes_since: &str,
     ) -> SubscriberResult {
         let started = Instant::now();
         let mut attempt = 0;
@@ -205,6 +219,7 @@ impl Notifier {
                 status,
                 error: error.clone(),
                 delivered,
+                changes_since: changes_since.to_string(),
             };
             if let Err(e) = store.record_notification(&record).await {
                 tracing::warn!("a notification attempt could not be recorded: {e}");

@@ -1,10 +1,14 @@
 //! Notification attempts of a served dataset: every try to tell a
 //! subscriber (Skolverket's SS12000 client) that the data changed.
 
+use std::collections::BTreeMap;
+
+use skolsync_model::served::ServedWritten;
 use skolsync_sink::pull::NotificationAttempt;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::served_kind;
 use crate::state::{StateError, StateStore, now_text};
 
 /// One recorded attempt, as `status` shows it.
@@ -37,8 +41,8 @@ impl StateStore {
     ) -> Result<(), StateError> {
         sqlx::query(
             "INSERT INTO served_notifications \
-             (dataset, id, subscription, target, body, attempt, attempted_at, status, error, delivered) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             (dataset, id, subscription, target, body, attempt, attempted_at, status, error, delivered, changes_since) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(dataset)
         .bind(Uuid::new_v4().to_string())
@@ -50,6 +54,7 @@ impl StateStore {
         .bind(attempt.status.map(i64::from))
         .bind(attempt.error.as_deref())
         .bind(i64::from(attempt.delivered))
+        .bind(&attempt.changes_since)
         .execute(self.pool())
         .await
         .map_err(StateError::query("record a notification attempt"))?;
@@ -93,5 +98,91 @@ impl StateStore {
                 })
             })
             .collect()
+    }
+
+    /// The earliest change `subscription` of `dataset` was never told of:
+    /// the oldest `changes_since` of the attempts not taken since the last
+    /// one that was; `None` when its last notification was taken (or none
+    /// was sent).
+    pub async fn missed_since(
+        &self,
+        dataset: &str,
+        subscription: Uuid,
+    ) -> Result<Option<String>, StateError> {
+        let err = StateError::query("read missed notifications");
+        let subscription = subscription.to_string();
+        let last_taken: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(attempted_at) FROM served_notifications \
+             WHERE dataset = $1 AND subscription = $2 AND delivered = 1",
+        )
+        .bind(dataset)
+        .bind(&subscription)
+        .fetch_one(self.pool())
+        .await
+        .map_err(err)?;
+        sqlx::query_scalar(
+            "SELECT MIN(changes_since) FROM served_notifications \
+             WHERE dataset = $1 AND subscription = $2 AND delivered = 0 AND attempted_at > $3",
+        )
+        .bind(dataset)
+        .bind(&subscription)
+        .bind(last_taken.unwrap_or_default())
+        .fetch_one(self.pool())
+        .await
+        .map_err(err)
+    }
+
+    /// Stamps anew, at now, every entity of `dataset` modified at or after
+    /// `since` and every tombstone from then on, so that a notification
+    /// sent now — and the client's fetch from five minutes before it —
+    /// covers them. Counts them per type (`updated`, `deleted`).
+    pub async fn restamp_served_since(
+        &self,
+        dataset: &str,
+        since: &str,
+    ) -> Result<ServedWritten, StateError> {
+        let err = StateError::query("re-stamp served entities");
+        let now = now_text();
+        let mut tx = self.pool().begin().await.map_err(err)?;
+        let mut written = ServedWritten::default();
+        let statements: [(&'static str, &'static str, &mut BTreeMap<_, u64>); 2] = [
+            (
+                "SELECT kind, COUNT(*) FROM served_entities \
+                 WHERE dataset = $1 AND modified >= $2 AND modified < $3 GROUP BY kind",
+                "UPDATE served_entities SET modified = $3 \
+                 WHERE dataset = $1 AND modified >= $2 AND modified < $3",
+                &mut written.updated,
+            ),
+            (
+                "SELECT kind, COUNT(*) FROM served_tombstones \
+                 WHERE dataset = $1 AND deleted_at >= $2 AND deleted_at < $3 GROUP BY kind",
+                "UPDATE served_tombstones SET deleted_at = $3 \
+                 WHERE dataset = $1 AND deleted_at >= $2 AND deleted_at < $3",
+                &mut written.deleted,
+            ),
+        ];
+        for (count, update, counts) in statements {
+            let rows: Vec<(String, i64)> = sqlx::query_as(count)
+                .bind(dataset)
+                .bind(since)
+                .bind(&now)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
+            sqlx::query(update)
+                .bind(dataset)
+                .bind(since)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            for (kind, n) in rows {
+                let kind = served_kind(&kind)
+                    .ok_or_else(|| StateError::Corrupt(format!("served kind `{kind}`")))?;
+                counts.insert(kind, u64::try_from(n).unwrap_or(0));
+            }
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(written)
     }
 }
