@@ -30,8 +30,18 @@ const DATASET: &str = "ss12000-pull:exempelby-pull";
 /// `skolsync serve` for `pipeline`, over TLS with a certificate of the
 /// sandbox's CA, checking tokens against the sandbox's JWKS.
 async fn serve(h: &Harness, pipeline: &Path) -> (RunningHost, String) {
+    serve_with(h, pipeline, false).await
+}
+
+/// [`serve`], with serve running the pipeline itself when `run`.
+async fn serve_with(h: &Harness, pipeline: &Path, run: bool) -> (RunningHost, String) {
     let identity = h.sandbox.pki().issue_server_identity("pull-api").unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let receiver_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
@@ -53,9 +63,14 @@ jwks_url = "{auth}/.well-known/jwks.json"
 issuer = "{auth}"
 ca_cert = "{ca}"
 
+[watch]
+listen = "127.0.0.1:{receiver_port}"
+public_url = "https://127.0.0.1:{receiver_port}"
+
 [[pull]]
 pipeline = "{pipeline}"
 path = "{API_PATH}"
+run = {run}
 "#,
             cert = identity.cert_path.display(),
             key = identity.key_path.display(),
@@ -515,4 +530,127 @@ async fn a_notification_not_taken_is_made_good_by_the_next_run() {
     assert_success(&quiet);
     assert_eq!(target.bodies().len(), 1);
     store.close().await;
+}
+
+/// A pull pipeline naming the sandbox's services itself (serve loads it as
+/// it is), with a one-second debounce.
+fn sandbox_pull_pipeline(h: &Harness) -> std::path::PathBuf {
+    let e = h.sandbox.endpoints();
+    let path = h.dir.path().join("run-pull.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+name = "exempelby-pull"
+
+[source]
+kind = "educloud"
+base_url = "{educloud}"
+token_url = "{token}"
+client_id = "{id}"
+client_secret = "{secret}"
+
+[transform]
+open_data_url = "{open_data}"
+school_types = ["GR", "SP", "SAM", "GY", "VUXGY"]
+
+[sink]
+kind = "ss12000-pull"
+auth_url = "{auth}"
+client_url = "{client}"
+client_cert = "{cert}"
+client_key = "{key}"
+ca_cert = "{ca}"
+
+[state]
+path = "state/exempelby-pull.sqlite"
+
+[schedule]
+debounce_secs = 1
+"#,
+            educloud = e.educloud_url,
+            token = e.educloud_token_url,
+            id = e.client_id,
+            secret = e.client_secret,
+            open_data = e.open_data_url,
+            auth = e.auth_url,
+            client = e.ss12000_client_url,
+            cert = e.client_cert,
+            key = e.client_key,
+            ca = e.ca_cert,
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_the_pipeline_and_a_source_change_reaches_the_client_within_a_minute() {
+    let h = Harness::new().await;
+    let pipeline = sandbox_pull_pipeline(&h);
+    let (host, api) = serve_with(&h, &pipeline, true).await;
+    let store = StateStore::open(h.dir.path().join("state/exempelby-pull.sqlite"))
+        .await
+        .unwrap();
+    // The run serve starts at once fills the served dataset.
+    let waited = std::time::Instant::now();
+    while store
+        .served_counts(DATASET)
+        .await
+        .unwrap()
+        .get(&EntityKind::Person)
+        .copied()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "serve never ran the pipeline"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let client = h.sandbox.ss12000_client();
+    let id = client.register(&api, None).await.unwrap();
+    client.wait_idle(id, Duration::from_secs(60)).await.unwrap();
+    assert!(!client.holdings(id).unwrap().persons.is_empty());
+
+    // A pupil added in the school system: the source notifies serve's
+    // receiver, serve runs the pipeline, notifies the client, the client
+    // fetches — within a minute.
+    let chosen = classes(&h);
+    let changed = std::time::Instant::now();
+    let mut added = None;
+    h.sandbox
+        .change(|m| {
+            added = Some(m.add_pupil(&chosen.class)?);
+            Ok(())
+        })
+        .unwrap();
+    let added = added.unwrap();
+    loop {
+        let served = store
+            .find_by_source_id(DATASET, added.as_str())
+            .await
+            .unwrap();
+        if let Some(person) = served.first()
+            && client
+                .holdings(id)
+                .unwrap()
+                .persons
+                .contains_key(&person.id)
+        {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(60),
+            "the new pupil did not reach Skolverket's client within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "source change → held by Skolverket's client in {:.1} s",
+        changed.elapsed().as_secs_f64()
+    );
+    store.close().await;
+    host.shutdown().await;
 }

@@ -67,6 +67,9 @@ pub struct ServeFile {
     /// The pull APIs, one per pipeline.
     #[serde(default)]
     pub pull: Vec<PullSection>,
+    /// The change receiver of the pipelines serve runs.
+    #[serde(default)]
+    pub watch: Option<WatchSection>,
 }
 
 /// `[server]`.
@@ -143,6 +146,31 @@ pub struct PullSection {
     /// Days a subscription lives after it is created or renewed (default 90).
     #[serde(default = "default_subscription_days")]
     pub subscription_days: u32,
+    /// Also run the pipeline here, as `skolsync watch` does: at start, at
+    /// its `[schedule]` cron times and when its source notifies a change
+    /// (the change receiver is `[watch]`). The pipeline's secrets
+    /// (`${env:..}`) must then be set. Default false: runs come from
+    /// elsewhere (cron, `skolsync watch`).
+    #[serde(default)]
+    pub run: bool,
+}
+
+/// `[watch]`: the change receiver of the pipelines serve runs (`run =
+/// true`), on a listener of its own; TLS as `[server]`'s.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSection {
+    /// Address and port of the change receiver (default `0.0.0.0:8444`).
+    #[serde(default = "default_watch_listen")]
+    pub listen: SocketAddr,
+    /// The receiver's public URL, which sources post to (default
+    /// `https://` + `listen`).
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+fn default_watch_listen() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8444)
 }
 
 fn default_listen() -> SocketAddr {
@@ -225,6 +253,10 @@ pub struct PullApi {
     pub dataset: String,
     /// How long a subscription lives.
     pub subscription_lifetime: Duration,
+    /// The pipeline file, to load it for running.
+    pub file: PathBuf,
+    /// Whether serve runs the pipeline (`run = true`).
+    pub run: bool,
 }
 
 /// The serve config, checked, with its pipelines loaded and its TLS
@@ -247,6 +279,8 @@ pub struct ServeConfig {
     pub auth: AuthSettings,
     /// The pull APIs.
     pub apis: Vec<PullApi>,
+    /// The change receiver of the pipelines serve runs.
+    pub receiver: crate::watch::ReceiverConfig,
 }
 
 impl ServeConfig {
@@ -292,7 +326,20 @@ impl ServeConfig {
         let (Some(public_url), Some(auth), Some(apis)) = (public_url, auth, apis) else {
             return Err(problems);
         };
+        let watch = file.watch.clone().unwrap_or(WatchSection {
+            listen: default_watch_listen(),
+            public_url: None,
+        });
+        let receiver = crate::watch::ReceiverConfig {
+            listen: watch.listen,
+            public_url: watch.public_url,
+            tls_cert: server.tls_cert.as_ref().map(|p| resolve(base_dir, p)),
+            tls_key: server.tls_key.as_ref().map(|p| resolve(base_dir, p)),
+            insecure_http: server.plain_http,
+            max_body_bytes: crate::watch::receiver::config::DEFAULT_MAX_BODY_BYTES,
+        };
         problems.finish(ServeConfig {
+            receiver,
             path: path.to_path_buf(),
             listen: server.listen,
             public_url,
@@ -583,6 +630,8 @@ async fn pull_apis(
             continue;
         }
         apis.push(PullApi {
+            file,
+            run: section.run,
             location: format!("{}{path}", public_url.unwrap_or_default()),
             path,
             dataset: pipeline.sink_identity(),

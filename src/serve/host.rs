@@ -57,6 +57,9 @@ pub enum ServeError {
     /// The token verifier could not be built.
     #[error(transparent)]
     Auth(#[from] AuthSetupError),
+    /// The pipelines serve runs could not be set up.
+    #[error("running the pipelines: {0}")]
+    Runner(String),
     /// A pipeline's state store could not be opened.
     #[error("pipeline `{pipeline}`: {error}")]
     Store {
@@ -356,6 +359,7 @@ pub async fn pull_host(config: &ServeConfig) -> Result<Host, ServeError> {
     }
     let refresher = verifier.clone();
     host.task("jwks-refresh", move |signal| refresher.refresher(signal));
+    super::runner::add(&mut host, config).await?;
     Ok(host)
 }
 

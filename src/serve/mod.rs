@@ -18,6 +18,8 @@
 //! - [`auth`]: inbound JWT verification (JWKS cached, refreshed on an
 //!   unknown `kid`).
 //! - [`dataset`]: the SS 12000 GETs and `/deletedEntities`, with page tokens.
+//! - [`runner`]: the pipelines serve runs itself (`run = true`), as
+//!   `skolsync watch` does: at start, on `[schedule]`, on source changes.
 //! - [`subscriptions`]: `POST/PATCH/DELETE /subscriptions`.
 //! - [`feedback`]: `POST /log` and `POST /statistics`.
 //! - [`state`]: what every handler of one pipeline's API shares.
@@ -29,5 +31,6 @@ pub mod dataset;
 pub mod error;
 pub mod feedback;
 pub mod host;
+pub mod runner;
 pub mod state;
 pub mod subscriptions;
