@@ -42,10 +42,15 @@ The config file (TOML):
   [auth]
   environment = \"production\"                   # Skolverket's authorisation server
 
+  [watch]                                      # only for pipelines with run = true
+  listen = \"0.0.0.0:8444\"                      # their sources' change notifications
+
   [[pull]]
   pipeline = \"pipelines/linkoping.toml\"        # relative to the config file
   path = \"/ss12000/linkoping\"                  # default \"/\" + the pipeline's name
   subscription_days = 90
+  # run = true      # also run the pipeline here, as `skolsync watch` does (at start, on its
+                    # [schedule], on source changes); its secrets must then be set
 
 Exit codes: 0 stopped by a signal (or --check found nothing wrong); 1 the service could not
 start or failed (e.g. the port is taken); 2 the config file is wrong.";
