@@ -108,7 +108,8 @@ pub fn snapshot_writer(
 /// and checked here, so a mistake is reported before a run starts.
 ///
 /// `served` is where a pull sink keeps its dataset (the engine's state
-/// store); other sinks ignore it, and a pull sink without it is refused.
+/// store); other sinks ignore it. A pull sink without it only checks its
+/// settings: applying or checking it then fails, saying why.
 pub async fn build(
     config: &SinkConfig,
     ctx: &BuildContext,
@@ -116,16 +117,7 @@ pub async fn build(
 ) -> Result<Box<dyn Sink>, ConfigErrors> {
     Ok(match config.component() {
         SinkComponent::Skolverket(c) => Box::new(SkolverketSink::new(c, ctx)?),
-        SinkComponent::Pull(c) => {
-            let Some(served) = served else {
-                return Err(ConfigError::Invalid {
-                    field: "kind",
-                    message: "`ss12000-pull` needs the pipeline's state store".to_string(),
-                }
-                .into());
-            };
-            Box::new(pull::PullSink::new(c, ctx, served)?)
-        }
+        SinkComponent::Pull(c) => Box::new(pull::PullSink::new(c, ctx, served)?),
         SinkComponent::File(format, c) => Box::new(file::FileSink::new(format, c, ctx)?),
     })
 }

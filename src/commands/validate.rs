@@ -113,12 +113,7 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
             None
         }
     };
-    // A pull sink keeps its dataset in the state store: open it (a store
-    // that cannot be opened leaves the sink to report it is missing).
-    let store = match pipeline.file.sink.component() {
-        skolsync_sink::SinkComponent::Pull(_) => skolsync::engine::open_store(&pipeline).await.ok(),
-        _ => None,
-    };
+    let store = pull_store(&pipeline).await;
     let sink = match skolsync::engine::pull::build_sink(&pipeline, store.as_ref()).await {
         Ok(sink) => {
             checks.ok(
@@ -223,6 +218,24 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
         println!("\nThe pipeline is valid.");
         ExitCode::SUCCESS
     })
+}
+
+/// A pull sink keeps its dataset in the state store: the store if it
+/// exists (validate creates no state file; without one the sink's settings
+/// are still checked, and its online check says there is no store).
+async fn pull_store(
+    pipeline: &skolsync::pipeline::Pipeline,
+) -> Option<skolsync::state::StateStore> {
+    let state_exists = match &pipeline.state {
+        StateLocation::Path(path) => path.exists(),
+        StateLocation::Url(_) => true,
+    };
+    match pipeline.file.sink.component() {
+        skolsync_sink::SinkComponent::Pull(_) if state_exists => {
+            skolsync::engine::open_store(pipeline).await.ok()
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

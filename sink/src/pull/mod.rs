@@ -98,7 +98,10 @@ pub trait ServedStore: Send + Sync + std::fmt::Debug {
 /// The pull sink.
 #[derive(Debug)]
 pub struct PullSink {
-    store: Arc<dyn ServedStore>,
+    /// `None` only for a sink built to check its settings (`validate`
+    /// before the pipeline has a state store): it can neither apply nor
+    /// check.
+    store: Option<Arc<dyn ServedStore>>,
     notifier: Option<Notifier>,
 }
 
@@ -108,7 +111,7 @@ impl PullSink {
     pub fn new(
         config: &PullConfig,
         ctx: &BuildContext,
-        store: Arc<dyn ServedStore>,
+        store: Option<Arc<dyn ServedStore>>,
     ) -> Result<Self, ConfigErrors> {
         let notifier = if config.notify {
             Some(Notifier::new(config, ctx)?)
@@ -121,7 +124,7 @@ impl PullSink {
     /// The write a plan makes: its creates, updates and deletes, and the
     /// school units it refers to as `Organisation`s (those no longer
     /// referred to are removed).
-    async fn served_write(&self, plan: &Plan) -> Result<ServedWrite, String> {
+    async fn served_write(store: &dyn ServedStore, plan: &Plan) -> Result<ServedWrite, String> {
         let mut write = ServedWrite::default();
         for kind in SEND_ORDER {
             by_type!(kind, &plan, |part| add_type(kind, part, &mut write))?;
@@ -141,12 +144,22 @@ impl PullSink {
                 body,
             });
         }
-        for id in self.store.served_ids(EntityKind::Organisation).await? {
+        for id in store.served_ids(EntityKind::Organisation).await? {
             if !wanted.contains(&id) {
                 write.deletes.push((EntityKind::Organisation, id));
             }
         }
         Ok(write)
+    }
+}
+
+impl PullSink {
+    /// The served dataset, or why there is none.
+    fn store(&self) -> Result<&dyn ServedStore, SinkError> {
+        self.store.as_deref().ok_or(SinkError::Unsupported {
+            sink: "ss12000-pull",
+            what: "running without the pipeline's state store (it holds the served dataset)",
+        })
     }
 }
 
@@ -226,11 +239,12 @@ impl Sink for PullSink {
         plan: &Plan,
         on_outcome: OutcomeCallback<'_>,
     ) -> Result<ApplySummary, SinkError> {
+        let store = self.store()?;
         let started = Instant::now();
         // Every stamp this run sets is at or after this.
         let changes_since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let written = match self.served_write(plan).await {
-            Ok(write) => self.store.write(&write).await,
+        let written = match Self::served_write(store, plan).await {
+            Ok(write) => store.write(&write).await,
             Err(e) => Err(e),
         };
         let mut summary = ApplySummary::default();
@@ -266,7 +280,7 @@ impl Sink for PullSink {
         summary.notifications = match &self.notifier {
             Some(notifier) => {
                 let mut written = written;
-                match self.store.restamp_missed().await {
+                match store.restamp_missed().await {
                     Ok(missed) => {
                         if missed != ServedWritten::default() {
                             tracing::warn!(
@@ -277,9 +291,7 @@ impl Sink for PullSink {
                     }
                     Err(e) => tracing::error!("missed notifications could not be checked: {e}"),
                 }
-                notifier
-                    .notify(self.store.as_ref(), &written, &changes_since)
-                    .await
+                notifier.notify(store, &written, &changes_since).await
             }
             None => NotifyReport::default(),
         };
@@ -290,7 +302,7 @@ impl Sink for PullSink {
     async fn check(&self) -> Result<CheckReport, SinkError> {
         let mut checks = Vec::new();
         let subscribers = self
-            .store
+            .store()?
             .live_subscriptions()
             .await
             .map_err(SinkError::Aborted)?;
