@@ -9,6 +9,7 @@
 //!   continuity, reconcile, progress.
 //! - [`report`]: the run report — counts that add up, every problem grouped
 //!   for the people who fix the source; JSON, HTML and a terminal summary.
+//! - [`listener`]: one HTTP(S) listener for the services (watch, serve).
 //! - [`lock`]: one run at a time per provtjänst client, machine-wide.
 //! - [`terminal`]: outside text made safe to print (control characters
 //!   escaped).
@@ -16,6 +17,7 @@
 //!   receiver, SS 12000 subscriptions kept alive.
 
 pub mod engine;
+pub mod listener;
 pub mod lock;
 pub mod pipeline;
 pub mod report;

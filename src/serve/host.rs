@@ -23,7 +23,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum_server::tls_rustls::RustlsConfig;
 use futures::future::BoxFuture;
 use serde_json::json;
 use tokio::sync::watch;
@@ -35,8 +34,6 @@ use super::error::ApiError;
 use super::state::ApiState;
 use crate::engine::{EngineError, open_store};
 
-/// How long a connection may take to send its first request.
-const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for answers and tasks in progress.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -175,27 +172,12 @@ impl Host {
             addr: listen,
             source,
         };
-        let listener = std::net::TcpListener::bind(listen).map_err(bind_error)?;
-        let local_addr = listener.local_addr().map_err(bind_error)?;
-        let handle = axum_server::Handle::new();
-        let service = self.app().into_make_service();
-        let server = match &self.settings.tls {
-            Some(tls) => {
-                let server =
-                    axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.clone()))
-                        .map_err(bind_error)?
-                        .first_request_timeout(FIRST_REQUEST_TIMEOUT)
-                        .handle(handle.clone());
-                tokio::spawn(server.serve(service))
-            }
-            None => {
-                let server = axum_server::from_tcp(listener)
-                    .map_err(bind_error)?
-                    .first_request_timeout(FIRST_REQUEST_TIMEOUT)
-                    .handle(handle.clone());
-                tokio::spawn(server.serve(service))
-            }
-        };
+        let crate::listener::Listening {
+            local_addr,
+            handle,
+            task: server,
+        } = crate::listener::listen(listen, self.settings.tls.as_ref(), self.app())
+            .map_err(bind_error)?;
         let (stop, signal) = watch::channel(false);
         let tasks = self
             .tasks

@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::ServerConfig;
 use tokio::task::JoinHandle;
 use url::Url;
@@ -38,8 +37,6 @@ pub use targets::{Secret, Targets};
 
 use config::invalid;
 
-/// How long a connection may take to send its first request.
-const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for answers in progress.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -130,27 +127,11 @@ impl Receiver {
             addr: self.listen,
             source,
         };
-        let listener = std::net::TcpListener::bind(self.listen).map_err(bind_error)?;
-        let local_addr = listener.local_addr().map_err(bind_error)?;
-        let handle = axum_server::Handle::new();
-        let service = router.into_make_service();
-        let task = match &self.tls {
-            Some(tls) => {
-                let server =
-                    axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.clone()))
-                        .map_err(bind_error)?
-                        .first_request_timeout(FIRST_REQUEST_TIMEOUT)
-                        .handle(handle.clone());
-                tokio::spawn(server.serve(service))
-            }
-            None => {
-                let server = axum_server::from_tcp(listener)
-                    .map_err(bind_error)?
-                    .first_request_timeout(FIRST_REQUEST_TIMEOUT)
-                    .handle(handle.clone());
-                tokio::spawn(server.serve(service))
-            }
-        };
+        let crate::listener::Listening {
+            local_addr,
+            handle,
+            task,
+        } = crate::listener::listen(self.listen, self.tls.as_ref(), router).map_err(bind_error)?;
         let scheme = if self.is_tls() { "https" } else { "http" };
         let base = match &self.public_url {
             Some(url) => url.clone(),
