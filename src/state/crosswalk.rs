@@ -55,7 +55,8 @@ use uuid::Uuid;
 pub use key::{KEY_ENV, OLD_KEY_ENV, key_file};
 pub(crate) use key::{KeyHashes, KeySource, load_keys};
 
-use super::entities::{EntityRecord, parse_id};
+use super::entities::EntityRecord;
+use super::parse_id;
 use super::{StateError, StateStore, now_text};
 
 /// What a crosswalk key is.

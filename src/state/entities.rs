@@ -17,7 +17,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
 use uuid::Uuid;
 
-use super::{StateError, StateStore, now_text, parse_stored, parse_time};
+use super::{StateError, StateStore, now_text, parse_id, parse_stored, parse_time};
 
 /// The upsert of one outcome (create/update, or a failed delete).
 pub(crate) const UPSERT: &str = "\
@@ -343,10 +343,6 @@ fn entity_record(row: &SqliteRow) -> Result<EntityRecord, StateError> {
 pub(crate) fn parse_kind(text: &str) -> Result<ObjectType, StateError> {
     text.parse()
         .map_err(|_| StateError::Corrupt(format!("entity type `{text}`")))
-}
-
-pub(crate) fn parse_id(text: &str) -> Result<Uuid, StateError> {
-    Uuid::parse_str(text).map_err(|_| StateError::Corrupt(format!("entity id `{text}`")))
 }
 
 const fn action_str(action: Action) -> &'static str {

@@ -244,6 +244,12 @@ pub(crate) fn parse_stored<T: Copy>(
         .ok_or_else(|| StateError::Corrupt(format!("{what} `{text}`")))
 }
 
+/// Reads a stored id (a UUID in text) back; anything else means the
+/// state file is corrupt.
+pub(crate) fn parse_id(text: &str) -> Result<uuid::Uuid, StateError> {
+    uuid::Uuid::parse_str(text).map_err(|_| StateError::Corrupt(format!("id `{text}`")))
+}
+
 /// Reads a stored timestamp back.
 pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
     DateTime::parse_from_rfc3339(text)

@@ -19,7 +19,8 @@ use skolsync_model::ObjectType;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::entities::{parse_id, parse_kind};
+use super::entities::parse_kind;
+use super::parse_id;
 use super::{StateError, StateStore};
 
 fn key(source: &str) -> String {

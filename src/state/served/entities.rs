@@ -24,7 +24,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use crate::state::{StateError, StateStore, now_text, parse_stored, time_text};
+use crate::state::{StateError, StateStore, now_text, parse_id, parse_stored, time_text};
 
 /// Rows per multi-row statement (7 parameters each, well under SQLite's
 /// and PostgreSQL's limits).
@@ -504,11 +504,6 @@ fn entity_row(
 /// A stored type name read back.
 fn parse_kind(text: &str) -> Result<EntityKind, StateError> {
     parse_stored(text, &EntityKind::ALL, EntityKind::type_name, "served type")
-}
-
-/// A stored id read back.
-fn parse_id(text: &str) -> Result<Uuid, StateError> {
-    Uuid::parse_str(text).map_err(|_| StateError::Corrupt(format!("served id `{text}`")))
 }
 
 #[cfg(test)]

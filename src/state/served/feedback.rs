@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use crate::state::{StateError, StateStore, time_text};
+use crate::state::{StateError, StateStore, parse_id, time_text};
 
 /// A LogEntry as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,18 +192,13 @@ fn uuid_column(row: &SqliteRow, column: &'static str) -> Result<Uuid, StateError
     let text: String = row
         .try_get(column)
         .map_err(StateError::query("read feedback"))?;
-    Uuid::parse_str(&text).map_err(|e| StateError::Corrupt(format!("{column} `{text}`: {e}")))
+    parse_id(&text)
 }
 
 fn log_entry_from_row(row: &SqliteRow) -> Result<ReceivedLogEntry, StateError> {
     let err = StateError::query("read a log entry");
     let resource_id: Option<String> = row.try_get("resource_id").map_err(err)?;
-    let resource_id = resource_id
-        .map(|text| {
-            Uuid::parse_str(&text)
-                .map_err(|e| StateError::Corrupt(format!("log entry resource id `{text}`: {e}")))
-        })
-        .transpose()?;
+    let resource_id = resource_id.map(|text| parse_id(&text)).transpose()?;
     Ok(ReceivedLogEntry {
         id: uuid_column(row, "id")?,
         received_at: row.try_get("received_at").map_err(err)?,

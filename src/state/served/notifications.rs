@@ -9,7 +9,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::served_kind;
-use crate::state::{StateError, StateStore, now_text};
+use crate::state::{StateError, StateStore, now_text, parse_id};
 
 /// One recorded attempt, as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,9 +85,7 @@ impl StateStore {
                 let attempt: i64 = row.try_get("attempt").map_err(err)?;
                 let delivered: i64 = row.try_get("delivered").map_err(err)?;
                 Ok(RecordedNotification {
-                    subscription: Uuid::parse_str(&subscription).map_err(|e| {
-                        StateError::Corrupt(format!("subscription id `{subscription}`: {e}"))
-                    })?,
+                    subscription: parse_id(&subscription)?,
                     target: row.try_get("target").map_err(err)?,
                     body: row.try_get("body").map_err(err)?,
                     attempt: u32::try_from(attempt).unwrap_or(u32::MAX),

@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::served_kind;
-use crate::state::{StateError, StateStore, now_text, time_text};
+use crate::state::{StateError, StateStore, now_text, parse_id, time_text};
 
 /// A registered subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,8 +152,7 @@ fn subscription_from_row(row: &SqliteRow) -> Result<Subscription, StateError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Subscription {
-        id: Uuid::parse_str(&id)
-            .map_err(|e| StateError::Corrupt(format!("subscription id `{id}`: {e}")))?,
+        id: parse_id(&id)?,
         name: row.try_get("name").map_err(err)?,
         target: row.try_get("target").map_err(err)?,
         resource_types,
