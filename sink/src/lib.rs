@@ -79,6 +79,14 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
         on_outcome: OutcomeCallback<'_>,
     ) -> Result<ApplySummary, SinkError>;
 
+    /// Whether the sink serves its data to be fetched (the pull method)
+    /// rather than sending it: it then runs even with nothing to change
+    /// (to make good a missed notification), and its report has a pull
+    /// section.
+    fn serves(&self) -> bool {
+        false
+    }
+
     /// Checks that the sink can work (`validate --online`): for
     /// `skolverket` a token and the API's `/alive`, for files a writable
     /// directory.

@@ -131,7 +131,7 @@ pub(super) async fn load(
     }
     match applied {
         Some(Ok(summary)) => {
-            if sink.kind() == "ss12000-pull" {
+            if sink.serves() {
                 let feedback = super::pull::feedback_since_last_run(store, sink_identity).await?;
                 builder.set_pull(crate::report::PullReport {
                     notifications: summary.notifications.clone(),

@@ -367,7 +367,7 @@ async fn execute(
     let mut stopped = None;
     // A pull sink runs even with nothing to change: a notification an
     // earlier run could not deliver is made good now.
-    if plan.is_empty() && sink.kind() != "ss12000-pull" {
+    if plan.is_empty() && !sink.serves() {
         tracing::info!("0 changes: nothing to send");
     } else {
         stopped = load(

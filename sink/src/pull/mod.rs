@@ -234,6 +234,10 @@ impl Sink for PullSink {
         "ss12000-pull"
     }
 
+    fn serves(&self) -> bool {
+        true
+    }
+
     async fn apply(
         &self,
         plan: &Plan,
