@@ -1,8 +1,32 @@
-//! Skolverket's file-upload template: the names of its sheets' columns.
+//! Skolverket's file-upload template: its sheets and their columns.
 //!
-//! The template's CSV reader (in `connectors`) and the sandbox's CSV
-//! export write and read the same headers; both take them from here, so a
-//! renamed column is one edit and the two cannot drift apart.
+//! The template's readers (CSV files and the workbook, in `connectors`),
+//! the upload-workbook sink and the sandbox's exports write and read the
+//! same sheet names and headers; all take them from here, so a renamed
+//! column is one edit and they cannot drift apart.
+
+/// The sheet *Klasser* (classes).
+pub const CLASSES_SHEET: &str = "Klasser";
+/// The sheet *Ämnesgrupp & provaktiviteter* (subject groups and the test
+/// activity each takes).
+pub const SUBJECT_GROUPS_SHEET: &str = "Ämnesgrupp & provaktiviteter";
+/// The sheet *Elevinskrivningar* (one row per pupil enrolment).
+pub const STUDENTS_SHEET: &str = "Elevinskrivningar";
+/// The sheet *Personalstjänstgöringar* (one row per staff duty).
+pub const STAFF_SHEET: &str = "Personalstjänstgöringar";
+/// The four sheets in the template's order.
+pub const SHEETS: [&str; 4] = [CLASSES_SHEET, SUBJECT_GROUPS_SHEET, STUDENTS_SHEET, STAFF_SHEET];
+
+/// The value of `Ta bort` that removes a row's entity (anything else, or
+/// empty, keeps it).
+pub const REMOVE_YES: &str = "Ja";
+
+/// How a hand-filled workbook's leftover example row begins: a row whose
+/// first non-empty cell starts with this (case-insensitively) is the
+/// template's example, not data. The choice is skolsync's (Skolverket's
+/// checklist only says to remove the example data); the sandbox writes
+/// its example rows that way.
+pub const EXAMPLE_MARKER: &str = "Exempel";
 
 /// `Person-ID`: the person's id in the source (both person sheets).
 pub const PERSON_ID: &str = "Person-ID";
