@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::confirm_upload::ConfirmUploadArgs;
 use crate::commands::extract::ExtractArgs;
 use crate::commands::history::HistoryArgs;
 use crate::commands::open_data::OpenDataArgs;
@@ -78,6 +79,11 @@ pub enum Command {
     /// Skolverket's SS12000 client (the pull method), over HTTPS with its
     /// JWT checked, until Ctrl-C/SIGTERM; one config file names them.
     Serve(ServeArgs),
+    /// Record that an upload workbook (a `skolverket-file` sink's file) was
+    /// uploaded in Administration provtjänsten: the next file then holds
+    /// only what changed after it, with `Ta bort` = Ja for what ended. A
+    /// file never confirmed is superseded by the next run's.
+    ConfirmUpload(ConfirmUploadArgs),
     /// The pipeline's past runs, newest first.
     History(HistoryArgs),
     /// The last known outcome of one entity: what was sent, what Skolverket

@@ -45,6 +45,9 @@ fn main() -> ExitCode {
         Some(cli::Command::Serve(args)) => {
             report(commands::common::block_on(commands::serve::execute(&args)))
         }
+        Some(cli::Command::ConfirmUpload(args)) => report(commands::common::block_on(
+            commands::confirm_upload::execute(&args),
+        )),
         Some(cli::Command::History(args)) => report(commands::common::block_on(
             commands::history::execute(&args),
         )),

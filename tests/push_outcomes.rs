@@ -390,7 +390,7 @@ async fn a_pupil_the_service_no_longer_holds_is_sent_again_and_then_their_class_
             },
         ),
         &skolsync_model::BuildContext::new("/"),
-        None,
+        skolsync_sink::SinkStores::default(),
     )
     .await
     .expect("a sink outside the pipeline");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildContext {
     base_dir: PathBuf,
+    overwrite: bool,
 }
 
 impl BuildContext {
@@ -16,7 +17,20 @@ impl BuildContext {
     pub fn new(base_dir: impl Into<PathBuf>) -> BuildContext {
         BuildContext {
             base_dir: base_dir.into(),
+            overwrite: false,
         }
+    }
+
+    /// The same context, allowed (`true`) to replace files a sink would
+    /// otherwise refuse to write over (`run --force`).
+    pub fn with_overwrite(mut self, overwrite: bool) -> BuildContext {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Whether a sink may replace an existing file it would write.
+    pub fn overwrite(&self) -> bool {
+        self.overwrite
     }
 
     /// The pipeline file's folder.

@@ -7,6 +7,7 @@
 //! builds reports. These types are the contract between those stages.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -150,6 +151,27 @@ pub struct Plan {
     /// `Organisation`s. Push and file sinks do not use them.
     #[serde(default)]
     pub school_units: Vec<SchoolUnitRef>,
+    /// The national test activities the desired activities take
+    /// (`parentActivity`), by Skolverket's id with their names
+    /// (`GRGRMAT01_6`): the upload workbook names them. Others do not use
+    /// them.
+    #[serde(default)]
+    pub test_activities: Vec<TestActivityRef>,
+    /// The whole desired state — unchanged entities included — for a sink
+    /// that renders it rather than sending changes (the upload workbook,
+    /// whose rows join persons, groups and duties); `None` unless the sink
+    /// asks for it (the sink crate's `Sink::wants_desired_state`).
+    #[serde(skip)]
+    pub desired: Option<Arc<DesiredState>>,
+}
+
+/// A national test activity the desired state refers to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TestActivityRef {
+    /// Skolverket's id (`uuid5(nil, name)`).
+    pub id: Uuid,
+    /// Its name as open-data gives it (`GRGRMAT01_6`, `MATMAT01a`).
+    pub name: String,
 }
 
 /// A school unit the desired state refers to (enrolments, duties, groups,

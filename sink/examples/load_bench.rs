@@ -116,7 +116,7 @@ async fn run(args: Args) -> ExitCode {
     let sink = match build(
         &SinkConfig::Skolverket(config),
         &skolsync_model::BuildContext::new("."),
-        None,
+        skolsync_sink::SinkStores::default(),
     )
     .await
     {

@@ -12,6 +12,7 @@ use crate::file::Format;
 use crate::file::config::{Content, FileConfig};
 use crate::pull::config::PullConfig;
 use crate::skolverket::config::SkolverketConfig;
+use crate::upload::config::UploadConfig;
 
 /// Where the plan goes, chosen by `kind`.
 // Read once per run: the size difference between the variants is of no
@@ -26,6 +27,11 @@ pub enum SinkConfig {
     /// for Skolverket's SS12000 client, which is notified after each run.
     #[serde(rename = "ss12000-pull")]
     Ss12000Pull(PullConfig),
+    /// Skolverket's file method: the upload workbook (the Excel template)
+    /// for Administration provtjänsten, after the first file only what
+    /// changed.
+    #[serde(rename = "skolverket-file")]
+    SkolverketFile(UploadConfig),
     /// One JSON Lines file per entity type.
     Jsonl(FileConfig),
     /// One CSV file per entity type.
@@ -43,6 +49,7 @@ pub fn sandbox_redirect(
     match kind {
         "skolverket" => Some(crate::skolverket::config::sandbox_redirect(endpoints)),
         "ss12000-pull" => Some(crate::pull::config::sandbox_redirect(endpoints)),
+        "skolverket-file" => Some(crate::upload::config::sandbox_redirect(endpoints)),
         _ => None,
     }
 }
@@ -55,6 +62,8 @@ pub enum SinkComponent<'a> {
     Skolverket(&'a SkolverketConfig),
     /// The served dataset of the pull method.
     Pull(&'a PullConfig),
+    /// The upload workbook of the file method.
+    Upload(&'a UploadConfig),
     /// Files of one format.
     File(Format, &'a FileConfig),
 }
@@ -66,6 +75,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Skolverket(c) => SinkComponent::Skolverket(c),
             SinkConfig::Ss12000Pull(c) => SinkComponent::Pull(c),
+            SinkConfig::SkolverketFile(c) => SinkComponent::Upload(c),
             SinkConfig::Jsonl(c) => SinkComponent::File(Format::Jsonl, c),
             SinkConfig::Csv(c) => SinkComponent::File(Format::Csv, c),
             SinkConfig::Parquet(c) => SinkComponent::File(Format::Parquet, c),
@@ -77,6 +87,7 @@ impl SinkConfig {
         match self.component() {
             SinkComponent::Skolverket(_) => "skolverket",
             SinkComponent::Pull(_) => "ss12000-pull",
+            SinkComponent::Upload(_) => "skolverket-file",
             SinkComponent::File(format, _) => format.extension(),
         }
     }
@@ -96,6 +107,7 @@ impl SinkConfig {
         match self.component() {
             SinkComponent::Skolverket(c) => c.open_data_url(),
             SinkComponent::Pull(c) => c.open_data_url(),
+            SinkComponent::Upload(c) => c.open_data_url(),
             SinkComponent::File(..) => None,
         }
     }
@@ -161,7 +173,15 @@ mod tests {
     #[test]
     fn schema_names_every_kind() {
         let schema = serde_json::to_string(&schemars::schema_for!(SinkConfig)).unwrap();
-        for kind in ["skolverket", "jsonl", "csv", "parquet", "pinned_pubkey"] {
+        for kind in [
+            "skolverket",
+            "ss12000-pull",
+            "skolverket-file",
+            "jsonl",
+            "csv",
+            "parquet",
+            "pinned_pubkey",
+        ] {
             assert!(schema.contains(kind), "{kind} missing from the schema");
         }
     }

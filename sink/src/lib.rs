@@ -8,6 +8,9 @@
 //! - [`pull`]: Skolverket's pull method — the DNP profile written into the
 //!   state store as the dataset `skolsync serve` serves, then Skolverket's
 //!   SS12000 client notified.
+//! - [`upload`]: Skolverket's file method — the upload workbook (the Excel
+//!   template) for Administration provtjänsten; after the first file only
+//!   what changed since the last confirmed upload.
 //! - [`file`](mod@file): JSONL, CSV and Parquet files per entity type, for audits,
 //!   migrations and dry runs.
 //!
@@ -24,6 +27,7 @@ pub mod file;
 pub mod pull;
 pub mod skolverket;
 mod summary;
+pub mod upload;
 
 use skolsync_model::BuildContext;
 
@@ -87,6 +91,23 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether the sink needs the whole desired state ([`Plan::desired`]),
+    /// unchanged entities included, besides the changes: a sink that
+    /// renders rows joining several entities (the upload workbook) does.
+    fn wants_desired_state(&self) -> bool {
+        false
+    }
+
+    /// Whether what the sink delivers reaches the service only when a
+    /// person confirms it (the upload workbook: an ombud uploads the file
+    /// in Administration provtjänsten). Its outcomes then stand as
+    /// *unconfirmed* until `skolsync confirm-upload`, and the next run
+    /// plans against what was confirmed, so an unconfirmed file is
+    /// superseded by the next one rather than stacked under it.
+    fn awaits_confirmation(&self) -> bool {
+        false
+    }
+
     /// Checks that the sink can work (`validate --online`): for
     /// `skolverket` a token and the API's `/alive`, for files a writable
     /// directory.
@@ -102,12 +123,25 @@ pub fn snapshot_writer(
 ) -> Result<file::SnapshotWriter, ConfigErrors> {
     match config.component() {
         SinkComponent::File(format, c) => Ok(file::SnapshotWriter::new(format, c, ctx)?),
-        SinkComponent::Skolverket(_) | SinkComponent::Pull(_) => Err(ConfigError::Invalid {
-            field: "kind",
-            message: format!("`{}` takes plans, not SS 12000 snapshots", config.kind()),
+        SinkComponent::Skolverket(_) | SinkComponent::Pull(_) | SinkComponent::Upload(_) => {
+            Err(ConfigError::Invalid {
+                field: "kind",
+                message: format!("`{}` takes plans, not SS 12000 snapshots", config.kind()),
+            }
+            .into())
         }
-        .into()),
     }
+}
+
+/// Where the sinks that keep state in the engine's store keep it: the
+/// pull sink's served dataset, the upload sink's record of what was
+/// uploaded. Others need none.
+#[derive(Debug, Clone, Default)]
+pub struct SinkStores {
+    /// The served dataset (`ss12000-pull`).
+    pub served: Option<std::sync::Arc<dyn pull::ServedStore>>,
+    /// The uploads (`skolverket-file`).
+    pub uploads: Option<std::sync::Arc<dyn upload::UploadStore>>,
 }
 
 /// Builds the sink a `[sink]` section describes, reporting every problem
@@ -115,17 +149,18 @@ pub fn snapshot_writer(
 /// context's folder (the pipeline file's). Certificates and keys are read
 /// and checked here, so a mistake is reported before a run starts.
 ///
-/// `served` is where a pull sink keeps its dataset (the engine's state
-/// store); other sinks ignore it. A pull sink without it only checks its
-/// settings: applying or checking it then fails, saying why.
+/// `stores` is where a pull or upload sink keeps its state (the engine's
+/// state store); other sinks ignore it. Such a sink without its store only
+/// checks its settings: applying or checking it then fails, saying why.
 pub async fn build(
     config: &SinkConfig,
     ctx: &BuildContext,
-    served: Option<std::sync::Arc<dyn pull::ServedStore>>,
+    stores: SinkStores,
 ) -> Result<Box<dyn Sink>, ConfigErrors> {
     Ok(match config.component() {
         SinkComponent::Skolverket(c) => Box::new(SkolverketSink::new(c, ctx)?),
-        SinkComponent::Pull(c) => Box::new(pull::PullSink::new(c, ctx, served)?),
+        SinkComponent::Pull(c) => Box::new(pull::PullSink::new(c, ctx, stores.served)?),
+        SinkComponent::Upload(c) => Box::new(upload::UploadSink::new(c, ctx, stores.uploads)?),
         SinkComponent::File(format, c) => Box::new(file::FileSink::new(format, c, ctx)?),
     })
 }

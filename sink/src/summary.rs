@@ -67,6 +67,10 @@ pub struct ApplySummary {
     /// The notifications of the pull method (empty for other sinks).
     #[serde(skip_serializing_if = "is_default")]
     pub notifications: crate::pull::notify::NotifyReport,
+    /// What the upload workbook holds (the file method; `None` for other
+    /// sinks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<crate::upload::UploadReport>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

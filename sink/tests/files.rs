@@ -54,7 +54,7 @@ async fn file_sink(kind: &str, dir: &Path, content: Content) -> Box<dyn Sink> {
     build(
         &file_config(kind, content),
         &skolsync_model::BuildContext::new(dir),
-        None,
+        skolsync_sink::SinkStores::default(),
     )
     .await
     .unwrap()
@@ -181,7 +181,7 @@ async fn a_directory_that_is_a_file_is_a_configuration_error() {
             content: Content::Provtjanst,
         }),
         &skolsync_model::BuildContext::new(dir.path()),
-        None,
+        skolsync_sink::SinkStores::default(),
     )
     .await
     .unwrap_err()

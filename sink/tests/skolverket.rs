@@ -71,9 +71,13 @@ async fn a_municipality_lands_completely_within_the_limits() {
         config.open_data_url().as_deref(),
         Some(sandbox.endpoints().open_data_url.as_str())
     );
-    let sink = build(&config, &skolsync_model::BuildContext::new("/"), None)
-        .await
-        .expect("sink builds");
+    let sink = build(
+        &config,
+        &skolsync_model::BuildContext::new("/"),
+        skolsync_sink::SinkStores::default(),
+    )
+    .await
+    .expect("sink builds");
 
     let collected = Collected::default();
     let summary = sink.apply(&plan, &collected.callback()).await.unwrap();
@@ -809,7 +813,7 @@ async fn pkcs12_entity_id_and_pin_work_and_read_all_returns_what_landed() {
     let err = build(
         &SinkConfig::Skolverket(wrong),
         &skolsync_model::BuildContext::new(dir.path()),
-        None,
+        skolsync_sink::SinkStores::default(),
     )
     .await
     .unwrap_err()

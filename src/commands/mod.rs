@@ -1,6 +1,7 @@
 //! The subcommands, one module each.
 
 pub mod common;
+pub mod confirm_upload;
 pub mod extract;
 pub mod history;
 pub mod open_data;

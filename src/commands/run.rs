@@ -32,6 +32,12 @@ pub struct RunArgs {
     /// `[incremental] full_read_every_hours` (default a week).
     #[arg(long)]
     pub full: bool,
+
+    /// Replace a file the sink would otherwise refuse to write over (the
+    /// upload workbook of a `skolverket-file` sink whose `file_name` has
+    /// no `{timestamp}`). Without it an existing file is never touched.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Carries out `skolsync run`.
@@ -49,6 +55,7 @@ pub async fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
         progress: Progress::new(!args.json),
         interrupt: Interrupt::listen(),
         full_read: args.full,
+        force: args.force,
     };
     let result = engine::run(&pipeline, &options).await?;
     if args.json {

@@ -114,7 +114,11 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
         }
     };
     let store = pull_store(&pipeline).await;
-    let sink = match skolsync::engine::pull::build_sink(&pipeline, store.as_ref()).await {
+    let setup = skolsync::engine::SinkSetup {
+        store: store.as_ref(),
+        ..Default::default()
+    };
+    let sink = match skolsync::engine::build_sink(&pipeline, setup).await {
         Ok(sink) => {
             checks.ok(
                 "sink",
@@ -231,7 +235,9 @@ async fn pull_store(
         StateLocation::Url(_) => true,
     };
     match pipeline.file.sink.component() {
-        skolsync_sink::SinkComponent::Pull(_) if state_exists => {
+        skolsync_sink::SinkComponent::Pull(_) | skolsync_sink::SinkComponent::Upload(_)
+            if state_exists =>
+        {
             skolsync::engine::open_store(pipeline).await.ok()
         }
         _ => None,

@@ -55,7 +55,13 @@ pub(super) async fn load(
     let mut not_held = NotHeld::default();
 
     let bars = progress.load(plan);
-    let mut writer = store.outcome_writer(run_id, sink_identity).await;
+    // What awaits a person's confirmation is recorded apart until then.
+    let outcome_identity = if sink.awaits_confirmation() {
+        crate::state::unconfirmed_layer(sink_identity)
+    } else {
+        sink_identity.to_string()
+    };
+    let mut writer = store.outcome_writer(run_id, &outcome_identity).await;
     let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
     // Set when an outcome could not be stored: from then on the callback
     // asks the sink to stop, and it sends nothing more.
@@ -138,6 +144,7 @@ pub(super) async fn load(
                     feedback,
                 });
             }
+            super::upload::settle(store, sink_identity, &summary, builder).await?;
             let c = summary.calls;
             tracing::info!(
                 bulk_calls = c.bulk_calls,

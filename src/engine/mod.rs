@@ -13,8 +13,11 @@
 //! - [`identity`]: Skolverket ids kept across a change of source system.
 //! - [`reconcile`]: rebuilding the state from what the provtjänst holds.
 //! - [`progress`]: progress bars on a terminal.
+//! - [`sink`](mod@sink): building a pipeline's sink with the state it keeps.
 //! - [`pull`](mod@pull): the pull sink's view of the state store (the served
-//!   dataset), building a pipeline's sink with it, Skolverket's feedback.
+//!   dataset), Skolverket's feedback.
+//! - [`upload`](mod@upload): the file method's uploads in the state store,
+//!   and confirming one.
 
 pub mod consistency;
 pub mod guards;
@@ -29,7 +32,9 @@ pub mod pull;
 pub mod read_checks;
 pub mod reconcile;
 pub mod run;
+pub mod sink;
 pub mod summary;
+pub mod upload;
 
 pub use guards::Violation;
 pub use interrupt::Interrupt;
@@ -39,6 +44,7 @@ pub use reconcile::{ReconcileResult, reconcile};
 pub use run::{
     EXIT_ABORTED, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, RunOptions, RunResult, run,
 };
+pub use sink::{SinkSetup, build_sink};
 pub use summary::{PlanResult, PlanSummary, TypeSummary, plan};
 
 /// Why the engine could not do its work.

@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use skolsync_connectors::open_data::{self as open_data_api, ClientOptions};
 use skolsync_connectors::{ReadAnomaly, ReadSummary};
 use skolsync_model::ObjectType;
-use skolsync_model::plan::{DesiredState, Plan, PreviousState, SEND_ORDER, SchoolUnitRef};
+use skolsync_model::plan::{
+    DesiredState, Plan, PreviousState, SEND_ORDER, SchoolUnitRef, TestActivityRef,
+};
 use skolsync_model::reject::{Reject, Severity};
 use skolsync_model::ss12000::{Origins, Snapshot};
 use skolsync_model::{PerType, by_type};
@@ -286,7 +288,11 @@ pub async fn prepare(
     store: &StateStore,
     progress: &Progress,
 ) -> Result<Prepared, EngineError> {
-    let sink = super::pull::build_sink(pipeline, Some(store)).await?;
+    let setup = super::SinkSetup {
+        store: Some(store),
+        ..Default::default()
+    };
+    let sink = super::build_sink(pipeline, setup).await?;
     // A plan records nothing: no crosswalk keys, no cached copy.
     let options = PrepareOptions {
         record: false,
@@ -334,6 +340,7 @@ pub async fn prepare_with(
     let transformer = Transformer::new(pipeline.file.transform.clone(), open_data)?;
     let ids = transformer.ids();
     let unit_directory = school_unit_directory(transformer.open_data());
+    let test_names = test_activity_names(transformer.open_data());
     let origin = source.clone();
     let (output, names) = tokio::task::spawn_blocking(move || {
         let output = transformer.run(&snapshot)?;
@@ -392,8 +399,12 @@ pub async fn prepare_with(
         skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
     let facts = DesiredFacts::of(&desired, record_keys);
     let school_units = referenced_school_units(&desired, &unit_directory);
+    let test_activities = referenced_test_activities(&desired, &test_names);
+    // Only a sink that renders the whole state gets (and pays for) a copy.
+    let whole = (sink.wants_desired_state()).then(|| std::sync::Arc::new(desired.clone()));
     let mut plan = skolsync_transform::diff_keeping(desired, &previous, &stale);
-    plan.school_units = school_units;
+    (plan.school_units, plan.test_activities, plan.desired) =
+        (school_units, test_activities, whole);
     let kept_stale: Vec<KeptStale> = stale
         .into_iter()
         .map(|entity| {
@@ -527,6 +538,37 @@ fn referenced_school_units(
                 id,
                 code: code.clone(),
                 name: name.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Open-data's test activities' names by Skolverket's id.
+fn test_activity_names(open_data: &OpenData) -> HashMap<Uuid, String> {
+    open_data
+        .test_activities
+        .iter()
+        .map(|t| (t.id, t.display_name.trim().to_string()))
+        .collect()
+}
+
+/// The national test activities the desired activities take, named as
+/// open-data names them (an activity whose test open-data does not know is
+/// rejected by the transform first).
+fn referenced_test_activities(
+    desired: &DesiredState,
+    names: &HashMap<Uuid, String>,
+) -> Vec<TestActivityRef> {
+    let ids: BTreeSet<Uuid> = desired
+        .activities
+        .iter()
+        .map(|a| a.payload.parent_activity.id)
+        .collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            Some(TestActivityRef {
+                id,
+                name: names.get(&id)?.clone(),
             })
         })
         .collect()

@@ -1,23 +1,18 @@
-//! The pull sink's view of the state store, and building a pipeline's
-//! sink with it.
+//! The pull sink's view of the state store (the served dataset), and
+//! Skolverket's feedback on it.
 //!
 //! The `ss12000-pull` sink (in the sink crate) writes the dataset
 //! `skolsync serve` serves; the rows live in the pipeline's state store
 //! under the sink's identity. The sink sees the store only through
 //! [`ServedStore`], implemented here, so neither crate knows the other.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use skolsync_model::served::{ServedWrite, ServedWritten};
 use skolsync_model::ss12000::EntityKind;
 use skolsync_sink::pull::{NotificationAttempt, ServedStore, Subscriber};
-use skolsync_sink::{Sink, SinkComponent};
 use uuid::Uuid;
 
-use super::EngineError;
-use crate::pipeline::Pipeline;
 use crate::report::FeedbackLine;
 use crate::report::mask::scrub;
 use crate::state::{StateError, StateStore};
@@ -101,22 +96,6 @@ impl ServedStore for ServedDataset {
             None => Ok(ServedWritten::default()),
         }
     }
-}
-
-/// Builds the pipeline's sink; a pull sink gets its dataset in `store`
-/// (a pull sink without a store is refused with a clear message).
-pub async fn build_sink(
-    pipeline: &Pipeline,
-    store: Option<&StateStore>,
-) -> Result<Box<dyn Sink>, EngineError> {
-    let served: Option<Arc<dyn ServedStore>> = match (pipeline.file.sink.component(), store) {
-        (SinkComponent::Pull(_), Some(store)) => Some(Arc::new(ServedDataset::new(
-            store.clone(),
-            pipeline.sink_identity(),
-        ))),
-        _ => None,
-    };
-    Ok(skolsync_sink::build(&pipeline.file.sink, &pipeline.build_context(), served).await?)
 }
 
 /// The LogEntries Skolverket's client posted to `dataset` at or after

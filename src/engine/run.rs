@@ -66,6 +66,9 @@ pub struct RunOptions {
     pub interrupt: Interrupt,
     /// Read the whole source whatever the cached copy (`run --full`).
     pub full_read: bool,
+    /// Let a sink replace a file it would refuse to write over (`run
+    /// --force`; the upload workbook).
+    pub force: bool,
 }
 
 impl Default for RunOptions {
@@ -75,6 +78,7 @@ impl Default for RunOptions {
             progress: Progress::hidden(),
             interrupt: Interrupt::never(),
             full_read: false,
+            force: false,
         }
     }
 }
@@ -301,7 +305,12 @@ async fn execute(
     }
     // Built once, before the source is read, so a mistake in `[sink]`
     // (a certificate, a URL) is reported first.
-    let sink = super::pull::build_sink(pipeline, Some(store)).await?;
+    let setup = super::SinkSetup {
+        store: Some(store),
+        run_id: Some(run_id),
+        overwrite: options.force,
+    };
+    let sink = super::build_sink(pipeline, setup).await?;
 
     let prepared = match unless_interrupted(
         interrupt,
@@ -366,8 +375,10 @@ async fn execute(
     let mut confirmed: HashSet<(ObjectType, Uuid)> = confirmed_unchanged(&plan);
     let mut stopped = None;
     // A pull sink runs even with nothing to change: a notification an
-    // earlier run could not deliver is made good now.
-    if plan.is_empty() && !sink.serves() {
+    // earlier run could not deliver is made good now. So does a sink whose
+    // deliveries await confirmation: a file written since the last
+    // confirmed one, and now not wanted, is superseded.
+    if plan.is_empty() && !sink.serves() && !sink.awaits_confirmation() {
         tracing::info!("0 changes: nothing to send");
     } else {
         stopped = load(

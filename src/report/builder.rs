@@ -63,6 +63,7 @@ pub struct ReportBuilder {
     written: Option<u64>,
     read: Option<super::ReadInfo>,
     pull: Option<super::PullReport>,
+    upload: Option<skolsync_sink::upload::UploadReport>,
     /// School unit names by code, for the problems.
     unit_names: HashMap<String, String>,
 }
@@ -90,6 +91,7 @@ impl ReportBuilder {
             written: None,
             read: None,
             pull: None,
+            upload: None,
             unit_names: HashMap::new(),
         }
     }
@@ -115,6 +117,11 @@ impl ReportBuilder {
     /// beside the code in every problem.
     pub fn set_unit_names(&mut self, names: HashMap<String, String>) {
         self.unit_names = names;
+    }
+
+    /// What the upload workbook holds (the file method).
+    pub fn set_upload(&mut self, upload: skolsync_sink::upload::UploadReport) {
+        self.upload = Some(upload);
     }
 
     /// The pull method's notifications and feedback.
@@ -588,6 +595,7 @@ impl ReportBuilder {
             written: self.written,
             read: self.read,
             pull: self.pull,
+            upload: self.upload,
             problems: self.problems,
         }
     }

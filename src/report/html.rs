@@ -80,6 +80,11 @@ pub fn to_html(report: &RunReport) -> String {
         let _ = writeln!(html, "<p>Pull: {}</p>", esc(&pull.line()));
         feedback(&mut html, &pull.feedback);
     }
+    if let Some(upload) = &report.upload {
+        let line = super::upload_line(upload);
+        let _ = writeln!(html, "<p>Upload file: {}</p>", esc(&line));
+        left_out(&mut html, &upload.left_out);
+    }
     counts_table(&mut html, report);
     problems(&mut html, report);
     let _ = write!(html, "<script>{SORT_SCRIPT}</script>\n</body>\n</html>\n");
@@ -338,6 +343,27 @@ pub(crate) fn esc(text: &str) -> String {
 }
 
 /// Skolverket's LogEntries, each against its source record: what to fix.
+fn left_out(html: &mut String, lines: &[skolsync_sink::upload::rows::LeftOut]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        html,
+        "<h2>Left out of the upload file</h2>\n<table>\n<tr><th>type</th><th>source record</th><th>Skolverket id</th><th>why</th></tr>"
+    );
+    for l in lines {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            l.kind,
+            esc(&l.source_id),
+            l.id,
+            esc(&l.reason),
+        );
+    }
+    let _ = writeln!(html, "</table>");
+}
+
 fn feedback(html: &mut String, lines: &[super::FeedbackLine]) {
     if lines.is_empty() {
         return;

@@ -54,6 +54,7 @@ pub mod mask;
 mod pull;
 mod read;
 mod summary;
+mod upload;
 mod write;
 
 use std::collections::BTreeMap;
@@ -73,6 +74,7 @@ pub use html::to_html;
 pub use pull::{FeedbackLine, PullReport};
 pub use read::ReadInfo;
 pub use summary::terminal_summary;
+pub use upload::upload_line;
 pub use write::{ReportError, ReportPaths, to_json, write_reports};
 
 /// The report of one run.
@@ -111,6 +113,10 @@ pub struct RunReport {
     /// (`null` for other sinks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull: Option<PullReport>,
+    /// The file method: the upload workbook written, its rows per sheet and
+    /// what it could not hold (`null` for other sinks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<skolsync_sink::upload::UploadReport>,
     /// Every reject and every entity that failed, was held back or got a
     /// warning, sorted by school unit and reason.
     pub problems: Vec<Problem>,

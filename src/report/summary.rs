@@ -95,6 +95,27 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
     if let Some(pull) = &report.pull {
         let _ = writeln!(out, "Pull: {}", crate::terminal::escape_lines(&pull.line()));
     }
+    if let Some(upload) = &report.upload {
+        let line = super::upload_line(upload);
+        let _ = writeln!(out, "Upload file: {}", crate::terminal::escape_lines(&line));
+        for left in upload.left_out.iter().take(super::upload::LEFT_OUT_SHOWN) {
+            let _ = writeln!(
+                out,
+                "  left out of the file: {} {} ({}): {}",
+                left.kind,
+                crate::terminal::escape_lines(&left.source_id),
+                left.id,
+                crate::terminal::escape_lines(&left.reason)
+            );
+        }
+        if upload.left_out.len() > super::upload::LEFT_OUT_SHOWN {
+            let _ = writeln!(
+                out,
+                "  … and {} more left out (the report files list them all)",
+                upload.left_out.len() - super::upload::LEFT_OUT_SHOWN
+            );
+        }
+    }
     out.push('\n');
 
     let mut rows: Vec<[String; 14]> = vec![COLUMNS.map(str::to_string)];

@@ -87,6 +87,48 @@ pub struct EntityRecord {
     pub created_by_us: bool,
 }
 
+/// What marks the identity of a sink's *unconfirmed* outcomes (a sink
+/// that [awaits confirmation](skolsync_sink::Sink::awaits_confirmation)):
+/// `<sink identity>#unconfirmed`. Rows there are kept apart from what the
+/// service holds until [`StateStore::promote_unconfirmed`] moves them over;
+/// an accepted delete is kept as a row (not applied) so that it can be.
+const UNCONFIRMED: &str = "#unconfirmed";
+
+/// The identity under which a sink's unconfirmed outcomes are recorded.
+pub fn unconfirmed_layer(sink: &str) -> String {
+    format!("{sink}{UNCONFIRMED}")
+}
+
+/// Moves an unconfirmed layer's rows onto the sink (accepted deletes
+/// remove the entity there, everything else is upserted), then empties
+/// the layer. `$1` the sink, `$2` its layer.
+pub(crate) const PROMOTE: [&str; 3] = [
+    "DELETE FROM entities WHERE sink = $1 AND EXISTS (SELECT 1 FROM entities AS layer \
+     WHERE layer.sink = $2 AND layer.kind = entities.kind AND layer.id = entities.id \
+     AND layer.last_action = 'delete' AND layer.last_status IN ('success', 'warning'))",
+    "INSERT INTO entities (sink, kind, id, source_id, school_unit, confirmed_hash, last_hash, \
+        last_action, last_status, messages, detail, run_id, updated_at, created_by_us) \
+     SELECT $1, kind, id, source_id, school_unit, confirmed_hash, last_hash, last_action, \
+        last_status, messages, detail, run_id, updated_at, created_by_us \
+     FROM entities WHERE sink = $2 AND NOT (last_action = 'delete' \
+        AND last_status IN ('success', 'warning')) \
+     ON CONFLICT (sink, kind, id) DO UPDATE SET \
+        source_id = COALESCE(excluded.source_id, entities.source_id), \
+        school_unit = COALESCE(excluded.school_unit, entities.school_unit), \
+        confirmed_hash = COALESCE(excluded.confirmed_hash, entities.confirmed_hash), \
+        last_hash = COALESCE(excluded.last_hash, entities.last_hash), \
+        last_action = excluded.last_action, \
+        last_status = excluded.last_status, \
+        messages = excluded.messages, \
+        detail = excluded.detail, \
+        run_id = excluded.run_id, \
+        updated_at = excluded.updated_at, \
+        created_by_us = CASE \
+            WHEN excluded.created_by_us = 1 AND entities.confirmed_hash IS NULL THEN 1 \
+            ELSE entities.created_by_us END",
+    "DELETE FROM entities WHERE sink = $2",
+];
+
 /// One outcome, ready to be written.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingOutcome {
@@ -108,7 +150,7 @@ where
 {
     let o = &pending.outcome;
     let accepted = o.status.is_accepted();
-    if o.action == Action::Delete && accepted {
+    if o.action == Action::Delete && accepted && !sink.ends_with(UNCONFIRMED) {
         sqlx::query(DELETE)
             .bind(sink)
             .bind(o.kind.as_str())

@@ -22,6 +22,7 @@ mod runs;
 pub mod served;
 mod shapes;
 mod source_cache;
+mod uploads;
 mod watermark;
 mod writer;
 
@@ -35,10 +36,11 @@ use sqlx::sqlite::{
 };
 
 pub use crosswalk::{Crosswalk, CrosswalkKey, KEY_ENV, KeyType, OLD_KEY_ENV, key_file};
-pub use entities::EntityRecord;
+pub use entities::{EntityRecord, unconfirmed_layer};
 pub use error::StateError;
 pub use runs::{LockHolder, RunGuard, RunOutcome, RunRecord};
 pub use source_cache::{CacheInfo, CacheWrite, CachedSource, FileStamp, cache_row};
+pub use uploads::{UploadFile, UploadStatus};
 pub use writer::{OutcomeWriter, WriterConfig};
 
 /// The schema, embedded in the binary.

@@ -58,7 +58,7 @@ pub fn diff_keeping(
         duties,
         groups,
         activities,
-        school_units: Vec::new(),
+        ..Plan::default()
     }
 }
 

@@ -404,7 +404,7 @@ pub fn plan_from(catalogue: &Catalogue, source: &SourceData) -> Plan {
         duties: creates(duties),
         groups: creates(groups),
         activities: creates(activities),
-        school_units: Vec::new(),
+        ..Plan::default()
     }
 }
 
@@ -425,7 +425,7 @@ pub async fn sink(config: SkolverketConfig) -> Box<dyn Sink> {
     build(
         &SinkConfig::Skolverket(config),
         &skolsync_model::BuildContext::new("/"),
-        None,
+        skolsync_sink::SinkStores::default(),
     )
     .await
     .expect("sink builds")
