@@ -201,8 +201,13 @@ async fn the_upload_file_holds_everything_then_exactly_what_changed() {
         "{line}"
     );
 
-    // Not confirmed: the next run supersedes the file with one that holds
-    // the same; the first can no longer be confirmed.
+    // Not confirmed, and a class renamed since: the next run supersedes
+    // the file with one that holds everything again (the new name
+    // included); the first can no longer be confirmed.
+    let chosen = choose(&h);
+    h.sandbox
+        .change(|m| m.rename_group(&chosen.other, "9Ö"))
+        .unwrap();
     let second = h.run(&path).await;
     assert_success(&second);
     let second_file = written_file(&second);
@@ -215,6 +220,10 @@ async fn the_upload_file_holds_everything_then_exactly_what_changed() {
             "{name}: the same rows"
         );
     }
+    assert!(
+        again["Klasser"].rows.iter().any(|r| r[1] == "9Ö"),
+        "the renamed class"
+    );
     let err = confirm_upload(&pipeline, &first_file).await.unwrap_err();
     assert!(matches!(err, ConfirmError::Superseded { .. }), "{err}");
     assert!(
@@ -244,7 +253,6 @@ async fn the_upload_file_holds_everything_then_exactly_what_changed() {
     assert!(summary.contains("no file written"), "{summary}");
 
     // A new pupil, a pupil moved to another class, an ended duty.
-    let chosen = choose(&h);
     let mut added = None;
     h.sandbox
         .change(|m| {
@@ -317,6 +325,39 @@ async fn the_upload_file_holds_everything_then_exactly_what_changed() {
     assert_eq!(staff[0][STAFF_HEADER.len() - 1], REMOVE_YES);
     let upload = changed.report.upload.as_ref().unwrap();
     assert_eq!(upload.total_rows(), 3);
+
+    // The command line: status names the file awaiting upload; confirming
+    // it leaves none.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+            .args(args)
+            .arg(&path)
+            .arg("--sandbox-endpoints")
+            .arg(h.endpoints_file())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, status) = cli(&["status"]);
+    assert_eq!(code, Some(0), "{status}");
+    assert!(
+        status.contains("Awaiting upload:") && status.contains(&*delta_file.to_string_lossy()),
+        "{status}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("confirm-upload")
+        .arg(&path)
+        .arg(&delta_file)
+        .arg("--sandbox-endpoints")
+        .arg(h.endpoints_file())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, status) = cli(&["status"]);
+    assert!(status.contains("No file awaits upload."), "{status}");
 }
 
 /// Converts `file` with LibreOffice, one CSV per sheet: LibreOffice opens

@@ -13,5 +13,6 @@ pub mod schema;
 pub mod serve;
 pub mod status;
 pub mod status_pull;
+pub mod status_upload;
 pub mod validate;
 pub mod watch;

@@ -53,10 +53,27 @@ pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
         pipeline.file.sink.component(),
         skolsync_sink::SinkComponent::Pull(_)
     );
+    let upload = matches!(
+        pipeline.file.sink.component(),
+        skolsync_sink::SinkComponent::Upload(_)
+    );
+    if args.id.is_none() && args.civic_no.is_none() && upload {
+        let overview = super::status_upload::overview(&store, &sink)
+            .await
+            .map_err(state)?;
+        store.close().await;
+        if args.json {
+            print_json(&overview, "the status");
+        } else {
+            print!("{}", super::status_upload::describe(&overview));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.id.is_none() && args.civic_no.is_none() {
         if !pull {
             return Err(Failure::Usage(anyhow::anyhow!(
-                "give --id or --civic-no (an overview is shown only for `ss12000-pull` pipelines)"
+                "give --id or --civic-no (an overview is shown only for `ss12000-pull` and \
+                 `skolverket-file` pipelines)"
             )));
         }
         let overview = super::status_pull::overview(&store, &sink)
@@ -71,17 +88,29 @@ pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut records: Vec<EntityRecord> = Vec::new();
+    // A file-method pipeline: what awaits upload (its unconfirmed layer)
+    // first, then what was confirmed.
+    let layers = if upload {
+        vec![skolsync::state::unconfirmed_layer(&sink), sink.clone()]
+    } else {
+        vec![sink.clone()]
+    };
     if let Some(id) = &args.id {
-        if let Ok(uuid) = Uuid::parse_str(id.trim()) {
-            records.extend(store.entity_status(&sink, uuid).await.map_err(state)?);
-        }
-        for r in store
-            .find_by_source_id(&sink, id.trim())
-            .await
-            .map_err(state)?
-        {
-            if !records.iter().any(|k| k.kind == r.kind && k.id == r.id) {
-                records.push(r);
+        for layer in &layers {
+            if let Ok(uuid) = Uuid::parse_str(id.trim()) {
+                records.extend(store.entity_status(layer, uuid).await.map_err(state)?);
+            }
+            for r in store
+                .find_by_source_id(layer, id.trim())
+                .await
+                .map_err(state)?
+            {
+                if !records
+                    .iter()
+                    .any(|k| k.kind == r.kind && k.id == r.id && k.sink == r.sink)
+                {
+                    records.push(r);
+                }
             }
         }
     }
@@ -145,7 +174,9 @@ fn describe(r: &EntityRecord) -> String {
         or_dash(r.school_unit.as_deref()),
         r.run_id,
         r.updated.format("%Y-%m-%d %H:%M:%S UTC"),
-        if r.confirmed_hash.is_some() {
+        if r.sink.ends_with("#unconfirmed") {
+            "not yet: in an upload file awaiting `skolsync confirm-upload`"
+        } else if r.confirmed_hash.is_some() {
             "yes (the last accepted version)"
         } else {
             "nothing of ours"
