@@ -488,3 +488,197 @@ pub fn by_key(rows: Vec<UploadRow>) -> BTreeMap<(SheetKind, String), UploadRow> 
         .map(|r| ((r.sheet, r.key.clone()), r))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skolsync_model::codes::{ActivityType, DutyRole};
+    use skolsync_model::plan::{SchoolUnitRef, TestActivityRef};
+    use skolsync_model::provtjanst::{
+        Activity, CivicNoValue, DutyAssignment, Enrolment, GroupMembership, ObjectReference,
+    };
+
+    fn desired<T>(id: Uuid, payload: T) -> Desired<T> {
+        Desired {
+            id,
+            source_id: format!("src-{id}"),
+            hash: String::new(),
+            school_unit: None,
+            payload,
+        }
+    }
+
+    fn person(id: Uuid, enrolments: Vec<(Uuid, SchoolType)>) -> Desired<Person> {
+        desired(
+            id,
+            Person {
+                id,
+                meta: None,
+                given_name: " Anna ".into(),
+                middle_name: None,
+                family_name: "Berg".into(),
+                edu_person_principal_names: vec!["a@x".into(), "b@x".into()],
+                external_identifiers: Vec::new(),
+                security_marking: None,
+                civic_no: CivicNoValue::swedish("200501012384"),
+                emails: Vec::new(),
+                enrolments: enrolments
+                    .into_iter()
+                    .map(|(unit, school_type)| Enrolment {
+                        enroled_at: ObjectReference::new(unit),
+                        school_year: Some(6),
+                        school_type,
+                        cancelled: None,
+                        education_code: None,
+                    })
+                    .collect(),
+                provisioning_status: None,
+            },
+        )
+    }
+
+    fn group(id: Uuid, kind: GroupType, unit: Uuid, members: &[Uuid]) -> Desired<Group> {
+        desired(
+            id,
+            Group {
+                id,
+                meta: None,
+                display_name: "6A".into(),
+                group_type: kind,
+                school_type: SchoolType::Gr,
+                organisation: ObjectReference::new(unit),
+                provisioning_status: None,
+                group_memberships: members
+                    .iter()
+                    .map(|m| GroupMembership {
+                        person: ObjectReference::new(*m),
+                    })
+                    .collect(),
+            },
+        )
+    }
+
+    fn activity(group: Uuid, test: Uuid, unit: Uuid, teacher: Uuid) -> Desired<Activity> {
+        let id = Uuid::new_v4();
+        desired(
+            id,
+            Activity {
+                id,
+                meta: None,
+                display_name: "Matte".into(),
+                activity_type: ActivityType::Undervisning,
+                groups: vec![ObjectReference::new(group)],
+                teachers: vec![DutyAssignment {
+                    duty: ObjectReference::new(teacher),
+                }],
+                organisation: ObjectReference::new(unit),
+                parent_activity: ObjectReference::new(test),
+                provisioning_status: None,
+            },
+        )
+    }
+
+    #[test]
+    fn rows_join_classes_groups_and_teachers_and_say_what_is_left_out() {
+        let unit = Uuid::new_v4();
+        let (pupil, adult, teacher) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (class, maths, mentor) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let duty = Uuid::new_v4();
+        let (test6, test_other) = (Uuid::new_v4(), Uuid::new_v4());
+        let whole = DesiredState {
+            persons: vec![
+                person(pupil, vec![(unit, SchoolType::Gr)]),
+                person(adult, vec![(unit, SchoolType::Vuxgy)]),
+                person(teacher, Vec::new()),
+            ],
+            duties: vec![desired(
+                duty,
+                Duty {
+                    id: duty,
+                    meta: None,
+                    person: ObjectReference::new(teacher),
+                    duty_at: ObjectReference::new(unit),
+                    duty_role: DutyRole::Larare,
+                    provisioning_status: None,
+                },
+            )],
+            groups: vec![
+                group(class, GroupType::Klass, unit, &[pupil]),
+                group(maths, GroupType::Undervisning, unit, &[pupil]),
+                group(mentor, GroupType::Mentor, unit, &[pupil]),
+            ],
+            activities: vec![
+                activity(maths, test6, unit, duty),
+                activity(maths, test_other, unit, duty),
+            ],
+        };
+        let plan = Plan {
+            school_units: vec![SchoolUnitRef {
+                id: unit,
+                code: "01234567".into(),
+                name: "Skolan".into(),
+            }],
+            test_activities: vec![
+                TestActivityRef {
+                    id: test6,
+                    name: "GRGRMAT01_6".into(),
+                },
+                TestActivityRef {
+                    id: test_other,
+                    name: "GRGRSVE01_6".into(),
+                },
+            ],
+            ..Plan::default()
+        };
+        let out = render(&plan, &whole);
+        let sheet = |s: SheetKind| -> Vec<&UploadRow> {
+            out.rows.iter().filter(|r| r.sheet == s).collect()
+        };
+        assert_eq!(
+            sheet(SheetKind::Classes)[0].cells,
+            [
+                class.to_string(),
+                "6A".into(),
+                "GR".into(),
+                "01234567".into()
+            ]
+        );
+        let subject = &sheet(SheetKind::SubjectGroups)[0].cells;
+        assert_eq!(subject[3], "GRGRMAT01_6", "the first test, by name");
+        let students = sheet(SheetKind::Students);
+        assert_eq!(students.len(), 1, "no VUXGY row");
+        let cells = &students[0].cells;
+        assert_eq!(cells.len(), STUDENTS_HEADER.len() - 1);
+        assert_eq!(cells[0], pupil.to_string());
+        assert_eq!(cells[1], "a@x,b@x");
+        assert_eq!(cells[2], "200501012384");
+        assert_eq!(cells[4], "Anna", "trimmed");
+        assert_eq!(cells[9], "01234567");
+        assert_eq!(cells[10], "6");
+        assert_eq!(cells[12], class.to_string(), "Klass: the class's id");
+        assert_eq!(
+            cells[13],
+            maths.to_string(),
+            "Ämnesgrupper: the subject group"
+        );
+        let staff = sheet(SheetKind::Staff);
+        assert_eq!(staff[0].cells.len(), STAFF_HEADER.len() - 1);
+        assert_eq!(staff[0].cells[11], "Lärare");
+        assert_eq!(staff[0].cells[12], maths.to_string(), "the groups taught");
+
+        let reasons: Vec<&str> = out.left_out.iter().map(|l| l.reason.as_str()).collect();
+        assert!(reasons.iter().any(|r| r.contains("VUXGY")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.contains("GRGRSVE01_6 left out")),
+            "{reasons:?}"
+        );
+        assert!(reasons.iter().any(|r| r.contains("Mentor")), "{reasons:?}");
+        assert!(out.without_rows[&(ObjectType::Person, adult)].contains("VUXGY"));
+        assert!(out.without_rows.contains_key(&(ObjectType::Group, mentor)));
+        assert!(
+            !out.without_rows
+                .contains_key(&(ObjectType::Person, teacher)),
+            "a teacher has the duty's row"
+        );
+    }
+}
