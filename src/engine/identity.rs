@@ -9,7 +9,9 @@
 //! goes the other way round: it computes the keys of the *current* desired
 //! state, looks each up in the store, and hands the transform a crosswalk
 //! of just the keys that matched. After a run, the keys of everything the
-//! service holds are recorded for the next run.
+//! service holds are recorded for the next run — only those the store
+//! does not hold already with the same id, so a run that changed little
+//! writes little.
 
 use std::collections::HashSet;
 
@@ -34,10 +36,12 @@ fn key(key_type: KeyType, raw: &str) -> Option<CrosswalkKey> {
 }
 
 /// Gives `desired` the Skolverket ids the store knows for its entities.
+/// Also returns the keys of `desired` the store holds (with the ids it
+/// holds for them): [`record`] need not write those again.
 pub async fn apply(
     store: &StateStore,
     desired: &mut DesiredState,
-) -> Result<CrosswalkReport, StateError> {
+) -> Result<(CrosswalkReport, Crosswalk), StateError> {
     let current = Crosswalk::record(desired);
     let mut known = Crosswalk::default();
 
@@ -60,7 +64,7 @@ pub async fn apply(
         && groups.is_empty()
         && activities.is_empty()
     {
-        return Ok(CrosswalkReport::default());
+        return Ok((CrosswalkReport::default(), known));
     }
 
     for civic in current.persons_by_civic_no.keys() {
@@ -90,7 +94,8 @@ pub async fn apply(
             }
         }
     }
-    Ok(known.apply(desired))
+    let report = known.apply(desired);
+    Ok((report, known))
 }
 
 /// Records the keys in `cw` (those of the desired state) of the entities

@@ -389,7 +389,7 @@ pub async fn prepare_with(
     rejects.shrink_to_fit();
 
     let stage = progress.stage("plan");
-    let crosswalk = identity::apply(store, &mut desired).await?;
+    let (crosswalk, stored_keys) = identity::apply(store, &mut desired).await?;
     log_crosswalk(&crosswalk);
     let sink_identity = pipeline.sink_identity();
     let previous = store.previous_state(&sink_identity).await?;
@@ -397,7 +397,8 @@ pub async fn prepare_with(
     // stays as last sent (see `skolsync_transform::stale`).
     let stale =
         skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
-    let facts = DesiredFacts::of(&desired, record_keys);
+    let mut facts = DesiredFacts::of(&desired, record_keys);
+    facts.keys.without(&stored_keys);
     let school_units = referenced_school_units(&desired, &unit_directory);
     let test_activities = referenced_test_activities(&desired, &test_names);
     // Only a sink that renders the whole state gets (and pays for) a copy.

@@ -172,6 +172,21 @@ impl Crosswalk {
             .retain(|_, id| keep(ObjectType::Activity, *id));
     }
 
+    /// Drops every key `stored` maps to the same id: what the store holds
+    /// already need not be written again.
+    pub fn without(&mut self, stored: &Crosswalk) {
+        let pairs = [
+            (&mut self.persons_by_civic_no, &stored.persons_by_civic_no),
+            (&mut self.persons_by_eppn, &stored.persons_by_eppn),
+            (&mut self.duties, &stored.duties),
+            (&mut self.groups, &stored.groups),
+            (&mut self.activities, &stored.activities),
+        ];
+        for (mine, theirs) in pairs {
+            mine.retain(|key, id| theirs.get(key) != Some(id));
+        }
+    }
+
     /// Adds (or updates) the keys of `desired`.
     pub fn merge_from(&mut self, desired: &DesiredState) {
         let mut civic_of: HashMap<Uuid, &str> = HashMap::new();
@@ -386,4 +401,28 @@ fn remap<T: HasId>(
         d.payload.set_id(want);
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_the_store_holds_with_the_same_id_are_not_written_again() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut current = Crosswalk::default();
+        current.persons_by_civic_no.insert("200501012384".into(), a);
+        current.persons_by_eppn.insert("x@y".into(), a);
+        current.groups.insert("1|Klass|6a".into(), b);
+        current.duties.insert("d".into(), c);
+        let mut stored = Crosswalk::default();
+        stored.persons_by_civic_no.insert("200501012384".into(), a);
+        // The same key, another id (a conflict the run resolved): written.
+        stored.groups.insert("1|Klass|6a".into(), c);
+        current.without(&stored);
+        assert!(current.persons_by_civic_no.is_empty());
+        assert_eq!(current.persons_by_eppn.len(), 1, "not stored yet");
+        assert_eq!(current.groups.get("1|Klass|6a"), Some(&b));
+        assert_eq!(current.duties.len(), 1);
+    }
 }
