@@ -47,7 +47,7 @@
 //! dirt: `group_type`/`activity_type` come from a raw override when there is
 //! one. `email` is the person's first address, `eppn` the EPPNs joined.
 //!
-//! The Skolverket layout's rows are built once ([`TemplateRows`]); the
+//! The Skolverket layout's rows are built once (`TemplateRows`); the
 //! workbook export (`xlsx_export`) writes the same rows as the template's
 //! Excel workbook.
 //!

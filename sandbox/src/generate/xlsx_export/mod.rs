@@ -1,7 +1,7 @@
 //! The generated municipality as Skolverket's upload template workbook
 //! (`.xlsx`), clean as the template is or dirty as schools fill it by hand.
 //!
-//! The rows are the CSV export's Skolverket layout ([`TemplateRows`]), so
+//! The rows are the CSV export's Skolverket layout (`TemplateRows`), so
 //! the workbook and the CSV files describe one municipality the same way;
 //! only the cells' form differs.
 //!
