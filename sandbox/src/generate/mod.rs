@@ -52,7 +52,9 @@
 //! tested.
 //!
 //! [`csv_export`] writes the same data as Skolverket's file-upload template
-//! sheets or as a flat one-file-per-entity layout.
+//! sheets or as a flat one-file-per-entity layout; [`xlsx_export`] writes
+//! the template sheets' same rows as Skolverket's upload workbook, clean or
+//! as hand-filled workbooks are.
 
 mod build;
 pub(crate) mod civic;
@@ -60,6 +62,7 @@ pub mod csv_export;
 mod curriculum;
 mod dirt;
 pub(crate) mod names;
+pub mod xlsx_export;
 
 use chrono::NaiveDate;
 use skolsync_model::ss12000::{EntityKind, SourceId};
@@ -70,6 +73,9 @@ pub use csv_export::{
     CivicNoFormat, CsvEncoding, CsvExportError, CsvLayout, CsvOptions, export_csv,
 };
 pub use dirt::{UNKNOWN_ACTIVITY_TYPE, UNKNOWN_GROUP_TYPE};
+pub use xlsx_export::{
+    WorkbookDirt, WorkbookExportError, WorkbookOptions, export_template_workbook, template_workbook,
+};
 
 /// A date for the constants below; it only runs at compile time, where an
 /// invalid date stops the build.

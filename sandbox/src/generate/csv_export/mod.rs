@@ -47,11 +47,17 @@
 //! dirt: `group_type`/`activity_type` come from a raw override when there is
 //! one. `email` is the person's first address, `eppn` the EPPNs joined.
 //!
+//! The Skolverket layout's rows are built once (`TemplateRows`); the
+//! workbook export (`xlsx_export`) writes the same rows as the template's
+//! Excel workbook.
+//!
 //! Options: delimiter (`;` or `,`), UTF-8 with or without BOM or
 //! Windows-1252, LF or CRLF, and the personnummer form.
 
 mod flat;
 mod skolverket;
+
+pub(crate) use skolverket::{TemplateRows, TemplateSheet};
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

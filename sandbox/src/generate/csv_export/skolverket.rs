@@ -1,43 +1,119 @@
-//! The Skolverket layout of the CSV export: the four sheets of Skolverket's
-//! file-upload template, holding only what the provtjänst takes and what is
-//! current on the reference date (see the parent module for the columns).
+//! The Skolverket layout: the four sheets of Skolverket's file-upload
+//! template, holding only what the provtjänst takes and what is current on
+//! the reference date (see the parent module for the columns).
 //!
-//! Written in three steps: which test activity each teaching group leads to
-//! (and which groups each teacher teaches), then the class and group sheets
-//! (noting each pupil's class and groups), then the enrolment and duty
-//! sheets that refer to them.
+//! The rows are built once, as text ([`TemplateRows`]), and written either
+//! as CSV files here or as the template workbook (`xlsx_export`), so both
+//! describe one municipality the same way.
+//!
+//! Built in three steps: which test activity each teaching group leads to
+//! (and which groups each teacher teaches), then the class and group rows
+//! (noting each pupil's class and groups), then the enrolment and duty rows
+//! that refer to them.
 
 use skolsync_model::ss12000::Syllabus;
 use skolsync_model::template::{
-    CLASSES_HEADER, STAFF_HEADER as DUTIES_HEADER, STUDENTS_HEADER as ENROLMENTS_HEADER,
-    SUBJECT_GROUPS_HEADER as GROUPS_HEADER,
+    CLASSES_HEADER, CLASSES_SHEET, STAFF_HEADER, STAFF_SHEET, STUDENTS_HEADER, STUDENTS_SHEET,
+    SUBJECT_GROUPS_HEADER, SUBJECT_GROUPS_SHEET,
 };
 use uuid::Uuid;
 
 use super::*;
 
+/// The data rows of the template's four sheets, each row in its sheet's
+/// header order, every field as the text a school would type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TemplateRows {
+    /// *Klasser*.
+    pub classes: Vec<Vec<String>>,
+    /// *Ämnesgrupp & provaktiviteter*.
+    pub subject_groups: Vec<Vec<String>>,
+    /// *Elevinskrivningar*.
+    pub students: Vec<Vec<String>>,
+    /// *Personalstjänstgöringar*.
+    pub staff: Vec<Vec<String>>,
+}
+
+/// One sheet of [`TemplateRows`]: its name, header and rows.
+pub(crate) struct TemplateSheet<'r> {
+    pub name: &'static str,
+    pub header: &'static [&'static str],
+    pub rows: &'r [Vec<String>],
+}
+
+impl TemplateRows {
+    /// The rows of `m` with personnummer in `civic_no_format`.
+    pub(crate) fn build(m: &Municipality, civic_no_format: CivicNoFormat) -> Self {
+        let unit_code: HashMap<&str, &str> = m
+            .source
+            .organisations
+            .iter()
+            .filter_map(|o| Some((o.id.as_str(), o.school_unit_code.as_deref()?)))
+            .collect();
+        let cx = Context {
+            m,
+            civic_no_format,
+            unit_code,
+            tests: TestLinks::new(m),
+        };
+        let (classes, subject_groups, members) = cx.groups();
+        TemplateRows {
+            classes,
+            subject_groups,
+            students: cx.enrolments(&members),
+            staff: cx.duties(),
+        }
+    }
+
+    /// The four sheets in the template's order (`template::SHEETS`).
+    pub(crate) fn sheets(&self) -> [TemplateSheet<'_>; 4] {
+        [
+            TemplateSheet {
+                name: CLASSES_SHEET,
+                header: &CLASSES_HEADER,
+                rows: &self.classes,
+            },
+            TemplateSheet {
+                name: SUBJECT_GROUPS_SHEET,
+                header: &SUBJECT_GROUPS_HEADER,
+                rows: &self.subject_groups,
+            },
+            TemplateSheet {
+                name: STUDENTS_SHEET,
+                header: &STUDENTS_HEADER,
+                rows: &self.students,
+            },
+            TemplateSheet {
+                name: STAFF_SHEET,
+                header: &STAFF_HEADER,
+                rows: &self.staff,
+            },
+        ]
+    }
+}
+
+/// Writes the Skolverket layout: one CSV file per sheet, named after it.
 pub(super) fn skolverket(
     m: &Municipality,
     dir: &Path,
     options: &CsvOptions,
 ) -> Result<Vec<PathBuf>, CsvExportError> {
-    let unit_code: HashMap<&str, &str> = m
-        .source
-        .organisations
-        .iter()
-        .filter_map(|o| Some((o.id.as_str(), o.school_unit_code.as_deref()?)))
-        .collect();
-    let cx = Context {
-        m,
-        dir,
-        options,
-        unit_code,
-        tests: TestLinks::new(m),
-    };
-    let (mut files, members) = cx.groups()?;
-    files.push(cx.enrolments(&members)?);
-    files.push(cx.duties()?);
-    Ok(files)
+    let rows = TemplateRows::build(m, options.civic_no_format);
+    let files = [
+        SKOLVERKET_CLASSES_FILE,
+        SKOLVERKET_GROUPS_FILE,
+        SKOLVERKET_ENROLMENTS_FILE,
+        SKOLVERKET_DUTIES_FILE,
+    ];
+    let mut written = Vec::with_capacity(files.len());
+    for (file, sheet) in files.into_iter().zip(rows.sheets()) {
+        let mut out = Sheet::create(dir, file, sheet.header, options)?;
+        for row in sheet.rows {
+            out.row(row)?;
+        }
+        written.push(out.finish()?);
+    }
+    Ok(written)
 }
 
 /// Which test activity each teaching group leads to, and which groups each
@@ -113,11 +189,17 @@ struct Memberships<'m> {
     groups_of: HashMap<&'m str, Vec<&'m str>>,
 }
 
+/// The rows of one sheet.
+type Rows = Vec<Vec<String>>;
+
+fn row(fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|f| (*f).to_string()).collect()
+}
+
 /// What every sheet of the layout needs.
 struct Context<'m> {
     m: &'m Municipality,
-    dir: &'m Path,
-    options: &'m CsvOptions,
+    civic_no_format: CivicNoFormat,
     unit_code: HashMap<&'m str, &'m str>,
     tests: TestLinks<'m>,
 }
@@ -127,15 +209,11 @@ impl<'m> Context<'m> {
         self.unit_code.get(org.as_str()).copied().unwrap_or("")
     }
 
-    fn sheet(&self, name: &str, header: &[&str]) -> Result<Sheet, CsvExportError> {
-        Sheet::create(self.dir, name, header, self.options)
-    }
-
-    /// The class and teaching-group sheets.
-    fn groups(&self) -> Result<(Vec<PathBuf>, Memberships<'m>), CsvExportError> {
+    /// The class and teaching-group rows.
+    fn groups(&self) -> (Rows, Rows, Memberships<'m>) {
         let day = self.m.reference_date;
-        let mut classes = self.sheet(SKOLVERKET_CLASSES_FILE, &CLASSES_HEADER)?;
-        let mut groups = self.sheet(SKOLVERKET_GROUPS_FILE, &GROUPS_HEADER)?;
+        let mut classes = Rows::new();
+        let mut groups = Rows::new();
         let mut of = Memberships::default();
         for g in &self.m.source.groups {
             let Some(school_type) = g.school_type.clone().filter(in_profile) else {
@@ -150,13 +228,13 @@ impl<'m> Context<'m> {
             let unit = self.code_of(&g.organisation.id);
             match g.group_type {
                 GroupType::Klass => {
-                    classes.row(&[
+                    classes.push(row(&[
                         g.id.as_str(),
                         &g.display_name,
                         school_type.as_str(),
                         unit,
                         "",
-                    ])?;
+                    ]));
                     for ms in members {
                         of.class_of
                             .entry(ms.person.id.as_str())
@@ -168,14 +246,14 @@ impl<'m> Context<'m> {
                     let Some(test) = self.tests.group_test.get(g.id.as_str()) else {
                         continue;
                     };
-                    groups.row(&[
+                    groups.push(row(&[
                         g.id.as_str(),
                         &g.display_name,
                         school_type.as_str(),
                         test,
                         unit,
                         "",
-                    ])?;
+                    ]));
                     for ms in members {
                         of.groups_of
                             .entry(ms.person.id.as_str())
@@ -186,13 +264,13 @@ impl<'m> Context<'m> {
                 _ => {}
             }
         }
-        Ok((vec![classes.finish()?, groups.finish()?], of))
+        (classes, groups, of)
     }
 
-    /// The enrolment sheet: one row per active enrolment in the profile.
-    fn enrolments(&self, of: &Memberships<'m>) -> Result<PathBuf, CsvExportError> {
+    /// The enrolment rows: one per active enrolment in the profile.
+    fn enrolments(&self, of: &Memberships<'m>) -> Rows {
         let day = self.m.reference_date;
-        let mut enrolments = self.sheet(SKOLVERKET_ENROLMENTS_FILE, &ENROLMENTS_HEADER)?;
+        let mut enrolments = Rows::new();
         for p in &self.m.source.persons {
             for e in p
                 .enrolments
@@ -210,10 +288,10 @@ impl<'m> Context<'m> {
                     .get(p.id.as_str())
                     .map(|g| g.join(","))
                     .unwrap_or_default();
-                enrolments.row(&[
+                enrolments.push(row(&[
                     p.id.as_str(),
                     &p.edu_person_principal_names.join(","),
-                    &person_civic_no(Some(p), self.options.civic_no_format),
+                    &person_civic_no(Some(p), self.civic_no_format),
                     &opt(p.security_marking),
                     &p.given_name,
                     p.middle_name.as_deref().unwrap_or(""),
@@ -228,15 +306,15 @@ impl<'m> Context<'m> {
                     class,
                     &subject_groups,
                     "",
-                ])?;
+                ]));
             }
         }
-        enrolments.finish()
+        enrolments
     }
 
-    /// The duty sheet: one row per active duty, with its person's details
-    /// and the exported groups it teaches.
-    fn duties(&self) -> Result<PathBuf, CsvExportError> {
+    /// The duty rows: one per active duty, with its person's details and
+    /// the exported groups it teaches.
+    fn duties(&self) -> Rows {
         let day = self.m.reference_date;
         let persons: HashMap<&str, &Person> = self
             .m
@@ -245,7 +323,7 @@ impl<'m> Context<'m> {
             .iter()
             .map(|p| (p.id.as_str(), p))
             .collect();
-        let mut duties = self.sheet(SKOLVERKET_DUTIES_FILE, &DUTIES_HEADER)?;
+        let mut duties = Rows::new();
         for d in self.m.source.duties.iter().filter(|d| d.is_active_on(day)) {
             let person = d
                 .person
@@ -260,12 +338,12 @@ impl<'m> Context<'m> {
                 .unwrap_or_default();
             taught.dedup();
             let field = |f: fn(&Person) -> String| person.map(f).unwrap_or_default();
-            duties.row(&[
+            duties.push(row(&[
                 d.id.as_str(),
                 person_id,
                 &field(|p| p.edu_person_principal_names.join(",")),
                 &field(|p| eduid(p).to_string()),
-                &person_civic_no(person, self.options.civic_no_format),
+                &person_civic_no(person, self.civic_no_format),
                 &field(|p| opt(p.security_marking)),
                 &field(|p| p.given_name.clone()),
                 &field(|p| p.middle_name.clone().unwrap_or_default()),
@@ -275,8 +353,8 @@ impl<'m> Context<'m> {
                 &d.duty_role,
                 &taught.join(","),
                 "",
-            ])?;
+            ]));
         }
-        duties.finish()
+        duties
     }
 }
