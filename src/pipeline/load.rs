@@ -173,11 +173,10 @@ fn sink_identity(file: &PipelineFile, base_dir: &Path, embedded: bool) -> String
             .to_string(),
         // The served dataset is the pipeline's own: its name keys it.
         SinkConfig::Ss12000Pull(_) => format!("ss12000-pull:{}", file.name),
-        // What was uploaded is Skolverket's, but the files are the folder's:
-        // two pipelines writing into one folder would share a baseline.
-        SinkConfig::SkolverketFile(c) => {
-            format!("skolverket-file:{}", resolve(base_dir, &c.dir).display())
-        }
+        // What was uploaded is the pipeline's own baseline: its name keys
+        // it, not the folder (spelt differently from another working
+        // directory, it would lose the baseline).
+        SinkConfig::SkolverketFile(_) => format!("skolverket-file:{}", file.name),
         SinkConfig::Jsonl(c) | SinkConfig::Csv(c) | SinkConfig::Parquet(c) => {
             format!(
                 "{}:{}",

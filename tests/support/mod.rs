@@ -19,7 +19,9 @@ use skolsync::engine::{self, RunOptions, RunResult};
 use skolsync::pipeline::{LoadOptions, Pipeline, SandboxChoice};
 use skolsync_model::ObjectType;
 use skolsync_sandbox::generate::csv_export::{CsvOptions, export_csv};
-use skolsync_sandbox::generate::{GenerateConfig, generate};
+use skolsync_sandbox::generate::{
+    GenerateConfig, WorkbookDirt, WorkbookOptions, export_template_workbook, generate,
+};
 use skolsync_sandbox::provisioning::{ChangeKind, Store};
 use skolsync_sandbox::{Sandbox, SandboxConfig, SourceOptions};
 use uuid::Uuid;
@@ -175,9 +177,14 @@ pub fn assert_success(result: &RunResult) {
 pub const CSV_TEMPLATE_DIR: &str = "csv-template";
 /// The "other school system" of the migration.
 pub const OTHER_SYSTEM_DIR: &str = "other-system";
+/// The template as a hand-filled workbook.
+pub const XLSX_TEMPLATE_DIR: &str = "xlsx-template";
+/// The workbook's file name.
+pub const XLSX_TEMPLATE_FILE: &str = "Överföring.xlsx";
 
-/// Writes the CSV data sets the pipelines read into `root`
-/// (`root/csv-template/…`, `root/other-system/…`).
+/// Writes the data sets the pipelines read into `root`
+/// (`root/csv-template/…`, `root/other-system/…`, and the hand-filled
+/// template workbook `root/xlsx-template/Överföring.xlsx`).
 pub fn write_csv_data(root: &Path) {
     let municipality = generate(&GenerateConfig {
         students: STUDENTS,
@@ -189,6 +196,17 @@ pub fn write_csv_data(root: &Path) {
     let other = root.join(OTHER_SYSTEM_DIR);
     std::fs::create_dir_all(&other).expect("create other-system/");
     rewrite_ids(&template, &other);
+    let workbook = WorkbookOptions {
+        dirt: WorkbookDirt::Dirty,
+        overwrite: true,
+        ..WorkbookOptions::default()
+    };
+    export_template_workbook(
+        &municipality,
+        &root.join(XLSX_TEMPLATE_DIR).join(XLSX_TEMPLATE_FILE),
+        &workbook,
+    )
+    .expect("export the template workbook");
 }
 
 /// The template export as another school system would write it: the same
