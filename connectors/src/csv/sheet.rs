@@ -471,4 +471,26 @@ mod tests {
         assert_eq!(sheet.anomalies[0].0, ReadCheck::MissingColumn);
         assert!(sheet.anomalies[0].2.contains("`Klass`"));
     }
+
+    #[test]
+    fn a_renamed_column_reads_under_the_layouts_name_in_any_sheet() {
+        let renames: BTreeMap<String, String> =
+            [("e-postadress".to_string(), "E-post".to_string())].into();
+        let renamed_sheet = Memory::new(&["Id", "E-post"], &[&["1", "a@x.se"]]);
+        let mut sheet = Renamed::new(Box::new(renamed_sheet), &renames);
+        let cols = Columns::named(&mut sheet, &["Id", "E-postadress"], &[]).unwrap();
+        let Some(Line::Row(row)) = sheet.next_row().unwrap() else {
+            panic!("a row");
+        };
+        assert_eq!(cols.get(&row, "E-postadress"), "a@x.se");
+        // A sheet that kept the template's name reads it too.
+        let kept = Memory::new(&["E-postadress"], &[]);
+        let sheet = Renamed::new(Box::new(kept), &renames);
+        assert_eq!(sheet.column("E-postadress"), Some(0));
+        // Neither there: the message names the header's name, as configured.
+        let neither = Memory::new(&["Id"], &[]);
+        let sheet = Renamed::new(Box::new(neither), &renames);
+        let err = sheet.require(&["E-postadress"]).unwrap_err().to_string();
+        assert!(err.contains("`E-post`"), "{err}");
+    }
 }

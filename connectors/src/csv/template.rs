@@ -73,7 +73,7 @@ const EXPECT_SUBJECT_GROUPS: (&str, &str) = (
 mod groups;
 mod sheets;
 
-use self::groups::{read_classes, read_subject_groups};
+use self::groups::{read_classes, read_subject_groups, warn_dangling};
 pub(crate) use self::sheets::{TemplateRead, TemplateSheet, column_problems};
 
 /// The eduID context of `EduID-Federationsanvändarnamn`.
@@ -260,37 +260,6 @@ pub(crate) fn read_sheets(
     out.send_all(organisations, Batch::Organisations)?;
     out.emit(Batch::Deleted(std::mem::take(&mut state.deleted)))?;
     out.finish()?;
-    Ok(())
-}
-
-/// Leaves out memberships of groups that never appeared, with a warning each.
-fn warn_dangling(
-    out: &mut Out<'_>,
-    pending: &mut HashMap<String, Vec<Pending>>,
-    entity: EntityKind,
-    file: &str,
-    column: &str,
-    missing_from: &str,
-) -> Result<(), SourceError> {
-    let mut left: Vec<(String, Vec<Pending>)> = pending.drain().collect();
-    left.sort_by(|a, b| a.0.cmp(&b.0));
-    for (group, members) in left {
-        for m in members {
-            let at = At { file, line: m.line };
-            out.reject(
-                at.reject(
-                    entity,
-                    &m.id,
-                    column,
-                    Some(group.clone()),
-                    format!(
-                        "group `{group}` is not in {missing_from}; this membership is left out"
-                    ),
-                )
-                .warning(),
-            )?;
-        }
-    }
     Ok(())
 }
 

@@ -289,3 +289,34 @@ fn activity(state: &mut State, g: &GroupRow<'_>, test: &str) -> Activity {
         embedded: None,
     }
 }
+
+/// Leaves out memberships of groups that never appeared, with a warning each.
+pub(super) fn warn_dangling(
+    out: &mut Out<'_>,
+    pending: &mut HashMap<String, Vec<Pending>>,
+    entity: EntityKind,
+    file: &str,
+    column: &str,
+    missing_from: &str,
+) -> Result<(), SourceError> {
+    let mut left: Vec<(String, Vec<Pending>)> = pending.drain().collect();
+    left.sort_by(|a, b| a.0.cmp(&b.0));
+    for (group, members) in left {
+        for m in members {
+            let at = At { file, line: m.line };
+            out.reject(
+                at.reject(
+                    entity,
+                    &m.id,
+                    column,
+                    Some(group.clone()),
+                    format!(
+                        "group `{group}` is not in {missing_from}; this membership is left out"
+                    ),
+                )
+                .warning(),
+            )?;
+        }
+    }
+    Ok(())
+}
