@@ -1,4 +1,5 @@
-//! Source connectors: IST EduCloud, any SS 12000 v2 API and CSV exports.
+//! Source connectors: IST EduCloud, any SS 12000 v2 API, CSV exports and
+//! Excel workbooks.
 //!
 //! Every connector implements [`Source`]: it streams typed SS 12000 entities
 //! ([`skolsync_model::ss12000`]) in batches, with the records it could not
@@ -11,6 +12,8 @@
 //! - [`educloud`]: IST EduCloud (OAuth2 client credentials, org identifier).
 //! - [`ss12000`]: any SS 12000 v2 API (none, bearer, OAuth2, mutual TLS).
 //! - [`csv`]: Skolverket's file-upload template or a flat file-per-entity layout.
+//! - [`xlsx`]: the same two layouts in an Excel workbook (the template's
+//!   four sheets, or a sheet per entity type).
 //!
 //! Next to them, [`open_data`] reads Skolverket's Open-data catalogue that
 //! the transform checks references against.
@@ -30,6 +33,7 @@ mod shape;
 mod source;
 pub mod ss12000;
 mod subscription;
+pub mod xlsx;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -87,6 +91,8 @@ source_kinds! {
     "ss12000" => Ss12000(ss12000::Ss12000Config, Ss12000Source),
     /// CSV exports.
     "csv" => Csv(csv::CsvConfig, CsvSource),
+    /// An Excel workbook.
+    "xlsx" => Xlsx(xlsx::XlsxConfig, XlsxSource),
 }
 
 /// Resolves a configured path against a folder (the model's one rule).
@@ -103,6 +109,8 @@ mod tests {
             "kind = \"ss12000\"\nbase_url = \"https://x/v2.0\"\nauth = { type = \"none\" }",
             "kind = \"csv\"\nlayout = \"skolverket-template\"\nstudents = \"e.csv\"",
             "kind = \"csv\"\nlayout = \"flat\"\ndir = \"export\"",
+            "kind = \"xlsx\"\nlayout = \"skolverket-template\"\nworkbook = \"a.xlsx\"",
+            "kind = \"xlsx\"\nlayout = \"flat\"\nworkbook = \"a.xlsx\"",
         ];
         for text in cases {
             let config: SourceConfig = toml::from_str(text).unwrap();
@@ -129,6 +137,8 @@ mod tests {
             "skolverket-template",
             "org_identifier",
             "oauth2",
+            "xlsx",
+            "workbook",
         ] {
             assert!(schema.contains(word), "{word} missing from the schema");
         }

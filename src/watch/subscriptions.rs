@@ -48,7 +48,7 @@ pub fn resource_types(source: &SourceConfig) -> Vec<EntityKind> {
     let resources = match source {
         SourceConfig::Educloud(c) => &c.resources,
         SourceConfig::Ss12000(c) => &c.resources,
-        SourceConfig::Csv(_) => return Vec::new(),
+        SourceConfig::Csv(_) | SourceConfig::Xlsx(_) => return Vec::new(),
     };
     let mut kinds: Vec<EntityKind> = resources.iter().map(|r| r.kind()).collect();
     kinds.dedup();

@@ -10,6 +10,8 @@
 //! subject_groups = "export/Ämnesgrupp & provaktiviteter.csv"
 //! # encoding = "auto"   # auto | utf-8 | windows-1252
 //! # delimiter = "auto"  # auto | ";" | "," | "\t"
+//! # [columns]           # a template column → the header the files use
+//! # "E-postadress" = "E-post"
 //! ```
 //!
 //! ```toml
@@ -25,6 +27,7 @@
 //!
 //! Paths are relative to the pipeline file's folder (flat files: to `dir`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -122,6 +125,24 @@ pub struct TemplateConfig {
     /// Field delimiter (default `auto`).
     #[serde(default)]
     pub delimiter: CsvDelimiter,
+    /// Columns the files name differently from the template: a template
+    /// column (`"E-postadress"`) → the header the files use instead
+    /// (`"E-post"`), in every sheet that has the column.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, String>,
+}
+
+impl TemplateConfig {
+    /// The file of `sheet`, if the pipeline names one.
+    pub(crate) fn sheet(&self, sheet: super::template::TemplateSheet) -> Option<&PathBuf> {
+        use super::template::TemplateSheet;
+        match sheet {
+            TemplateSheet::Classes => self.classes.as_ref(),
+            TemplateSheet::SubjectGroups => self.subject_groups.as_ref(),
+            TemplateSheet::Students => self.students.as_ref(),
+            TemplateSheet::Staff => self.staff.as_ref(),
+        }
+    }
 }
 
 /// One file per entity type, with configurable file and column names.

@@ -19,7 +19,9 @@ use skolsync_model::ss12000::{
     Organisation, Person, Programme, Reference, SourceId, Syllabus, TeacherAssignment,
 };
 
-use super::config::FlatConfig;
+use super::config::{FlatColumns, FlatConfig};
+use super::reader::CsvFile;
+use super::sheet::Sheet;
 use super::{At, Out, civic_no, list, name_problem, school_type, yes_no};
 use crate::error::SourceError;
 use crate::resolve;
@@ -36,20 +38,65 @@ struct Link<T> {
     line: u64,
 }
 
-/// The sources of one flat read: its configuration and where paths resolve.
+/// Opens the flat table `name` (`persons`, …; the second argument names
+/// the columns its header holds): `None` when it is not there and need
+/// not be (left at its default name).
+pub(crate) type OpenTable<'a> =
+    dyn Fn(&'static str, &[&str]) -> Result<Option<Box<dyn Sheet>>, SourceError> + 'a;
+
+/// The sources of one flat read: the column names and how a table opens.
 struct Flat<'a> {
-    config: &'a FlatConfig,
-    base_dir: &'a Path,
+    columns: &'a FlatColumns,
+    open: &'a OpenTable<'a>,
 }
 
+/// Reads the flat layout's CSV files.
 pub(crate) fn read(
     config: &FlatConfig,
     base_dir: &Path,
     emitter: &Emitter,
 ) -> Result<(), SourceError> {
+    let dir = resolve(base_dir, &config.dir);
+    let open = |name: &'static str, _: &[&str]| -> Result<Option<Box<dyn Sheet>>, SourceError> {
+        let configured = config
+            .files
+            .tables()
+            .into_iter()
+            .find(|(table, _)| *table == name)
+            .and_then(|(_, path)| path);
+        let path = match configured {
+            Some(path) => resolve(&dir, path),
+            None => {
+                let path = dir.join(format!("{name}.csv"));
+                if !path.exists() {
+                    tracing::info!(file = %path.display(), "no such file; nothing of it is read");
+                    return Ok(None);
+                }
+                path
+            }
+        };
+        let file = CsvFile::open(&path, config.encoding, config.delimiter)?;
+        Ok(Some(Box::new(file)))
+    };
+    read_tables(&config.columns, &open, emitter, || SourceError::File {
+        path: dir.clone(),
+        message: "none of the flat layout's files (persons.csv, groups.csv, …) is there"
+            .to_string(),
+    })
+}
+
+/// Maps the flat layout's tables, each opened by `open` (a CSV file, a
+/// workbook's worksheet) and read by `columns`; `nothing` is the error
+/// when no table is there at all.
+pub(crate) fn read_tables(
+    columns: &FlatColumns,
+    open: &OpenTable<'_>,
+    emitter: &Emitter,
+    nothing: impl FnOnce() -> SourceError,
+) -> Result<(), SourceError> {
     let mut out = Out::new(emitter);
-    let flat = Flat { config, base_dir };
-    let c = &config.columns;
+    let flat = Flat { columns, open };
+    let c = columns;
     let mut any = read_organisations(&flat, &mut out)?;
     any |= read_programmes(&flat, &mut out)?;
     any |= read_syllabuses(&flat, &mut out)?;
@@ -99,29 +146,23 @@ pub(crate) fn read(
     )?;
 
     if !any {
-        return Err(SourceError::File {
-            path: resolve(base_dir, &config.dir),
-            message: "none of the flat layout's files (persons.csv, groups.csv, …) is there"
-                .to_string(),
-        });
+        return Err(nothing());
     }
     out.finish()?;
     Ok(())
 }
 
-/// Opens the flat table `$name` if its file is there: the file
-/// `files.$name` (default `$name.csv`), its rows of `$entity`, each field
-/// read from its column in `columns.$name`; the `required` fields must be
-/// in the header. The table's name is written once.
+/// Opens the flat table `$name` if it is there, its rows of `$entity`,
+/// each field read from its column in `columns.$name`; the `required`
+/// fields must be in the header. The table's name is written once.
 macro_rules! open_table {
     ($flat:expr, $name:ident, $entity:expr,
      [$($field:ident),+ $(,)?], required: [$($required:ident),+ $(,)?]) => {
         Table::open(
             $flat,
-            &$flat.config.files.$name,
-            concat!(stringify!($name), ".csv"),
+            stringify!($name),
             $entity,
-            &[$((stringify!($field), &$flat.config.columns.$name.$field)),+],
+            &[$((stringify!($field), &$flat.columns.$name.$field)),+],
             &[$(stringify!($required)),+],
         )
     };

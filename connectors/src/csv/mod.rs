@@ -19,11 +19,11 @@
 //! implement it too and feed the same mapping.
 
 pub mod config;
-mod flat;
-mod lines;
+pub(crate) mod flat;
+pub(crate) mod lines;
 mod reader;
-mod sheet;
-mod template;
+pub(crate) mod sheet;
+pub(crate) mod template;
 
 use std::path::PathBuf;
 
@@ -39,6 +39,7 @@ pub use config::{
     CsvConfig, CsvDelimiter, CsvEncoding, FlatColumns, FlatConfig, FlatFiles, TemplateConfig,
 };
 
+use self::template::TemplateSheet;
 use crate::error::{ConfigError, ConfigErrors, SourceError};
 use crate::resolve;
 use crate::source::{Batch, BatchStream, Emitter, ReadOptions, Source, Stopped, spawn_reader};
@@ -46,6 +47,20 @@ use skolsync_model::BuildContext;
 
 /// Entities per batch.
 pub(crate) const CHUNK: usize = 1000;
+
+/// The digits a personnummer has (without century, with it).
+pub(crate) const CIVIC_NO_DIGITS: &[usize] = &[10, 12];
+/// The digits a school unit code (`Skolenhetskod`) has.
+pub(crate) const SCHOOL_UNIT_CODE_DIGITS: &[usize] = &[8];
+/// The template's columns of fixed-width codes, whose leading zeros a
+/// sheet that stores them as numbers gives back ([`sheet::Sheet::code_columns`]).
+pub(crate) const CODE_COLUMNS: [(&str, &[usize]); 2] = [
+    (skolsync_model::template::CIVIC_NO, CIVIC_NO_DIGITS),
+    (
+        skolsync_model::template::SCHOOL_UNIT_CODE,
+        SCHOOL_UNIT_CODE_DIGITS,
+    ),
+];
 
 /// A built CSV source.
 pub struct CsvSource {
@@ -58,24 +73,24 @@ impl CsvSource {
     /// opened when read.
     pub fn new(config: &CsvConfig, ctx: &BuildContext) -> Result<Self, ConfigErrors> {
         let base_dir = ctx.base_dir();
-        if let CsvConfig::SkolverketTemplate(t) = config
-            && t.classes.is_none()
-            && t.subject_groups.is_none()
-            && t.students.is_none()
-            && t.staff.is_none()
-        {
-            return Err(ConfigError::invalid(
-                "students",
-                "the skolverket-template layout needs at least one of students, staff, classes, subject_groups",
-            )
-            .into());
+        let mut problems = ConfigErrors::new();
+        if let CsvConfig::SkolverketTemplate(t) = config {
+            if TemplateSheet::ALL.iter().all(|s| t.sheet(*s).is_none()) {
+                problems.push(ConfigError::invalid(
+                    "students",
+                    "the skolverket-template layout needs at least one of students, staff, classes, subject_groups",
+                ));
+            }
+            for problem in template::column_problems(&t.columns) {
+                problems.push(problem);
+            }
         }
         if let CsvConfig::Flat(f) = config
             && f.dir.as_os_str().is_empty()
         {
-            return Err(ConfigError::invalid("dir", "is empty").into());
+            problems.push(ConfigError::invalid("dir", "is empty"));
         }
-        Ok(CsvSource {
+        problems.finish(CsvSource {
             config: config.clone(),
             base_dir: base_dir.to_path_buf(),
         })
@@ -98,21 +113,16 @@ impl CsvSource {
     /// listed once.
     fn inputs(&self) -> Vec<InputFile> {
         match &self.config {
-            CsvConfig::SkolverketTemplate(t) => [
-                ("classes", &t.classes),
-                ("subject_groups", &t.subject_groups),
-                ("students", &t.students),
-                ("staff", &t.staff),
-            ]
-            .into_iter()
-            .filter_map(|(key, path)| {
-                Some(InputFile {
-                    key: key.to_string(),
-                    path: resolve(&self.base_dir, path.as_ref()?),
-                    named: true,
+            CsvConfig::SkolverketTemplate(t) => TemplateSheet::ALL
+                .into_iter()
+                .filter_map(|sheet| {
+                    Some(InputFile {
+                        key: sheet.key().to_string(),
+                        path: resolve(&self.base_dir, t.sheet(sheet)?),
+                        named: true,
+                    })
                 })
-            })
-            .collect(),
+                .collect(),
             CsvConfig::Flat(f) => {
                 let dir = resolve(&self.base_dir, &f.dir);
                 f.files

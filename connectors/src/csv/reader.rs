@@ -497,6 +497,7 @@ mod tests {
             match line {
                 Line::Row(r) => out.push((r.line, r.fields)),
                 Line::Bad { line, reason, .. } => out.push((line, vec![format!("BAD {reason}")])),
+                Line::Skipped { line, reason } => out.push((line, vec![format!("SKIP {reason}")])),
             }
         }
         out

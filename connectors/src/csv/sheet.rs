@@ -15,7 +15,7 @@
 //! the read, never a silently empty value.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::At;
@@ -52,6 +52,19 @@ pub(crate) trait Sheet {
     /// lets a quoted value run over a line end only in the others.
     fn map_columns(&mut self, _names: &[&str]) {}
 
+    /// Declares the columns that hold codes of a fixed number of digits
+    /// (`Skolenhetskod`: 8; personnummer: 10 or 12), each with the widths
+    /// it may have. A sheet that stores numbers as numbers (a workbook)
+    /// gives such a cell its leading zeros back; text sheets (CSV) have
+    /// them as written.
+    fn code_columns(&mut self, _codes: &[(&str, &'static [usize])]) {}
+
+    /// The line the header is on, for locations (a CSV file's first; a
+    /// workbook's header may sit below title rows).
+    fn header_line(&self) -> u64 {
+        1
+    }
+
     /// The indexes of `names`, all of which must be present.
     fn require(&self, names: &[&str]) -> Result<Vec<usize>, SourceError> {
         let missing: Vec<&str> = names
@@ -85,7 +98,8 @@ pub(crate) trait Sheet {
                     "the header has no column `{name}`, which the pipeline maps ({why}); its \
                      values would all read as empty"
                 );
-                self.anomaly(ReadCheck::MissingColumn, 1, message);
+                let line = self.header_line();
+                self.anomaly(ReadCheck::MissingColumn, line, message);
             }
         }
     }
@@ -131,6 +145,14 @@ pub(crate) enum Line {
         /// The column at fault, when one is.
         column: Option<String>,
         /// Why.
+        reason: String,
+    },
+    /// A row that is not data and is left out with a warning (a
+    /// workbook's leftover example row).
+    Skipped {
+        /// Its line.
+        line: u64,
+        /// Why it is left out.
         reason: String,
     },
 }
@@ -219,6 +241,116 @@ impl Columns {
                 "the layout reads `{field}`, which its column mapping does not name"
             ))),
         }
+    }
+}
+
+/// The header's name for the layout's column `name`: the name `renames`
+/// gives it (keys matched trimmed and case-insensitively), else `name`.
+pub(crate) fn renamed<'a>(renames: &'a BTreeMap<String, String>, name: &'a str) -> &'a str {
+    renames
+        .iter()
+        .find(|(from, _)| from.trim().to_lowercase() == name.trim().to_lowercase())
+        .map_or(name, |(_, to)| to.trim())
+}
+
+/// A sheet whose header names some of the layout's columns differently
+/// (the template layout's `[source.columns]`: `"E-postadress" = "E-post"`).
+/// The layout asks for its own names and gets the header's renamed column,
+/// or the column of the layout's name where a sheet kept it (the renaming
+/// holds for every sheet, and not every sheet need have been renamed);
+/// messages about a missing column name the header's name, as configured.
+pub(crate) struct Renamed<'r> {
+    sheet: Box<dyn Sheet + 'r>,
+    renames: &'r BTreeMap<String, String>,
+}
+
+impl<'r> Renamed<'r> {
+    pub(crate) fn new(sheet: Box<dyn Sheet + 'r>, renames: &'r BTreeMap<String, String>) -> Self {
+        Renamed { sheet, renames }
+    }
+
+    /// The name the sheet's header has for the layout's `name`: the
+    /// renamed one unless only the layout's own is there.
+    fn in_sheet<'a>(&'a self, name: &'a str) -> &'a str {
+        let to = renamed(self.renames, name);
+        if self.sheet.column(to).is_none() && self.sheet.column(name).is_some() {
+            name
+        } else {
+            to
+        }
+    }
+}
+
+impl Sheet for Renamed<'_> {
+    fn name(&self) -> &str {
+        self.sheet.name()
+    }
+
+    fn header(&self) -> &[String] {
+        self.sheet.header()
+    }
+
+    fn column(&self, name: &str) -> Option<usize> {
+        self.sheet.column(self.in_sheet(name))
+    }
+
+    fn next_row(&mut self) -> Result<Option<Line>, SourceError> {
+        self.sheet.next_row()
+    }
+
+    fn anomaly(&mut self, check: ReadCheck, line: u64, message: String) {
+        self.sheet.anomaly(check, line, message);
+    }
+
+    fn shape(&self) -> InputShape {
+        self.sheet.shape()
+    }
+
+    fn error(&self, message: String) -> SourceError {
+        self.sheet.error(message)
+    }
+
+    fn map_columns(&mut self, names: &[&str]) {
+        let names: Vec<String> = names.iter().map(|n| self.in_sheet(n).to_string()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.sheet.map_columns(&names);
+    }
+
+    fn code_columns(&mut self, codes: &[(&str, &'static [usize])]) {
+        let codes: Vec<(String, &'static [usize])> = codes
+            .iter()
+            .map(|(n, widths)| (self.in_sheet(n).to_string(), *widths))
+            .collect();
+        let codes: Vec<(&str, &'static [usize])> =
+            codes.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+        self.sheet.code_columns(&codes);
+    }
+
+    fn header_line(&self) -> u64 {
+        self.sheet.header_line()
+    }
+
+    fn require(&self, names: &[&str]) -> Result<Vec<usize>, SourceError> {
+        let missing: Vec<&str> = names
+            .iter()
+            .filter(|n| self.column(n).is_none())
+            .map(|n| renamed(self.renames, n))
+            .collect();
+        if !missing.is_empty() {
+            // Neither name is there: the sheet's own check says so.
+            self.sheet.require(&missing)?;
+        }
+        Ok(names.iter().filter_map(|n| self.column(n)).collect())
+    }
+
+    fn expect(&mut self, names: &[(&str, &str)]) {
+        let missing: Vec<(String, &str)> = names
+            .iter()
+            .filter(|(n, _)| self.column(n).is_none())
+            .map(|(n, why)| (renamed(self.renames, n).to_string(), *why))
+            .collect();
+        let missing: Vec<(&str, &str)> = missing.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+        self.sheet.expect(&missing);
     }
 }
 
@@ -338,5 +470,27 @@ mod tests {
         assert_eq!(sheet.anomalies.len(), 1);
         assert_eq!(sheet.anomalies[0].0, ReadCheck::MissingColumn);
         assert!(sheet.anomalies[0].2.contains("`Klass`"));
+    }
+
+    #[test]
+    fn a_renamed_column_reads_under_the_layouts_name_in_any_sheet() {
+        let renames: BTreeMap<String, String> =
+            [("e-postadress".to_string(), "E-post".to_string())].into();
+        let renamed_sheet = Memory::new(&["Id", "E-post"], &[&["1", "a@x.se"]]);
+        let mut sheet = Renamed::new(Box::new(renamed_sheet), &renames);
+        let cols = Columns::named(&mut sheet, &["Id", "E-postadress"], &[]).unwrap();
+        let Some(Line::Row(row)) = sheet.next_row().unwrap() else {
+            panic!("a row");
+        };
+        assert_eq!(cols.get(&row, "E-postadress"), "a@x.se");
+        // A sheet that kept the template's name reads it too.
+        let kept = Memory::new(&["E-postadress"], &[]);
+        let sheet = Renamed::new(Box::new(kept), &renames);
+        assert_eq!(sheet.column("E-postadress"), Some(0));
+        // Neither there: the message names the header's name, as configured.
+        let neither = Memory::new(&["Id"], &[]);
+        let sheet = Renamed::new(Box::new(neither), &renames);
+        let err = sheet.require(&["E-postadress"]).unwrap_err().to_string();
+        assert!(err.contains("`E-post`"), "{err}");
     }
 }

@@ -48,10 +48,10 @@ use skolsync_model::template::{
 
 use super::config::TemplateConfig;
 use super::reader::CsvFile;
-use super::sheet::{Columns, Line, Row, Sheet};
+use super::sheet::{Columns, Line, Renamed, Row, Sheet, renamed};
 use super::{
-    At, Out, civic_no, derived_id, list, name_problem, school_type, school_unit_id, small_number,
-    yes_no,
+    At, CODE_COLUMNS, Out, civic_no, derived_id, list, name_problem, school_type, school_unit_id,
+    small_number, yes_no,
 };
 use crate::error::SourceError;
 use crate::resolve;
@@ -71,8 +71,10 @@ const EXPECT_SUBJECT_GROUPS: (&str, &str) = (
 );
 
 mod groups;
+mod sheets;
 
-use self::groups::{read_classes, read_subject_groups};
+use self::groups::{read_classes, read_subject_groups, warn_dangling};
+pub(crate) use self::sheets::{TemplateRead, TemplateSheet, column_problems};
 
 /// The eduID context of `EduID-Federationsanvändarnamn`.
 const EDUID_CONTEXT: &str = "https://eduid.se";
@@ -103,56 +105,82 @@ pub(crate) fn read(
     base_dir: &Path,
     emitter: &Emitter,
 ) -> Result<(), SourceError> {
-    let open = |path: &Path| -> Result<Box<dyn Sheet>, SourceError> {
+    let open = |sheet: TemplateSheet, _: &[&str]| -> Result<Box<dyn Sheet>, SourceError> {
+        let Some(path) = config.sheet(sheet) else {
+            return Err(SourceError::Incomplete(format!(
+                "the layout read `{}`, which the pipeline does not name",
+                sheet.key()
+            )));
+        };
         let file = CsvFile::open(&resolve(base_dir, path), config.encoding, config.delimiter)?;
         Ok(Box::new(file))
     };
-    read_sheets(config, &open, emitter)
+    let read = TemplateRead {
+        sheets: TemplateSheet::ALL
+            .into_iter()
+            .filter(|sheet| config.sheet(*sheet).is_some())
+            .collect(),
+        columns: &config.columns,
+    };
+    read_sheets(&read, &open, emitter)
 }
 
-/// Opens the sheet at a path the pipeline names.
-type OpenSheet<'a> = dyn Fn(&Path) -> Result<Box<dyn Sheet>, SourceError> + 'a;
+/// Opens a sheet of the template; the second argument names the columns
+/// its header holds (the header's own names), by which a workbook finds
+/// its header row below title rows.
+pub(crate) type OpenSheet<'a> =
+    dyn Fn(TemplateSheet, &[&str]) -> Result<Box<dyn Sheet>, SourceError> + 'a;
 
-/// Maps the template's sheets, each opened by `open` from the path the
-/// pipeline names (a CSV file; a workbook's worksheet could be another).
-fn read_sheets(
-    config: &TemplateConfig,
+/// Maps the template's sheets that `read` takes, each opened by `open`
+/// (a CSV file, a workbook's worksheet) and seen through the pipeline's
+/// renamed columns.
+pub(crate) fn read_sheets(
+    read: &TemplateRead<'_>,
     open: &OpenSheet<'_>,
     emitter: &Emitter,
 ) -> Result<(), SourceError> {
     let mut out = Out::new(emitter);
     let mut state = State::default();
-
-    let students = match &config.students {
-        Some(path) => {
-            let mut file = open(path)?;
-            let mut expected = EXPECT_NAMES.to_vec();
-            if config.classes.is_some() {
-                expected.push((CLASS, "the pupils' classes; the classes file is read"));
-            }
-            if config.subject_groups.is_some() {
-                expected.push(EXPECT_SUBJECT_GROUPS);
-            }
-            file.expect(&expected);
-            let name = read_students(file.as_mut(), &mut state, &mut out)?;
-            out.emit(Batch::Input(file.shape()))?;
-            Some(name)
-        }
-        None => None,
+    let open = |sheet: TemplateSheet| -> Result<Box<dyn Sheet + '_>, SourceError> {
+        let required: Vec<&str> = sheet
+            .required()
+            .iter()
+            .map(|c| renamed(read.columns, c))
+            .collect();
+        Ok(Box::new(Renamed::new(
+            open(sheet, &required)?,
+            read.columns,
+        )))
     };
-    let staff = match &config.staff {
-        Some(path) => {
-            let mut file = open(path)?;
-            let mut expected = EXPECT_NAMES.to_vec();
-            if config.subject_groups.is_some() {
-                expected.push(EXPECT_SUBJECT_GROUPS);
-            }
-            file.expect(&expected);
-            let name = read_staff(file.as_mut(), &mut state, &mut out)?;
-            out.emit(Batch::Input(file.shape()))?;
-            Some(name)
+
+    let students = if read.reads(TemplateSheet::Students) {
+        let mut file = open(TemplateSheet::Students)?;
+        let mut expected = EXPECT_NAMES.to_vec();
+        if read.reads(TemplateSheet::Classes) {
+            expected.push((CLASS, "the pupils' classes; the classes file is read"));
         }
-        None => None,
+        if read.reads(TemplateSheet::SubjectGroups) {
+            expected.push(EXPECT_SUBJECT_GROUPS);
+        }
+        file.expect(&expected);
+        let name = read_students(file.as_mut(), &mut state, &mut out)?;
+        out.emit(Batch::Input(file.shape()))?;
+        Some(name)
+    } else {
+        None
+    };
+    let staff = if read.reads(TemplateSheet::Staff) {
+        let mut file = open(TemplateSheet::Staff)?;
+        let mut expected = EXPECT_NAMES.to_vec();
+        if read.reads(TemplateSheet::SubjectGroups) {
+            expected.push(EXPECT_SUBJECT_GROUPS);
+        }
+        file.expect(&expected);
+        let name = read_staff(file.as_mut(), &mut state, &mut out)?;
+        out.emit(Batch::Input(file.shape()))?;
+        Some(name)
+    } else {
+        None
     };
     // Everyone is known now: persons go out, and removals without a kept row.
     let persons = std::mem::take(&mut state.persons);
@@ -163,8 +191,8 @@ fn read_sheets(
     }
     out.send_all(persons, Batch::Persons)?;
 
-    if let Some(path) = &config.classes {
-        let mut file = open(path)?;
+    if read.reads(TemplateSheet::Classes) {
+        let mut file = open(TemplateSheet::Classes)?;
         file.expect(&[(CLASS, "the classes' names")]);
         read_classes(file.as_mut(), &mut state, &mut out)?;
         out.emit(Batch::Input(file.shape()))?;
@@ -179,8 +207,8 @@ fn read_sheets(
             )?;
         }
     }
-    if let Some(path) = &config.subject_groups {
-        let mut file = open(path)?;
+    if read.reads(TemplateSheet::SubjectGroups) {
+        let mut file = open(TemplateSheet::SubjectGroups)?;
         file.expect(&[
             (SUBJECT_GROUP, "the groups' names"),
             (
@@ -235,37 +263,6 @@ fn read_sheets(
     Ok(())
 }
 
-/// Leaves out memberships of groups that never appeared, with a warning each.
-fn warn_dangling(
-    out: &mut Out<'_>,
-    pending: &mut HashMap<String, Vec<Pending>>,
-    entity: EntityKind,
-    file: &str,
-    column: &str,
-    missing_from: &str,
-) -> Result<(), SourceError> {
-    let mut left: Vec<(String, Vec<Pending>)> = pending.drain().collect();
-    left.sort_by(|a, b| a.0.cmp(&b.0));
-    for (group, members) in left {
-        for m in members {
-            let at = At { file, line: m.line };
-            out.reject(
-                at.reject(
-                    entity,
-                    &m.id,
-                    column,
-                    Some(group.clone()),
-                    format!(
-                        "group `{group}` is not in {missing_from}; this membership is left out"
-                    ),
-                )
-                .warning(),
-            )?;
-        }
-    }
-    Ok(())
-}
-
 /// Reads a sheet row by row: its columns (`required` ones must be in the
 /// header), lines the reader could not split rejected on the way, `each`
 /// called with every other row, and at the end the columns the pipeline
@@ -278,6 +275,7 @@ fn each_row<'o>(
     mut each: impl FnMut(&mut Out<'o>, &Columns, &Row) -> Result<(), SourceError>,
 ) -> Result<String, SourceError> {
     let cols = Columns::named(sheet, required, optional)?;
+    sheet.code_columns(&CODE_COLUMNS);
     let name = sheet.name().to_string();
     while let Some(line) = sheet.next_row()? {
         match line {
@@ -289,6 +287,10 @@ fn each_row<'o>(
             } => {
                 let at = At { file: &name, line };
                 out.reject(at.reject(entity, "", column.as_deref().unwrap_or(""), None, reason))?;
+            }
+            Line::Skipped { line, reason } => {
+                let at = At { file: &name, line };
+                out.reject(at.reject(entity, "", "", None, reason).warning())?;
             }
         }
     }
@@ -564,7 +566,7 @@ fn read_students(
         out,
         EntityKind::Person,
         (
-            &[PERSON_ID, CIVIC_NO, SCHOOL_TYPE, SCHOOL_UNIT_CODE],
+            TemplateSheet::Students.required(),
             &person_columns(&[SCHOOL_YEAR, EDUCATION_CODE, CLASS, SUBJECT_GROUPS, REMOVE]),
         ),
         |out, cols, row| student(state, out, cols, row),
@@ -679,7 +681,7 @@ fn read_staff(
         out,
         EntityKind::Duty,
         (
-            &[PERSON_ID, CIVIC_NO, SCHOOL_UNIT_CODE, DUTY_ROLE],
+            TemplateSheet::Staff.required(),
             &person_columns(&[DUTY_ID, EDUID_EPPN, SUBJECT_GROUPS, REMOVE]),
         ),
         |out, cols, row| {

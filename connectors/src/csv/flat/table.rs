@@ -2,18 +2,15 @@
 //! columns resolved, and the values of one row by field.
 
 use std::fmt::Display;
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
 use skolsync_model::ss12000::{EntityKind, Reference};
 
-use super::super::reader::CsvFile;
 use super::super::sheet::{Columns, Line, Row, Sheet};
-use super::super::{At, Out, date, small_number};
+use super::super::{At, CIVIC_NO_DIGITS, Out, SCHOOL_UNIT_CODE_DIGITS, date, small_number};
 use super::Flat;
 use crate::error::SourceError;
-use crate::resolve;
 use crate::source::Batch;
 
 /// A sheet of the layout with its columns resolved.
@@ -25,30 +22,24 @@ pub(super) struct Table {
 }
 
 impl Table {
-    /// Opens the table's CSV file if it is there. `mapping` pairs each
-    /// field with its configured column name; `required` fields must exist.
+    /// Opens the table `name` if it is there. `mapping` pairs each field
+    /// with its configured column name; `required` fields must exist.
     pub(super) fn open(
         flat: &Flat<'_>,
-        configured: &Option<PathBuf>,
-        default: &str,
+        name: &'static str,
         entity: EntityKind,
         mapping: &[(&'static str, &String)],
         required: &[&'static str],
     ) -> Result<Option<Table>, SourceError> {
-        let dir = resolve(flat.base_dir, &flat.config.dir);
-        let path = match configured {
-            Some(p) => resolve(&dir, p),
-            None => {
-                let path = dir.join(default);
-                if !path.exists() {
-                    tracing::info!(file = %path.display(), "no such file; nothing of it is read");
-                    return Ok(None);
-                }
-                path
-            }
-        };
-        let file = CsvFile::open(&path, flat.config.encoding, flat.config.delimiter)?;
-        Table::new(Box::new(file), entity, mapping, required).map(Some)
+        let required_columns: Vec<&str> = mapping
+            .iter()
+            .filter(|(f, _)| required.contains(f))
+            .map(|(_, c)| c.as_str())
+            .collect();
+        match (flat.open)(name, &required_columns)? {
+            None => Ok(None),
+            Some(sheet) => Table::new(sheet, entity, mapping, required).map(Some),
+        }
     }
 
     /// The table over any sheet.
@@ -61,6 +52,11 @@ impl Table {
         let mapping: Vec<(&'static str, &str)> =
             mapping.iter().map(|(f, c)| (*f, c.as_str())).collect();
         let columns = Columns::new(sheet.as_mut(), &mapping, required)?;
+        let codes: Vec<(&str, &'static [usize])> = mapping
+            .iter()
+            .filter_map(|(f, c)| Some((*c, code_digits(f)?)))
+            .collect();
+        sheet.code_columns(&codes);
         // A column named in the pipeline file is one the pipeline means to
         // read: its absence is not "no values".
         let configured: Vec<(&str, &str)> = mapping
@@ -114,6 +110,13 @@ impl Table {
                         reason,
                     ))?;
                 }
+                Some(Line::Skipped { line, reason }) => {
+                    let at = At {
+                        file: self.sheet.name(),
+                        line,
+                    };
+                    out.reject(at.reject(self.entity, "", "", None, reason).warning())?;
+                }
             }
         }
     }
@@ -124,6 +127,16 @@ impl Table {
             row,
             error: None,
         }
+    }
+}
+
+/// The digits of the field `field` if it holds a fixed-width code (whose
+/// leading zeros a workbook gives back).
+fn code_digits(field: &str) -> Option<&'static [usize]> {
+    match field {
+        "civic_no" => Some(CIVIC_NO_DIGITS),
+        "school_unit_code" => Some(SCHOOL_UNIT_CODE_DIGITS),
+        _ => None,
     }
 }
 

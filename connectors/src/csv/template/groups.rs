@@ -15,7 +15,7 @@ use skolsync_model::template::{
 
 use super::super::sheet::{Columns, Row, Sheet};
 use super::super::{At, Out, derived_id, school_type, school_unit_id};
-use super::{Pending, State, each_row, parsed, removal, required};
+use super::{Pending, State, TemplateSheet, each_row, parsed, removal, required};
 use crate::error::SourceError;
 use crate::source::Batch;
 
@@ -120,6 +120,8 @@ fn group(g: &GroupRow<'_>, group_type: GroupType, members: Vec<GroupMembership>)
 
 /// What sets one group sheet apart from the other.
 struct GroupSheet {
+    /// Which sheet it is.
+    sheet: TemplateSheet,
     /// The id and the name column.
     columns: (&'static str, &'static str),
     /// Its columns besides the id, school type and school unit code.
@@ -149,7 +151,7 @@ fn read_group_sheet(
     ) -> Result<(), SourceError>,
 ) -> Result<(), SourceError> {
     let (id_col, _) = kind.columns;
-    let required = &[id_col, SCHOOL_TYPE, SCHOOL_UNIT_CODE];
+    let required = kind.sheet.required();
     let mut groups = Vec::new();
     let mut seen = HashMap::new();
     each_row(
@@ -198,6 +200,7 @@ pub(super) fn read_classes(
     out: &mut Out<'_>,
 ) -> Result<(), SourceError> {
     let classes = GroupSheet {
+        sheet: TemplateSheet::Classes,
         columns: (CLASS_ID, CLASS),
         optional: &[CLASS, REMOVE],
         group_type: GroupType::Klass,
@@ -218,6 +221,7 @@ pub(super) fn read_subject_groups(
     out: &mut Out<'_>,
 ) -> Result<(), SourceError> {
     let subject_groups = GroupSheet {
+        sheet: TemplateSheet::SubjectGroups,
         columns: (GROUP_ID, SUBJECT_GROUP),
         optional: &[SUBJECT_GROUP, TEST_ACTIVITY, REMOVE],
         group_type: GroupType::Undervisning,
@@ -284,4 +288,35 @@ fn activity(state: &mut State, g: &GroupRow<'_>, test: &str) -> Activity {
         )],
         embedded: None,
     }
+}
+
+/// Leaves out memberships of groups that never appeared, with a warning each.
+pub(super) fn warn_dangling(
+    out: &mut Out<'_>,
+    pending: &mut HashMap<String, Vec<Pending>>,
+    entity: EntityKind,
+    file: &str,
+    column: &str,
+    missing_from: &str,
+) -> Result<(), SourceError> {
+    let mut left: Vec<(String, Vec<Pending>)> = pending.drain().collect();
+    left.sort_by(|a, b| a.0.cmp(&b.0));
+    for (group, members) in left {
+        for m in members {
+            let at = At { file, line: m.line };
+            out.reject(
+                at.reject(
+                    entity,
+                    &m.id,
+                    column,
+                    Some(group.clone()),
+                    format!(
+                        "group `{group}` is not in {missing_from}; this membership is left out"
+                    ),
+                )
+                .warning(),
+            )?;
+        }
+    }
+    Ok(())
 }
