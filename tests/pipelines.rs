@@ -288,6 +288,21 @@ async fn csv_template_pipeline_lands_then_sends_nothing() {
     second_run_sends_nothing(&h, &path).await;
 }
 
+/// The template as a hand-filled workbook (codes typed as numbers, stray
+/// spaces, the example row left in, an empty row, a renamed column mapped
+/// in the pipeline file) lands everything, as the same data as CSV does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xlsx_template_pipeline_lands_then_sends_nothing() {
+    let h = Harness::new().await;
+    let path = first_run_lands_everything(&h, "xlsx-template-to-skolverket.toml").await;
+    second_run_sends_nothing(&h, &path).await;
+    // The same municipality as the CSV template: the same people.
+    let persons = h.store().count(ObjectType::Person);
+    let csv = Harness::new().await;
+    first_run_lands_everything(&csv, "csv-template-to-skolverket.toml").await;
+    assert_eq!(persons, csv.store().count(ObjectType::Person));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_pipeline_writes_parquet_then_nothing() {
     let h = Harness::new().await;
@@ -776,7 +791,11 @@ fn committed_csv_data_is_what_the_generator_writes() {
     }
     let fresh = tempfile::tempdir().unwrap();
     support::write_csv_data(fresh.path());
-    for set in [support::CSV_TEMPLATE_DIR, support::OTHER_SYSTEM_DIR] {
+    for set in [
+        support::CSV_TEMPLATE_DIR,
+        support::OTHER_SYSTEM_DIR,
+        support::XLSX_TEMPLATE_DIR,
+    ] {
         for entry in std::fs::read_dir(fresh.path().join(set)).unwrap() {
             let entry = entry.unwrap();
             let committed = data.join(set).join(entry.file_name());
