@@ -163,7 +163,8 @@ impl UploadSink {
     fn next_path(&self) -> PathBuf {
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string();
         let first = self.dir.join(self.file_name.replace(TIMESTAMP, &stamp));
-        if !self.file_name.contains(TIMESTAMP) {
+        let taken = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok();
+        if !self.file_name.contains(TIMESTAMP) || !taken(&first) {
             return first;
         }
         (2..100)
@@ -171,9 +172,7 @@ impl UploadSink {
                 self.dir
                     .join(self.file_name.replace(TIMESTAMP, &format!("{stamp}-{n}")))
             })
-            .chain(std::iter::once(first.clone()))
-            .find(|p| std::fs::symlink_metadata(p).is_err())
-            .filter(|_| std::fs::symlink_metadata(&first).is_ok())
+            .find(|p| !taken(p))
             .unwrap_or(first)
     }
 
