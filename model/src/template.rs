@@ -15,7 +15,12 @@ pub const STUDENTS_SHEET: &str = "Elevinskrivningar";
 /// The sheet *Personalstjänstgöringar* (one row per staff duty).
 pub const STAFF_SHEET: &str = "Personalstjänstgöringar";
 /// The four sheets in the template's order.
-pub const SHEETS: [&str; 4] = [CLASSES_SHEET, SUBJECT_GROUPS_SHEET, STUDENTS_SHEET, STAFF_SHEET];
+pub const SHEETS: [&str; 4] = [
+    CLASSES_SHEET,
+    SUBJECT_GROUPS_SHEET,
+    STUDENTS_SHEET,
+    STAFF_SHEET,
+];
 
 /// The value of `Ta bort` that removes a row's entity (anything else, or
 /// empty, keeps it).
