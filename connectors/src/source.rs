@@ -511,6 +511,34 @@ impl Drop for ChannelStream {
     }
 }
 
+/// [`spawn_reader`] for a reader that blocks (local files: CSV, workbooks):
+/// `read` runs on a blocking thread and ends the read with
+/// [`Batch::Complete`] (no watermark: files carry no modification times);
+/// a panic in it (say, in a parsing crate) ends the read with an error
+/// naming `what`, not the program.
+pub(crate) fn spawn_blocking_reader<F>(
+    progress: Option<Arc<ReadProgress>>,
+    what: &'static str,
+    read: F,
+) -> BatchStream
+where
+    F: FnOnce(&Emitter) -> Result<(), SourceError> + Send + 'static,
+{
+    spawn_reader(progress, move |out| async move {
+        let done = tokio::task::spawn_blocking(move || {
+            read(&out)?;
+            out.emit_blocking(Batch::Complete { watermark: None })?;
+            Ok::<(), SourceError>(())
+        })
+        .await;
+        done.unwrap_or_else(|err| {
+            Err(SourceError::Incomplete(format!(
+                "the {what} stopped unexpectedly: {err}"
+            )))
+        })
+    })
+}
+
 /// Runs `reader` as a task feeding a bounded channel and returns the
 /// stream of its batches. The reader sends [`Batch::Complete`] itself when
 /// done; an error it returns becomes the stream's last item.

@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod file;
 pub mod pull;
+mod settled;
 pub mod skolverket;
 mod summary;
 pub mod upload;

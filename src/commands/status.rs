@@ -57,33 +57,33 @@ pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
         pipeline.file.sink.component(),
         skolsync_sink::SinkComponent::Upload(_)
     );
-    if args.id.is_none() && args.civic_no.is_none() && upload {
-        let overview = super::status_upload::overview(&store, &sink)
-            .await
-            .map_err(state)?;
-        store.close().await;
-        if args.json {
-            print_json(&overview, "the status");
-        } else {
-            print!("{}", super::status_upload::describe(&overview));
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
     if args.id.is_none() && args.civic_no.is_none() {
-        if !pull {
+        // The overview of a sink that keeps its own record: what is served
+        // (pull), what was written and uploaded (file).
+        let (json, text) = if pull {
+            let o = super::status_pull::overview(&store, &sink)
+                .await
+                .map_err(state)?;
+            (serde_json::to_value(&o), super::status_pull::describe(&o))
+        } else if upload {
+            let o = super::status_upload::overview(&store, &sink)
+                .await
+                .map_err(state)?;
+            (serde_json::to_value(&o), super::status_upload::describe(&o))
+        } else {
             return Err(Failure::Usage(anyhow::anyhow!(
                 "give --id or --civic-no (an overview is shown only for `ss12000-pull` and \
                  `skolverket-file` pipelines)"
             )));
-        }
-        let overview = super::status_pull::overview(&store, &sink)
-            .await
-            .map_err(state)?;
+        };
         store.close().await;
         if args.json {
-            print_json(&overview, "the status");
+            match json {
+                Ok(json) => print_json(&json, "the status"),
+                Err(e) => eprintln!("skolsync: could not print the status: {e}"),
+            }
         } else {
-            print!("{}", super::status_pull::describe(&overview));
+            print!("{text}");
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -19,12 +19,16 @@ use uuid::Uuid;
 
 use super::{StateError, StateStore, now_text, parse_id, parse_stored, parse_time};
 
-/// The upsert of one outcome (create/update, or a failed delete).
-pub(crate) const UPSERT: &str = "\
-INSERT INTO entities (sink, kind, id, source_id, school_unit, confirmed_hash, last_hash, \
-    last_action, last_status, messages, detail, run_id, updated_at, created_by_us) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-ON CONFLICT (sink, kind, id) DO UPDATE SET \
+/// The columns of an entity row, and how an outcome written over an
+/// existing row merges into it (`ON CONFLICT … DO UPDATE SET …`): one text
+/// for [`UPSERT`] and for promoting an unconfirmed layer ([`PROMOTE`]).
+macro_rules! entity_upsert {
+    (columns) => {
+        "sink, kind, id, source_id, school_unit, confirmed_hash, last_hash, \
+         last_action, last_status, messages, detail, run_id, updated_at, created_by_us"
+    };
+    (merge) => {
+        " ON CONFLICT (sink, kind, id) DO UPDATE SET \
     source_id = COALESCE(excluded.source_id, entities.source_id), \
     school_unit = COALESCE(excluded.school_unit, entities.school_unit), \
     confirmed_hash = COALESCE(excluded.confirmed_hash, entities.confirmed_hash), \
@@ -37,7 +41,17 @@ ON CONFLICT (sink, kind, id) DO UPDATE SET \
     updated_at = excluded.updated_at, \
     created_by_us = CASE \
         WHEN excluded.created_by_us = 1 AND entities.confirmed_hash IS NULL THEN 1 \
-        ELSE entities.created_by_us END";
+        ELSE entities.created_by_us END"
+    };
+}
+
+/// The upsert of one outcome (create/update, or a failed delete).
+pub(crate) const UPSERT: &str = concat!(
+    "INSERT INTO entities (",
+    entity_upsert!(columns),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    entity_upsert!(merge)
+);
 
 /// The removal of an entity the service confirmed deleted.
 pub(crate) const DELETE: &str = "DELETE FROM entities WHERE sink = $1 AND kind = $2 AND id = $3";
@@ -106,26 +120,15 @@ pub(crate) const PROMOTE: [&str; 3] = [
     "DELETE FROM entities WHERE sink = $1 AND EXISTS (SELECT 1 FROM entities AS layer \
      WHERE layer.sink = $2 AND layer.kind = entities.kind AND layer.id = entities.id \
      AND layer.last_action = 'delete' AND layer.last_status IN ('success', 'warning'))",
-    "INSERT INTO entities (sink, kind, id, source_id, school_unit, confirmed_hash, last_hash, \
-        last_action, last_status, messages, detail, run_id, updated_at, created_by_us) \
-     SELECT $1, kind, id, source_id, school_unit, confirmed_hash, last_hash, last_action, \
-        last_status, messages, detail, run_id, updated_at, created_by_us \
-     FROM entities WHERE sink = $2 AND NOT (last_action = 'delete' \
-        AND last_status IN ('success', 'warning')) \
-     ON CONFLICT (sink, kind, id) DO UPDATE SET \
-        source_id = COALESCE(excluded.source_id, entities.source_id), \
-        school_unit = COALESCE(excluded.school_unit, entities.school_unit), \
-        confirmed_hash = COALESCE(excluded.confirmed_hash, entities.confirmed_hash), \
-        last_hash = COALESCE(excluded.last_hash, entities.last_hash), \
-        last_action = excluded.last_action, \
-        last_status = excluded.last_status, \
-        messages = excluded.messages, \
-        detail = excluded.detail, \
-        run_id = excluded.run_id, \
-        updated_at = excluded.updated_at, \
-        created_by_us = CASE \
-            WHEN excluded.created_by_us = 1 AND entities.confirmed_hash IS NULL THEN 1 \
-            ELSE entities.created_by_us END",
+    concat!(
+        "INSERT INTO entities (",
+        entity_upsert!(columns),
+        ") SELECT $1, kind, id, source_id, school_unit, confirmed_hash, last_hash, \
+            last_action, last_status, messages, detail, run_id, updated_at, created_by_us \
+         FROM entities WHERE sink = $2 AND NOT (last_action = 'delete' \
+            AND last_status IN ('success', 'warning'))",
+        entity_upsert!(merge)
+    ),
     "DELETE FROM entities WHERE sink = $2",
 ];
 

@@ -40,9 +40,11 @@ pub use config::{
 };
 
 use self::template::TemplateSheet;
-use crate::error::{ConfigError, ConfigErrors, SourceError};
+use crate::error::{ConfigError, ConfigErrors};
 use crate::resolve;
-use crate::source::{Batch, BatchStream, Emitter, ReadOptions, Source, Stopped, spawn_reader};
+use crate::source::{
+    Batch, BatchStream, Emitter, ReadOptions, Source, Stopped, spawn_blocking_reader,
+};
 use skolsync_model::BuildContext;
 
 /// Entities per batch.
@@ -185,22 +187,9 @@ impl Source for CsvSource {
     fn read(&self, options: ReadOptions) -> BatchStream {
         let config = self.config.clone();
         let base_dir = self.base_dir.clone();
-        spawn_reader(options.progress, move |out| async move {
-            let done = tokio::task::spawn_blocking(move || {
-                match &config {
-                    CsvConfig::SkolverketTemplate(t) => template::read(t, &base_dir, &out)?,
-                    CsvConfig::Flat(f) => flat::read(f, &base_dir, &out)?,
-                }
-                out.emit_blocking(Batch::Complete { watermark: None })?;
-                Ok::<(), SourceError>(())
-            })
-            .await;
-            match done {
-                Ok(result) => result,
-                Err(err) => Err(SourceError::Incomplete(format!(
-                    "the CSV reader stopped unexpectedly: {err}"
-                ))),
-            }
+        spawn_blocking_reader(options.progress, "CSV reader", move |out| match &config {
+            CsvConfig::SkolverketTemplate(t) => template::read(t, &base_dir, out),
+            CsvConfig::Flat(f) => flat::read(f, &base_dir, out),
         })
     }
 }

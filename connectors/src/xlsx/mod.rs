@@ -31,7 +31,7 @@ use crate::csv::sheet::Sheet;
 use crate::csv::template::{self, OpenSheet, TemplateRead, TemplateSheet};
 use crate::error::{ConfigError, ConfigErrors, SourceError};
 use crate::resolve;
-use crate::source::{Batch, BatchStream, Emitter, ReadOptions, Source, spawn_reader};
+use crate::source::{BatchStream, Emitter, ReadOptions, Source, spawn_blocking_reader};
 
 /// A built workbook source.
 pub struct XlsxSource {
@@ -129,25 +129,16 @@ impl Source for XlsxSource {
     fn read(&self, options: ReadOptions) -> BatchStream {
         let config = self.config.clone();
         let path = self.workbook.clone();
-        spawn_reader(options.progress, move |out| async move {
-            // calamine reads on this thread; a panic in it ends here as an
-            // error of the read, not of the program.
-            let done = tokio::task::spawn_blocking(move || {
-                match &config {
-                    XlsxConfig::SkolverketTemplate(t) => read_template(t, &path, &out)?,
-                    XlsxConfig::Flat(f) => read_flat(f, &path, &out)?,
-                }
-                out.emit_blocking(Batch::Complete { watermark: None })?;
-                Ok::<(), SourceError>(())
-            })
-            .await;
-            match done {
-                Ok(result) => result,
-                Err(err) => Err(SourceError::Incomplete(format!(
-                    "the workbook reader stopped unexpectedly: {err}"
-                ))),
-            }
-        })
+        // calamine reads on a blocking thread; a panic in it ends as an
+        // error of the read, not of the program.
+        spawn_blocking_reader(
+            options.progress,
+            "workbook reader",
+            move |out| match &config {
+                XlsxConfig::SkolverketTemplate(t) => read_template(t, &path, out),
+                XlsxConfig::Flat(f) => read_flat(f, &path, out),
+            },
+        )
     }
 }
 

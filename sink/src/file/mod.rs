@@ -37,13 +37,14 @@ use polars::prelude::{Column, DataFrame, ParquetWriter, PlSmallStr};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use skolsync_model::ObjectType;
-use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan};
+use skolsync_model::plan::{Action, OutcomeStatus, Plan, SEND_ORDER, TypePlan};
 use skolsync_model::provtjanst::path_segment;
 use skolsync_model::ss12000::{EntityKind, Snapshot};
 use skolsync_model::{by_kind, by_type};
 
 use self::config::{Content, FileConfig};
 use crate::error::{ConfigError, SinkError};
+use crate::settled::report_settled;
 use crate::summary::{ApplySummary, CheckReport, SnapshotSummary};
 use crate::{OutcomeCallback, Sink};
 use skolsync_model::BuildContext;
@@ -260,42 +261,6 @@ impl FileSink {
 }
 
 /// Outcomes of one type's entities once its file is (or is not) written.
-fn report<T>(
-    kind: ObjectType,
-    plan: &TypePlan<T>,
-    written: &Result<(), String>,
-    deletes_written: &Result<(), String>,
-    emit: &mut impl FnMut(Outcome),
-) {
-    let outcome = |id, action, hash: Option<String>, result: &Result<(), String>| Outcome {
-        kind,
-        id,
-        action,
-        status: if result.is_ok() {
-            OutcomeStatus::Success
-        } else {
-            OutcomeStatus::Error
-        },
-        hash,
-        left_out: Vec::new(),
-        messages: Vec::new(),
-        detail: result.as_ref().err().cloned(),
-        blocked_by: None,
-        job_id: None,
-        attempts: 1,
-    };
-    let desired = |d: &Desired<T>, action| outcome(d.id, action, Some(d.hash.clone()), written);
-    for d in &plan.create {
-        emit(desired(d, Action::Create));
-    }
-    for d in &plan.update {
-        emit(desired(d, Action::Update));
-    }
-    for id in &plan.delete {
-        emit(outcome(*id, Action::Delete, None, deletes_written));
-    }
-}
-
 #[async_trait]
 impl Sink for FileSink {
     fn kind(&self) -> &'static str {
@@ -349,29 +314,26 @@ impl Sink for FileSink {
             message: format!("the writer stopped: {e}"),
         })?;
 
-        let mut summary = ApplySummary::default();
         // The files are written; a stop asked for while reporting leaves
         // nothing to hold back, so every outcome is still reported.
-        let mut stop = None;
-        let mut emit = |o: Outcome| {
-            summary.count(&o);
-            if let Err(e) = on_outcome(o) {
-                stop.get_or_insert(e);
-            }
-        };
         let get = |name: &str| {
             results
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| Err("not written".to_string()))
         };
-        let deletes = get("deletes");
-        for kind in SEND_ORDER {
-            let written = get(path_segment(kind));
-            by_type!(kind, &plan, |part| report(
-                kind, part, &written, &deletes, &mut emit
-            ));
-        }
+        let verdict = |kind: ObjectType, _id, action| {
+            let name = if action == Action::Delete {
+                "deletes"
+            } else {
+                path_segment(kind)
+            };
+            match get(name) {
+                Ok(()) => (OutcomeStatus::Success, None),
+                Err(e) => (OutcomeStatus::Error, Some(e)),
+            }
+        };
+        let (mut summary, stop) = report_settled(plan, verdict, on_outcome);
         summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if let Some(stop) = stop {
             return Err(SinkError::Aborted(stop.to_string()));

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Value, json};
 use skolsync_model::plan::content_hash;
-use skolsync_model::plan::{Action, Desired, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan};
+use skolsync_model::plan::{Desired, OutcomeStatus, Plan, SEND_ORDER, TypePlan};
 use skolsync_model::served::{ServedUpsert, ServedWrite, ServedWritten};
 use skolsync_model::ss12000::EntityKind;
 use skolsync_model::{BuildContext, ObjectType, by_type};
@@ -36,6 +36,7 @@ use uuid::Uuid;
 use self::config::PullConfig;
 use self::notify::{Notifier, NotifyReport};
 use crate::error::{ConfigErrors, SinkError};
+use crate::settled::report_settled;
 use crate::summary::{ApplySummary, CheckReport};
 use crate::{OutcomeCallback, Sink};
 
@@ -196,38 +197,6 @@ fn served_body<T: Serialize>(desired: &Desired<T>) -> Result<Value, String> {
     Ok(body)
 }
 
-/// One outcome per entity of `part`, all with `status`.
-fn outcomes<T>(
-    kind: ObjectType,
-    part: &TypePlan<T>,
-    status: OutcomeStatus,
-    detail: Option<&str>,
-    emit: &mut dyn FnMut(Outcome),
-) {
-    let outcome = |id: Uuid, action: Action, hash: Option<String>| Outcome {
-        kind,
-        id,
-        action,
-        status,
-        hash,
-        left_out: Vec::new(),
-        messages: Vec::new(),
-        detail: detail.map(str::to_string),
-        blocked_by: None,
-        job_id: None,
-        attempts: 1,
-    };
-    for d in &part.create {
-        emit(outcome(d.id, Action::Create, Some(d.hash.clone())));
-    }
-    for d in &part.update {
-        emit(outcome(d.id, Action::Update, Some(d.hash.clone())));
-    }
-    for id in &part.delete {
-        emit(outcome(*id, Action::Delete, None));
-    }
-}
-
 #[async_trait]
 impl Sink for PullSink {
     fn kind(&self) -> &'static str {
@@ -251,8 +220,6 @@ impl Sink for PullSink {
             Ok(write) => store.write(&write).await,
             Err(e) => Err(e),
         };
-        let mut summary = ApplySummary::default();
-        let mut stop = None;
         let (status, detail) = match &written {
             Ok(_) => (OutcomeStatus::Success, None),
             Err(e) => (
@@ -260,21 +227,8 @@ impl Sink for PullSink {
                 Some(format!("the served dataset could not be written: {e}")),
             ),
         };
-        let mut emit = |o: Outcome| {
-            summary.count(&o);
-            if let Err(e) = on_outcome(o) {
-                stop.get_or_insert(e);
-            }
-        };
-        for kind in SEND_ORDER {
-            by_type!(kind, &plan, |part| outcomes(
-                kind,
-                part,
-                status,
-                detail.as_deref(),
-                &mut emit
-            ));
-        }
+        let (mut summary, stop) =
+            report_settled(plan, |_, _, _| (status, detail.clone()), on_outcome);
         let written = written.map_err(|e| {
             SinkError::Aborted(format!("the served dataset could not be written: {e}"))
         })?;

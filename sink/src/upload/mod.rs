@@ -26,21 +26,22 @@ pub mod delta;
 pub mod rows;
 pub mod workbook;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use skolsync_model::plan::{Action, Outcome, OutcomeStatus, Plan, SEND_ORDER, TypePlan};
-use skolsync_model::{BuildContext, ObjectType, by_type};
+use skolsync_model::plan::{Action, OutcomeStatus, Plan};
+use skolsync_model::{BuildContext, ObjectType};
 use uuid::Uuid;
 
 use self::config::{TIMESTAMP, UploadConfig};
 use self::delta::{DeltaRow, RowChange};
 use self::rows::{LeftOut, SheetKind, UploadRow};
 use crate::error::{ConfigError, ConfigErrors, SinkError};
+use crate::settled::report_settled;
 use crate::summary::{ApplySummary, CheckReport};
 use crate::{OutcomeCallback, Sink};
 
@@ -180,7 +181,7 @@ impl UploadSink {
     async fn write_file(
         &self,
         plan: &Plan,
-    ) -> Result<(UploadReport, BTreeMap<(ObjectType, Uuid), String>), SinkError> {
+    ) -> Result<(UploadReport, HashMap<(ObjectType, Uuid), String>), SinkError> {
         let store = self.store()?;
         let whole = plan.desired.as_deref().ok_or(SinkError::Unsupported {
             sink: "skolverket-file",
@@ -213,7 +214,7 @@ impl UploadSink {
                 RowChange::Removed => counts.removed += 1,
             }
         }
-        let without = rendered.without_rows.into_iter().collect();
+        let without = rendered.without_rows;
         if rows.is_empty() {
             store.record_written(None).await.map_err(|e| {
                 SinkError::Aborted(format!("the upload record could not be written: {e}"))
@@ -258,48 +259,6 @@ fn invalid(field: &'static str, message: &str) -> ConfigError {
     }
 }
 
-/// One outcome per entity of `part`: `Error` with the reason for those
-/// without rows, `Success` for the rest.
-fn outcomes<T>(
-    kind: ObjectType,
-    part: &TypePlan<T>,
-    without: &BTreeMap<(ObjectType, Uuid), String>,
-    detail: &str,
-    emit: &mut dyn FnMut(Outcome),
-) {
-    let outcome = |id: Uuid, action: Action, hash: Option<String>| {
-        let reason = without.get(&(kind, id));
-        Outcome {
-            kind,
-            id,
-            action,
-            status: if reason.is_some() && action != Action::Delete {
-                OutcomeStatus::Error
-            } else {
-                OutcomeStatus::Success
-            },
-            hash,
-            left_out: Vec::new(),
-            messages: Vec::new(),
-            detail: Some(
-                reason.map_or_else(|| detail.to_string(), |r| format!("not in the file: {r}")),
-            ),
-            blocked_by: None,
-            job_id: None,
-            attempts: 1,
-        }
-    };
-    for d in &part.create {
-        emit(outcome(d.id, Action::Create, Some(d.hash.clone())));
-    }
-    for d in &part.update {
-        emit(outcome(d.id, Action::Update, Some(d.hash.clone())));
-    }
-    for id in &part.delete {
-        emit(outcome(*id, Action::Delete, None));
-    }
-}
-
 #[async_trait]
 impl Sink for UploadSink {
     fn kind(&self) -> &'static str {
@@ -331,19 +290,16 @@ impl Sink for UploadSink {
             ),
             None => "nothing the template shows changed; no file needed".to_string(),
         };
-        let mut summary = ApplySummary::default();
-        let mut stop = None;
-        let mut emit = |o: Outcome| {
-            summary.count(&o);
-            if let Err(e) = on_outcome(o) {
-                stop.get_or_insert(e);
-            }
+        // An entity with nothing in the file failed; everything else is in
+        // it (or shows nowhere in the template).
+        let verdict = |kind, id, action| match without.get(&(kind, id)) {
+            Some(reason) if action != Action::Delete => (
+                OutcomeStatus::Error,
+                Some(format!("not in the file: {reason}")),
+            ),
+            _ => (OutcomeStatus::Success, Some(detail.clone())),
         };
-        for kind in SEND_ORDER {
-            by_type!(kind, &plan, |part| outcomes(
-                kind, part, &without, &detail, &mut emit
-            ));
-        }
+        let (mut summary, stop) = report_settled(plan, verdict, on_outcome);
         if let Some(stop) = stop {
             return Err(SinkError::Aborted(stop.to_string()));
         }

@@ -15,7 +15,7 @@
 //! send), so a file read back through the template source gives the same
 //! ids for persons, duties and groups.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use skolsync_model::ObjectType;
@@ -139,6 +139,8 @@ struct Joins<'a> {
     subject_groups_of: HashMap<(Uuid, Uuid), BTreeSet<Uuid>>,
     /// duty → the subject groups of the activities it teaches.
     taught_by: HashMap<Uuid, BTreeSet<Uuid>>,
+    /// Persons with a duty (they have a staff row).
+    on_duty: HashSet<Uuid>,
 }
 
 /// Renders `plan`'s whole desired state (`whole`) into rows.
@@ -160,6 +162,7 @@ pub fn render(plan: &Plan, whole: &DesiredState) -> Rendered {
         class_of: HashMap::new(),
         subject_groups_of: HashMap::new(),
         taught_by: HashMap::new(),
+        on_duty: whole.duties.iter().map(|d| d.payload.person.id).collect(),
     };
     let written_groups = group_rows(whole, &tests, &mut joins, &mut out);
     for activity in &whole.activities {
@@ -374,11 +377,7 @@ fn student_rows(whole: &DesiredState, joins: &Joins<'_>, out: &mut Rendered) {
             });
             rows += 1;
         }
-        let has_duty = whole
-            .duties
-            .iter()
-            .any(|d| d.payload.person.id == person.id);
-        if rows == 0 && !has_duty {
+        if rows == 0 && !joins.on_duty.contains(&person.id) {
             let why = skipped.unwrap_or(
                 "a person with neither a current enrolment nor a duty has no row in the template",
             );
