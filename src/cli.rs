@@ -68,7 +68,9 @@ pub enum Command {
     /// outcome recorded as it arrives (an interrupted run resumes where it
     /// stopped); writes reports/<pipeline>/<run-id>.json and .html. Exit
     /// codes: 0 all landed, 3 some records rejected/failed/held back, 4
-    /// aborted (guard, lock, source or sink failure).
+    /// aborted (guard, lock, source or sink failure). A pipeline with several
+    /// `[[sink]]`s reads the source once and runs each sink (one report
+    /// each); the exit code is the worst of them.
     Run(RunArgs),
     /// Run pipelines continuously until Ctrl-C/SIGTERM: at start, at the
     /// cron times of their `[schedule]`, and when their source notifies a

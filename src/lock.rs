@@ -138,7 +138,7 @@ pub fn lock_dir() -> PathBuf {
 /// at once: Provisioning URL + `client_key_id`, Provisioning URL + the
 /// certificate's content. Empty for sinks that need no lock.
 pub fn identities(pipeline: &Pipeline) -> Vec<String> {
-    let SinkConfig::Skolverket(config) = &pipeline.file.sink else {
+    let SinkConfig::Skolverket(config) = pipeline.sink() else {
         return Vec::new();
     };
     let url = pipeline.sink_identity();

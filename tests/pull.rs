@@ -654,3 +654,116 @@ async fn serve_runs_the_pipeline_and_a_source_change_reaches_the_client_within_a
     store.close().await;
     host.shutdown().await;
 }
+
+/// What each type's run did, as (created, updated, deleted).
+fn changes(result: &RunResult) -> Vec<(u64, u64, u64)> {
+    skolsync_model::plan::SEND_ORDER
+        .iter()
+        .map(|kind| {
+            let c = result.report.counts.get(*kind);
+            (c.created, c.updated, c.deleted)
+        })
+        .collect()
+}
+
+/// One pipeline file delivers both ways — pushed through the Provisioning
+/// API and served for Skolverket's client — from one read of the source:
+/// one run and report per sink, the same changes to each, and the client
+/// holding exactly what was pushed, first and after a change.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_pipeline_file_pushes_and_serves_from_one_read() {
+    let h = Harness::new().await;
+    let pull = h.copy("educloud-to-pull.toml");
+    let both = h.copy("educloud-to-skolverket-and-pull.toml");
+
+    // What one full read costs: the pull pipeline alone (its own state).
+    h.sandbox.reset_source_calls();
+    assert_success(&h.run(&pull).await);
+    let one_read = h.sandbox.source_calls();
+    assert!(one_read.total > 0);
+
+    h.sandbox.reset_source_calls();
+    let first = h.run(&both).await;
+    assert_success(&first);
+    assert_eq!(
+        h.sandbox.source_calls().by_query,
+        one_read.by_query,
+        "the source is read once for both sinks"
+    );
+    assert_eq!(first.other_sinks.len(), 1, "one run per sink");
+    let served_run = &first.other_sinks[0];
+    let sink_of = |r: &RunResult| r.report.sink.clone().unwrap_or_default();
+    assert!(
+        sink_of(&first).starts_with("sink[1] (skolverket)"),
+        "{}",
+        sink_of(&first)
+    );
+    assert!(
+        sink_of(served_run).starts_with("sink[2] (ss12000-pull): ss12000-pull:exempelby-both"),
+        "{}",
+        sink_of(served_run)
+    );
+    assert_ne!(first.report.run_id, served_run.report.run_id);
+    assert!(first.paths.is_some() && served_run.paths.is_some());
+    // Both sinks got everything, from the same transform.
+    assert!(first.report.counts.persons.created > 0);
+    assert_eq!(changes(&first), changes(served_run));
+    assert_eq!(
+        h.store().persons().len() as u64,
+        first.report.counts.persons.created
+    );
+    let summary = first.terminal_summary();
+    assert!(
+        summary.contains("Sink: sink[1] (skolverket)")
+            && summary.contains("Sink: sink[2] (ss12000-pull)"),
+        "{summary}"
+    );
+
+    // Skolverket's client, subscribed to the served sink, holds exactly
+    // what was pushed.
+    let (host, api) = serve(&h, &both).await;
+    let client = h.sandbox.ss12000_client();
+    let id: RegistrationId = client.register(&api, None).await.unwrap();
+    client.wait_idle(id, Duration::from_secs(60)).await.unwrap();
+    assert_same_as_push(&h, &client.holdings(id).unwrap());
+
+    // A moved pupil: one incremental read, the same change to both sinks,
+    // the client notified and again holding what was pushed.
+    let chosen = classes(&h);
+    h.sandbox
+        .change(|m| m.move_pupil(&chosen.moved, &chosen.other))
+        .unwrap();
+    h.sandbox.reset_source_calls();
+    let second = h.run(&both).await;
+    assert_success(&second);
+    let calls = h.sandbox.source_calls();
+    for resource in ["persons", "groups"] {
+        let endpoint = format!("GET /{resource}");
+        assert_eq!(
+            calls.endpoint(&endpoint),
+            2,
+            "{endpoint}: each filter once, for both sinks: {calls:?}"
+        );
+    }
+    let served_second = &second.other_sinks[0];
+    assert_eq!(changes(&second), changes(served_second));
+    assert!(
+        second.report.counts.groups.updated >= 2,
+        "{}",
+        second.terminal_summary()
+    );
+    assert_eq!(notified(served_second), 1, "{}", second.terminal_summary());
+    client.wait_idle(id, Duration::from_secs(60)).await.unwrap();
+    assert_same_as_push(&h, &client.holdings(id).unwrap());
+
+    // `status` shows the served sink's overview, named.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+        .arg("status")
+        .arg(&both)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(text.contains("sink[2] (ss12000-pull):"), "{text}");
+    host.shutdown().await;
+}

@@ -29,6 +29,10 @@ pub struct ConfirmUploadArgs {
 /// Carries out `skolsync confirm-upload`.
 pub async fn execute(args: &ConfirmUploadArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
+    // Of a pipeline with several sinks, the file method's.
+    let pipeline = pipeline
+        .view_where(|sink| matches!(sink, skolsync_sink::SinkConfig::SkolverketFile(_)))
+        .unwrap_or(pipeline);
     match confirm_upload(&pipeline, &args.file).await {
         Ok(confirmed) => {
             let f = &confirmed.file;

@@ -66,6 +66,7 @@ pub async fn execute(args: &HistoryArgs) -> Result<ExitCode, Failure> {
         "held bk",
         "rejected"
     );
+    let views = pipeline.views();
     for r in &runs {
         let seconds = r
             .finished
@@ -89,6 +90,14 @@ pub async fn execute(args: &HistoryArgs) -> Result<ExitCode, Failure> {
             count(c, "held_back"),
             count(c, "rejected"),
         );
+        if pipeline.has_several_sinks() {
+            // Each sink's run is a row of its own: say which.
+            let label = views
+                .iter()
+                .find(|v| v.sink_identity() == r.sink)
+                .map_or_else(|| r.sink.clone(), |v| v.sink_label());
+            println!("    into {}", skolsync::terminal::escape(&label));
+        }
         if let Some(reason) = &r.reason {
             println!("    {}", skolsync::terminal::escape_lines(reason));
         }

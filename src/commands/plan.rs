@@ -25,7 +25,8 @@ pub struct PlanArgs {
     /// "delete": n, "unchanged": n, "rejected": n, "kept_stale": n,
     /// "out_of_scope": n, "out_of_scope_reasons": {reason: n}}, "duty": …,
     /// "group": …, "activity": …}`, with a `details` object per type when
-    /// asked.
+    /// asked. A pipeline with several `[[sink]]`s prints a list of
+    /// `{"sink": …, "plan": …}`, one per sink.
     #[arg(long)]
     pub json: bool,
 }
@@ -36,13 +37,36 @@ pub async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
     let progress = Progress::new(!args.json);
     let result = engine::plan(&pipeline, args.details, &progress).await?;
     if args.json {
-        print_json(&result.summary, "the plan");
+        if result.other_sinks.is_empty() {
+            print_json(&result.summary, "the plan");
+        } else {
+            let plans: Vec<_> = result
+                .every_sink()
+                .map(|p| serde_json::json!({"sink": p.sink, "plan": p.summary}))
+                .collect();
+            print_json(&plans, "the plans");
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "Plan for `{}` (nothing has been sent):\n",
-        escape(pipeline.name())
-    );
+    for (i, plan) in result.every_sink().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        print_plan(pipeline.name(), plan, args.details);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One sink's plan for the terminal.
+fn print_plan(name: &str, result: &engine::PlanResult, details: bool) {
+    match &result.sink {
+        Some(sink) => println!(
+            "Plan for `{}` into {} (nothing has been sent):\n",
+            escape(name),
+            escape(sink)
+        ),
+        None => println!("Plan for `{}` (nothing has been sent):\n", escape(name)),
+    }
     print!("{}", result.summary.table());
     let changes = result.summary.changes();
     println!();
@@ -64,7 +88,7 @@ pub async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
         }
         println!("Use `skolsync run --allow-large-changes` if the change is intended.");
     }
-    if args.details {
+    if details {
         for kind in SEND_ORDER {
             let Some(d) = &result.summary.get(kind).details else {
                 continue;
@@ -121,5 +145,4 @@ pub async fn execute(args: &PlanArgs) -> Result<ExitCode, Failure> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

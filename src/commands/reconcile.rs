@@ -28,6 +28,11 @@ pub struct ReconcileArgs {
 /// Carries out `skolsync reconcile`.
 pub async fn execute(args: &ReconcileArgs) -> Result<ExitCode, Failure> {
     let pipeline = args.pipeline.load().await?;
+    // Of a pipeline with several sinks, the Provisioning API's (the only
+    // one that can say what the service holds).
+    let pipeline = pipeline
+        .view_where(|sink| matches!(sink, skolsync_sink::SinkConfig::Skolverket(_)))
+        .unwrap_or(pipeline);
     let result = engine::reconcile(&pipeline, args.adopt, &Progress::new(!args.json)).await?;
     if args.json {
         print_json(&result, "the result");

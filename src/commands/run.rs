@@ -14,7 +14,8 @@ pub struct RunArgs {
     pub pipeline: PipelineArgs,
 
     /// Print the run report as one JSON document on stdout at the end (no
-    /// progress bars).
+    /// progress bars); a pipeline with several `[[sink]]`s prints a JSON
+    /// list of their reports.
     #[arg(long)]
     pub json: bool,
 
@@ -59,7 +60,14 @@ pub async fn execute(args: &RunArgs) -> Result<ExitCode, Failure> {
     };
     let result = engine::run(&pipeline, &options).await?;
     if args.json {
-        match skolsync::report::to_json(&result.report) {
+        // One sink: its report; several: a list of them, in the file's order.
+        let printed = if result.other_sinks.is_empty() {
+            skolsync::report::to_json(&result.report)
+        } else {
+            let reports: Vec<_> = result.every_sink().map(|r| &r.report).collect();
+            serde_json::to_string_pretty(&reports)
+        };
+        match printed {
             Ok(json) => println!("{json}"),
             Err(e) => eprintln!("skolsync: could not print the report: {e}"),
         }

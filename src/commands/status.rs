@@ -12,6 +12,7 @@ use skolsync::engine;
 use skolsync::state::EntityRecord;
 use skolsync::terminal::{escape, or_dash, scrubbed};
 use skolsync_model::CivicNo;
+use skolsync_sink::SinkComponent;
 use uuid::Uuid;
 
 use super::common::{Failure, PipelineArgs, print_json};
@@ -47,82 +48,56 @@ pub async fn execute(args: &StatusArgs) -> Result<ExitCode, Failure> {
         .await
         .map_err(|e| Failure::Engine(e.into()))?;
     let store = engine::open_store(&pipeline).await?;
-    let sink = pipeline.sink_identity();
     let state = |e: skolsync::state::StateError| Failure::Engine(e.into());
-    let pull = matches!(
-        pipeline.file.sink.component(),
-        skolsync_sink::SinkComponent::Pull(_)
-    );
-    let upload = matches!(
-        pipeline.file.sink.component(),
-        skolsync_sink::SinkComponent::Upload(_)
-    );
+    let views = pipeline.views();
     if args.id.is_none() && args.civic_no.is_none() {
-        // The overview of a sink that keeps its own record: what is served
-        // (pull), what was written and uploaded (file).
-        let (json, text) = if pull {
-            let o = super::status_pull::overview(&store, &sink)
-                .await
-                .map_err(state)?;
-            (serde_json::to_value(&o), super::status_pull::describe(&o))
-        } else if upload {
-            let o = super::status_upload::overview(&store, &sink)
-                .await
-                .map_err(state)?;
-            (serde_json::to_value(&o), super::status_upload::describe(&o))
-        } else {
+        // The overview of each sink that keeps its own record: what is
+        // served (pull), what was written and uploaded (file).
+        let mut overviews = Vec::new();
+        for view in &views {
+            if let Some(overview) = overview(&store, view).await.map_err(state)? {
+                overviews.push((view.sink_label(), overview));
+            }
+        }
+        store.close().await;
+        if overviews.is_empty() {
             return Err(Failure::Usage(anyhow::anyhow!(
                 "give --id or --civic-no (an overview is shown only for `ss12000-pull` and \
-                 `skolverket-file` pipelines)"
+                 `skolverket-file` sinks)"
             )));
-        };
-        store.close().await;
+        }
+        let several = pipeline.has_several_sinks();
         if args.json {
+            let json: Result<Vec<serde_json::Value>, _> =
+                overviews.into_iter().map(|(_, (json, _))| json).collect();
             match json {
-                Ok(json) => print_json(&json, "the status"),
+                Ok(list) if !several => print_json(&list[0], "the status"),
+                Ok(list) => print_json(&list, "the status"),
                 Err(e) => eprintln!("skolsync: could not print the status: {e}"),
             }
         } else {
-            print!("{text}");
+            for (label, (_, text)) in &overviews {
+                if several {
+                    println!("{}:", escape(label));
+                }
+                print!("{text}");
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
     let mut records: Vec<EntityRecord> = Vec::new();
-    // A file-method pipeline: what awaits upload (its unconfirmed layer)
-    // first, then what was confirmed.
-    let layers = if upload {
-        vec![skolsync::state::unconfirmed_layer(&sink), sink.clone()]
-    } else {
-        vec![sink.clone()]
-    };
-    if let Some(id) = &args.id {
-        for layer in &layers {
-            if let Ok(uuid) = Uuid::parse_str(id.trim()) {
-                records.extend(store.entity_status(layer, uuid).await.map_err(state)?);
-            }
-            for r in store
-                .find_by_source_id(layer, id.trim())
-                .await
-                .map_err(state)?
-            {
-                if !records
-                    .iter()
-                    .any(|k| k.kind == r.kind && k.id == r.id && k.sink == r.sink)
-                {
-                    records.push(r);
-                }
-            }
-        }
-    }
-    if let Some(text) = &args.civic_no {
-        let civic = CivicNo::parse(text.trim())
-            .map_err(|e| Failure::Usage(anyhow::anyhow!("--civic-no: {e}")))?;
-        records.extend(store.find_by_civic_no(&sink, &civic).await.map_err(state)?);
-    }
     let mut reported = Vec::new();
-    if pull {
-        for r in &records {
-            reported.push(store.log_entries_for(&sink, r.id).await.map_err(state)?);
+    for view in &views {
+        let found = records_of(&store, view, args).await?;
+        let pull = matches!(view.sink().component(), SinkComponent::Pull(_));
+        for r in found {
+            // What Skolverket's client logged about it (pull).
+            reported.push(if pull {
+                store.log_entries_for(&r.sink, r.id).await.map_err(state)?
+            } else {
+                Vec::new()
+            });
+            records.push(r);
         }
     }
     store.close().await;
@@ -194,4 +169,70 @@ fn describe(r: &EntityRecord) -> String {
         ));
     }
     out
+}
+
+/// The overview of a sink that keeps its own record (pull: what is
+/// served; file: what was written and uploaded), as JSON and text.
+async fn overview(
+    store: &skolsync::state::StateStore,
+    view: &skolsync::pipeline::Pipeline,
+) -> Result<
+    Option<(Result<serde_json::Value, serde_json::Error>, String)>,
+    skolsync::state::StateError,
+> {
+    let sink = view.sink_identity();
+    Ok(match view.sink().component() {
+        SinkComponent::Pull(_) => {
+            let o = super::status_pull::overview(store, &sink).await?;
+            Some((serde_json::to_value(&o), super::status_pull::describe(&o)))
+        }
+        SinkComponent::Upload(_) => {
+            let o = super::status_upload::overview(store, &sink).await?;
+            Some((serde_json::to_value(&o), super::status_upload::describe(&o)))
+        }
+        SinkComponent::Skolverket(_) | SinkComponent::File(..) => None,
+    })
+}
+
+/// What one sink's state knows of the entity `--id` or `--civic-no` names
+/// (a file-method sink: what awaits upload in its unconfirmed layer first,
+/// then what was confirmed).
+async fn records_of(
+    store: &skolsync::state::StateStore,
+    view: &skolsync::pipeline::Pipeline,
+    args: &StatusArgs,
+) -> Result<Vec<EntityRecord>, Failure> {
+    let state = |e: skolsync::state::StateError| Failure::Engine(e.into());
+    let sink = view.sink_identity();
+    let layers = if matches!(view.sink().component(), SinkComponent::Upload(_)) {
+        vec![skolsync::state::unconfirmed_layer(&sink), sink.clone()]
+    } else {
+        vec![sink.clone()]
+    };
+    let mut records: Vec<EntityRecord> = Vec::new();
+    if let Some(id) = &args.id {
+        for layer in &layers {
+            if let Ok(uuid) = Uuid::parse_str(id.trim()) {
+                records.extend(store.entity_status(layer, uuid).await.map_err(state)?);
+            }
+            for r in store
+                .find_by_source_id(layer, id.trim())
+                .await
+                .map_err(state)?
+            {
+                if !records
+                    .iter()
+                    .any(|k| k.kind == r.kind && k.id == r.id && k.sink == r.sink)
+                {
+                    records.push(r);
+                }
+            }
+        }
+    }
+    if let Some(text) = &args.civic_no {
+        let civic = CivicNo::parse(text.trim())
+            .map_err(|e| Failure::Usage(anyhow::anyhow!("--civic-no: {e}")))?;
+        records.extend(store.find_by_civic_no(&sink, &civic).await.map_err(state)?);
+    }
+    Ok(records)
 }

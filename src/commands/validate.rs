@@ -113,24 +113,7 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
             None
         }
     };
-    let store = pull_store(&pipeline).await;
-    let setup = skolsync::engine::SinkSetup {
-        store: store.as_ref(),
-        ..Default::default()
-    };
-    let sink = match skolsync::engine::build_sink(&pipeline, setup).await {
-        Ok(sink) => {
-            checks.ok(
-                "sink",
-                &format!("{} ({})", sink.kind(), pipeline.sink_identity()),
-            );
-            Some(sink)
-        }
-        Err(e) => {
-            checks.fail("sink", &chain(&e), false);
-            None
-        }
-    };
+    let sinks = built_sinks(&pipeline, &mut checks).await;
     match &pipeline.state {
         StateLocation::Path(p) => checks.ok("state", &p.display().to_string()),
         StateLocation::Url(u) => checks.ok(
@@ -165,12 +148,14 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
                 true,
             );
         }
-        if sink.is_none() {
-            checks.fail(
-                "sink",
-                "not checked online: the [sink] section is invalid",
-                true,
-            );
+        for (label, sink) in &sinks {
+            if sink.is_none() {
+                checks.fail(
+                    label,
+                    "not checked online: the [sink] section is invalid",
+                    true,
+                );
+            }
         }
         if let Some(source) = &source {
             let mut stream = source.read(ReadOptions::default());
@@ -181,14 +166,19 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
                 Err(_) => checks.fail("source", "no answer within 120 s", true),
             }
         }
-        if let Some(sink) = &sink {
-            match sink.check().await {
-                Ok(report) => checks.ok("sink", &report.checks.join("; ")),
-                Err(e) => checks.fail("sink", &chain(&e), true),
+        for (label, sink) in &sinks {
+            if let Some(sink) = sink {
+                match sink.check().await {
+                    Ok(report) => checks.ok(label, &report.checks.join("; ")),
+                    Err(e) => checks.fail(label, &chain(&e), true),
+                }
             }
         }
         if transform.open_data_file.is_none() {
-            let sink_url = sink.as_ref().map(|_| pipeline.file.sink.open_data_url());
+            let sink_url = sinks
+                .iter()
+                .all(|(_, sink)| sink.is_some())
+                .then(|| pipeline.file.sink.open_data_url());
             match open_data_url(transform.open_data_url.as_deref(), sink_url) {
                 Err(why) => checks.fail("open-data", &why, true),
                 Ok(url) => {
@@ -224,6 +214,38 @@ pub async fn execute(args: &ValidateArgs) -> Result<ExitCode, Failure> {
     })
 }
 
+/// Each sink of the file (one `[sink]`, or several `[[sink]]`s) built, with
+/// its label; `None` for one whose section is invalid (reported).
+async fn built_sinks(
+    pipeline: &skolsync::pipeline::Pipeline,
+    checks: &mut Checks,
+) -> Vec<(String, Option<Box<dyn skolsync_sink::Sink>>)> {
+    let mut sinks = Vec::new();
+    for view in pipeline.views() {
+        let store = pull_store(&view).await;
+        let setup = skolsync::engine::SinkSetup {
+            store: store.as_ref(),
+            ..Default::default()
+        };
+        let label = view.sink_label();
+        let sink = match skolsync::engine::build_sink(&view, setup).await {
+            Ok(sink) => {
+                checks.ok(
+                    &label,
+                    &format!("{} ({})", sink.kind(), view.sink_identity()),
+                );
+                Some(sink)
+            }
+            Err(e) => {
+                checks.fail(&label, &chain(&e), false);
+                None
+            }
+        };
+        sinks.push((label, sink));
+    }
+    sinks
+}
+
 /// A pull sink keeps its dataset in the state store: the store if it
 /// exists (validate creates no state file; without one the sink's settings
 /// are still checked, and its online check says there is no store).
@@ -234,7 +256,7 @@ async fn pull_store(
         StateLocation::Path(path) => path.exists(),
         StateLocation::Url(_) => true,
     };
-    match pipeline.file.sink.component() {
+    match pipeline.sink().component() {
         skolsync_sink::SinkComponent::Pull(_) | skolsync_sink::SinkComponent::Upload(_)
             if state_exists =>
         {

@@ -195,7 +195,7 @@ fn sandbox_certificate(
     let [pipeline] = pipelines else {
         return Ok(None);
     };
-    let Some(SandboxHandle::Embedded(sandbox)) = &pipeline.sandbox else {
+    let Some(SandboxHandle::Embedded(sandbox)) = pipeline.sandbox.as_deref() else {
         return Ok(None);
     };
     let identity = sandbox

@@ -319,7 +319,48 @@ pub async fn prepare_with(
     sink: Box<dyn Sink>,
     options: PrepareOptions,
 ) -> Result<Prepared, EngineError> {
-    let record_keys = options.record;
+    let transformed = transform(pipeline, store, progress, options).await?;
+    plan_for(pipeline, store, progress, transformed, sink, options.record).await
+}
+
+/// The read and the transform with the crosswalk applied: what every sink
+/// of a pipeline plans from, done once however many sinks there are (and
+/// cloned for each sink of a list but the last).
+#[derive(Clone)]
+pub struct Transformed {
+    read: ReadSummary,
+    rejects: Vec<Reject>,
+    counts: skolsync_transform::Counts,
+    left_out: Vec<skolsync_model::plan::LeftOutRef>,
+    ids: skolsync_transform::IdScheme,
+    desired: DesiredState,
+    crosswalk: CrosswalkReport,
+    stored_keys: Crosswalk,
+    names: HashMap<(skolsync_model::ss12000::EntityKind, String), String>,
+    unit_names: HashMap<String, String>,
+    unit_directory: HashMap<Uuid, (String, String)>,
+    test_names: HashMap<Uuid, String>,
+    source: String,
+    read_info: ReadInfo,
+}
+
+impl std::fmt::Debug for Transformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transformed")
+            .field("source", &self.source)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the source (in full or incrementally, see the module docs),
+/// transforms it and applies the crosswalk.
+pub async fn transform(
+    pipeline: &Pipeline,
+    store: &StateStore,
+    progress: &Progress,
+    options: PrepareOptions,
+) -> Result<Transformed, EngineError> {
     let request = ReadRequest {
         full: options.full_read,
         record: options.record,
@@ -388,15 +429,59 @@ pub async fn prepare_with(
     let mut desired = output.desired;
     rejects.shrink_to_fit();
 
-    let stage = progress.stage("plan");
     let (crosswalk, stored_keys) = identity::apply(store, &mut desired).await?;
     log_crosswalk(&crosswalk);
+    Ok(Transformed {
+        read,
+        rejects,
+        counts: output.counts,
+        left_out: output.left_out,
+        ids,
+        desired,
+        crosswalk,
+        stored_keys,
+        names,
+        unit_names,
+        unit_directory,
+        test_names,
+        source,
+        read_info,
+    })
+}
+
+/// What `pipeline`'s sink is to do with `transformed`: keep what was
+/// rejected as last sent, diff against what the sink holds, keep deletes
+/// to this pipeline's own entities, and check the read's shape.
+pub async fn plan_for(
+    pipeline: &Pipeline,
+    store: &StateStore,
+    progress: &Progress,
+    transformed: Transformed,
+    sink: Box<dyn Sink>,
+    record_keys: bool,
+) -> Result<Prepared, EngineError> {
+    let Transformed {
+        read,
+        rejects,
+        counts,
+        left_out,
+        ids,
+        mut desired,
+        crosswalk,
+        stored_keys,
+        names,
+        unit_names,
+        unit_directory,
+        test_names,
+        source,
+        read_info,
+    } = transformed;
+    let stage = progress.stage("plan");
     let sink_identity = pipeline.sink_identity();
     let previous = store.previous_state(&sink_identity).await?;
     // Rejected is not absent: what the service holds of a rejected record
     // stays as last sent (see `skolsync_transform::stale`).
-    let stale =
-        skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &output.left_out, &ids);
+    let stale = skolsync_transform::keep_stale(&mut desired, &previous, &rejects, &left_out, &ids);
     let mut facts = DesiredFacts::of(&desired, record_keys);
     facts.keys.without(&stored_keys);
     let school_units = referenced_school_units(&desired, &unit_directory);
@@ -463,7 +548,7 @@ pub async fn prepare_with(
         rejects,
         kept_stale,
         anomalies,
-        counts: output.counts,
+        counts,
         desired: facts,
         previous,
         plan,
@@ -476,8 +561,8 @@ pub async fn prepare_with(
     })
 }
 
-/// The limits the plan exceeds — none while the pipeline's first load has
-/// not completed (an empty state, or a first run that was interrupted and
+/// The limits the plan exceeds — none while the first load into the
+/// pipeline's sink has not completed (an empty state, or a first run that was interrupted and
 /// is being resumed: everything is new then).
 pub(super) async fn checked_guards(
     pipeline: &Pipeline,
@@ -485,14 +570,16 @@ pub(super) async fn checked_guards(
     prepared: &Prepared,
     current_run: Option<&str>,
 ) -> Result<Vec<Violation>, EngineError> {
+    let sink = pipeline.sink_identity();
+    // Of this sink: a sink added to a pipeline's list starts with a first load.
     let completed = store.history(u32::MAX).await?.iter().any(|r| {
         Some(r.run_id.as_str()) != current_run
+            && r.sink == sink
             && matches!(r.outcome, Some(RunOutcome::Success | RunOutcome::Partial))
     });
     if !completed {
         return Ok(Vec::new());
     }
-    let sink = pipeline.sink_identity();
     let base = GuardBase {
         attempted: store.attempted(&sink).await?,
         members: store.member_counts(&sink).await?,

@@ -75,7 +75,7 @@ pub async fn reconcile(
     let run_id = guard.run_id().to_string();
     // Only the Skolverket sink can say what the service holds; any other
     // fails its first read below, as a run that cannot finish.
-    let sink = match &pipeline.file.sink {
+    let sink = match pipeline.sink() {
         SinkConfig::Skolverket(config) => {
             Some(SkolverketSink::new(config, &pipeline.build_context())?)
         }
@@ -90,7 +90,7 @@ pub async fn reconcile(
         let read = match &sink {
             Some(sink) => sink.read_all(kind).await,
             None => Err(SinkError::Unsupported {
-                sink: pipeline.file.sink.kind(),
+                sink: pipeline.sink().kind(),
                 what: "reading back what the service holds",
             }),
         };

@@ -18,8 +18,8 @@ use std::collections::HashSet;
 use chrono::Utc;
 use skolsync_connectors::ReadAnomaly;
 use skolsync_model::ObjectType;
-use skolsync_sink::Delivery;
 use skolsync_sink::file::SnapshotWriter;
+use skolsync_sink::{Delivery, Sink};
 use uuid::Uuid;
 
 pub use super::prepare::{Prepared, open_store, prepare};
@@ -31,7 +31,9 @@ use super::consistency::{mark_inconsistent, transform_inconsistencies};
 use super::guards::Violation;
 use super::interrupt::Interrupt;
 use super::load::{confirmed_unchanged, load, record_baselines};
-use super::prepare::{PrepareOptions, checked_guards, prepare_with, read_source};
+use super::prepare::{
+    PrepareOptions, Transformed, checked_guards, plan_for, read_source, transform,
+};
 use super::progress::Progress;
 use super::{EngineError, identity};
 use crate::pipeline::Pipeline;
@@ -101,6 +103,10 @@ pub struct RunResult {
     pub usage_error: bool,
     /// Numbers that do not add up (never expected; logged as errors).
     pub inconsistencies: Vec<String>,
+    /// The runs of the pipeline's other sinks (a file with several
+    /// `[[sink]]`s; each from the same read, with its own report), in the
+    /// file's order.
+    pub other_sinks: Vec<RunResult>,
 }
 
 impl RunResult {
@@ -108,6 +114,21 @@ impl RunResult {
     /// [`EXIT_PARTIAL`] or
     /// [`EXIT_ABORTED`].
     pub fn exit_code(&self) -> u8 {
+        // Over several sinks, the worst: a wrong file, then an error, then
+        // an aborted run, then a partial one.
+        let worst = [EXIT_USAGE, EXIT_ERROR, EXIT_ABORTED, EXIT_PARTIAL];
+        let codes: Vec<u8> = std::iter::once(self)
+            .chain(&self.other_sinks)
+            .map(RunResult::own_exit_code)
+            .collect();
+        worst
+            .into_iter()
+            .find(|code| codes.contains(code))
+            .unwrap_or(EXIT_OK)
+    }
+
+    /// The exit code of this sink's run alone.
+    fn own_exit_code(&self) -> u8 {
         if self.usage_error {
             return EXIT_USAGE;
         }
@@ -125,8 +146,23 @@ impl RunResult {
     }
 
     /// The summary for the terminal: the counts, what stopped the run, the
-    /// report's path.
+    /// report's path — for each sink, when the pipeline has several.
     pub fn terminal_summary(&self) -> String {
+        let mut out = self.own_terminal_summary();
+        for other in &self.other_sinks {
+            out.push('\n');
+            out.push_str(&other.own_terminal_summary());
+        }
+        out
+    }
+
+    /// The results of every sink's run: this one, then
+    /// [`other_sinks`](Self::other_sinks).
+    pub fn every_sink(&self) -> impl Iterator<Item = &RunResult> {
+        std::iter::once(self).chain(&self.other_sinks)
+    }
+
+    fn own_terminal_summary(&self) -> String {
         let mut out = String::new();
         if !self.anomalies.is_empty() {
             out.push_str("Stopped before anything was sent: the read looks broken.\n");
@@ -167,95 +203,171 @@ impl RunResult {
 
 /// Runs the pipeline: plan, guards, apply, record, report.
 ///
+/// A pipeline file with several `[[sink]]`s reads and transforms the
+/// source once and then runs each sink as its own run (own plan, guards,
+/// outcomes and report); the first sink's result is returned with the
+/// others in [`RunResult::other_sinks`].
+///
 /// Errors before the run could begin (state store unusable or locked by
 /// another run) are `Err`; everything after — including a source that
 /// cannot be read or a sink that stops — ends the run as `aborted` with a
 /// report, and is `Ok`.
 pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult, EngineError> {
+    let views = pipeline.views();
     // One run per provtjänst client on this machine, whatever the state
     // file (held until this function returns; see `crate::lock`).
-    let _sink_lock = crate::lock::SinkLock::acquire(pipeline)?;
+    let _sink_locks = views
+        .iter()
+        .map(crate::lock::SinkLock::acquire)
+        .collect::<Result<Vec<_>, _>>()?;
     let store = open_store(pipeline).await?;
-    let sink_identity = pipeline.sink_identity();
-    let guard = store.begin_run(pipeline.name(), &sink_identity).await?;
-    let run_id = guard.run_id().to_string();
-    tracing::info!(run_id = %run_id, pipeline = pipeline.name(), "run started");
-    let mut builder = ReportBuilder::new(run_id.clone(), pipeline.name(), Utc::now());
-    let mut state = RunState::default();
-
-    let ended = execute(
-        pipeline,
-        options,
-        &store,
-        &sink_identity,
-        &run_id,
-        &mut builder,
-        &mut state,
-    )
-    .await;
-    let finished = Utc::now();
-    let usage_error = matches!(&ended, Err(e) if e.exit_code() == EXIT_USAGE);
-    let report = match &ended {
-        Ok(Ended::Completed) => builder.finish(finished),
-        Ok(Ended::Stopped(reason)) => builder.finish_aborted(finished, reason),
-        Ok(Ended::Interrupted(reason)) => {
-            tracing::warn!("{reason}");
-            builder.finish_interrupted(finished, reason)
-        }
-        Err(e) => {
-            let reason = format!("{e:#}");
-            tracing::error!("run aborted: {reason}");
-            builder.finish_aborted(finished, &reason)
-        }
+    let mut runs = Vec::with_capacity(views.len());
+    for view in &views {
+        runs.push(SinkRun::begin(&store, view).await?);
+    }
+    let endings = if let ([view], [only]) = (views.as_slice(), runs.as_mut_slice()) {
+        vec![execute(view, options, &store, only, None).await]
+    } else {
+        execute_shared(&views, options, &store, &mut runs).await
     };
-    let mut inconsistencies = Vec::new();
-    if let Err(e) = report.assert_consistent() {
-        inconsistencies.extend(e.mismatches);
+    let mut results = Vec::with_capacity(runs.len());
+    for ((run, view), ended) in runs.into_iter().zip(&views).zip(endings) {
+        results.push(run.finish(view, ended).await?);
     }
-    inconsistencies.extend(std::mem::take(&mut state.inconsistencies));
-    for i in &inconsistencies {
-        tracing::error!("REPORT INCONSISTENCY — something was lost or counted twice: {i}");
-    }
-    let mut report = report;
-    if !inconsistencies.is_empty() && report.outcome == RunOutcome::Success {
-        // Numbers that do not add up mean something may have been lost:
-        // never call that a success.
-        report.outcome = RunOutcome::Partial;
-    }
-    let counts = serde_json::to_value(report.counts).unwrap_or_default();
-    guard
-        .finish(report.outcome, report.abort_reason.as_deref(), &counts)
-        .await?;
-    let paths = match write_reports(&report, &pipeline.reports_dir) {
-        Ok(paths) => {
-            if !inconsistencies.is_empty() {
-                mark_inconsistent(&paths, &inconsistencies);
-            }
-            Some(paths)
-        }
-        Err(e) => {
-            tracing::error!("could not write the report: {e}");
-            None
-        }
-    };
     store.close().await;
-    Ok(RunResult {
-        report,
-        paths,
-        plan: state.plan,
-        violations: state.violations,
-        anomalies: state.anomalies,
-        usage_error,
-        inconsistencies,
-    })
+    let mut results = results.into_iter();
+    let mut first = results
+        .next()
+        .ok_or_else(|| EngineError::Internal("a pipeline without a sink".into()))?;
+    first.other_sinks = results.collect();
+    Ok(first)
 }
 
-/// How [`execute`] ended (apart from an error).
+/// One sink's run: its entry in the run history, its report and what it
+/// learnt.
+struct SinkRun {
+    guard: crate::state::RunGuard,
+    sink_identity: String,
+    builder: ReportBuilder,
+    state: RunState,
+}
+
+impl SinkRun {
+    /// Takes the view's run lock and records the start of its run.
+    async fn begin(store: &StateStore, view: &Pipeline) -> Result<SinkRun, EngineError> {
+        let sink_identity = view.sink_identity();
+        let guard = store
+            .begin_sink_run(view.name(), &sink_identity, &view.run_lock_key())
+            .await?;
+        let run_id = guard.run_id().to_string();
+        tracing::info!(run_id = %run_id, pipeline = view.name(), sink = %sink_identity, "run started");
+        let mut builder = ReportBuilder::new(run_id, view.name(), Utc::now());
+        if view.has_several_sinks() {
+            builder.set_sink(format!("{}: {sink_identity}", view.sink_label()));
+        }
+        Ok(SinkRun {
+            guard,
+            sink_identity,
+            builder,
+            state: RunState::default(),
+        })
+    }
+
+    fn run_id(&self) -> String {
+        self.guard.run_id().to_string()
+    }
+
+    /// Ends the run: the report (checked to add up), the run history, the
+    /// report files.
+    async fn finish(
+        self,
+        view: &Pipeline,
+        ended: Result<Ended, EngineError>,
+    ) -> Result<RunResult, EngineError> {
+        let SinkRun {
+            guard,
+            builder,
+            mut state,
+            ..
+        } = self;
+        let ended = ended.unwrap_or_else(|e| Ended::failed(&e));
+        let finished = Utc::now();
+        let usage_error = matches!(ended, Ended::Failed { usage: true, .. });
+        let mut report = match &ended {
+            Ended::Completed => builder.finish(finished),
+            Ended::Stopped(reason) => builder.finish_aborted(finished, reason),
+            Ended::Interrupted(reason) => {
+                tracing::warn!("{reason}");
+                builder.finish_interrupted(finished, reason)
+            }
+            Ended::Failed { reason, .. } => {
+                tracing::error!("run aborted: {reason}");
+                builder.finish_aborted(finished, reason)
+            }
+        };
+        let mut inconsistencies = Vec::new();
+        if let Err(e) = report.assert_consistent() {
+            inconsistencies.extend(e.mismatches);
+        }
+        inconsistencies.extend(std::mem::take(&mut state.inconsistencies));
+        for i in &inconsistencies {
+            tracing::error!("REPORT INCONSISTENCY — something was lost or counted twice: {i}");
+        }
+        if !inconsistencies.is_empty() && report.outcome == RunOutcome::Success {
+            // Numbers that do not add up mean something may have been lost:
+            // never call that a success.
+            report.outcome = RunOutcome::Partial;
+        }
+        let counts = serde_json::to_value(report.counts).unwrap_or_default();
+        guard
+            .finish(report.outcome, report.abort_reason.as_deref(), &counts)
+            .await?;
+        let paths = match write_reports(&report, &view.reports_dir) {
+            Ok(paths) => {
+                if !inconsistencies.is_empty() {
+                    mark_inconsistent(&paths, &inconsistencies);
+                }
+                Some(paths)
+            }
+            Err(e) => {
+                tracing::error!("could not write the report: {e}");
+                None
+            }
+        };
+        Ok(RunResult {
+            report,
+            paths,
+            plan: state.plan,
+            violations: state.violations,
+            anomalies: state.anomalies,
+            usage_error,
+            inconsistencies,
+            other_sinks: Vec::new(),
+        })
+    }
+}
+
+/// How a sink's run ended.
+#[derive(Debug, Clone)]
 pub(super) enum Ended {
     Completed,
     Stopped(String),
     /// A signal stopped it; why and when.
     Interrupted(String),
+    /// An error ended it; `usage`: a wrong pipeline file (exit code 2).
+    Failed {
+        reason: String,
+        usage: bool,
+    },
+}
+
+impl Ended {
+    fn failed(error: &EngineError) -> Ended {
+        Ended::Failed {
+            reason: format!("{error:#}"),
+            usage: error.exit_code() == EXIT_USAGE,
+        }
+    }
 }
 
 /// Runs `work` unless a signal comes first; then `work` is dropped (it has
@@ -282,55 +394,150 @@ struct RunState {
     inconsistencies: Vec<String>,
 }
 
-/// The stages of a run, from the read to the recorded load; [`run`] wraps
-/// them in the lock, the run history and the report.
+/// The stages of a one-sink run, from the read to the recorded load;
+/// [`run`] wraps them in the lock, the run history and the report.
 async fn execute(
     pipeline: &Pipeline,
     options: &RunOptions,
     store: &StateStore,
-    sink_identity: &str,
-    run_id: &str,
-    builder: &mut ReportBuilder,
-    state: &mut RunState,
+    run: &mut SinkRun,
+    transformed: Option<Transformed>,
 ) -> Result<Ended, EngineError> {
-    let progress = &options.progress;
-    let interrupt = &options.interrupt;
-
     // A pipeline that exports the raw source (SS 12000 files) has no plan:
     // write and be done.
-    if pipeline.file.sink.delivery() == Delivery::Snapshot {
-        let writer =
-            skolsync_sink::snapshot_writer(&pipeline.file.sink, &pipeline.build_context())?;
-        return write_snapshot(pipeline, &writer, options, builder).await;
+    if pipeline.sink().delivery() == Delivery::Snapshot {
+        let writer = skolsync_sink::snapshot_writer(pipeline.sink(), &pipeline.build_context())?;
+        return write_snapshot(pipeline, &writer, options, &mut run.builder).await;
     }
     // Built once, before the source is read, so a mistake in `[sink]`
     // (a certificate, a URL) is reported first.
+    let sink = build_run_sink(pipeline, options, store, run).await?;
+    let transformed = match transformed {
+        Some(transformed) => transformed,
+        None => match read_and_transform(pipeline, options, store).await? {
+            Ok(transformed) => transformed,
+            Err(ended) => return Ok(ended),
+        },
+    };
+    deliver(pipeline, options, store, run, sink, transformed).await
+}
+
+/// The runs of a pipeline with several sinks: every sink built first (one
+/// with a mistake ends its own run, the others go on), then one read and
+/// transform, then each sink's plan and delivery in the file's order.
+async fn execute_shared(
+    views: &[Pipeline],
+    options: &RunOptions,
+    store: &StateStore,
+    runs: &mut [SinkRun],
+) -> Vec<Result<Ended, EngineError>> {
+    let mut sinks = Vec::with_capacity(runs.len());
+    for (view, run) in views.iter().zip(runs.iter_mut()) {
+        sinks.push(build_run_sink(view, options, store, run).await);
+    }
+    let Some(first) = views.first() else {
+        return Vec::new();
+    };
+    let shared = if sinks.iter().any(Result::is_ok) {
+        read_and_transform(first, options, store).await
+    } else {
+        // Nothing to deliver to: no reason to read.
+        Ok(Err(Ended::Stopped(
+            "stopped before reading: no sink of the pipeline could be set up".into(),
+        )))
+    };
+    let mut shared = match shared {
+        Ok(Ok(transformed)) => Some(transformed),
+        Ok(Err(ended)) => {
+            return sinks
+                .into_iter()
+                .map(|sink| sink.map(|_| ended.clone()))
+                .collect();
+        }
+        Err(e) => {
+            let ended = Ended::failed(&e);
+            return sinks
+                .into_iter()
+                .map(|sink| sink.map(|_| ended.clone()))
+                .collect();
+        }
+    };
+    let last = sinks.iter().rposition(Result::is_ok);
+    let mut endings = Vec::with_capacity(runs.len());
+    for (i, ((view, run), sink)) in views.iter().zip(runs.iter_mut()).zip(sinks).enumerate() {
+        let ended = match sink {
+            Err(e) => Err(e),
+            Ok(sink) => {
+                // The last sink takes the transformed source; the others a copy.
+                let transformed = if Some(i) == last {
+                    shared.take()
+                } else {
+                    shared.clone()
+                };
+                match transformed {
+                    Some(t) => deliver(view, options, store, run, sink, t).await,
+                    None => Err(EngineError::Internal("the shared read went missing".into())),
+                }
+            }
+        };
+        endings.push(ended);
+    }
+    endings
+}
+
+/// Builds the sink of a run (with the run's id and `--force`).
+async fn build_run_sink(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    store: &StateStore,
+    run: &SinkRun,
+) -> Result<Box<dyn Sink>, EngineError> {
+    let run_id = run.run_id();
     let setup = super::SinkSetup {
         store: Some(store),
-        run_id: Some(run_id),
+        run_id: Some(&run_id),
         overwrite: options.force,
     };
-    let sink = super::build_sink(pipeline, setup).await?;
+    super::build_sink(pipeline, setup).await
+}
 
-    let prepared = match unless_interrupted(
-        interrupt,
+/// Reads and transforms the source unless a signal comes first.
+async fn read_and_transform(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    store: &StateStore,
+) -> Result<Result<Transformed, Ended>, EngineError> {
+    unless_interrupted(
+        &options.interrupt,
         "reading and transforming",
-        prepare_with(
+        transform(
             pipeline,
             store,
-            progress,
-            sink,
+            &options.progress,
             PrepareOptions {
                 record: true,
                 full_read: options.full_read,
             },
         ),
     )
-    .await?
-    {
-        Ok(prepared) => prepared,
-        Err(ended) => return Ok(ended),
-    };
+    .await
+}
+
+/// One sink's plan, guards, load and records, from the transformed source.
+async fn deliver(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    store: &StateStore,
+    run: &mut SinkRun,
+    sink: Box<dyn Sink>,
+    transformed: Transformed,
+) -> Result<Ended, EngineError> {
+    let progress = &options.progress;
+    let interrupt = &options.interrupt;
+    let run_id = run.run_id();
+    let sink_identity = run.sink_identity.as_str();
+    let (builder, state) = (&mut run.builder, &mut run.state);
+    let prepared = plan_for(pipeline, store, progress, transformed, sink, true).await?;
     builder.set_unit_names(prepared.unit_names.clone());
     builder.set_read(prepared.read_info.clone());
     builder.add_transform_counts(&prepared.counts);
@@ -342,7 +549,7 @@ async fn execute(
     state.plan = Some(prepared.summary(store, sink_identity, false).await?);
     state.inconsistencies = transform_inconsistencies(&prepared);
 
-    let violations = checked_guards(pipeline, store, &prepared, Some(run_id)).await?;
+    let violations = checked_guards(pipeline, store, &prepared, Some(&run_id)).await?;
     if let Some(reason) = stop_reason(&prepared.anomalies, &violations) {
         if options.allow_large_changes {
             tracing::warn!("going ahead as --allow-large-changes says: {reason}");
@@ -386,7 +593,7 @@ async fn execute(
             sink.as_ref(),
             store,
             sink_identity,
-            run_id,
+            &run_id,
             builder,
             progress,
             interrupt,

@@ -36,7 +36,7 @@ pub async fn build_sink(
     let mut stores = SinkStores::default();
     if let Some(store) = setup.store {
         let identity = pipeline.sink_identity();
-        match pipeline.file.sink.component() {
+        match pipeline.sink().component() {
             SinkComponent::Pull(_) => {
                 let served: Arc<dyn ServedStore> =
                     Arc::new(ServedDataset::new(store.clone(), identity));
@@ -54,5 +54,5 @@ pub async fn build_sink(
         }
     }
     let ctx = pipeline.build_context().with_overwrite(setup.overwrite);
-    Ok(skolsync_sink::build(&pipeline.file.sink, &ctx, stores).await?)
+    Ok(skolsync_sink::build(pipeline.sink(), &ctx, stores).await?)
 }

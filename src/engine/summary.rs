@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::EngineError;
 use super::guards::Violation;
-use super::prepare::{Prepared, checked_guards, open_store, prepare};
+use super::prepare::{PrepareOptions, Prepared, checked_guards, open_store, plan_for, transform};
 use super::progress::Progress;
 use crate::pipeline::Pipeline;
 use crate::state::StateStore;
@@ -292,6 +292,9 @@ fn fill<T>(
 /// What `skolsync plan` found.
 #[derive(Debug)]
 pub struct PlanResult {
+    /// The sink planned for, when the pipeline file lists several
+    /// (`sink[2] (ss12000-pull): <where>`).
+    pub sink: Option<String>,
     /// The plan in numbers.
     pub summary: PlanSummary,
     /// The limits the plan exceeds (a run would stop).
@@ -300,25 +303,72 @@ pub struct PlanResult {
     pub anomalies: Vec<ReadAnomaly>,
     /// Ids kept through the crosswalk.
     pub crosswalk: CrosswalkReport,
+    /// The plans of the pipeline's other sinks (from the same read).
+    pub other_sinks: Vec<PlanResult>,
 }
 
-/// Extract, transform and diff; changes nothing.
+impl PlanResult {
+    /// This plan, then [`other_sinks`](Self::other_sinks).
+    pub fn every_sink(&self) -> impl Iterator<Item = &PlanResult> {
+        std::iter::once(self).chain(&self.other_sinks)
+    }
+}
+
+/// Extract, transform and diff — the source read once, planned for each
+/// sink; changes nothing.
 pub async fn plan(
     pipeline: &Pipeline,
     details: bool,
     progress: &Progress,
 ) -> Result<PlanResult, EngineError> {
     let store = open_store(pipeline).await?;
-    let prepared = prepare(pipeline, &store, progress).await?;
-    let summary = prepared
-        .summary(&store, &pipeline.sink_identity(), details)
-        .await?;
-    let violations = checked_guards(pipeline, &store, &prepared, None).await?;
+    let views = pipeline.views();
+    // Every sink built before the source is read: a mistake in any is
+    // reported first.
+    let mut sinks = Vec::with_capacity(views.len());
+    for view in &views {
+        let setup = super::SinkSetup {
+            store: Some(&store),
+            ..Default::default()
+        };
+        sinks.push(super::build_sink(view, setup).await?);
+    }
+    // A plan records nothing: no crosswalk keys, no cached copy.
+    let options = PrepareOptions {
+        record: false,
+        full_read: false,
+    };
+    let mut shared = Some(transform(pipeline, &store, progress, options).await?);
+    let count = views.len();
+    let mut results = Vec::with_capacity(count);
+    for (i, (view, sink)) in views.iter().zip(sinks).enumerate() {
+        let transformed = if i + 1 == count {
+            shared.take()
+        } else {
+            shared.clone()
+        }
+        .ok_or_else(|| EngineError::Internal("the shared read went missing".into()))?;
+        let prepared = plan_for(view, &store, progress, transformed, sink, false).await?;
+        let summary = prepared
+            .summary(&store, &view.sink_identity(), details)
+            .await?;
+        let violations = checked_guards(view, &store, &prepared, None).await?;
+        results.push(PlanResult {
+            sink: view
+                .has_several_sinks()
+                .then(|| format!("{}: {}", view.sink_label(), view.sink_identity())),
+            summary,
+            violations,
+            anomalies: prepared.anomalies,
+            crosswalk: prepared.crosswalk,
+            other_sinks: Vec::new(),
+        });
+    }
     store.close().await;
-    Ok(PlanResult {
-        summary,
-        violations,
-        anomalies: prepared.anomalies,
-        crosswalk: prepared.crosswalk,
-    })
+    let mut results = results.into_iter();
+    let mut first = results
+        .next()
+        .ok_or_else(|| EngineError::Internal("a pipeline without a sink".into()))?;
+    first.other_sinks = results.collect();
+    Ok(first)
 }

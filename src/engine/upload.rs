@@ -151,8 +151,8 @@ impl From<crate::state::StateError> for ConfirmError {
 /// provtjänsten: its rows become the baseline of the next file, and the
 /// run's outcomes stand as delivered.
 pub async fn confirm_upload(pipeline: &Pipeline, file: &Path) -> Result<Confirmed, ConfirmError> {
-    if !matches!(pipeline.file.sink.component(), SinkComponent::Upload(_)) {
-        return Err(ConfirmError::NotAnUploadSink(pipeline.file.sink.kind()));
+    if !matches!(pipeline.sink().component(), SinkComponent::Upload(_)) {
+        return Err(ConfirmError::NotAnUploadSink(pipeline.sink().kind()));
     }
     let bytes = tokio::fs::read(file)
         .await

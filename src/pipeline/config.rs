@@ -1,4 +1,5 @@
-//! The pipeline file: one `[source]`, the `[transform]`, one `[sink]`, and
+//! The pipeline file: one `[source]`, the `[transform]`, one `[sink]` (or
+//! several `[[sink]]`s fed by the same read), and
 //! the engine's own sections (`[state]`, `[guards]`, `[report]`,
 //! `[sandbox]`).
 //!
@@ -13,7 +14,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skolsync_connectors::SourceConfig;
 use skolsync_model::ObjectType;
-use skolsync_sink::SinkConfig;
 use skolsync_transform::TransformConfig;
 
 /// A pipeline: read a source, map it to the provtjänst profile, send the
@@ -37,8 +37,10 @@ pub struct PipelineFile {
     pub transform: TransformConfig,
 
     /// Where the changes go: one sink, chosen by `kind` (`skolverket`,
-    /// `jsonl`, `csv` or `parquet`).
-    pub sink: SinkConfig,
+    /// `ss12000-pull`, `skolverket-file`, `jsonl`, `csv` or `parquet`) — or
+    /// several `[[sink]]` tables, which one read of the source delivers to
+    /// (e.g. push and pull), each with its own state, run and report.
+    pub sink: super::sinks::Sinks,
 
     /// Where the pipeline keeps what it has sent (default: the SQLite file
     /// `state/<name>.sqlite` next to the pipeline file).

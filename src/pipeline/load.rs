@@ -49,8 +49,10 @@ pub enum StateLocation {
     Url(String),
 }
 
-/// A pipeline file, read, expanded, checked and resolved.
-#[derive(Debug)]
+/// A pipeline file, read, expanded, checked and resolved — seen through
+/// one of its sinks (the first as loaded; [`Pipeline::views`] gives one
+/// view per sink of a file with several `[[sink]]`s).
+#[derive(Debug, Clone)]
 pub struct Pipeline {
     /// The file's content (secrets expanded, sandbox endpoints filled in).
     pub file: PipelineFile,
@@ -62,10 +64,12 @@ pub struct Pipeline {
     pub state: StateLocation,
     /// The reports folder (reports go to `<reports_dir>/<name>/`).
     pub reports_dir: PathBuf,
-    /// The sandbox the pipeline runs against, if any.
-    pub sandbox: Option<SandboxHandle>,
-    /// What the state store calls the sink (see [`Pipeline::sink_identity`]).
-    sink_identity: String,
+    /// The sandbox the pipeline runs against, if any (shared by the views).
+    pub sandbox: Option<std::sync::Arc<SandboxHandle>>,
+    /// Which of the file's sinks this view delivers to.
+    sink_index: usize,
+    /// What the state store calls each sink (see [`Pipeline::sink_identity`]).
+    sink_identities: Vec<String>,
 }
 
 impl Pipeline {
@@ -95,7 +99,7 @@ impl Pipeline {
             SandboxChoice::Attach(endpoints) => {
                 table.remove("sandbox");
                 inject_sandbox(&mut table, endpoints);
-                Some(SandboxHandle::Attached(endpoints.clone()))
+                Some(SandboxHandle::Attached(endpoints.clone()).into())
             }
             SandboxChoice::FromFile => match sandbox_section(&doc, &table, &base_dir)? {
                 Some(section) if section.enabled && options.inspect_only => {
@@ -107,7 +111,7 @@ impl Pipeline {
                     embedded = true;
                     let sandbox = start_sandbox(path, &section).await?;
                     inject_sandbox(&mut table, sandbox.endpoints());
-                    Some(SandboxHandle::Embedded(Box::new(sandbox)))
+                    Some(SandboxHandle::Embedded(Box::new(sandbox)).into())
                 }
                 _ => None,
             },
@@ -135,7 +139,13 @@ impl Pipeline {
             .reports_dir
             .clone()
             .unwrap_or_else(|| resolve(&base_dir, &file.report.dir));
-        let sink_identity = sink_identity(&file, &base_dir, embedded);
+        let sink_identities: Vec<String> = file
+            .sink
+            .all()
+            .iter()
+            .map(|sink| sink_identity(sink, &file.name, &base_dir, embedded))
+            .collect();
+        check_sinks(&doc, &file, &sink_identities)?;
         Ok(Pipeline {
             file,
             path: path.to_path_buf(),
@@ -143,8 +153,69 @@ impl Pipeline {
             state,
             reports_dir,
             sandbox,
-            sink_identity,
+            sink_index: 0,
+            sink_identities,
         })
+    }
+
+    /// The sink this view delivers to.
+    pub fn sink(&self) -> &skolsync_sink::SinkConfig {
+        self.file
+            .sink
+            .all()
+            .get(self.sink_index)
+            .unwrap_or_else(|| self.file.sink.first())
+    }
+
+    /// One view per sink of the file, in the file's order (one for a file
+    /// with one `[sink]`): what runs, plans and status overviews go through
+    /// when one read delivers to several sinks.
+    pub fn views(&self) -> Vec<Pipeline> {
+        (0..self.file.sink.len())
+            .map(|sink_index| Pipeline {
+                sink_index,
+                ..self.clone()
+            })
+            .collect()
+    }
+
+    /// The view on the first sink that `wanted` accepts (`serve` wants the
+    /// pull sink, `confirm-upload` the file method's).
+    pub fn view_where(
+        &self,
+        wanted: impl Fn(&skolsync_sink::SinkConfig) -> bool,
+    ) -> Option<Pipeline> {
+        self.views().into_iter().find(|view| wanted(view.sink()))
+    }
+
+    /// Whether the file delivers to more than one sink.
+    pub fn has_several_sinks(&self) -> bool {
+        self.file.sink.len() > 1
+    }
+
+    /// This view's sink as the file names it, for messages: `sink`, or
+    /// `sink[2] (ss12000-pull)` in a list.
+    pub fn sink_label(&self) -> String {
+        if self.has_several_sinks() {
+            format!(
+                "{} ({})",
+                self.file.sink.key(self.sink_index),
+                self.sink().kind()
+            )
+        } else {
+            "sink".to_string()
+        }
+    }
+
+    /// The key of this view's run lock in the state store: the pipeline's
+    /// name for the first sink (so a run of the whole file and any other
+    /// run of it exclude each other), `<name>#<n>` for the others.
+    pub fn run_lock_key(&self) -> String {
+        if self.sink_index == 0 {
+            self.file.name.clone()
+        } else {
+            format!("{}#{}", self.file.name, self.sink_index + 1)
+        }
     }
 
     /// The pipeline's name.
@@ -156,13 +227,21 @@ impl Pipeline {
     /// mix: the Provisioning API URL (`sandbox:embedded` for the embedded
     /// sandbox, whose ports change from run to run), or `<kind>:<folder>`.
     pub fn sink_identity(&self) -> String {
-        self.sink_identity.clone()
+        self.sink_identities
+            .get(self.sink_index)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
-fn sink_identity(file: &PipelineFile, base_dir: &Path, embedded: bool) -> String {
+fn sink_identity(
+    sink: &skolsync_sink::SinkConfig,
+    name: &str,
+    base_dir: &Path,
+    embedded: bool,
+) -> String {
     use skolsync_sink::SinkConfig;
-    match &file.sink {
+    match sink {
         SinkConfig::Skolverket(_) if embedded => "sandbox:embedded".to_string(),
         SinkConfig::Skolverket(c) => c
             .provisioning_url
@@ -172,18 +251,56 @@ fn sink_identity(file: &PipelineFile, base_dir: &Path, embedded: bool) -> String
             .trim_end_matches('/')
             .to_string(),
         // The served dataset is the pipeline's own: its name keys it.
-        SinkConfig::Ss12000Pull(_) => format!("ss12000-pull:{}", file.name),
+        SinkConfig::Ss12000Pull(_) => format!("ss12000-pull:{name}"),
         // What was uploaded is the pipeline's own baseline: its name keys
         // it, not the folder (spelt differently from another working
         // directory, it would lose the baseline).
-        SinkConfig::SkolverketFile(_) => format!("skolverket-file:{}", file.name),
+        SinkConfig::SkolverketFile(_) => format!("skolverket-file:{name}"),
         SinkConfig::Jsonl(c) | SinkConfig::Csv(c) | SinkConfig::Parquet(c) => {
-            format!(
-                "{}:{}",
-                file.sink.kind(),
-                resolve(base_dir, &c.dir).display()
-            )
+            format!("{}:{}", sink.kind(), resolve(base_dir, &c.dir).display())
         }
+    }
+}
+
+/// What is wrong with the file's sinks together: two that would deliver
+/// to the same place (and so mix their state), and what
+/// [`Sinks::problems`](super::Sinks::problems) finds.
+fn check_sinks(
+    doc: &Document<'_>,
+    file: &PipelineFile,
+    identities: &[String],
+) -> Result<(), PipelineError> {
+    let names_open_data =
+        file.transform.open_data_url.is_some() || file.transform.open_data_file.is_some();
+    let mut problems = file.sink.problems(names_open_data);
+    for (i, identity) in identities.iter().enumerate() {
+        if let Some(first) = identities[..i].iter().position(|other| other == identity) {
+            problems.push((
+                file.sink.key(i),
+                format!(
+                    "delivers to the same place as {} ({identity}); two sinks of one pipeline \
+                     must go to different services or folders",
+                    file.sink.key(first)
+                ),
+            ));
+        }
+    }
+    let mut problems: Vec<PipelineError> = problems
+        .into_iter()
+        .map(|(key, message)| PipelineError::Invalid {
+            path: doc.path.to_path_buf(),
+            line: line_of(doc, "sink"),
+            key,
+            message,
+        })
+        .collect();
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(problems.remove(0)),
+        _ => Err(PipelineError::Problems {
+            path: doc.path.to_path_buf(),
+            problems,
+        }),
     }
 }
 

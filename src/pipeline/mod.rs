@@ -12,6 +12,7 @@
 //! - [`expand`]: `${env:NAME}` and `${file:PATH}` in string values.
 //! - [`schema`]: the JSON Schema of the format.
 //! - [`schedule`]: `[schedule]`, when `skolsync watch` runs the pipeline.
+//! - [`sinks`]: one `[sink]` or several `[[sink]]`s fed by one read.
 
 pub mod config;
 pub mod document;
@@ -22,6 +23,7 @@ pub mod load;
 pub mod sandbox;
 pub mod schedule;
 pub mod schema;
+pub mod sinks;
 
 pub use config::{
     GuardsConfig, PipelineFile, ReportConfig, SandboxFaults, SandboxSection, StateConfig,
@@ -32,3 +34,4 @@ pub use incremental::IncrementalConfig;
 pub use load::{LoadOptions, Pipeline, StateLocation, resolve};
 pub use sandbox::{SandboxChoice, SandboxHandle, inject_sandbox};
 pub use schedule::{Schedule, ScheduleConfig};
+pub use sinks::Sinks;

@@ -189,11 +189,18 @@ pub fn inject_sandbox(table: &mut Table, e: &Endpoints) {
     {
         apply(source, &redirect);
     }
-    if let Some(Value::Table(sink)) = table.get_mut("sink")
-        && let Some(redirect) =
+    // One `[sink]`, or each of several `[[sink]]`s.
+    let sinks: Vec<&mut Table> = match table.get_mut("sink") {
+        Some(Value::Table(sink)) => vec![sink],
+        Some(Value::Array(list)) => list.iter_mut().filter_map(Value::as_table_mut).collect(),
+        _ => Vec::new(),
+    };
+    for sink in sinks {
+        if let Some(redirect) =
             kind_of(sink).and_then(|k| skolsync_sink::config::sandbox_redirect(&k, e))
-    {
-        apply(sink, &redirect);
+        {
+            apply(sink, &redirect);
+        }
     }
     if let Value::Table(transform) = table
         .entry("transform")

@@ -64,6 +64,7 @@ pub struct ReportBuilder {
     read: Option<super::ReadInfo>,
     pull: Option<super::PullReport>,
     upload: Option<skolsync_sink::upload::UploadReport>,
+    sink: Option<String>,
     /// School unit names by code, for the problems.
     unit_names: HashMap<String, String>,
 }
@@ -92,6 +93,7 @@ impl ReportBuilder {
             read: None,
             pull: None,
             upload: None,
+            sink: None,
             unit_names: HashMap::new(),
         }
     }
@@ -129,7 +131,12 @@ impl ReportBuilder {
         self.pull = Some(pull);
     }
 
-    /// Records how the source was read.
+    /// Names the sink the run delivers to (a pipeline with several sinks).
+    pub fn set_sink(&mut self, sink: impl Into<String>) {
+        self.sink = Some(sink.into());
+    }
+
+    /// How the source was read.
     pub fn set_read(&mut self, read: super::ReadInfo) {
         self.read = Some(read);
     }
@@ -596,6 +603,7 @@ impl ReportBuilder {
             read: self.read,
             pull: self.pull,
             upload: self.upload,
+            sink: self.sink,
             problems: self.problems,
         }
     }

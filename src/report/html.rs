@@ -73,6 +73,9 @@ pub fn to_html(report: &RunReport) -> String {
             .map(|r| format!(" — {}", esc(r)))
             .unwrap_or_default(),
     );
+    if let Some(sink) = &report.sink {
+        let _ = writeln!(html, "<p>Sink: {}</p>", esc(sink));
+    }
     if let Some(read) = &report.read {
         let _ = writeln!(html, "<p>Source: {}</p>", esc(&read.line()));
     }

@@ -84,6 +84,11 @@ pub struct RunReport {
     pub run_id: String,
     /// The pipeline name.
     pub pipeline: String,
+    /// Which sink the run delivered to, when the pipeline file lists
+    /// several (`[[sink]]`, one run and report each from one read): its key
+    /// and kind, and where it delivers (`null` for a single `[sink]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<String>,
     /// When the run began.
     pub started: DateTime<Utc>,
     /// When it ended.

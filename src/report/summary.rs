@@ -82,6 +82,9 @@ pub fn terminal_summary(report: &RunReport, paths: Option<&ReportPaths>) -> Stri
         "Run {} of `{}`: {} in {seconds:.1} s",
         report.run_id, report.pipeline, report.outcome
     );
+    if let Some(sink) = &report.sink {
+        let _ = writeln!(out, "Sink: {}", crate::terminal::escape_lines(sink));
+    }
     if let Some(reason) = &report.abort_reason {
         let _ = writeln!(out, "Aborted: {}", crate::terminal::escape_lines(reason));
     }

@@ -585,13 +585,18 @@ async fn pull_apis(
                 continue;
             }
         };
-        let kind = pipeline.file.sink.kind();
+        // Of a pipeline with several sinks, the pull sink's view (its
+        // runs still deliver to every sink from one read).
+        let pipeline = pipeline
+            .view_where(|sink| sink.kind() == PULL_SINK_KIND)
+            .unwrap_or(pipeline);
+        let kind = pipeline.sink().kind();
         if kind != PULL_SINK_KIND {
             problems.push(invalid(
                 key("pipeline"),
                 format!(
-                    "{}: pipeline `{}` has a `{kind}` sink; only pipelines with \
-                     [sink] kind = \"{PULL_SINK_KIND}\" are served",
+                    "{}: pipeline `{}` has a `{kind}` sink; only pipelines with a \
+                     sink of kind = \"{PULL_SINK_KIND}\" are served",
                     file.display(),
                     pipeline.name()
                 ),

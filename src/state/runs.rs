@@ -127,7 +127,9 @@ pub struct RunRecord {
 pub struct RunGuard {
     store: StateStore,
     run_id: String,
-    pipeline: String,
+    /// The key of the run lock it holds (the pipeline's name; see
+    /// [`StateStore::begin_sink_run`]).
+    lock: String,
     took_over: Option<LockHolder>,
     finished: bool,
 }
@@ -138,9 +140,9 @@ impl RunGuard {
         &self.run_id
     }
 
-    /// The pipeline.
-    pub fn pipeline(&self) -> &str {
-        &self.pipeline
+    /// The key of the run lock it holds.
+    pub fn lock(&self) -> &str {
+        &self.lock
     }
 
     /// The stale lock this run took over, if any (already logged as a warning).
@@ -169,7 +171,7 @@ impl RunGuard {
         .await
         .map_err(StateError::query("record the end of the run"))?;
         sqlx::query("DELETE FROM run_lock WHERE pipeline = $1 AND run_id = $2")
-            .bind(&self.pipeline)
+            .bind(&self.lock)
             .bind(&self.run_id)
             .execute(self.store.pool())
             .await
@@ -190,19 +192,19 @@ impl Drop for RunGuard {
         unregister(&self.run_id);
         tracing::warn!(
             run_id = %self.run_id,
-            pipeline = %self.pipeline,
+            lock = %self.lock,
             "run ended without finishing; releasing its lock"
         );
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let pool = self.store.pool().clone();
-            let pipeline = self.pipeline.clone();
+            let lock = self.lock.clone();
             let run_id = self.run_id.clone();
             runtime.spawn(async move {
                 // Marked before the lock goes: a run that takes the lock
                 // next must find this one already ended, never open.
                 let _ = mark_interrupted(&pool, &run_id).await;
                 let _ = sqlx::query("DELETE FROM run_lock WHERE pipeline = $1 AND run_id = $2")
-                    .bind(&pipeline)
+                    .bind(&lock)
                     .bind(&run_id)
                     .execute(&pool)
                     .await;
@@ -217,6 +219,18 @@ impl StateStore {
     /// holder, while another live run has it; taking over a stale one with a
     /// warning) and records the run in the history.
     pub async fn begin_run(&self, pipeline: &str, sink: &str) -> Result<RunGuard, StateError> {
+        self.begin_sink_run(pipeline, sink, pipeline).await
+    }
+
+    /// [`begin_run`](Self::begin_run) under the run lock `lock` (one per
+    /// sink of a pipeline with several: each sink's run holds its own, the
+    /// first sink's being the pipeline's name).
+    pub async fn begin_sink_run(
+        &self,
+        pipeline: &str,
+        sink: &str,
+        lock: &str,
+    ) -> Result<RunGuard, StateError> {
         let me = LockHolder {
             run_id: new_run_id(),
             since: Utc::now(),
@@ -232,7 +246,7 @@ impl StateStore {
                 "INSERT INTO run_lock (pipeline, run_id, since, pid, host) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pipeline) DO NOTHING",
             )
-            .bind(pipeline)
+            .bind(lock)
             .bind(&me.run_id)
             .bind(&since)
             .bind(i64::from(me.pid))
@@ -245,11 +259,11 @@ impl StateStore {
                 acquired = true;
                 break;
             }
-            let Some(holder) = self.lock_holder(pipeline).await? else {
+            let Some(holder) = self.lock_holder(lock).await? else {
                 continue; // released meanwhile: try again
             };
             let Some(why) = self.stale_reason(&holder, &me) else {
-                return Err(self.locked(pipeline, holder));
+                return Err(self.locked(lock, holder));
             };
             let swapped = sqlx::query(
                 "UPDATE run_lock SET run_id = $1, since = $2, pid = $3, host = $4 \
@@ -259,7 +273,7 @@ impl StateStore {
             .bind(&since)
             .bind(i64::from(me.pid))
             .bind(&me.host)
-            .bind(pipeline)
+            .bind(lock)
             .bind(&holder.run_id)
             .execute(self.pool())
             .await
@@ -267,7 +281,7 @@ impl StateStore {
             .rows_affected();
             if swapped == 1 {
                 tracing::warn!(
-                    pipeline,
+                    lock,
                     stale = %holder,
                     "taking over a stale run lock: {why}"
                 );
@@ -279,7 +293,7 @@ impl StateStore {
         }
         if !acquired {
             return Err(match last_holder {
-                Some(holder) => self.locked(pipeline, holder),
+                Some(holder) => self.locked(lock, holder),
                 None => StateError::Corrupt("the run lock keeps changing hands".into()),
             });
         }
@@ -287,7 +301,7 @@ impl StateStore {
         let guard = RunGuard {
             store: self.clone(),
             run_id: me.run_id.clone(),
-            pipeline: pipeline.to_string(),
+            lock: lock.to_string(),
             took_over,
             finished: false,
         };

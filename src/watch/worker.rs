@@ -57,6 +57,17 @@ pub struct RunRecord {
     pub ended: Ended,
 }
 
+/// How bad an outcome is, for the worst of several sinks' runs.
+fn outcome_rank(outcome: crate::report::RunOutcome) -> u8 {
+    use crate::report::RunOutcome;
+    match outcome {
+        RunOutcome::Success => 0,
+        RunOutcome::Partial => 1,
+        RunOutcome::Interrupted => 2,
+        RunOutcome::Aborted => 3,
+    }
+}
+
 impl RunRecord {
     fn new(
         pipeline: &str,
@@ -65,13 +76,26 @@ impl RunRecord {
         result: Result<RunResult, EngineError>,
     ) -> RunRecord {
         let ended = match result {
-            Ok(result) => Ended::Ran {
-                outcome: result.report.outcome,
-                exit_code: result.exit_code(),
-                counts: result.report.counts.sum(),
-                reason: result.report.abort_reason.clone(),
-                report: result.paths.map(|p| p.json),
-            },
+            Ok(result) => {
+                // Several sinks: the worst outcome and the first reason; the
+                // counts and report are the first sink's (each sink's report
+                // is written beside it).
+                let outcome = result
+                    .every_sink()
+                    .map(|r| r.report.outcome)
+                    .max_by_key(|o| outcome_rank(*o))
+                    .unwrap_or(result.report.outcome);
+                let reason = result
+                    .every_sink()
+                    .find_map(|r| r.report.abort_reason.clone());
+                Ended::Ran {
+                    outcome,
+                    exit_code: result.exit_code(),
+                    counts: result.report.counts.sum(),
+                    reason,
+                    report: result.paths.map(|p| p.json),
+                }
+            }
             Err(e) => Ended::Failed {
                 error: crate::report::mask::scrub(&skolsync_model::error_chain(&e)),
             },
