@@ -95,6 +95,16 @@ fn a_typo_names_the_line_and_the_intended_key() {
             "guards",
             "the top level",
         ),
+        (
+            format!(
+                "{VALID_HEAD}\n[[sink]]\nkind = \"jsonl\"\ndir = \"out\"\n\n\
+                 [[sink]]\nkind = \"ss12000-pull\"\nnotify = false\nnotfy_retry_secs = 5\n"
+            ),
+            15,
+            "notfy_retry_secs",
+            "notify_retry_secs",
+            "[[sink]] #2",
+        ),
     ] {
         let path = write_pipeline(dir.path(), &text);
         let out = on_file("validate", &path, &[]);
@@ -147,6 +157,51 @@ fn bad_values_and_missing_secrets_are_clear_errors() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("p.toml:12: guards.max_deletes"), "{err}");
+}
+
+#[test]
+fn several_sinks_that_cannot_share_a_read_are_named_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{VALID_HEAD}\n[[sink]]\nkind = \"jsonl\"\ndir = \"out\"\n\n\
+         [[sink]]\nkind = \"jsonl\"\ndir = \"out\"\n\n\
+         [[sink]]\nkind = \"skolverket\"\nenvironment = \"verifieringstest\"\n\
+         client_cert = \"c.pem\"\nclient_key = \"k.pem\"\n\n\
+         [[sink]]\nkind = \"ss12000-pull\"\nnotify = false\nenvironment = \"production\"\n"
+    );
+    let path = write_pipeline(dir.path(), &text);
+    let out = on_file("validate", &path, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // The second `jsonl` sink writes where the first does; the pull sink's
+    // environment implies another open-data than the push sink's. Each
+    // names its own `[[sink]]` table's line.
+    assert!(
+        err.contains("p.toml:13: sink[2]: delivers to the same place as sink[1]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("p.toml:23: sink[4]: its environment's open-data")
+            && err.contains("`[transform] open_data_url`"),
+        "{err}"
+    );
+    // Named, the open-data settles it; two different folders are fine.
+    let text = text
+        .replacen("dir = \"out\"", "dir = \"out2\"", 1)
+        .replacen(
+            "\n[[sink]]",
+            "\n[transform]\nopen_data_url = \"http://127.0.0.1:9/od\"\n\n[[sink]]",
+            1,
+        );
+    let path = write_pipeline(dir.path(), &text);
+    let out = on_file("validate", &path, &[]);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("delivers to the same place"), "{all}");
+    assert!(!all.contains("its environment's open-data"), "{all}");
+    assert!(
+        all.contains("sink[2] (jsonl)") && all.contains("sink[4] (ss12000-pull)"),
+        "each sink is checked and named: {all}"
+    );
 }
 
 #[test]

@@ -230,7 +230,7 @@ impl<'a> Document<'a> {
             let table = if table_path.is_empty() {
                 "the top level".to_string()
             } else {
-                format!("[{}]", table_path.join("."))
+                table_name(&table_path)
             };
             return PipelineError::UnknownKey(Box::new(UnknownKey {
                 path,
@@ -244,9 +244,9 @@ impl<'a> Document<'a> {
         if let Some(variant) = between(&message, "unknown variant `", "`") {
             let found = self.find_string_value(&at, variant);
             let key = match (&found, at.is_empty()) {
-                (Some((k, _)), false) => format!("{}.{k}", at.join(".")),
+                (Some((k, _)), false) => format!("{}.{k}", dotted(&at)),
                 (Some((k, _)), true) => k.clone(),
-                (None, _) => at.join("."),
+                (None, _) => dotted(&at),
             };
             let valid = backticked(message.split_once("expected").map_or("", |(_, r)| r));
             let hint = closest(variant, &valid)
@@ -270,12 +270,12 @@ impl<'a> Document<'a> {
             let key = if at.is_empty() {
                 field.to_string()
             } else {
-                format!("{}.{field}", at.join("."))
+                format!("{}.{field}", dotted(&at))
             };
             let table = if at.is_empty() {
                 "the top level".to_string()
             } else {
-                format!("[{}]", at.join("."))
+                table_name(&at)
             };
             return PipelineError::Invalid {
                 path,
@@ -290,11 +290,41 @@ impl<'a> Document<'a> {
             key: if at.is_empty() {
                 "(file)".to_string()
             } else {
-                at.join(".")
+                dotted(&at)
             },
             message,
         }
     }
+}
+
+/// A key path as people write it: array items counted from 1 in brackets
+/// (`sink[2].client_cert`, as the second `[[sink]]` table).
+fn dotted<S: AsRef<str>>(path: &[S]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        let segment = segment.as_ref();
+        match segment.parse::<usize>() {
+            Ok(index) => out.push_str(&format!("[{}]", index + 1)),
+            Err(_) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(segment);
+            }
+        }
+    }
+    out
+}
+
+/// A table's name for messages: `[transform.mapping]`, or `[[sink]] #2`
+/// for the second of an array of tables.
+fn table_name<S: AsRef<str>>(path: &[S]) -> String {
+    if let Some((last, parents)) = path.split_last()
+        && let Ok(index) = last.as_ref().parse::<usize>()
+    {
+        return format!("[[{}]] #{}", dotted(parents), index + 1);
+    }
+    format!("[{}]", dotted(path))
 }
 
 /// 1-based line and column of byte `offset`.
@@ -347,6 +377,13 @@ fn closest(typo: &str, valid: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn array_items_are_named_as_people_count_them() {
+        assert_eq!(dotted(&["sink", "1", "client_cert"]), "sink[2].client_cert");
+        assert_eq!(table_name(&["sink", "0"]), "[[sink]] #1");
+        assert_eq!(table_name(&["transform", "mapping"]), "[transform.mapping]");
+    }
 
     #[test]
     fn suggestions_find_the_intended_key() {

@@ -276,7 +276,7 @@ fn check_sinks(
     for (i, identity) in identities.iter().enumerate() {
         if let Some(first) = identities[..i].iter().position(|other| other == identity) {
             problems.push((
-                file.sink.key(i),
+                i,
                 format!(
                     "delivers to the same place as {} ({identity}); two sinks of one pipeline \
                      must go to different services or folders",
@@ -287,13 +287,20 @@ fn check_sinks(
     }
     let mut problems: Vec<PipelineError> = problems
         .into_iter()
-        .map(|(key, message)| PipelineError::Invalid {
+        .map(|(i, message)| PipelineError::Invalid {
             path: doc.path.to_path_buf(),
-            line: line_of(doc, "sink"),
-            key,
+            // The `kind` line of that `[[sink]]` table.
+            line: doc
+                .line_of(&["sink", &i.to_string(), "kind"])
+                .or_else(|| line_of(doc, "sink")),
+            key: file.sink.key(i),
             message,
         })
         .collect();
+    problems.sort_by_key(|p| match p {
+        PipelineError::Invalid { line, .. } => line.unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    });
     match problems.len() {
         0 => Ok(()),
         1 => Err(problems.remove(0)),

@@ -88,7 +88,8 @@ impl Sinks {
     /// a raw SS 12000 export among others (it has no plan to share), and
     /// two sinks that imply different open-data APIs while the transform
     /// names none (the transform reads open-data once, for all of them).
-    pub fn problems(&self, transform_names_open_data: bool) -> Vec<(String, String)> {
+    /// Each problem is the index of the sink it is about and the message.
+    pub fn problems(&self, transform_names_open_data: bool) -> Vec<(usize, String)> {
         let mut problems = Vec::new();
         if self.0.len() < 2 {
             return problems;
@@ -96,7 +97,7 @@ impl Sinks {
         for (i, sink) in self.0.iter().enumerate() {
             if sink.delivery() == Delivery::Snapshot {
                 problems.push((
-                    self.key(i),
+                    i,
                     "a raw SS 12000 export (`content = \"ss12000\"`) cannot share a read with \
                      other sinks: give it a pipeline file of its own"
                         .to_string(),
@@ -114,7 +115,7 @@ impl Sinks {
                 && let Some((other, differs)) = urls.iter().find(|(_, u)| u != url)
             {
                 problems.push((
-                    self.key(*other),
+                    *other,
                     format!(
                         "its environment's open-data ({differs}) is not {}'s ({url}); the \
                          transform reads open-data once for every sink, so set \
@@ -218,8 +219,8 @@ mod tests {
         )
         .unwrap();
         let problems = two.problems(false);
-        let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["sink[1]", "sink[3]"], "{problems:?}");
+        let about: Vec<usize> = problems.iter().map(|(i, _)| *i).collect();
+        assert_eq!(about, [0, 2], "{problems:?}");
         assert!(problems[1].1.contains("open_data_url"), "{problems:?}");
         // With the transform naming open-data, the environments may differ.
         assert_eq!(two.problems(true).len(), 1);
