@@ -235,11 +235,20 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult,
         results.push(run.finish(view, ended).await?);
     }
     store.close().await;
+    first_with_others(results, |first, others| first.other_sinks = others)
+}
+
+/// The first sink's result carrying the others' (`attach`), as [`run`] and
+/// [`plan`](super::plan) return them.
+pub(super) fn first_with_others<T>(
+    results: Vec<T>,
+    attach: impl FnOnce(&mut T, Vec<T>),
+) -> Result<T, EngineError> {
     let mut results = results.into_iter();
     let mut first = results
         .next()
         .ok_or_else(|| EngineError::Internal("a pipeline without a sink".into()))?;
-    first.other_sinks = results.collect();
+    attach(&mut first, results.collect());
     Ok(first)
 }
 

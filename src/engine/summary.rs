@@ -365,10 +365,5 @@ pub async fn plan(
         });
     }
     store.close().await;
-    let mut results = results.into_iter();
-    let mut first = results
-        .next()
-        .ok_or_else(|| EngineError::Internal("a pipeline without a sink".into()))?;
-    first.other_sinks = results.collect();
-    Ok(first)
+    super::run::first_with_others(results, |first, others| first.other_sinks = others)
 }

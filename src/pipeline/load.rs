@@ -125,7 +125,13 @@ impl Pipeline {
         };
         expander.table(&mut table, &mut Vec::new())?;
         let file: PipelineFile = doc.deserialize(Value::Table(table))?;
-        check(&doc, &file, options.inspect_only)?;
+        let sink_identities: Vec<String> = file
+            .sink
+            .all()
+            .iter()
+            .map(|sink| sink_identity(sink, &file.name, &base_dir, embedded))
+            .collect();
+        check(&doc, &file, &sink_identities, options.inspect_only)?;
 
         let state = match (&options.state_path, &file.state.url, &file.state.path) {
             (Some(p), _, _) => StateLocation::Path(p.clone()),
@@ -139,13 +145,6 @@ impl Pipeline {
             .reports_dir
             .clone()
             .unwrap_or_else(|| resolve(&base_dir, &file.report.dir));
-        let sink_identities: Vec<String> = file
-            .sink
-            .all()
-            .iter()
-            .map(|sink| sink_identity(sink, &file.name, &base_dir, embedded))
-            .collect();
-        check_sinks(&doc, &file, &sink_identities)?;
         Ok(Pipeline {
             file,
             path: path.to_path_buf(),
@@ -269,7 +268,7 @@ fn check_sinks(
     doc: &Document<'_>,
     file: &PipelineFile,
     identities: &[String],
-) -> Result<(), PipelineError> {
+) -> Vec<PipelineError> {
     let names_open_data =
         file.transform.open_data_url.is_some() || file.transform.open_data_file.is_some();
     let mut problems = file.sink.problems(names_open_data);
@@ -285,7 +284,7 @@ fn check_sinks(
             ));
         }
     }
-    let mut problems: Vec<PipelineError> = problems
+    problems
         .into_iter()
         .map(|(i, message)| PipelineError::Invalid {
             path: doc.path.to_path_buf(),
@@ -296,19 +295,7 @@ fn check_sinks(
             key: file.sink.key(i),
             message,
         })
-        .collect();
-    problems.sort_by_key(|p| match p {
-        PipelineError::Invalid { line, .. } => line.unwrap_or(usize::MAX),
-        _ => usize::MAX,
-    });
-    match problems.len() {
-        0 => Ok(()),
-        1 => Err(problems.remove(0)),
-        _ => Err(PipelineError::Problems {
-            path: doc.path.to_path_buf(),
-            problems,
-        }),
-    }
+        .collect()
 }
 
 /// `path` taken from `base` unless absolute (the model's one rule).
@@ -319,8 +306,13 @@ pub use skolsync_model::build_context::resolve;
 /// reference date; guard ratios), so that `validate` finds it offline and
 /// no run gets as far as reading the source with it. Every problem is
 /// reported at once, each with its key and line.
-fn check(doc: &Document<'_>, file: &PipelineFile, inspect_only: bool) -> Result<(), PipelineError> {
-    let mut problems: Vec<PipelineError> = Vec::new();
+fn check(
+    doc: &Document<'_>,
+    file: &PipelineFile,
+    sink_identities: &[String],
+    inspect_only: bool,
+) -> Result<(), PipelineError> {
+    let mut problems: Vec<PipelineError> = check_sinks(doc, file, sink_identities);
     let mut invalid = |key: &str, message: String| {
         problems.push(PipelineError::Invalid {
             path: doc.path.to_path_buf(),
