@@ -598,3 +598,95 @@ async fn a_written_file_read_back_through_the_workbook_source_gives_the_same_des
         assert_eq!(b.payload, o.payload, "group {}", o.id);
     }
 }
+
+/// A pipeline that pushes and writes the upload file from one read (two
+/// `[[sink]]`s): a mistake in one sink's section ends that sink's run —
+/// named, exit code 2 — while the other delivers; once fixed, the file
+/// sink makes its first delivery (no guard holds it back: its first load)
+/// and the push sink has nothing left to send.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_sink_of_a_list_fails_alone_and_the_others_deliver() {
+    let h = Harness::new().await;
+    let both = |file_name: &str| {
+        format!(
+            r#"name = "push-and-file"
+
+[source]
+kind = "educloud"
+org_identifier = "SE00100"
+client_id = "x"
+client_secret = "x"
+
+[transform]
+school_types = ["GR", "SP", "SAM", "GY"]
+
+[[sink]]
+kind = "skolverket"
+environment = "verifieringstest"
+client_cert = "x"
+client_key = "x"
+
+[[sink]]
+kind = "skolverket-file"
+dir = "upload"
+file_name = "{file_name}"
+
+[guards]
+max_changes_ratio = 0.10
+"#
+        )
+    };
+    let path = h.dir.path().join("push-and-file.toml");
+    std::fs::write(&path, both("provtjanst.csv")).unwrap();
+    let first = h.run(&path).await;
+    assert_eq!(
+        first.report.outcome,
+        RunOutcome::Success,
+        "{}",
+        first.terminal_summary()
+    );
+    assert!(first.report.counts.persons.created > 0);
+    assert_eq!(
+        h.store().persons().len() as u64,
+        first.report.counts.persons.created
+    );
+    let file_run = &first.other_sinks[0];
+    assert_eq!(file_run.report.outcome, RunOutcome::Aborted);
+    let reason = file_run.report.abort_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("file_name") && reason.contains(".xlsx"),
+        "{reason}"
+    );
+    assert_eq!(first.exit_code(), 2, "the worst of the two: a wrong file");
+    assert!(
+        first
+            .terminal_summary()
+            .contains("Sink: sink[2] (skolverket-file)")
+    );
+
+    std::fs::write(&path, both("provtjanst.xlsx")).unwrap();
+    let second = h.run(&path).await;
+    assert_success(&second);
+    let pushed = &second.report.counts;
+    assert_eq!(
+        pushed.persons.created + pushed.persons.updated + pushed.groups.created,
+        0,
+        "{}",
+        second.terminal_summary()
+    );
+    let file_run = &second.other_sinks[0];
+    let (_, sheets) = read_workbook(&written_file(file_run));
+    let students = file_run
+        .report
+        .upload
+        .as_ref()
+        .unwrap()
+        .rows
+        .iter()
+        .find(|r| r.sheet == "Elevinskrivningar")
+        .map(|r| r.new)
+        .unwrap();
+    assert!(students > 0);
+    assert_eq!(sheets["Elevinskrivningar"].rows.len(), students);
+    assert!(file_run.report.counts.persons.created > 0);
+}
