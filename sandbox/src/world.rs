@@ -269,3 +269,29 @@ impl World {
             .unwrap_or(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_clock_stamps_edits_and_deletions_later() {
+        let mut data = SourceData::default();
+        let person: Person = serde_json::from_value(serde_json::json!({
+            "id": "p1", "givenName": "Ada", "familyName": "Test"
+        }))
+        .unwrap();
+        let before = data.upsert(person.clone());
+        data.advance_clock(chrono::Duration::hours(1));
+        let after = data.upsert(person);
+        assert!(
+            after - before >= chrono::Duration::minutes(59),
+            "{before} {after}"
+        );
+        let stored = data.get::<Person>(&SourceId::from("p1")).unwrap();
+        assert_eq!(stored.meta.created, Some(before), "created stays");
+        assert_eq!(stored.meta.modified, Some(after));
+        assert!(data.delete(EntityKind::Person, &SourceId::from("p1")));
+        assert!(data.deleted[0].at >= after);
+    }
+}

@@ -132,7 +132,9 @@ pub(crate) async fn read(
         Decision::Full(reason) => (Decision::Full(reason), None, None),
         Decision::Incremental(since) => {
             // The copy loads while the source answers: one waits on the
-            // disk and the processor, the other on the server.
+            // disk and the processor, the other on the server. (A copy
+            // that cannot be read back, written by another version, then
+            // costs a read of the changes before the full read.)
             let (cached, changes) = tokio::join!(
                 store.load_source_cache(&description),
                 incremental_read(source.as_ref(), &description, progress, since)

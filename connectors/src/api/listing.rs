@@ -104,6 +104,9 @@ struct SentInner {
     in_full_by: Option<&'static str>,
     /// Whether the first filtered listing judged its first page (or ended).
     first_page_judged: bool,
+    /// The server does not offer the (optional) resource: the second
+    /// listing is not asked.
+    missing: bool,
 }
 
 impl Sent {
@@ -151,6 +154,17 @@ impl Sent {
     /// `filter` can stop).
     fn in_full_by_other(&self, filter: &'static str) -> bool {
         self.lock().in_full_by.is_some_and(|by| by != filter)
+    }
+
+    /// How the second listing of a kind ended without asking: the first
+    /// reads the kind in full, or the server does not offer it.
+    fn skips_second(&self) -> Option<Listed> {
+        let inner = self.lock();
+        if inner.missing {
+            Some(Listed::Missing)
+        } else {
+            inner.in_full_by.map(|_| Listed::Read)
+        }
     }
 
     /// A filtered listing judged a page (or ended): the second listing may
@@ -219,14 +233,16 @@ impl Run {
                 sent,
             };
             let listed = self.list::<T>(modified, dest).await;
+            if let Ok(Listed::Missing) = listed {
+                sent.lock().missing = true;
+            }
             sent.page_judged();
             listed
         };
         let second = async {
             sent.first_page_judged().await;
-            if sent.lock().in_full_by.is_some() {
-                // The first listing reads everything.
-                return Ok(Listed::Read);
+            if let Some(skip) = sent.skips_second() {
+                return Ok(skip);
             }
             let dest = Dest::Emit {
                 scope: scope.clone(),
@@ -558,6 +574,40 @@ mod tests {
         assert!(!predates(&meta(Some("2025-03-02T00:00:00Z"), None), after));
         // Within the second of the instant: a server keeping whole seconds.
         assert!(!predates(&meta(None, Some("2025-03-01T12:00:00Z")), after));
+    }
+
+    #[test]
+    fn one_listing_of_a_kind_reads_it_in_full_and_the_other_stops() {
+        let sent = Sent::default();
+        assert!(!sent.in_full_by_other("meta.created.after"));
+        assert!(sent.claim_in_full("meta.modified.after"));
+        assert!(sent.claim_in_full("meta.modified.after"), "still its own");
+        assert!(!sent.claim_in_full("meta.created.after"));
+        assert!(sent.in_full_by_other("meta.created.after"));
+        assert!(!sent.in_full_by_other("meta.modified.after"));
+    }
+
+    #[tokio::test]
+    async fn the_second_listing_waits_for_the_first_page_of_the_first() {
+        let sent = Sent::default();
+        let wait = std::time::Duration::from_millis(50);
+        assert!(
+            tokio::time::timeout(wait, sent.first_page_judged())
+                .await
+                .is_err(),
+            "no page judged yet"
+        );
+        let (waited, ()) = tokio::join!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), sent.first_page_judged()),
+            async { sent.page_judged() }
+        );
+        assert!(waited.is_ok(), "told when the page was judged");
+        // Judged once, told at once from then on.
+        assert!(
+            tokio::time::timeout(wait, sent.first_page_judged())
+                .await
+                .is_ok()
+        );
     }
 
     #[test]
