@@ -135,8 +135,15 @@ pub(crate) async fn read(
             // disk and the processor, the other on the server. (A copy
             // that cannot be read back, written by another version, then
             // costs a read of the changes before the full read.)
+            let load = async {
+                let started = std::time::Instant::now();
+                let cached = store.load_source_cache(&description).await;
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::debug!(source = %description, seconds, "cached copy loaded");
+                cached
+            };
             let (cached, changes) = tokio::join!(
-                store.load_source_cache(&description),
+                load,
                 incremental_read(source.as_ref(), &description, progress, since)
             );
             match cached? {
@@ -160,10 +167,13 @@ pub(crate) async fn read(
         }
         (Decision::Incremental(since), Some(cached), Some(changes)) => match changes {
             Ok((changes, rejects, summary)) => {
+                let started = std::time::Instant::now();
                 let (read, rows) = merge(cached, changes, rejects, summary, &description, since);
                 if request.record {
                     write_merged(store, &description, &read, rows, new_info).await?;
                 }
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::debug!(source = %description, seconds, "changes merged and recorded");
                 tracing::info!(source = %description, "{}", read.info.line());
                 return Ok(read);
             }
