@@ -56,8 +56,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
-
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use reqwest::Url;
 use serde::Deserialize;
@@ -67,6 +65,7 @@ use skolsync_model::ss12000::{
     Activity, DeletedEntities, DeletedEntityIds, Duty, Entity, EntityKind, Group, Organisation,
     Person, Programme, Syllabus, parse_entity,
 };
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub(crate) use self::guard::ReadLimits;
 use self::guard::{Pager, insecure_http_check};
@@ -456,7 +455,7 @@ impl Run {
         Ok(())
     }
 
-    /// Waits for one of the read's `concurrency` listings to end.
+    /// A permit to run one listing: waits while `concurrency` listings run.
     async fn listing_permit(&self) -> Result<SemaphorePermit<'_>, SourceError> {
         self.listings
             .acquire()
