@@ -345,3 +345,116 @@ async fn a_source_without_deleted_entities_falls_back_to_a_full_read() {
             .contains("refused incremental reads")
     );
 }
+
+/// Reads `sandbox`'s EduCloud, everything (`after` = `None`) or what changed
+/// after `after`, with `concurrency` listings at once.
+async fn read_educloud(
+    sandbox: &skolsync_sandbox::Sandbox,
+    concurrency: usize,
+    after: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> (
+    skolsync_model::ss12000::Snapshot,
+    skolsync_connectors::ReadSummary,
+) {
+    let e = sandbox.endpoints();
+    let text = format!(
+        "kind = \"educloud\"\nbase_url = \"{}\"\ntoken_url = \"{}\"\nclient_id = \"{}\"\n\
+         client_secret = \"{}\"\nrequests_per_second = 0\nconcurrency = {concurrency}\n",
+        e.educloud_url, e.educloud_token_url, e.client_id, e.client_secret
+    );
+    let config: skolsync_connectors::SourceConfig = toml::from_str(&text).unwrap();
+    let source =
+        skolsync_connectors::build(&config, &skolsync_model::BuildContext::new(".")).unwrap();
+    let stream = source.read(skolsync_connectors::ReadOptions {
+        modified_after: after,
+        progress: None,
+    });
+    let (snapshot, _, summary) = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        skolsync_connectors::collect(stream),
+    )
+    .await
+    .expect("the read ends in time")
+    .unwrap();
+    (snapshot, summary)
+}
+
+fn sorted_ids<T: Entity>(list: &[T]) -> Vec<String> {
+    let mut ids: Vec<String> = list.iter().map(|e| e.id().as_str().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+/// Listings read at once (each change filter of each resource, and
+/// `/deletedEntities`) return exactly what one listing at a time does: each
+/// changed entity once, every deletion, nothing listed in full — and that
+/// is what the source changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn listings_read_at_once_return_exactly_the_changes_one_at_a_time_does() {
+    let h = Harness::new().await;
+    let (_, full) = read_educloud(&h.sandbox, 3, None).await;
+    let watermark = full.watermark.expect("a full read has a watermark");
+    // An hour passes on the source's clock, so that the changes lie after
+    // the watermark by more than a second (the stamp grace).
+    h.sandbox
+        .advance_source_clock(chrono::Duration::hours(1))
+        .unwrap();
+    let changed = h.sandbox.change_share_of_pupils(0.1).unwrap();
+    let gone = SourceId::from("removed-for-the-test");
+    let world = h.sandbox.world();
+    let mut removed = world.source.read().unwrap().duties[0].clone();
+    removed.id = gone.clone();
+    world.upsert(removed).unwrap();
+    assert!(world.delete(EntityKind::Duty, &gone));
+    let persons: Vec<String> = changed
+        .touched(EntityKind::Person)
+        .iter()
+        .map(|id| id.as_str().to_string())
+        .collect();
+    let groups: Vec<String> = changed
+        .touched(EntityKind::Group)
+        .iter()
+        .map(|id| id.as_str().to_string())
+        .collect();
+    assert!(persons.len() >= 5 && groups.len() >= 5, "{changed:?}");
+
+    let mut reads = Vec::new();
+    for concurrency in [1, 16] {
+        h.sandbox.reset_source_calls();
+        let (snapshot, summary) = read_educloud(&h.sandbox, concurrency, Some(watermark)).await;
+        let calls = h.sandbox.source_calls();
+        assert!(summary.listed_in_full.is_empty(), "{summary:?}");
+        assert_eq!(sorted_ids(&snapshot.persons), persons, "{concurrency}");
+        assert_eq!(sorted_ids(&snapshot.groups), groups, "{concurrency}");
+        assert!(snapshot.organisations.is_empty() && snapshot.activities.is_empty());
+        assert_eq!(snapshot.deleted.duties, vec![gone.clone()], "{concurrency}");
+        for filter in ["meta.modified.after", "meta.created.after"] {
+            assert!(
+                calls.with_param("GET /groups", filter) >= 1,
+                "{filter}: {calls:?}"
+            );
+        }
+        reads.push((snapshot, calls.data_reads()));
+    }
+    // The moved clock is the clock of the source's answers too (a
+    // watermark is taken from their `Date`).
+    let (_, later) = read_educloud(&h.sandbox, 3, None).await;
+    let later = later.watermark.unwrap();
+    assert!(
+        later - watermark >= chrono::Duration::minutes(59),
+        "{later}"
+    );
+
+    let (mut one, mut many) = (reads.remove(0), reads.remove(0));
+    for snapshot in [&mut one.0, &mut many.0] {
+        snapshot
+            .persons
+            .sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        snapshot
+            .groups
+            .sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    }
+    assert_eq!(one.0.persons, many.0.persons, "the same persons");
+    assert_eq!(one.0.groups, many.0.groups, "the same groups");
+    assert_eq!(one.1, many.1, "the same calls");
+}

@@ -429,6 +429,18 @@ impl Sandbox {
         result.map(|()| changed)
     }
 
+    /// Moves the source's clock `by` forward, as if that much time passed
+    /// (see [`SourceData::advance_clock`](crate::world::SourceData::advance_clock)).
+    pub fn advance_source_clock(&self, by: chrono::Duration) -> Result<(), ChangeError> {
+        let mut data = self
+            .world
+            .source
+            .write()
+            .map_err(|_| ChangeError::Poisoned)?;
+        data.advance_clock(by);
+        Ok(())
+    }
+
     /// Changes `share` (0–1) of the pupils in one change set: new family
     /// names or moves to a parallel class (see
     /// [`Changes::change_share_of_pupils`]).

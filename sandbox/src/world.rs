@@ -111,6 +111,10 @@ pub struct SourceData {
     /// place. It replaces the entity wholesale: remove the override when a
     /// test edits that entity.
     pub raw_overrides: HashMap<(EntityKind, SourceId), serde_json::Value>,
+    /// How far the source's clock runs ahead of the machine's: its
+    /// `meta` stamps, deletion times and the `Date` of its answers (zero
+    /// unless a benchmark lets time pass with [`SourceData::advance_clock`]).
+    pub clock_offset: chrono::Duration,
 }
 
 /// Everything the services share at run time.
@@ -171,12 +175,22 @@ impl_stored! {
     Programme => programmes,
 }
 
-/// The current time as SS 12000 timestamps carry it.
-fn now() -> DateTime<FixedOffset> {
-    Utc::now().fixed_offset()
-}
-
 impl SourceData {
+    /// The source's current time, as its SS 12000 stamps and the `Date` of
+    /// its answers carry it: the machine's clock plus
+    /// [`clock_offset`](SourceData::clock_offset).
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        (Utc::now() + self.clock_offset).fixed_offset()
+    }
+
+    /// Moves the source's clock `by` forward, as if that much time passed
+    /// (a benchmark compresses a day of changes and nightly runs into
+    /// minutes; without it, the lookback of an incremental read would
+    /// reach back over changes made minutes, not a day, before).
+    pub fn advance_clock(&mut self, by: chrono::Duration) {
+        self.clock_offset += by;
+    }
+
     /// The entity of type `T` with `id`, if stored.
     pub fn get<T: StoredEntity>(&self, id: &SourceId) -> Option<&T> {
         T::list(self).iter().find(|e| e.id() == id)
@@ -188,7 +202,7 @@ impl SourceData {
     /// position; a new one is appended. A raw override of the entity is
     /// dropped, since the edit replaces it. Returns the modification time.
     pub fn upsert<T: StoredEntity>(&mut self, mut entity: T) -> DateTime<FixedOffset> {
-        let at = now();
+        let at = self.now();
         let list = T::list_mut(self);
         let existing = list.iter().position(|e| e.id() == entity.id());
         let created = existing
@@ -230,10 +244,11 @@ impl SourceData {
         };
         if removed {
             self.raw_overrides.remove(&(kind, id.clone()));
+            let at = self.now();
             self.deleted.push(Deletion {
                 kind,
                 id: id.clone(),
-                at: now(),
+                at,
             });
         }
         removed
@@ -252,5 +267,31 @@ impl World {
             .write()
             .map(|mut data| data.delete(kind, id))
             .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moved_clock_stamps_edits_and_deletions_later() {
+        let mut data = SourceData::default();
+        let person: Person = serde_json::from_value(serde_json::json!({
+            "id": "p1", "givenName": "Ada", "familyName": "Test"
+        }))
+        .unwrap();
+        let before = data.upsert(person.clone());
+        data.advance_clock(chrono::Duration::hours(1));
+        let after = data.upsert(person);
+        assert!(
+            after - before >= chrono::Duration::minutes(59),
+            "{before} {after}"
+        );
+        let stored = data.get::<Person>(&SourceId::from("p1")).unwrap();
+        assert_eq!(stored.meta.created, Some(before), "created stays");
+        assert_eq!(stored.meta.modified, Some(after));
+        assert!(data.delete(EntityKind::Person, &SourceId::from("p1")));
+        assert!(data.deleted[0].at >= after);
     }
 }

@@ -128,15 +128,36 @@ pub(crate) async fn read(
         files: stamps.unwrap_or_default(),
         refused: info.as_ref().and_then(|i| i.refused.clone()),
     };
-    let (decision, cached) = match decision {
-        Decision::Full(reason) => (Decision::Full(reason), None),
-        other => match store.load_source_cache(&description).await? {
-            Some(cached) => (other, Some(cached)),
-            None => (Decision::Full(UNREADABLE.to_string()), None),
+    let (decision, cached, changes) = match decision {
+        Decision::Full(reason) => (Decision::Full(reason), None, None),
+        Decision::Incremental(since) => {
+            // The copy loads while the source answers: one waits on the
+            // disk and the processor, the other on the server. (A copy
+            // that cannot be read back, written by another version, then
+            // costs a read of the changes before the full read.)
+            let load = async {
+                let started = std::time::Instant::now();
+                let cached = store.load_source_cache(&description).await;
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::debug!(source = %description, seconds, "cached copy loaded");
+                cached
+            };
+            let (cached, changes) = tokio::join!(
+                load,
+                incremental_read(source.as_ref(), &description, progress, since)
+            );
+            match cached? {
+                Some(cached) => (Decision::Incremental(since), Some(cached), Some(changes)),
+                None => (Decision::Full(UNREADABLE.to_string()), None, None),
+            }
+        }
+        Decision::Unchanged => match store.load_source_cache(&description).await? {
+            Some(cached) => (Decision::Unchanged, Some(cached), None),
+            None => (Decision::Full(UNREADABLE.to_string()), None, None),
         },
     };
-    let read = match (decision, cached) {
-        (Decision::Unchanged, Some(cached)) => {
+    let read = match (decision, cached, changes) {
+        (Decision::Unchanged, Some(cached), _) => {
             if request.record && new_info.files != cached.info.files {
                 // New times for the same bytes: remember them, so the next
                 // run need not hash the files again.
@@ -144,35 +165,35 @@ pub(crate) async fn read(
             }
             unchanged(cached, &description)
         }
-        (Decision::Incremental(since), Some(cached)) => {
-            match incremental_read(source.as_ref(), &description, progress, since).await {
-                Ok((changes, rejects, summary)) => {
-                    let (read, rows) =
-                        merge(cached, changes, rejects, summary, &description, since);
-                    if request.record {
-                        write_merged(store, &description, &read, rows, new_info).await?;
-                    }
-                    tracing::info!(source = %description, "{}", read.info.line());
-                    return Ok(read);
+        (Decision::Incremental(since), Some(cached), Some(changes)) => match changes {
+            Ok((changes, rejects, summary)) => {
+                let started = std::time::Instant::now();
+                let (read, rows) = merge(cached, changes, rejects, summary, &description, since);
+                if request.record {
+                    write_merged(store, &description, &read, rows, new_info).await?;
                 }
-                Err(EngineError::Source { error, .. }) if refusal(&error).is_some() => {
-                    let reason = refusal(&error).unwrap_or_default();
-                    tracing::warn!(
-                        source = %description,
-                        "the source refused an incremental read ({reason}); reading in full"
-                    );
-                    new_info.refused = Some((reason.clone(), Utc::now().to_rfc3339()));
-                    let reason = format!("the source refused an incremental read: {reason}");
-                    full_read(source.as_ref(), &description, progress, &reason).await?
-                }
-                Err(e) => return Err(e),
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::debug!(source = %description, seconds, "changes merged and recorded");
+                tracing::info!(source = %description, "{}", read.info.line());
+                return Ok(read);
             }
-        }
-        (Decision::Full(reason), _) => {
+            Err(EngineError::Source { error, .. }) if refusal(&error).is_some() => {
+                let reason = refusal(&error).unwrap_or_default();
+                tracing::warn!(
+                    source = %description,
+                    "the source refused an incremental read ({reason}); reading in full"
+                );
+                new_info.refused = Some((reason.clone(), Utc::now().to_rfc3339()));
+                let reason = format!("the source refused an incremental read: {reason}");
+                full_read(source.as_ref(), &description, progress, &reason).await?
+            }
+            Err(e) => return Err(e),
+        },
+        (Decision::Full(reason), _, _) => {
             new_info.refused = None;
             full_read(source.as_ref(), &description, progress, &reason).await?
         }
-        (_, None) => full_read(source.as_ref(), &description, progress, UNREADABLE).await?,
+        _ => full_read(source.as_ref(), &description, progress, UNREADABLE).await?,
     };
     if read.info.mode == "full" {
         new_info.full_read_at = Utc::now().to_rfc3339();

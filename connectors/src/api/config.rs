@@ -94,7 +94,9 @@ macro_rules! api_config {
             /// Seconds one request (including reading its answer) may take.
             #[serde(default = "crate::api::config::default_timeout")]
             pub timeout_secs: u64,
-            /// Resources read at the same time.
+            /// Listings read at the same time: a resource on a full read; on an
+            /// incremental one each of a resource's two change filters and
+            /// `/deletedEntities` count apart.
             #[serde(default = "crate::api::config::default_concurrency")]
             pub concurrency: usize,
             /// An extra CA certificate (PEM) to trust, for test environments with

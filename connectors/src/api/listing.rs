@@ -3,12 +3,16 @@
 //! An incremental read lists each resource twice, with `meta.modified.after`
 //! and with `meta.created.after`: servers differ in which of the two they
 //! honour (some stamp a new entity as created only), and an entity both
-//! listings return goes out once. Whether a server honours a filter is seen
+//! listings return goes out once. The second listing starts once the first
+//! page of the first showed the filter honoured, and then runs beside it
+//! (within the read's `concurrency`). Whether a server honours a filter is seen
 //! in what it returns: an entity stamped at or before the instant asked
 //! for (or without stamps) means the filter was ignored. That listing is
 //! then read to its end, everything goes out, and the kind is announced
 //! [`Batch::ListedInFull`] so a cached copy replaces it instead of merging
-//! — a change is never missed, only read more than needed. A server that
+//! — a change is never missed, only read more than needed. The other
+//! listing of the kind then stops at its next page: the one read in full
+//! holds everything it could return. A server that
 //! refuses a filter outright (`400`/`501` where the plain listing works)
 //! ends the read with [`SourceError::IncrementalUnsupported`]: the caller
 //! reads in full instead.
@@ -18,8 +22,10 @@
 //! maximum the message names, else half), which the rest of the read keeps.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use reqwest::Url;
@@ -77,35 +83,111 @@ pub(super) fn predates(meta: &Meta, after: DateTime<FixedOffset>) -> bool {
     }
 }
 
-/// What one kind's listings have sent so far in a read.
+/// What one kind's listings have sent so far in a read, shared by the
+/// listings of the kind that run at the same time.
 #[derive(Debug, Default)]
 pub(super) struct Sent {
+    inner: Mutex<SentInner>,
+    /// Told when the first filtered listing judged its first page.
+    judged: Notify,
+}
+
+#[derive(Debug, Default)]
+struct SentInner {
     /// Ids of the entities sent, so one both listings return goes out once.
     ids: HashSet<String>,
     /// Changed entities outside the school unit filter: gone for a cached
     /// copy of the source, sent as [`Batch::Deleted`] at the end.
     left_scope: Vec<SourceId>,
+    /// The filter (query parameter) of the listing that found it ignored
+    /// and reads the kind in full; the kind's other listing stops.
+    in_full_by: Option<&'static str>,
+    /// Whether the first filtered listing judged its first page (or ended).
+    first_page_judged: bool,
+    /// The server does not offer the (optional) resource: the second
+    /// listing is not asked.
+    missing: bool,
 }
 
 impl Sent {
+    /// The shared state; a listing that panicked cannot leave it half
+    /// written (every change is one insert or push), so a poisoned lock is
+    /// used as it is.
+    fn lock(&self) -> MutexGuard<'_, SentInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Whether an entity with `id` went out.
     pub(super) fn has(&self, id: &SourceId) -> bool {
-        self.ids.contains(id.as_str())
+        self.lock().ids.contains(id.as_str())
     }
 
-    /// Drops from `entities` those sent before and notes the rest.
-    fn only_new<T: Entity>(&mut self, entities: &mut Vec<T>) {
-        entities.retain(|e| self.ids.insert(e.id().as_str().to_string()));
+    /// Drops from `entities` those sent before and notes the rest; with a
+    /// `scope`, moves those outside it into `left_scope`.
+    fn only_new<T: ApiEntity>(&self, entities: &mut Vec<T>, scope: Option<&Scope>) {
+        let mut inner = self.lock();
+        entities.retain(|e| inner.ids.insert(e.id().as_str().to_string()));
+        if let Some(scope) = scope {
+            let (keep, gone): (Vec<T>, Vec<T>) = std::mem::take(entities)
+                .into_iter()
+                .partition(|e| e.in_scope(scope));
+            *entities = keep;
+            inner
+                .left_scope
+                .extend(gone.into_iter().map(|e| e.id().clone()));
+        }
     }
 
-    /// Moves the entities outside `scope` from `entities` into `left_scope`.
-    fn split_scope<T: ApiEntity>(&mut self, entities: &mut Vec<T>, scope: &Scope) {
-        let (keep, gone): (Vec<T>, Vec<T>) = std::mem::take(entities)
-            .into_iter()
-            .partition(|e| e.in_scope(scope));
-        *entities = keep;
-        self.left_scope
-            .extend(gone.into_iter().map(|e| e.id().clone()));
+    /// The changed entities found outside the scope so far (taken).
+    fn take_left_scope(&self) -> Vec<SourceId> {
+        std::mem::take(&mut self.lock().left_scope)
+    }
+
+    /// The listing with `filter` found it ignored: it reads the kind in
+    /// full unless the other listing already does. Returns whether it does.
+    fn claim_in_full(&self, filter: &'static str) -> bool {
+        let mut inner = self.lock();
+        *inner.in_full_by.get_or_insert(filter) == filter
+    }
+
+    /// Whether the other listing reads the kind in full (so the one with
+    /// `filter` can stop).
+    fn in_full_by_other(&self, filter: &'static str) -> bool {
+        self.lock().in_full_by.is_some_and(|by| by != filter)
+    }
+
+    /// How the second listing of a kind ended without asking: the first
+    /// reads the kind in full, or the server does not offer it.
+    fn skips_second(&self) -> Option<Listed> {
+        let inner = self.lock();
+        if inner.missing {
+            Some(Listed::Missing)
+        } else {
+            inner.in_full_by.map(|_| Listed::Read)
+        }
+    }
+
+    /// A filtered listing judged a page (or ended): the second listing may
+    /// start.
+    fn page_judged(&self) {
+        let mut inner = self.lock();
+        if !inner.first_page_judged {
+            inner.first_page_judged = true;
+            self.judged.notify_waiters();
+        }
+    }
+
+    /// Waits until the first listing judged its first page (or ended).
+    async fn first_page_judged(&self) {
+        loop {
+            // Registered before the check, so a notice between the two is
+            // not lost.
+            let notified = self.judged.notified();
+            if self.lock().first_page_judged {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -114,7 +196,7 @@ pub(super) enum Dest<'a, T> {
     /// To the stream, those in scope (if a scope is given), each once.
     Emit {
         scope: Option<Arc<Scope>>,
-        sent: &'a mut Sent,
+        sent: &'a Sent,
     },
     /// Into a list, all of them (the caller filters).
     Collect(&'a mut Vec<T>),
@@ -134,40 +216,61 @@ pub(super) enum Listed {
 
 impl Run {
     /// The changes of `T` since `after` (incremental read): the two
-    /// filtered listings, merged; the kind announced in full if the server
-    /// ignored a filter; changed entities outside `scope` as deletions.
-    /// `sent` keeps what went out.
+    /// filtered listings, the second beside the first once the first page
+    /// showed the filter honoured (module docs), merged; the kind announced
+    /// in full if the server ignored a filter; changed entities outside
+    /// `scope` as deletions. `sent` keeps what went out.
     pub(super) async fn read_changed<T: ApiEntity>(
         &self,
         after: DateTime<FixedOffset>,
         scope: Option<Arc<Scope>>,
-        sent: &mut Sent,
+        sent: &Sent,
     ) -> Result<Listed, SourceError> {
-        for filter in [Filter::ModifiedAfter(after), Filter::CreatedAfter(after)] {
+        let (modified, created) = (Filter::ModifiedAfter(after), Filter::CreatedAfter(after));
+        let first = async {
             let dest = Dest::Emit {
                 scope: scope.clone(),
-                sent: &mut *sent,
+                sent,
             };
-            match self.list::<T>(filter, dest).await? {
-                Listed::Read => {}
-                Listed::Missing => return Ok(Listed::Missing),
-                Listed::IgnoredFilter => {
-                    let name = filter.parameter().map(|(n, _)| n).unwrap_or_default();
-                    let reason = format!(
-                        "the server ignores {name} on /{}, so every entity was read",
-                        T::KIND.endpoint()
-                    );
-                    tracing::warn!("{reason}; incremental reads of it cost a full listing");
-                    // Everything in scope went out; what is outside is
-                    // dropped by the replacement, no deletions needed.
-                    self.listed_in_full(T::KIND, reason).await?;
-                    return Ok(Listed::IgnoredFilter);
-                }
+            let listed = self.list::<T>(modified, dest).await;
+            if let Ok(Listed::Missing) = listed {
+                sent.lock().missing = true;
             }
-        }
-        let left = std::mem::take(&mut sent.left_scope);
-        self.emit_deleted(T::KIND, left).await?;
-        Ok(Listed::Read)
+            sent.page_judged();
+            listed
+        };
+        let second = async {
+            sent.first_page_judged().await;
+            if let Some(skip) = sent.skips_second() {
+                return Ok(skip);
+            }
+            let dest = Dest::Emit {
+                scope: scope.clone(),
+                sent,
+            };
+            self.list::<T>(created, dest).await
+        };
+        let listed = futures::try_join!(first, second)?;
+        let ignored = match listed {
+            (Listed::Missing, _) | (_, Listed::Missing) => return Ok(Listed::Missing),
+            (Listed::IgnoredFilter, _) => modified,
+            (_, Listed::IgnoredFilter) => created,
+            (Listed::Read, Listed::Read) => {
+                let left = sent.take_left_scope();
+                self.emit_deleted(T::KIND, left).await?;
+                return Ok(Listed::Read);
+            }
+        };
+        let name = ignored.parameter().map(|(n, _)| n).unwrap_or_default();
+        let reason = format!(
+            "the server ignores {name} on /{}, so every entity was read",
+            T::KIND.endpoint()
+        );
+        tracing::warn!("{reason}; incremental reads of it cost a full listing");
+        // Everything in scope went out; what is outside is dropped by the
+        // replacement, no deletions needed.
+        self.listed_in_full(T::KIND, reason).await?;
+        Ok(Listed::IgnoredFilter)
     }
 
     /// Sends `ids` of `kind` as deleted.
@@ -233,6 +336,8 @@ impl Run {
         let endpoint = self.endpoint(kind.endpoint())?;
         let path = endpoint.path().to_string();
         let expand = settings.expand.get(&kind).map(String::as_str);
+        // One of the read's `concurrency` listings at a time.
+        let _permit = self.listing_permit().await?;
         let mut pager = Pager::new(settings.limits);
         pager.next_page(&endpoint)?;
         let first = |limit: u32, filter: Filter| {
@@ -278,21 +383,32 @@ impl Run {
                 })?;
             drop(answer);
             pager.add_entities(&url, (entities.len() + rejects.len()) as u64)?;
-            if let Some((_, after)) = filter.parameter()
+            let filtered = filter.parameter();
+            if let Some((_, after)) = filtered
                 && !ignored
             {
                 ignored = any_predates(&entities, after);
             }
             self.out.emit(Batch::Rejects(rejects)).await?;
+            let mut other_in_full = false;
             match &mut dest {
                 Dest::Emit { scope, sent } => {
-                    sent.only_new(&mut entities);
-                    if let Some(scope) = scope {
-                        sent.split_scope(&mut entities, scope);
+                    sent.only_new(&mut entities, scope.as_deref());
+                    if let Some((name, _)) = filtered {
+                        if ignored && !sent.claim_in_full(name) {
+                            // The other listing reads the kind in full.
+                            ignored = false;
+                        }
+                        other_in_full = sent.in_full_by_other(name);
+                        sent.page_judged();
                     }
                     self.out.emit(T::batch(entities)).await?;
                 }
                 Dest::Collect(into) => into.extend(entities),
+            }
+            if other_in_full {
+                // What this listing would return, the other one does.
+                break;
             }
             let Some(token) = next else { break };
             (url, answer) = self.follow(&endpoint, &mut pager, &url, &token).await?;
@@ -458,6 +574,40 @@ mod tests {
         assert!(!predates(&meta(Some("2025-03-02T00:00:00Z"), None), after));
         // Within the second of the instant: a server keeping whole seconds.
         assert!(!predates(&meta(None, Some("2025-03-01T12:00:00Z")), after));
+    }
+
+    #[test]
+    fn one_listing_of_a_kind_reads_it_in_full_and_the_other_stops() {
+        let sent = Sent::default();
+        assert!(!sent.in_full_by_other("meta.created.after"));
+        assert!(sent.claim_in_full("meta.modified.after"));
+        assert!(sent.claim_in_full("meta.modified.after"), "still its own");
+        assert!(!sent.claim_in_full("meta.created.after"));
+        assert!(sent.in_full_by_other("meta.created.after"));
+        assert!(!sent.in_full_by_other("meta.modified.after"));
+    }
+
+    #[tokio::test]
+    async fn the_second_listing_waits_for_the_first_page_of_the_first() {
+        let sent = Sent::default();
+        let wait = std::time::Duration::from_millis(50);
+        assert!(
+            tokio::time::timeout(wait, sent.first_page_judged())
+                .await
+                .is_err(),
+            "no page judged yet"
+        );
+        let (waited, ()) = tokio::join!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), sent.first_page_judged()),
+            async { sent.page_judged() }
+        );
+        assert!(waited.is_ok(), "told when the page was judged");
+        // Judged once, told at once from then on.
+        assert!(
+            tokio::time::timeout(wait, sent.first_page_judged())
+                .await
+                .is_ok()
+        );
     }
 
     #[test]

@@ -29,10 +29,14 @@
 //!
 //! Order: organisations, programmes and syllabuses first (what others
 //! refer to), then persons, duties, groups and activities; up to
-//! `concurrency` resources at once. With a school unit filter the
-//! organisations and duties are read in full first (`scoped`), then the
-//! rest. `/deletedEntities` comes last, on incremental reads only: a full
-//! read has no use for it, since whatever is absent is found by the diff.
+//! `concurrency` listings at once — a resource on a full read; each of a
+//! resource's two filtered listings, and `/deletedEntities`, on an
+//! incremental one (all of them wait on one server's latency, and the
+//! answers are merged only once the read is complete, so their order does
+//! not matter). With a school unit filter the organisations and duties are
+//! read in full first (`scoped`), then the rest. `/deletedEntities` is read
+//! on incremental reads only: a full read has no use for it, since
+//! whatever is absent is found by the diff.
 //!
 //! The `/subscriptions` endpoints (`subscriptions`) go through the same
 //! HTTP client.
@@ -53,7 +57,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use futures::StreamExt;
 use reqwest::Url;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -62,6 +65,7 @@ use skolsync_model::ss12000::{
     Activity, DeletedEntities, DeletedEntityIds, Duty, Entity, EntityKind, Group, Organisation,
     Person, Programme, Syllabus, parse_entity,
 };
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub(crate) use self::guard::ReadLimits;
 use self::guard::{Pager, insecure_http_check};
@@ -290,6 +294,7 @@ impl ApiSource {
                 .modified_after
                 .filter(|_| reader.settings.deleted_entities);
             let run = Run {
+                listings: Arc::new(Semaphore::new(reader.settings.concurrency)),
                 page_size: Arc::new(AtomicU32::new(reader.settings.page_size)),
                 page_size_warned: Arc::new(AtomicBool::new(false)),
                 reader,
@@ -388,6 +393,8 @@ struct Run {
     page_size: Arc<AtomicU32>,
     /// Whether the smaller page size was logged.
     page_size_warned: Arc<AtomicBool>,
+    /// `concurrency` permits: a listing holds one while it reads.
+    listings: Arc<Semaphore>,
 }
 
 /// A page as it arrives: the entities stay raw JSON until parsed one by one.
@@ -403,17 +410,22 @@ struct RawPage<'a> {
 impl Run {
     async fn run(&self) -> Result<(), SourceError> {
         let started = Utc::now().fixed_offset();
-        if self.reader.settings.school_units.is_empty() {
-            self.read_kinds(&self.reader.settings.resources, None)
-                .await?;
-        } else {
-            self.read_scoped().await?;
-        }
-        if let Some(after) = self.after
-            && self.reader.settings.deleted_entities
-        {
-            self.read_deleted(after).await?;
-        }
+        let entities = async {
+            if self.reader.settings.school_units.is_empty() {
+                self.read_kinds(&self.reader.settings.resources, None).await
+            } else {
+                self.read_scoped().await
+            }
+        };
+        let deleted = async {
+            match self.after {
+                Some(after) if self.reader.settings.deleted_entities => {
+                    self.read_deleted(after).await
+                }
+                _ => Ok(()),
+            }
+        };
+        futures::try_join!(entities, deleted)?;
         let start = self.server_start.get().copied().unwrap_or(started);
         self.out
             .emit(Batch::Complete {
@@ -423,8 +435,9 @@ impl Run {
         Ok(())
     }
 
-    /// Reads `kinds` (up to `concurrency` at once) to the stream; the first
-    /// error stops the others.
+    /// Reads `kinds` to the stream, their listings `concurrency` at once
+    /// (in this order: the permits are handed out first come, first
+    /// served); the first error stops the others.
     async fn read_kinds(
         &self,
         kinds: &[EntityKind],
@@ -438,12 +451,16 @@ impl Run {
             let scope = scope.clone();
             reads.push(Box::pin(async move { run.read_kind(kind, scope).await }));
         }
-        let mut running =
-            futures::stream::iter(reads).buffer_unordered(self.reader.settings.concurrency);
-        while let Some(result) = running.next().await {
-            result?;
-        }
+        futures::future::try_join_all(reads).await?;
         Ok(())
+    }
+
+    /// A permit to run one listing: waits while `concurrency` listings run.
+    async fn listing_permit(&self) -> Result<SemaphorePermit<'_>, SourceError> {
+        self.listings
+            .acquire()
+            .await
+            .map_err(|_| SourceError::Incomplete("the read was stopped".to_string()))
     }
 
     async fn read_kind(
@@ -465,18 +482,12 @@ impl Run {
     /// Reads one resource to the stream: all of it, or on an incremental
     /// read what changed.
     async fn read_one<T: ApiEntity>(&self, scope: Option<Arc<Scope>>) -> Result<(), SourceError> {
-        let mut sent = Sent::default();
+        let sent = Sent::default();
         match self.after {
-            Some(after) => self.read_changed::<T>(after, scope, &mut sent).await?,
+            Some(after) => self.read_changed::<T>(after, scope, &sent).await?,
             None => {
-                self.list::<T>(
-                    Filter::None,
-                    Dest::Emit {
-                        scope,
-                        sent: &mut sent,
-                    },
-                )
-                .await?
+                self.list::<T>(Filter::None, Dest::Emit { scope, sent: &sent })
+                    .await?
             }
         };
         Ok(())
@@ -553,6 +564,7 @@ impl Run {
             }
             url
         };
+        let _permit = self.listing_permit().await?;
         let mut pager = Pager::new(settings.limits);
         pager.next_page(&endpoint)?;
         let (mut url, mut answer) = match self.first_request(&first, Filter::None, &pager).await {

@@ -109,11 +109,11 @@ impl Run {
         scope: Arc<Scope>,
         staff_changed: Vec<SourceId>,
     ) -> Result<(), SourceError> {
-        let mut sent = Sent::default();
+        let sent = Sent::default();
         let Some(after) = self.after else {
             let dest = Dest::Emit {
                 scope: Some(scope),
-                sent: &mut sent,
+                sent: &sent,
             };
             self.list::<Person>(Filter::None, dest).await?;
             return Ok(());
@@ -121,7 +121,7 @@ impl Run {
         if staff_changed.len() > MAX_STAFF_LOOKUPS {
             let dest = Dest::Emit {
                 scope: Some(scope),
-                sent: &mut sent,
+                sent: &sent,
             };
             self.list::<Person>(Filter::None, dest).await?;
             let reason = format!(
@@ -132,7 +132,7 @@ impl Run {
             return self.listed_in_full(EntityKind::Person, reason).await;
         }
         let listed = self
-            .read_changed::<Person>(after, Some(Arc::clone(&scope)), &mut sent)
+            .read_changed::<Person>(after, Some(Arc::clone(&scope)), &sent)
             .await?;
         if listed != Listed::Read {
             // Listed in full: every person in scope went out already.

@@ -24,7 +24,7 @@ mod share;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use skolsync_model::ss12000::{EntityKind, SourceId};
@@ -134,8 +134,8 @@ impl<'a> Changes<'a> {
     /// A change set stamped now; `seed` drives the new names and numbers.
     pub fn new(data: &'a mut SourceData, seed: u64) -> Self {
         Changes {
+            at: data.now(),
             data,
-            at: Utc::now().fixed_offset(),
             changed: Changed::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             index: Index::default(),

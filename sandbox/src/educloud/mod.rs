@@ -317,11 +317,29 @@ where
     if let Err(err) = check_access(&shared, api, customer, &headers) {
         return err.into_response();
     }
-    match tokio::task::spawn_blocking(move || work(shared)).await {
+    let date = source_date(&shared);
+    let mut response = match tokio::task::spawn_blocking(move || work(shared)).await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => err.into_response(),
         Err(_) => ApiError::Internal.into_response(),
+    };
+    if let Some(date) = date {
+        response.headers_mut().insert(header::DATE, date);
     }
+    response
+}
+
+/// The `Date` of an answer when the source's clock was moved
+/// ([`SourceData::advance_clock`](crate::world::SourceData::advance_clock)):
+/// a client takes its watermark from it. `None` (the server's own `Date`)
+/// otherwise.
+fn source_date(shared: &Shared) -> Option<header::HeaderValue> {
+    let data = shared.world.source.read().ok()?;
+    if data.clock_offset.is_zero() {
+        return None;
+    }
+    let now = data.now().with_timezone(&chrono::Utc);
+    header::HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
 }
 
 /// Authorises the caller and checks the customer of an EduCloud path.
