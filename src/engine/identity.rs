@@ -35,58 +35,80 @@ fn key(key_type: KeyType, raw: &str) -> Option<CrosswalkKey> {
     CrosswalkKey::parse(key_type, raw).ok()
 }
 
-/// Gives `desired` the Skolverket ids the store knows for its entities.
-/// Also returns the keys of `desired` the store holds (with the ids it
-/// holds for them): [`record`] need not write those again.
-pub async fn apply(
-    store: &StateStore,
-    desired: &mut DesiredState,
-) -> Result<(CrosswalkReport, Crosswalk), StateError> {
-    let current = Crosswalk::record(desired);
-    let mut known = Crosswalk::default();
+/// The crosswalk as the store holds it, per kind and key type: loaded
+/// before the desired state is known (beside the read), then [`apply`]d.
+pub struct StoredCrosswalk {
+    by_civic: crate::state::Crosswalk,
+    by_civic_natural: crate::state::Crosswalk,
+    by_eppn: crate::state::Crosswalk,
+    duties: crate::state::Crosswalk,
+    groups: crate::state::Crosswalk,
+    activities: crate::state::Crosswalk,
+}
 
-    let by_civic = store
-        .crosswalk(ObjectType::Person, KeyType::CivicNo)
-        .await?;
-    let by_civic_natural = store
-        .crosswalk(ObjectType::Person, KeyType::Natural)
-        .await?;
-    let by_eppn = store.crosswalk(ObjectType::Person, KeyType::Eppn).await?;
-    let duties = store.crosswalk(ObjectType::Duty, KeyType::Natural).await?;
-    let groups = store.crosswalk(ObjectType::Group, KeyType::Natural).await?;
-    let activities = store
-        .crosswalk(ObjectType::Activity, KeyType::Natural)
-        .await?;
-    if by_civic.is_empty()
-        && by_civic_natural.is_empty()
-        && by_eppn.is_empty()
-        && duties.is_empty()
-        && groups.is_empty()
-        && activities.is_empty()
-    {
-        return Ok((CrosswalkReport::default(), known));
+impl StoredCrosswalk {
+    /// Reads every key the store holds.
+    pub async fn load(store: &StateStore) -> Result<StoredCrosswalk, StateError> {
+        let person = |key_type| store.crosswalk(ObjectType::Person, key_type);
+        Ok(StoredCrosswalk {
+            by_civic: person(KeyType::CivicNo).await?,
+            by_civic_natural: person(KeyType::Natural).await?,
+            by_eppn: person(KeyType::Eppn).await?,
+            duties: store.crosswalk(ObjectType::Duty, KeyType::Natural).await?,
+            groups: store.crosswalk(ObjectType::Group, KeyType::Natural).await?,
+            activities: store
+                .crosswalk(ObjectType::Activity, KeyType::Natural)
+                .await?,
+        })
     }
 
+    fn is_empty(&self) -> bool {
+        [
+            &self.by_civic,
+            &self.by_civic_natural,
+            &self.by_eppn,
+            &self.duties,
+            &self.groups,
+            &self.activities,
+        ]
+        .iter()
+        .all(|table| table.is_empty())
+    }
+}
+
+/// Gives `desired` the Skolverket ids `stored` knows for its entities.
+/// Also returns the keys of `desired` the store holds (with the ids it
+/// holds for them): [`record`] need not write those again.
+pub fn apply(stored: &StoredCrosswalk, desired: &mut DesiredState) -> (CrosswalkReport, Crosswalk) {
+    let mut known = Crosswalk::default();
+    if stored.is_empty() {
+        return (CrosswalkReport::default(), known);
+    }
+    let current = Crosswalk::record(desired);
     for civic in current.persons_by_civic_no.keys() {
         let Some(k) = civic_key(civic) else { continue };
         let table = if k.key_type() == KeyType::CivicNo {
-            &by_civic
+            &stored.by_civic
         } else {
-            &by_civic_natural
+            &stored.by_civic_natural
         };
         if let Some(id) = table.get(&k) {
             known.persons_by_civic_no.insert(civic.clone(), id);
         }
     }
     for eppn in current.persons_by_eppn.keys() {
-        if let Some(id) = key(KeyType::Eppn, eppn).and_then(|k| by_eppn.get(&k)) {
+        if let Some(id) = key(KeyType::Eppn, eppn).and_then(|k| stored.by_eppn.get(&k)) {
             known.persons_by_eppn.insert(eppn.clone(), id);
         }
     }
     for (map, from, table) in [
-        (&mut known.duties, &current.duties, &duties),
-        (&mut known.groups, &current.groups, &groups),
-        (&mut known.activities, &current.activities, &activities),
+        (&mut known.duties, &current.duties, &stored.duties),
+        (&mut known.groups, &current.groups, &stored.groups),
+        (
+            &mut known.activities,
+            &current.activities,
+            &stored.activities,
+        ),
     ] {
         for natural in from.keys() {
             if let Some(id) = key(KeyType::Natural, natural).and_then(|k| table.get(&k)) {
@@ -95,7 +117,7 @@ pub async fn apply(
         }
     }
     let report = known.apply(desired);
-    Ok((report, known))
+    (report, known)
 }
 
 /// Records the keys in `cw` (those of the desired state) of the entities
