@@ -471,18 +471,7 @@ async fn when_everything_is_rejected_the_summary_says_so() {
     );
 
     // `plan` says the same.
-    let endpoints = h.endpoints_file();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
-            .arg("plan")
-            .arg(&path)
-            .arg("--sandbox-endpoints")
-            .arg(endpoints)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = h.cli("plan", &path).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("nothing could be planned"), "{stdout}");
     assert!(!stdout.contains("already matches"), "{stdout}");

@@ -625,18 +625,7 @@ async fn a_run_against_the_same_client_with_another_state_file_is_refused() {
         "the message names the other run: {message}"
     );
     // Another process is refused just the same (the lock is the kernel's).
-    let endpoints = h.endpoints_file();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
-            .arg("run")
-            .arg(&other_path)
-            .arg("--sandbox-endpoints")
-            .arg(endpoints)
-            .output()
-            .expect("run skolsync")
-    })
-    .await
-    .unwrap();
+    let out = h.cli("run", &other_path).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("already running"), "{stderr}");

@@ -757,19 +757,7 @@ async fn one_pipeline_file_pushes_and_serves_from_one_read() {
     assert_same_as_push(&h, &client.holdings(id).unwrap());
 
     // `plan` reads once and plans for each sink, named: nothing to do.
-    let endpoints = h.endpoints_file();
-    let both_path = both.clone();
-    let plan = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
-            .arg("plan")
-            .arg(&both_path)
-            .arg("--sandbox-endpoints")
-            .arg(endpoints)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let plan = h.cli("plan", &both).await;
     let text = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.status.success(), "{text}");
     for sink in ["sink[1] (skolverket)", "sink[2] (ss12000-pull)"] {

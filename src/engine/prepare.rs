@@ -347,15 +347,6 @@ pub struct Transformed {
     read_info: ReadInfo,
 }
 
-impl std::fmt::Debug for Transformed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transformed")
-            .field("source", &self.source)
-            .field("read", &self.read)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Reads the source (in full or incrementally, see the module docs),
 /// transforms it and applies the crosswalk.
 pub async fn transform(

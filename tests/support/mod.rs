@@ -116,6 +116,24 @@ impl Harness {
         .expect("the run runs")
     }
 
+    /// `skolsync COMMAND PIPELINE --sandbox-endpoints …` against this
+    /// sandbox, run to the end.
+    pub async fn cli(&self, command: &str, pipeline: &Path) -> std::process::Output {
+        let endpoints = self.endpoints_file();
+        let (command, pipeline) = (command.to_string(), pipeline.to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_skolsync"))
+                .arg(command)
+                .arg(pipeline)
+                .arg("--sandbox-endpoints")
+                .arg(endpoints)
+                .output()
+                .expect("run skolsync")
+        })
+        .await
+        .expect("join")
+    }
+
     /// The Provisioning API emulator.
     pub fn store(&self) -> Store {
         self.sandbox.provisioning_store()
