@@ -226,7 +226,7 @@ pub async fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult,
         runs.push(SinkRun::begin(&store, view).await?);
     }
     let endings = if let ([view], [only]) = (views.as_slice(), runs.as_mut_slice()) {
-        vec![execute(view, options, &store, only, None).await]
+        vec![execute(view, options, &store, only).await]
     } else {
         execute_shared(&views, options, &store, &mut runs).await
     };
@@ -410,7 +410,6 @@ async fn execute(
     options: &RunOptions,
     store: &StateStore,
     run: &mut SinkRun,
-    transformed: Option<Transformed>,
 ) -> Result<Ended, EngineError> {
     // A pipeline that exports the raw source (SS 12000 files) has no plan:
     // write and be done.
@@ -421,12 +420,9 @@ async fn execute(
     // Built once, before the source is read, so a mistake in `[sink]`
     // (a certificate, a URL) is reported first.
     let sink = build_run_sink(pipeline, options, store, run).await?;
-    let transformed = match transformed {
-        Some(transformed) => transformed,
-        None => match read_and_transform(pipeline, options, store).await? {
-            Ok(transformed) => transformed,
-            Err(ended) => return Ok(ended),
-        },
+    let transformed = match read_and_transform(pipeline, options, store).await? {
+        Ok(transformed) => transformed,
+        Err(ended) => return Ok(ended),
     };
     deliver(pipeline, options, store, run, sink, transformed).await
 }
@@ -455,16 +451,10 @@ async fn execute_shared(
             "stopped before reading: no sink of the pipeline could be set up".into(),
         )))
     };
-    let mut shared = match shared {
-        Ok(Ok(transformed)) => Some(transformed),
-        Ok(Err(ended)) => {
-            return sinks
-                .into_iter()
-                .map(|sink| sink.map(|_| ended.clone()))
-                .collect();
-        }
-        Err(e) => {
-            let ended = Ended::failed(&e);
+    // A read that failed or was interrupted ends every sink's run alike.
+    let mut shared = match shared.unwrap_or_else(|e| Err(Ended::failed(&e))) {
+        Ok(transformed) => Some(transformed),
+        Err(ended) => {
             return sinks
                 .into_iter()
                 .map(|sink| sink.map(|_| ended.clone()))
