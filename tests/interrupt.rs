@@ -92,8 +92,8 @@ async fn exit_code(h: &Harness, child: &mut Child) -> i32 {
     }
 }
 
-/// The JSON report the run wrote.
-fn report(h: &Harness) -> serde_json::Value {
+/// The JSON reports the runs wrote, in run order.
+fn reports(h: &Harness) -> Vec<serde_json::Value> {
     let dir: PathBuf = h.dir.path().join("reports");
     let mut found = Vec::new();
     let mut stack = vec![dir];
@@ -107,14 +107,21 @@ fn report(h: &Harness) -> serde_json::Value {
             }
         }
     }
-    assert_eq!(
-        found.len(),
-        1,
-        "one report expected: {found:?}\n{}",
-        stderr(h)
-    );
-    serde_json::from_str(&std::fs::read_to_string(&found[0]).expect("read the report"))
-        .expect("the report is JSON")
+    found.sort();
+    found
+        .iter()
+        .map(|p| {
+            serde_json::from_str(&std::fs::read_to_string(p).expect("read the report"))
+                .expect("the report is JSON")
+        })
+        .collect()
+}
+
+/// The one JSON report the run wrote.
+fn report(h: &Harness) -> serde_json::Value {
+    let mut all = reports(h);
+    assert_eq!(all.len(), 1, "one report expected\n{}", stderr(h));
+    all.remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,4 +218,66 @@ async fn sigterm_while_sending_stops_sends_nothing_more_and_the_next_run_finishe
     let read = next.report.read.as_ref().expect("a read");
     assert_eq!(read.mode, "incremental", "{read:?}");
     assert_eq!(read.entities_read, 0);
+}
+
+/// A pipeline delivering both ways (`[[sink]]` push, then pull) stopped
+/// while its first sink sends: both sinks' runs end interrupted (the second
+/// before sending anything), and the next run finishes the push and serves
+/// everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_first_of_two_sinks_sends_stops_both_and_the_next_run_finishes() {
+    let h = Harness::with(Duration::from_millis(1500)).await;
+    let path = h.copy("educloud-to-skolverket-and-pull.toml");
+    let mut child = start(&h, &path);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while h.store().count(ObjectType::Person) == 0 {
+        assert!(Instant::now() < deadline, "the run never sent persons");
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "the run ended first: {}",
+            stderr(&h)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&child, "TERM");
+    assert_eq!(exit_code(&h, &mut child).await, 4, "{}", stderr(&h));
+    let stopped = reports(&h);
+    assert_eq!(stopped.len(), 2, "one report per sink: {}", stderr(&h));
+    for json in &stopped {
+        assert_eq!(json["outcome"], "interrupted", "{json:#}");
+    }
+    let served = |json: &serde_json::Value| {
+        json["sink"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sink[2] (ss12000-pull)"))
+    };
+    let pull = stopped
+        .iter()
+        .find(|j| served(j))
+        .expect("the pull sink's report");
+    assert!(
+        pull["abort_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("nothing was sent")),
+        "{pull:#}"
+    );
+
+    let next = h.run(&path).await;
+    assert_success(&next);
+    let store = StateStore::open(h.dir.path().join("state/exempelby-both.sqlite"))
+        .await
+        .unwrap();
+    let held: std::collections::BTreeSet<_> = h.store().persons().iter().map(|p| p.id).collect();
+    let served_persons: std::collections::BTreeSet<_> = store
+        .served_ids(
+            "ss12000-pull:exempelby-both",
+            skolsync_model::ss12000::EntityKind::Person,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(!held.is_empty());
+    assert_eq!(served_persons, held, "the pull sink serves what was pushed");
+    store.close().await;
 }
