@@ -78,6 +78,11 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 }
 
 impl ApplySummary {
+    /// Sets [`elapsed_ms`](Self::elapsed_ms) from the run's wall time.
+    pub fn set_elapsed(&mut self, elapsed: std::time::Duration) {
+        self.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    }
+
     /// Counts an outcome.
     pub(crate) fn count(&mut self, outcome: &Outcome) {
         let counts = self.kinds.entry(outcome.kind).or_default();

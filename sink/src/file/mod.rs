@@ -334,7 +334,7 @@ impl Sink for FileSink {
             }
         };
         let (mut summary, stop) = report_settled(plan, verdict, on_outcome);
-        summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        summary.set_elapsed(started.elapsed());
         if let Some(stop) = stop {
             return Err(SinkError::Aborted(stop.to_string()));
         }

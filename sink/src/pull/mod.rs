@@ -253,7 +253,7 @@ impl Sink for PullSink {
             }
             None => NotifyReport::default(),
         };
-        summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        summary.set_elapsed(started.elapsed());
         Ok(summary)
     }
 

@@ -320,7 +320,7 @@ impl<'a> Runner<'a> {
         let mut summary = self.emitter.summary();
         summary.calls = self.api.stats();
         summary.calls.body_limit = self.body_limit as u64;
-        summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        summary.set_elapsed(started.elapsed());
         summary
     }
 

@@ -304,7 +304,7 @@ impl Sink for UploadSink {
             return Err(SinkError::Aborted(stop.to_string()));
         }
         summary.upload = Some(report);
-        summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        summary.set_elapsed(started.elapsed());
         Ok(summary)
     }
 
