@@ -280,9 +280,9 @@ async fn open_data(pipeline: &Pipeline, snapshot: &Snapshot) -> Result<OpenData,
     .map_err(OpenDataError::from)?)
 }
 
-/// Read, transform, apply the crosswalk, diff, keep deletes to our own,
-/// with the sink built here (for `plan`: a mistake in `[sink]` is reported
-/// before the source is read).
+/// Read, transform, apply the crosswalk, diff, keep deletes to our own —
+/// for the view's sink alone, built here (a mistake in `[sink]` is reported
+/// before the source is read); records nothing.
 pub async fn prepare(
     pipeline: &Pipeline,
     store: &StateStore,
@@ -298,10 +298,11 @@ pub async fn prepare(
         record: false,
         full_read: false,
     };
-    prepare_with(pipeline, store, progress, sink, options).await
+    let transformed = transform(pipeline, store, progress, options).await?;
+    plan_for(pipeline, store, progress, transformed, sink, options.record).await
 }
 
-/// How [`prepare_with`] goes about it.
+/// How [`transform`] goes about it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PrepareOptions {
     /// A run: keep the desired entities' crosswalk keys (recorded for what
@@ -309,18 +310,6 @@ pub struct PrepareOptions {
     pub record: bool,
     /// Read the whole source whatever the cached copy (`run --full`).
     pub full_read: bool,
-}
-
-/// [`prepare`] with a sink the caller built (a run builds it once).
-pub async fn prepare_with(
-    pipeline: &Pipeline,
-    store: &StateStore,
-    progress: &Progress,
-    sink: Box<dyn Sink>,
-    options: PrepareOptions,
-) -> Result<Prepared, EngineError> {
-    let transformed = transform(pipeline, store, progress, options).await?;
-    plan_for(pipeline, store, progress, transformed, sink, options.record).await
 }
 
 /// The read and the transform with the crosswalk applied: what every sink
